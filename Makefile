@@ -1,0 +1,131 @@
+# Developer and CI entry points. `.ci/run` runs test, lint, typecheck and migrations-check.
+# Every target creates .venv when it is missing; dependencies are reinstalled only when a
+# requirements file changes (the stamp file's name carries their hash).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+
+RUNTIME_SHA := $(shell cat requirements.txt | sha256sum | cut -c1-16)
+DEV_SHA := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
+RUNTIME_STAMP := $(VENV)/.installed-$(RUNTIME_SHA)
+DEV_STAMP := $(VENV)/.installed-dev-$(DEV_SHA)
+
+PORT ?= 8000
+PYTEST_ARGS ?=
+# `make test` runs on the production stack (PostgreSQL + Redis on 127.0.0.1).
+TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/labpanel)
+TEST_BROKER_URL := $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/0)
+
+.PHONY: help install install-dev run worker test check-services fmt lint typecheck \
+	migrations-check clean distclean
+
+help:
+	@echo "make run               start Labpanel (web + worker) on http://127.0.0.1:$(PORT)/"
+	@echo "make worker            start one more Celery worker"
+	@echo "make test              run pytest against PostgreSQL and Redis (PYTEST_ARGS=...)"
+	@echo "make lint              ruff format --check + ruff check"
+	@echo "make fmt               ruff format + ruff check --fix"
+	@echo "make typecheck         mypy"
+	@echo "make migrations-check  fail if a model change has no migration"
+	@echo "make install[-dev]     install pinned runtime [and development] dependencies"
+	@echo "make clean             remove var/ (database, media, broker queue, secret key)"
+	@echo "make distclean         clean, and remove .venv"
+
+# --- Virtual environment ----------------------------------------------------------------------
+$(PY):
+	@py="$$(command -v python3.11 || true)"; \
+	if [ -z "$$py" ] || ! "$$py" -c 'import sys' >/dev/null 2>&1; then \
+		py="$$(command -v python3 || true)"; \
+		if [ -z "$$py" ] || ! "$$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then \
+			echo "Labpanel needs Python 3.11 or newer: install python3.11 and run make again" >&2; \
+			exit 1; \
+		fi; \
+	fi; \
+	echo "Creating $(VENV) with $$("$$py" --version)"; \
+	"$$py" -m venv $(VENV)
+
+$(RUNTIME_STAMP): | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+# requirements-dev.txt includes requirements.txt, so it satisfies the runtime stamp too.
+$(DEV_STAMP): | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -r requirements-dev.txt
+	@touch $@ $(RUNTIME_STAMP)
+
+install: $(RUNTIME_STAMP)
+
+install-dev: $(DEV_STAMP)
+
+# --- Running ------------------------------------------------------------------------------------
+run: $(RUNTIME_STAMP)
+	PORT=$(PORT) $(PY) -m labpanel.launcher
+
+# Uses the secret key that `make run` generated, unless DJANGO_SECRET_KEY(_FILE) is set.
+worker: $(RUNTIME_STAMP)
+	@if [ -z "$${DJANGO_SECRET_KEY:-}$${DJANGO_SECRET_KEY_FILE:-}" ] && [ -f var/secret_key ]; then \
+		export DJANGO_SECRET_KEY_FILE="$(CURDIR)/var/secret_key"; \
+	fi; \
+	set -x; \
+	exec $(BIN)/celery -A labpanel worker --loglevel=INFO \
+		-Q "$${CELERY_TASK_DEFAULT_QUEUE:-labpanel}"
+
+# --- Checks -------------------------------------------------------------------------------------
+# One line, and a non-zero exit, when PostgreSQL or Redis is not answering.
+define CHECK_SERVICES
+import socket, sys
+from urllib.parse import urlsplit
+
+def check(name, variable, url, schemes, default_port):
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.hostname:
+        return True
+    address = (parts.hostname, parts.port or default_port)
+    try:
+        socket.create_connection(address, timeout=2).close()
+    except OSError:
+        print(f"{name} is not answering at {address[0]}:{address[1]} "
+              f"(set {variable} or start it: see DEVELOPERS.md)", file=sys.stderr)
+        return False
+    return True
+
+database_ok = check("PostgreSQL", "DATABASE_URL", sys.argv[1],
+                    {"postgres", "postgresql", "pgsql"}, 5432)
+broker_ok = check("Redis", "CELERY_BROKER_URL", sys.argv[2], {"redis", "rediss"}, 6379)
+sys.exit(0 if database_ok and broker_ok else 1)
+endef
+export CHECK_SERVICES
+
+check-services: | $(PY)
+	@$(PY) -c "$$CHECK_SERVICES" '$(TEST_DATABASE_URL)' '$(TEST_BROKER_URL)'
+
+test: $(DEV_STAMP) check-services
+	DATABASE_URL='$(TEST_DATABASE_URL)' CELERY_BROKER_URL='$(TEST_BROKER_URL)' \
+		$(PY) -m pytest $(PYTEST_ARGS)
+
+fmt: $(DEV_STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy .
+
+# An in-memory database: the check needs models and migrations, not a server.
+migrations-check: $(DEV_STAMP)
+	DJANGO_DEBUG=true DATABASE_URL='sqlite://:memory:' \
+		$(PY) manage.py makemigrations --check --dry-run
+
+# --- Cleaning -----------------------------------------------------------------------------------
+clean:
+	rm -rf var/
+
+distclean: clean
+	rm -rf $(VENV)

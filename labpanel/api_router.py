@@ -1,0 +1,10 @@
+"""The v1 API router: every resource under /api/v1/."""
+
+from rest_framework.routers import DefaultRouter
+
+from panels.views import PanelViewSet
+from reports.views import ReportViewSet
+
+router = DefaultRouter()
+router.register("panels", PanelViewSet, basename="panel")
+router.register("reports", ReportViewSet, basename="report")

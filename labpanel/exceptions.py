@@ -1,0 +1,103 @@
+"""One error shape for the API: ``{"code", "message", "details"}``.
+
+Services raise ``DomainError`` subclasses; the DRF exception handler below maps them (and
+DRF's own validation/auth errors) to that shape. Unexpected exceptions stay 500s and are logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class DomainError(Exception):
+    """A business rule said no. ``details`` is a JSON-able list or dict naming what failed."""
+
+    code = "domain_error"
+    http_status = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details if details is not None else []
+
+
+class InvalidInput(DomainError):
+    code = "invalid"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    http_status = status.HTTP_409_CONFLICT
+
+
+class NotAllowed(DomainError):
+    code = "permission_denied"
+    http_status = status.HTTP_403_FORBIDDEN
+
+
+class NotReady(DomainError):
+    code = "not_ready"
+    http_status = status.HTTP_409_CONFLICT
+
+
+def _flatten_drf_detail(detail: Any, path: str = "") -> list[dict[str, str]]:
+    """Turn DRF's nested error dict/list into ``[{"field": "results[1].value", "message": ...}]``."""
+    errors: list[dict[str, str]] = []
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if isinstance(key, int):
+                child = f"{path}[{key}]"
+            elif key == "non_field_errors":
+                child = path
+            else:
+                child = f"{path}.{key}" if path else str(key)
+            errors.extend(_flatten_drf_detail(value, child))
+    elif isinstance(detail, list):
+        if all(isinstance(item, str) for item in detail):
+            errors.extend({"field": path, "message": str(item)} for item in detail)
+        else:
+            for index, item in enumerate(detail):
+                if item:
+                    errors.extend(_flatten_drf_detail(item, f"{path}[{index}]"))
+    else:
+        errors.append({"field": path, "message": str(detail)})
+    return errors
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        body = {"code": exc.code, "message": exc.message, "details": exc.details}
+        return Response(body, status=exc.http_status)
+    if isinstance(exc, DjangoValidationError):
+        exc = drf_exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, drf_exceptions.ValidationError):
+        details = _flatten_drf_detail(exc.detail)
+        response.data = {
+            "code": "invalid",
+            "message": "; ".join(
+                f"{item['field']}: {item['message']}" if item["field"] else item["message"]
+                for item in details
+            ),
+            "details": details,
+        }
+    elif isinstance(exc, drf_exceptions.APIException):
+        detail = exc.detail
+        message = str(detail) if not isinstance(detail, (dict, list)) else str(detail)
+        response.data = {"code": exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code, "message": message, "details": []}
+    return response

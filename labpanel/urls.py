@@ -1,0 +1,23 @@
+"""URL routing: API v1, its OpenAPI schema and docs, the admin, the health check."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from knox import views as knox_views
+
+from labpanel.api_router import router
+from labpanel.views import healthz
+
+api_patterns = [
+    *router.urls,
+    path("auth/logout/", knox_views.LogoutView.as_view(), name="knox-logout"),
+    path("auth/logoutall/", knox_views.LogoutAllView.as_view(), name="knox-logoutall"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("api/v1/", include((api_patterns, "api"))),
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+]

@@ -1,0 +1,96 @@
+"""Services for staff accounts: users with a lab role, and their hashed, expiring API tokens.
+
+Tokens are django-rest-knox tokens: only a digest is stored, each can expire and be revoked.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.db import transaction
+from knox.models import AuthToken
+
+from labpanel.exceptions import Conflict, InvalidInput
+from panels.models import Lab, Role, StaffMember
+
+logger = logging.getLogger(__name__)
+
+DEMO_LAB_NAME = "Labpanel Demo Laboratory"
+DEMO_LAB_ADDRESS = "1 Example Way, Springfield, ST 00000"
+DEMO_STAFF = (
+    ("lab.tech", Role.TECHNICIAN, "Tina Tech"),
+    ("dr.house", Role.CLINICIAN, "Dr Gregory House"),
+    ("interface.engine", Role.INTEGRATOR, "Hospital interface engine"),
+    ("lab.director", Role.DIRECTOR, "Dr Dana Director"),
+)
+
+
+def lab_get_default() -> Lab:
+    """The lab new accounts join when none is named: the only lab, else an error."""
+    labs = list(Lab.objects.order_by("pk")[:2])
+    if len(labs) != 1:
+        raise InvalidInput(
+            "name the lab (--lab): "
+            + ("no lab exists yet; run `manage.py seed_demo` or create one" if not labs else "several labs exist")
+        )
+    return labs[0]
+
+
+@transaction.atomic
+def staff_member_ensure(
+    *, username: str, role: str, lab: Lab, display_name: str = ""
+) -> StaffMember:
+    """Create the user (unusable password) and membership if missing; check an existing one."""
+    if role not in Role.values:
+        raise InvalidInput(f"unknown role {role!r}; choose one of {', '.join(Role.values)}")
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(username=username)
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    staff = StaffMember.objects.filter(user=user).first()
+    if staff is None:
+        staff = StaffMember(user=user, lab=lab, role=role, display_name=display_name)
+        staff.full_clean()
+        staff.save()
+        logger.info("staff.created user_id=%s role=%s lab_id=%s", user.pk, role, lab.pk)
+        return staff
+    if staff.role != role or staff.lab_id != lab.pk:
+        raise Conflict(
+            f"user {username!r} already has role {staff.role} in lab {staff.lab_id}; "
+            "roles are not changed implicitly"
+        )
+    return staff
+
+
+def api_token_issue(*, user: AbstractUser, expires_in: timedelta | None) -> str:
+    """Create a new token for ``user`` and return it; only its digest is stored."""
+    _, token = AuthToken.objects.create(user=user, expiry=expires_in)
+    logger.info("api_token.issued user_id=%s expires_in=%s", user.pk, expires_in)
+    return str(token)
+
+
+def api_tokens_revoke(*, user: AbstractUser) -> int:
+    deleted, _ = AuthToken.objects.filter(user=user).delete()
+    logger.info("api_token.revoked user_id=%s count=%s", user.pk, deleted)
+    return deleted
+
+
+@transaction.atomic
+def demo_lab_ensure(*, password: str) -> tuple[Lab, list[StaffMember]]:
+    """The demo lab with one user per role, each with ``password`` for the admin login."""
+    lab, _ = Lab.objects.get_or_create(name=DEMO_LAB_NAME, defaults={"address": DEMO_LAB_ADDRESS})
+    members = []
+    for username, role, display_name in DEMO_STAFF:
+        staff = staff_member_ensure(
+            username=username, role=role, lab=lab, display_name=display_name
+        )
+        user = staff.user
+        user.set_password(password)
+        user.is_staff = role == Role.DIRECTOR  # the director may use the admin site
+        user.save(update_fields=["password", "is_staff"])
+        members.append(staff)
+    return lab, members

@@ -1,0 +1,89 @@
+"""Admin for labs, staff, patients, panels and results. Results on a report are read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from panels.models import Lab, Panel, Patient, Result, StaffMember
+
+
+@admin.register(Lab)
+class LabAdmin(admin.ModelAdmin[Lab]):
+    list_display = ("name", "clia_number")
+
+
+@admin.register(StaffMember)
+class StaffMemberAdmin(admin.ModelAdmin[StaffMember]):
+    list_display = ("user", "role", "lab")
+    list_filter = ("role", "lab")
+    search_fields = ("user__username",)
+
+
+@admin.register(Patient)
+class PatientAdmin(admin.ModelAdmin[Patient]):
+    list_display = ("mrn", "lab", "sex", "created_at")
+    search_fields = ("mrn",)
+    list_filter = ("lab",)
+
+
+def _on_a_report(result: Result | None) -> bool:
+    return result is not None and result.panel.reports.exists()
+
+
+class ResultInline(admin.TabularInline[Result, Panel]):
+    model = Result
+    extra = 0
+    can_delete = False
+    fields = (
+        "position",
+        "analyte",
+        "raw_value",
+        "unit",
+        "interpretation",
+        "reference_text",
+        "rule",
+        "ruleset_version",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Panel)
+class PanelAdmin(admin.ModelAdmin[Panel]):
+    list_display = ("accession", "lab", "specimen_type", "collected_at", "created_at")
+    search_fields = ("accession", "patient__mrn")
+    list_filter = ("lab", "specimen_type")
+    inlines = (ResultInline,)
+    readonly_fields = ("content_sha256", "ruleset", "received_at")
+    raw_id_fields = ("patient", "ordering_clinician", "submitted_by")
+
+    def has_change_permission(self, request: HttpRequest, obj: Panel | None = None) -> bool:
+        if obj is not None and obj.reports.exists():
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Panel | None = None) -> bool:
+        return False
+
+
+@admin.register(Result)
+class ResultAdmin(admin.ModelAdmin[Result]):
+    list_display = ("panel", "analyte", "raw_value", "unit", "interpretation", "ruleset_version")
+    list_filter = ("interpretation", "analyte")
+    search_fields = ("panel__accession",)
+    raw_id_fields = ("panel", "rule")
+
+    def has_change_permission(self, request: HttpRequest, obj: Result | None = None) -> bool:
+        if _on_a_report(obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Result | None = None) -> bool:
+        if obj is None or _on_a_report(obj):
+            return False
+        return super().has_delete_permission(request, obj)

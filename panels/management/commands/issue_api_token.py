@@ -1,0 +1,48 @@
+"""``manage.py issue_api_token USERNAME --role ROLE``: print a new API token, and only that."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from labpanel.exceptions import DomainError
+from panels.accounts import api_token_issue, lab_get_default, staff_member_ensure
+from panels.models import Lab, Role
+
+
+class Command(BaseCommand):
+    help = (
+        "Create USERNAME with ROLE in the lab if needed and print a new API token on stdout. "
+        "Tokens are stored hashed and expire (default 90 days)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("username")
+        parser.add_argument("--role", required=True, choices=Role.values)
+        parser.add_argument("--lab", help="Lab name (default: the only lab)")
+        parser.add_argument(
+            "--expires-days",
+            type=int,
+            default=90,
+            help="Days until the token expires; 0 for a token that never expires",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            if options["lab"]:
+                lab = Lab.objects.filter(name=options["lab"]).first()
+                if lab is None:
+                    raise CommandError(f"no lab named {options['lab']!r}")
+            else:
+                lab = lab_get_default()
+            staff = staff_member_ensure(username=options["username"], role=options["role"], lab=lab)
+        except DomainError as error:
+            raise CommandError(error.message) from error
+        days = options["expires_days"]
+        if days < 0:
+            raise CommandError("--expires-days must be 0 or more")
+        expires_in = timedelta(days=days) if days else None
+        token = api_token_issue(user=staff.user, expires_in=expires_in)
+        self.stdout.write(token)

@@ -1,0 +1,28 @@
+"""``manage.py seed_demo``: the demo lab with one user per role; prints the demo logins."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from panels.accounts import demo_lab_ensure
+
+DEMO_PASSWORD_ENV = "LABPANEL_DEMO_PASSWORD"
+DEFAULT_DEMO_PASSWORD = "labpanel-demo"  # noqa: S105 - a demo login, printed on purpose
+
+
+class Command(BaseCommand):
+    help = "Create the demo lab and one user per role (idempotent) and print the logins."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        password = os.environ.get(DEMO_PASSWORD_ENV) or DEFAULT_DEMO_PASSWORD
+        lab, members = demo_lab_ensure(password=password)
+        self.stdout.write(f"Demo lab: {lab.name}")
+        self.stdout.write(f"Demo logins (password {password!r}; set {DEMO_PASSWORD_ENV} to change):")
+        for staff in members:
+            self.stdout.write(f"  {staff.role:<11} {staff.user.get_username()}")
+        self.stdout.write(
+            "API token: .venv/bin/python manage.py issue_api_token lab.tech --role technician"
+        )

@@ -1,0 +1,137 @@
+"""Labs, staff roles, patients, panels (one specimen's ordered panel) and their results.
+
+Results keep the value exactly as reported: the raw text, the Decimal, its comparator and the
+number of decimals written, so nothing is rounded or re-notated. Each result points at the rule
+and rule-set version that interpreted it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from labpanel.db import TimestampedModel
+from reference_ranges.models import Analyte, ReferenceRangeRule, ReferenceRangeSet, Sex
+
+
+class Lab(TimestampedModel):
+    name = models.CharField(max_length=200)
+    address = models.TextField(blank=True)
+    clia_number = models.CharField(max_length=16, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    TECHNICIAN = "technician", "Lab technician"
+    CLINICIAN = "clinician", "Clinician"
+    INTEGRATOR = "integrator", "Integrator"
+    DIRECTOR = "director", "Lab director"
+
+
+class StaffMember(TimestampedModel):
+    """A user's membership of a lab and the role that decides what they may see and do."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff"
+    )
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="staff")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    display_name = models.CharField(max_length=120, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}, {self.lab})"
+
+
+class Patient(TimestampedModel):
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="patients")
+    mrn = models.CharField("MRN", max_length=64, unique=True)
+    family_name = models.CharField(max_length=120)
+    given_name = models.CharField(max_length=120, blank=True)
+    birth_date = models.DateField(null=True, blank=True)
+    sex = models.CharField(max_length=8, choices=Sex.choices)
+
+    def __str__(self) -> str:
+        # Identifiers only: names never leave the record through str() (logs, admin lists).
+        return f"Patient {self.mrn}"
+
+
+class SpecimenType(models.TextChoices):
+    SERUM = "serum", "Serum"
+    PLASMA = "plasma", "Plasma"
+    PLASMA_EDTA = "plasma_edta", "EDTA plasma"
+    PLASMA_HEPARIN = "plasma_heparin", "Heparin plasma"
+    PLASMA_CITRATE = "plasma_citrate", "Citrate plasma"
+    CSF = "csf", "Cerebrospinal fluid"
+
+
+class Panel(TimestampedModel):
+    """One accessioned specimen and the cytokine panel measured on it."""
+
+    accession = models.CharField(max_length=64, unique=True)
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="panels")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="panels")
+    specimen_type = models.CharField(max_length=16, choices=SpecimenType.choices)
+    collected_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    ordering_clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ordered_panels"
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="submitted_panels"
+    )
+    ruleset = models.ForeignKey(ReferenceRangeSet, on_delete=models.PROTECT, related_name="panels")
+    content_sha256 = models.CharField(
+        max_length=64, help_text="Hash of the submitted content, for idempotent re-submission"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["lab", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Panel {self.accession}"
+
+
+class Result(models.Model):
+    panel = models.ForeignKey(Panel, on_delete=models.PROTECT, related_name="results")
+    position = models.PositiveSmallIntegerField()
+    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="results")
+    analyte_as_received = models.CharField(max_length=120)
+    raw_value = models.CharField(max_length=64, help_text="The value text exactly as received")
+    comparator = models.CharField(max_length=2, blank=True)
+    value = models.DecimalField(max_digits=20, decimal_places=6)
+    value_scale = models.PositiveSmallIntegerField(help_text="Decimal places as reported")
+    unit = models.CharField(max_length=16)
+    interpretation = models.CharField(max_length=2, blank=True)
+    interpretation_reason = models.TextField()
+    reference_text = models.CharField(max_length=120, blank=True)
+    rule = models.ForeignKey(
+        ReferenceRangeRule, null=True, blank=True, on_delete=models.PROTECT, related_name="results"
+    )
+    ruleset_version = models.CharField(max_length=32)
+
+    class Meta:
+        ordering = ["panel", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["panel", "position"], name="result_position_unique"),
+            models.UniqueConstraint(fields=["panel", "analyte"], name="result_analyte_once"),
+            models.CheckConstraint(condition=Q(value__gte=0), name="result_value_not_negative"),
+            models.CheckConstraint(
+                condition=Q(comparator__in=["", "<", "<=", ">", ">="]),
+                name="result_comparator_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.analyte.code} on panel {self.panel_id}"
+
+    @property
+    def value_text(self) -> str:
+        """The value as reported: comparator plus the number with its reported decimals."""
+        quantum = Decimal(1).scaleb(-self.value_scale)
+        return f"{self.comparator}{self.value.quantize(quantum):f}"

@@ -1,0 +1,61 @@
+"""Permission-aware reads of panels.
+
+Who sees what: technicians and directors see their lab's panels; a clinician sees only the
+panels they ordered; an integrator sees the panels submitted with its own credentials. Anyone
+else sees nothing. Views answer 404 for anything outside these sets, so existence never leaks.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Prefetch, QuerySet
+
+from panels.models import Panel, Result, Role, StaffMember
+
+
+def staff_member_get(*, user: AbstractBaseUser | AnonymousUser) -> StaffMember | None:
+    if not user.is_authenticated:
+        return None
+    try:
+        return StaffMember.objects.select_related("lab").get(user=user)
+    except StaffMember.DoesNotExist:
+        return None
+
+
+def panels_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Panel]:
+    staff = staff_member_get(user=user)
+    if staff is None:
+        return Panel.objects.none()
+    panels = Panel.objects.filter(lab_id=staff.lab_id)
+    if staff.role in (Role.TECHNICIAN, Role.DIRECTOR):
+        return panels
+    if staff.role == Role.CLINICIAN:
+        return panels.filter(ordering_clinician=user)
+    if staff.role == Role.INTEGRATOR:
+        return panels.filter(submitted_by=user)
+    return Panel.objects.none()
+
+
+def _with_details(panels: QuerySet[Panel]) -> QuerySet[Panel]:
+    return panels.select_related(
+        "lab", "patient", "ordering_clinician", "ruleset", "ordering_clinician__staff"
+    ).prefetch_related(
+        Prefetch(
+            "results",
+            queryset=Result.objects.select_related("analyte", "rule").order_by("position"),
+        ),
+        "reports",
+    )
+
+
+def panel_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Panel]:
+    return _with_details(panels_visible_to(user=user)).order_by("-created_at", "-pk")
+
+
+def panel_get(*, pk: int, user: AbstractBaseUser | AnonymousUser) -> Panel | None:
+    return _with_details(panels_visible_to(user=user)).filter(pk=pk).first()
+
+
+def panel_get_for_rendering(*, pk: int) -> Panel:
+    """The panel with everything a report shows; for the worker, which acts for the lab."""
+    return _with_details(Panel.objects.all()).get(pk=pk)

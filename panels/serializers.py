@@ -1,0 +1,320 @@
+"""Input and output shapes of the panels API. Inputs validate; they never write.
+
+``PanelSubmitInput`` checks every part of a submission at once — analyte names against the
+catalogue, values against the lab's notation, units against the analyte, the clinician against
+the lab — so one 400 names every offending result and field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+
+from panels.models import Lab, Panel, Result, Role, SpecimenType, StaffMember
+from panels.notation import NotationError, parse_reported_value
+from panels.services import PanelSubmission, PatientData, ResultData
+from reference_ranges.models import Analyte, Sex
+from reference_ranges.selectors import AnalyteCatalogue
+
+MAX_RESULTS = 200
+ACCESSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 timestamp that must carry its UTC offset: a naive time is ambiguous."""
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if isinstance(value, str):
+            parsed = None
+            try:
+                parsed = parse_datetime(value)
+            except ValueError:
+                self.fail("invalid_date")
+            if parsed is None:
+                self.fail("invalid", format="ISO 8601, e.g. 2026-11-20T08:30:00Z")
+            if parsed is not None and parsed.tzinfo is None:
+                raise serializers.ValidationError(
+                    "timestamp has no UTC offset; add one (e.g. 'Z' or '+01:00')"
+                )
+        return super().to_internal_value(value)
+
+    default_error_messages = {  # noqa: RUF012
+        "invalid_date": "not a real date and time",
+        "invalid": "not a valid timestamp; use ISO 8601, e.g. 2026-11-20T08:30:00Z",
+    }
+
+
+class StrictCharField(serializers.CharField):
+    """A string that must arrive as a JSON string: numbers are refused, never re-notated."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(
+                'must be a JSON string in the lab\'s notation, e.g. "12.4" or "<1.5"'
+            )
+        return str(super().to_internal_value(data))
+
+
+class PatientInput(serializers.Serializer[Any]):
+    mrn = serializers.CharField(max_length=64)
+    family_name = serializers.CharField(max_length=120)
+    given_name = serializers.CharField(max_length=120, allow_blank=True)
+    birth_date = serializers.DateField(
+        allow_null=True,
+        error_messages={"invalid": "not a real date; use YYYY-MM-DD"},
+        help_text="null when unknown: age-partitioned intervals then do not apply",
+    )
+    sex = serializers.ChoiceField(choices=Sex.choices)
+
+    def validate_birth_date(self, value: Any) -> Any:
+        if value is not None and value > timezone.localdate():
+            raise serializers.ValidationError("birth date is in the future")
+        return value
+
+
+class SpecimenInput(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(choices=SpecimenType.choices)
+    collected_at = AwareDateTimeField()
+
+    def validate_collected_at(self, value: datetime) -> datetime:
+        if value > timezone.now() + timezone.timedelta(minutes=5):
+            raise serializers.ValidationError("collection time is in the future")
+        return value
+
+
+class ResultInput(serializers.Serializer[Any]):
+    analyte = serializers.CharField(max_length=120)
+    value = StrictCharField(max_length=64, trim_whitespace=False)
+    unit = serializers.CharField(max_length=16)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        catalogue: AnalyteCatalogue = self.context["catalogue"]
+        errors: dict[str, str] = {}
+        analyte = catalogue.resolve(attrs["analyte"])
+        if analyte is None:
+            errors["analyte"] = f"unknown analyte {attrs['analyte']!r}"
+        try:
+            attrs["reported"] = parse_reported_value(attrs["value"])
+        except NotationError as error:
+            errors["value"] = str(error)
+        if analyte is not None:
+            unit = _match_unit(attrs["unit"], analyte)
+            if unit is None:
+                allowed = ", ".join(analyte.allowed_units)
+                errors["unit"] = (
+                    f"{attrs['unit']!r} is not a unit {analyte.short_name} is reported in "
+                    f"(allowed: {allowed}); units are never converted"
+                )
+            attrs["unit"] = unit
+        if errors:
+            raise serializers.ValidationError(errors)
+        attrs["analyte_obj"] = analyte
+        return attrs
+
+
+def _match_unit(unit: str, analyte: Analyte) -> str | None:
+    if unit in analyte.allowed_units:
+        return unit
+    folded = [allowed for allowed in analyte.allowed_units if allowed.casefold() == unit.casefold()]
+    return folded[0] if len(folded) == 1 else None
+
+
+class PanelSubmitInput(serializers.Serializer[Any]):
+    accession = serializers.RegexField(
+        ACCESSION_PATTERN,
+        error_messages={"invalid": "use 1-64 letters, digits, '.', '_' or '-'"},
+    )
+    patient = PatientInput()
+    specimen = SpecimenInput()
+    ordering_clinician = serializers.CharField(max_length=150)
+    results = ResultInput(many=True, allow_empty=False, max_length=MAX_RESULTS)
+
+    def validate_ordering_clinician(self, value: str) -> Any:
+        lab: Lab = self.context["lab"]
+        staff = (
+            StaffMember.objects.select_related("user")
+            .filter(user__username=value, lab=lab, role=Role.CLINICIAN, user__is_active=True)
+            .first()
+        )
+        if staff is None:
+            raise serializers.ValidationError(f"clinician {value!r} not found in this lab")
+        return staff.user
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        errors: dict[str, Any] = {}
+        seen: dict[str, int] = {}
+        duplicate_errors: list[dict[str, list[str]]] = [{} for _ in attrs["results"]]
+        for index, result in enumerate(attrs["results"]):
+            code = result["analyte_obj"].code
+            if code in seen:
+                duplicate_errors[index] = {
+                    "analyte": [f"{code} is already reported at results[{seen[code]}]"]
+                }
+            seen.setdefault(code, index)
+        if any(duplicate_errors):
+            errors["results"] = duplicate_errors
+        birth_date = attrs["patient"]["birth_date"]
+        collected_at = attrs["specimen"]["collected_at"]
+        if birth_date is not None and timezone.localdate(collected_at) < birth_date:
+            errors["specimen"] = {"collected_at": ["collected before the patient's birth date"]}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def to_submission(self) -> PanelSubmission:
+        data = self.validated_data
+        return PanelSubmission(
+            accession=data["accession"],
+            patient=PatientData(**data["patient"]),
+            specimen_type=data["specimen"]["type"],
+            collected_at=data["specimen"]["collected_at"],
+            ordering_clinician=data["ordering_clinician"],
+            results=tuple(
+                ResultData(
+                    analyte=result["analyte_obj"],
+                    analyte_as_received=result["analyte"],
+                    raw_value=result["value"],
+                    reported=result["reported"],
+                    unit=result["unit"],
+                )
+                for result in data["results"]
+            ),
+        )
+
+
+# --- Outputs -----------------------------------------------------------------------------------
+
+
+class RuleOutput(serializers.Serializer[Any]):
+    key = serializers.CharField()
+    ruleset_version = serializers.SerializerMethodField()
+    source = serializers.CharField()
+    test_code = serializers.CharField()
+    citation = serializers.CharField()
+    verified = serializers.BooleanField()
+    published_text = serializers.CharField()
+
+    def get_ruleset_version(self, rule: Any) -> str:
+        return str(self.context["ruleset_version"])
+
+
+class ResultOutput(serializers.ModelSerializer[Result]):
+    analyte = serializers.CharField(source="analyte.code")
+    analyte_name = serializers.CharField(source="analyte.short_name")
+    value = serializers.SerializerMethodField()
+    interpretation = serializers.SerializerMethodField()
+    reference_interval = serializers.SerializerMethodField()
+    rule = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Result
+        fields = (
+            "position",
+            "analyte",
+            "analyte_name",
+            "analyte_as_received",
+            "raw_value",
+            "value",
+            "comparator",
+            "unit",
+            "interpretation",
+            "interpretation_reason",
+            "reference_interval",
+            "ruleset_version",
+            "rule",
+        )
+        read_only_fields = fields
+
+    def get_value(self, result: Result) -> str:
+        """The number with the decimals as reported (no comparator; see ``comparator``)."""
+        return result.value_text.lstrip("<>=")
+
+    def get_interpretation(self, result: Result) -> str | None:
+        return result.interpretation or None
+
+    def get_reference_interval(self, result: Result) -> str | None:
+        return result.reference_text or None
+
+    def get_rule(self, result: Result) -> dict[str, Any] | None:
+        if result.rule is None:
+            return None
+        context = {"ruleset_version": result.ruleset_version}
+        return dict(RuleOutput(result.rule, context=context).data)
+
+
+class ReportSummaryOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    url = serializers.SerializerMethodField()
+    pdf_url = serializers.SerializerMethodField()
+
+    def _absolute(self, path: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    def get_url(self, report: Any) -> str:
+        return self._absolute(reverse("api:report-detail", args=[report.pk]))
+
+    def get_pdf_url(self, report: Any) -> str:
+        return self._absolute(reverse("api:report-pdf", args=[report.pk]))
+
+
+class PanelOutput(serializers.ModelSerializer[Panel]):
+    patient = serializers.SerializerMethodField()
+    specimen = serializers.SerializerMethodField()
+    ordering_clinician = serializers.CharField(source="ordering_clinician.username")
+    ruleset = serializers.SerializerMethodField()
+    results = ResultOutput(many=True)
+    report = serializers.SerializerMethodField()
+    flagged = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Panel
+        fields = (
+            "id",
+            "accession",
+            "patient",
+            "specimen",
+            "ordering_clinician",
+            "ruleset",
+            "flagged",
+            "results",
+            "report",
+            "created_at",
+        )
+        read_only_fields = fields
+
+    def get_patient(self, panel: Panel) -> dict[str, Any]:
+        patient = panel.patient
+        return {
+            "mrn": patient.mrn,
+            "family_name": patient.family_name,
+            "given_name": patient.given_name,
+            "birth_date": patient.birth_date.isoformat() if patient.birth_date else None,
+            "sex": patient.sex,
+        }
+
+    def get_specimen(self, panel: Panel) -> dict[str, Any]:
+        return {
+            "type": panel.specimen_type,
+            "collected_at": serializers.DateTimeField().to_representation(panel.collected_at),
+            "received_at": serializers.DateTimeField().to_representation(panel.received_at),
+        }
+
+    def get_ruleset(self, panel: Panel) -> dict[str, str]:
+        return {"key": panel.ruleset.key, "name": panel.ruleset.name, "version": panel.ruleset.version}
+
+    def get_flagged(self, panel: Panel) -> bool:
+        return any(result.interpretation not in ("", "N") for result in panel.results.all())
+
+    def get_report(self, panel: Panel) -> dict[str, Any] | None:
+        reports = list(panel.reports.all())
+        if not reports:
+            return None
+        return dict(ReportSummaryOutput(reports[0], context=self.context).data)

@@ -1,0 +1,247 @@
+"""Panel submission: validate-then-store one panel, its results and its pending report, atomically.
+
+``panel_submit`` is the one way a panel enters the system. It interprets every result with the
+pure engine against the active rule set, stores the results with the rule and version that
+produced each interpretation, creates the pending report, and enqueues rendering once the
+transaction has committed. Re-sending the same accession with identical content returns the
+stored panel; different content is a conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from labpanel.exceptions import Conflict, NotAllowed
+from panels.models import Lab, Panel, Patient, Result, Role, StaffMember
+from panels.notation import ReportedValue
+from reference_ranges.adapters import ruleset_to_engine
+from reference_ranges.engine import age_on, interpret
+from reference_ranges.engine.types import Measurement, PatientContext, Sex
+from reference_ranges.models import Analyte, ReferenceRangeRule
+from reference_ranges.selectors import ruleset_get_active
+from reports.services import report_request
+
+logger = logging.getLogger(__name__)
+
+SUBMITTING_ROLES = (Role.TECHNICIAN, Role.DIRECTOR, Role.INTEGRATOR)
+
+
+@dataclass(frozen=True)
+class PatientData:
+    mrn: str
+    family_name: str
+    given_name: str
+    birth_date: date | None
+    sex: str
+
+
+@dataclass(frozen=True)
+class ResultData:
+    analyte: Analyte
+    analyte_as_received: str
+    raw_value: str
+    reported: ReportedValue
+    unit: str
+
+
+@dataclass(frozen=True)
+class PanelSubmission:
+    accession: str
+    patient: PatientData
+    specimen_type: str
+    collected_at: datetime
+    ordering_clinician: AbstractBaseUser
+    results: tuple[ResultData, ...]
+
+    def content_sha256(self) -> str:
+        """A hash of what was said, independent of result order and analyte spelling."""
+        content = {
+            "accession": self.accession,
+            "patient": {
+                "mrn": self.patient.mrn,
+                "family_name": self.patient.family_name,
+                "given_name": self.patient.given_name,
+                "birth_date": self.patient.birth_date.isoformat() if self.patient.birth_date else None,
+                "sex": self.patient.sex,
+            },
+            "specimen": {"type": self.specimen_type, "collected_at": self.collected_at.isoformat()},
+            "ordering_clinician": self.ordering_clinician.get_username(),
+            "results": sorted(
+                [result.analyte.code, result.reported.text, result.unit] for result in self.results
+            ),
+        }
+        encoded = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(encoded).hexdigest()
+
+
+def submitter_lab_get(*, user: AbstractBaseUser) -> Lab:
+    """The lab ``user`` submits for; raises ``NotAllowed`` when their role may not submit."""
+    staff = StaffMember.objects.select_related("lab").filter(user=user).first()
+    if staff is None or staff.role not in SUBMITTING_ROLES:
+        raise NotAllowed("only technicians, directors and integrators may submit panels")
+    return staff.lab
+
+
+def _existing_panel_outcome(*, accession: str, content_sha256: str) -> Panel | None:
+    panel = Panel.objects.filter(accession=accession).first()
+    if panel is None:
+        return None
+    if panel.content_sha256 != content_sha256:
+        raise Conflict(
+            f"accession {accession} already holds a panel with different content; "
+            "corrections go through an amended report, not a re-submission",
+            details=[{"field": "accession", "message": "already used with different content"}],
+        )
+    return panel
+
+
+def _patient_for(*, lab: Lab, data: PatientData) -> Patient:
+    patient = Patient.objects.select_for_update().filter(mrn=data.mrn).first()
+    if patient is None:
+        patient = Patient(
+            lab=lab,
+            mrn=data.mrn,
+            family_name=data.family_name,
+            given_name=data.given_name,
+            birth_date=data.birth_date,
+            sex=data.sex,
+        )
+        patient.full_clean()
+        patient.save()
+        return patient
+    if patient.lab_id != lab.pk:
+        raise Conflict(
+            f"MRN {data.mrn} cannot be used by this lab",
+            details=[{"field": "patient.mrn", "message": "MRN is registered elsewhere"}],
+        )
+    differing = [
+        field
+        for field in ("family_name", "given_name", "birth_date", "sex")
+        if getattr(patient, field) != getattr(data, field)
+    ]
+    if differing:
+        # A demographic mismatch on a known MRN may be a wrong-patient error: never merge.
+        raise Conflict(
+            f"patient {data.mrn} is registered with different demographics",
+            details=[
+                {"field": f"patient.{field}", "message": "differs from the registered patient"}
+                for field in differing
+            ],
+        )
+    return patient
+
+
+def panel_submit(*, submitted_by: AbstractBaseUser, submission: PanelSubmission) -> tuple[Panel, bool]:
+    """Store ``submission`` and request its report. Returns (panel, created).
+
+    Raises ``NotAllowed`` (role may not submit), ``Conflict`` (accession reused with other
+    content, patient demographics differ, no active rule set). Nothing is stored on error.
+    Side effect: enqueues ``reports.render_report_pdf`` after commit.
+    """
+    lab = submitter_lab_get(user=submitted_by)
+    content_sha256 = submission.content_sha256()
+    existing = _existing_panel_outcome(accession=submission.accession, content_sha256=content_sha256)
+    if existing is not None:
+        return existing, False
+    for attempt in (1, 2):
+        try:
+            panel = _panel_create(
+                lab=lab,
+                submitted_by=submitted_by,
+                submission=submission,
+                content_sha256=content_sha256,
+            )
+        except IntegrityError:
+            # A concurrent submission won a race for the accession (or the new patient's MRN):
+            # answer as if it had arrived first, or try once more against the committed rows.
+            existing = _existing_panel_outcome(
+                accession=submission.accession, content_sha256=content_sha256
+            )
+            if existing is not None:
+                return existing, False
+            if attempt == 2:
+                raise
+        else:
+            return panel, True
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@transaction.atomic
+def _panel_create(
+    *, lab: Lab, submitted_by: AbstractBaseUser, submission: PanelSubmission, content_sha256: str
+) -> Panel:
+    ruleset = ruleset_get_active()
+    if ruleset is None:
+        raise Conflict("no reference range set is active; a director must publish one")
+    patient = _patient_for(lab=lab, data=submission.patient)
+    collected_on = timezone.localdate(submission.collected_at)
+    age = age_on(patient.birth_date, collected_on) if patient.birth_date else None
+    context = PatientContext(sex=Sex(patient.sex), age=age, specimen_type=submission.specimen_type)
+    measurements = [
+        Measurement(
+            analyte=result.analyte.code,
+            value=result.reported.value,
+            comparator=result.reported.comparator,
+            unit=result.unit,
+        )
+        for result in submission.results
+    ]
+    interpretations = interpret(measurements, context, ruleset_to_engine(ruleset))
+    rules_by_key = {
+        rule.key: rule
+        for rule in ReferenceRangeRule.objects.filter(
+            ruleset=ruleset, key__in={i.rule_key for i in interpretations if i.rule_key}
+        )
+    }
+    panel = Panel(
+        accession=submission.accession,
+        lab=lab,
+        patient=patient,
+        specimen_type=submission.specimen_type,
+        collected_at=submission.collected_at,
+        received_at=timezone.now(),
+        ordering_clinician=submission.ordering_clinician,
+        submitted_by=submitted_by,
+        ruleset=ruleset,
+        content_sha256=content_sha256,
+    )
+    panel.full_clean(validate_unique=False)
+    panel.save()
+    Result.objects.bulk_create(
+        Result(
+            panel=panel,
+            position=position,
+            analyte=result.analyte,
+            analyte_as_received=result.analyte_as_received,
+            raw_value=result.raw_value,
+            comparator=result.reported.comparator.value,
+            value=result.reported.value,
+            value_scale=result.reported.scale,
+            unit=result.unit,
+            interpretation=interpretation.code.value if interpretation.code else "",
+            interpretation_reason=interpretation.reason,
+            reference_text=interpretation.reference_text or "",
+            rule=rules_by_key.get(interpretation.rule_key) if interpretation.rule_key else None,
+            ruleset_version=ruleset.version,
+        )
+        for position, (result, interpretation) in enumerate(
+            zip(submission.results, interpretations, strict=True), start=1
+        )
+    )
+    report = report_request(panel=panel)
+    logger.info(
+        "panel.submitted panel_id=%s report_id=%s results=%d ruleset_version=%s",
+        panel.pk,
+        report.pk,
+        len(submission.results),
+        ruleset.version,
+    )
+    return panel

@@ -1,0 +1,166 @@
+"""Analyte catalogue and versioned reference-range rule sets (data only; logic lives in services).
+
+A rule set is a draft until published; a published (active) set never changes — a new version
+supersedes it. Every rule names its source and says whether that source was verified.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from labpanel.db import TimestampedModel
+
+
+class AnalyteFamily(models.TextChoices):
+    INTERLEUKIN = "interleukin", "Interleukin"
+    INTERFERON = "interferon", "Interferon"
+    TNF = "tnf", "Tumour necrosis factor"
+    CHEMOKINE = "chemokine", "Chemokine"
+    COLONY_STIMULATING_FACTOR = "colony_stimulating_factor", "Colony-stimulating factor"
+    SOLUBLE_RECEPTOR = "soluble_receptor", "Soluble receptor"
+    ACUTE_PHASE = "acute_phase", "Acute-phase marker"
+
+
+class InflammatoryRole(models.TextChoices):
+    PRO = "pro", "Pro-inflammatory"
+    ANTI = "anti", "Anti-inflammatory"
+    DUAL = "dual", "Dual"
+    MARKER = "marker", "Marker"
+
+
+class Analyte(TimestampedModel):
+    code = models.CharField(max_length=16, unique=True)
+    short_name = models.CharField(max_length=40, help_text="Display name, e.g. IL-1β")
+    name = models.CharField(max_length=120)
+    aliases = models.JSONField(default=list, blank=True)
+    family = models.CharField(max_length=32, choices=AnalyteFamily.choices)
+    subfamily = models.CharField(max_length=80, blank=True)
+    inflammatory_role = models.CharField(max_length=8, choices=InflammatoryRole.choices)
+    role_verified = models.BooleanField(default=True)
+    role_note = models.TextField(blank=True)
+    loinc = models.CharField(max_length=16, blank=True, help_text="Result LOINC (mass/volume)")
+    loinc_verified = models.BooleanField(default=False)
+    other_codes = models.JSONField(default=list, blank=True)
+    canonical_unit = models.CharField(max_length=16)
+    allowed_units = models.JSONField(
+        default=list, help_text="Units a result may be reported in; never converted"
+    )
+    molecular_weight_kda = models.DecimalField(
+        max_digits=8, decimal_places=3, null=True, blank=True
+    )
+    source_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.short_name} ({self.code})"
+
+
+class RuleSetStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    RETIRED = "retired", "Retired"
+
+
+class ReferenceRangeSetQuerySet(models.QuerySet["ReferenceRangeSet"]):
+    def active(self) -> ReferenceRangeSetQuerySet:
+        return self.filter(status=RuleSetStatus.ACTIVE)
+
+
+class ReferenceRangeSet(TimestampedModel):
+    key = models.SlugField(max_length=64)
+    name = models.CharField(max_length=200)
+    version = models.CharField(max_length=32)
+    panel_type = models.CharField(max_length=32, default="cytokine")
+    status = models.CharField(
+        max_length=8, choices=RuleSetStatus.choices, default=RuleSetStatus.DRAFT
+    )
+    effective_from = models.DateField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    description = models.TextField(blank=True)
+
+    objects = ReferenceRangeSetQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "version"], name="ruleset_key_version_unique"),
+            models.UniqueConstraint(
+                fields=["panel_type"],
+                condition=Q(status=RuleSetStatus.ACTIVE),
+                name="one_active_ruleset_per_panel_type",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} ({self.status})"
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    OTHER = "other", "Other"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class AgeUnit(models.TextChoices):
+    DAYS = "days", "Days"
+    YEARS = "years", "Years"
+
+
+class ReferenceRangeRule(models.Model):
+    ruleset = models.ForeignKey(ReferenceRangeSet, on_delete=models.PROTECT, related_name="rules")
+    key = models.CharField(max_length=80)
+    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="rules")
+    unit = models.CharField(max_length=16)
+    low = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    low_inclusive = models.BooleanField(default=True)
+    high = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    high_inclusive = models.BooleanField(default=True)
+    critical_low = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    critical_high = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    sex = models.CharField(max_length=8, choices=Sex.choices, blank=True)
+    age_unit = models.CharField(max_length=5, choices=AgeUnit.choices, default=AgeUnit.YEARS)
+    min_age = models.PositiveIntegerField(null=True, blank=True)
+    max_age = models.PositiveIntegerField(null=True, blank=True)
+    specimen_types = models.JSONField(
+        null=True, blank=True, help_text="Specimen types the rule applies to; empty = any"
+    )
+    source = models.CharField(max_length=200)
+    test_code = models.CharField(max_length=80, blank=True)
+    test_name = models.CharField(max_length=200, blank=True)
+    method = models.CharField(max_length=200, blank=True)
+    citation = models.TextField(blank=True)
+    verified = models.BooleanField(default=True)
+    published_text = models.CharField(
+        max_length=120, blank=True, help_text="The interval as the source words it"
+    )
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["ruleset", "analyte__code", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["ruleset", "key"], name="rule_key_unique_in_set"),
+            models.CheckConstraint(
+                condition=Q(low__isnull=False) | Q(high__isnull=False),
+                name="rule_has_a_bound",
+            ),
+            models.CheckConstraint(
+                condition=Q(low__isnull=True) | Q(high__isnull=True) | Q(low__lte=models.F("high")),
+                name="rule_low_not_above_high",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_age__isnull=True)
+                | Q(max_age__isnull=True)
+                | Q(min_age__lt=models.F("max_age")),
+                name="rule_age_band_not_empty",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.ruleset.key} v{self.ruleset.version})"

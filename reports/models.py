@@ -1,0 +1,61 @@
+"""Report jobs: one row per report, its status, attempts and the rendered PDF.
+
+Jobs are rows (Saleor's Job pattern): the row says pending / rendering / ready / failed, so the
+API can answer without Celery's result backend. A ready report's PDF and checksum never change.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from labpanel.db import TimestampedModel
+from panels.models import Panel
+
+
+class ReportStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RENDERING = "rendering", "Rendering"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class ReportQuerySet(models.QuerySet["Report"]):
+    def ready(self) -> ReportQuerySet:
+        return self.filter(status=ReportStatus.READY)
+
+
+def report_pdf_path(report: Report, filename: str) -> str:
+    return f"reports/{report.uuid}/{filename}"
+
+
+class Report(TimestampedModel):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    panel = models.ForeignKey(Panel, on_delete=models.PROTECT, related_name="reports")
+    status = models.CharField(
+        max_length=10, choices=ReportStatus.choices, default=ReportStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+    rendering_started_at = models.DateTimeField(null=True, blank=True)
+    rendered_at = models.DateTimeField(null=True, blank=True)
+    pdf = models.FileField(upload_to=report_pdf_path, blank=True)
+    checksum = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the PDF")
+    ruleset_version = models.CharField(max_length=32)
+
+    objects = ReportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["panel"], name="one_report_per_panel"),
+            models.CheckConstraint(
+                condition=~models.Q(status=ReportStatus.READY)
+                | (~models.Q(pdf="") & ~models.Q(checksum="")),
+                name="ready_report_has_pdf",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Report {self.pk} for panel {self.panel_id} ({self.status})"

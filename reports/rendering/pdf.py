@@ -1,0 +1,453 @@
+"""``render_pdf``: a ``ReportDocument`` in, PDF bytes out.
+
+Pure function (STYLE.md item 24): reportlab and nothing else. No ORM, storage, settings or
+clock. The PDF is built in reportlab's invariant mode, so identical documents give identical
+bytes (stable checksums for the storage key).
+
+Layout (US Letter, because the lab is a US CLIA laboratory):
+
+* header: lab name and address, report title and status;
+* patient / specimen identification block;
+* abnormal-results banner when ``document.banner`` is non-empty (text marker, bold, thick box);
+* results table (Analyte | Result | Units | Reference interval | Flag, note under the row),
+  split across pages with the header row repeated;
+* the rule set used, the footnotes, an end-of-report mark;
+* on every page: a footer with patient name, MRN, report id, accession and "Page N of M";
+  a running header with the patient on continuation pages.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, fields
+from functools import partial
+from io import BytesIO
+from typing import Any
+from xml.sax.saxutils import escape
+
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    KeepTogether,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
+from reportlab.platypus.doctemplate import LayoutError
+
+from reports.rendering import styles
+from reports.rendering.document import ReportDocument, ResultLine
+from reports.rendering.errors import RenderError
+
+REPORT_TITLE = "Cytokine panel report"
+BANNER_MARKER = "⚠ ABNORMAL RESULTS:"
+NO_RANGE = "—"
+BANNER_BORDER_WIDTH = 2.5
+SEP = " · "
+
+# reportlab's TTFont keeps per-document state on the shared font objects and its docs warn
+# against building two documents with the same font at once; serialise builds in this process.
+_build_lock = threading.Lock()
+
+
+def render_pdf(document: ReportDocument) -> bytes:
+    """Render ``document`` to PDF bytes. Deterministic: same document, same bytes.
+
+    Raises ``RenderError`` (terminal, do not retry) when a font file is missing or unreadable,
+    when a field contains a character the shipped fonts cannot draw, or when the content
+    cannot be laid out.
+    """
+    styles.register_fonts()
+    _check_drawable(document)
+    buffer = BytesIO()
+    template = BaseDocTemplate(
+        buffer,
+        pagesize=styles.PAGE_SIZE,
+        leftMargin=styles.MARGIN_LEFT,
+        rightMargin=styles.MARGIN_RIGHT,
+        topMargin=styles.MARGIN_TOP,
+        bottomMargin=styles.MARGIN_BOTTOM,
+        title=f"{REPORT_TITLE} {_one_line(document.report_id)}",
+        author=_one_line(document.lab_name),
+        subject=_one_line(document.status_label),
+        creator="Labpanel",
+        lang="en-US",
+        invariant=1,
+        pageCompression=1,
+        initialFontName=styles.FONT_REGULAR,
+        initialFontSize=9,
+        initialLeading=11,
+    )
+    # One frame without the default 6 pt padding: tables sized to CONTENT_WIDTH line up
+    # exactly with the canvas-drawn header and footer rules.
+    frame = Frame(
+        styles.MARGIN_LEFT,
+        styles.MARGIN_BOTTOM,
+        styles.CONTENT_WIDTH,
+        styles.PAGE_SIZE[1] - styles.MARGIN_TOP - styles.MARGIN_BOTTOM,
+        leftPadding=0,
+        rightPadding=0,
+        topPadding=0,
+        bottomPadding=0,
+        id="body",
+    )
+    template.addPageTemplates([PageTemplate(id="report", frames=[frame])])
+    canvasmaker = partial(_NumberedCanvas, report=document)
+    with _build_lock:
+        try:
+            template.build(_story(document), canvasmaker=canvasmaker)
+        except LayoutError as exc:
+            raise RenderError("Report content does not fit on a page.") from exc
+    return buffer.getvalue()
+
+
+# --- Validation -------------------------------------------------------------------------------
+
+
+def _check_drawable(document: ReportDocument) -> None:
+    """Refuse text the embedded fonts cannot draw, rather than print boxes in a patient name."""
+    drawable = styles.drawable_codepoints()
+    for label, value in _text_fields(document):
+        for char in value:
+            if char in "\n\r\t":
+                continue
+            if ord(char) not in drawable:
+                raise RenderError(
+                    f"Field {label} contains character U+{ord(char):04X}, "
+                    "which the report font cannot draw."
+                )
+
+
+def _text_fields(document: ReportDocument) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for field in fields(document):
+        value = getattr(document, field.name)
+        if isinstance(value, str):
+            found.append((field.name, value))
+    for index, line in enumerate(document.results):
+        for field in fields(line):
+            value = getattr(line, field.name)
+            if isinstance(value, str):
+                found.append((f"results[{index}].{field.name}", value))
+    for index, note in enumerate(document.footnotes):
+        found.append((f"footnotes[{index}]", note))
+    return found
+
+
+# --- Text helpers -----------------------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    """Collapse all whitespace (newlines included) to single spaces."""
+    return " ".join(text.split())
+
+
+def _markup(text: str) -> str:
+    """Escape for Paragraph markup; keep the caller's line breaks."""
+    lines = [escape(_one_line(line)) for line in text.splitlines()]
+    return "<br/>".join(line for line in lines if line)
+
+
+def _para(text: str, style: Any) -> Paragraph:
+    return Paragraph(_markup(text), style)
+
+
+def _flag_label(line: ResultLine) -> str:
+    """'H High', 'HH Critical high', '< Below measuring range'; 'Normal' for code N."""
+    code = line.flag_code.strip()
+    parts = [code] if code and code != "N" else []
+    if line.flag_text.strip():
+        parts.append(line.flag_text.strip())
+    return " ".join(parts)
+
+
+# --- Story ------------------------------------------------------------------------------------
+
+
+def _story(document: ReportDocument) -> list[Flowable]:
+    story: list[Flowable] = [
+        _header(document),
+        Spacer(1, 8),
+        _identification(document),
+        Spacer(1, 10),
+    ]
+    if document.banner.strip():
+        story += [_banner(document.banner), Spacer(1, 10)]
+    story.append(Paragraph("Results", styles.SECTION))
+    if document.results:
+        story.append(_results_table(document.results))
+    else:
+        story.append(Paragraph("No results are reported in this report.", styles.BODY))
+    story += [Spacer(1, 10), _ruleset(document.ruleset_label)]
+    if document.footnotes:
+        story.append(Spacer(1, 6))
+        story.append(_footnotes(document.footnotes))
+    story += [Spacer(1, 12), Paragraph("— End of report —", styles.END_MARK)]
+    return story
+
+
+# Tables fall back to Helvetica for plain-string (e.g. empty) cells unless told otherwise.
+_BASE_CELL: tuple[tuple[Any, ...], ...] = (
+    ("FONTNAME", (0, 0), (-1, -1), styles.FONT_REGULAR),
+    ("FONTSIZE", (0, 0), (-1, -1), 8.5),
+)
+
+
+def _header(document: ReportDocument) -> Table:
+    left = [
+        _para(document.lab_name, styles.LAB_NAME),
+        _para(document.lab_address, styles.LAB_ADDRESS),
+    ]
+    right = [
+        Paragraph(escape(REPORT_TITLE), styles.TITLE),
+        _para(document.status_label, styles.STATUS),
+    ]
+    width = styles.CONTENT_WIDTH
+    table = Table([[left, right]], colWidths=(width * 0.58, width * 0.42), hAlign="LEFT")
+    table.setStyle(
+        TableStyle(
+            [
+                *_BASE_CELL,
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (0, -1), 0),
+                ("RIGHTPADDING", (-1, 0), (-1, -1), 0),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+                ("LINEBELOW", (0, 0), (-1, -1), 1.5, styles.TEXT),
+            ]
+        )
+    )
+    return table
+
+
+def _identification(document: ReportDocument) -> Table:
+    left: list[tuple[str, str, Any]] = [
+        ("Patient", document.patient_name, styles.ID_VALUE_BOLD),
+        ("MRN", document.patient_mrn, styles.ID_VALUE_BOLD),
+        ("Birth date", document.patient_birth_date, styles.ID_VALUE),
+        ("Sex", document.patient_sex, styles.ID_VALUE),
+        ("Age", document.patient_age, styles.ID_VALUE),
+        ("Ordering clinician", document.ordering_clinician, styles.ID_VALUE),
+    ]
+    right: list[tuple[str, str, Any]] = [
+        ("Accession", document.accession, styles.ID_VALUE_BOLD),
+        ("Specimen type", document.specimen_type, styles.ID_VALUE),
+        ("Collected", document.collected_at, styles.ID_VALUE),
+        ("Received", document.received_at, styles.ID_VALUE),
+        ("Reported", document.reported_at, styles.ID_VALUE),
+    ]
+    rows: list[list[Any]] = []
+    for index in range(max(len(left), len(right))):
+        row: list[Any] = []
+        for column in (left, right):
+            if index < len(column):
+                label, value, style = column[index]
+                row += [Paragraph(escape(label), styles.ID_LABEL), _para(value, style)]
+            else:
+                row += ["", ""]
+        rows.append(row)
+    table = Table(rows, colWidths=styles.ID_COL_WIDTHS, hAlign="LEFT")
+    table.setStyle(
+        TableStyle(
+            [
+                *_BASE_CELL,
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("BOX", (0, 0), (-1, -1), 0.75, styles.RULE),
+                ("LINEBEFORE", (2, 0), (2, -1), 0.75, styles.RULE),
+                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+                ("TOPPADDING", (0, 0), (-1, 0), 5),
+                ("BOTTOMPADDING", (0, -1), (-1, -1), 5),
+                ("LEFTPADDING", (0, 0), (-1, -1), 6),
+            ]
+        )
+    )
+    return table
+
+
+def _banner(banner: str) -> Table:
+    text = f"{escape(BANNER_MARKER)} {_markup(banner)}"
+    # inset by the border width so the thick box's outer edge sits on the content edge
+    width = styles.CONTENT_WIDTH - BANNER_BORDER_WIDTH
+    table = Table([[Paragraph(text, styles.BANNER)]], colWidths=(width,), hAlign="CENTER")
+    table.setStyle(
+        TableStyle(
+            [
+                *_BASE_CELL,
+                ("BOX", (0, 0), (-1, -1), BANNER_BORDER_WIDTH, styles.BANNER_BORDER),
+                ("BACKGROUND", (0, 0), (-1, -1), styles.BANNER_FILL),
+                ("TOPPADDING", (0, 0), (-1, -1), 7),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 7),
+                ("LEFTPADDING", (0, 0), (-1, -1), 9),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 9),
+            ]
+        )
+    )
+    return table
+
+
+def _results_table(results: tuple[ResultLine, ...]) -> Table:
+    rows: list[list[Any]] = [
+        [
+            Paragraph("Analyte", styles.CELL_HEAD),
+            Paragraph("Result", styles.CELL_HEAD_RIGHT),
+            Paragraph("Units", styles.CELL_HEAD),
+            Paragraph("Reference interval", styles.CELL_HEAD),
+            Paragraph("Flag", styles.CELL_HEAD),
+        ]
+    ]
+    commands: list[tuple[Any, ...]] = [
+        *_BASE_CELL,
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("BACKGROUND", (0, 0), (-1, 0), styles.HEADER_FILL),
+        ("LINEABOVE", (0, 0), (-1, 0), 1, styles.TEXT),
+        ("LINEBELOW", (0, 0), (-1, 0), 1, styles.TEXT),
+        ("TOPPADDING", (0, 0), (-1, -1), 3.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3.5),
+        ("LEFTPADDING", (0, 0), (-1, -1), 4),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+        ("RIGHTPADDING", (1, 0), (1, -1), 8),
+    ]
+    for line in results:
+        first = len(rows)
+        abnormal = line.is_abnormal
+        rows.append(
+            [
+                _para(line.analyte_name, styles.CELL_BOLD if abnormal else styles.CELL),
+                _para(line.value_text, styles.CELL_RIGHT_BOLD if abnormal else styles.CELL_RIGHT),
+                _para(line.unit, styles.CELL),
+                _para(line.reference_text.strip() or NO_RANGE, styles.CELL),
+                _para(_flag_label(line), styles.CELL_BOLD if abnormal else styles.CELL),
+            ]
+        )
+        if line.note.strip():
+            rows.append([Paragraph(f"Note: {_markup(line.note)}", styles.NOTE), "", "", "", ""])
+            last = len(rows) - 1
+            commands += [
+                ("SPAN", (0, last), (-1, last)),
+                ("TOPPADDING", (0, last), (-1, last), 0),
+                ("BOTTOMPADDING", (0, first), (-1, first), 1.5),
+                ("NOSPLIT", (0, first), (-1, last)),  # keep a result with its note
+            ]
+        last = len(rows) - 1
+        if abnormal:
+            commands.append(("BACKGROUND", (0, first), (-1, last), styles.ABNORMAL_FILL))
+        commands.append(("LINEBELOW", (0, last), (-1, last), 0.4, styles.GRID))
+    # the table's closing rule wins over the last row's hairline
+    commands.append(("LINEBELOW", (0, -1), (-1, -1), 1, styles.TEXT))
+    table = Table(rows, colWidths=styles.RESULT_COL_WIDTHS, repeatRows=1, splitInRow=1, hAlign="LEFT")
+    table.setStyle(TableStyle(commands))
+    return table
+
+
+def _ruleset(ruleset_label: str) -> Paragraph:
+    return Paragraph(
+        f'<font name="{styles.FONT_BOLD}">Reference intervals and flags:</font> '
+        f"{_markup(ruleset_label)}",
+        styles.BODY,
+    )
+
+
+def _footnotes(footnotes: tuple[str, ...]) -> KeepTogether:
+    items: list[Flowable] = [Paragraph("Notes", styles.SECTION)]
+    items += [
+        Paragraph(f"{number}.&nbsp;{_markup(text)}", styles.FOOTNOTE)
+        for number, text in enumerate(footnotes, start=1)
+    ]
+    return KeepTogether(items)
+
+
+# --- Page furniture: running header and "Page N of M" footer ----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _PageText:
+    running_left: str
+    patient: str
+    reference: str
+    status: str
+
+
+def _page_text(document: ReportDocument) -> _PageText:
+    return _PageText(
+        running_left=f"{_one_line(document.lab_name)}{SEP}{REPORT_TITLE} (continued)",
+        patient=(
+            f"Patient: {_one_line(document.patient_name)}{SEP}MRN {_one_line(document.patient_mrn)}"
+            f"{SEP}DOB {_one_line(document.patient_birth_date)}"
+        ),
+        reference=(
+            f"Report {_one_line(document.report_id)}{SEP}Accession {_one_line(document.accession)}"
+        ),
+        status=_one_line(document.status_label),
+    )
+
+
+class _NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no type hints
+    """The reportlab recipe for "Page N of M": keep every page until ``save``, then draw.
+
+    Pages are held as canvas state snapshots; at ``save`` the total is known and each page
+    gets its running header and footer before it is emitted. Invariant mode is untouched.
+    """
+
+    def __init__(self, *args: Any, report: ReportDocument, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._labpanel_text = _page_text(report)
+        self._labpanel_pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:
+        self._labpanel_pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._labpanel_pages)
+        for state in self._labpanel_pages:
+            self.__dict__.update(state)
+            self._draw_furniture(total)
+            super().showPage()
+        super().save()
+
+    def _draw_furniture(self, total: int) -> None:
+        text = self._labpanel_text
+        page = int(self.getPageNumber())
+        width, _height = styles.PAGE_SIZE
+        left = styles.MARGIN_LEFT
+        right = width - styles.MARGIN_RIGHT
+        half = styles.CONTENT_WIDTH / 2 - 6
+        self.saveState()
+        self.setFillColor(styles.TEXT)
+        if page > 1:
+            top = styles.PAGE_SIZE[1] - styles.MARGIN_TOP + 16
+            self._fitted(text.running_left, left, top, half, styles.FONT_REGULAR, "left")
+            self._fitted(text.patient, right, top, half, styles.FONT_BOLD, "right")
+            self.setStrokeColor(styles.RULE)
+            self.setLineWidth(0.5)
+            self.line(left, top - 4, right, top - 4)
+        base = styles.MARGIN_BOTTOM - 24
+        self.setStrokeColor(styles.RULE)
+        self.setLineWidth(0.5)
+        self.line(left, base + 12, right, base + 12)
+        self._fitted(text.patient, left, base, styles.CONTENT_WIDTH * 0.7, styles.FONT_BOLD, "left")
+        self._fitted(
+            text.status, right, base, styles.CONTENT_WIDTH * 0.28, styles.FONT_BOLD, "right"
+        )
+        reference = f"{text.reference}{SEP}Page {page} of {total}"
+        self._fitted(reference, left, base - 10, styles.CONTENT_WIDTH, styles.FONT_REGULAR, "left")
+        self.restoreState()
+
+    def _fitted(self, text: str, x: float, y: float, width: float, font: str, align: str) -> None:
+        """Draw one line, shrinking the font (never below the minimum) so it fits ``width``."""
+        size = styles.FOOTER_FONT_SIZE
+        natural = float(stringWidth(text, font, size))
+        if natural > width:
+            size = max(styles.FOOTER_MIN_FONT_SIZE, size * width / natural)
+            while float(stringWidth(text, font, size)) > width and len(text) > 1:
+                text = text[:-2] + "…"
+        self.setFont(font, size)
+        if align == "right":
+            self.drawRightString(x, y, text)
+        else:
+            self.drawString(x, y, text)

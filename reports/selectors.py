@@ -1,0 +1,16 @@
+"""Permission-aware reads of reports: a report is visible exactly when its panel is."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from panels.selectors import panels_visible_to
+from reports.models import Report
+
+
+def report_get(*, pk: int, user: AbstractBaseUser | AnonymousUser) -> Report | None:
+    return (
+        Report.objects.select_related("panel")
+        .filter(pk=pk, panel__in=panels_visible_to(user=user))
+        .first()
+    )

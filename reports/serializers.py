@@ -1,0 +1,46 @@
+"""Output shapes of the reports API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from reports.models import Report
+
+
+class ReportOutput(serializers.ModelSerializer[Report]):
+    panel = serializers.IntegerField(source="panel_id")
+    accession = serializers.CharField(source="panel.accession")
+    pdf_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Report
+        fields = (
+            "id",
+            "panel",
+            "accession",
+            "status",
+            "error_message",
+            "attempts",
+            "ruleset_version",
+            "checksum",
+            "created_at",
+            "rendered_at",
+            "pdf_url",
+        )
+        read_only_fields = fields
+
+    def get_pdf_url(self, report: Report) -> str | None:
+        if report.status != "ready":
+            return None
+        path = reverse("api:report-pdf", args=[report.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    def to_representation(self, instance: Report) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["error_message"] = data["error_message"] or None
+        data["checksum"] = data["checksum"] or None
+        return dict(data)

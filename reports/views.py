@@ -1,0 +1,57 @@
+"""HTTP endpoints for reports: status, and the PDF once it is ready."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import FileResponse, Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from labpanel.exceptions import NotReady
+from reports.models import Report, ReportStatus
+from reports.selectors import report_get
+from reports.serializers import ReportOutput
+
+
+class ReportViewSet(viewsets.GenericViewSet[Report]):
+    serializer_class = ReportOutput
+    queryset = Report.objects.none()
+
+    def _report(self, pk: Any) -> Report:
+        try:
+            report = report_get(pk=int(pk), user=self.request.user)
+        except (TypeError, ValueError) as error:
+            raise Http404 from error
+        if report is None:
+            raise Http404
+        return report
+
+    def retrieve(self, request: Request, pk: Any = None) -> Response:
+        return Response(ReportOutput(self._report(pk), context={"request": request}).data)
+
+    @extend_schema(
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY),
+            409: OpenApiResponse(description="The report is not ready yet"),
+        }
+    )
+    @action(detail=True, methods=["get"], url_path="pdf", url_name="pdf")
+    def pdf(self, request: Request, pk: Any = None) -> FileResponse:
+        report = self._report(pk)
+        if report.status != ReportStatus.READY:
+            raise NotReady(
+                f"report {report.pk} is {report.status}, not ready",
+                details=[{"field": "status", "message": report.status}],
+            )
+        response = FileResponse(
+            report.pdf.open("rb"),
+            content_type="application/pdf",
+            filename=f"labpanel-report-{report.pk}.pdf",
+        )
+        response["Cache-Control"] = "private, no-store"
+        return response

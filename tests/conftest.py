@@ -1,0 +1,105 @@
+"""Shared fixtures: seeded reference data, a lab with one user per role, token clients."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from panels.accounts import api_token_issue
+from panels.models import Lab, Role, StaffMember
+from reference_ranges import adapters
+from reference_ranges.models import Analyte
+from reference_ranges.services import analyte_catalogue_load, ruleset_seed_load
+from tests.factories import LabFactory, StaffMemberFactory, UserFactory
+
+EXAMPLE_PANEL: dict[str, Any] = {
+    "accession": "A-1001",
+    "patient": {
+        "mrn": "MRN-77",
+        "family_name": "Doe",
+        "given_name": "Jane",
+        "birth_date": "1980-04-02",
+        "sex": "female",
+    },
+    "specimen": {"type": "plasma", "collected_at": "2026-11-20T08:30:00Z"},
+    "ordering_clinician": "dr.house",
+    "results": [
+        {"analyte": "IL-6", "value": "12.4", "unit": "pg/mL"},
+        {"analyte": "TNFA", "value": "<2.0", "unit": "pg/mL"},
+    ],
+}
+
+
+@pytest.fixture
+def panel_payload() -> dict[str, Any]:
+    """A fresh deep copy of the issue's example submission, safe to modify."""
+    return copy.deepcopy(EXAMPLE_PANEL)
+
+
+def _load_reference_data() -> None:
+    adapters.clear_cache()
+    analyte_catalogue_load()
+    ruleset_seed_load()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """Seed the catalogue and default ranges once; tests roll back around them."""
+    with django_db_blocker.unblock():
+        _load_reference_data()
+
+
+@pytest.fixture
+def reference_data(db: None) -> None:
+    """The seeded reference data (reloaded if a transactional test flushed the database)."""
+    if not Analyte.objects.exists():
+        _load_reference_data()
+
+
+@pytest.fixture
+def lab(db: None) -> Lab:
+    return LabFactory(name="Test Laboratory", address="10 Bench Street, Labtown")
+
+
+def _member(lab: Lab, username: str, role: str) -> StaffMember:
+    return StaffMemberFactory(user=UserFactory(username=username), lab=lab, role=role)
+
+
+@pytest.fixture
+def technician(lab: Lab) -> StaffMember:
+    return _member(lab, "tech", Role.TECHNICIAN)
+
+
+@pytest.fixture
+def clinician(lab: Lab) -> StaffMember:
+    return _member(lab, "dr.house", Role.CLINICIAN)
+
+
+@pytest.fixture
+def other_clinician(lab: Lab) -> StaffMember:
+    return _member(lab, "dr.wilson", Role.CLINICIAN)
+
+
+@pytest.fixture
+def director(lab: Lab) -> StaffMember:
+    return _member(lab, "director", Role.DIRECTOR)
+
+
+@pytest.fixture
+def integrator(lab: Lab) -> StaffMember:
+    return _member(lab, "engine", Role.INTEGRATOR)
+
+
+def token_client(staff: StaffMember) -> APIClient:
+    client = APIClient()
+    token = api_token_issue(user=staff.user, expires_in=None)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+@pytest.fixture
+def technician_client(reference_data: None, technician: StaffMember, clinician: StaffMember) -> APIClient:
+    return token_client(technician)
