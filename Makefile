@@ -111,9 +111,12 @@ fmt: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Both run, so one pass shows every problem; either failing fails the target.
 lint: $(DEV_STAMP)
-	$(BIN)/ruff format --check .
-	$(BIN)/ruff check .
+	@status=0; \
+	echo "ruff format --check ."; $(BIN)/ruff format --check . || status=1; \
+	echo "ruff check ."; $(BIN)/ruff check . || status=1; \
+	exit $$status
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy .

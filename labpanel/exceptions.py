@@ -21,7 +21,7 @@ class DomainError(Exception):
     """A business rule said no. ``details`` is a JSON-able list or dict naming what failed."""
 
     code = "domain_error"
-    http_status = status.HTTP_400_BAD_REQUEST
+    http_status: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, message: str, *, details: Any = None) -> None:
         super().__init__(message)
@@ -49,7 +49,7 @@ class NotReady(DomainError):
 
 
 def _flatten_drf_detail(detail: Any, path: str = "") -> list[dict[str, str]]:
-    """Turn DRF's nested error dict/list into ``[{"field": "results[1].value", "message": ...}]``."""
+    """Flatten DRF's nested errors into ``[{"field": "results[1].value", "message": ...}]``."""
     errors: list[dict[str, str]] = []
     if isinstance(detail, dict):
         for key, value in detail.items():
@@ -77,7 +77,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body = {"code": exc.code, "message": exc.message, "details": exc.details}
         return Response(body, status=exc.http_status)
     if isinstance(exc, DjangoValidationError):
-        exc = drf_exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+        exc = drf_exceptions.ValidationError(
+            detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -97,7 +99,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             "details": details,
         }
     elif isinstance(exc, drf_exceptions.APIException):
-        detail = exc.detail
-        message = str(detail) if not isinstance(detail, (dict, list)) else str(detail)
-        response.data = {"code": exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code, "message": message, "details": []}
+        codes = exc.get_codes()
+        response.data = {
+            "code": codes if isinstance(codes, str) else exc.default_code,
+            "message": str(exc.detail),
+            "details": [],
+        }
     return response

@@ -187,7 +187,7 @@ class Supervisor:
             if self.stopping or self._exited() is not None:
                 return False
             try:
-                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
                     if response.status == 200:
                         return True
                     last = f"HTTP {response.status}"
@@ -237,7 +237,8 @@ class Supervisor:
             if self.stopping:
                 return 0
             _say(f"The {name} exited unexpectedly (exit code {code}); stopping Labpanel")
-            return code or 1
+            # A child killed by signal N reports -N; a shell would say 128 + N.
+            return 128 - code if code < 0 else code or 1
         finally:
             self._stop_all()
             for signum, handler in previous.items():

@@ -34,7 +34,11 @@ def lab_get_default() -> Lab:
     if len(labs) != 1:
         raise InvalidInput(
             "name the lab (--lab): "
-            + ("no lab exists yet; run `manage.py seed_demo` or create one" if not labs else "several labs exist")
+            + (
+                "no lab exists yet; run `manage.py seed_demo` or create one"
+                if not labs
+                else "several labs exist"
+            )
         )
     return labs[0]
 
@@ -76,7 +80,7 @@ def api_token_issue(*, user: AbstractUser, expires_in: timedelta | None) -> str:
 def api_tokens_revoke(*, user: AbstractUser) -> int:
     deleted, _ = AuthToken.objects.filter(user=user).delete()
     logger.info("api_token.revoked user_id=%s count=%s", user.pk, deleted)
-    return deleted
+    return int(deleted)
 
 
 @transaction.atomic

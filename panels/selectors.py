@@ -7,22 +7,19 @@ else sees nothing. Views answer 404 for anything outside these sets, so existenc
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Prefetch, QuerySet
 
 from panels.models import Panel, Result, Role, StaffMember
 
 
-def staff_member_get(*, user: AbstractBaseUser | AnonymousUser) -> StaffMember | None:
+def staff_member_get(*, user: User | AnonymousUser) -> StaffMember | None:
     if not user.is_authenticated:
         return None
-    try:
-        return StaffMember.objects.select_related("lab").get(user=user)
-    except StaffMember.DoesNotExist:
-        return None
+    return StaffMember.objects.select_related("lab").filter(user_id=user.pk).first()
 
 
-def panels_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Panel]:
+def panels_visible_to(*, user: User | AnonymousUser) -> QuerySet[Panel]:
     staff = staff_member_get(user=user)
     if staff is None:
         return Panel.objects.none()
@@ -30,9 +27,9 @@ def panels_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Pan
     if staff.role in (Role.TECHNICIAN, Role.DIRECTOR):
         return panels
     if staff.role == Role.CLINICIAN:
-        return panels.filter(ordering_clinician=user)
+        return panels.filter(ordering_clinician_id=staff.user_id)
     if staff.role == Role.INTEGRATOR:
-        return panels.filter(submitted_by=user)
+        return panels.filter(submitted_by_id=staff.user_id)
     return Panel.objects.none()
 
 
@@ -48,11 +45,11 @@ def _with_details(panels: QuerySet[Panel]) -> QuerySet[Panel]:
     )
 
 
-def panel_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Panel]:
+def panel_list(*, user: User | AnonymousUser) -> QuerySet[Panel]:
     return _with_details(panels_visible_to(user=user)).order_by("-created_at", "-pk")
 
 
-def panel_get(*, pk: int, user: AbstractBaseUser | AnonymousUser) -> Panel | None:
+def panel_get(*, pk: int, user: User | AnonymousUser) -> Panel | None:
     return _with_details(panels_visible_to(user=user)).filter(pk=pk).first()
 
 

@@ -7,10 +7,9 @@ the lab — so one 400 names every offending result and field.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -44,7 +43,7 @@ class AwareDateTimeField(serializers.DateTimeField):
                 )
         return super().to_internal_value(value)
 
-    default_error_messages = {  # noqa: RUF012
+    default_error_messages = {
         "invalid_date": "not a real date and time",
         "invalid": "not a valid timestamp; use ISO 8601, e.g. 2026-11-20T08:30:00Z",
     }
@@ -83,7 +82,7 @@ class SpecimenInput(serializers.Serializer[Any]):
     collected_at = AwareDateTimeField()
 
     def validate_collected_at(self, value: datetime) -> datetime:
-        if value > timezone.now() + timezone.timedelta(minutes=5):
+        if value > timezone.now() + timedelta(minutes=5):
             raise serializers.ValidationError("collection time is in the future")
         return value
 
@@ -133,7 +132,12 @@ class PanelSubmitInput(serializers.Serializer[Any]):
     patient = PatientInput()
     specimen = SpecimenInput()
     ordering_clinician = serializers.CharField(max_length=150)
-    results = ResultInput(many=True, allow_empty=False, max_length=MAX_RESULTS)
+    results = ResultInput(many=True, allow_empty=False)
+
+    def validate_results(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(value) > MAX_RESULTS:
+            raise serializers.ValidationError(f"at most {MAX_RESULTS} results per panel")
+        return value
 
     def validate_ordering_clinician(self, value: str) -> Any:
         lab: Lab = self.context["lab"]
@@ -191,23 +195,25 @@ class PanelSubmitInput(serializers.Serializer[Any]):
 # --- Outputs -----------------------------------------------------------------------------------
 
 
-class RuleOutput(serializers.Serializer[Any]):
-    key = serializers.CharField()
-    ruleset_version = serializers.SerializerMethodField()
-    source = serializers.CharField()
-    test_code = serializers.CharField()
-    citation = serializers.CharField()
-    verified = serializers.BooleanField()
-    published_text = serializers.CharField()
-
-    def get_ruleset_version(self, rule: Any) -> str:
-        return str(self.context["ruleset_version"])
+def _rule_output(result: Result) -> dict[str, Any] | None:
+    rule = result.rule
+    if rule is None:
+        return None
+    return {
+        "key": rule.key,
+        "ruleset_version": result.ruleset_version,
+        "source": rule.source,
+        "test_code": rule.test_code,
+        "citation": rule.citation,
+        "verified": rule.verified,
+        "published_text": rule.published_text,
+    }
 
 
 class ResultOutput(serializers.ModelSerializer[Result]):
     analyte = serializers.CharField(source="analyte.code")
     analyte_name = serializers.CharField(source="analyte.short_name")
-    value = serializers.SerializerMethodField()
+    value = serializers.SerializerMethodField(method_name="get_value_text")
     interpretation = serializers.SerializerMethodField()
     reference_interval = serializers.SerializerMethodField()
     rule = serializers.SerializerMethodField()
@@ -231,7 +237,7 @@ class ResultOutput(serializers.ModelSerializer[Result]):
         )
         read_only_fields = fields
 
-    def get_value(self, result: Result) -> str:
+    def get_value_text(self, result: Result) -> str:
         """The number with the decimals as reported (no comparator; see ``comparator``)."""
         return result.value_text.lstrip("<>=")
 
@@ -242,10 +248,7 @@ class ResultOutput(serializers.ModelSerializer[Result]):
         return result.reference_text or None
 
     def get_rule(self, result: Result) -> dict[str, Any] | None:
-        if result.rule is None:
-            return None
-        context = {"ruleset_version": result.ruleset_version}
-        return dict(RuleOutput(result.rule, context=context).data)
+        return _rule_output(result)
 
 
 class ReportSummaryOutput(serializers.Serializer[Any]):
@@ -308,7 +311,11 @@ class PanelOutput(serializers.ModelSerializer[Panel]):
         }
 
     def get_ruleset(self, panel: Panel) -> dict[str, str]:
-        return {"key": panel.ruleset.key, "name": panel.ruleset.name, "version": panel.ruleset.version}
+        return {
+            "key": panel.ruleset.key,
+            "name": panel.ruleset.name,
+            "version": panel.ruleset.version,
+        }
 
     def get_flagged(self, panel: Panel) -> bool:
         return any(result.interpretation not in ("", "N") for result in panel.results.all())

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -58,7 +58,7 @@ class PanelSubmission:
     patient: PatientData
     specimen_type: str
     collected_at: datetime
-    ordering_clinician: AbstractBaseUser
+    ordering_clinician: User
     results: tuple[ResultData, ...]
 
     def content_sha256(self) -> str:
@@ -69,7 +69,9 @@ class PanelSubmission:
                 "mrn": self.patient.mrn,
                 "family_name": self.patient.family_name,
                 "given_name": self.patient.given_name,
-                "birth_date": self.patient.birth_date.isoformat() if self.patient.birth_date else None,
+                "birth_date": self.patient.birth_date.isoformat()
+                if self.patient.birth_date
+                else None,
                 "sex": self.patient.sex,
             },
             "specimen": {"type": self.specimen_type, "collected_at": self.collected_at.isoformat()},
@@ -82,7 +84,7 @@ class PanelSubmission:
         return hashlib.sha256(encoded).hexdigest()
 
 
-def submitter_lab_get(*, user: AbstractBaseUser) -> Lab:
+def submitter_lab_get(*, user: User) -> Lab:
     """The lab ``user`` submits for; raises ``NotAllowed`` when their role may not submit."""
     staff = StaffMember.objects.select_related("lab").filter(user=user).first()
     if staff is None or staff.role not in SUBMITTING_ROLES:
@@ -139,7 +141,7 @@ def _patient_for(*, lab: Lab, data: PatientData) -> Patient:
     return patient
 
 
-def panel_submit(*, submitted_by: AbstractBaseUser, submission: PanelSubmission) -> tuple[Panel, bool]:
+def panel_submit(*, submitted_by: User, submission: PanelSubmission) -> tuple[Panel, bool]:
     """Store ``submission`` and request its report. Returns (panel, created).
 
     Raises ``NotAllowed`` (role may not submit), ``Conflict`` (accession reused with other
@@ -148,7 +150,9 @@ def panel_submit(*, submitted_by: AbstractBaseUser, submission: PanelSubmission)
     """
     lab = submitter_lab_get(user=submitted_by)
     content_sha256 = submission.content_sha256()
-    existing = _existing_panel_outcome(accession=submission.accession, content_sha256=content_sha256)
+    existing = _existing_panel_outcome(
+        accession=submission.accession, content_sha256=content_sha256
+    )
     if existing is not None:
         return existing, False
     for attempt in (1, 2):
@@ -176,7 +180,7 @@ def panel_submit(*, submitted_by: AbstractBaseUser, submission: PanelSubmission)
 
 @transaction.atomic
 def _panel_create(
-    *, lab: Lab, submitted_by: AbstractBaseUser, submission: PanelSubmission, content_sha256: str
+    *, lab: Lab, submitted_by: User, submission: PanelSubmission, content_sha256: str
 ) -> Panel:
     ruleset = ruleset_get_active()
     if ruleset is None:

@@ -17,7 +17,9 @@ from panels.services import panel_submit, submitter_lab_get
 from reference_ranges.selectors import analyte_catalogue_get
 
 
-class PanelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Panel]):
+class PanelViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Panel]
+):
     serializer_class = PanelOutput
 
     def get_queryset(self) -> QuerySet[Panel]:
@@ -56,4 +58,6 @@ class PanelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         )
         stored = panel_get(pk=panel.pk, user=request.user)
         output = PanelOutput(stored, context={"request": request})
-        return Response(output.data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            output.data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )

@@ -38,13 +38,19 @@ class RuleInline(admin.TabularInline[ReferenceRangeRule, ReferenceRangeSet]):
         "verified",
     )
 
-    def has_change_permission(self, request: HttpRequest, obj: ReferenceRangeSet | None = None) -> bool:
+    def has_change_permission(
+        self, request: HttpRequest, obj: ReferenceRangeSet | None = None
+    ) -> bool:
         return not _is_published(obj) and super().has_change_permission(request, obj)
 
-    def has_add_permission(self, request: HttpRequest, obj: ReferenceRangeSet | None = None) -> bool:
+    def has_add_permission(
+        self, request: HttpRequest, obj: ReferenceRangeSet | None = None
+    ) -> bool:
         return not _is_published(obj) and super().has_add_permission(request, obj)
 
-    def has_delete_permission(self, request: HttpRequest, obj: ReferenceRangeSet | None = None) -> bool:
+    def has_delete_permission(
+        self, request: HttpRequest, obj: ReferenceRangeSet | None = None
+    ) -> bool:
         return not _is_published(obj) and super().has_delete_permission(request, obj)
 
 
@@ -54,10 +60,14 @@ class ReferenceRangeSetAdmin(admin.ModelAdmin[ReferenceRangeSet]):
     list_filter = ("status", "panel_type")
     inlines = (RuleInline,)
 
-    def has_change_permission(self, request: HttpRequest, obj: ReferenceRangeSet | None = None) -> bool:
+    def has_change_permission(
+        self, request: HttpRequest, obj: ReferenceRangeSet | None = None
+    ) -> bool:
         return not _is_published(obj) and super().has_change_permission(request, obj)
 
-    def has_delete_permission(self, request: HttpRequest, obj: ReferenceRangeSet | None = None) -> bool:
+    def has_delete_permission(
+        self, request: HttpRequest, obj: ReferenceRangeSet | None = None
+    ) -> bool:
         return not _is_published(obj) and super().has_delete_permission(request, obj)
 
 
@@ -67,10 +77,14 @@ class ReferenceRangeRuleAdmin(admin.ModelAdmin[ReferenceRangeRule]):
     list_filter = ("ruleset", "verified", "analyte")
     search_fields = ("key", "source")
 
-    def has_change_permission(self, request: HttpRequest, obj: ReferenceRangeRule | None = None) -> bool:
+    def has_change_permission(
+        self, request: HttpRequest, obj: ReferenceRangeRule | None = None
+    ) -> bool:
         published = obj is not None and _is_published(obj.ruleset)
         return not published and super().has_change_permission(request, obj)
 
-    def has_delete_permission(self, request: HttpRequest, obj: ReferenceRangeRule | None = None) -> bool:
+    def has_delete_permission(
+        self, request: HttpRequest, obj: ReferenceRangeRule | None = None
+    ) -> bool:
         published = obj is not None and _is_published(obj.ruleset)
         return not published and super().has_delete_permission(request, obj)

@@ -201,10 +201,15 @@ def ruleset_seed_load(*, path: Path = SEED_DIR / "default_ranges.yaml") -> tuple
     rows = []
     for rule in rules:
         row = ReferenceRangeRule(
-            ruleset=ruleset, key=rule["key"], analyte=analytes[rule["analyte"]], **_rule_values(rule)
+            ruleset=ruleset,
+            key=rule["key"],
+            analyte=analytes[rule["analyte"]],
+            **_rule_values(rule),
         )
         row.full_clean()
         rows.append(row)
     ReferenceRangeRule.objects.bulk_create(rows)
-    logger.info("ruleset.seeded key=%s version=%s rules=%d", ruleset.key, ruleset.version, len(rows))
+    logger.info(
+        "ruleset.seeded key=%s version=%s rules=%d", ruleset.key, ruleset.version, len(rows)
+    )
     return label, True

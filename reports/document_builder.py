@@ -77,7 +77,9 @@ def _banner(lines: list[ResultLine]) -> str:
     flagged = [line for line in lines if line.is_abnormal]
     if not flagged:
         return ""
-    listing = ", ".join(f"{line.analyte_name} {line.value_text} ({line.flag_code})" for line in flagged)
+    listing = ", ".join(
+        f"{line.analyte_name} {line.value_text} ({line.flag_code})" for line in flagged
+    )
     noun = "result" if len(flagged) == 1 else "results"
     return f"{len(flagged)} {noun} outside the reference interval: {listing}"
 

@@ -40,7 +40,7 @@ class Report(TimestampedModel):
     error_message = models.TextField(blank=True)
     rendering_started_at = models.DateTimeField(null=True, blank=True)
     rendered_at = models.DateTimeField(null=True, blank=True)
-    pdf = models.FileField(upload_to=report_pdf_path, blank=True)
+    pdf = models.FileField(upload_to=report_pdf_path, max_length=255, blank=True)
     checksum = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the PDF")
     ruleset_version = models.CharField(max_length=32)
 

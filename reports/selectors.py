@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 from panels.selectors import panels_visible_to
 from reports.models import Report
 
 
-def report_get(*, pk: int, user: AbstractBaseUser | AnonymousUser) -> Report | None:
+def report_get(*, pk: int, user: User | AnonymousUser) -> Report | None:
     return (
         Report.objects.select_related("panel")
         .filter(pk=pk, panel__in=panels_visible_to(user=user))

@@ -14,7 +14,7 @@ from reports.services import ReportStorageUnavailable, report_mark_failed, repor
 logger = logging.getLogger(__name__)
 
 
-class ReportRenderTask(DjangoTask):  # type: ignore[misc]
+class ReportRenderTask(DjangoTask[Any, Any]):
     """Marks the report failed when the task fails for good (terminal error or retries spent)."""
 
     def on_failure(

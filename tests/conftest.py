@@ -13,7 +13,7 @@ from panels.models import Lab, Role, StaffMember
 from reference_ranges import adapters
 from reference_ranges.models import Analyte
 from reference_ranges.services import analyte_catalogue_load, ruleset_seed_load
-from tests.factories import LabFactory, StaffMemberFactory, UserFactory
+from tests.factories import make_lab, make_staff
 
 EXAMPLE_PANEL: dict[str, Any] = {
     "accession": "A-1001",
@@ -61,11 +61,11 @@ def reference_data(db: None) -> None:
 
 @pytest.fixture
 def lab(db: None) -> Lab:
-    return LabFactory(name="Test Laboratory", address="10 Bench Street, Labtown")
+    return make_lab(name="Test Laboratory", address="10 Bench Street, Labtown")
 
 
 def _member(lab: Lab, username: str, role: str) -> StaffMember:
-    return StaffMemberFactory(user=UserFactory(username=username), lab=lab, role=role)
+    return make_staff(username=username, lab=lab, role=role)
 
 
 @pytest.fixture
@@ -101,5 +101,7 @@ def token_client(staff: StaffMember) -> APIClient:
 
 
 @pytest.fixture
-def technician_client(reference_data: None, technician: StaffMember, clinician: StaffMember) -> APIClient:
+def technician_client(
+    reference_data: None, technician: StaffMember, clinician: StaffMember
+) -> APIClient:
     return token_client(technician)

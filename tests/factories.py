@@ -2,34 +2,51 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import factory
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from factory.declarations import Sequence, SubFactory
 
 from panels.models import Lab, Role, StaffMember
 
 
-class LabFactory(factory.django.DjangoModelFactory):
+class LabFactory(factory.django.DjangoModelFactory[Lab]):
     class Meta:
         model = Lab
 
-    name = factory.Sequence(lambda n: f"Test Laboratory {n}")
+    name = Sequence(lambda n: f"Test Laboratory {n}")
     address = "10 Bench Street, Labtown"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
-        model = get_user_model()
+        model = User
         django_get_or_create = ("username",)
         skip_postgeneration_save = True
 
-    username = factory.Sequence(lambda n: f"user{n}")
+    username = Sequence(lambda n: f"user{n}")
     password = factory.django.Password("pw")
 
 
-class StaffMemberFactory(factory.django.DjangoModelFactory):
+class StaffMemberFactory(factory.django.DjangoModelFactory[StaffMember]):
     class Meta:
         model = StaffMember
 
-    user = factory.SubFactory(UserFactory)
-    lab = factory.SubFactory(LabFactory)
+    user = SubFactory(UserFactory)
+    lab = SubFactory(LabFactory)
     role = Role.TECHNICIAN
+
+
+def make_lab(**fields: Any) -> Lab:
+    return LabFactory.create(**fields)
+
+
+def make_user(username: str) -> User:
+    return UserFactory.create(username=username)
+
+
+def make_staff(*, username: str, lab: Lab, role: str, display_name: str = "") -> StaffMember:
+    return StaffMemberFactory.create(
+        user=make_user(username), lab=lab, role=role, display_name=display_name
+    )

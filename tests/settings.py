@@ -3,6 +3,7 @@
 import os
 import tempfile
 import uuid
+from pathlib import Path
 
 os.environ.setdefault("DJANGO_DEBUG", "false")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production")
@@ -11,15 +12,15 @@ os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 # A queue of this test run's own, so a worker of a running `make run` never takes its tasks.
 os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"labpanel-test-{uuid.uuid4().hex[:12]}")
 
-from labpanel.settings import *  # noqa: E402, F403
+from labpanel.settings import *  # noqa: F403
 
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-MEDIA_ROOT = tempfile.mkdtemp(prefix="labpanel-test-media-")
-STATIC_ROOT = tempfile.mkdtemp(prefix="labpanel-test-static-")
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="labpanel-test-media-"))
+STATIC_ROOT = Path(tempfile.mkdtemp(prefix="labpanel-test-static-"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+LOGGING = {**LOGGING, "root": {"handlers": ["console"], "level": "WARNING"}}  # noqa: F405

@@ -11,4 +11,6 @@ class AmbiguousRules(EngineError):
     def __init__(self, analyte: str, rule_keys: list[str]) -> None:
         self.analyte = analyte
         self.rule_keys = rule_keys
-        super().__init__(f"rules {', '.join(rule_keys)} all apply to {analyte}; a rule set must not overlap")
+        super().__init__(
+            f"rules {', '.join(rule_keys)} all apply to {analyte}; a rule set must not overlap"
+        )

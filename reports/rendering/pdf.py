@@ -339,7 +339,9 @@ def _results_table(results: tuple[ResultLine, ...]) -> Table:
         commands.append(("LINEBELOW", (0, last), (-1, last), 0.4, styles.GRID))
     # the table's closing rule wins over the last row's hairline
     commands.append(("LINEBELOW", (0, -1), (-1, -1), 1, styles.TEXT))
-    table = Table(rows, colWidths=styles.RESULT_COL_WIDTHS, repeatRows=1, splitInRow=1, hAlign="LEFT")
+    table = Table(
+        rows, colWidths=styles.RESULT_COL_WIDTHS, repeatRows=1, splitInRow=1, hAlign="LEFT"
+    )
     table.setStyle(TableStyle(commands))
     return table
 

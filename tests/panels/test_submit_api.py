@@ -29,12 +29,16 @@ def post(client: APIClient, payload: dict[str, Any]) -> Any:
 
 
 def test_example_panel_is_stored_interpreted_and_its_report_requested(
-    technician_client: APIClient, panel_payload: dict[str, Any], django_capture_on_commit_callbacks: Any
+    technician_client: APIClient,
+    panel_payload: dict[str, Any],
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     # when
-    with mock.patch.object(render_report_pdf_task, "delay") as delay:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = post(technician_client, panel_payload)
+    with (
+        mock.patch.object(render_report_pdf_task, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = post(technician_client, panel_payload)
 
     # then
     assert response.status_code == 201
@@ -134,14 +138,18 @@ def test_analyte_may_be_named_by_code_loinc_or_alias(
 
 
 def test_identical_resubmission_returns_the_stored_panel_without_a_second_report(
-    technician_client: APIClient, panel_payload: dict[str, Any], django_capture_on_commit_callbacks: Any
+    technician_client: APIClient,
+    panel_payload: dict[str, Any],
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     first = post(technician_client, panel_payload)
     reordered = dict(panel_payload, results=list(reversed(panel_payload["results"])))
 
-    with mock.patch.object(render_report_pdf_task, "delay") as delay:
-        with django_capture_on_commit_callbacks(execute=True):
-            again = post(technician_client, reordered)
+    with (
+        mock.patch.object(render_report_pdf_task, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        again = post(technician_client, reordered)
 
     assert again.status_code == 200
     assert again.json()["id"] == first.json()["id"]
@@ -228,7 +236,8 @@ BAD_INPUTS = [
         [
             {
                 "field": "results[0].value",
-                "message": "'12,4' contains a comma; write decimals with '.' and no thousands separator",
+                "message": "'12,4' contains a comma; write decimals with '.' and no "
+                "thousands separator",
             }
         ],
     ),
@@ -238,7 +247,8 @@ BAD_INPUTS = [
         [
             {
                 "field": "results[0].value",
-                "message": "'1.1234567' has 7 decimal places; at most 6 are stored and the value is never rounded",
+                "message": "'1.1234567' has 7 decimal places; at most 6 are stored and the "
+                "value is never rounded",
             }
         ],
     ),
@@ -258,7 +268,8 @@ BAD_INPUTS = [
         [
             {
                 "field": "results[0].unit",
-                "message": "'mg/L' is not a unit IL-6 is reported in (allowed: pg/mL); units are never converted",
+                "message": "'mg/L' is not a unit IL-6 is reported in (allowed: pg/mL); units "
+                "are never converted",
             }
         ],
     ),
@@ -305,7 +316,12 @@ BAD_INPUTS = [
     (
         "collection before birth",
         lambda p: p["patient"].update(birth_date="2026-11-21"),
-        [{"field": "specimen.collected_at", "message": "collected before the patient's birth date"}],
+        [
+            {
+                "field": "specimen.collected_at",
+                "message": "collected before the patient's birth date",
+            }
+        ],
     ),
     (
         "clinician not found",

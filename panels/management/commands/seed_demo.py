@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 
 from panels.accounts import demo_lab_ensure
 
-DEMO_PASSWORD_ENV = "LABPANEL_DEMO_PASSWORD"
+DEMO_PASSWORD_ENV = "LABPANEL_DEMO_PASSWORD"  # noqa: S105 - a variable name
 DEFAULT_DEMO_PASSWORD = "labpanel-demo"  # noqa: S105 - a demo login, printed on purpose
 
 
@@ -20,7 +20,9 @@ class Command(BaseCommand):
         password = os.environ.get(DEMO_PASSWORD_ENV) or DEFAULT_DEMO_PASSWORD
         lab, members = demo_lab_ensure(password=password)
         self.stdout.write(f"Demo lab: {lab.name}")
-        self.stdout.write(f"Demo logins (password {password!r}; set {DEMO_PASSWORD_ENV} to change):")
+        self.stdout.write(
+            f"Demo logins (password {password!r}; set {DEMO_PASSWORD_ENV} to change):"
+        )
         for staff in members:
             self.stdout.write(f"  {staff.role:<11} {staff.user.get_username()}")
         self.stdout.write(

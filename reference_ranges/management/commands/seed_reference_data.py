@@ -19,6 +19,8 @@ class Command(BaseCommand):
             label, ruleset_created = ruleset_seed_load()
         except DomainError as error:
             details = "; ".join(str(item) for item in error.details)
-            raise CommandError(f"{error.message}: {details}" if details else error.message) from error
+            raise CommandError(
+                f"{error.message}: {details}" if details else error.message
+            ) from error
         self.stdout.write(f"Analytes: {created} created, {updated} updated")
         self.stdout.write(f"Rule set {label}: {'loaded' if ruleset_created else 'already loaded'}")
