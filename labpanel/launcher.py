@@ -71,17 +71,24 @@ def redis_answers(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def _make_broker_folders(folder: Path) -> None:
+    """The folders settings.py gives the kombu file-system transport (it does not create them)."""
+    for name in ("queue", "processed", "control"):
+        (folder / "broker" / name).mkdir(parents=True, exist_ok=True)
+
+
 def choose_broker(env: Env, folder: Path, probe: Callable[[str, int], bool] = redis_answers) -> str:
     """Set ``CELERY_BROKER_URL`` if unset and return the line that says which broker is used."""
     configured = env.get("CELERY_BROKER_URL")
     if configured:
+        if configured.startswith("filesystem://"):
+            _make_broker_folders(folder)
         return f"Broker: {redact_url(configured)} (CELERY_BROKER_URL)"
     if probe(LOCAL_REDIS_HOST, LOCAL_REDIS_PORT):
         env["CELERY_BROKER_URL"] = LOCAL_REDIS_URL
         return f"Broker: Redis at {LOCAL_REDIS_URL}"
     env["CELERY_BROKER_URL"] = "filesystem://"
-    for name in ("queue", "processed"):
-        (folder / "broker" / name).mkdir(parents=True, exist_ok=True)
+    _make_broker_folders(folder)
     return (
         f"Redis is not answering at {LOCAL_REDIS_HOST}:{LOCAL_REDIS_PORT}: reports will be "
         "rendered by the local worker through an embedded file-system queue in "

@@ -102,7 +102,9 @@ def render_pdf(document: ReportDocument) -> bytes:
         try:
             template.build(_story(document), canvasmaker=canvasmaker)
         except LayoutError as exc:
-            raise RenderError("Report content does not fit on a page.") from exc
+            raise RenderError(
+                "Report content does not fit on a page: a result row, note or header is too long."
+            ) from exc
     return buffer.getvalue()
 
 
@@ -339,9 +341,7 @@ def _results_table(results: tuple[ResultLine, ...]) -> Table:
         commands.append(("LINEBELOW", (0, last), (-1, last), 0.4, styles.GRID))
     # the table's closing rule wins over the last row's hairline
     commands.append(("LINEBELOW", (0, -1), (-1, -1), 1, styles.TEXT))
-    table = Table(
-        rows, colWidths=styles.RESULT_COL_WIDTHS, repeatRows=1, splitInRow=1, hAlign="LEFT"
-    )
+    table = Table(rows, colWidths=styles.RESULT_COL_WIDTHS, repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle(commands))
     return table
 

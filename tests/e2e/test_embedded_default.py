@@ -1,0 +1,125 @@
+"""The embedded default boots: `make run`'s launcher on SQLite with no configuration at all.
+
+The launcher runs as a new user would run it — no DATABASE_URL, no secret key — in a
+temporary var/ folder, with the embedded file-system queue standing in for a missing Redis.
+A panel posted over HTTP comes back as a PDF rendered by the launcher's own Celery worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import EXAMPLE_PANEL
+
+pytestmark = pytest.mark.e2e
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+BOOT_TIMEOUT_SECONDS = 120
+READY_TIMEOUT_SECONDS = 60
+# Variables a developer's or the test run's environment may carry that a new user has not set.
+CONFIGURATION = (
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "CELERY_TASK_DEFAULT_QUEUE",
+    "DJANGO_SECRET_KEY",
+    "DJANGO_SECRET_KEY_FILE",
+    "DJANGO_SETTINGS_MODULE",
+    "DJANGO_DEBUG",
+    "DJANGO_ALLOWED_HOSTS",
+    "LABPANEL_VAR_DIR",
+    "LABPANEL_MEDIA_ROOT",
+    "PORT",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _call(method: str, url: str, token: str, body: Any = None) -> tuple[int, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Authorization", f"Token {token}")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_launcher_serves_the_api_on_sqlite_and_renders_a_report(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key not in CONFIGURATION}
+    port = _free_port()
+    env.update(
+        LABPANEL_VAR_DIR=str(tmp_path / "var"),
+        PORT=str(port),
+        # Stands in for "Redis is not answering": the launcher's own fallback.
+        CELERY_BROKER_URL="filesystem://",
+    )
+    log_path = tmp_path / "launcher.log"
+    with log_path.open("w") as log:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "labpanel.launcher"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + BOOT_TIMEOUT_SECONDS
+        while "Labpanel is running at" not in log_path.read_text():
+            assert launcher.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.5)
+        boot_log = log_path.read_text()
+        assert "sqlite" in boot_log.lower()
+        assert "dr.house" in boot_log
+        assert (tmp_path / "var" / "labpanel.sqlite3").exists()
+
+        token = subprocess.run(
+            [sys.executable, "manage.py", "issue_api_token", "lab.tech", "--role", "technician"],
+            cwd=BASE_DIR,
+            env={**env, "DJANGO_SECRET_KEY_FILE": str(tmp_path / "var" / "secret_key")},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        base = f"http://127.0.0.1:{port}"
+
+        status, body = _call("POST", f"{base}/api/v1/panels/", token, EXAMPLE_PANEL)
+        assert status == 201, (body, log_path.read_text()[-3000:])
+        report_url = json.loads(body)["report"]["url"]
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while True:
+            status, body = _call("GET", report_url, token)
+            report = json.loads(body)
+            if report["status"] in ("ready", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert report["status"] == "ready", (report, log_path.read_text())
+        status, pdf = _call("GET", report["pdf_url"], token)
+        assert status == 200
+        assert pdf.startswith(b"%PDF-")
+    finally:
+        os.killpg(launcher.pid, signal.SIGTERM)
+        try:
+            launcher.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.wait()
