@@ -29,6 +29,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
+    CondPageBreak,
     Flowable,
     Frame,
     KeepTogether,
@@ -48,6 +49,7 @@ REPORT_TITLE = "Cytokine panel report"
 BANNER_MARKER = "⚠ ABNORMAL RESULTS:"
 NO_RANGE = "—"
 BANNER_BORDER_WIDTH = 2.5
+RESULTS_MIN_SPACE = 80.0  # heading + table header + two rows, in points
 SEP = " · "
 
 # reportlab's TTFont keeps per-document state on the shared font objects and its docs warn
@@ -180,7 +182,8 @@ def _story(document: ReportDocument) -> list[Flowable]:
     ]
     if document.banner.strip():
         story += [_banner(document.banner), Spacer(1, 10)]
-    story.append(Paragraph("Results", styles.SECTION))
+    # never strand the "Results" heading at the foot of a page, away from its table
+    story += [CondPageBreak(RESULTS_MIN_SPACE), Paragraph("Results", styles.SECTION)]
     if document.results:
         story.append(_results_table(document.results))
     else:
@@ -368,24 +371,59 @@ def _footnotes(footnotes: tuple[str, ...]) -> KeepTogether:
 
 @dataclass(frozen=True, slots=True)
 class _PageText:
-    running_left: str
-    patient: str
-    reference: str
+    patient_name: str
+    patient_mrn: str
+    patient_dob: str
+    reference: str  # "Report … · Accession …"; the page numbers are appended per page
     status: str
 
 
 def _page_text(document: ReportDocument) -> _PageText:
     return _PageText(
-        running_left=f"{_one_line(document.lab_name)}{SEP}{REPORT_TITLE} (continued)",
-        patient=(
-            f"Patient: {_one_line(document.patient_name)}{SEP}MRN {_one_line(document.patient_mrn)}"
-            f"{SEP}DOB {_one_line(document.patient_birth_date)}"
-        ),
+        patient_name=_one_line(document.patient_name),
+        patient_mrn=_one_line(document.patient_mrn),
+        patient_dob=_one_line(document.patient_birth_date),
         reference=(
             f"Report {_one_line(document.report_id)}{SEP}Accession {_one_line(document.accession)}"
         ),
         status=_one_line(document.status_label),
     )
+
+
+def _fit_size(text: str, font: str, width: float) -> float | None:
+    """Largest font size (footer size down to the minimum) at which ``text`` fits ``width``."""
+    natural = float(stringWidth(text, font, styles.FOOTER_FONT_SIZE))
+    if natural <= width:
+        return styles.FOOTER_FONT_SIZE
+    size = styles.FOOTER_FONT_SIZE * width / natural
+    return size if size >= styles.FOOTER_MIN_FONT_SIZE else None
+
+
+def _fit_ellipsized(text: str, font: str, width: float) -> tuple[str, float]:
+    """Fit ``text`` by shrinking, then by cutting its end (last resort, absurdly long text)."""
+    size = _fit_size(text, font, width)
+    if size is not None:
+        return text, size
+    while len(text) > 1 and _fit_size(text + "…", font, width) is None:
+        text = text[:-1]
+    return text + "…", styles.FOOTER_MIN_FONT_SIZE
+
+
+def _fit_patient(text: _PageText, font: str, width: float) -> tuple[str, float]:
+    """The patient line, never losing the MRN: drop the DOB, then shorten the name if needed."""
+    identifier = f"{SEP}MRN {text.patient_mrn}"
+    for candidate in (
+        f"Patient: {text.patient_name}{identifier}{SEP}DOB {text.patient_dob}",
+        f"Patient: {text.patient_name}{identifier}",
+        f"{text.patient_name}{identifier}",
+    ):
+        size = _fit_size(candidate, font, width)
+        if size is not None:
+            return candidate, size
+    name = text.patient_name
+    while len(name) > 1 and _fit_size(f"{name}…{identifier}", font, width) is None:
+        name = name[:-1]
+    return f"{name}…{identifier}", styles.FOOTER_MIN_FONT_SIZE
 
 
 class _NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no type hints
@@ -415,41 +453,44 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no type 
     def _draw_furniture(self, total: int) -> None:
         text = self._labpanel_text
         page = int(self.getPageNumber())
-        width, _height = styles.PAGE_SIZE
         left = styles.MARGIN_LEFT
-        right = width - styles.MARGIN_RIGHT
-        half = styles.CONTENT_WIDTH / 2 - 6
+        right = styles.PAGE_SIZE[0] - styles.MARGIN_RIGHT
+        full = styles.CONTENT_WIDTH
+        gap = 12.0
+        bold, regular = styles.FONT_BOLD, styles.FONT_REGULAR
         self.saveState()
         self.setFillColor(styles.TEXT)
-        if page > 1:
-            top = styles.PAGE_SIZE[1] - styles.MARGIN_TOP + 16
-            self._fitted(text.running_left, left, top, half, styles.FONT_REGULAR, "left")
-            self._fitted(text.patient, right, top, half, styles.FONT_BOLD, "right")
-            self.setStrokeColor(styles.RULE)
-            self.setLineWidth(0.5)
-            self.line(left, top - 4, right, top - 4)
-        base = styles.MARGIN_BOTTOM - 24
         self.setStrokeColor(styles.RULE)
         self.setLineWidth(0.5)
+
+        if page > 1:  # running header: the patient again, at the top of every later page
+            top = styles.PAGE_SIZE[1] - styles.MARGIN_TOP + 16
+            title = f"{REPORT_TITLE} (continued)"
+            title_width = float(stringWidth(title, regular, styles.FOOTER_FONT_SIZE))
+            self._draw(title, styles.FOOTER_FONT_SIZE, regular, left, top)
+            patient, size = _fit_patient(text, bold, full - title_width - gap)
+            self._draw(patient, size, bold, right, top, align_right=True)
+            self.line(left, top - 4, right, top - 4)
+
+        base = styles.MARGIN_BOTTOM - 24
         self.line(left, base + 12, right, base + 12)
-        self._fitted(text.patient, left, base, styles.CONTENT_WIDTH * 0.7, styles.FONT_BOLD, "left")
-        self._fitted(
-            text.status, right, base, styles.CONTENT_WIDTH * 0.28, styles.FONT_BOLD, "right"
+        patient, size = _fit_patient(text, bold, full)
+        self._draw(patient, size, bold, left, base)
+        reference, size = _fit_ellipsized(
+            f"{text.reference}{SEP}Page {page} of {total}", regular, full
         )
-        reference = f"{text.reference}{SEP}Page {page} of {total}"
-        self._fitted(reference, left, base - 10, styles.CONTENT_WIDTH, styles.FONT_REGULAR, "left")
+        self._draw(reference, size, regular, left, base - 10)
+        used = float(stringWidth(reference, regular, size)) + gap
+        if text.status and full - used > 0:
+            status, size = _fit_ellipsized(text.status, bold, full - used)
+            self._draw(status, size, bold, right, base - 10, align_right=True)
         self.restoreState()
 
-    def _fitted(self, text: str, x: float, y: float, width: float, font: str, align: str) -> None:
-        """Draw one line, shrinking the font (never below the minimum) so it fits ``width``."""
-        size = styles.FOOTER_FONT_SIZE
-        natural = float(stringWidth(text, font, size))
-        if natural > width:
-            size = max(styles.FOOTER_MIN_FONT_SIZE, size * width / natural)
-            while float(stringWidth(text, font, size)) > width and len(text) > 1:
-                text = text[:-2] + "…"
+    def _draw(
+        self, text: str, size: float, font: str, x: float, y: float, *, align_right: bool = False
+    ) -> None:
         self.setFont(font, size)
-        if align == "right":
+        if align_right:
             self.drawRightString(x, y, text)
         else:
             self.drawString(x, y, text)

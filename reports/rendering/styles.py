@@ -55,7 +55,8 @@ def register_fonts(font_dir: Path | None = None) -> None:
         for name, filename in _FONT_FILES.items():
             path = directory / filename
             try:
-                loaded[name] = TTFont(name, str(path))
+                # explicit, not rl_config: the subset layout feeds the byte-identical output
+                loaded[name] = TTFont(name, str(path), asciiReadable=True, shapable=False)
             except Exception as exc:  # reportlab raises OSError, TTFError or others
                 raise RenderError(f"Report font {filename} is missing or unreadable.") from exc
         for font in loaded.values():
@@ -157,4 +158,4 @@ END_MARK = _style("EndMark", fontSize=7.5, leading=10, textColor=MUTED, alignmen
 
 # Canvas-drawn running header and footer.
 FOOTER_FONT_SIZE = 7.5
-FOOTER_MIN_FONT_SIZE = 5.0
+FOOTER_MIN_FONT_SIZE = 6.0
