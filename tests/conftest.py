@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import shutil
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from panels.accounts import api_token_issue
@@ -105,3 +108,11 @@ def technician_client(
     reference_data: None, technician: StaffMember, clinician: StaffMember
 ) -> APIClient:
     return token_client(technician)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temporary_folders_removed() -> Iterator[None]:
+    """tests/settings.py gives each run fresh media and static folders; remove them after."""
+    yield
+    for folder in (settings.MEDIA_ROOT, settings.STATIC_ROOT):
+        shutil.rmtree(folder, ignore_errors=True)

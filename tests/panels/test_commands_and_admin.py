@@ -1,0 +1,79 @@
+"""Management commands (tokens, demo lab) and the admin's read-only rule for reported results."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+from panels.models import Lab, Result, Role, StaffMember
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_issue_api_token_creates_the_user_and_prints_only_a_working_token(lab: Lab) -> None:
+    out = io.StringIO()
+
+    call_command("issue_api_token", "new.tech", "--role", "technician", stdout=out)
+
+    token = out.getvalue().strip()
+    assert "\n" not in token
+    assert len(token) == 64
+    staff = StaffMember.objects.get(user__username="new.tech")
+    assert (staff.role, staff.lab) == (Role.TECHNICIAN, lab)
+    assert AuthToken.objects.get(user=staff.user).expiry is not None
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get("/api/v1/panels/").status_code == 200
+
+
+def test_issue_api_token_never_changes_an_existing_role(clinician: StaffMember) -> None:
+    with pytest.raises(CommandError, match="already has role clinician"):
+        call_command("issue_api_token", clinician.user.username, "--role", "director")
+
+
+def test_seed_demo_creates_one_user_per_role_and_prints_the_logins() -> None:
+    out = io.StringIO()
+
+    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", stdout=io.StringIO())
+
+    roles = dict(StaffMember.objects.values_list("user__username", "role"))
+    assert roles == {
+        "lab.tech": "technician",
+        "dr.house": "clinician",
+        "interface.engine": "integrator",
+        "lab.director": "director",
+    }
+    assert "dr.house" in out.getvalue()
+    assert "labpanel-demo" in out.getvalue()
+
+
+def test_admin_shows_reported_results_read_only(
+    technician_client: APIClient, panel_payload: dict[str, Any]
+) -> None:
+    technician_client.post("/api/v1/panels/", panel_payload, format="json")
+    result = Result.objects.first()
+    assert result is not None
+    admin = make_user("admin")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    client = APIClient()
+    client.force_login(admin)
+
+    page = client.get(f"/admin/panels/result/{result.pk}/change/")
+    attempt = client.post(
+        f"/admin/panels/result/{result.pk}/change/",
+        {"raw_value": "99", "value": "99", "unit": "pg/mL"},
+    )
+
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content
+    assert attempt.status_code == 403
+    result.refresh_from_db()
+    assert result.raw_value == "12.4"
