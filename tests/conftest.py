@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -114,5 +115,4 @@ def technician_client(
 def _temporary_folders_removed() -> Iterator[None]:
     """tests/settings.py gives each run fresh media and static folders; remove them after."""
     yield
-    for folder in (settings.MEDIA_ROOT, settings.STATIC_ROOT):
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(Path(settings.MEDIA_ROOT).parent, ignore_errors=True)

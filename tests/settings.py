@@ -17,10 +17,15 @@ from labpanel.settings import *  # noqa: F403
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="labpanel-test-media-"))
-STATIC_ROOT = Path(tempfile.mkdtemp(prefix="labpanel-test-static-"))
+# Per-process folders, created only when something is stored (importing settings creates none).
+_RUN_DIR = Path(tempfile.gettempdir()) / f"labpanel-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+MEDIA_ROOT = _RUN_DIR / "media"
+STATIC_ROOT = _RUN_DIR / "static"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LOGGING = {**LOGGING, "root": {"handlers": ["console"], "level": "WARNING"}}  # noqa: F405
+# Static files are served by whitenoise in the running service (the launcher smoke test covers
+# it); in-process tests have no collected static folder for it to watch.
+MIDDLEWARE = [entry for entry in MIDDLEWARE if not entry.startswith("whitenoise.")]  # noqa: F405
