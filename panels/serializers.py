@@ -253,7 +253,7 @@ class ResultOutput(serializers.ModelSerializer[Result]):
 
 class ReportSummaryOutput(serializers.Serializer[Any]):
     id = serializers.IntegerField()
-    status = serializers.CharField()
+    status = serializers.CharField(source="public_status")
     url = serializers.SerializerMethodField()
     pdf_url = serializers.SerializerMethodField()
 

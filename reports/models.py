@@ -59,3 +59,8 @@ class Report(TimestampedModel):
 
     def __str__(self) -> str:
         return f"Report {self.pk} for panel {self.panel_id} ({self.status})"
+
+    @property
+    def public_status(self) -> str:
+        """The API's three states: a report being drawn is still ``pending`` to its readers."""
+        return ReportStatus.PENDING if self.status == ReportStatus.RENDERING else self.status

@@ -13,6 +13,7 @@ from reports.models import Report
 class ReportOutput(serializers.ModelSerializer[Report]):
     panel = serializers.IntegerField(source="panel_id")
     accession = serializers.CharField(source="panel.accession")
+    status = serializers.CharField(source="public_status")
     pdf_url = serializers.SerializerMethodField()
 
     class Meta:

@@ -119,3 +119,13 @@ def test_report_api_shows_status_then_serves_the_pdf(
     assert "MRN-77" in text
     assert "TNF-α" in text
     assert "<2.0" in text
+
+
+def test_a_report_being_drawn_reads_as_pending(
+    technician_client: APIClient, report: Report
+) -> None:
+    Report.objects.filter(pk=report.pk).update(status=ReportStatus.RENDERING)
+
+    response = technician_client.get(f"/api/v1/reports/{report.pk}/")
+
+    assert response.json()["status"] == "pending"
