@@ -3,8 +3,10 @@
 from rest_framework.routers import DefaultRouter
 
 from panels.views import PanelViewSet
+from reference_ranges.views import RulesetViewSet
 from reports.views import ReportViewSet
 
 router = DefaultRouter()
 router.register("panels", PanelViewSet, basename="panel")
 router.register("reports", ReportViewSet, basename="report")
+router.register("rulesets", RulesetViewSet, basename="ruleset")

@@ -60,6 +60,31 @@ class Patient(TimestampedModel):
         return f"Patient {self.mrn}"
 
 
+class PatientEventKind(models.TextChoices):
+    CAR_T_INFUSION = "car_t_infusion", "CAR-T infusion"
+    BISPECIFIC_START = "bispecific_start", "Bispecific antibody start"
+    TOCILIZUMAB = "tocilizumab", "Tocilizumab given"
+
+
+class PatientEvent(TimestampedModel):
+    """A dated clinical event that anchors serial results (e.g. CAR-T infusion = day 0)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=24, choices=PatientEventKind.choices)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["patient", "occurred_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "kind", "occurred_at"], name="patient_event_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for patient {self.patient_id} at {self.occurred_at:%Y-%m-%d}"
+
+
 class SpecimenType(models.TextChoices):
     SERUM = "serum", "Serum"
     PLASMA = "plasma", "Plasma"
@@ -88,6 +113,16 @@ class Panel(TimestampedModel):
     content_sha256 = models.CharField(
         max_length=64, help_text="Hash of the submitted content, for idempotent re-submission"
     )
+    clinical = models.JSONField(
+        default=dict, blank=True, help_text="Clinical inputs supplied with the panel, as sent"
+    )
+    anchor_event = models.ForeignKey(
+        PatientEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="panels"
+    )
+    serial = models.JSONField(
+        default=dict, blank=True, help_text="Trend snapshot: earlier panels as known at submission"
+    )
+    summary = models.JSONField(default=dict, blank=True, help_text="Summary by family and role")
 
     class Meta:
         ordering = ["-created_at"]
@@ -107,7 +142,13 @@ class Result(models.Model):
     value = models.DecimalField(max_digits=20, decimal_places=6)
     value_scale = models.PositiveSmallIntegerField(help_text="Decimal places as reported")
     unit = models.CharField(max_length=16)
-    interpretation = models.CharField(max_length=2, blank=True)
+    dilution_factor = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True, help_text="As reported; informative"
+    )
+    interpretation = models.CharField(max_length=3, blank=True)
+    conversion = models.CharField(
+        max_length=200, blank=True, help_text="Unit conversion shown to the reader, if any"
+    )
     interpretation_reason = models.TextField()
     reference_text = models.CharField(max_length=120, blank=True)
     rule = models.ForeignKey(
@@ -135,3 +176,38 @@ class Result(models.Model):
         """The value as reported: comparator plus the number with its reported decimals."""
         quantum = Decimal(1).scaleb(-self.value_scale)
         return f"{self.comparator}{self.value.quantize(quantum):f}"
+
+
+class FindingStatus(models.TextChoices):
+    MET = "met", "Met"
+    NOT_MET = "not_met", "Not met"
+    INDETERMINATE = "indeterminate", "Indeterminate"
+    NOT_EVALUATED = "not_evaluated", "Not evaluated"
+
+
+class Finding(models.Model):
+    """A panel-level conclusion of one pattern rule, with the evidence it rests on."""
+
+    panel = models.ForeignKey(Panel, on_delete=models.PROTECT, related_name="findings")
+    position = models.PositiveSmallIntegerField()
+    rule_id = models.CharField(max_length=64)
+    rule_version = models.CharField(max_length=32)
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=FindingStatus.choices)
+    statement = models.TextField()
+    evidence = models.JSONField(default=list)
+    missing_inputs = models.JSONField(default=list)
+    score = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    citation = models.TextField()
+    verified = models.BooleanField()
+    verification_note = models.TextField(blank=True)
+    evaluated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["panel", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["panel", "rule_id"], name="finding_rule_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} v{self.rule_version}: {self.status} (panel {self.panel_id})"

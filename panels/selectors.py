@@ -42,6 +42,7 @@ def _with_details(panels: QuerySet[Panel]) -> QuerySet[Panel]:
             queryset=Result.objects.select_related("analyte", "rule").order_by("position"),
         ),
         "reports",
+        "findings",
     )
 
 

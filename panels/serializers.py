@@ -8,6 +8,7 @@ the lab — so one 400 names every offending result and field.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.urls import reverse
@@ -15,9 +16,20 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from panels.models import Lab, Panel, Result, Role, SpecimenType, StaffMember
+from panels.models import (
+    Finding,
+    Lab,
+    Panel,
+    PatientEventKind,
+    Result,
+    Role,
+    SpecimenType,
+    StaffMember,
+)
 from panels.notation import NotationError, parse_reported_value
-from panels.services import PanelSubmission, PatientData, ResultData
+from panels.services import EventData, PanelSubmission, PatientData, ResultData
+from reference_ranges.engine.patterns import check_clinical_value
+from reference_ranges.patterns import clinical_inputs
 from reference_ranges.models import Analyte, Sex
 from reference_ranges.selectors import AnalyteCatalogue
 
@@ -91,6 +103,18 @@ class ResultInput(serializers.Serializer[Any]):
     analyte = serializers.CharField(max_length=120)
     value = StrictCharField(max_length=64, trim_whitespace=False)
     unit = serializers.CharField(max_length=16)
+    dilution_factor = StrictCharField(
+        max_length=16, required=False, help_text="Dilution the reported value already includes"
+    )
+
+    def validate_dilution_factor(self, value: str) -> Decimal:
+        try:
+            reported = parse_reported_value(value)
+        except NotationError as error:
+            raise serializers.ValidationError(str(error)) from error
+        if reported.comparator.is_censored or reported.value < 1:
+            raise serializers.ValidationError("a dilution factor is a plain number of 1 or more")
+        return reported.value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         catalogue: AnalyteCatalogue = self.context["catalogue"]
@@ -124,6 +148,30 @@ def _match_unit(unit: str, analyte: Analyte) -> str | None:
     return folded[0] if len(folded) == 1 else None
 
 
+class EventInput(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(choices=PatientEventKind.choices)
+    at = AwareDateTimeField()
+
+
+def _clinical_value(value: Any) -> Decimal | bool | str:
+    """JSON booleans stay booleans; integers and numeric strings become Decimals."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str):
+        try:
+            reported = parse_reported_value(value)
+        except NotationError:
+            return value.strip()
+        if not reported.comparator.is_censored:
+            return reported.value
+        return value
+    raise serializers.ValidationError(
+        'must be true/false, an integer, a choice or a number as a string such as "38.9"'
+    )
+
+
 class PanelSubmitInput(serializers.Serializer[Any]):
     accession = serializers.RegexField(
         ACCESSION_PATTERN,
@@ -133,6 +181,33 @@ class PanelSubmitInput(serializers.Serializer[Any]):
     specimen = SpecimenInput()
     ordering_clinician = serializers.CharField(max_length=150)
     results = ResultInput(many=True, allow_empty=False)
+    clinical = serializers.DictField(
+        required=False,
+        help_text="Clinical inputs for pattern rules (HScore, ASTCT grade, HLH-2004), e.g. "
+        '{"temperature_c": "39.2", "vasopressors_excluding_vasopressin": 1}',
+    )
+    events = EventInput(many=True, required=False)
+
+    def validate_clinical(self, value: dict[str, Any]) -> dict[str, Decimal | bool | str]:
+        specs = clinical_inputs()
+        errors: dict[str, str] = {}
+        clean: dict[str, Decimal | bool | str] = {}
+        for name, raw in value.items():
+            spec = specs.get(name)
+            if spec is None:
+                errors[name] = "unknown clinical input (see the API docs for the list)"
+                continue
+            try:
+                clean[name] = _clinical_value(raw)
+            except serializers.ValidationError as error:
+                errors[name] = str(error.detail[0])  # type: ignore[index]
+                continue
+            problem = check_clinical_value(spec, clean[name])
+            if problem:
+                errors[name] = problem
+        if errors:
+            raise serializers.ValidationError(errors)
+        return clean
 
     def validate_results(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if len(value) > MAX_RESULTS:
@@ -179,6 +254,11 @@ class PanelSubmitInput(serializers.Serializer[Any]):
             specimen_type=data["specimen"]["type"],
             collected_at=data["specimen"]["collected_at"],
             ordering_clinician=data["ordering_clinician"],
+            clinical=data.get("clinical", {}),
+            events=tuple(
+                EventData(kind=event["type"], occurred_at=event["at"])
+                for event in data.get("events", [])
+            ),
             results=tuple(
                 ResultData(
                     analyte=result["analyte_obj"],
@@ -186,6 +266,7 @@ class PanelSubmitInput(serializers.Serializer[Any]):
                     raw_value=result["value"],
                     reported=result["reported"],
                     unit=result["unit"],
+                    dilution_factor=result.get("dilution_factor"),
                 )
                 for result in data["results"]
             ),
@@ -217,6 +298,8 @@ class ResultOutput(serializers.ModelSerializer[Result]):
     interpretation = serializers.SerializerMethodField()
     reference_interval = serializers.SerializerMethodField()
     rule = serializers.SerializerMethodField()
+    dilution_factor = serializers.SerializerMethodField()
+    conversion = serializers.SerializerMethodField()
 
     class Meta:
         model = Result
@@ -229,7 +312,9 @@ class ResultOutput(serializers.ModelSerializer[Result]):
             "value",
             "comparator",
             "unit",
+            "dilution_factor",
             "interpretation",
+            "conversion",
             "interpretation_reason",
             "reference_interval",
             "ruleset_version",
@@ -240,6 +325,12 @@ class ResultOutput(serializers.ModelSerializer[Result]):
     def get_value_text(self, result: Result) -> str:
         """The number with the decimals as reported (no comparator; see ``comparator``)."""
         return result.value_text.lstrip("<>=")
+
+    def get_dilution_factor(self, result: Result) -> str | None:
+        return None if result.dilution_factor is None else format(result.dilution_factor.normalize(), "f")
+
+    def get_conversion(self, result: Result) -> str | None:
+        return result.conversion or None
 
     def get_interpretation(self, result: Result) -> str | None:
         return result.interpretation or None
@@ -268,12 +359,38 @@ class ReportSummaryOutput(serializers.Serializer[Any]):
         return self._absolute(reverse("api:report-pdf", args=[report.pk]))
 
 
+class FindingOutput(serializers.ModelSerializer[Finding]):
+    score = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Finding
+        fields = (
+            "rule_id",
+            "rule_version",
+            "name",
+            "status",
+            "statement",
+            "score",
+            "evidence",
+            "missing_inputs",
+            "citation",
+            "verified",
+            "verification_note",
+            "evaluated_at",
+        )
+        read_only_fields = fields
+
+    def get_score(self, finding: Finding) -> str | None:
+        return None if finding.score is None else format(finding.score.normalize(), "f")
+
+
 class PanelOutput(serializers.ModelSerializer[Panel]):
     patient = serializers.SerializerMethodField()
     specimen = serializers.SerializerMethodField()
     ordering_clinician = serializers.CharField(source="ordering_clinician.username")
     ruleset = serializers.SerializerMethodField()
     results = ResultOutput(many=True)
+    findings = FindingOutput(many=True)
     report = serializers.SerializerMethodField()
     flagged = serializers.SerializerMethodField()
 
@@ -288,6 +405,10 @@ class PanelOutput(serializers.ModelSerializer[Panel]):
             "ruleset",
             "flagged",
             "results",
+            "findings",
+            "summary",
+            "serial",
+            "clinical",
             "report",
             "created_at",
         )
@@ -318,7 +439,7 @@ class PanelOutput(serializers.ModelSerializer[Panel]):
         }
 
     def get_flagged(self, panel: Panel) -> bool:
-        return any(result.interpretation not in ("", "N") for result in panel.results.all())
+        return any(result.interpretation not in ("", "N", "IND") for result in panel.results.all())
 
     def get_report(self, panel: Panel) -> dict[str, Any] | None:
         reports = list(panel.reports.all())

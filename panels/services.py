@@ -12,15 +12,28 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from labpanel.exceptions import Conflict, NotAllowed
-from panels.models import Lab, Panel, Patient, Result, Role, StaffMember
+from panels.interpretation import PanelConclusions, panel_conclusions
+from panels.models import (
+    Finding,
+    Lab,
+    Panel,
+    Patient,
+    PatientEvent,
+    Result,
+    Role,
+    StaffMember,
+)
 from panels.notation import ReportedValue
 from reference_ranges.adapters import ruleset_to_engine
 from reference_ranges.engine import age_on, interpret
@@ -50,6 +63,13 @@ class ResultData:
     raw_value: str
     reported: ReportedValue
     unit: str
+    dilution_factor: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class EventData:
+    kind: str
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -60,6 +80,8 @@ class PanelSubmission:
     collected_at: datetime
     ordering_clinician: User
     results: tuple[ResultData, ...]
+    clinical: Mapping[str, Decimal | bool | str] = field(default_factory=dict)
+    events: tuple[EventData, ...] = ()
 
     def content_sha256(self) -> str:
         """A hash of what was said, independent of result order and analyte spelling."""
@@ -76,12 +98,24 @@ class PanelSubmission:
             },
             "specimen": {"type": self.specimen_type, "collected_at": self.collected_at.isoformat()},
             "ordering_clinician": self.ordering_clinician.get_username(),
+            "clinical": {name: _json_value(value) for name, value in self.clinical.items()},
+            "events": sorted([event.kind, event.occurred_at.isoformat()] for event in self.events),
             "results": sorted(
-                [result.analyte.code, result.reported.text, result.unit] for result in self.results
+                [
+                    result.analyte.code,
+                    result.reported.text,
+                    result.unit,
+                    _json_value(result.dilution_factor),
+                ]
+                for result in self.results
             ),
         }
         encoded = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(encoded).hexdigest()
+
+
+def _json_value(value: Decimal | bool | str | None) -> Any:
+    return format(value, "f") if isinstance(value, Decimal) else value
 
 
 def submitter_lab_get(*, user: User) -> Lab:
@@ -141,6 +175,49 @@ def _patient_for(*, lab: Lab, data: PatientData) -> Patient:
     return patient
 
 
+def _events_record(*, patient: Patient, events: tuple[EventData, ...]) -> None:
+    for event in events:
+        PatientEvent.objects.get_or_create(
+            patient=patient, kind=event.kind, occurred_at=event.occurred_at
+        )
+
+
+def _conclusions_store(*, panel: Panel, conclusions: PanelConclusions) -> None:
+    evaluated_at = timezone.now()
+    Finding.objects.bulk_create(
+        Finding(
+            panel=panel,
+            position=position,
+            rule_id=finding.rule_id,
+            rule_version=finding.rule_version,
+            name=finding.name,
+            status=finding.status.value,
+            statement=finding.statement,
+            evidence=[
+                {
+                    "input": item.input,
+                    "value": item.value_text,
+                    "criterion": item.criterion,
+                    "satisfied": item.satisfied,
+                    "note": item.note,
+                }
+                for item in finding.evidence
+            ],
+            missing_inputs=list(finding.missing_inputs),
+            score=finding.score,
+            citation=finding.citation,
+            verified=finding.verified,
+            verification_note=finding.verification_note,
+            evaluated_at=evaluated_at,
+        )
+        for position, finding in enumerate(conclusions.findings, start=1)
+    )
+    panel.serial = conclusions.serial
+    panel.summary = conclusions.summary
+    panel.anchor_event = conclusions.anchor_event
+    panel.save(update_fields=["serial", "summary", "anchor_event", "updated_at"])
+
+
 def panel_submit(*, submitted_by: User, submission: PanelSubmission) -> tuple[Panel, bool]:
     """Store ``submission`` and request its report. Returns (panel, created).
 
@@ -182,10 +259,11 @@ def panel_submit(*, submitted_by: User, submission: PanelSubmission) -> tuple[Pa
 def _panel_create(
     *, lab: Lab, submitted_by: User, submission: PanelSubmission, content_sha256: str
 ) -> Panel:
-    ruleset = ruleset_get_active()
+    ruleset = ruleset_get_active(lab=lab)
     if ruleset is None:
         raise Conflict("no reference range set is active; a director must publish one")
     patient = _patient_for(lab=lab, data=submission.patient)
+    _events_record(patient=patient, events=submission.events)
     collected_on = timezone.localdate(submission.collected_at)
     age = age_on(patient.birth_date, collected_on) if patient.birth_date else None
     context = PatientContext(sex=Sex(patient.sex), age=age, specimen_type=submission.specimen_type)
@@ -216,10 +294,11 @@ def _panel_create(
         submitted_by=submitted_by,
         ruleset=ruleset,
         content_sha256=content_sha256,
+        clinical={name: _json_value(value) for name, value in submission.clinical.items()},
     )
     panel.full_clean(validate_unique=False)
     panel.save()
-    Result.objects.bulk_create(
+    results = Result.objects.bulk_create(
         Result(
             panel=panel,
             position=position,
@@ -230,7 +309,9 @@ def _panel_create(
             value=result.reported.value,
             value_scale=result.reported.scale,
             unit=result.unit,
+            dilution_factor=result.dilution_factor,
             interpretation=interpretation.code.value if interpretation.code else "",
+            conversion=interpretation.conversion or "",
             interpretation_reason=interpretation.reason,
             reference_text=interpretation.reference_text or "",
             rule=rules_by_key.get(interpretation.rule_key) if interpretation.rule_key else None,
@@ -240,6 +321,15 @@ def _panel_create(
             zip(submission.results, interpretations, strict=True), start=1
         )
     )
+    conclusions = panel_conclusions(
+        panel=panel,
+        results=results,
+        interpretations=interpretations,
+        clinical=submission.clinical,
+        age_years=age.years if age else None,
+        analytes={result.analyte.code: result.analyte for result in submission.results},
+    )
+    _conclusions_store(panel=panel, conclusions=conclusions)
     report = report_request(panel=panel)
     logger.info(
         "panel.submitted panel_id=%s report_id=%s results=%d ruleset_version=%s",

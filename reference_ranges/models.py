@@ -1,7 +1,11 @@
 """Analyte catalogue and versioned reference-range rule sets (data only; logic lives in services).
 
-A rule set is a draft until published; a published (active) set never changes — a new version
-supersedes it. Every rule names its source and says whether that source was verified.
+A rule set is a draft until a director publishes it; a published set never changes — a new
+version supersedes it and the superseded one is retired, pointing at its successor. A set belongs
+to one lab, or to nobody (lab NULL: the installation-wide default that labs without a set of
+their own use). The database allows one active set per (lab, panel type) and one installation-
+wide active set per panel type. Every rule names its source and says whether that source was
+verified.
 """
 
 from __future__ import annotations
@@ -69,6 +73,15 @@ class ReferenceRangeSetQuerySet(models.QuerySet["ReferenceRangeSet"]):
     def active(self) -> ReferenceRangeSetQuerySet:
         return self.filter(status=RuleSetStatus.ACTIVE)
 
+    def drafts(self) -> ReferenceRangeSetQuerySet:
+        return self.filter(status=RuleSetStatus.DRAFT)
+
+    def in_scope(self, *, lab_id: int | None, panel_type: str) -> ReferenceRangeSetQuerySet:
+        """Sets of exactly this scope: one lab's (``lab_id``) or the installation-wide ones."""
+        if lab_id is None:
+            return self.filter(lab__isnull=True, panel_type=panel_type)
+        return self.filter(lab_id=lab_id, panel_type=panel_type)
+
 
 class ReferenceRangeSet(TimestampedModel):
     key = models.SlugField(max_length=64)
@@ -84,16 +97,52 @@ class ReferenceRangeSet(TimestampedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     description = models.TextField(blank=True)
+    lab = models.ForeignKey(
+        "panels.Lab",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rulesets",
+        help_text="The lab this set is for; empty = the installation-wide default set",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    retired_at = models.DateTimeField(null=True, blank=True)
+    superseded_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="supersedes",
+        help_text="The version whose publication retired this one",
+    )
 
     objects = ReferenceRangeSetQuerySet.as_manager()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["key", "version"], name="ruleset_key_version_unique"),
+            # NULLs are distinct in a unique index, so the installation-wide scope (lab NULL)
+            # needs a constraint of its own.
+            models.UniqueConstraint(
+                fields=["lab", "panel_type"],
+                condition=Q(status=RuleSetStatus.ACTIVE, lab__isnull=False),
+                name="one_active_ruleset_per_lab_panel_type",
+            ),
             models.UniqueConstraint(
                 fields=["panel_type"],
-                condition=Q(status=RuleSetStatus.ACTIVE),
-                name="one_active_ruleset_per_panel_type",
+                condition=Q(status=RuleSetStatus.ACTIVE, lab__isnull=True),
+                name="one_active_default_ruleset_per_panel_type",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=RuleSetStatus.ACTIVE)
+                | Q(published_at__isnull=False, effective_from__isnull=False),
+                name="active_ruleset_is_published",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=RuleSetStatus.RETIRED) | Q(retired_at__isnull=False),
+                name="retired_ruleset_has_retired_at",
             ),
         ]
 

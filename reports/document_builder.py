@@ -7,6 +7,8 @@ only draws what it is given. Values are shown exactly as reported, with their co
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 
@@ -15,7 +17,14 @@ from panels.selectors import panel_get_for_rendering
 from reference_ranges.engine import age_on
 from reference_ranges.models import Sex
 from reports.models import Report
-from reports.rendering import ReportDocument, ResultLine
+from reports.rendering.document import (
+    FindingLine,
+    ReportDocument,
+    ResultLine,
+    SummaryLine,
+    TrendRow,
+    TrendTable,
+)
 
 FLAG_TEXT = {
     "N": "Normal",
@@ -25,8 +34,17 @@ FLAG_TEXT = {
     "LL": "Critical low",
     "<": "Below measuring range",
     ">": "Above measuring range",
+    "IND": "Indeterminate",
     "": "No range",
 }
+NOT_FLAGGED = ("", "N", "IND")
+STATUS_TEXT = {
+    "met": "Met",
+    "not_met": "Not met",
+    "indeterminate": "Indeterminate",
+    "not_evaluated": "Not evaluated",
+}
+EVENT_TEXT = {"car_t_infusion": "CAR-T infusion", "bispecific_start": "bispecific antibody start"}
 
 
 def _when(moment: datetime) -> str:
@@ -68,7 +86,7 @@ def _result_line(result: Result) -> ResultLine:
         reference_text=result.reference_text or "No applicable range",
         flag_code=code,
         flag_text=FLAG_TEXT[code],
-        is_abnormal=bool(code) and code != "N",
+        is_abnormal=code not in NOT_FLAGGED,
         note=note,
     )
 
@@ -102,6 +120,88 @@ def _footnotes(panel: Panel) -> tuple[str, ...]:
     return tuple(notes)
 
 
+def _finding_lines(panel: Panel) -> tuple[FindingLine, ...]:
+    lines = []
+    for finding in panel.findings.all():
+        evidence = "; ".join(
+            f"{item['criterion']}: {item['value'] if item['value'] is not None else 'not supplied'}"
+            + {True: " (met)", False: " (not met)", None: " (undecided)"}[item["satisfied"]]
+            for item in finding.evidence
+        )
+        lines.append(
+            FindingLine(
+                name=finding.name,
+                status_text=STATUS_TEXT[finding.status],
+                statement=finding.statement,
+                evidence=evidence,
+                source=f"{finding.citation} — rule {finding.rule_id} v{finding.rule_version}",
+                is_verified=finding.verified,
+                is_positive=finding.status == "met",
+            )
+        )
+    return tuple(lines)
+
+
+def _summary_lines(groups: list[dict[str, Any]]) -> tuple[SummaryLine, ...]:
+    return tuple(
+        SummaryLine(
+            label=group["label"],
+            measured=group["measured"],
+            elevated=", ".join(group["elevated"]) or "none",
+        )
+        for group in groups
+    )
+
+
+def _day_text(day: int | None) -> str:
+    if day is None:
+        return ""
+    return f"Day {day:+d}" if day else "Day 0"
+
+
+def _trend_table(panel: Panel) -> TrendTable | None:
+    serial = panel.serial
+    if not serial or not serial.get("analytes"):
+        return None
+    names = {result.analyte.code: result.analyte.short_name for result in panel.results.all()}
+    columns: dict[str, str] = {}
+    for analyte in serial["analytes"]:
+        for point in analyte["points"]:
+            columns.setdefault(
+                point["accession"], _day_text(point["day"]) or point["collected_at"][:10]
+            )
+    keys = list(columns)
+    rows = []
+    for analyte in serial["analytes"]:
+        by_key = {point["accession"]: point for point in analyte["points"]}
+        current = by_key.get(panel.accession)
+        fold = current["fold_from_baseline"] if current else None
+        rows.append(
+            TrendRow(
+                analyte_name=names.get(analyte["analyte"], analyte["analyte"]),
+                unit=analyte["unit"],
+                cells=tuple(by_key[key]["value_text"] if key in by_key else "—" for key in keys),
+                fold_text=f"×{Decimal(fold):.1f}" if fold is not None else "—",
+            )
+        )
+    anchor = serial.get("anchor")
+    note_parts = []
+    if anchor:
+        when = _when(datetime.fromisoformat(anchor["occurred_at"]))
+        note_parts.append(f"Day 0 = {EVENT_TEXT.get(anchor['kind'], anchor['kind'])} {when}")
+    if serial.get("baseline"):
+        note_parts.append(f"baseline: accession {serial['baseline']}")
+    note_parts.append(
+        "fold change is computed only between uncensored values in the same unit "
+        "(shown to one decimal; stored exactly)"
+    )
+    column_titles = tuple(
+        f"{columns[key]} ({key})" + (" — this report" if key == panel.accession else "")
+        for key in keys
+    )
+    return TrendTable(columns=column_titles, rows=tuple(rows), note="; ".join(note_parts))
+
+
 def report_document_build(*, report: Report, reported_at: datetime) -> ReportDocument:
     panel = panel_get_for_rendering(pk=report.panel_id)
     patient = panel.patient
@@ -127,4 +227,8 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
         results=tuple(lines),
         banner=_banner(lines),
         footnotes=_footnotes(panel),
+        findings=_finding_lines(panel),
+        family_summary=_summary_lines(panel.summary.get("by_family", [])),
+        role_summary=_summary_lines(panel.summary.get("by_role", [])),
+        trend=_trend_table(panel),
     )

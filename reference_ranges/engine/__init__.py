@@ -4,8 +4,8 @@ Frozen dataclasses in (:mod:`reference_ranges.engine.types`), frozen dataclasses
 compute the patient's age with :func:`age_on` from dates they hold, then call :func:`interpret`.
 """
 
-from reference_ranges.engine import types
-from reference_ranges.engine.errors import AmbiguousRules, EngineError
+from reference_ranges.engine import types, units
+from reference_ranges.engine.errors import AmbiguousRules, EngineError, InvalidRuleSet
 from reference_ranges.engine.interpret import format_interval, interpret
 from reference_ranges.engine.matching import age_on
 from reference_ranges.engine.types import (
@@ -20,22 +20,27 @@ from reference_ranges.engine.types import (
     RuleSet,
     Sex,
 )
+from reference_ranges.engine.units import Conversion, convert
 
 __all__ = [
     "Age",
     "AgeUnit",
     "AmbiguousRules",
     "Comparator",
+    "Conversion",
     "EngineError",
     "Interpretation",
     "InterpretationCode",
+    "InvalidRuleSet",
     "Measurement",
     "PatientContext",
     "RangeRule",
     "RuleSet",
     "Sex",
     "age_on",
+    "convert",
     "format_interval",
     "interpret",
     "types",
+    "units",
 ]

@@ -14,3 +14,7 @@ class AmbiguousRules(EngineError):
         super().__init__(
             f"rules {', '.join(rule_keys)} all apply to {analyte}; a rule set must not overlap"
         )
+
+
+class InvalidRuleSet(EngineError):
+    """The rule set's data contradicts itself (e.g. two molecular weights for one analyte)."""

@@ -23,6 +23,39 @@ class ResultLine:
 
 
 @dataclass(frozen=True, slots=True)
+class FindingLine:
+    name: str  # e.g. "HLH-2004 diagnostic criteria"
+    status_text: str  # "Met", "Not met", "Indeterminate", "Not evaluated"
+    statement: str  # the finding's words, e.g. "cytokine pattern consistent with CRS / ..."
+    evidence: str  # inputs with values against thresholds, one line
+    source: str  # "Herold T et al. J Allergy Clin Immunol 2020 — rule HEROLD_2020 v2026.1"
+    is_verified: bool  # False prints "UNVERIFIED criterion" next to the finding
+    is_positive: bool  # True when the criterion is met (drawn bold)
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryLine:
+    label: str  # "Interleukins", "Pro-inflammatory"
+    measured: int
+    elevated: str  # analyte names, or "none"
+
+
+@dataclass(frozen=True, slots=True)
+class TrendRow:
+    analyte_name: str
+    unit: str
+    cells: tuple[str, ...]  # one per TrendTable column: the value as reported, or "—"
+    fold_text: str  # fold change from baseline of the current value, e.g. "×48.2", or "—"
+
+
+@dataclass(frozen=True, slots=True)
+class TrendTable:
+    columns: tuple[str, ...]  # e.g. ("Day −1", "Day +3", "Day +7 (this report)")
+    rows: tuple[TrendRow, ...]
+    note: str  # anchor and baseline, e.g. "Day 0 = CAR-T infusion 2026-11-10; baseline A-0990"
+
+
+@dataclass(frozen=True, slots=True)
 class ReportDocument:
     report_id: str
     status_label: str  # e.g. "Final report"
@@ -43,3 +76,7 @@ class ReportDocument:
     results: tuple[ResultLine, ...]
     banner: str  # "" when nothing is flagged, else e.g. "2 results outside the reference interval"
     footnotes: tuple[str, ...]  # sources of the intervals used, unverified marks, method notes
+    findings: tuple[FindingLine, ...] = ()
+    family_summary: tuple[SummaryLine, ...] = ()
+    role_summary: tuple[SummaryLine, ...] = ()
+    trend: TrendTable | None = None

@@ -19,7 +19,7 @@ Layout (US Letter, because the lab is a US CLIA laboratory):
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from functools import partial
 from io import BytesIO
 from typing import Any
@@ -41,9 +41,13 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.doctemplate import LayoutError
 
-from reports.rendering import styles
+from reports.rendering import sections, styles
 from reports.rendering.document import ReportDocument, ResultLine
 from reports.rendering.errors import RenderError
+from reports.rendering.markup import BASE_CELL as _BASE_CELL
+from reports.rendering.markup import markup as _markup
+from reports.rendering.markup import one_line as _one_line
+from reports.rendering.markup import para as _para
 
 REPORT_TITLE = "Cytokine panel report"
 BANNER_MARKER = "⚠ ABNORMAL RESULTS:"
@@ -127,38 +131,22 @@ def _check_drawable(document: ReportDocument) -> None:
                 )
 
 
-def _text_fields(document: ReportDocument) -> list[tuple[str, str]]:
+def _text_fields(value: Any, label: str = "") -> list[tuple[str, str]]:
+    """Every string in the document, however deeply nested, with a path naming it."""
     found: list[tuple[str, str]] = []
-    for field in fields(document):
-        value = getattr(document, field.name)
-        if isinstance(value, str):
-            found.append((field.name, value))
-    for index, line in enumerate(document.results):
-        for field in fields(line):
-            value = getattr(line, field.name)
-            if isinstance(value, str):
-                found.append((f"results[{index}].{field.name}", value))
-    for index, note in enumerate(document.footnotes):
-        found.append((f"footnotes[{index}]", note))
+    if isinstance(value, str):
+        found.append((label, value))
+    elif is_dataclass(value):
+        for field in fields(value):
+            path = f"{label}.{field.name}" if label else field.name
+            found.extend(_text_fields(getattr(value, field.name), path))
+    elif isinstance(value, tuple):
+        for index, item in enumerate(value):
+            found.extend(_text_fields(item, f"{label}[{index}]"))
     return found
 
 
 # --- Text helpers -----------------------------------------------------------------------------
-
-
-def _one_line(text: str) -> str:
-    """Collapse all whitespace (newlines included) to single spaces."""
-    return " ".join(text.split())
-
-
-def _markup(text: str) -> str:
-    """Escape for Paragraph markup; keep the caller's line breaks."""
-    lines = [escape(_one_line(line)) for line in text.splitlines()]
-    return "<br/>".join(line for line in lines if line)
-
-
-def _para(text: str, style: Any) -> Paragraph:
-    return Paragraph(_markup(text), style)
 
 
 def _flag_label(line: ResultLine) -> str:
@@ -188,19 +176,16 @@ def _story(document: ReportDocument) -> list[Flowable]:
         story.append(_results_table(document.results))
     else:
         story.append(Paragraph("No results are reported in this report.", styles.BODY))
+    # The family/role picture first: it is what the clinician asks for first.
+    story += sections.summary(document.family_summary, document.role_summary)
+    story += sections.findings(document.findings)
+    story += sections.trend(document.trend)
     story += [Spacer(1, 10), _ruleset(document.ruleset_label)]
     if document.footnotes:
         story.append(Spacer(1, 6))
         story.append(_footnotes(document.footnotes))
     story += [Spacer(1, 12), Paragraph("— End of report —", styles.END_MARK)]
     return story
-
-
-# Tables fall back to Helvetica for plain-string (e.g. empty) cells unless told otherwise.
-_BASE_CELL: tuple[tuple[Any, ...], ...] = (
-    ("FONTNAME", (0, 0), (-1, -1), styles.FONT_REGULAR),
-    ("FONTSIZE", (0, 0), (-1, -1), 8.5),
-)
 
 
 def _header(document: ReportDocument) -> Table:

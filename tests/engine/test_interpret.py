@@ -32,6 +32,7 @@ HH = InterpretationCode.CRITICAL_HIGH
 LL = InterpretationCode.CRITICAL_LOW
 OFF_LOW = InterpretationCode.OFF_SCALE_LOW
 OFF_HIGH = InterpretationCode.OFF_SCALE_HIGH
+IND = InterpretationCode.INDETERMINATE
 
 ARUP = "ARUP Laboratories 3002601"
 ADULT = PatientContext(sex=Sex.FEMALE, age=Age(days=14_610, years=40), specimen_type="serum")
@@ -216,9 +217,9 @@ def test_flags_exact_value_against_published_limits(
             "below-range result straddling the upper limit",
             HIGH_ONLY_INCLUSIVE,
             "<20",
-            OFF_LOW,
-            "<20: below the measuring range; cannot be placed within or outside the interval "
-            "≤7.4 pg/mL",
+            IND,
+            "<20: below the measuring limit 20 pg/mL, which is above the interval's upper limit "
+            "7.4: cannot be placed (could be within ≤7.4 pg/mL or high)",
         ),
         (
             "below-range result certainly below the lower limit",
@@ -231,9 +232,9 @@ def test_flags_exact_value_against_published_limits(
             "below-range result reaching an inclusive lower limit is indeterminate",
             LOW_ONLY_INCLUSIVE,
             "<=5",
-            OFF_LOW,
-            "≤5: below the measuring range; cannot be placed within or outside the interval "
-            "≥5 pg/mL",
+            IND,
+            "≤5: at or below the measuring limit 5 pg/mL, which is at the interval's lower limit "
+            "5: cannot be placed (could be low or within ≥5 pg/mL)",
         ),
         (
             "below-range result up to an exclusive lower limit is certainly below",
@@ -275,9 +276,9 @@ def test_flags_exact_value_against_published_limits(
             "less-or-equal exactly at exclusive high",
             HIGH_ONLY_EXCLUSIVE,
             "<=20",
-            OFF_LOW,
-            "≤20: below the measuring range; cannot be placed within or outside the interval "
-            "<20 pg/mL",
+            IND,
+            "≤20: at or below the measuring limit 20 pg/mL, which is at the interval's upper "
+            "limit 20: cannot be placed (could be within <20 pg/mL or high)",
         ),
         (
             "below-range result entirely at or under critical low",
@@ -305,9 +306,9 @@ def test_flags_exact_value_against_published_limits(
             "less-or-equal reaching critical high is indeterminate",
             {"high": Decimal("7.4"), "critical_high": Decimal("7.4")},
             "<=7.4",
-            OFF_LOW,
-            "≤7.4: below the measuring range; cannot be placed within or outside the interval "
-            "≤7.4 pg/mL",
+            IND,
+            "≤7.4: at or below the measuring limit 7.4 pg/mL, which is at the interval's upper "
+            "limit 7.4: cannot be placed (could be within ≤7.4 pg/mL or critically high)",
         ),
         (
             "zero lower limit inclusive admits every below-range value",
@@ -320,9 +321,9 @@ def test_flags_exact_value_against_published_limits(
             "zero lower limit exclusive excludes a possible zero",
             {"low": Decimal("0"), "low_inclusive": False, "high": Decimal("14.5")},
             "<2",
-            OFF_LOW,
-            "<2: below the measuring range; cannot be placed within or outside the interval "
-            ">0 and ≤14.5 pg/mL",
+            IND,
+            "<2: below the measuring limit 2 pg/mL, which is above the interval's lower limit 0: "
+            "cannot be placed (could be low or within >0 and ≤14.5 pg/mL)",
         ),
         (
             "above-range result certainly above the upper limit",
@@ -371,9 +372,9 @@ def test_flags_exact_value_against_published_limits(
             "greater-or-equal exactly at inclusive high is indeterminate",
             HIGH_ONLY_INCLUSIVE,
             ">=7.4",
-            OFF_HIGH,
-            "≥7.4: above the measuring range; cannot be placed within or outside the interval "
-            "≤7.4 pg/mL",
+            IND,
+            "≥7.4: at or above the measuring limit 7.4 pg/mL, which is at the interval's upper "
+            "limit 7.4: cannot be placed (could be within ≤7.4 pg/mL or high)",
         ),
         (
             "greater-or-equal exactly at exclusive high is certainly above",
@@ -386,9 +387,9 @@ def test_flags_exact_value_against_published_limits(
             "above-range result inside a two-sided interval is indeterminate",
             SIL2R,
             ">300",
-            OFF_HIGH,
-            ">300: above the measuring range; cannot be placed within or outside the interval "
-            "266.5–1410.4 pg/mL",
+            IND,
+            ">300: above the measuring limit 300 pg/mL, which is below the interval's upper limit "
+            "1410.4: cannot be placed (could be within 266.5–1410.4 pg/mL or high)",
         ),
         (
             "above-range result entirely inside a low-only interval",
@@ -408,9 +409,9 @@ def test_flags_exact_value_against_published_limits(
             "greater-or-equal exactly at exclusive low of a low-only interval",
             LOW_ONLY_EXCLUSIVE,
             ">=5",
-            OFF_HIGH,
-            "≥5: above the measuring range; cannot be placed within or outside the interval "
-            ">5 pg/mL",
+            IND,
+            "≥5: at or above the measuring limit 5 pg/mL, which is at the interval's lower limit "
+            "5: cannot be placed (could be low or within >5 pg/mL)",
         ),
         (
             "greater-than exactly at exclusive low of a low-only interval",
@@ -423,7 +424,7 @@ def test_flags_exact_value_against_published_limits(
             "less-than zero admits no concentration",
             HIGH_ONLY_INCLUSIVE,
             "<0",
-            OFF_LOW,
+            IND,
             "<0: no concentration is possible (concentrations are never negative); "
             "cannot be placed within or outside the interval ≤7.4 pg/mL",
         ),
@@ -676,7 +677,7 @@ def test_selects_interval_only_for_its_specimen_types(
     assert result.reason == reason
 
 
-def test_never_judges_a_value_in_another_unit() -> None:
+def test_never_judges_a_value_in_an_arbitrary_unit_by_a_mass_rule() -> None:
     rules = _cincinnati_sil2r()
 
     result = _one(rules, "500", unit="pg/mL", analyte="SIL2R")
@@ -685,8 +686,8 @@ def test_never_judges_a_value_in_another_unit() -> None:
         analyte="SIL2R",
         code=None,
         reason=(
-            "no reference interval in pg/mL for SIL2R (intervals exist in U/mL); "
-            "units are never converted"
+            "no reference interval in pg/mL for SIL2R (intervals exist in U/mL); U/mL is an "
+            "arbitrary (assay-defined) unit: no physical conversion between pg/mL and U/mL"
         ),
         ruleset_key="cytokines",
         ruleset_version="2026.1",
@@ -747,7 +748,7 @@ def test_returns_one_result_per_measurement_in_input_order() -> None:
         _measurement("1", "UNKNOWN"),
         _measurement("<20", "IL6"),
         _measurement("3", "TNFA"),
-        _measurement("3", "IL6", unit="ng/L"),
+        _measurement("3", "IL6", unit="U/mL"),
     ]
 
     results = interpret(measurements, ADULT, ruleset)
@@ -756,7 +757,7 @@ def test_returns_one_result_per_measurement_in_input_order() -> None:
         ("TNFA", H, "tnf"),
         ("IL6", N, "il6-arup"),
         ("UNKNOWN", None, None),
-        ("IL6", OFF_LOW, "il6-arup"),
+        ("IL6", IND, "il6-arup"),
         ("TNFA", N, "tnf"),
         ("IL6", None, None),
     ]
@@ -789,8 +790,9 @@ def test_records_rule_ruleset_version_and_published_interval() -> None:
         (
             "censored",
             "<20",
-            "<20: below the measuring range; cannot be placed within or outside the interval "
-            f"≤7.4 pg/mL — {ARUP} [unverified source]",
+            "<20: below the measuring limit 20 pg/mL, which is above the interval's upper limit "
+            f"7.4: cannot be placed (could be within ≤7.4 pg/mL or high) — {ARUP} "
+            "[unverified source]",
         ),
     ],
 )

@@ -1,4 +1,4 @@
-"""Writes to the catalogue and rule sets: loading the project's seed data idempotently.
+"""Loading the project's seed data (analyte catalogue, default rule set) idempotently.
 
 A published rule set is immutable: loading a seed whose published version differs from the
 stored one is an error (publish a new version instead), never a silent update.
@@ -27,7 +27,7 @@ from reference_ranges.selectors import analyte_name_key
 
 logger = logging.getLogger(__name__)
 
-SEED_DIR = Path(__file__).resolve().parent / "seed"
+SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
 ANALYTE_FIELDS = (
     "short_name",
     "name",
@@ -185,7 +185,11 @@ def ruleset_seed_load(*, path: Path = SEED_DIR / "default_ranges.yaml") -> tuple
             )
         return label, False
 
-    has_active = ReferenceRangeSet.objects.active().filter(panel_type=meta["panel_type"]).exists()
+    has_active = (
+        ReferenceRangeSet.objects.active()
+        .in_scope(lab_id=None, panel_type=meta["panel_type"])
+        .exists()
+    )
     ruleset = ReferenceRangeSet(
         key=meta["key"],
         name=meta["name"],

@@ -1,0 +1,342 @@
+"""Throughput of the pure interpretation engine: results per second on one core, one process.
+
+Builds the 18 rules of the default rule set (``reference_ranges/seed/default_ranges.yaml``, read
+with PyYAML; no Django) and a synthetic but lab-shaped workload, then times ``interpret()`` alone
+(measurements and patients are built before the clock starts; best of ``--repeat`` runs):
+
+* ``results``: 1,000,000 results as 76,924 thirteen-result panels (ARUP Cytokine Panel 13 and an
+  HLH work-up variant with sIL-2R in U/mL, IL-18 and CXCL9);
+* ``panels``: 100,000 such panels (1.3 million results);
+* ``lab-realistic`` (engines with measuring ranges only): the same panels with the assay's
+  LLOQ/ULOQ on every result, dilution factors on high results, and one lab in ten reporting in
+  ng/L, so that results are converted to the rules' pg/mL;
+* ``distinct-values``: every result value distinct (four decimals over a wide range), to show the
+  engine's speed when nothing repeats.
+
+Values are log-normal around each analyte's upper reference limit, with one panel in six from an
+inflamed patient, rounded to the lab's one or two decimals; values below the assay's LLOQ are
+reported "<LLOQ" and above its ULOQ ">ULOQ" (about a quarter of all results are censored). The
+LLOQ/ULOQ figures are illustrative: the labs do not publish theirs (domain note, section a).
+Seeded, so every run interprets the same results.
+
+    .venv/bin/python bench/engine.py                      # full run
+    .venv/bin/python bench/engine.py --results 200000 --panels 20000 --repeat 1
+    PYTHONPATH=/path/to/other/checkout .venv/bin/python bench/engine.py   # another engine
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import math
+import os
+import platform
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    # Appended, not prepended: PYTHONPATH can point the bench at another checkout's engine.
+    sys.path.append(str(ROOT))
+
+from reference_ranges import engine  # noqa: E402
+from reference_ranges.engine import (  # noqa: E402
+    Age,
+    AgeUnit,
+    Comparator,
+    Measurement,
+    PatientContext,
+    RangeRule,
+    RuleSet,
+    Sex,
+    interpret,
+)
+
+SEED = 2026
+RULES_FILE = ROOT / "reference_ranges" / "seed" / "default_ranges.yaml"
+ARUP_PANEL = (
+    "SIL2R",
+    "IL12P70",
+    "IFNG",
+    "IL4",
+    "IL5",
+    "IL10",
+    "IL13",
+    "IL1B",
+    "IL6",
+    "IL8",
+    "TNFA",
+    "IL2",
+    "IL17A",
+)
+HLH_PANEL = ("IL18", "CXCL9", "IL6", "IL10", "IFNG", "TNFA", "IL1B", "IL8", "IL2", "IL4", "IL5")
+# analyte -> (unit, median of healthy values, illustrative LLOQ, illustrative ULOQ)
+ASSAYS: dict[str, tuple[str, float, str, str]] = {
+    "SIL2R": ("pg/mL", 700.0, "50", "50000"),
+    "IL12P70": ("pg/mL", 1.5, "0.6", "5000"),
+    "IFNG": ("pg/mL", 3.5, "1.0", "5000"),
+    "IL4": ("pg/mL", 0.8, "0.5", "5000"),
+    "IL5": ("pg/mL", 0.7, "0.5", "5000"),
+    "IL10": ("pg/mL", 1.8, "0.5", "5000"),
+    "IL13": ("pg/mL", 1.6, "0.8", "5000"),
+    "IL1B": ("pg/mL", 2.0, "0.5", "5000"),
+    "IL6": ("pg/mL", 1.6, "1.5", "5000"),
+    "IL8": ("pg/mL", 4.0, "1.0", "5000"),
+    "TNFA": ("pg/mL", 6.0, "0.7", "5000"),
+    "IL2": ("pg/mL", 0.7, "0.6", "5000"),
+    "IL17A": ("pg/mL", 0.8, "0.5", "5000"),
+    "IL18": ("pg/mL", 250.0, "10", "50000"),
+    "CXCL9": ("pg/mL", 300.0, "20", "20000"),
+    "SIL2R_U": ("U/mL", 500.0, "50", "7500"),
+}
+
+
+# --- rule set ---------------------------------------------------------------------------------
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def load_ruleset() -> RuleSet:
+    """The default rule set's 18 rules as engine RangeRules (what the adapter would build)."""
+    data = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
+    rules = []
+    for row in data["rules"]:
+        specimen_types = row.get("specimen_types")
+        rules.append(
+            RangeRule(
+                key=row["key"],
+                analyte=row["analyte"],
+                unit=row["unit"],
+                low=_decimal(row.get("low")),
+                low_inclusive=row.get("low_inclusive", True),
+                high=_decimal(row.get("high")),
+                high_inclusive=row.get("high_inclusive", True),
+                source=" ".join(p for p in (row.get("source", ""), row.get("test_code", "")) if p),
+                citation=row.get("citation", ""),
+                verified=row.get("verified", True),
+                critical_low=_decimal(row.get("critical_low")),
+                critical_high=_decimal(row.get("critical_high")),
+                sex=Sex(row["sex"]) if row.get("sex") else None,
+                age_unit=AgeUnit(row.get("age_unit", "years")),
+                min_age=row.get("min_age"),
+                max_age=row.get("max_age"),
+                specimen_types=frozenset(specimen_types) if specimen_types else None,
+            )
+        )
+    info = data["ruleset"]
+    extra: dict[str, Any] = {}
+    if "molecular_weights" in {f.name for f in dataclasses.fields(RuleSet)}:
+        extra["molecular_weights"] = (("IL1B", Decimal("17.5")),)
+    return RuleSet(key=info["key"], version=str(info["version"]), rules=tuple(rules), **extra)
+
+
+# --- workload ---------------------------------------------------------------------------------
+
+MEASUREMENT_FIELDS = {f.name for f in dataclasses.fields(Measurement)}
+HAS_MEASURING_RANGE = {"lloq", "uloq", "dilution_factor"} <= MEASUREMENT_FIELDS
+
+# One result as the lab sends it: (analyte, value, comparator, unit, lloq, uloq, dilution).
+ResultSpec = tuple[str, Decimal, Comparator, str, Decimal | None, Decimal | None, Decimal | None]
+Panel = tuple[list[ResultSpec], PatientContext]
+
+
+def _patient(rng: random.Random, specimen: str) -> PatientContext:
+    roll = rng.random()
+    years = rng.randint(1, 17) if roll < 0.04 else rng.randint(18, 90)
+    days = years * 365 + years // 4 + rng.randint(0, 364)
+    sex_roll = rng.random()
+    sex = Sex.UNKNOWN if sex_roll < 0.02 else (Sex.FEMALE if sex_roll < 0.51 else Sex.MALE)
+    return PatientContext(sex=sex, age=Age(days=days, years=years), specimen_type=specimen)
+
+
+def _value(rng: random.Random, median: float, inflamed: bool, places: int) -> Decimal:
+    value = math.exp(rng.gauss(math.log(median), 0.9))
+    if inflamed:
+        value *= math.exp(rng.gauss(2.5, 1.5))
+    return round(Decimal(repr(value)), places)
+
+
+def _result(
+    rng: random.Random,
+    analyte: str,
+    assay: str,
+    inflamed: bool,
+    places: int,
+    *,
+    realistic: bool,
+    distinct: bool,
+) -> ResultSpec:
+    unit, median, lloq_text, uloq_text = ASSAYS[assay]
+    lloq, uloq = Decimal(lloq_text), Decimal(uloq_text)
+    if distinct:
+        # Log-uniform inside the measuring range, four decimals: practically no value repeats.
+        value = round(Decimal(repr(math.exp(rng.uniform(math.log(lloq), math.log(uloq))))), 4)
+    else:
+        value = _value(rng, median, inflamed, places)
+    comparator = Comparator.EQ
+    dilution: Decimal | None = None
+    if value < lloq:
+        comparator, value = Comparator.LT, lloq
+    elif value > uloq:
+        if realistic and rng.random() < 0.5:
+            dilution = Decimal(10)  # re-assayed on a 1:10 dilution; value already multiplied
+        else:
+            comparator, value = Comparator.GT, uloq
+    if realistic and dilution is None and value > uloq / 2 and comparator is Comparator.EQ:
+        dilution = Decimal(2) if rng.random() < 0.2 else None
+    if realistic and unit == "pg/mL" and rng.random() < 0.1:
+        unit = "ng/L"  # the same quantity as pg/mL: converted, and the conversion shown
+    if realistic:
+        return (analyte, value, comparator, unit, lloq, uloq, dilution)
+    return (analyte, value, comparator, unit, None, None, None)
+
+
+def measurements(specs: Sequence[ResultSpec]) -> list[Measurement]:
+    """The panel's results as engine Measurements (the lab's LLOQ/ULOQ where it sends them)."""
+    if HAS_MEASURING_RANGE:
+        return [Measurement(*spec) for spec in specs]
+    return [Measurement(*spec[:4]) for spec in specs]
+
+
+def build_panels(
+    count: int, *, seed: int, realistic: bool = False, distinct: bool = False
+) -> list[Panel]:
+    rng = random.Random(seed)
+    panels: list[Panel] = []
+    for _ in range(count):
+        inflamed = rng.random() < 1 / 6
+        places = 1 if rng.random() < 0.6 else 2
+        if rng.random() < 0.08:
+            specimen = "plasma"
+            items = [("SIL2R", "SIL2R_U"), *((a, a) for a in HLH_PANEL)]
+            items.append(("IL17A", "IL17A"))
+        else:
+            specimen = "plasma_heparin" if rng.random() < 0.7 else "plasma"
+            if rng.random() < 0.03:
+                specimen = "plasma_edta"  # not a specimen the ARUP intervals admit
+            items = [(a, a) for a in ARUP_PANEL]
+        results = [
+            _result(rng, analyte, assay, inflamed, places, realistic=realistic, distinct=distinct)
+            for analyte, assay in items
+        ]
+        panels.append((results, _patient(rng, specimen)))
+    return panels
+
+
+# --- timing -----------------------------------------------------------------------------------
+
+
+def _fresh(panels: Sequence[Panel], ruleset: RuleSet) -> tuple[float, int]:
+    """Each panel's Measurements are built just before its own timed interpret() call, as in
+    the service (parse, then interpret): only the engine is on the clock."""
+    clock = time.perf_counter
+    seconds = 0.0
+    count = 0
+    for specs, patient in panels:
+        panel = measurements(specs)
+        start = clock()
+        results = interpret(panel, patient, ruleset)
+        seconds += clock() - start
+        count += len(results)
+    return seconds, count
+
+
+def _prebuilt(panels: Sequence[Panel], ruleset: RuleSet) -> tuple[float, int]:
+    """All Measurements built first, then one timed loop over them: the objects are no longer
+    in the CPU cache when interpreted, so this is the slower, more conservative figure."""
+    built = [(measurements(specs), patient) for specs, patient in panels]
+    gc.collect()
+    start = time.perf_counter()
+    count = 0
+    for panel, patient in built:
+        count += len(interpret(panel, patient, ruleset))
+    return time.perf_counter() - start, count
+
+
+def _on(
+    work: Callable[[Sequence[Panel], RuleSet], tuple[float, int]],
+    panels: Sequence[Panel],
+    ruleset: RuleSet,
+) -> tuple[float, int]:
+    return work(panels, ruleset)
+
+
+def _best_of(
+    repeat: int, ruleset: RuleSet, work: Callable[[RuleSet], tuple[float, int]]
+) -> tuple[float, int]:
+    best = math.inf
+    count = 0
+    for _ in range(repeat):
+        # A new RuleSet object each run: the engine indexes it afresh, so no run profits from
+        # the memos of the one before.
+        fresh_ruleset = dataclasses.replace(ruleset)
+        gc.collect()
+        seconds, count = work(fresh_ruleset)
+        best = min(best, seconds)
+    return best, count
+
+
+def _describe(panels: Sequence[Panel]) -> str:
+    results = [spec for specs, _ in panels for spec in specs]
+    censored = sum(spec[2] is not Comparator.EQ for spec in results)
+    distinct = len({(spec[0], spec[2], str(spec[1]), spec[3]) for spec in results})
+    return f"{censored / len(results):.0%} censored, {distinct:,} distinct values"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=int, default=1_000_000)
+    parser.add_argument("--panels", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    ruleset = load_ruleset()
+    print(
+        f"engine {Path(engine.__file__).parent} | Python {platform.python_version()} "
+        f"({platform.python_implementation()}) | {_cpu_model()} | {os.cpu_count()} CPUs, "
+        f"one used | {len(ruleset.rules)} rules | best of {args.repeat}"
+    )
+    result_panels = -(-args.results // 13)
+    scenarios: list[tuple[str, list[Panel]]] = [
+        ("results", build_panels(result_panels, seed=SEED)),
+        ("panels", build_panels(args.panels, seed=SEED + 1)),
+    ]
+    if HAS_MEASURING_RANGE:
+        scenarios.append(("lab-realistic", build_panels(result_panels, seed=SEED, realistic=True)))
+    scenarios.append(("distinct-values", build_panels(result_panels, seed=SEED, distinct=True)))
+    for name, panels in scenarios:
+        print(f"{name}: {len(panels):,} panels ({_describe(panels)})")
+        modes: tuple[tuple[str, Callable[[Sequence[Panel], RuleSet], tuple[float, int]]], ...]
+        modes = (("fresh", _fresh), ("prebuilt", _prebuilt))
+        for mode, work in modes:
+            seconds, count = _best_of(args.repeat, ruleset, partial(_on, work, panels))
+            print(
+                f"  {mode:>8}: {count:>9,} results in {seconds:6.2f} s engine time = "
+                f"{count / seconds:>9,.0f} results/s, {len(panels) / seconds:>7,.0f} panels/s"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Everything the engine concludes about one panel, assembled from stored rows.
+
+Per result: the interpretation against the active rule set. Per panel: the pattern findings
+(CRS / cytokine storm / HLH criteria, with their evidence), the trend against the patient's
+earlier panels (day +N from the anchor event, fold change from baseline), and the summary by
+family and role. The engine is pure; this module is the only place that feeds it from the
+database for a submission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from panels.models import Panel, PatientEvent, PatientEventKind, Result
+from reference_ranges.engine.kinetics import AnalyteTrend, serial_trends
+from reference_ranges.engine.patterns import (
+    ClinicalValue,
+    Finding,
+    PatternContext,
+    SerialPoint,
+    evaluate_patterns,
+)
+from reference_ranges.engine.summary import AnalyteFacts, GroupSummary, summarize
+from reference_ranges.engine.types import Comparator, Interpretation, Measurement
+from reference_ranges.models import Analyte
+from reference_ranges.patterns import pattern_rules_enabled
+
+ANCHOR_KINDS = (PatientEventKind.CAR_T_INFUSION, PatientEventKind.BISPECIFIC_START)
+
+
+@dataclass(frozen=True)
+class PanelConclusions:
+    findings: list[Finding]
+    serial: dict[str, Any]
+    summary: dict[str, Any]
+    anchor_event: PatientEvent | None
+
+
+def _measurement(result: Result) -> Measurement:
+    # The stored column pads decimals; the engine gets the number as reported ("2.0").
+    return Measurement(
+        analyte=result.analyte.code,
+        value=result.value.quantize(Decimal(1).scaleb(-result.value_scale)),
+        comparator=Comparator(result.comparator),
+        unit=result.unit,
+    )
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def _trend_json(trends: Sequence[AnalyteTrend]) -> list[dict[str, Any]]:
+    return [
+        {
+            "analyte": trend.analyte,
+            "unit": trend.unit,
+            "points": [
+                {
+                    "accession": point.panel_key,
+                    "collected_at": point.collected_at.isoformat(),
+                    "day": point.day,
+                    "value_text": point.value_text,
+                    "change_from_previous": _text(point.change_from_previous),
+                    "fold_from_baseline": _text(point.fold_from_baseline),
+                    "change_code": point.change_code,
+                }
+                for point in trend.points
+            ],
+        }
+        for trend in trends
+    ]
+
+
+def _group_json(groups: Sequence[GroupSummary]) -> list[dict[str, Any]]:
+    return [
+        {
+            "group": group.group,
+            "label": group.label,
+            "measured": group.measured,
+            "elevated": list(group.elevated),
+            "low": list(group.low),
+            "no_range": list(group.no_range),
+        }
+        for group in groups
+    ]
+
+
+def anchor_event_for(*, patient_id: int, collected_at: datetime) -> PatientEvent | None:
+    """The latest anchoring event (e.g. CAR-T infusion) at or before the collection time."""
+    return (
+        PatientEvent.objects.filter(
+            patient_id=patient_id, kind__in=ANCHOR_KINDS, occurred_at__lte=collected_at
+        )
+        .order_by("-occurred_at")
+        .first()
+    )
+
+
+def _history(*, panel: Panel) -> list[SerialPoint]:
+    earlier = (
+        Panel.objects.filter(patient_id=panel.patient_id, collected_at__lt=panel.collected_at)
+        .exclude(pk=panel.pk)
+        .prefetch_related("results__analyte")
+        .order_by("collected_at", "pk")
+    )
+    return [
+        SerialPoint(
+            panel_key=other.accession,
+            collected_at=timezone.localtime(other.collected_at),
+            measurements=tuple(_measurement(result) for result in other.results.all()),
+        )
+        for other in earlier
+    ]
+
+
+def panel_conclusions(
+    *,
+    panel: Panel,
+    results: Sequence[Result],
+    interpretations: Sequence[Interpretation],
+    clinical: Mapping[str, Any],
+    age_years: int | None,
+    analytes: Mapping[str, Analyte],
+) -> PanelConclusions:
+    """Findings, trend snapshot and summary for ``panel`` (whose results are not yet read back)."""
+    current = SerialPoint(
+        panel_key=panel.accession,
+        collected_at=timezone.localtime(panel.collected_at),
+        measurements=tuple(_measurement(result) for result in results),
+    )
+    history = _history(panel=panel)
+    anchor = anchor_event_for(patient_id=panel.patient_id, collected_at=panel.collected_at)
+    # Day numbering counts dates on the lab's calendar: both times in the lab's time zone.
+    anchor_at = timezone.localtime(anchor.occurred_at) if anchor else None
+    baseline = _baseline(history=history, current=current, anchor_at=anchor_at)
+    trends = (
+        serial_trends(
+            [*history, current],
+            anchor=anchor_at,
+            baseline_key=baseline.panel_key if baseline else None,
+        )
+        if history
+        else []
+    )
+    context = PatternContext(
+        measurements=current.measurements,
+        clinical={name: ClinicalValue(name=name, value=value) for name, value in clinical.items()},
+        history=tuple(history),
+        baseline=baseline,
+        age_years=age_years,
+    )
+    findings = evaluate_patterns(pattern_rules_enabled(), context)
+    facts = {
+        code: AnalyteFacts(
+            code=code,
+            name=analyte.short_name,
+            family=analyte.family,
+            role=analyte.inflammatory_role,
+        )
+        for code, analyte in analytes.items()
+    }
+    by_family, by_role = summarize(interpretations, facts)
+    serial: dict[str, Any] = {}
+    if trends:
+        serial = {
+            "anchor": (
+                {"kind": anchor.kind, "occurred_at": anchor.occurred_at.isoformat()}
+                if anchor
+                else None
+            ),
+            "baseline": baseline.panel_key if baseline else None,
+            "analytes": _trend_json(trends),
+        }
+    return PanelConclusions(
+        findings=findings,
+        serial=serial,
+        summary={"by_family": _group_json(by_family), "by_role": _group_json(by_role)},
+        anchor_event=anchor,
+    )
+
+
+def _baseline(
+    *, history: Sequence[SerialPoint], current: SerialPoint, anchor_at: datetime | None
+) -> SerialPoint | None:
+    """The last panel at or before the anchor; without an anchor, the first panel.
+
+    With an anchor but no panel before it there is no baseline: a post-infusion panel must
+    never serve as the reference a fold rise is measured from.
+    """
+    if not history:
+        return None
+    series = [*history, current]
+    if anchor_at is not None:
+        before = [point for point in series if point.collected_at <= anchor_at]
+        return before[-1] if before else None
+    return series[0]

@@ -1,0 +1,46 @@
+"""``manage.py ruleset_preview KEY VERSION [--examples N]``: the impact preview, as text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from labpanel.exceptions import DomainError
+from reference_ranges.management.commands._common import command_error, ruleset_find
+from reference_ranges.services import ImpactSide, ruleset_impact_preview
+
+
+def _side(side: ImpactSide) -> str:
+    return f"{side.code or 'no flag'} ({side.interval or 'no interval'}; {side.rule_key or '-'})"
+
+
+class Command(BaseCommand):
+    help = (
+        "Dry run: re-interpret the stored results a set would judge and list every "
+        "interpretation that would change. Writes nothing."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("key")
+        parser.add_argument("set_version", metavar="version")
+        parser.add_argument("--examples", type=int, default=20)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        ruleset = ruleset_find(options["key"], options["set_version"])
+        try:
+            preview = ruleset_impact_preview(candidate=ruleset, limit_examples=options["examples"])
+        except DomainError as error:
+            raise command_error(error) from error
+        self.stdout.write(
+            f"Impact of {preview.key} v{preview.version}: {preview.results_examined} results "
+            f"in {preview.panels_examined} panels examined, {preview.unchanged} unchanged, "
+            f"{preview.changed} changed"
+        )
+        for transition, count in preview.transitions.items():
+            self.stdout.write(f"  {transition}: {count}")
+        for example in preview.examples:
+            self.stdout.write(
+                f"  {example.accession} {example.analyte} {example.value} {example.unit}: "
+                f"{_side(example.old)} -> {_side(example.new)}"
+            )

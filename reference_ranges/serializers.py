@@ -1,0 +1,172 @@
+"""Input and output shapes of the rule-set API. Inputs validate; they never write.
+
+Bounds leave as plain decimal strings without padding ("2.5", never "2.500000" or 2.5), the
+same text the exchange format uses.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from reference_ranges.models import ReferenceRangeRule, ReferenceRangeSet
+from reference_ranges.ruleset_format import decimal_text
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class DecimalTextField(serializers.Field):  # type: ignore[type-arg]
+    """A stored bound as exact decimal text, or null."""
+
+    def to_representation(self, value: Decimal) -> str | None:
+        return decimal_text(value)
+
+
+class RuleOutput(serializers.ModelSerializer[ReferenceRangeRule]):
+    analyte = serializers.CharField(source="analyte.code")
+    low = DecimalTextField(allow_null=True)
+    high = DecimalTextField(allow_null=True)
+    critical_low = DecimalTextField(allow_null=True)
+    critical_high = DecimalTextField(allow_null=True)
+    sex = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReferenceRangeRule
+        fields = (
+            "key",
+            "analyte",
+            "unit",
+            "low",
+            "low_inclusive",
+            "high",
+            "high_inclusive",
+            "critical_low",
+            "critical_high",
+            "sex",
+            "age_unit",
+            "min_age",
+            "max_age",
+            "specimen_types",
+            "source",
+            "test_code",
+            "test_name",
+            "method",
+            "citation",
+            "verified",
+            "published_text",
+            "note",
+        )
+        read_only_fields = fields
+
+    def get_sex(self, rule: ReferenceRangeRule) -> str | None:
+        """null = the rule applies whatever the patient's sex."""
+        return rule.sex or None
+
+
+class RulesetRefOutput(serializers.Serializer[ReferenceRangeSet]):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    version = serializers.CharField()
+
+
+class LabRefOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class RulesetOutput(serializers.ModelSerializer[ReferenceRangeSet]):
+    lab = LabRefOutput(allow_null=True, help_text="null = the installation-wide default set")
+    published_by = serializers.CharField(source="published_by.username", allow_null=True)
+    created_by = serializers.CharField(source="created_by.username", allow_null=True)
+    superseded_by = RulesetRefOutput(allow_null=True)
+    rules = RuleOutput(many=True)
+    export_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReferenceRangeSet
+        fields = (
+            "id",
+            "key",
+            "name",
+            "version",
+            "panel_type",
+            "lab",
+            "status",
+            "description",
+            "effective_from",
+            "published_at",
+            "published_by",
+            "created_by",
+            "retired_at",
+            "superseded_by",
+            "export_url",
+            "rules",
+        )
+        read_only_fields = fields
+
+    def get_export_url(self, ruleset: ReferenceRangeSet) -> str:
+        path = reverse("api:ruleset-export", args=[ruleset.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class RulesetPublishInput(serializers.Serializer[Any]):
+    effective_from = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text="Must be today (the default): publishing takes effect immediately",
+    )
+
+
+class ProblemOutput(serializers.Serializer[Any]):
+    rule = serializers.CharField(allow_null=True, help_text="Rule key, rules[i], or null")
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class RulesetImportOutput(serializers.Serializer[Any]):
+    ruleset = RulesetOutput()
+    warnings = ProblemOutput(many=True)
+
+
+class RulesetPublishOutput(serializers.Serializer[Any]):
+    ruleset = RulesetOutput()
+    retired = RulesetRefOutput(allow_null=True)
+    warnings = ProblemOutput(many=True)
+
+
+class ImpactSideOutput(serializers.Serializer[Any]):
+    code = serializers.CharField(allow_null=True)
+    interval = serializers.CharField(allow_null=True)
+    rule_key = serializers.CharField(allow_null=True)
+    ruleset_version = serializers.CharField(allow_null=True)
+
+
+class ImpactExampleOutput(serializers.Serializer[Any]):
+    accession = serializers.CharField()
+    analyte = serializers.CharField()
+    value = serializers.CharField()
+    unit = serializers.CharField()
+    old = ImpactSideOutput()
+    new = ImpactSideOutput()
+
+
+class ImpactPreviewOutput(serializers.Serializer[Any]):
+    ruleset_id = serializers.IntegerField()
+    key = serializers.CharField()
+    version = serializers.CharField()
+    lab = serializers.CharField(allow_null=True)
+    panels_examined = serializers.IntegerField()
+    results_examined = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    changed = serializers.IntegerField()
+    transitions = serializers.DictField(child=serializers.IntegerField())
+    examples = ImpactExampleOutput(many=True)
+
+
+class ImpactPreviewInput(serializers.Serializer[Any]):
+    examples = serializers.IntegerField(required=False, min_value=0, max_value=200, default=20)

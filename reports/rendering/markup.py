@@ -1,0 +1,31 @@
+"""Text helpers shared by the report's layout modules: escaping, one-line text, table cells."""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.sax.saxutils import escape
+
+from reportlab.platypus import Paragraph
+
+from reports.rendering import styles
+
+# Tables fall back to Helvetica for plain-string (e.g. empty) cells unless told otherwise.
+BASE_CELL: tuple[tuple[Any, ...], ...] = (
+    ("FONTNAME", (0, 0), (-1, -1), styles.FONT_REGULAR),
+    ("FONTSIZE", (0, 0), (-1, -1), 8.5),
+)
+
+
+def one_line(text: str) -> str:
+    """Collapse all whitespace (newlines included) to single spaces."""
+    return " ".join(text.split())
+
+
+def markup(text: str) -> str:
+    """Escape for Paragraph markup; keep the caller's line breaks."""
+    lines = [escape(one_line(line)) for line in text.splitlines()]
+    return "<br/>".join(line for line in lines if line)
+
+
+def para(text: str, style: Any) -> Paragraph:
+    return Paragraph(markup(text), style)

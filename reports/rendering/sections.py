@@ -1,0 +1,154 @@
+"""The report's panel-level sections: pattern findings, the family/role summary, the trend.
+
+Each function returns the flowables of one section, or nothing when the document has no
+content for it. Findings are carried by words ("Met", "UNVERIFIED criterion") and weight,
+never by colour alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reportlab.platypus import (
+    CondPageBreak,
+    Flowable,
+    KeepTogether,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from reports.rendering import styles
+from reports.rendering.document import FindingLine, SummaryLine, TrendTable
+from reports.rendering.markup import BASE_CELL, markup, para
+
+UNVERIFIED_MARK = "UNVERIFIED criterion"
+SECTION_MIN_SPACE = 90
+
+
+def findings(lines: tuple[FindingLine, ...]) -> list[Flowable]:
+    if not lines:
+        return []
+    story: list[Flowable] = [
+        Spacer(1, 10),
+        CondPageBreak(SECTION_MIN_SPACE),
+        Paragraph("Findings", styles.SECTION),
+    ]
+    for line in lines:
+        status = markup(line.status_text)
+        if line.is_positive:
+            status = f"<b>{status.upper()}</b>"
+        head = f"<b>{markup(line.name)}</b> — {status}"
+        if not line.is_verified:
+            head += f" — <b>{markup(UNVERIFIED_MARK)}</b>"
+        statement_style = styles.CELL_BOLD if line.is_positive else styles.CELL
+        items: list[Flowable] = [
+            Paragraph(head, styles.CELL),
+            para(line.statement, statement_style),
+        ]
+        if line.evidence:
+            items.append(para(f"Evidence: {line.evidence}", styles.NOTE))
+        items.append(para(line.source, styles.NOTE))
+        items.append(Spacer(1, 4))
+        story.append(KeepTogether(items))
+    return story
+
+
+def _summary_rows(title: str, lines: tuple[SummaryLine, ...]) -> list[list[Any]]:
+    rows: list[list[Any]] = [
+        [
+            Paragraph(markup(title), styles.CELL_HEAD),
+            Paragraph("Measured", styles.CELL_HEAD_RIGHT),
+            Paragraph("Elevated", styles.CELL_HEAD),
+        ]
+    ]
+    for line in lines:
+        elevated_style = styles.CELL_BOLD if line.elevated != "none" else styles.CELL
+        rows.append(
+            [
+                para(line.label, styles.CELL),
+                para(str(line.measured), styles.CELL_RIGHT),
+                para(line.elevated, elevated_style),
+            ]
+        )
+    return rows
+
+
+def summary(family: tuple[SummaryLine, ...], role: tuple[SummaryLine, ...]) -> list[Flowable]:
+    if not family and not role:
+        return []
+    width = styles.CONTENT_WIDTH
+    widths = (width * 0.28, width * 0.12, width * 0.60)
+    story: list[Flowable] = [
+        Spacer(1, 8),
+        CondPageBreak(SECTION_MIN_SPACE),
+        Paragraph("Summary by family and role", styles.SECTION),
+    ]
+    for title, lines in (("Family", family), ("Role", role)):
+        if not lines:
+            continue
+        table = Table(_summary_rows(title, lines), colWidths=widths, hAlign="LEFT", repeatRows=1)
+        table.setStyle(
+            TableStyle(
+                [
+                    *BASE_CELL,
+                    ("BACKGROUND", (0, 0), (-1, 0), styles.HEADER_FILL),
+                    ("LINEBELOW", (0, 0), (-1, -1), 0.25, styles.GRID),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ]
+            )
+        )
+        story += [table, Spacer(1, 4)]
+    return story
+
+
+def trend(table_data: TrendTable | None) -> list[Flowable]:
+    if table_data is None or not table_data.rows:
+        return []
+    width = styles.CONTENT_WIDTH
+    first, unit, fold = width * 0.16, width * 0.09, width * 0.10
+    per_column = (width - first - unit - fold) / max(1, len(table_data.columns))
+    header = [
+        Paragraph("Analyte", styles.CELL_HEAD),
+        Paragraph("Units", styles.CELL_HEAD),
+        *(para(column, styles.CELL_HEAD_RIGHT) for column in table_data.columns),
+        Paragraph("vs baseline", styles.CELL_HEAD_RIGHT),
+    ]
+    rows: list[list[Any]] = [header]
+    for row in table_data.rows:
+        cells = [para(cell, styles.CELL_RIGHT) for cell in row.cells]
+        if cells:
+            cells[-1] = para(row.cells[-1], styles.CELL_RIGHT_BOLD)
+        rows.append(
+            [
+                para(row.analyte_name, styles.CELL),
+                para(row.unit, styles.CELL),
+                *cells,
+                para(row.fold_text, styles.CELL_RIGHT),
+            ]
+        )
+    table = Table(
+        rows,
+        colWidths=(first, unit, *([per_column] * len(table_data.columns)), fold),
+        hAlign="LEFT",
+        repeatRows=1,
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                *BASE_CELL,
+                ("BACKGROUND", (0, 0), (-1, 0), styles.HEADER_FILL),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.25, styles.GRID),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    return [
+        Spacer(1, 8),
+        CondPageBreak(SECTION_MIN_SPACE),
+        Paragraph("Serial results", styles.SECTION),
+        para(table_data.note, styles.NOTE),
+        Spacer(1, 3),
+        table,
+    ]
