@@ -29,8 +29,8 @@ from panels.models import (
 from panels.notation import NotationError, parse_reported_value
 from panels.services import EventData, PanelSubmission, PatientData, ResultData
 from reference_ranges.engine.patterns import check_clinical_value
-from reference_ranges.patterns import clinical_inputs
 from reference_ranges.models import Analyte, Sex
+from reference_ranges.patterns import clinical_inputs
 from reference_ranges.selectors import AnalyteCatalogue
 
 MAX_RESULTS = 200
@@ -327,7 +327,11 @@ class ResultOutput(serializers.ModelSerializer[Result]):
         return result.value_text.lstrip("<>=")
 
     def get_dilution_factor(self, result: Result) -> str | None:
-        return None if result.dilution_factor is None else format(result.dilution_factor.normalize(), "f")
+        return (
+            None
+            if result.dilution_factor is None
+            else format(result.dilution_factor.normalize(), "f")
+        )
 
     def get_conversion(self, result: Result) -> str | None:
         return result.conversion or None

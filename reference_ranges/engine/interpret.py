@@ -25,9 +25,12 @@ reason naming the rule's source; an uncensored value outside the assay's measuri
 named in the reason.
 
 Speed: rule sets are indexed once (per-rule limits, reason texts and value regions precomputed)
-and identical questions get the identical, immutable answer from a bounded memo: the rule chosen
-per patient profile, and the interpretation per (rule, reported value text, comparator). The
-memos are caches only; results never depend on them.
+and identical questions get the identical, immutable answer from bounded memos kept with the
+index: the rule chosen per patient profile (sex, specimen, and the band between the rule set's
+age limits; an explanation why no rule applies is kept per exact age, since it names the age),
+and the interpretation per (rule, unit, comparator and value exactly as written, "7.40" not
+being "7.4"), for results without remarks of their own (measuring range, dilution). The memos
+are caches only: a result never depends on them (tests compare warm and fresh rule sets).
 """
 
 from __future__ import annotations
@@ -60,8 +63,6 @@ _MIDPOINT_CONTEXT = Context(prec=80)
 _EQ = Comparator.EQ
 _LT = Comparator.LT
 _LE = Comparator.LE
-_GT = Comparator.GT
-_GE = Comparator.GE
 
 _N = InterpretationCode.NORMAL
 _H = InterpretationCode.HIGH
@@ -387,7 +388,7 @@ def _measuring_range_text(measurement: Measurement) -> str:
         return f"LLOQ {_number(lloq)} / ULOQ {_number(uloq)} {unit}"
     if lloq is not None:
         return f"LLOQ {_number(lloq)} {unit}"
-    return f"ULOQ {_number(uloq or _ZERO)} {unit}"
+    return f"ULOQ {_number(uloq)} {unit}" if uloq is not None else unit
 
 
 def _notes(measurement: Measurement) -> str:
@@ -464,12 +465,13 @@ class _Group:
 
 class _Index:
     __slots__ = (
+        "day_limits",
         "groups",
         "molecular_weights",
         "resolved",
         "rule_groups",
         "ruleset",
-        "uses_days",
+        "year_limits",
     )
 
     def __init__(self, ruleset: RuleSet) -> None:
@@ -488,9 +490,10 @@ class _Index:
         # analytes as measurements ask for them.
         self.groups = {analyte: dict(by_unit) for analyte, by_unit in self.rule_groups.items()}
         self.resolved = 0
-        self.uses_days = any(
-            rule.age_unit is AgeUnit.DAYS and rule.is_age_partitioned for rule in ruleset.rules
-        )
+        # Every age limit of the rule set, per unit: patients whose ages fall between the same
+        # two limits are admitted by the same rules.
+        self.year_limits = self._age_limits(AgeUnit.YEARS)
+        self.day_limits = self._age_limits(AgeUnit.DAYS)
         weights: dict[str, Decimal] = {}
         for analyte, weight in ruleset.molecular_weights:
             if not weight > _ZERO:
@@ -501,6 +504,16 @@ class _Index:
                     f"weights ({weights[analyte]} and {weight} kDa)"
                 )
         self.molecular_weights = weights
+
+    def _age_limits(self, unit: AgeUnit) -> tuple[int, ...]:
+        limits = {
+            limit
+            for rule in self.ruleset.rules
+            if rule.age_unit is unit
+            for limit in (rule.min_age, rule.max_age)
+            if limit is not None
+        }
+        return tuple(sorted(limits))
 
     def unmatched(self, analyte: str, reason: str) -> Interpretation:
         return Interpretation(
@@ -561,7 +574,7 @@ class _Index:
 # Memo of recent indexes. Each entry holds its rule set, so an id cannot be reused while cached;
 # the identity check makes a stale entry harmless. Purely a cache: results never depend on it.
 _INDEX_CACHE: dict[int, _Index] = {}
-_INDEX_CACHE_SIZE = 32
+_INDEX_CACHE_SIZE = 8
 
 
 def _index_for(ruleset: RuleSet) -> _Index:
@@ -577,21 +590,43 @@ def _index_for(ruleset: RuleSet) -> _Index:
 
 
 def _choose(
-    index: _Index, group: _Group, patient: PatientContext, profile: str
+    index: _Index, group: _Group, patient: PatientContext, profile: str, exact_profile: str
 ) -> _Choice | Interpretation:
+    """Choose the group's rule for the patient and remember it for the patient's profile.
+
+    A chosen rule is remembered for the age band (``profile``): the same for every age between
+    the same two age limits of the rule set. Why no rule applies may name the patient's age, so
+    it is remembered for the exact age (``exact_profile``).
+    """
+    memo = group.memo
+    known = memo.get(exact_profile)
+    if known is not None:
+        return known
     applicable = [choice for choice in group.choices if rule_applies(choice.prepared.rule, patient)]
     if len(applicable) > 1:
         raise AmbiguousRules(group.analyte, [choice.prepared.rule.key for choice in applicable])
     chosen: _Choice | Interpretation
     if applicable:
         chosen = applicable[0]
+        key = profile
     else:
         reason = no_match_reason([prepared.rule for prepared in group.rules], patient)
         chosen = index.unmatched(group.analyte, reason)
-    if len(group.memo) >= _PROFILE_MEMO_SIZE:
-        group.memo.clear()
-    group.memo[profile] = chosen
+        key = exact_profile
+    if len(memo) >= _PROFILE_MEMO_SIZE:
+        memo.clear()
+    memo[key] = chosen
     return chosen
+
+
+def _band(age: int, limits: tuple[int, ...]) -> int:
+    """How many of the sorted age limits ``age`` has reached."""
+    band = 0
+    for limit in limits:
+        if age < limit:
+            break
+        band += 1
+    return band
 
 
 def _evaluate(
@@ -656,28 +691,39 @@ def interpret(
     index = _index_for(ruleset)
     groups = index.groups
     ruleset_key, ruleset_version = ruleset.key, ruleset.version
+    # Everything rule selection depends on, as one string (its hash is computed once): the
+    # age band between the rule set's age limits, and the exact age for explanations.
     age = patient.age
     if age is None:
-        profile = f"{patient.sex}\x1f{patient.specimen_type}\x1f-"
-    elif index.uses_days:
-        profile = f"{patient.sex}\x1f{patient.specimen_type}\x1f{age.years}\x1f{age.days}"
+        band = exact_age = "-"
     else:
-        profile = f"{patient.sex}\x1f{patient.specimen_type}\x1f{age.years}"
+        band = f"{_band(age.years, index.year_limits)}y{_band(age.days, index.day_limits)}d"
+        # An explanation names the age in days only where some interval is in days.
+        exact_age = f"{age.years}y{age.days}d" if index.day_limits else f"{age.years}y"
+    profile = "\x1f".join((patient.sex, patient.specimen_type, band))
+    exact_profile = "\x1f".join((patient.sex, patient.specimen_type, exact_age, ""))
     results: list[Interpretation] = []
     append = results.append
+    # Locals, not globals, in the loop: each global lookup costs as much as the work around it.
+    exact, classify, new = _EQ, _classify_exact, Interpretation
+    limit = _RESULT_MEMO_SIZE
     for measurement in measurements:
         by_unit = groups.get(measurement.analyte)
         group = None if by_unit is None else by_unit.get(measurement.unit)
         if group is None:
             group = index.resolve(measurement.analyte, measurement.unit)
-        choice = group.fixed or group.memo.get(profile) or _choose(index, group, patient, profile)
+        choice = (
+            group.fixed
+            or group.memo.get(profile)
+            or _choose(index, group, patient, profile, exact_profile)
+        )
         if isinstance(choice, Interpretation):
             append(choice)
             continue
         comparator = measurement.comparator
         if measurement.dilution_factor is None:
             value = measurement.value
-            if comparator is _EQ:
+            if comparator is exact:
                 lloq, uloq = measurement.lloq, measurement.uloq
                 if (lloq is None or lloq <= value) and (uloq is None or value <= uloq):
                     # The common case, kept inline: an exact value within the measuring range.
@@ -688,8 +734,8 @@ def interpret(
                     if found is None:
                         if group.to_unit is None:
                             prepared = choice.prepared
-                            code, _, tail = _classify_exact(prepared, value)
-                            found = Interpretation(
+                            code, _, tail = classify(prepared, value)
+                            found = new(
                                 group.analyte,
                                 code,
                                 (format(value, "f") if "E" in text else text) + tail,
@@ -701,7 +747,7 @@ def interpret(
                             )
                         else:
                             found = _evaluate(index, group, choice.prepared, measurement)
-                        if len(cache) < _RESULT_MEMO_SIZE:
+                        if len(cache) < limit:
                             cache[text] = found
                     append(found)
                     continue
@@ -711,7 +757,7 @@ def interpret(
                 found = cache.get(key)
                 if found is None:
                     found = _evaluate(index, group, choice.prepared, measurement)
-                    if len(cache) < _RESULT_MEMO_SIZE:
+                    if len(cache) < limit:
                         cache[key] = found
                 append(found)
                 continue

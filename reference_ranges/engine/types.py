@@ -1,8 +1,10 @@
-"""Value types of the interpretation engine: frozen dataclasses, Decimal values, no Django.
+"""Value types of the interpretation engine: immutable, Decimal values, no Django.
 
 The engine judges one panel's measurements against one published rule set. Everything it needs
-arrives in these types; everything it concludes leaves in them, carrying the rule key, the rule
-set version and the source that produced it, so every flag can be traced and replayed.
+arrives in these types (frozen dataclasses); everything it concludes leaves in them, carrying the
+rule key, the rule set version and the source that produced it, so every flag can be traced and
+replayed. :class:`Interpretation`, built once per result, is an immutable slotted class rather
+than a frozen dataclass, for speed; it behaves like one (constructor, equality, hash, repr).
 """
 
 from __future__ import annotations

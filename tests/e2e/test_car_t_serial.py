@@ -31,7 +31,9 @@ PATIENT = {
 INFUSION = {"type": "car_t_infusion", "at": "2026-11-10T12:00:00Z"}
 
 
-def _panel(accession: str, collected_at: str, results: list[tuple[str, str, str]]) -> dict[str, Any]:
+def _panel(
+    accession: str, collected_at: str, results: list[tuple[str, str, str]]
+) -> dict[str, Any]:
     return {
         "accession": accession,
         "patient": PATIENT,
@@ -118,9 +120,7 @@ def test_serial_car_t_case_shows_day_relative_trend_findings_and_grade(
     report = Report.objects.get(pk=body["report"]["id"])
     report_render(report_id=report.pk)
     report.refresh_from_db()
-    text = "\n".join(
-        page.extract_text() for page in PdfReader(io.BytesIO(report.pdf.read())).pages
-    )
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(report.pdf.read())).pages)
     for expected in (
         "Findings",
         "cytokine pattern consistent with CRS / cytokine storm — clinical grading required",

@@ -823,3 +823,35 @@ def test_same_rule_set_object_gives_identical_results_on_reuse() -> None:
 
     assert first == second
     assert [r.code for r in first] == [H, N]
+
+
+def test_remembered_rule_choices_never_mix_up_patients() -> None:
+    # One rule set object (so its memos are shared) judged for patients of many ages, sexes and
+    # specimens, twice, must answer exactly as a fresh rule set does for each patient alone.
+    rules = (
+        _rule(key="adult", min_age=18, specimen_types=frozenset({"serum"})),
+        _rule(key="child", max_age=18, min_age=1, high=Decimal("9")),
+        _rule(key="neonate-f", sex=Sex.FEMALE, age_unit=AgeUnit.DAYS, max_age=28),
+    )
+    shared = _ruleset(*rules)
+    patients = [
+        PatientContext(sex=sex, age=age, specimen_type=specimen)
+        for sex in (Sex.FEMALE, Sex.MALE, Sex.UNKNOWN)
+        for specimen in ("serum", "plasma")
+        for age in (
+            None,
+            Age(days=27, years=0),
+            Age(days=28, years=0),
+            Age(days=400, years=1),
+            Age(days=6_000, years=16),
+            Age(days=6_574, years=17),
+            Age(days=6_575, years=18),
+            Age(days=14_610, years=40),
+        )
+    ]
+    measurements = [_measurement("3"), _measurement("12.4"), _measurement("<20")]
+
+    for patient in patients + patients[::-1]:
+        alone = interpret(measurements, patient, _ruleset(*rules))
+
+        assert interpret(measurements, patient, shared) == alone
