@@ -27,9 +27,8 @@ from labpanel.exceptions import InvalidInput
 DocumentFormat = Literal["yaml", "json"]
 
 RULESET_FIELDS = ("key", "name", "version", "panel_type", "effective_from", "description")
-RULE_FIELDS = (
-    "key",
-    "analyte",
+# The fields a rule carries besides its key and analyte: stored, exported and imported alike.
+RULE_VALUE_FIELDS = (
     "unit",
     "low",
     "low_inclusive",
@@ -51,6 +50,7 @@ RULE_FIELDS = (
     "published_text",
     "note",
 )
+RULE_FIELDS = ("key", "analyte", *RULE_VALUE_FIELDS)
 # Top-level keys: ``defaults`` holds YAML anchors for rules to merge (``<<: *arup``); it is
 # otherwise ignored.
 TOP_LEVEL_FIELDS = ("ruleset", "rules", "defaults")

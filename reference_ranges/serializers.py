@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from reference_ranges.models import ReferenceRangeRule, ReferenceRangeSet
-from reference_ranges.ruleset_format import decimal_text
+from reference_ranges.ruleset_format import RULE_FIELDS, decimal_text
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -36,30 +36,7 @@ class RuleOutput(serializers.ModelSerializer[ReferenceRangeRule]):
 
     class Meta:
         model = ReferenceRangeRule
-        fields = (
-            "key",
-            "analyte",
-            "unit",
-            "low",
-            "low_inclusive",
-            "high",
-            "high_inclusive",
-            "critical_low",
-            "critical_high",
-            "sex",
-            "age_unit",
-            "min_age",
-            "max_age",
-            "specimen_types",
-            "source",
-            "test_code",
-            "test_name",
-            "method",
-            "citation",
-            "verified",
-            "published_text",
-            "note",
-        )
+        fields = RULE_FIELDS
         read_only_fields = fields
 
     def get_sex(self, rule: ReferenceRangeRule) -> str | None:

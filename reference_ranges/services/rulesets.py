@@ -27,6 +27,7 @@ from reference_ranges.models import (
     RuleSetStatus,
 )
 from reference_ranges.ruleset_format import (
+    RULE_VALUE_FIELDS,
     Problem,
     RulesetSpec,
     ValidationOutcome,
@@ -37,28 +38,7 @@ from reference_ranges.selectors import analyte_units_get, ruleset_document_get
 
 logger = logging.getLogger(__name__)
 
-EDITABLE_RULE_FIELDS = (
-    "unit",
-    "low",
-    "low_inclusive",
-    "high",
-    "high_inclusive",
-    "critical_low",
-    "critical_high",
-    "sex",
-    "age_unit",
-    "min_age",
-    "max_age",
-    "specimen_types",
-    "source",
-    "test_code",
-    "test_name",
-    "method",
-    "citation",
-    "verified",
-    "published_text",
-    "note",
-)
+EDITABLE_RULE_FIELDS = RULE_VALUE_FIELDS
 
 
 class RulesetImmutable(Conflict):

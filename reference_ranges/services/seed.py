@@ -23,6 +23,7 @@ from reference_ranges.models import (
     ReferenceRangeSet,
     RuleSetStatus,
 )
+from reference_ranges.ruleset_format import RULE_VALUE_FIELDS
 from reference_ranges.selectors import analyte_name_key
 
 logger = logging.getLogger(__name__)
@@ -44,28 +45,7 @@ ANALYTE_FIELDS = (
     "allowed_units",
     "molecular_weight_kda",
 )
-RULE_FIELDS = (
-    "unit",
-    "low",
-    "low_inclusive",
-    "high",
-    "high_inclusive",
-    "critical_low",
-    "critical_high",
-    "sex",
-    "age_unit",
-    "min_age",
-    "max_age",
-    "specimen_types",
-    "source",
-    "test_code",
-    "test_name",
-    "method",
-    "citation",
-    "verified",
-    "published_text",
-    "note",
-)
+RULE_FIELDS = RULE_VALUE_FIELDS
 _DECIMAL_FIELDS = {"low", "high", "critical_low", "critical_high", "molecular_weight_kda"}
 
 
