@@ -49,6 +49,7 @@ def _measurement(result: Result) -> Measurement:
         value=result.value.quantize(Decimal(1).scaleb(-result.value_scale)),
         comparator=Comparator(result.comparator),
         unit=result.unit,
+        dilution_factor=result.dilution_factor,
     )
 
 

@@ -273,6 +273,7 @@ def _panel_create(
             value=result.reported.value,
             comparator=result.reported.comparator,
             unit=result.unit,
+            dilution_factor=result.dilution_factor,
         )
         for result in submission.results
     ]

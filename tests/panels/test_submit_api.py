@@ -429,3 +429,21 @@ def test_a_u_per_ml_interval_never_judges_a_pg_per_ml_value(
     sil2r = response.json()["results"][0]
     assert sil2r["interpretation"] is None
     assert sil2r["rule"] is None
+
+
+def test_dilution_factor_is_stored_and_named_in_the_reason(
+    technician_client: APIClient, panel_payload: dict[str, Any]
+) -> None:
+    panel_payload["results"] = [
+        {"analyte": "IL-6", "value": "12000", "unit": "pg/mL", "dilution_factor": "10"}
+    ]
+
+    response = post(technician_client, panel_payload)
+
+    assert response.status_code == 201
+    il6 = response.json()["results"][0]
+    assert il6["dilution_factor"] == "10"
+    assert il6["value"] == "12000"
+    assert il6["interpretation"] == "H"
+    assert "10" in il6["interpretation_reason"]
+    assert "dilut" in il6["interpretation_reason"]
