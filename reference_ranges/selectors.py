@@ -16,6 +16,7 @@ from django.db.models import F, Prefetch, Q, QuerySet
 from panels.models import Lab, StaffMember
 from reference_ranges.models import Analyte, ReferenceRangeRule, ReferenceRangeSet
 from reference_ranges.ruleset_format import (
+    RULE_VALUE_FIELDS,
     DocumentFormat,
     RulesetSpec,
     RuleSpec,
@@ -127,26 +128,8 @@ def ruleset_spec_get(*, ruleset: ReferenceRangeSet) -> RulesetSpec:
             RuleSpec(
                 key=rule.key,
                 analyte=rule.analyte.code,
-                unit=rule.unit,
-                low=rule.low,
-                low_inclusive=rule.low_inclusive,
-                high=rule.high,
-                high_inclusive=rule.high_inclusive,
-                critical_low=rule.critical_low,
-                critical_high=rule.critical_high,
-                sex=rule.sex,
-                age_unit=rule.age_unit,
-                min_age=rule.min_age,
-                max_age=rule.max_age,
+                **_rule_values(rule),
                 specimen_types=tuple(rule.specimen_types) if rule.specimen_types else None,
-                source=rule.source,
-                test_code=rule.test_code,
-                test_name=rule.test_name,
-                method=rule.method,
-                citation=rule.citation,
-                verified=rule.verified,
-                published_text=rule.published_text,
-                note=rule.note,
             )
             for rule in rules.order_by("pk")
         ),
@@ -160,3 +143,8 @@ def ruleset_document_get(*, ruleset: ReferenceRangeSet) -> dict[str, Any]:
 
 def ruleset_export(*, ruleset: ReferenceRangeSet, document_format: DocumentFormat) -> str:
     return document_dump(ruleset_document_get(ruleset=ruleset), document_format=document_format)
+
+
+def _rule_values(rule: ReferenceRangeRule) -> dict[str, Any]:
+    """The stored rule's values, except ``specimen_types`` (a list here, a tuple in a spec)."""
+    return {name: getattr(rule, name) for name in RULE_VALUE_FIELDS if name != "specimen_types"}
