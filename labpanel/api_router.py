@@ -2,11 +2,13 @@
 
 from rest_framework.routers import DefaultRouter
 
+from panels.imports.views import ImportJobViewSet
 from panels.views import PanelViewSet
 from reference_ranges.views import RulesetViewSet
 from reports.views import ReportViewSet
 
 router = DefaultRouter()
 router.register("panels", PanelViewSet, basename="panel")
+router.register("imports", ImportJobViewSet, basename="import")
 router.register("reports", ReportViewSet, basename="report")
 router.register("rulesets", RulesetViewSet, basename="ruleset")

@@ -168,6 +168,8 @@ CELERY_BEAT_SCHEDULE: dict[str, object] = {}
 # --- Labpanel -----------------------------------------------------------------------------------
 # Rows stuck in "rendering" longer than this are considered abandoned by a crashed worker.
 REPORT_RENDER_STALE_AFTER = timedelta(seconds=CELERY_TASK_TIME_LIMIT * 2)
+# Uploads for import are streamed to a temporary file and archived; this caps their size.
+IMPORT_MAX_BYTES = 256 * 1024 * 1024
 
 LOGGING = {
     "version": 1,

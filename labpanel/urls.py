@@ -7,9 +7,11 @@ from knox import views as knox_views
 
 from labpanel.api_router import router
 from labpanel.views import healthz
+from panels.messaging.views import Hl7View
 
 api_patterns = [
     *router.urls,
+    path("hl7/", Hl7View.as_view(), name="hl7"),
     path("auth/logout/", knox_views.LogoutView.as_view(), name="knox-logout"),
     path("auth/logoutall/", knox_views.LogoutAllView.as_view(), name="knox-logoutall"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -7,7 +7,15 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from panels.models import Lab, Panel, Patient, Result, StaffMember
+from panels.models import (
+    ImportJob,
+    InboundMessage,
+    Lab,
+    Panel,
+    Patient,
+    Result,
+    StaffMember,
+)
 
 
 @admin.register(Lab)
@@ -17,7 +25,7 @@ class LabAdmin(admin.ModelAdmin[Lab]):
 
 @admin.register(StaffMember)
 class StaffMemberAdmin(admin.ModelAdmin[StaffMember]):
-    list_display = ("user", "role", "lab")
+    list_display = ("user", "role", "lab", "provider_id")
     list_filter = ("role", "lab")
     search_fields = ("user__username",)
 
@@ -87,3 +95,30 @@ class ResultAdmin(admin.ModelAdmin[Result]):
         if obj is None or _on_a_report(obj):
             return False
         return super().has_delete_permission(request, obj)
+
+
+class _ArchiveAdmin:
+    """Archives are evidence: readable in the admin, never edited or deleted there."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(_ArchiveAdmin, admin.ModelAdmin[ImportJob]):
+    list_display = ("uuid", "lab", "status", "format", "filename", "created_by", "created_at")
+    list_filter = ("status", "format", "lab")
+    search_fields = ("uuid", "sha256", "filename")
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(_ArchiveAdmin, admin.ModelAdmin[InboundMessage]):
+    list_display = ("control_id", "sending_facility", "ack_code", "transport", "created_at")
+    list_filter = ("ack_code", "transport", "lab")
+    search_fields = ("control_id",)

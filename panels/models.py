@@ -7,6 +7,7 @@ and rule-set version that interpreted it.
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -42,6 +43,20 @@ class StaffMember(TimestampedModel):
     lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="staff")
     role = models.CharField(max_length=16, choices=Role.choices)
     display_name = models.CharField(max_length=120, blank=True)
+    provider_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Identifier interfaces use for this clinician (HL7 OBR-16.1), e.g. an NPI",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lab", "provider_id"],
+                condition=~Q(provider_id=""),
+                name="staff_provider_id_once_per_lab",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role}, {self.lab})"
@@ -155,6 +170,14 @@ class Result(models.Model):
         ReferenceRangeRule, null=True, blank=True, on_delete=models.PROTECT, related_name="results"
     )
     ruleset_version = models.CharField(max_length=32)
+    sender_range = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="The sending system's reference range (HL7 OBX-7) as sent; never used to judge",
+    )
+    sender_flags = models.CharField(
+        max_length=40, blank=True, help_text="The sending system's flags (HL7 OBX-8) as sent"
+    )
 
     class Meta:
         ordering = ["panel", "position"]
@@ -211,3 +234,159 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_id} v{self.rule_version}: {self.status} (panel {self.panel_id})"
+
+
+# --- Imports from the bench (files) -------------------------------------------------------------
+
+
+def import_file_path(job: ImportJob, filename: str) -> str:
+    return f"imports/{job.uuid}/{filename}"
+
+
+class ImportStatus(models.TextChoices):
+    VALIDATING = "validating", "Validating"
+    PREVIEW = "preview", "Preview ready"
+    COMMITTING = "committing", "Committing"
+    COMMITTED = "committed", "Committed"
+    REJECTED = "rejected", "Rejected"
+    ABANDONED = "abandoned", "Abandoned"
+
+
+class ImportJob(TimestampedModel):
+    """One uploaded file (and its optional sample manifest): validated, previewed, committed.
+
+    The raw bytes are archived unchanged with their SHA-256; the same file cannot be imported
+    twice by one lab (an abandoned job frees it). Committing is one transaction.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="import_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="import_jobs"
+    )
+    status = models.CharField(
+        max_length=10, choices=ImportStatus.choices, default=ImportStatus.VALIDATING
+    )
+    format_requested = models.CharField(max_length=24, blank=True)
+    format = models.CharField(max_length=24, blank=True, help_text="As detected or requested")
+    filename = models.CharField(max_length=255)
+    file = models.FileField(upload_to=import_file_path, max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+    manifest = models.FileField(upload_to=import_file_path, max_length=255, blank=True)
+    manifest_filename = models.CharField(max_length=255, blank=True)
+    manifest_sha256 = models.CharField(max_length=64, blank=True)
+    encoding = models.CharField(max_length=16, blank=True)
+    rows_processed = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    ruleset = models.ForeignKey(
+        ReferenceRangeSet, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    summary = models.JSONField(default=dict, blank=True)
+    preview = models.FileField(upload_to=import_file_path, max_length=255, blank=True)
+    preview_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="Hash of the staged content the preview showed"
+    )
+    problem_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    status_message = models.TextField(blank=True)
+    committed_at = models.DateTimeField(null=True, blank=True)
+    committed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="committed_imports",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lab", "sha256"],
+                condition=~Q(status="abandoned"),
+                name="import_file_once_per_lab",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Import {self.uuid} ({self.status})"
+
+
+class ImportProblem(models.Model):
+    """One problem found in an import, located by row and column of the file it names."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="problems")
+    position = models.PositiveIntegerField()
+    source = models.CharField(max_length=8, default="file", help_text="file or manifest")
+    row = models.PositiveIntegerField(null=True, blank=True)
+    column = models.CharField(max_length=120, blank=True)
+    code = models.CharField(max_length=40)
+    severity = models.CharField(max_length=8)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["job", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "position"], name="import_problem_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.severity} {self.code} at row {self.row} ({self.job_id})"
+
+
+class ImportedPanel(models.Model):
+    """Which panels a committed import created (a panel comes from at most one import)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.PROTECT, related_name="panels")
+    panel = models.OneToOneField(Panel, on_delete=models.PROTECT, related_name="imported_from")
+    sample_id = models.CharField(max_length=120)
+    row = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"Panel {self.panel_id} from import {self.job_id}"
+
+
+# --- Messages from hospital interfaces (HL7 v2) ------------------------------------------------
+
+
+class Transport(models.TextChoices):
+    HTTP = "http", "HTTP"
+    MLLP = "mllp", "MLLP"
+
+
+class InboundMessage(TimestampedModel):
+    """One HL7 v2 message as received (archived unchanged) and the ACK it was answered with.
+
+    A message accepted with AA is never processed twice: a resend with the same sender and
+    control ID (MSH-10) gets the stored ACK back.
+    """
+
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="inbound_messages")
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="inbound_messages"
+    )
+    transport = models.CharField(max_length=8, choices=Transport.choices)
+    sending_application = models.CharField(max_length=180, blank=True)
+    sending_facility = models.CharField(max_length=180, blank=True)
+    control_id = models.CharField(max_length=199, blank=True, help_text="MSH-10")
+    message_type = models.CharField(max_length=40, blank=True)
+    raw = models.TextField(help_text="The message exactly as received")
+    sha256 = models.CharField(max_length=64)
+    ack_code = models.CharField(max_length=2)
+    ack = models.TextField()
+    problems = models.JSONField(default=list, blank=True)
+    accessions = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lab", "sending_application", "sending_facility", "control_id"],
+                condition=Q(ack_code="AA"),
+                name="accepted_message_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"HL7 {self.message_type} {self.control_id} ({self.ack_code})"

@@ -28,13 +28,19 @@ from panels.models import (
 )
 from panels.notation import NotationError, parse_reported_value
 from panels.services import EventData, PanelSubmission, PatientData, ResultData
+from panels.validation import (
+    ACCESSION_PATTERN,
+    FieldError,
+    dilution_factor_clean,
+    unit_match,
+    unit_problem,
+)
 from reference_ranges.engine.patterns import check_clinical_value
-from reference_ranges.models import Analyte, Sex
+from reference_ranges.models import Sex
 from reference_ranges.patterns import clinical_inputs
 from reference_ranges.selectors import AnalyteCatalogue
 
 MAX_RESULTS = 200
-ACCESSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -109,12 +115,9 @@ class ResultInput(serializers.Serializer[Any]):
 
     def validate_dilution_factor(self, value: str) -> Decimal:
         try:
-            reported = parse_reported_value(value)
-        except NotationError as error:
+            return dilution_factor_clean(value)
+        except FieldError as error:
             raise serializers.ValidationError(str(error)) from error
-        if reported.comparator.is_censored or reported.value < 1:
-            raise serializers.ValidationError("a dilution factor is a plain number of 1 or more")
-        return reported.value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         catalogue: AnalyteCatalogue = self.context["catalogue"]
@@ -127,25 +130,14 @@ class ResultInput(serializers.Serializer[Any]):
         except NotationError as error:
             errors["value"] = str(error)
         if analyte is not None:
-            unit = _match_unit(attrs["unit"], analyte)
+            unit = unit_match(attrs["unit"], analyte)
             if unit is None:
-                allowed = ", ".join(analyte.allowed_units)
-                errors["unit"] = (
-                    f"{attrs['unit']!r} is not a unit {analyte.short_name} is reported in "
-                    f"(allowed: {allowed}); units are never converted"
-                )
+                errors["unit"] = unit_problem(attrs["unit"], analyte)
             attrs["unit"] = unit
         if errors:
             raise serializers.ValidationError(errors)
         attrs["analyte_obj"] = analyte
         return attrs
-
-
-def _match_unit(unit: str, analyte: Analyte) -> str | None:
-    if unit in analyte.allowed_units:
-        return unit
-    folded = [allowed for allowed in analyte.allowed_units if allowed.casefold() == unit.casefold()]
-    return folded[0] if len(folded) == 1 else None
 
 
 class EventInput(serializers.Serializer[Any]):

@@ -39,7 +39,11 @@ from reference_ranges.adapters import ruleset_to_engine
 from reference_ranges.engine import age_on, interpret
 from reference_ranges.engine.types import Measurement, PatientContext, Sex
 from reference_ranges.models import Analyte, ReferenceRangeRule
-from reference_ranges.selectors import ruleset_get_active
+from reference_ranges.selectors import (
+    MeasuringRangeFacts,
+    measuring_ranges_active,
+    ruleset_get_active,
+)
 from reports.services import report_request
 
 logger = logging.getLogger(__name__)
@@ -64,6 +68,8 @@ class ResultData:
     reported: ReportedValue
     unit: str
     dilution_factor: Decimal | None = None
+    sender_range: str = ""  # e.g. HL7 OBX-7: the sender's range, stored as sent, never used
+    sender_flags: str = ""  # e.g. HL7 OBX-8
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,12 @@ class PanelSubmission:
                     result.reported.text,
                     result.unit,
                     _json_value(result.dilution_factor),
+                    # only when given, so that hashes of panels without them stay as they were
+                    *(
+                        [result.sender_range, result.sender_flags]
+                        if result.sender_range or result.sender_flags
+                        else []
+                    ),
                 ]
                 for result in self.results
             ),
@@ -116,6 +128,29 @@ class PanelSubmission:
 
 def _json_value(value: Decimal | bool | str | None) -> Any:
     return format(value, "f") if isinstance(value, Decimal) else value
+
+
+def submission_measurements(
+    submission: PanelSubmission, *, measuring_ranges: Mapping[str, MeasuringRangeFacts]
+) -> list[Measurement]:
+    """The engine's inputs for ``submission``, with the lab's measuring range of each assay
+    (LLOQ/ULOQ, in the result's unit when it converts exactly; otherwise left out)."""
+    measurements = []
+    for result in submission.results:
+        facts = measuring_ranges.get(result.analyte.code)
+        limits = facts.limits_in(result.unit) if facts is not None else None
+        measurements.append(
+            Measurement(
+                analyte=result.analyte.code,
+                value=result.reported.value,
+                comparator=result.reported.comparator,
+                unit=result.unit,
+                dilution_factor=result.dilution_factor,
+                lloq=limits[0] if limits else None,
+                uloq=limits[1] if limits else None,
+            )
+        )
+    return measurements
 
 
 def submitter_lab_get(*, user: User) -> Lab:
@@ -267,16 +302,9 @@ def _panel_create(
     collected_on = timezone.localdate(submission.collected_at)
     age = age_on(patient.birth_date, collected_on) if patient.birth_date else None
     context = PatientContext(sex=Sex(patient.sex), age=age, specimen_type=submission.specimen_type)
-    measurements = [
-        Measurement(
-            analyte=result.analyte.code,
-            value=result.reported.value,
-            comparator=result.reported.comparator,
-            unit=result.unit,
-            dilution_factor=result.dilution_factor,
-        )
-        for result in submission.results
-    ]
+    measurements = submission_measurements(
+        submission, measuring_ranges=measuring_ranges_active(lab_id=lab.pk, on=collected_on)
+    )
     interpretations = interpret(measurements, context, ruleset_to_engine(ruleset))
     rules_by_key = {
         rule.key: rule
@@ -317,6 +345,8 @@ def _panel_create(
             reference_text=interpretation.reference_text or "",
             rule=rules_by_key.get(interpretation.rule_key) if interpretation.rule_key else None,
             ruleset_version=ruleset.version,
+            sender_range=result.sender_range,
+            sender_flags=result.sender_flags,
         )
         for position, (result, interpretation) in enumerate(
             zip(submission.results, interpretations, strict=True), start=1

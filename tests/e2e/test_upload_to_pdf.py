@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import io
 import json
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from pypdf import PdfReader
 
-from labpanel.celery import app as celery_app
 from panels.accounts import api_token_issue
 from panels.models import Role
 from tests.conftest import EXAMPLE_PANEL
+from tests.e2e.conftest import http, wait_for
 from tests.factories import make_lab, make_staff
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -30,43 +25,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 READY_TIMEOUT_SECONDS = 60
 
 
-@pytest.fixture
-def celery_worker_on_redis(transactional_db: None) -> Iterator[Any]:
-    with start_worker(
-        celery_app,
-        pool="solo",
-        concurrency=1,
-        perform_ping_check=False,
-        shutdown_timeout=30,
-        loglevel="WARNING",
-    ) as worker:
-        yield worker
-
-
 def _request(
     method: str, url: str, token: str, body: dict[str, Any] | None = None
 ) -> tuple[int, bytes, str]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Authorization", f"Token {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read(), response.headers.get("Content-Type", "")
-    except urllib.error.HTTPError as error:
-        return error.code, error.read(), error.headers.get("Content-Type", "")
+    return http(method, url, token, body)
 
 
 def _wait_until_ready(url: str, token: str) -> dict[str, Any]:
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while True:
-        status, body, _ = _request("GET", url, token)
-        assert status == 200
-        report = json.loads(body)
-        if report["status"] in ("ready", "failed") or time.monotonic() > deadline:
-            return dict(report)
-        time.sleep(0.1)
+    return wait_for(url, token, lambda report: report["status"] in ("ready", "failed"))
 
 
 def test_posted_panel_becomes_a_pdf_report_with_every_result_and_flag(

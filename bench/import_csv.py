@@ -1,0 +1,270 @@
+"""Import 10,000 panels (130,000 results) from one CSV through the real code path, and compare
+with raw PostgreSQL COPY of the same rows into the same tables.
+
+The import runs the services the Celery tasks run — archive, parse, validate, match, interpret
+(preview), then re-read, check against the preview, interpret and store (commit) — in this
+process, on a fresh PostgreSQL database. The COPY baseline writes the same patients, panels and
+results (values already parsed, no interpretation) inside a transaction that is rolled back.
+
+    .venv/bin/python bench/import_csv.py                 # 10,000 panels x 13 results
+    .venv/bin/python bench/import_csv.py --panels 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+DATABASE = "labpanel_bench_import"
+ANALYTES = (
+    ("SIL2R", "900", "U/mL"),
+    ("IL12P70", "3.1", "pg/mL"),
+    ("IFNG", "25.0", "pg/mL"),
+    ("IL4", "<1.0", "pg/mL"),
+    ("IL5", "1.9", "pg/mL"),
+    ("IL10", "12.7", "pg/mL"),
+    ("IL13", "2.2", "pg/mL"),
+    ("IL1B", "7.4", "pg/mL"),
+    ("IL6", "148.2", "pg/mL"),
+    ("IL8", "30.5", "pg/mL"),
+    ("IL17A", "<1.4", "pg/mL"),
+    ("TNFA", "18.9", "pg/mL"),
+    ("IL2", "2.0", "pg/mL"),
+)
+HEADER = (
+    "accession,mrn,family_name,given_name,birth_date,sex,specimen_type,collected_at,"
+    "ordering_clinician,analyte,value,unit\n"
+)
+
+
+def _fresh_database() -> None:
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {DATABASE}")
+
+
+def _csv(panels: int) -> bytes:
+    out = io.StringIO()
+    out.write(HEADER)
+    for index in range(panels):
+        patient = (
+            f"IMP-{index:06d},IMP-MRN-{index:06d},Bench,Patient {index},1970-01-01,"
+            f"{'female' if index % 2 else 'male'},plasma,"
+            f"2026-11-20T08:{index % 60:02d}:00Z,dr.house"
+        )
+        for code, value, unit in ANALYTES:
+            # vary the numbers a little so the engine sees many distinct values
+            if value[0] not in "<>":
+                value = f"{Decimal(value) + Decimal(index % 97) / 10}"
+            out.write(f"{patient},{code},{value},{unit}\n")
+    return out.getvalue().encode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--panels", type=int, default=10_000)
+    parser.add_argument("--profile", help="write cProfile stats of validate/commit to this prefix")
+    args = parser.parse_args()
+
+    _fresh_database()
+    media = tempfile.mkdtemp(prefix="labpanel-bench-media-")
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "labpanel.settings",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
+            "CELERY_BROKER_URL": "memory://",
+            "LABPANEL_MEDIA_ROOT": media,
+            "DJANGO_SECRET_KEY": "bench-only",
+            "DJANGO_DEBUG": "false",
+        }
+    )
+    sys.path.insert(0, str(BASE_DIR))
+    import django
+
+    django.setup()
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from panels.imports.services import (
+        import_job_commit,
+        import_job_commit_request,
+        import_job_create,
+        import_job_validate,
+    )
+    from panels.models import ImportJob, Lab, Panel, Patient, Result, Role, StaffMember
+    from reference_ranges.models import Analyte
+    from tests.factories import make_lab, make_staff
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_reference_data", verbosity=0)
+    lab = make_lab(name="Bench Lab")
+    technician = make_staff(username="bench.tech", lab=lab, role=Role.TECHNICIAN)
+    make_staff(username="dr.house", lab=lab, role=Role.CLINICIAN)
+    del StaffMember, Lab
+
+    content = _csv(args.panels)
+    results = args.panels * len(ANALYTES)
+    print(f"CSV: {args.panels:,} panels, {results:,} results, {len(content) / 1e6:.1f} MB")
+
+    started = time.perf_counter()
+    job = import_job_create(
+        user=technician.user, upload=SimpleUploadedFile("bench.csv", content, "text/csv")
+    )
+    created = time.perf_counter()
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler:
+        profiler.enable()
+    import_job_validate(job_id=job.pk)
+    validated = time.perf_counter()
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(f"{args.profile}.validate")
+    job.refresh_from_db()
+    if job.status != "preview":
+        print("validation failed:", job.status_message, list(job.problems.values()[:5]))
+        raise SystemExit(1)
+    import_job_commit_request(job=job, user=technician.user)
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler:
+        profiler.enable()
+    commit_started = time.perf_counter()
+    import_job_commit(job_id=job.pk)
+    committed = time.perf_counter()
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(f"{args.profile}.commit")
+    job = ImportJob.objects.get(pk=job.pk)
+    assert job.status == "committed", job.status_message
+    assert Result.objects.count() == results
+    validate_s, commit_s = validated - created, committed - commit_started
+    total_s = committed - started
+
+    # COPY baseline: the same patients, panels and results, parsed values, no interpretation.
+    analytes = dict(Analyte.objects.values_list("code", "pk"))
+    panel_template = Panel.objects.first()
+    assert panel_template is not None
+    now = datetime.now(UTC)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval('panels_patient_id_seq') FROM generate_series(1, %s)", [args.panels]
+            )
+            patient_ids = [row[0] for row in cursor.fetchall()]
+            cursor.execute(
+                "SELECT nextval('panels_panel_id_seq') FROM generate_series(1, %s)", [args.panels]
+            )
+            panel_ids = [row[0] for row in cursor.fetchall()]
+            raw = cursor.cursor
+            copy_started = time.perf_counter()
+            with raw.copy(
+                "COPY panels_patient (id, created_at, updated_at, lab_id, mrn, family_name, "
+                "given_name, birth_date, sex) FROM STDIN"
+            ) as copy:
+                for index, pid in enumerate(patient_ids):
+                    copy.write_row(
+                        (
+                            pid,
+                            now,
+                            now,
+                            lab.pk,
+                            f"COPY-MRN-{index}",
+                            "Bench",
+                            f"P {index}",
+                            "1970-01-01",
+                            "female",
+                        )
+                    )
+            with raw.copy(
+                "COPY panels_panel (id, created_at, updated_at, accession, lab_id, patient_id, "
+                "specimen_type, collected_at, received_at, ordering_clinician_id, submitted_by_id, "
+                "ruleset_id, content_sha256, clinical, serial, summary) FROM STDIN"
+            ) as copy:
+                for index, (pid, patient_id) in enumerate(zip(panel_ids, patient_ids, strict=True)):
+                    copy.write_row(
+                        (
+                            pid,
+                            now,
+                            now,
+                            f"COPY-{index}",
+                            lab.pk,
+                            patient_id,
+                            "plasma",
+                            now,
+                            now,
+                            panel_template.ordering_clinician_id,
+                            panel_template.submitted_by_id,
+                            panel_template.ruleset_id,
+                            "0" * 64,
+                            "{}",
+                            "{}",
+                            "{}",
+                        )
+                    )
+            with raw.copy(
+                "COPY panels_result (panel_id, position, analyte_id, analyte_as_received, "
+                "raw_value, comparator, value, value_scale, unit, interpretation, conversion, "
+                "interpretation_reason, reference_text, ruleset_version, sender_range, "
+                "sender_flags) FROM STDIN"
+            ) as copy:
+                for pid in panel_ids:
+                    for position, (code, value, unit) in enumerate(ANALYTES, start=1):
+                        comparator = value[0] if value[0] in "<>" else ""
+                        number = value.lstrip("<>")
+                        copy.write_row(
+                            (
+                                pid,
+                                position,
+                                analytes[code],
+                                code,
+                                value,
+                                comparator,
+                                Decimal(number),
+                                len(number.partition(".")[2]),
+                                unit,
+                                "N",
+                                "",
+                                "within the interval",
+                                "≤ 7.4 pg/mL",
+                                "1",
+                                "",
+                                "",
+                            )
+                        )
+            copy_s = time.perf_counter() - copy_started
+        transaction.set_rollback(True)
+    assert Patient.objects.filter(mrn__startswith="COPY-").count() == 0
+
+    copy_rate = results / copy_s
+    print()
+    print(f"{'step':<44}{'seconds':>10}{'results/s':>14}")
+    print(f"{'upload + archive (SHA-256)':<44}{created - started:>10.2f}{'':>14}")
+    rows = [
+        ("validate: parse, match, interpret, preview", validate_s),
+        ("commit: re-read, check, interpret, store", commit_s),
+    ]
+    for label, seconds in rows:
+        print(f"{label:<44}{seconds:>10.2f}{results / seconds:>14,.0f}")
+    print(f"{'whole import (upload to committed)':<44}{total_s:>10.2f}{results / total_s:>14,.0f}")
+    print(
+        f"{'raw COPY of the same rows (no interpretation)':<44}{copy_s:>10.2f}{copy_rate:>14,.0f}"
+    )
+    print()
+    print(f"commit / COPY rate ratio: {results / commit_s / copy_rate:.2f}  (target >= 0.50)")
+    print(f"whole import / COPY rate ratio: {results / total_s / copy_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()

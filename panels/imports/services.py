@@ -1,0 +1,552 @@
+"""Import jobs: upload (archived with its SHA-256) → validating → preview → committed.
+
+``import_job_create`` archives the uploaded bytes unchanged and enqueues validation after
+commit. ``import_job_validate`` parses, stages, checks against stored data and interprets,
+writing the preview and every problem; it never stores a panel. ``import_job_commit_request``
+accepts a clean preview; ``import_job_commit`` re-reads the archived file, checks that what it
+would store is exactly what the preview showed, and stores it in one transaction (all or none).
+A job may be abandoned until it is committed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, BinaryIO, cast
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.files.base import ContentFile, File
+from django.db import transaction
+from django.utils import timezone
+
+from labpanel.exceptions import Conflict, InvalidInput, NotAllowed
+from panels.imports.prepare import Prepared, prepare
+from panels.imports.staging import StagedImport, StagedProblem, StagingContext, stage
+from panels.imports.store import PatientChanged, prepared_store
+from panels.ingest.files import parse_file, parse_manifest
+from panels.ingest.files.types import ParsedFile
+from panels.models import (
+    ImportJob,
+    ImportProblem,
+    ImportStatus,
+    Lab,
+    Role,
+    StaffMember,
+)
+from panels.validation import local_zone
+from reference_ranges.selectors import analyte_catalogue_get, ruleset_get_active
+
+logger = logging.getLogger(__name__)
+
+IMPORTING_ROLES = (Role.TECHNICIAN, Role.DIRECTOR)
+FORMATS = ("labpanel_long", "labpanel_wide", "luminex_xponent", "biorad_bioplex", "msd_workbench")
+PROGRESS_EVERY_ROWS = 10_000
+ABANDONABLE = (ImportStatus.VALIDATING, ImportStatus.PREVIEW, ImportStatus.REJECTED)
+
+
+def importer_lab_get(*, user: User) -> Lab:
+    staff = StaffMember.objects.select_related("lab").filter(user=user).first()
+    if staff is None or staff.role not in IMPORTING_ROLES:
+        raise NotAllowed("only technicians and directors may import files")
+    return staff.lab
+
+
+def _sha256(upload: File[Any]) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in upload.chunks():
+        digest.update(chunk)
+        size += len(chunk)
+    upload.seek(0)
+    return digest.hexdigest(), size
+
+
+def import_job_create(
+    *,
+    user: User,
+    upload: File[Any],
+    manifest: File[Any] | None = None,
+    file_format: str = "",
+) -> ImportJob:
+    """Archive ``upload`` (and ``manifest``) unchanged and enqueue validation after commit.
+
+    Raises ``InvalidInput`` (empty file, unknown format), ``Conflict`` (the lab already has a
+    job for the same bytes; the message points at it) and ``NotAllowed``.
+    """
+    lab = importer_lab_get(user=user)
+    if file_format and file_format not in FORMATS:
+        raise InvalidInput(
+            f"unknown format {file_format!r}",
+            details=[{"field": "format", "message": f"use one of {', '.join(FORMATS)}"}],
+        )
+    sha256, size = _sha256(upload)
+    if size == 0:
+        raise InvalidInput(
+            "the file is empty (0 bytes); nothing was imported",
+            details=[{"field": "file", "message": "the file is empty (0 bytes)"}],
+        )
+    if size > settings.IMPORT_MAX_BYTES:
+        raise InvalidInput(
+            f"the file is {size} bytes; the limit is {settings.IMPORT_MAX_BYTES}",
+            details=[{"field": "file", "message": "file too large"}],
+        )
+    manifest_sha256 = ""
+    if manifest is not None:
+        manifest_sha256, manifest_size = _sha256(manifest)
+        if manifest_size == 0:
+            raise InvalidInput(
+                "the manifest is empty (0 bytes)",
+                details=[{"field": "manifest", "message": "the file is empty (0 bytes)"}],
+            )
+    with transaction.atomic():
+        first = _same_file_job(lab=lab, sha256=sha256)
+        if first is not None:
+            raise _duplicate(first)
+        job = ImportJob(
+            lab=lab,
+            created_by=user,
+            format_requested=file_format,
+            filename=(upload.name or "upload")[:255],
+            sha256=sha256,
+            size_bytes=size,
+            manifest_filename=(manifest.name or "manifest")[:255] if manifest else "",
+            manifest_sha256=manifest_sha256,
+        )
+        job.file.save(f"original-{sha256[:12]}", upload, save=False)
+        if manifest is not None:
+            job.manifest.save(f"manifest-{manifest_sha256[:12]}", manifest, save=False)
+        job.save()
+        _enqueue_on_commit("panels.validate_import", job.pk)
+    logger.info(
+        "import.created job_id=%s lab_id=%s bytes=%d sha256=%s", job.pk, lab.pk, size, sha256
+    )
+    return job
+
+
+def _same_file_job(*, lab: Lab, sha256: str) -> ImportJob | None:
+    return (
+        ImportJob.objects.select_for_update()
+        .filter(lab=lab, sha256=sha256)
+        .exclude(status=ImportStatus.ABANDONED)
+        .first()
+    )
+
+
+def _duplicate(first: ImportJob) -> Conflict:
+    return Conflict(
+        f"this file was already uploaded on {first.created_at:%Y-%m-%d %H:%M} as import "
+        f"{first.uuid} ({first.status}); abandon that job to upload the file again",
+        details=[{"field": "file", "message": "same SHA-256 as an earlier upload"}],
+    )
+
+
+def _enqueue_on_commit(task_name: str, job_id: int) -> None:
+    from panels.tasks import commit_import_task, validate_import_task
+
+    task = {
+        "panels.validate_import": validate_import_task,
+        "panels.commit_import": commit_import_task,
+    }[task_name]
+    task.delay_on_commit(job_id)
+
+
+@dataclass
+class _Progress:
+    job_id: int
+    offset: int = 0
+    last_saved: int = -PROGRESS_EVERY_ROWS
+
+    def __call__(self, rows_done: int, rows_total: int) -> None:
+        done = self.offset + rows_done
+        if done - self.last_saved >= PROGRESS_EVERY_ROWS or rows_done == rows_total:
+            ImportJob.objects.filter(pk=self.job_id).update(
+                rows_processed=done, rows_total=self.offset + rows_total
+            )
+            self.last_saved = done
+
+
+def _parse(
+    job: ImportJob, on_progress: Callable[[int, int], None] | None
+) -> tuple[ParsedFile, ParsedFile | None]:
+    with job.file.open("rb") as stream:
+        parsed = parse_file(
+            cast(BinaryIO, stream), format=job.format_requested or None, on_progress=on_progress
+        )
+    manifest = None
+    if job.manifest:
+        with job.manifest.open("rb") as stream:
+            manifest = parse_manifest(cast(BinaryIO, stream))
+    return parsed, manifest
+
+
+def _stage_and_prepare(
+    job: ImportJob, parsed: ParsedFile, manifest: ParsedFile | None
+) -> tuple[StagedImport, Prepared | None]:
+    from panels.models import StaffMember
+
+    clinicians = {
+        staff.user.get_username(): staff.user
+        for staff in StaffMember.objects.select_related("user").filter(
+            lab=job.lab, role=Role.CLINICIAN, user__is_active=True
+        )
+    }
+    now = timezone.now()
+    context = StagingContext(
+        catalogue=analyte_catalogue_get(),
+        clinicians=clinicians,
+        now=now,
+        today=timezone.localdate(now),
+        local_zone=local_zone(),
+    )
+    staged = stage(parsed, manifest=manifest, context=context)
+    ruleset = ruleset_get_active(lab=job.lab)
+    if ruleset is None:
+        staged.problems.append(
+            StagedProblem(
+                "file",
+                None,
+                None,
+                "no_ruleset",
+                "error",
+                "no reference range set is active; a director must publish one",
+            )
+        )
+        return staged, None
+    return staged, prepare(staged=staged, lab=job.lab, ruleset=ruleset)
+
+
+def import_job_validate(*, job_id: int) -> None:
+    """Validate job ``job_id`` (status ``validating``): preview it, or reject it with problems."""
+    job = (
+        ImportJob.objects.select_related("lab")
+        .filter(pk=job_id, status=ImportStatus.VALIDATING)
+        .first()
+    )
+    if job is None:
+        return
+    parsed, manifest = _parse(job, _Progress(job_id=job.pk))
+    staged, prepared = _stage_and_prepare(job, parsed, manifest)
+    preview = _preview_bytes(staged, prepared)
+    errors = staged.errors
+    status = ImportStatus.REJECTED if errors or prepared is None else ImportStatus.PREVIEW
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if locked.status != ImportStatus.VALIDATING:
+            return  # abandoned meanwhile
+        locked.format = parsed.format
+        locked.encoding = parsed.encoding
+        locked.rows_processed = parsed.rows_total
+        locked.rows_total = parsed.rows_total
+        locked.ruleset = prepared.ruleset if prepared else None
+        locked.summary = _summary(parsed, staged, prepared)
+        locked.preview.save("preview.jsonl.gz", ContentFile(preview), save=False)
+        locked.preview_sha256 = prepared.content_sha256() if prepared else ""
+        locked.problem_count = len(staged.problems)
+        locked.error_count = len(errors)
+        locked.status = status
+        locked.status_message = (
+            f"{len(errors)} problem(s) must be fixed in the file; nothing was stored"
+            if status == ImportStatus.REJECTED
+            else "ready to commit"
+        )
+        locked.save()
+        _problems_store(locked, staged.problems)
+    logger.info(
+        "import.validated job_id=%s status=%s panels=%d problems=%d",
+        job.pk,
+        status,
+        len(prepared.panels) if prepared else 0,
+        len(staged.problems),
+    )
+
+
+def _problems_store(job: ImportJob, problems: Iterable[StagedProblem]) -> None:
+    ImportProblem.objects.filter(job=job).delete()
+    ImportProblem.objects.bulk_create(
+        (
+            ImportProblem(
+                job=job,
+                position=position,
+                source=problem.source,
+                row=problem.row,
+                column=(problem.column or "")[:120],
+                code=problem.code[:40],
+                severity=problem.severity,
+                message=problem.message,
+            )
+            for position, problem in enumerate(problems, start=1)
+        ),
+        batch_size=1000,
+    )
+
+
+def _summary(parsed: ParsedFile, staged: StagedImport, prepared: Prepared | None) -> dict[str, Any]:
+    flags: Counter[str] = Counter()
+    results = 0
+    if prepared is not None:
+        for panel in prepared.panels:
+            for interpretation in panel.interpretations:
+                results += 1
+                flags[interpretation.code.value if interpretation.code else "none"] += 1
+    return {
+        "format": parsed.format,
+        "encoding": parsed.encoding,
+        "delimiter": parsed.delimiter,
+        "decimal_separator": parsed.decimal_separator,
+        "metadata": dict(parsed.metadata),
+        "rows": parsed.rows_total,
+        "panels_new": len(prepared.panels) if prepared else 0,
+        "panels_already_stored": [p.submission.accession for p in prepared.already_stored]
+        if prepared
+        else [],
+        "patients_new": prepared.new_patients if prepared else 0,
+        "patients_matched": prepared.matched_patients if prepared else 0,
+        "results": results,
+        "interpretations": dict(sorted(flags.items())),
+        "cells_not_measured": staged.not_measured,
+        "qc_samples": [
+            {
+                "sample_id": qc.sample_id,
+                "kind": qc.kind,
+                "row": qc.row,
+                "well": qc.well,
+                "values": qc.values,
+            }
+            for qc in staged.qc_samples
+        ],
+        "ruleset_version": prepared.ruleset.version if prepared else None,
+        "errors": len(staged.errors),
+        "warnings": len(staged.problems) - len(staged.errors),
+    }
+
+
+def _preview_bytes(staged: StagedImport, prepared: Prepared | None) -> bytes:
+    """The preview as gzipped JSON lines, one panel per line, in file order."""
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=1, mtime=0) as out:
+        for panel in prepared.panels if prepared else ():
+            submission = panel.staged.submission
+            line = {
+                "sample_id": panel.staged.sample_id,
+                "row": panel.staged.row,
+                "well": panel.staged.well,
+                "accession": submission.accession,
+                "patient": {
+                    "mrn": submission.patient.mrn,
+                    "family_name": submission.patient.family_name,
+                    "given_name": submission.patient.given_name,
+                    "birth_date": submission.patient.birth_date.isoformat()
+                    if submission.patient.birth_date
+                    else None,
+                    "sex": submission.patient.sex,
+                    "status": "new" if panel.patient_id is None else "matched",
+                },
+                "specimen": {
+                    "type": submission.specimen_type,
+                    "collected_at": submission.collected_at.isoformat(),
+                },
+                "ordering_clinician": submission.ordering_clinician.get_username(),
+                "results": [
+                    {
+                        "row": row,
+                        "column": column,
+                        "analyte": result.analyte.code,
+                        "analyte_as_received": result.analyte_as_received,
+                        "raw_value": result.raw_value,
+                        "value": result.reported.text,
+                        "unit": result.unit,
+                        "dilution_factor": format(result.dilution_factor, "f")
+                        if result.dilution_factor is not None
+                        else None,
+                        "interpretation": interpretation.code.value
+                        if interpretation.code
+                        else None,
+                        "reference_interval": interpretation.reference_text,
+                        "conversion": interpretation.conversion,
+                        "reason": interpretation.reason,
+                        "rule": interpretation.rule_key,
+                    }
+                    for (row, column), result, interpretation in zip(
+                        panel.staged.positions,
+                        submission.results,
+                        panel.interpretations,
+                        strict=True,
+                    )
+                ],
+            }
+            out.write(json.dumps(line, separators=(",", ":")).encode())
+            out.write(b"\n")
+    return buffer.getvalue()
+
+
+def preview_read(*, job: ImportJob, offset: int, limit: int) -> list[dict[str, Any]]:
+    """Panels ``offset`` .. ``offset + limit`` of the job's preview (streamed, not all read)."""
+    if not job.preview:
+        return []
+    panels: list[dict[str, Any]] = []
+    with job.preview.open("rb") as raw, gzip.GzipFile(fileobj=raw) as lines:
+        for index, line in enumerate(lines):
+            if index < offset:
+                continue
+            if len(panels) >= limit:
+                break
+            panels.append(json.loads(line))
+    return panels
+
+
+def import_job_commit_request(*, job: ImportJob, user: User) -> ImportJob:
+    """Accept the preview of ``job`` and enqueue the commit. ``Conflict`` unless it is clean."""
+    importer_lab_get(user=user)
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if locked.status != ImportStatus.PREVIEW or locked.error_count:
+            raise Conflict(
+                f"import {locked.uuid} is {locked.status}; only a preview without errors can be "
+                "committed",
+                details=[{"field": "status", "message": locked.status}],
+            )
+        locked.status = ImportStatus.COMMITTING
+        locked.committed_by = user
+        locked.status_message = "committing"
+        locked.save(update_fields=["status", "committed_by", "status_message", "updated_at"])
+        _enqueue_on_commit("panels.commit_import", locked.pk)
+    return locked
+
+
+def import_job_commit(*, job_id: int) -> None:
+    """Store job ``job_id`` (status ``committing``) in one transaction, exactly as previewed.
+
+    If what would be stored differs from the preview (a patient registered meanwhile, an
+    accession used, the rule set republished), nothing is stored and the job is rejected
+    saying why.
+    """
+    job = (
+        ImportJob.objects.select_related("lab", "committed_by")
+        .filter(pk=job_id, status=ImportStatus.COMMITTING)
+        .first()
+    )
+    if job is None:
+        return
+    parsed, manifest = _parse(job, None)
+    staged, prepared = _stage_and_prepare(job, parsed, manifest)
+    if prepared is None or staged.errors or prepared.content_sha256() != job.preview_sha256:
+        _reject_changed(job, staged)
+        return
+    try:
+        with transaction.atomic():
+            locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+            if locked.status != ImportStatus.COMMITTING:
+                return
+            stored = prepared_store(
+                job=locked,
+                lab=job.lab,
+                submitted_by=job.committed_by or job.created_by,
+                ruleset=prepared.ruleset,
+                panels=prepared.panels,
+            )
+            locked.status = ImportStatus.COMMITTED
+            locked.committed_at = timezone.now()
+            locked.status_message = (
+                f"stored {len(stored.panel_ids)} panel(s), {stored.results} result(s); "
+                f"{stored.patients_created} new patient(s)"
+            )
+            locked.summary = {
+                **locked.summary,
+                "stored": {
+                    "panels": len(stored.panel_ids),
+                    "results": stored.results,
+                    "findings": stored.findings,
+                    "patients_created": stored.patients_created,
+                },
+            }
+            locked.save(
+                update_fields=["status", "committed_at", "status_message", "summary", "updated_at"]
+            )
+            from panels.tasks import request_import_reports_task
+
+            request_import_reports_task.delay_on_commit(locked.pk)
+    except PatientChanged as error:
+        staged.problems.append(
+            StagedProblem("file", None, "mrn", "changed_since_preview", "error", str(error))
+        )
+        _reject_changed(job, staged)
+        return
+    logger.info(
+        "import.committed job_id=%s panels=%d results=%d",
+        job.pk,
+        len(stored.panel_ids),
+        stored.results,
+    )
+
+
+def _reject_changed(job: ImportJob, staged: StagedImport) -> None:
+    problems = [
+        *staged.problems,
+        StagedProblem(
+            "file",
+            None,
+            None,
+            "changed_since_preview",
+            "error",
+            "what this file would store changed after the preview (patients, accessions or the "
+            "active rule set); nothing was stored — upload it again for a fresh preview",
+        ),
+    ]
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        locked.status = ImportStatus.REJECTED
+        locked.status_message = "changed since the preview; nothing was stored"
+        locked.problem_count = len(problems)
+        locked.error_count = sum(1 for p in problems if p.severity == "error")
+        locked.save()
+        _problems_store(locked, problems)
+
+
+def import_job_fail(*, job_id: int) -> None:
+    """Reject a job whose validation or commit crashed (nothing was stored: the commit's
+    transaction rolled back). The error itself is in the worker's log under the job id."""
+    ImportJob.objects.filter(
+        pk=job_id, status__in=(ImportStatus.VALIDATING, ImportStatus.COMMITTING)
+    ).update(
+        status=ImportStatus.REJECTED,
+        status_message=f"internal error while processing import {job_id}; nothing was stored "
+        "(logged for the administrators)",
+        updated_at=timezone.now(),
+    )
+
+
+def import_job_abandon(*, job: ImportJob, user: User) -> ImportJob:
+    importer_lab_get(user=user)
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if locked.status not in ABANDONABLE:
+            raise Conflict(
+                f"import {locked.uuid} is {locked.status} and can no longer be abandoned",
+                details=[{"field": "status", "message": locked.status}],
+            )
+        locked.status = ImportStatus.ABANDONED
+        locked.status_message = f"abandoned by {user.get_username()}"
+        locked.save(update_fields=["status", "status_message", "updated_at"])
+    return locked
+
+
+def import_reports_request(*, job_id: int) -> int:
+    """Enqueue the rendering of every pending report of a committed import's panels."""
+    from reports.models import Report, ReportStatus
+    from reports.tasks import render_report_pdf_task
+
+    report_ids = list(
+        Report.objects.filter(
+            panel__imported_from__job_id=job_id, status=ReportStatus.PENDING
+        ).values_list("pk", flat=True)
+    )
+    for report_id in report_ids:
+        render_report_pdf_task.delay(report_id)
+    return len(report_ids)

@@ -1,0 +1,531 @@
+"""HL7 v2 ORU^R01 from hospital interfaces: one message in, its panels stored, one ACK out.
+
+``hl7_receive`` is the one entry point for both transports (HTTP and MLLP). It parses with the
+pure layer (``panels.ingest.hl7``), maps every order to a panel submission with the same field
+rules as the JSON API and the file imports, and stores all of the message's panels in one
+transaction through ``panel_submit``. The ACK is built only after that transaction commits:
+``AA`` means stored. Any problem gives ``AE`` (content) or ``AR`` (unusable message) with one
+ERR segment per problem, and nothing is stored. A message accepted before (same sender and
+MSH-10, same bytes) is answered with its stored ACK and not processed again. Every message is
+archived unchanged with the ACK it got. Logs carry ids and control IDs, never names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from labpanel.exceptions import Conflict, NotAllowed
+from panels.ingest.hl7.ack import build_ack
+from panels.ingest.hl7.parse import normalize_segments, parse_oru
+from panels.ingest.hl7.types import Hl7Problem, OruObservation, OruOrder, OruParse
+from panels.models import InboundMessage, Lab, Role, StaffMember
+from panels.notation import NotationError, parse_reported_value
+from panels.services import PanelSubmission, PatientData, ResultData, panel_submit
+from panels.validation import (
+    FieldError,
+    accession_clean,
+    local_zone,
+    optional_text,
+    required_text,
+    sex_clean,
+    specimen_type_clean,
+    unit_match,
+    unit_problem,
+)
+from reference_ranges.selectors import AnalyteCatalogue, analyte_catalogue_get
+
+logger = logging.getLogger(__name__)
+
+RECEIVING_APPLICATION = "LABPANEL"
+# HL7 table 0487 specimen codes this service can interpret, and its own words.
+SPECIMEN_CODES = {"SER": "serum", "PLAS": "plasma", "CSF": "csf"}
+_TS = re.compile(
+    r"^(?P<date>\d{8})(?P<hour>\d{2})(?P<minute>\d{2})(?P<second>\d{2}(?:\.\d{1,4})?)?"
+    r"(?P<offset>[+-]\d{4})?$"
+)
+
+
+@dataclass(frozen=True)
+class Hl7Outcome:
+    ack: str
+    ack_code: str
+    accessions: tuple[str, ...]
+    replayed: bool = False
+
+
+def hl7_receiver_lab_get(*, user: User) -> Lab:
+    staff = StaffMember.objects.select_related("lab").filter(user=user).first()
+    if staff is None or staff.role not in (Role.INTEGRATOR, Role.DIRECTOR):
+        raise NotAllowed("only integrators and directors may send HL7 messages")
+    return staff.lab
+
+
+def hl7_receive(*, raw: str, user: User, transport: str) -> Hl7Outcome:
+    """Process one ER7 message sent with ``user``'s credentials; always returns an ACK."""
+    lab = hl7_receiver_lab_get(user=user)
+    sha256 = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
+    parsed = parse_oru(raw)
+    now = timezone.now()
+    if parsed.rejected:
+        return _answer(raw, sha256, parsed, lab, user, transport, "AR", list(parsed.problems), now)
+    previous = _accepted_before(lab=lab, parsed=parsed)
+    if previous is not None:
+        if previous.sha256 == sha256:
+            logger.info("hl7.replayed message_id=%s control_id=%s", previous.pk, parsed.control_id)
+            return Hl7Outcome(
+                ack=previous.ack,
+                ack_code="AA",
+                accessions=tuple(previous.accessions),
+                replayed=True,
+            )
+        problem = Hl7Problem(
+            segment="MSH",
+            segment_index=1,
+            field=10,
+            component=None,
+            code="DUPLICATE_CONTROL_ID",
+            message=(
+                f"control ID {parsed.control_id} was already accepted with different content; "
+                "a new message needs a new MSH-10"
+            ),
+            severity="reject",
+            hl7_error_code="205",
+        )
+        return _answer(raw, sha256, parsed, lab, user, transport, "AR", [problem], now)
+    problems: list[Hl7Problem] = []
+    submissions = _submissions(parsed, lab=lab, problems=problems, now=now)
+    if parsed.problems or problems:
+        located = [*parsed.problems, *_with_occurrences(raw, problems)]
+        return _answer(raw, sha256, parsed, lab, user, transport, "AE", located, now)
+    try:
+        with transaction.atomic():
+            for order, submission in submissions:
+                try:
+                    panel_submit(submitted_by=user, submission=submission)
+                except Conflict as error:
+                    raise _OrderRefused(order, error) from error
+            ack = build_ack(parsed, code="AA", problems=(), now=now, control_id=_ack_id(sha256))
+            InboundMessage.objects.create(
+                lab=lab,
+                received_by=user,
+                transport=transport,
+                sending_application=parsed.sending_application[:180],
+                sending_facility=parsed.sending_facility[:180],
+                control_id=parsed.control_id[:199],
+                message_type=parsed.message_type[:40],
+                raw=raw,
+                sha256=sha256,
+                ack_code="AA",
+                ack=ack,
+                accessions=[submission.accession for _, submission in submissions],
+            )
+    except _OrderRefused as refused:
+        problem = Hl7Problem(
+            segment="OBR",
+            segment_index=refused.order.obr_index,
+            field=3,
+            component=None,
+            code="CONFLICT",
+            message=refused.error.message,
+            severity="error",
+            hl7_error_code="205",
+        )
+        located = _with_occurrences(raw, [problem])
+        return _answer(raw, sha256, parsed, lab, user, transport, "AE", located, now)
+    except IntegrityError:
+        # The same message was accepted on another connection a moment ago.
+        previous = _accepted_before(lab=lab, parsed=parsed)
+        if previous is None:
+            raise
+        return Hl7Outcome(
+            ack=previous.ack, ack_code="AA", accessions=tuple(previous.accessions), replayed=True
+        )
+    accessions = tuple(submission.accession for _, submission in submissions)
+    logger.info(
+        "hl7.accepted control_id=%s lab_id=%s panels=%d transport=%s",
+        parsed.control_id,
+        lab.pk,
+        len(accessions),
+        transport,
+    )
+    return Hl7Outcome(ack=ack, ack_code="AA", accessions=accessions)
+
+
+def internal_error_ack(raw: str) -> str:
+    """An AE for a message whose processing crashed: nothing was stored, it may be resent."""
+    problem = Hl7Problem(
+        segment="MSH",
+        segment_index=1,
+        field=None,
+        component=None,
+        code="INTERNAL_ERROR",
+        message="internal error while storing the message; nothing was stored, resend it later",
+        severity="error",
+        hl7_error_code="207",
+    )
+    sha256 = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
+    return build_ack(
+        raw, code="AE", problems=[problem], now=timezone.now(), control_id=_ack_id(sha256)
+    )
+
+
+class _OrderRefused(Exception):
+    def __init__(self, order: OruOrder, error: Conflict) -> None:
+        super().__init__(error.message)
+        self.order = order
+        self.error = error
+
+
+def _with_occurrences(raw: str, problems: list[Hl7Problem]) -> list[Hl7Problem]:
+    """ERR-2 counts segments of one type (the third OBX is OBX^3): add that count."""
+    occurrence: dict[int, int] = {}
+    seen: Counter[str] = Counter()
+    for position, segment in enumerate(normalize_segments(raw), start=1):
+        name = segment[:3]
+        seen[name] += 1
+        occurrence[position] = seen[name]
+    return [
+        replace(problem, segment_occurrence=occurrence.get(problem.segment_index))
+        if problem.segment_occurrence is None
+        else problem
+        for problem in problems
+    ]
+
+
+def _ack_id(sha256: str) -> str:
+    return f"LP{sha256[:18]}"
+
+
+def _accepted_before(*, lab: Lab, parsed: OruParse) -> InboundMessage | None:
+    if not parsed.control_id:
+        return None
+    return InboundMessage.objects.filter(
+        lab=lab,
+        sending_application=parsed.sending_application[:180],
+        sending_facility=parsed.sending_facility[:180],
+        control_id=parsed.control_id[:199],
+        ack_code="AA",
+    ).first()
+
+
+def _answer(
+    raw: str,
+    sha256: str,
+    parsed: OruParse,
+    lab: Lab,
+    user: User,
+    transport: str,
+    code: str,
+    problems: list[Hl7Problem],
+    now: datetime,
+) -> Hl7Outcome:
+    """Archive a message that was not accepted, with its AE/AR ACK; nothing else is stored."""
+    ack = build_ack(parsed, code=code, problems=problems, now=now, control_id=_ack_id(sha256))  # type: ignore[arg-type]
+    message = InboundMessage.objects.create(
+        lab=lab,
+        received_by=user,
+        transport=transport,
+        sending_application=parsed.sending_application[:180],
+        sending_facility=parsed.sending_facility[:180],
+        control_id=parsed.control_id[:199],
+        message_type=parsed.message_type[:40],
+        raw=raw,
+        sha256=sha256,
+        ack_code=code,
+        ack=ack,
+        problems=[
+            {
+                "segment": p.segment,
+                "segment_index": p.segment_index,
+                "field": p.field,
+                "component": p.component,
+                "code": p.code,
+                "message": p.message,
+            }
+            for p in problems
+        ],
+    )
+    logger.info(
+        "hl7.refused message_id=%s control_id=%s ack=%s problems=%d",
+        message.pk,
+        parsed.control_id,
+        code,
+        len(problems),
+    )
+    return Hl7Outcome(ack=ack, ack_code=code, accessions=())
+
+
+# HL7 table 0357 codes for this module's problems: 102 data type error (the text is not a
+# valid value), 103 table value not found (a code we do not know or accept), 205 duplicate key.
+_ERROR_CODES = {
+    "INVALID_FIELD": "102",
+    "VALUE_NOT_NUMERIC": "102",
+    "UNKNOWN_PROVIDER": "103",
+    "UNKNOWN_ANALYTE": "103",
+    "UNIT_NOT_ALLOWED": "103",
+    "RESULT_STATUS": "103",
+    "DUPLICATE_OBSERVATION": "205",
+}
+
+
+def _problem(
+    segment: str, index: int, field: int, message: str, code: str, component: int | None = None
+) -> Hl7Problem:
+    return Hl7Problem(
+        segment=segment,
+        segment_index=index,
+        field=field,
+        component=component,
+        code=code,
+        message=message,
+        severity="error",
+        hl7_error_code=_ERROR_CODES.get(code, "207"),
+    )
+
+
+def _clinicians(lab: Lab) -> dict[str, User]:
+    staff = StaffMember.objects.select_related("user").filter(
+        lab=lab, role=Role.CLINICIAN, user__is_active=True
+    )
+    by_id: dict[str, User] = {}
+    for member in staff:
+        by_id[member.user.get_username()] = member.user
+    for member in staff:
+        if member.provider_id:
+            by_id[member.provider_id] = member.user  # the interface identifier wins
+    return by_id
+
+
+def _submissions(
+    parsed: OruParse, *, lab: Lab, problems: list[Hl7Problem], now: datetime
+) -> list[tuple[OruOrder, PanelSubmission]]:
+    catalogue = analyte_catalogue_get()
+    clinicians = _clinicians(lab)
+    zone = local_zone()
+    submissions: list[tuple[OruOrder, PanelSubmission]] = []
+    for order in parsed.orders:
+        submission = _submission(order, catalogue, clinicians, zone, problems, now)
+        if submission is not None:
+            submissions.append((order, submission))
+    return submissions
+
+
+def _submission(
+    order: OruOrder,
+    catalogue: AnalyteCatalogue,
+    clinicians: Mapping[str, User],
+    zone: ZoneInfo,
+    problems: list[Hl7Problem],
+    now: datetime,
+) -> PanelSubmission | None:
+    before = len(problems)
+    obr, pid = order.obr_index, order.patient.pid_index
+
+    def field(
+        segment: str, index: int, number: int, clean: object, *args: object, **kw: object
+    ) -> object:
+        try:
+            return clean(*args, **kw)  # type: ignore[operator]
+        except FieldError as error:
+            problems.append(_problem(segment, index, number, str(error), "INVALID_FIELD"))
+            return None
+
+    accession = field("OBR", obr, 3, accession_clean, order.accession)
+    mrn = field("PID", pid, 3, required_text, order.patient.mrn, field="patient ID", max_length=64)
+    family = field(
+        "PID", pid, 5, required_text, order.patient.family_name, field="family name", max_length=120
+    )
+    given = field(
+        "PID", pid, 5, optional_text, order.patient.given_name, field="given name", max_length=120
+    )
+    sex = field("PID", pid, 8, sex_clean, order.patient.sex or "U")
+    birth_date = field(
+        "PID", pid, 7, _hl7_date, order.patient.birth_date, today=timezone.localdate(now)
+    )
+    specimen = field("OBR", obr, 15, _specimen, order.specimen_type)
+    collected_at = field("OBR", obr, 7, _hl7_timestamp, order.collected_at, zone=zone, now=now)
+    clinician = clinicians.get(order.ordering_provider_id.strip())
+    if clinician is None:
+        problems.append(
+            _problem(
+                "OBR",
+                obr,
+                16,
+                f"ordering provider {order.ordering_provider_id.strip()!r} is not a clinician of "
+                "this lab (by provider ID or username)",
+                "UNKNOWN_PROVIDER",
+            )
+        )
+    results = [r for r in (_result(obs, catalogue, problems) for obs in order.observations) if r]
+    codes = [r.analyte.code for r in results]
+    for observation, result in zip(order.observations, results, strict=False):
+        if codes.count(result.analyte.code) > 1:
+            problems.append(
+                _problem(
+                    "OBX",
+                    observation.segment_index,
+                    3,
+                    f"{result.analyte.short_name} is reported twice in this order",
+                    "DUPLICATE_OBSERVATION",
+                )
+            )
+            break
+    if len(problems) > before:
+        return None
+    if not isinstance(collected_at, datetime) or clinician is None:  # pragma: no cover
+        return None
+    return PanelSubmission(
+        accession=str(accession),
+        patient=PatientData(
+            mrn=str(mrn),
+            family_name=str(family),
+            given_name=str(given),
+            birth_date=birth_date if isinstance(birth_date, date) else None,
+            sex=str(sex),
+        ),
+        specimen_type=str(specimen),
+        collected_at=collected_at,
+        ordering_clinician=clinician,
+        results=tuple(results),
+    )
+
+
+def _result(
+    observation: OruObservation, catalogue: AnalyteCatalogue, problems: list[Hl7Problem]
+) -> ResultData | None:
+    index = observation.segment_index
+    status = observation.status.strip().upper()
+    if status != "F":
+        meaning = {
+            "P": "preliminary results are not reported by this service; send the final (F) result",
+            "C": "corrections (C) replace a released result and go through an amended report, "
+            "which this interface does not accept yet; call the lab",
+        }.get(
+            status, f"result status {status or 'empty'!r} is not accepted; send final (F) results"
+        )
+        problems.append(_problem("OBX", index, 11, meaning, "RESULT_STATUS"))
+        return None
+    analyte = catalogue.resolve(observation.code) or (
+        catalogue.resolve(observation.text) if observation.text else None
+    )
+    if analyte is None:
+        problems.append(
+            _problem(
+                "OBX",
+                index,
+                3,
+                f"observation {observation.code!r} ({observation.text}) is not an analyte in "
+                "the catalogue",
+                "UNKNOWN_ANALYTE",
+                component=1,
+            )
+        )
+        return None
+    if observation.value_text is None:
+        if not any(p.segment_index == index and p.field == 5 for p in problems):
+            problems.append(
+                _problem(
+                    "OBX",
+                    index,
+                    5,
+                    f"OBX-5 {observation.value_raw!r} is not a single number",
+                    "VALUE_NOT_NUMERIC",
+                )
+            )
+        return None
+    try:
+        reported = parse_reported_value(observation.value_text)
+    except NotationError as error:
+        problems.append(_problem("OBX", index, 5, str(error), "VALUE_NOT_NUMERIC"))
+        return None
+    unit = unit_match(observation.unit.strip(), analyte)
+    if unit is None:
+        problems.append(
+            _problem(
+                "OBX",
+                index,
+                6,
+                unit_problem(observation.unit.strip(), analyte),
+                "UNIT_NOT_ALLOWED",
+                component=1,
+            )
+        )
+        return None
+    return ResultData(
+        analyte=analyte,
+        analyte_as_received=(observation.text or observation.code)[:120],
+        raw_value=observation.value_raw[:64],
+        reported=reported,
+        unit=unit,
+        sender_range=observation.sender_range[:120],
+        sender_flags="~".join(observation.sender_flags)[:40],
+    )
+
+
+def _specimen(text: str) -> str:
+    code = text.strip()
+    if not code:
+        raise FieldError("specimen type is missing (SPM-4 or OBR-15)")
+    return SPECIMEN_CODES.get(code.upper()) or specimen_type_clean(code)
+
+
+def _hl7_date(text: str, *, today: date) -> date | None:
+    value = text.strip()
+    if not value:
+        return None
+    if not re.match(r"^\d{8}", value):
+        raise FieldError(f"{value!r} is not an HL7 date (YYYYMMDD)")
+    try:
+        born = date(int(value[:4]), int(value[4:6]), int(value[6:8]))
+    except ValueError as error:
+        raise FieldError(f"{value!r} is not a real date") from error
+    if born > today:
+        raise FieldError("birth date is in the future")
+    return born
+
+
+def _hl7_timestamp(text: str, *, zone: ZoneInfo, now: datetime) -> datetime:
+    value = text.strip()
+    match = _TS.match(value)
+    if match is None:
+        raise FieldError(
+            f"{value!r} is not an HL7 timestamp to the minute (YYYYMMDDHHMM[SS][+ZZZZ])"
+        )
+    day = match.group("date")
+    second = match.group("second") or "0"
+    try:
+        moment = datetime(  # noqa: DTZ001 - the zone is decided below (offset or the lab's clock)
+            int(day[:4]),
+            int(day[4:6]),
+            int(day[6:8]),
+            int(match.group("hour")),
+            int(match.group("minute")),
+            int(second.split(".")[0]),
+        )
+    except ValueError as error:
+        raise FieldError(f"{value!r} is not a real date and time") from error
+    offset = match.group("offset")
+    if offset:
+        text_iso = moment.isoformat() + offset[:3] + ":" + offset[3:]
+        aware = datetime.fromisoformat(text_iso)
+    else:
+        earlier = moment.replace(tzinfo=zone, fold=0)
+        if earlier.utcoffset() != moment.replace(tzinfo=zone, fold=1).utcoffset():
+            raise FieldError(
+                f"{value!r} happens twice or never on the lab's clock ({zone.key}); add the offset"
+            )
+        aware = earlier
+    if aware > now + timedelta(minutes=5):
+        raise FieldError("collection time is in the future")
+    return aware

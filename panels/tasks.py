@@ -1,0 +1,58 @@
+"""Celery tasks of the panels app: thin adapters from import-job ids to services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from celery.contrib.django.task import DjangoTask
+
+from panels.imports.services import (
+    import_job_commit,
+    import_job_fail,
+    import_job_validate,
+    import_reports_request,
+)
+
+# A 200 MB file takes minutes to validate; the default one-minute limit is for reports.
+IMPORT_SOFT_TIME_LIMIT = 30 * 60
+
+
+class ImportTask(DjangoTask[Any, Any]):
+    """An import that fails for good is rejected with a reason, never left validating."""
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        job_id = kwargs.get("job_id") if kwargs else None
+        if job_id is None and args:
+            job_id = args[0]
+        if job_id is not None:
+            import_job_fail(job_id=int(job_id))
+
+
+@shared_task(
+    name="panels.validate_import",
+    base=ImportTask,
+    ignore_result=True,
+    soft_time_limit=IMPORT_SOFT_TIME_LIMIT,
+    time_limit=IMPORT_SOFT_TIME_LIMIT + 60,
+)
+def validate_import_task(job_id: int) -> None:
+    import_job_validate(job_id=job_id)
+
+
+@shared_task(
+    name="panels.commit_import",
+    base=ImportTask,
+    ignore_result=True,
+    soft_time_limit=IMPORT_SOFT_TIME_LIMIT,
+    time_limit=IMPORT_SOFT_TIME_LIMIT + 60,
+)
+def commit_import_task(job_id: int) -> None:
+    import_job_commit(job_id=job_id)
+
+
+@shared_task(name="panels.request_import_reports", base=DjangoTask, ignore_result=True)
+def request_import_reports_task(job_id: int) -> None:
+    import_reports_request(job_id=job_id)

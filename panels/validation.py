@@ -1,0 +1,158 @@
+"""Field rules shared by every way a panel arrives (JSON API, CSV and instrument files, HL7).
+
+Each checker takes the text as received and returns the clean value or raises ``FieldError``
+with a reason a technician can act on. Nothing is rounded, converted or guessed here.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from panels.models import SpecimenType
+from panels.notation import NotationError, parse_reported_value
+from reference_ranges.models import Analyte, Sex
+
+ACCESSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
+_ACCESSION = re.compile(ACCESSION_PATTERN)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+_SEX_WORDS = {choice.value: choice.value for choice in Sex}
+# HL7 table 0001 letters and the same letters in CSV exports; A (ambiguous) and N (not
+# applicable) say nothing about which interval applies, so they read as unknown.
+_SEX_LETTERS = {
+    "f": "female",
+    "m": "male",
+    "o": "other",
+    "u": "unknown",
+    "a": "unknown",
+    "n": "unknown",
+}
+_SPECIMENS = {choice.value: choice.value for choice in SpecimenType}
+
+
+class FieldError(ValueError):
+    """The text cannot be stored as this field; the message says why."""
+
+
+def accession_clean(text: str) -> str:
+    value = text.strip()
+    if not value:
+        raise FieldError("accession is empty")
+    if not _ACCESSION.match(value):
+        raise FieldError(
+            f"{value!r} is not an accession: use 1-64 letters, digits, '.', '_' or '-'"
+        )
+    return value
+
+
+def required_text(text: str, *, field: str, max_length: int) -> str:
+    value = text.strip()
+    if not value:
+        raise FieldError(f"{field} is empty")
+    return optional_text(value, field=field, max_length=max_length)
+
+
+def optional_text(text: str, *, field: str, max_length: int) -> str:
+    value = text.strip()
+    if len(value) > max_length:
+        raise FieldError(f"{field} is longer than {max_length} characters")
+    return value
+
+
+def sex_clean(text: str) -> str:
+    key = text.strip().casefold()
+    sex = _SEX_WORDS.get(key) or _SEX_LETTERS.get(key)
+    if sex is None:
+        raise FieldError(f"{text!r} is not a sex: use female, male, other or unknown (or F/M/O/U)")
+    return sex
+
+
+def specimen_type_clean(text: str) -> str:
+    key = text.strip().casefold().replace(" ", "_")
+    specimen = _SPECIMENS.get(key)
+    if specimen is None:
+        raise FieldError(f"{text!r} is not a specimen type: use one of {', '.join(_SPECIMENS)}")
+    return specimen
+
+
+def birth_date_clean(text: str, *, today: date) -> date | None:
+    """``YYYY-MM-DD``; an empty cell or ``unknown`` means unknown (no age-partitioned range)."""
+    value = text.strip()
+    if not value or value.casefold() == "unknown":
+        return None
+    if not _DATE.match(value):
+        raise FieldError(
+            f"{value!r} is not a date in YYYY-MM-DD form (day/month order is never guessed)"
+        )
+    try:
+        born = date.fromisoformat(value)
+    except ValueError as error:
+        raise FieldError(f"{value!r} is not a real date") from error
+    if born > today:
+        raise FieldError("birth date is in the future")
+    return born
+
+
+def collected_at_clean(text: str, *, local_zone: ZoneInfo, now: datetime) -> datetime:
+    """ISO 8601 date and time. Without a UTC offset the time is read on the lab's clock
+    (``local_zone``); a wall time that does not exist or happens twice there is refused."""
+    value = text.strip()
+    if not value:
+        raise FieldError("collection time is empty")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise FieldError(
+            f"{value!r} is not an ISO 8601 date and time, e.g. 2026-11-20T08:30:00Z"
+        ) from error
+    if len(value) <= 10:
+        raise FieldError(f"{value!r} has no time of collection")
+    if parsed.tzinfo is None:
+        earlier = parsed.replace(tzinfo=local_zone, fold=0)
+        later = parsed.replace(tzinfo=local_zone, fold=1)
+        if earlier.utcoffset() != later.utcoffset():
+            raise FieldError(
+                f"{value!r} happens twice or never on the lab's clock ({local_zone.key}, a "
+                "daylight-saving change); give the UTC offset"
+            )
+        parsed = earlier
+    if parsed > now + FUTURE_TOLERANCE:
+        raise FieldError("collection time is in the future")
+    return parsed
+
+
+def unit_match(unit: str, analyte: Analyte) -> str | None:
+    """The catalogue's spelling of ``unit`` for ``analyte``, or ``None`` if it is not allowed."""
+    if unit in analyte.allowed_units:
+        return unit
+    folded = [allowed for allowed in analyte.allowed_units if allowed.casefold() == unit.casefold()]
+    return folded[0] if len(folded) == 1 else None
+
+
+def unit_problem(unit: str, analyte: Analyte) -> str:
+    allowed = ", ".join(analyte.allowed_units)
+    return (
+        f"{unit!r} is not a unit {analyte.short_name} is reported in "
+        f"(allowed: {allowed}); other units are refused, never guessed"
+    )
+
+
+def dilution_factor_clean(text: str) -> Decimal:
+    try:
+        reported = parse_reported_value(text)
+    except NotationError as error:
+        raise FieldError(str(error)) from error
+    if reported.comparator.is_censored or reported.value < 1:
+        raise FieldError("a dilution factor is a plain number of 1 or more")
+    return reported.value
+
+
+def local_zone() -> ZoneInfo:
+    zone = timezone.get_current_timezone()
+    return zone if isinstance(zone, ZoneInfo) else ZoneInfo(str(zone))

@@ -1,0 +1,157 @@
+"""HL7 v2 ORU^R01 over ``POST /api/v1/hl7/`` on PostgreSQL: ACK codes, what is stored, resends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hl7
+import pytest
+from rest_framework.test import APIClient
+
+from panels.models import InboundMessage, Panel, Patient, Result, StaffMember
+from tests.conftest import token_client
+
+pytestmark = pytest.mark.django_db
+
+ER7 = "x-application/hl7-v2+er7"
+
+
+def oru(
+    control_id: str = "MSG-1",
+    *,
+    accession: str = "H-1",
+    mrn: str = "MRN-H1",
+    observations: tuple[str, ...] = (
+        "OBX|1|NM|26881-3^IL-6^LN||12.4|pg/mL|<=7.0|H|||F",
+        "OBX|2|SN|3074-2^TNF-alpha^LN||<^2.0|pg/mL|||||F",
+    ),
+    provider: str = "dr.house",
+    extra_orders: tuple[str, ...] = (),
+) -> str:
+    segments = [
+        "MSH|^~\\&|HIS|GENERAL HOSPITAL|LABPANEL|LAB|20261120103000||ORU^R01^ORU_R01|"
+        f"{control_id}|P|2.5.1",
+        f"PID|1||{mrn}^^^HOSP^MR||O\\T\\Brien^Mary||19800402|F",
+        f"OBR|1|PL-{accession}|{accession}|CYTO^Cytokine panel^L|||202611200830+0000"
+        f"||||||||PLAS|{provider}^House^Greg",
+        *observations,
+        *extra_orders,
+    ]
+    return "\r".join(segments) + "\r"
+
+
+def post(client: APIClient, message: str) -> tuple[Any, Any]:
+    response = client.post("/api/v1/hl7/", data=message.encode(), content_type=ER7)
+    return response, hl7.parse(response.content.decode())
+
+
+@pytest.fixture
+def integrator_client(
+    reference_data: None, integrator: StaffMember, clinician: StaffMember
+) -> APIClient:
+    return token_client(integrator)
+
+
+def test_a_final_oru_is_stored_and_answered_aa(integrator_client: APIClient) -> None:
+    response, ack = post(integrator_client, oru())
+
+    assert response.status_code == 200
+    assert response["X-HL7-Ack-Code"] == "AA"
+    assert str(ack.segment("MSA")[1]) == "AA"
+    assert str(ack.segment("MSA")[2]) == "MSG-1"
+    panel = Panel.objects.get(accession="H-1")
+    assert panel.patient.family_name == "O&Brien"  # \T\ unescaped
+    il6 = Result.objects.get(panel=panel, analyte__code="IL6")
+    assert (il6.raw_value, il6.value_text, il6.unit) == ("12.4", "12.4", "pg/mL")
+    assert il6.sender_range == "<=7.0"
+    assert il6.sender_flags == "H"
+    assert il6.rule is not None  # interpreted by our rule, not the sender's range
+    tnf = Result.objects.get(panel=panel, analyte__code="TNFA")
+    assert (tnf.comparator, tnf.value_text) == ("<", "<2.0")
+    assert panel.reports.count() == 1
+
+
+def test_a_resent_message_is_answered_with_the_same_ack_and_stored_once(
+    integrator_client: APIClient,
+) -> None:
+    first, _ = post(integrator_client, oru())
+    again, _ = post(integrator_client, oru())
+
+    assert again.content == first.content
+    assert Panel.objects.count() == 1
+    assert InboundMessage.objects.filter(ack_code="AA").count() == 1
+
+
+def test_a_reused_control_id_with_other_content_is_rejected(integrator_client: APIClient) -> None:
+    post(integrator_client, oru())
+
+    _, ack = post(integrator_client, oru(accession="H-2"))
+
+    assert str(ack.segment("MSA")[1]) == "AR"
+    assert not Panel.objects.filter(accession="H-2").exists()
+
+
+def test_content_errors_give_ae_with_err_segments_naming_segment_and_field(
+    integrator_client: APIClient,
+) -> None:
+    message = oru(
+        observations=(
+            "OBX|1|NM|26881-3^IL-6^LN||12.4|mg/L|||||F",
+            "OBX|2|NM|99999-9^IL-99^LN||3.0|pg/mL|||||F",
+            "OBX|3|NM|3074-2^TNF-alpha^LN||2.0|pg/mL|||||C",
+        )
+    )
+
+    _, ack = post(integrator_client, message)
+
+    assert str(ack.segment("MSA")[1]) == "AE"
+    locations = {str(err[2]) for err in ack.segments("ERR")}
+    assert any(location.startswith("OBX^1^6") for location in locations), locations
+    assert any(location.startswith("OBX^2^3") for location in locations), locations
+    assert any(location.startswith("OBX^3^11") for location in locations), locations
+    assert Panel.objects.count() == 0
+    assert Patient.objects.count() == 0
+    archived = InboundMessage.objects.get()
+    assert archived.raw == message
+    assert archived.ack_code == "AE"
+
+
+def test_several_orders_and_patients_in_one_message_are_stored_together_or_not_at_all(
+    integrator_client: APIClient,
+) -> None:
+    second_patient = (
+        "PID|2||MRN-H2^^^HOSP^MR||Smith^John||19700101|M",
+        "OBR|2|PL-H-3|H-3|CYTO^Cytokine panel^L|||202611200900+0000||||||||SER|dr.house",
+        "OBX|1|NM|26881-3^IL-6^LN||99|pg/mL|||||F",
+    )
+    response, ack = post(integrator_client, oru(extra_orders=second_patient))
+
+    assert str(ack.segment("MSA")[1]) == "AA", response.content
+    assert set(Panel.objects.values_list("accession", flat=True)) == {"H-1", "H-3"}
+
+    bad_second = (
+        "PID|2||MRN-H4^^^HOSP^MR||Smith^Jane||19700101|F",
+        "OBR|2|PL-H-5|H-5|CYTO^Cytokine panel^L|||202611200900+0000||||||||SER|dr.nobody",
+        "OBX|1|NM|26881-3^IL-6^LN||99|pg/mL|||||F",
+    )
+    response, ack = post(
+        integrator_client, oru("MSG-2", accession="H-4", mrn="MRN-H9", extra_orders=bad_second)
+    )
+
+    assert str(ack.segment("MSA")[1]) == "AE"
+    assert not Panel.objects.filter(accession__in=["H-4", "H-5"]).exists()
+
+
+def test_garbage_is_answered_ar_and_archived(integrator_client: APIClient) -> None:
+    response = integrator_client.post("/api/v1/hl7/", data=b"hello there", content_type=ER7)
+
+    assert response.status_code == 200
+    assert response["X-HL7-Ack-Code"] == "AR"
+    assert InboundMessage.objects.get().raw == "hello there"
+
+
+def test_clinicians_cannot_send_hl7(reference_data: None, clinician: StaffMember) -> None:
+    response = token_client(clinician).post("/api/v1/hl7/", data=oru().encode(), content_type=ER7)
+
+    assert response.status_code == 403
+    assert Panel.objects.count() == 0
