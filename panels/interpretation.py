@@ -4,7 +4,11 @@ Per result: the interpretation against the active rule set. Per panel: the patte
 (CRS / cytokine storm / HLH criteria, with their evidence), the trend against the patient's
 earlier panels (day +N from the anchor event, fold change from baseline), and the summary by
 family and role. The engine is pure; this module is the only place that feeds it from the
-database for a submission.
+database for a submission. :func:`result_measurement` is the one way a stored result becomes an
+engine measurement again (history, impact preview), exactly as it was submitted.
+
+The pattern rules evaluated are the ones switched on for the panel's lab
+(:func:`reference_ranges.patterns.pattern_rules_enabled`).
 """
 
 from __future__ import annotations
@@ -42,15 +46,32 @@ class PanelConclusions:
     anchor_event: PatientEvent | None
 
 
-def _measurement(result: Result) -> Measurement:
-    # The stored column pads decimals; the engine gets the number as reported ("2.0").
+def result_measurement(result: Result) -> Measurement:
+    """The engine measurement of a stored result, as the submission gave it to the engine.
+
+    The stored columns pad decimals: the value gets back the decimals it was reported with
+    ("2.0", not "2.000000"), and the dilution factor loses the column's padding zeros ("10",
+    not "10.0000"; never rounded).
+    """
     return Measurement(
         analyte=result.analyte.code,
         value=result.value.quantize(Decimal(1).scaleb(-result.value_scale)),
         comparator=Comparator(result.comparator),
         unit=result.unit,
-        dilution_factor=result.dilution_factor,
+        dilution_factor=_trimmed(result.dilution_factor),
     )
+
+
+_measurement = result_measurement
+
+
+def _trimmed(value: Decimal | None) -> Decimal | None:
+    if value is None:
+        return None
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return Decimal(text)
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -157,7 +178,7 @@ def panel_conclusions(
         baseline=baseline,
         age_years=age_years,
     )
-    findings = evaluate_patterns(pattern_rules_enabled(), context)
+    findings = evaluate_patterns(pattern_rules_enabled(lab_id=panel.lab_id), context)
     facts = {
         code: AnalyteFacts(
             code=code,

@@ -1,7 +1,9 @@
 """The boundary between stored rule sets and the pure engine: DB rows in, engine dataclasses out.
 
 This is the only module that knows both worlds. Published rule sets never change, so their
-engine form is cached per (rule set id, version).
+engine form is cached per (rule set id, version). The molecular weights a set was created with
+(``ReferenceRangeSet.molecular_weights``) become the engine rule set's ``molecular_weights``,
+the only thing that lets the engine convert pg/mL to pmol/L and back.
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ def _build(ruleset: ReferenceRangeSet) -> RuleSet:
         key=ruleset.key,
         version=ruleset.version,
         rules=tuple(rule_to_engine(rule, analyte_code=rule.analyte.code) for rule in rules),
+        molecular_weights=tuple(
+            sorted(
+                (code, Decimal(str(weight))) for code, weight in ruleset.molecular_weights.items()
+            )
+        ),
     )
 
 

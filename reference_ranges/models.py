@@ -6,6 +6,16 @@ to one lab, or to nobody (lab NULL: the installation-wide default that labs with
 their own use). The database allows one active set per (lab, panel type) and one installation-
 wide active set per panel type. Every rule names its source and says whether that source was
 verified.
+
+A set also keeps the molecular weights (kDa) it converts mass to substance concentrations with,
+copied from the catalogue when the set is created, so that a published set converts the same way
+whatever later happens to the catalogue.
+
+Two more kinds of lab configuration live here. Pattern-rule settings switch the shipped pattern
+rules (``seed/pattern_rules.yaml``) on or off for one lab, or for the installation; every change
+is kept in an append-only audit trail. Assay measuring ranges (LLOQ/ULOQ) are recorded per lab,
+analyte and assay and are never edited: a new range with a later ``effective_from`` supersedes
+the one in use.
 """
 
 from __future__ import annotations
@@ -117,6 +127,12 @@ class ReferenceRangeSet(TimestampedModel):
         related_name="supersedes",
         help_text="The version whose publication retired this one",
     )
+    molecular_weights = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Analyte code -> single molecular weight in kDa (decimal text), copied when the "
+        "set was created; used only to convert pg/mL <-> pmol/L",
+    )
 
     objects = ReferenceRangeSetQuerySet.as_manager()
 
@@ -213,3 +229,159 @@ class ReferenceRangeRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.ruleset.key} v{self.ruleset.version})"
+
+
+class PatternRuleSettingQuerySet(models.QuerySet["PatternRuleSetting"]):
+    def installation_defaults(self) -> PatternRuleSettingQuerySet:
+        return self.filter(lab__isnull=True)
+
+    def for_lab(self, lab_id: int) -> PatternRuleSettingQuerySet:
+        return self.filter(lab_id=lab_id)
+
+
+_UNVERIFIED_ENABLED_NEEDS_REASON = ~Q(enabled=True, rule_verified=False) | ~Q(reason="")
+
+
+class PatternRuleSetting(models.Model):
+    """Whether one shipped pattern rule is evaluated for one lab (or, lab empty, by default).
+
+    A setting is given for one version of the rule (``rule_version``): when a release ships a
+    new version, the setting no longer applies and the rule falls back to the installation
+    default, then to the shipped flag, until someone reviews it again. ``rule_verified`` is the
+    rule's verification when the setting was made; enabling an unverified rule needs a reason.
+    Changed only through ``pattern_rule_setting_change``, which also writes the audit trail.
+    """
+
+    lab = models.ForeignKey(
+        "panels.Lab",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="pattern_rule_settings",
+        help_text="The lab this setting is for; empty = the installation default",
+    )
+    rule_id = models.CharField(max_length=64)
+    rule_version = models.CharField(max_length=32)
+    rule_verified = models.BooleanField()
+    enabled = models.BooleanField()
+    reason = models.TextField(blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty when set by seed_reference_data from the shipped rules file",
+    )
+    changed_at = models.DateTimeField()
+
+    objects = PatternRuleSettingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["lab_id", "rule_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lab", "rule_id"],
+                condition=Q(lab__isnull=False),
+                name="pattern_rule_setting_once_per_lab",
+            ),
+            # NULLs are distinct in a unique index: the installation default needs its own.
+            models.UniqueConstraint(
+                fields=["rule_id"],
+                condition=Q(lab__isnull=True),
+                name="pattern_rule_setting_once_per_installation",
+            ),
+            models.CheckConstraint(
+                condition=_UNVERIFIED_ENABLED_NEEDS_REASON,
+                name="pattern_rule_setting_unverified_enabled_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.lab.name if self.lab is not None else "installation default"
+        return f"{self.rule_id} v{self.rule_version}: {'on' if self.enabled else 'off'} ({scope})"
+
+
+class PatternRuleSettingChange(models.Model):
+    """One change of a pattern-rule setting: who, when, why, and to what. Append-only."""
+
+    setting = models.ForeignKey(
+        PatternRuleSetting, on_delete=models.PROTECT, related_name="changes"
+    )
+    rule_id = models.CharField(max_length=64)
+    rule_version = models.CharField(max_length=32)
+    rule_verified = models.BooleanField()
+    enabled = models.BooleanField()
+    reason = models.TextField(blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["setting", "changed_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=_UNVERIFIED_ENABLED_NEEDS_REASON,
+                name="pattern_rule_change_unverified_enabled_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.rule_id} {'on' if self.enabled else 'off'} at {self.changed_at:%Y-%m-%d %H:%M}"
+        )
+
+
+class AssayMeasuringRange(models.Model):
+    """An assay's limits of quantitation (LLOQ and/or ULOQ) for one analyte in one lab.
+
+    Never edited: a range may already have judged results. A new range for the same lab and
+    analyte with a later ``effective_from`` supersedes it from that day.
+    """
+
+    lab = models.ForeignKey("panels.Lab", on_delete=models.PROTECT, related_name="measuring_ranges")
+    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="measuring_ranges")
+    assay = models.CharField(max_length=200, help_text="Assay / method, e.g. Roche Elecsys IL-6")
+    lloq = models.DecimalField("LLOQ", max_digits=20, decimal_places=6, null=True, blank=True)
+    uloq = models.DecimalField("ULOQ", max_digits=20, decimal_places=6, null=True, blank=True)
+    unit = models.CharField(max_length=16)
+    effective_from = models.DateField()
+    source = models.TextField(
+        help_text="Where the limits come from: package insert, local validation report..."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["lab", "analyte__code", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lab", "analyte", "effective_from"],
+                name="measuring_range_once_per_lab_analyte_day",
+            ),
+            models.CheckConstraint(
+                condition=Q(lloq__isnull=False) | Q(uloq__isnull=False),
+                name="measuring_range_has_a_limit",
+            ),
+            models.CheckConstraint(
+                condition=Q(lloq__isnull=True) | Q(lloq__gte=0),
+                name="measuring_range_lloq_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(uloq__isnull=True) | Q(uloq__gt=0),
+                name="measuring_range_uloq_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(lloq__isnull=True)
+                | Q(uloq__isnull=True)
+                | Q(lloq__lt=models.F("uloq")),
+                name="measuring_range_lloq_below_uloq",
+            ),
+            models.CheckConstraint(condition=~Q(source=""), name="measuring_range_has_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.analyte.code} {self.assay} from {self.effective_from} (lab {self.lab_id})"

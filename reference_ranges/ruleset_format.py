@@ -7,6 +7,11 @@ parsed document completely — every field of every rule, then the partitions of
 naming the rule (its key, or ``rules[i]`` when it has none) and the field. It needs no database:
 the caller passes the analyte catalogue's units and the known specimen types. Bounds travel as
 decimal strings so that nothing is ever rounded.
+
+A document may carry ``molecular_weights`` (analyte code -> kDa as decimal text), the only thing
+that converts a mass concentration (pg/mL) to a substance concentration (pmol/L). Only analytes
+the catalogue gives a single molecular weight may have one: a range (IL-6, 20-28 kDa) is not a
+molecular weight. A document without the key takes the catalogue's weights when it is stored.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any, Literal
 import yaml
 
 from labpanel.exceptions import InvalidInput
+from reference_ranges.engine.units import Quantity, quantity_of
 
 DocumentFormat = Literal["yaml", "json"]
 
@@ -53,7 +59,7 @@ RULE_VALUE_FIELDS = (
 RULE_FIELDS = ("key", "analyte", *RULE_VALUE_FIELDS)
 # Top-level keys: ``defaults`` holds YAML anchors for rules to merge (``<<: *arup``); it is
 # otherwise ignored.
-TOP_LEVEL_FIELDS = ("ruleset", "rules", "defaults")
+TOP_LEVEL_FIELDS = ("ruleset", "rules", "defaults", "molecular_weights")
 SEXES = ("female", "male", "other", "unknown")
 AGE_UNITS = ("days", "years")
 MAX_RULES = 5000
@@ -74,6 +80,11 @@ _QUANTUM = Decimal(1).scaleb(-_MAX_DECIMAL_PLACES)
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
 _DAYS_PER_YEAR_MIN = 365
 _DAYS_PER_YEAR_MAX = 366
+# Analyte.molecular_weight_kda: DecimalField(max_digits=8, decimal_places=3).
+_MW_MAX_DECIMAL_PLACES = 3
+_MW_MAX_INTEGER_DIGITS = 5
+
+MolecularWeights = tuple[tuple[str, Decimal], ...]
 
 
 @dataclass(frozen=True)
@@ -127,6 +138,9 @@ class RulesetSpec:
     effective_from: date | None
     description: str
     rules: tuple[RuleSpec, ...]
+    # Analyte code -> kDa, sorted by code. ``None``: the document did not say (take the
+    # catalogue's when stored); ``()``: the set has none.
+    molecular_weights: MolecularWeights | None = None
 
 
 @dataclass
@@ -185,7 +199,7 @@ def decimal_text(value: Decimal | None) -> str | None:
 
 def document_from_spec(spec: RulesetSpec) -> dict[str, Any]:
     """The exchange document for ``spec``: every field written, bounds as strings."""
-    return {
+    document: dict[str, Any] = {
         "ruleset": {
             "key": spec.key,
             "name": spec.name,
@@ -222,6 +236,11 @@ def document_from_spec(spec: RulesetSpec) -> dict[str, Any]:
             for rule in spec.rules
         ],
     }
+    if spec.molecular_weights is not None:
+        document["molecular_weights"] = {
+            analyte: decimal_text(weight) for analyte, weight in spec.molecular_weights
+        }
+    return document
 
 
 # --- Validation ----------------------------------------------------------------------------------
@@ -533,28 +552,51 @@ def _band_text(low_days: float, high_days: float, unit: str) -> str:
     return f"{low} to <{high} {unit}"
 
 
-def _partition_problems(partitions: Sequence[_Partition]) -> tuple[list[Problem], list[Problem]]:
+def _unit_family(unit: str, *, has_molecular_weight: bool) -> str:
+    """Units the engine converts into one another share a family; any other unit is its own.
+
+    Mass concentrations convert among themselves (pg/mL, ng/L, ng/mL...), and to substance
+    concentrations (pmol/L) only with the analyte's molecular weight. Arbitrary units (U/mL)
+    never convert.
+    """
+    quantity = quantity_of(unit)
+    if quantity is None:
+        return f"unit:{unit}"
+    if has_molecular_weight:
+        return "amount"
+    return "mass" if quantity is Quantity.MASS_CONCENTRATION else "substance"
+
+
+def _partition_problems(
+    partitions: Sequence[_Partition], *, weighed: Collection[str] = ()
+) -> tuple[list[Problem], list[Problem]]:
     errors: list[Problem] = []
     warnings: list[Problem] = []
-    by_analyte_unit: dict[tuple[str, str], list[_Partition]] = {}
+    # Rules in units that convert into one another judge the same results (the engine converts
+    # a result into a rule's unit when it has no rule in its own), so they must not overlap
+    # either: which of them judged a result would depend on the unit it was reported in.
+    by_family: dict[tuple[str, str], list[_Partition]] = {}
     for partition in partitions:
-        by_analyte_unit.setdefault((partition.analyte, partition.unit), []).append(partition)
-    for second in partitions:
-        for first in by_analyte_unit[(second.analyte, second.unit)]:
-            if first is second:
-                break
-            where = _overlap(first, second)
-            if where is not None:
-                errors.append(
-                    Problem(
-                        rule=second.label,
-                        field="partition",
-                        message=(
-                            f"overlaps rule {first.label} for {second.analyte} in "
-                            f"{second.unit} ({where}): both would apply to one patient"
-                        ),
+        family = _unit_family(partition.unit, has_molecular_weight=partition.analyte in weighed)
+        by_family.setdefault((partition.analyte, family), []).append(partition)
+    for members in by_family.values():
+        for position, second in enumerate(members):
+            for first in members[:position]:
+                where = _overlap(first, second)
+                if where is None:
+                    continue
+                if first.unit == second.unit:
+                    message = (
+                        f"overlaps rule {first.label} for {second.analyte} in "
+                        f"{second.unit} ({where}): both would apply to one patient"
                     )
-                )
+                else:
+                    message = (
+                        f"overlaps rule {first.label} for {second.analyte} in {first.unit} "
+                        f"({where}): {second.unit} and {first.unit} convert into each other, so "
+                        "which rule judged a result would depend on the unit it was reported in"
+                    )
+                errors.append(Problem(rule=second.label, field="partition", message=message))
     families: dict[tuple[str, str, str, frozenset[str] | None], list[_Partition]] = {}
     for partition in partitions:
         family_key = (partition.analyte, partition.unit, partition.sex, partition.specimens)
@@ -639,19 +681,97 @@ def _read_header(header: Any, errors: list[Problem]) -> dict[str, Any] | None:
     return None if failed else values
 
 
+def _read_molecular_weights(
+    raw: Any,
+    *,
+    analytes: Mapping[str, Collection[str]],
+    catalogue_weights: Mapping[str, Decimal],
+    errors: list[Problem],
+    warnings: list[Problem],
+) -> MolecularWeights | None:
+    """The document's ``molecular_weights``; ``None`` when absent (or null)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        errors.append(
+            Problem(
+                rule=None,
+                field="molecular_weights",
+                message='must be a mapping of analyte code to kDa, e.g. {IL1B: "17.5"}',
+            )
+        )
+        return None
+    weights: list[tuple[str, Decimal]] = []
+    for analyte, value in raw.items():
+        field_name = f"molecular_weights.{analyte}"
+
+        def fail(message: str, field_name: str = field_name) -> None:
+            errors.append(Problem(rule=None, field=field_name, message=message))
+
+        if not isinstance(analyte, str) or analyte not in analytes:
+            fail(f"unknown analyte {analyte!r}; use a catalogue code")
+            continue
+        weight = _weight_decimal(value)
+        if weight is None:
+            fail('must be a positive decimal number of kDa as a string, e.g. "17.5"')
+            continue
+        exponent = weight.as_tuple().exponent
+        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        if places > _MW_MAX_DECIMAL_PLACES or weight.adjusted() >= _MW_MAX_INTEGER_DIGITS:
+            fail(
+                f"at most {_MW_MAX_INTEGER_DIGITS} digits before and "
+                f"{_MW_MAX_DECIMAL_PLACES} after the decimal point"
+            )
+            continue
+        known = catalogue_weights.get(analyte)
+        if known is None:
+            fail(
+                f"the analyte catalogue gives {analyte} no single molecular weight; a set cannot "
+                "give one (a range of weights, e.g. of a glycosylated protein, is not a "
+                "molecular weight, and no midpoint is taken)"
+            )
+            continue
+        if weight != known:
+            warnings.append(
+                Problem(
+                    rule=None,
+                    field=field_name,
+                    message=f"{decimal_text(weight)} kDa differs from the catalogue's "
+                    f"{decimal_text(known)} kDa; the set keeps {decimal_text(weight)} kDa",
+                )
+            )
+        weights.append((analyte, weight))
+    return tuple(sorted(weights))
+
+
+def _weight_decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        return None
+    try:
+        weight = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return weight if weight.is_finite() and weight > 0 else None
+
+
 def document_validate(
     document: Any,
     *,
     analytes: Mapping[str, Collection[str]],
     specimen_types: Collection[str],
+    molecular_weights: Mapping[str, Decimal] | None = None,
 ) -> ValidationOutcome:
     """Check every part of ``document``; never raises for content problems.
 
-    ``analytes`` maps each catalogue code to the units it may be reported in. Returns the spec
-    (``None`` when there is any error), the errors and the warnings. Errors: unknown fields,
-    missing or malformed values, unknown analyte, unit, sex, age unit or specimen type, duplicate
-    keys, low above high, an empty interval, critical limits inside the interval, and rules whose
-    partitions overlap. Warnings: internal gaps between age bands of one partition family.
+    ``analytes`` maps each catalogue code to the units it may be reported in;
+    ``molecular_weights`` maps the codes the catalogue gives a single molecular weight (kDa) to
+    it. Returns the spec (``None`` when there is any error), the errors and the warnings.
+    Errors: unknown fields, missing or malformed values, unknown analyte, unit, sex, age unit or
+    specimen type, duplicate keys, low above high, an empty interval, critical limits inside the
+    interval, rules whose partitions overlap (in one unit, or in units that convert into each
+    other), and a molecular weight for an analyte the catalogue gives none. Warnings: internal
+    gaps between age bands of one partition family; a molecular weight that differs from the
+    catalogue's.
     """
     errors: list[Problem] = []
     warnings: list[Problem] = []
@@ -662,6 +782,13 @@ def document_validate(
         if name not in TOP_LEVEL_FIELDS:
             errors.append(Problem(rule=None, field=str(name), message="unknown field"))
     header = _read_header(document.get("ruleset"), errors)
+    weights = _read_molecular_weights(
+        document.get("molecular_weights"),
+        analytes=analytes,
+        catalogue_weights=molecular_weights or {},
+        errors=errors,
+        warnings=warnings,
+    )
     raw_rules = document.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
         errors.append(Problem(rule=None, field="rules", message="required: a non-empty list"))
@@ -697,13 +824,17 @@ def document_validate(
         partition = _partition_of(raw, label, failed)
         if partition is not None:
             partitions.append(partition)
-    overlap_errors, gap_warnings = _partition_problems(partitions)
+    # A document that names no weights is stored with the catalogue's.
+    weighed = set(molecular_weights or {}) if weights is None else {code for code, _ in weights}
+    overlap_errors, gap_warnings = _partition_problems(partitions, weighed=weighed)
     errors.extend(overlap_errors)
     warnings.extend(gap_warnings)
     if errors or header is None:
         return ValidationOutcome(spec=None, errors=errors, warnings=warnings)
     return ValidationOutcome(
-        spec=RulesetSpec(rules=tuple(rules), **header), errors=errors, warnings=warnings
+        spec=RulesetSpec(rules=tuple(rules), molecular_weights=weights, **header),
+        errors=errors,
+        warnings=warnings,
     )
 
 

@@ -1,20 +1,33 @@
-"""Reads of the analyte catalogue and rule sets: the set in force, who may see which sets, exports.
+"""Reads of the catalogue, rule sets, pattern-rule settings and assay measuring ranges.
 
 Rule sets visible to a user: technicians, directors and integrators see their own lab's sets and
 the installation-wide ones (lab NULL); anyone else sees none. Views answer 404 for the rest.
+Measuring ranges leave as plain frozen dataclasses (:class:`MeasuringRangeFacts`), ready to be
+put on engine ``Measurement``s.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import F, Prefetch, Q, QuerySet
 
 from panels.models import Lab, StaffMember
-from reference_ranges.models import Analyte, ReferenceRangeRule, ReferenceRangeSet
+from reference_ranges.engine.units import convert as unit_convert
+from reference_ranges.engine.units import quantity_of
+from reference_ranges.models import (
+    Analyte,
+    AssayMeasuringRange,
+    PatternRuleSetting,
+    ReferenceRangeRule,
+    ReferenceRangeSet,
+)
 from reference_ranges.ruleset_format import (
     RULE_VALUE_FIELDS,
     DocumentFormat,
@@ -57,6 +70,22 @@ def analyte_catalogue_get() -> AnalyteCatalogue:
 def analyte_units_get() -> dict[str, list[str]]:
     """Each catalogue code and the units a result (and so a rule) may be given in."""
     return dict(Analyte.objects.values_list("code", "allowed_units"))
+
+
+def analyte_molecular_weights_get() -> dict[str, Decimal]:
+    """Each catalogue code with a single molecular weight, and that weight in kDa."""
+    rows = Analyte.objects.filter(molecular_weight_kda__isnull=False).values_list(
+        "code", "molecular_weight_kda"
+    )
+    return {code: _trimmed(weight) for code, weight in rows if weight is not None}
+
+
+def _trimmed(value: Decimal) -> Decimal:
+    """The stored number without the column's padding zeros (17.500 -> 17.5), never rounded."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return Decimal(text)
 
 
 def ruleset_get_active(
@@ -124,6 +153,7 @@ def ruleset_spec_get(*, ruleset: ReferenceRangeSet) -> RulesetSpec:
         panel_type=ruleset.panel_type,
         effective_from=ruleset.effective_from,
         description=ruleset.description,
+        molecular_weights=ruleset_molecular_weights(ruleset=ruleset),
         rules=tuple(
             RuleSpec(
                 key=rule.key,
@@ -148,3 +178,128 @@ def ruleset_export(*, ruleset: ReferenceRangeSet, document_format: DocumentForma
 def _rule_values(rule: ReferenceRangeRule) -> dict[str, Any]:
     """The stored rule's values, except ``specimen_types`` (a list here, a tuple in a spec)."""
     return {name: getattr(rule, name) for name in RULE_VALUE_FIELDS if name != "specimen_types"}
+
+
+def ruleset_molecular_weights(*, ruleset: ReferenceRangeSet) -> tuple[tuple[str, Decimal], ...]:
+    """The molecular weights (kDa) the set was created with, sorted by analyte code."""
+    return tuple(
+        sorted((code, Decimal(str(weight))) for code, weight in ruleset.molecular_weights.items())
+    )
+
+
+# --- Pattern-rule settings --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatternRuleSwitch:
+    """One stored on/off choice for a pattern rule version, and whose choice it is."""
+
+    rule_id: str
+    rule_version: str
+    enabled: bool
+    is_lab_setting: bool
+
+
+def pattern_rule_switches_get(*, lab_id: int | None) -> dict[str, list[PatternRuleSwitch]]:
+    """The stored settings that may decide each rule for ``lab_id``: the lab's own first, then
+    the installation default (only the latter when ``lab_id`` is None)."""
+    settings = PatternRuleSetting.objects.installation_defaults()
+    if lab_id is not None:
+        settings = PatternRuleSetting.objects.filter(Q(lab_id=lab_id) | Q(lab__isnull=True))
+    switches: dict[str, list[PatternRuleSwitch]] = {}
+    for rule_id, version, enabled, owner in settings.values_list(
+        "rule_id", "rule_version", "enabled", "lab_id"
+    ).order_by(F("lab_id").asc(nulls_last=True)):
+        switches.setdefault(rule_id, []).append(
+            PatternRuleSwitch(
+                rule_id=rule_id,
+                rule_version=version,
+                enabled=enabled,
+                is_lab_setting=owner is not None,
+            )
+        )
+    return switches
+
+
+# --- Assay measuring ranges ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeasuringRangeFacts:
+    """An assay's measuring range for one analyte, as the engine's ``Measurement`` takes it.
+
+    ``lloq`` / ``uloq`` are in ``unit`` (either may be ``None``: a one-sided range). Use
+    :meth:`limits_in` to get them in the unit a result was reported in.
+    """
+
+    id: int
+    analyte: str
+    assay: str
+    lloq: Decimal | None
+    uloq: Decimal | None
+    unit: str
+    effective_from: date
+
+    def limits_in(self, unit: str) -> tuple[Decimal | None, Decimal | None] | None:
+        """(lloq, uloq) in ``unit``; ``None`` when ``unit`` is not a unit the limits convert to
+        exactly (a power of ten between mass concentrations, or the same unit).
+
+        Never converts through a molecular weight, nor from or to an arbitrary unit (U/mL):
+        such a result is simply judged without its measuring range.
+        """
+        if unit == self.unit:
+            return self.lloq, self.uloq
+        if quantity_of(unit) is None or quantity_of(unit) is not quantity_of(self.unit):
+            return None
+        limits: list[Decimal | None] = []
+        for limit in (self.lloq, self.uloq):
+            if limit is None:
+                limits.append(None)
+                continue
+            conversion = unit_convert(limit, self.unit, unit)
+            if conversion is None or not conversion.exact:
+                return None
+            limits.append(conversion.value)
+        return limits[0], limits[1]
+
+
+def _measuring_range_facts(row: AssayMeasuringRange) -> MeasuringRangeFacts:
+    return MeasuringRangeFacts(
+        id=row.pk,
+        analyte=row.analyte.code,
+        assay=row.assay,
+        lloq=None if row.lloq is None else _trimmed(row.lloq),
+        uloq=None if row.uloq is None else _trimmed(row.uloq),
+        unit=row.unit,
+        effective_from=row.effective_from,
+    )
+
+
+def measuring_ranges_active(*, lab_id: int, on: date) -> Mapping[str, MeasuringRangeFacts]:
+    """The measuring range in force on ``on`` for each analyte the lab has recorded one for.
+
+    Analyte code -> facts. The range in force is the one with the latest ``effective_from`` on
+    or before ``on``; analytes without one are absent. One query.
+    """
+    if isinstance(on, datetime):
+        raise TypeError("on is a date (the lab's calendar day), not a datetime")
+    rows = (
+        AssayMeasuringRange.objects.filter(lab_id=lab_id, effective_from__lte=on)
+        .select_related("analyte")
+        .order_by("analyte__code", "-effective_from")
+    )
+    active: dict[str, MeasuringRangeFacts] = {}
+    for row in rows:
+        # Newest first per analyte: the first row seen is the one in force.
+        if row.analyte.code not in active:
+            active[row.analyte.code] = _measuring_range_facts(row)
+    return active
+
+
+def measuring_ranges_list(*, lab_id: int) -> list[AssayMeasuringRange]:
+    """Every range the lab recorded, newest first per analyte (for the admin and commands)."""
+    return list(
+        AssayMeasuringRange.objects.filter(lab_id=lab_id)
+        .select_related("analyte", "created_by")
+        .order_by("analyte__code", "-effective_from")
+    )

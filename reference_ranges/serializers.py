@@ -121,6 +121,7 @@ class ImpactSideOutput(serializers.Serializer[Any]):
     interval = serializers.CharField(allow_null=True)
     rule_key = serializers.CharField(allow_null=True)
     ruleset_version = serializers.CharField(allow_null=True)
+    reason = serializers.CharField()
 
 
 class ImpactExampleOutput(serializers.Serializer[Any]):

@@ -1,4 +1,5 @@
-"""Writes to the catalogue and rule sets: seed loading, imports, drafts, publishing, impact.
+"""Writes to the catalogue, rule sets and lab configuration: seed loading, imports, drafts,
+publishing, impact, pattern-rule switches and assay measuring ranges.
 
 The package re-exports every service so callers import from ``reference_ranges.services``.
 """
@@ -8,6 +9,12 @@ from reference_ranges.services.impact import (
     ImpactPreview,
     ImpactSide,
     ruleset_impact_preview,
+)
+from reference_ranges.services.measuring_ranges import measuring_range_record
+from reference_ranges.services.pattern_settings import (
+    PatternDefaultsSummary,
+    pattern_rule_defaults_sync,
+    pattern_rule_setting_change,
 )
 from reference_ranges.services.rulesets import (
     RulesetImmutable,
@@ -33,11 +40,15 @@ __all__ = [
     "ImpactExample",
     "ImpactPreview",
     "ImpactSide",
+    "PatternDefaultsSummary",
     "RulesetImmutable",
     "RulesetImportOutcome",
     "RulesetPublishOutcome",
     "SeedSummary",
     "analyte_catalogue_load",
+    "measuring_range_record",
+    "pattern_rule_defaults_sync",
+    "pattern_rule_setting_change",
     "ruleset_director_check",
     "ruleset_document_check",
     "ruleset_draft_create_from",

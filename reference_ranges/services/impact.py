@@ -3,7 +3,9 @@
 A dry run, before publishing: every stored result the candidate would judge (its lab's panels,
 or for an installation-wide set the panels of labs without a set of their own) is interpreted
 again with the candidate through the same adapter and engine call as a submission, and compared
-with the stored flag and interval. Nothing is written.
+with the stored flag and interval. Nothing is written. Each stored result is given to the engine
+as the submission gave it (the reported decimals, the dilution factor), so the preview's new
+conclusion, reason included, is what a submission under the candidate would store.
 """
 
 from __future__ import annotations
@@ -16,17 +18,11 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from labpanel.exceptions import InvalidInput
+from panels.interpretation import result_measurement
 from panels.models import Panel, Result
 from reference_ranges.adapters import ruleset_to_engine
 from reference_ranges.engine import AmbiguousRules, age_on, interpret
-from reference_ranges.engine.types import (
-    Age,
-    Comparator,
-    Interpretation,
-    Measurement,
-    PatientContext,
-    Sex,
-)
+from reference_ranges.engine.types import Age, Interpretation, PatientContext, Sex
 from reference_ranges.models import ReferenceRangeSet
 from reference_ranges.selectors import ruleset_document_get
 from reference_ranges.services.rulesets import problems_error, ruleset_document_check
@@ -41,6 +37,7 @@ class ImpactSide:
     interval: str | None
     rule_key: str | None
     ruleset_version: str | None
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -112,6 +109,7 @@ def _old_side(result: Result) -> ImpactSide:
         interval=result.reference_text or None,
         rule_key=result.rule.key if result.rule is not None else None,
         ruleset_version=result.ruleset_version or None,
+        reason=result.interpretation_reason,
     )
 
 
@@ -121,6 +119,7 @@ def _new_side(interpretation: Interpretation) -> ImpactSide:
         interval=interpretation.reference_text,
         rule_key=interpretation.rule_key,
         ruleset_version=interpretation.ruleset_version,
+        reason=interpretation.reason,
     )
 
 
@@ -150,15 +149,7 @@ def ruleset_impact_preview(
         panels_examined += 1
         if not results:
             continue
-        measurements = [
-            Measurement(
-                analyte=result.analyte.code,
-                value=result.value,
-                comparator=Comparator(result.comparator),
-                unit=result.unit,
-            )
-            for result in results
-        ]
+        measurements = [result_measurement(result) for result in results]
         try:
             interpretations = interpret(measurements, _patient_context(panel), engine_ruleset)
         except AmbiguousRules as error:

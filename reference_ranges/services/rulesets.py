@@ -4,6 +4,9 @@ A set is a draft until a director publishes it. Publishing validates the set exa
 does, makes it active from today and retires the set it supersedes (same lab and panel type) in
 one transaction; the database's partial unique constraints guarantee one active set per scope
 even under concurrent publishes. Published sets never change: editing one is ``RulesetImmutable``.
+
+A new set keeps the molecular weights its document names, or, when the document names none,
+the catalogue's at that moment; a copy keeps its source's.
 """
 
 from __future__ import annotations
@@ -31,10 +34,15 @@ from reference_ranges.ruleset_format import (
     Problem,
     RulesetSpec,
     ValidationOutcome,
+    decimal_text,
     document_validate,
     problems_as_details,
 )
-from reference_ranges.selectors import analyte_units_get, ruleset_document_get
+from reference_ranges.selectors import (
+    analyte_molecular_weights_get,
+    analyte_units_get,
+    ruleset_document_get,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +94,10 @@ def ruleset_director_check(
 def ruleset_document_check(*, document: Any) -> ValidationOutcome:
     """Validate an exchange document against the catalogue and the known specimen types."""
     return document_validate(
-        document, analytes=analyte_units_get(), specimen_types=SpecimenType.values
+        document,
+        analytes=analyte_units_get(),
+        specimen_types=SpecimenType.values,
+        molecular_weights=analyte_molecular_weights_get(),
     )
 
 
@@ -111,6 +122,11 @@ def _with_version(document: Any, version: str | None) -> Any:
 def _draft_create(
     *, spec: RulesetSpec, lab: Lab | None, created_by: User | None
 ) -> ReferenceRangeSet:
+    weights = (
+        tuple(analyte_molecular_weights_get().items())
+        if spec.molecular_weights is None
+        else spec.molecular_weights
+    )
     ruleset = ReferenceRangeSet(
         key=spec.key,
         name=spec.name,
@@ -120,6 +136,7 @@ def _draft_create(
         lab=lab,
         created_by=created_by,
         status=RuleSetStatus.DRAFT,
+        molecular_weights={code: decimal_text(weight) for code, weight in sorted(weights)},
     )
     ruleset.full_clean()
     ruleset.save()

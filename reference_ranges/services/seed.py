@@ -1,7 +1,9 @@
 """Loading the project's seed data (analyte catalogue, default rule set) idempotently.
 
 A published rule set is immutable: loading a seed whose published version differs from the
-stored one is an error (publish a new version instead), never a silent update.
+stored one is an error (publish a new version instead), never a silent update. A seeded set is
+created with the catalogue's molecular weights (so load the catalogue first); a set already
+stored keeps the weights it was created with.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from reference_ranges.models import (
     ReferenceRangeSet,
     RuleSetStatus,
 )
-from reference_ranges.ruleset_format import RULE_VALUE_FIELDS
-from reference_ranges.selectors import analyte_name_key
+from reference_ranges.ruleset_format import RULE_VALUE_FIELDS, decimal_text
+from reference_ranges.selectors import analyte_molecular_weights_get, analyte_name_key
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +181,10 @@ def ruleset_seed_load(*, path: Path = SEED_DIR / "default_ranges.yaml") -> tuple
         effective_from=meta.get("effective_from"),
         status=RuleSetStatus.DRAFT if has_active else RuleSetStatus.ACTIVE,
         published_at=None if has_active else timezone.now(),
+        molecular_weights={
+            code: decimal_text(weight)
+            for code, weight in sorted(analyte_molecular_weights_get().items())
+        },
     )
     ruleset.full_clean()
     ruleset.save()

@@ -268,8 +268,8 @@ BAD_INPUTS = [
         [
             {
                 "field": "results[0].unit",
-                "message": "'mg/L' is not a unit IL-6 is reported in (allowed: pg/mL); units "
-                "are never converted",
+                "message": "'mg/L' is not a unit IL-6 is reported in (allowed: pg/mL, ng/L, "
+                "ng/mL); other units are refused, never guessed",
             }
         ],
     ),

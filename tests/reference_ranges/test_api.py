@@ -236,7 +236,7 @@ def test_an_import_reports_every_problem_at_once(
     # given: one document with ten problems of eight kinds
     doc = document(
         rule("IL99-RULE", analyte="IL99"),
-        rule("IL6-NG", unit="ng/mL"),
+        rule("IL6-NG", unit="mg/L"),
         rule("IL10-BACKWARDS", analyte="IL10", low="5", low_inclusive=True, high="2"),
         rule("IL8-CRITICAL", analyte="IL8", high="9.4", critical_high="5"),
         rule("IL4-NO-SOURCE", analyte="IL4", source=""),
@@ -264,7 +264,7 @@ def test_an_import_reports_every_problem_at_once(
             {
                 "rule": "IL6-NG",
                 "field": "unit",
-                "message": "'ng/mL' is not a unit IL6 is reported in (allowed: pg/mL)",
+                "message": "'mg/L' is not a unit IL6 is reported in (allowed: pg/mL, ng/L, ng/mL)",
             },
             {"rule": "IL10-BACKWARDS", "field": "low", "message": "low 5 is above high 2"},
             {

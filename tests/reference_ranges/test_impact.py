@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from panels.models import Result
 from reference_ranges.models import ReferenceRangeSet
 from reference_ranges.selectors import ruleset_document_get
-from reference_ranges.services import ruleset_impact_preview, ruleset_import
+from reference_ranges.services import ruleset_impact_preview, ruleset_import, ruleset_publish
 from tests.conftest import token_client
 from tests.factories import make_lab
 from tests.reference_ranges.helpers import document, rule
@@ -73,6 +73,7 @@ def test_the_preview_lists_every_interpretation_that_would_change(
     assert response.status_code == 200
     old_interval = {"interval": "≤2.5 pg/mL", "rule_key": "ARUP-3002601-IL6"}
     new_interval = {"interval": "≤20 pg/mL", "rule_key": "ARUP-3002601-IL6"}
+    arup = " — ARUP Laboratories 3002601"
     assert response.json() == {
         "ruleset_id": draft_id,
         "key": "labpanel-default",
@@ -89,24 +90,55 @@ def test_the_preview_lists_every_interpretation_that_would_change(
                 "analyte": "IL6",
                 "value": "12.4",
                 "unit": "pg/mL",
-                "old": {"code": "H", **old_interval, "ruleset_version": "2026.1"},
-                "new": {"code": "N", **new_interval, "ruleset_version": "2026.2"},
+                "old": {
+                    "code": "H",
+                    **old_interval,
+                    "ruleset_version": "2026.1",
+                    "reason": "12.4 > 2.5 (upper limit, inclusive)" + arup,
+                },
+                "new": {
+                    "code": "N",
+                    **new_interval,
+                    "ruleset_version": "2026.2",
+                    "reason": "12.4 within ≤20 pg/mL" + arup,
+                },
             },
             {
                 "accession": "A-1002",
                 "analyte": "IL6",
                 "value": "1.0",
                 "unit": "pg/mL",
-                "old": {"code": "N", **old_interval, "ruleset_version": "2026.1"},
-                "new": {"code": "N", **new_interval, "ruleset_version": "2026.2"},
+                "old": {
+                    "code": "N",
+                    **old_interval,
+                    "ruleset_version": "2026.1",
+                    "reason": "1.0 within ≤2.5 pg/mL" + arup,
+                },
+                "new": {
+                    "code": "N",
+                    **new_interval,
+                    "ruleset_version": "2026.2",
+                    # the value as reported ("1.0"), not the stored column's "1.000000"
+                    "reason": "1.0 within ≤20 pg/mL" + arup,
+                },
             },
             {
                 "accession": "A-1003",
                 "analyte": "IL6",
                 "value": "25",
                 "unit": "pg/mL",
-                "old": {"code": "H", **old_interval, "ruleset_version": "2026.1"},
-                "new": {"code": "H", **new_interval, "ruleset_version": "2026.2"},
+                "old": {
+                    "code": "H",
+                    **old_interval,
+                    "ruleset_version": "2026.1",
+                    "reason": "25 > 2.5 (upper limit, inclusive)" + arup,
+                },
+                "new": {
+                    "code": "H",
+                    **new_interval,
+                    "ruleset_version": "2026.2",
+                    "reason": "25 > 20 (upper limit, inclusive)" + arup,
+                },
             },
         ],
     }
@@ -176,3 +208,37 @@ def test_a_technician_may_not_preview(technician_client: APIClient, technician: 
     response = technician_client.get(f"/api/v1/rulesets/{candidate.pk}/impact/")
 
     assert response.status_code == 403
+
+
+def test_the_preview_judges_a_stored_result_exactly_as_a_submission_under_the_candidate(
+    technician_client: APIClient, panel_payload: dict[str, Any], director: Any
+) -> None:
+    # given: a diluted IL-6 written with a trailing zero, and a draft raising the limit to 20
+    panel_payload["results"] = [
+        {"analyte": "IL-6", "value": "12000.0", "unit": "pg/mL", "dilution_factor": "10"}
+    ]
+    assert (
+        technician_client.post("/api/v1/panels/", panel_payload, format="json").status_code == 201
+    )
+    seeded = ReferenceRangeSet.objects.get(key="labpanel-default", version="2026.1")
+    candidate = ruleset_import(
+        document=il6_high_20(ruleset_document_get(ruleset=seeded)),
+        created_by=None,
+        lab=director.lab,
+        version="2026.2",
+    ).ruleset
+
+    # when: previewed, then published and the same result submitted again
+    [example] = ruleset_impact_preview(candidate=candidate).examples
+    ruleset_publish(ruleset=candidate, published_by=director.user)
+    resubmitted = technician_client.post(
+        "/api/v1/panels/", {**panel_payload, "accession": "A-2001"}, format="json"
+    ).json()["results"][0]
+
+    # then: the preview said what the submission stores, word for word
+    assert example.new.reason == resubmitted["interpretation_reason"]
+    assert example.new.reason == (
+        "12000.0 > 20 (upper limit, inclusive); dilution factor 10 (already applied by the lab "
+        "to the reported value) — ARUP Laboratories 3002601"
+    )
+    assert (example.new.code, resubmitted["interpretation"]) == ("H", "H")

@@ -97,7 +97,11 @@ def test_every_analyte_names_its_family_role_and_units(reference_data: None) -> 
     assert analytes["IL1B"].short_name == "IL-1β"
     assert analytes["IFNG"].short_name == "IFN-γ"
     assert analytes["TNFA"].short_name == "TNF-α"
-    assert analytes["SIL2R"].allowed_units == ["pg/mL", "U/mL"]
+    assert analytes["SIL2R"].allowed_units == ["pg/mL", "ng/L", "ng/mL", "U/mL"]
+    assert analytes["IL6"].allowed_units == ["pg/mL", "ng/L", "ng/mL"]
+    assert analytes["IL1B"].allowed_units == ["pg/mL", "ng/L", "ng/mL", "pmol/L"]
+    assert analytes["FERRITIN"].allowed_units == ["ng/mL", "µg/L", "ug/L"]
+    assert analytes["CRP"].allowed_units == ["mg/L", "mg/dL"]
     assert analytes["IL6"].loinc == "26881-3"
     assert analytes["IL6"].inflammatory_role == "dual"
     assert analytes["IL8"].family == "chemokine"
