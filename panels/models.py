@@ -371,7 +371,7 @@ class InboundMessage(TimestampedModel):
     sending_facility = models.CharField(max_length=180, blank=True)
     control_id = models.CharField(max_length=199, blank=True, help_text="MSH-10")
     message_type = models.CharField(max_length=40, blank=True)
-    raw = models.TextField(help_text="The message exactly as received")
+    raw = models.BinaryField(help_text="The message exactly as received (bytes)")
     sha256 = models.CharField(max_length=64)
     ack_code = models.CharField(max_length=2)
     ack = models.TextField()

@@ -20,6 +20,7 @@ from reference_ranges.models import Analyte, Sex
 ACCESSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
 _ACCESSION = re.compile(ACCESSION_PATTERN)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 _SEX_WORDS = {choice.value: choice.value for choice in Sex}
@@ -60,6 +61,8 @@ def required_text(text: str, *, field: str, max_length: int) -> str:
 
 def optional_text(text: str, *, field: str, max_length: int) -> str:
     value = text.strip()
+    if _CONTROL.search(value):
+        raise FieldError(f"{field} contains a control character (tab, line break or NUL)")
     if len(value) > max_length:
         raise FieldError(f"{field} is longer than {max_length} characters")
     return value

@@ -41,7 +41,11 @@ from panels.models import (
     StaffMember,
 )
 from panels.validation import local_zone
-from reference_ranges.selectors import analyte_catalogue_get, ruleset_get_active
+from reference_ranges.selectors import (
+    analyte_catalogue_get,
+    measuring_ranges_active,
+    ruleset_get_active,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -204,6 +208,8 @@ def _stage_and_prepare(
         now=now,
         today=timezone.localdate(now),
         local_zone=local_zone(),
+        # OOR markers are read against the assay's range in force when the file is read.
+        measuring_ranges=measuring_ranges_active(lab_id=job.lab_id, on=timezone.localdate(now)),
     )
     staged = stage(parsed, manifest=manifest, context=context)
     ruleset = ruleset_get_active(lab=job.lab)
@@ -245,7 +251,7 @@ def import_job_validate(*, job_id: int) -> None:
         locked.rows_processed = parsed.rows_total
         locked.rows_total = parsed.rows_total
         locked.ruleset = prepared.ruleset if prepared else None
-        locked.summary = _summary(parsed, staged, prepared)
+        locked.summary = _visible_json(_summary(parsed, staged, prepared))
         locked.preview.save("preview.jsonl.gz", ContentFile(preview), save=False)
         locked.preview_sha256 = prepared.content_sha256() if prepared else ""
         locked.problem_count = len(staged.problems)
@@ -276,15 +282,30 @@ def _problems_store(job: ImportJob, problems: Iterable[StagedProblem]) -> None:
                 position=position,
                 source=problem.source,
                 row=problem.row,
-                column=(problem.column or "")[:120],
-                code=problem.code[:40],
+                column=_visible(problem.column or "")[:120],
+                code=_visible(problem.code)[:40],
                 severity=problem.severity,
-                message=problem.message,
+                message=_visible(problem.message),
             )
             for position, problem in enumerate(problems, start=1)
         ),
         batch_size=1000,
     )
+
+
+def _visible(text: str) -> str:
+    """PostgreSQL text cannot hold NUL: show it as ``\\x00`` (the archived file keeps it)."""
+    return text.replace("\x00", "\\x00")
+
+
+def _visible_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return _visible(value)
+    if isinstance(value, dict):
+        return {_visible(str(key)): _visible_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_visible_json(item) for item in value]
+    return value
 
 
 def _summary(parsed: ParsedFile, staged: StagedImport, prepared: Prepared | None) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from panels.validation import (
     unit_problem,
 )
 from reference_ranges.models import Analyte
-from reference_ranges.selectors import AnalyteCatalogue
+from reference_ranges.selectors import AnalyteCatalogue, MeasuringRangeFacts
 
 FILE = "file"
 MANIFEST = "manifest"
@@ -100,6 +100,7 @@ class StagingContext:
     now: datetime
     today: date
     local_zone: ZoneInfo
+    measuring_ranges: Mapping[str, MeasuringRangeFacts] = field(default_factory=dict)
     _analytes: dict[str, Analyte | None] = field(default_factory=dict)
     _units: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
@@ -394,6 +395,51 @@ def _at(cell: CellValue, field: str) -> tuple[str, int, str]:
     return FILE, cell.row, field if long_layout else cell.column
 
 
+def _recorded_limit(
+    cell: CellValue, analyte: Analyte, context: StagingContext, problems: _Collector
+) -> str | None:
+    """``OOR <`` / ``OOR >`` as ``<LLOQ`` / ``>ULOQ`` from the lab's recorded measuring range
+    for the assay (in the cell's unit, undiluted); without one the cell is an error."""
+    below = cell.kind is ValueKind.BELOW_RANGE
+    side = "below" if below else "above"
+    facts = context.measuring_ranges.get(analyte.code)
+    limits = facts.limits_in(cell.unit.strip()) if facts is not None and cell.unit else None
+    limit = (limits[0] if below else limits[1]) if limits else None
+    diluted = cell.dilution_factor not in (None, "", "1") and _is_not_one(cell.dilution_factor)
+    if facts is None or limit is None or diluted:
+        why = (
+            "the sample was diluted, so the assay's limit does not apply as recorded"
+            if diluted and limit is not None
+            else "no measuring range is recorded for this assay"
+        )
+        problems.error(
+            FILE,
+            cell.row,
+            cell.column,
+            "out_of_range_without_value",
+            f"{cell.raw!r}: {analyte.short_name} is {side} the measuring range but {why}; "
+            "report it as <LLOQ or >ULOQ with the number (a limit is never guessed)",
+        )
+        return None
+    text = f"{'<' if below else '>'}{limit:f}"
+    problems.warning(
+        FILE,
+        cell.row,
+        cell.column,
+        "out_of_range_read_as_limit",
+        f"{cell.raw!r} read as {text} {cell.unit} from the lab's measuring range for "
+        f"{analyte.short_name} ({facts.assay}, in force since {facts.effective_from})",
+    )
+    return text
+
+
+def _is_not_one(text: str | None) -> bool:
+    try:
+        return dilution_factor_clean(str(text)) != 1
+    except FieldError:
+        return True
+
+
 def _stage_value(
     cell: CellValue, context: StagingContext, problems: _Collector
 ) -> ResultData | None:
@@ -424,16 +470,12 @@ def _stage_value(
             "sample or remove the cell",
         )
         return None
+    text = cell.text or ""
     if cell.kind in (ValueKind.BELOW_RANGE, ValueKind.ABOVE_RANGE):
-        side = "below" if cell.kind is ValueKind.BELOW_RANGE else "above"
-        problems.error(
-            *where,
-            "out_of_range_without_value",
-            f"{cell.raw!r}: {analyte.short_name} is {side} the measuring range but the file "
-            "gives no limit; report it as <LLOQ or >ULOQ with the number (the limit is never "
-            "guessed)",
-        )
-        return None
+        limit_text = _recorded_limit(cell, analyte, context, problems)
+        if limit_text is None:
+            return None
+        text = limit_text
     if cell.extrapolated:
         problems.error(
             *where,
@@ -442,7 +484,6 @@ def _stage_value(
             "or re-run on dilution",
         )
         return None
-    text = cell.text or ""
     try:
         reported = _reported_value(text)
     except NotationError as error:

@@ -180,7 +180,12 @@ def prepared_store(
             ImportedPanel,
             ("job_id", "panel_id", "sample_id", "row"),
             (
-                (job.pk, panel_ids[index], prepared.staged.sample_id[:120], prepared.staged.row)
+                (
+                    job.pk,
+                    panel_ids[index],
+                    prepared.staged.sample_id.replace("\x00", "\\x00")[:120],
+                    prepared.staged.row,
+                )
                 for index, prepared in enumerate(panels)
             ),
         )

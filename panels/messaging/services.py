@@ -71,14 +71,23 @@ def hl7_receiver_lab_get(*, user: User) -> Lab:
     return staff.lab
 
 
-def hl7_receive(*, raw: str, user: User, transport: str) -> Hl7Outcome:
-    """Process one ER7 message sent with ``user``'s credentials; always returns an ACK."""
+def hl7_receive(
+    *, raw: str, user: User, transport: str, raw_bytes: bytes | None = None
+) -> Hl7Outcome:
+    """Process one ER7 message sent with ``user``'s credentials; always returns an ACK.
+
+    ``raw`` is the decoded text; ``raw_bytes`` the bytes as received, archived unchanged
+    (when not given, the text's UTF-8 encoding is archived).
+    """
     lab = hl7_receiver_lab_get(user=user)
-    sha256 = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
+    archived = raw_bytes if raw_bytes is not None else raw.encode("utf-8", "surrogatepass")
+    sha256 = hashlib.sha256(archived).hexdigest()
     parsed = parse_oru(raw)
     now = timezone.now()
     if parsed.rejected:
-        return _answer(raw, sha256, parsed, lab, user, transport, "AR", list(parsed.problems), now)
+        return _answer(
+            archived, sha256, parsed, lab, user, transport, "AR", list(parsed.problems), now
+        )
     previous = _accepted_before(lab=lab, parsed=parsed)
     if previous is not None:
         if previous.sha256 == sha256:
@@ -102,12 +111,12 @@ def hl7_receive(*, raw: str, user: User, transport: str) -> Hl7Outcome:
             severity="reject",
             hl7_error_code="205",
         )
-        return _answer(raw, sha256, parsed, lab, user, transport, "AR", [problem], now)
+        return _answer(archived, sha256, parsed, lab, user, transport, "AR", [problem], now)
     problems: list[Hl7Problem] = []
     submissions = _submissions(parsed, lab=lab, problems=problems, now=now)
     if parsed.problems or problems:
         located = [*parsed.problems, *_with_occurrences(raw, problems)]
-        return _answer(raw, sha256, parsed, lab, user, transport, "AE", located, now)
+        return _answer(archived, sha256, parsed, lab, user, transport, "AE", located, now)
     try:
         with transaction.atomic():
             for order, submission in submissions:
@@ -120,11 +129,11 @@ def hl7_receive(*, raw: str, user: User, transport: str) -> Hl7Outcome:
                 lab=lab,
                 received_by=user,
                 transport=transport,
-                sending_application=parsed.sending_application[:180],
-                sending_facility=parsed.sending_facility[:180],
-                control_id=parsed.control_id[:199],
-                message_type=parsed.message_type[:40],
-                raw=raw,
+                sending_application=_clean(parsed.sending_application, 180),
+                sending_facility=_clean(parsed.sending_facility, 180),
+                control_id=_clean(parsed.control_id, 199),
+                message_type=_clean(parsed.message_type, 40),
+                raw=archived,
                 sha256=sha256,
                 ack_code="AA",
                 ack=ack,
@@ -142,7 +151,7 @@ def hl7_receive(*, raw: str, user: User, transport: str) -> Hl7Outcome:
             hl7_error_code="205",
         )
         located = _with_occurrences(raw, [problem])
-        return _answer(raw, sha256, parsed, lab, user, transport, "AE", located, now)
+        return _answer(archived, sha256, parsed, lab, user, transport, "AE", located, now)
     except IntegrityError:
         # The same message was accepted on another connection a moment ago.
         previous = _accepted_before(lab=lab, parsed=parsed)
@@ -203,6 +212,16 @@ def _with_occurrences(raw: str, problems: list[Hl7Problem]) -> list[Hl7Problem]:
     ]
 
 
+def _clean(text: str, length: int) -> str:
+    """A header value fit for a text column (the raw message keeps it as it was)."""
+    return _visible(text)[:length]
+
+
+def _visible(text: str) -> str:
+    """PostgreSQL text cannot hold NUL: show it as ``\\x00`` (the archive keeps the byte)."""
+    return text.replace("\x00", "\\x00")
+
+
 def _ack_id(sha256: str) -> str:
     return f"LP{sha256[:18]}"
 
@@ -212,15 +231,15 @@ def _accepted_before(*, lab: Lab, parsed: OruParse) -> InboundMessage | None:
         return None
     return InboundMessage.objects.filter(
         lab=lab,
-        sending_application=parsed.sending_application[:180],
-        sending_facility=parsed.sending_facility[:180],
-        control_id=parsed.control_id[:199],
+        sending_application=_clean(parsed.sending_application, 180),
+        sending_facility=_clean(parsed.sending_facility, 180),
+        control_id=_clean(parsed.control_id, 199),
         ack_code="AA",
     ).first()
 
 
 def _answer(
-    raw: str,
+    archived: bytes,
     sha256: str,
     parsed: OruParse,
     lab: Lab,
@@ -236,22 +255,22 @@ def _answer(
         lab=lab,
         received_by=user,
         transport=transport,
-        sending_application=parsed.sending_application[:180],
-        sending_facility=parsed.sending_facility[:180],
-        control_id=parsed.control_id[:199],
-        message_type=parsed.message_type[:40],
-        raw=raw,
+        sending_application=_clean(parsed.sending_application, 180),
+        sending_facility=_clean(parsed.sending_facility, 180),
+        control_id=_clean(parsed.control_id, 199),
+        message_type=_clean(parsed.message_type, 40),
+        raw=archived,
         sha256=sha256,
         ack_code=code,
         ack=ack,
         problems=[
             {
-                "segment": p.segment,
+                "segment": _visible(p.segment),
                 "segment_index": p.segment_index,
                 "field": p.field,
                 "component": p.component,
-                "code": p.code,
-                "message": p.message,
+                "code": _visible(p.code),
+                "message": _visible(p.message),
             }
             for p in problems
         ],

@@ -52,7 +52,12 @@ class Hl7View(APIView):
                 f"the body is not valid {charset}; declare the charset in Content-Type",
                 details=[{"field": "body", "message": str(error)}],
             ) from error
-        outcome = hl7_receive(raw=raw, user=request.user, transport=Transport.HTTP)  # type: ignore[arg-type]
+        outcome = hl7_receive(
+            raw=raw,
+            user=request.user,  # type: ignore[arg-type]
+            transport=Transport.HTTP,
+            raw_bytes=body,
+        )
         response = HttpResponse(outcome.ack.encode("utf-8"), content_type=ACK_CONTENT_TYPE)
         response["X-HL7-Ack-Code"] = outcome.ack_code
         return response
