@@ -152,7 +152,8 @@ def main() -> None:
     validate_s, commit_s = validated - created, committed - commit_started
     total_s = committed - started
 
-    # COPY baseline: the same patients, panels and results, parsed values, no interpretation.
+    # COPY baseline: the same patients, panels and results, parsed values, no interpretation,
+    # in one committed transaction (timed up to and including the commit).
     analytes = dict(Analyte.objects.values_list("code", "pk"))
     panel_template = Panel.objects.first()
     assert panel_template is not None
@@ -243,9 +244,11 @@ def main() -> None:
                                 "",
                             )
                         )
-            copy_s = time.perf_counter() - copy_started
-        transaction.set_rollback(True)
-    assert Patient.objects.filter(mrn__startswith="COPY-").count() == 0
+    copy_s = time.perf_counter() - copy_started  # the commit included, as for the import
+    # Remove the baseline's rows again (not timed).
+    Result.objects.filter(panel__accession__startswith="COPY-").delete()
+    Panel.objects.filter(accession__startswith="COPY-").delete()
+    Patient.objects.filter(mrn__startswith="COPY-").delete()
 
     copy_rate = results / copy_s
     print()
@@ -253,7 +256,7 @@ def main() -> None:
     print(f"{'upload + archive (SHA-256)':<44}{created - started:>10.2f}{'':>14}")
     rows = [
         ("validate: parse, match, interpret, preview", validate_s),
-        ("commit: re-read, check, interpret, store", commit_s),
+        ("commit: check, store (COPY)", commit_s),
     ]
     for label, seconds in rows:
         print(f"{label:<44}{seconds:>10.2f}{results / seconds:>14,.0f}")

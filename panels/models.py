@@ -285,7 +285,10 @@ class ImportJob(TimestampedModel):
     summary = models.JSONField(default=dict, blank=True)
     preview = models.FileField(upload_to=import_file_path, max_length=255, blank=True)
     preview_sha256 = models.CharField(
-        max_length=64, blank=True, help_text="Hash of the staged content the preview showed"
+        max_length=64, blank=True, help_text="SHA-256 of the staged file the preview showed"
+    )
+    basis_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="Hash of the database facts the preview rests on"
     )
     problem_count = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)

@@ -10,26 +10,26 @@ A job may be abandoned until it is committed.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
-import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile, File
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from labpanel.exceptions import Conflict, InvalidInput, NotAllowed
+from panels.imports.conclusions import conclude, history_fingerprint
 from panels.imports.prepare import Prepared, prepare
+from panels.imports.staged_file import STORE, shown, staged_file_bytes, staged_line, staged_lines
 from panels.imports.staging import StagedImport, StagedProblem, StagingContext, stage
-from panels.imports.store import PatientChanged, prepared_store
+from panels.imports.store import staged_store
 from panels.ingest.files import parse_file, parse_manifest
 from panels.ingest.files.types import ParsedFile
 from panels.models import (
@@ -37,10 +37,14 @@ from panels.models import (
     ImportProblem,
     ImportStatus,
     Lab,
+    Panel,
+    Patient,
     Role,
     StaffMember,
 )
 from panels.validation import local_zone
+from reference_ranges.models import ReferenceRangeRule
+from reference_ranges.patterns import pattern_rules_enabled
 from reference_ranges.selectors import (
     analyte_catalogue_get,
     measuring_ranges_active,
@@ -229,7 +233,10 @@ def _stage_and_prepare(
 
 
 def import_job_validate(*, job_id: int) -> None:
-    """Validate job ``job_id`` (status ``validating``): preview it, or reject it with problems."""
+    """Validate job ``job_id`` (status ``validating``): preview it, or reject it with problems.
+
+    The preview is the staged file: every panel as it would be stored, with its conclusions.
+    """
     job = (
         ImportJob.objects.select_related("lab")
         .filter(pk=job_id, status=ImportStatus.VALIDATING)
@@ -239,9 +246,24 @@ def import_job_validate(*, job_id: int) -> None:
         return
     parsed, manifest = _parse(job, _Progress(job_id=job.pk))
     staged, prepared = _stage_and_prepare(job, parsed, manifest)
-    preview = _preview_bytes(staged, prepared)
     errors = staged.errors
     status = ImportStatus.REJECTED if errors or prepared is None else ImportStatus.PREVIEW
+    lines: list[dict[str, Any]] = []
+    basis = ""
+    if status == ImportStatus.PREVIEW and prepared is not None:
+        now = timezone.now()
+        conclusions = conclude(
+            prepared.panels, rules=pattern_rules_enabled(lab_id=job.lab_id), now=now
+        )
+        rule_ids = dict(
+            ReferenceRangeRule.objects.filter(ruleset=prepared.ruleset).values_list("key", "pk")
+        )
+        lines = [
+            staged_line(panel, conclusion, rule_ids)
+            for panel, conclusion in zip(prepared.panels, conclusions, strict=True)
+        ]
+        basis = _basis(lab=job.lab, lines=lines)
+    staged_bytes = staged_file_bytes(lines)
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
         if locked.status != ImportStatus.VALIDATING:
@@ -252,8 +274,9 @@ def import_job_validate(*, job_id: int) -> None:
         locked.rows_total = parsed.rows_total
         locked.ruleset = prepared.ruleset if prepared else None
         locked.summary = _visible_json(_summary(parsed, staged, prepared))
-        locked.preview.save("preview.jsonl.gz", ContentFile(preview), save=False)
-        locked.preview_sha256 = prepared.content_sha256() if prepared else ""
+        locked.preview.save("staged.jsonl.gz", ContentFile(staged_bytes), save=False)
+        locked.preview_sha256 = hashlib.sha256(staged_bytes).hexdigest()
+        locked.basis_sha256 = basis
         locked.problem_count = len(staged.problems)
         locked.error_count = len(errors)
         locked.status = status
@@ -268,9 +291,66 @@ def import_job_validate(*, job_id: int) -> None:
         "import.validated job_id=%s status=%s panels=%d problems=%d",
         job.pk,
         status,
-        len(prepared.panels) if prepared else 0,
+        len(lines),
         len(staged.problems),
     )
+
+
+def _basis(*, lab: Lab, lines: Sequence[dict[str, Any]]) -> str:
+    """A hash of every database fact the staged lines rest on. Equal at commit means the
+    preview is still exactly what would be stored: the same active rule set, pattern rules and
+    measuring ranges, the same matched patients with the same history, no new patient's MRN
+    and no accession taken meanwhile, the same clinicians still active."""
+    digest = hashlib.sha256()
+
+    def add(*parts: object) -> None:
+        digest.update(repr(parts).encode())
+
+    ruleset = ruleset_get_active(lab=lab)
+    add("ruleset", ruleset.pk if ruleset else None, ruleset.version if ruleset else None)
+    add("patterns", sorted((r.id, r.version) for r in pattern_rules_enabled(lab_id=lab.pk)))
+    ranges = measuring_ranges_active(lab_id=lab.pk, on=timezone.localdate())
+    add("ranges", sorted(facts.id for facts in ranges.values()))
+    matched = sorted({line[STORE]["patient_id"] for line in lines if line[STORE]["patient_id"]})
+    new_mrns = sorted({line["patient"]["mrn"] for line in lines if not line[STORE]["patient_id"]})
+    accessions = sorted(line["accession"] for line in lines)
+    for chunk in _chunks(matched):
+        add(
+            "matched",
+            list(
+                Patient.objects.filter(pk__in=chunk)
+                .order_by("pk")
+                .values_list(
+                    "pk", "lab_id", "mrn", "family_name", "given_name", "birth_date", "sex"
+                )
+            ),
+        )
+    add("history", history_fingerprint(patient_ids=matched))
+    for chunk in _chunks(new_mrns):
+        add(
+            "mrns taken",
+            sorted(Patient.objects.filter(mrn__in=chunk).values_list("mrn", flat=True)),
+        )
+    for chunk in _chunks(accessions):
+        add(
+            "accessions taken",
+            sorted(Panel.objects.filter(accession__in=chunk).values_list("accession", flat=True)),
+        )
+    clinicians = sorted({line[STORE]["ordering_clinician_id"] for line in lines})
+    add(
+        "clinicians",
+        sorted(
+            StaffMember.objects.filter(
+                lab=lab, role=Role.CLINICIAN, user__is_active=True, user_id__in=clinicians
+            ).values_list("user_id", flat=True)
+        ),
+    )
+    return digest.hexdigest()
+
+
+def _chunks(values: Sequence[Any], size: int = 5000) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _problems_store(job: ImportJob, problems: Iterable[StagedProblem]) -> None:
@@ -348,77 +428,18 @@ def _summary(parsed: ParsedFile, staged: StagedImport, prepared: Prepared | None
     }
 
 
-def _preview_bytes(staged: StagedImport, prepared: Prepared | None) -> bytes:
-    """The preview as gzipped JSON lines, one panel per line, in file order."""
-    buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=1, mtime=0) as out:
-        for panel in prepared.panels if prepared else ():
-            submission = panel.staged.submission
-            line = {
-                "sample_id": panel.staged.sample_id,
-                "row": panel.staged.row,
-                "well": panel.staged.well,
-                "accession": submission.accession,
-                "patient": {
-                    "mrn": submission.patient.mrn,
-                    "family_name": submission.patient.family_name,
-                    "given_name": submission.patient.given_name,
-                    "birth_date": submission.patient.birth_date.isoformat()
-                    if submission.patient.birth_date
-                    else None,
-                    "sex": submission.patient.sex,
-                    "status": "new" if panel.patient_id is None else "matched",
-                },
-                "specimen": {
-                    "type": submission.specimen_type,
-                    "collected_at": submission.collected_at.isoformat(),
-                },
-                "ordering_clinician": submission.ordering_clinician.get_username(),
-                "results": [
-                    {
-                        "row": row,
-                        "column": column,
-                        "analyte": result.analyte.code,
-                        "analyte_as_received": result.analyte_as_received,
-                        "raw_value": result.raw_value,
-                        "value": result.reported.text,
-                        "unit": result.unit,
-                        "dilution_factor": format(result.dilution_factor, "f")
-                        if result.dilution_factor is not None
-                        else None,
-                        "interpretation": interpretation.code.value
-                        if interpretation.code
-                        else None,
-                        "reference_interval": interpretation.reference_text,
-                        "conversion": interpretation.conversion,
-                        "reason": interpretation.reason,
-                        "rule": interpretation.rule_key,
-                    }
-                    for (row, column), result, interpretation in zip(
-                        panel.staged.positions,
-                        submission.results,
-                        panel.interpretations,
-                        strict=True,
-                    )
-                ],
-            }
-            out.write(json.dumps(line, separators=(",", ":")).encode())
-            out.write(b"\n")
-    return buffer.getvalue()
-
-
 def preview_read(*, job: ImportJob, offset: int, limit: int) -> list[dict[str, Any]]:
     """Panels ``offset`` .. ``offset + limit`` of the job's preview (streamed, not all read)."""
     if not job.preview:
         return []
     panels: list[dict[str, Any]] = []
-    with job.preview.open("rb") as raw, gzip.GzipFile(fileobj=raw) as lines:
-        for index, line in enumerate(lines):
+    with job.preview.open("rb") as raw:
+        for index, line in enumerate(staged_lines(raw)):
             if index < offset:
                 continue
             if len(panels) >= limit:
                 break
-            panels.append(json.loads(line))
+            panels.append(shown(line))
     return panels
 
 
@@ -444,33 +465,38 @@ def import_job_commit_request(*, job: ImportJob, user: User) -> ImportJob:
 def import_job_commit(*, job_id: int) -> None:
     """Store job ``job_id`` (status ``committing``) in one transaction, exactly as previewed.
 
-    If what would be stored differs from the preview (a patient registered meanwhile, an
-    accession used, the rule set republished), nothing is stored and the job is rejected
-    saying why.
+    The staged file is stored as it is; if anything it rests on changed since the preview (a
+    patient registered meanwhile, an accession used, the rule set republished...) nothing is
+    stored and the job is rejected saying so.
     """
     job = (
-        ImportJob.objects.select_related("lab", "committed_by")
+        ImportJob.objects.select_related("lab", "committed_by", "created_by", "ruleset")
         .filter(pk=job_id, status=ImportStatus.COMMITTING)
         .first()
     )
-    if job is None:
+    if job is None or job.ruleset is None:
         return
-    parsed, manifest = _parse(job, None)
-    staged, prepared = _stage_and_prepare(job, parsed, manifest)
-    if prepared is None or staged.errors or prepared.content_sha256() != job.preview_sha256:
-        _reject_changed(job, staged)
+    with job.preview.open("rb") as raw:
+        content = raw.read()
+    if hashlib.sha256(content).hexdigest() != job.preview_sha256:
+        _reject_changed(job, "the staged preview file is not the one validated")
         return
+    lines = list(staged_lines(io.BytesIO(content)))
     try:
         with transaction.atomic():
             locked = ImportJob.objects.select_for_update().get(pk=job.pk)
             if locked.status != ImportStatus.COMMITTING:
                 return
-            stored = prepared_store(
+            matched = {line[STORE]["patient_id"] for line in lines if line[STORE]["patient_id"]}
+            list(Patient.objects.select_for_update().filter(pk__in=matched).values_list("pk"))
+            if _basis(lab=job.lab, lines=lines) != job.basis_sha256:
+                raise _Changed("patients, accessions, clinicians or the rules changed")
+            stored = staged_store(
                 job=locked,
                 lab=job.lab,
                 submitted_by=job.committed_by or job.created_by,
-                ruleset=prepared.ruleset,
-                panels=prepared.panels,
+                ruleset=job.ruleset,
+                lines=lines,
             )
             locked.status = ImportStatus.COMMITTED
             locked.committed_at = timezone.now()
@@ -493,11 +519,14 @@ def import_job_commit(*, job_id: int) -> None:
             from panels.tasks import request_import_reports_task
 
             request_import_reports_task.delay_on_commit(locked.pk)
-    except PatientChanged as error:
-        staged.problems.append(
-            StagedProblem("file", None, "mrn", "changed_since_preview", "error", str(error))
+    except (_Changed, IntegrityError) as error:
+        # IntegrityError: an accession or MRN was taken by a concurrent submission.
+        _reject_changed(
+            job,
+            str(error)
+            if isinstance(error, _Changed)
+            else "a concurrent submission used an accession or MRN of this file",
         )
-        _reject_changed(job, staged)
         return
     logger.info(
         "import.committed job_id=%s panels=%d results=%d",
@@ -507,17 +536,20 @@ def import_job_commit(*, job_id: int) -> None:
     )
 
 
-def _reject_changed(job: ImportJob, staged: StagedImport) -> None:
+class _Changed(Exception):
+    """Something the preview rests on changed before the commit."""
+
+
+def _reject_changed(job: ImportJob, what: str) -> None:
     problems = [
-        *staged.problems,
         StagedProblem(
             "file",
             None,
             None,
             "changed_since_preview",
             "error",
-            "what this file would store changed after the preview (patients, accessions or the "
-            "active rule set); nothing was stored — upload it again for a fresh preview",
+            f"what this file would store changed after the preview ({what}); nothing was "
+            "stored — abandon this job and upload the file again for a fresh preview",
         ),
     ]
     with transaction.atomic():
@@ -525,7 +557,7 @@ def _reject_changed(job: ImportJob, staged: StagedImport) -> None:
         locked.status = ImportStatus.REJECTED
         locked.status_message = "changed since the preview; nothing was stored"
         locked.problem_count = len(problems)
-        locked.error_count = sum(1 for p in problems if p.severity == "error")
+        locked.error_count = 1
         locked.save()
         _problems_store(locked, problems)
 
