@@ -26,6 +26,23 @@ Two timings per scenario: ``fresh`` builds each panel's Measurements just before
 ``interpret()`` call, as the service does (parse, then interpret; the two clock reads per panel
 are on the clock too); ``prebuilt`` builds all Measurements first and times one loop over them.
 
+Then ``panels + findings``: the ``panels`` scenario's 100,000 panels, each interpreted and then
+judged against the enabled pattern rules (``reference_ranges/seed/pattern_rules.yaml``, read with
+PyYAML and built by the engine's own loader, ``load_pattern_rules``, as
+``reference_ranges/patterns.py`` does) with a ``PatternContext`` like the one
+``panels/interpretation.py`` builds: the panel's measurements, its clinical inputs (none for
+most panels; temperature, blood pressure support and oxygen for one in seven, CAR-T monitoring;
+the HScore / HLH-2004 facts for the HLH work-ups), no earlier panels. Timed three ways over the
+same prebuilt panels: ``interpret`` alone, ``findings`` alone, and ``interpret + findings``.
+Each run gets new rule objects (``dataclasses.replace``), so no run profits from the memos of
+the run before.
+
+Everything runs in this one process on one thread: one core. Every figure is per core. The
+workload, once built, is frozen out of the cyclic garbage collector (``gc.freeze``), as a
+server's long-lived data is after start-up: the collector still runs, on what the engine
+allocates, but no longer walks millions of workload objects (that alone took a third of the
+bench's time).
+
     .venv/bin/python bench/engine.py                      # full run
     .venv/bin/python bench/engine.py --results 200000 --panels 20000 --repeat 1
     PYTHONPATH=/path/to/other/checkout .venv/bin/python bench/engine.py   # another engine
@@ -40,6 +57,7 @@ import math
 import os
 import platform
 import random
+import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -68,8 +86,22 @@ from reference_ranges.engine import (  # noqa: E402
     interpret,
 )
 
+try:
+    from reference_ranges.engine.patterns import (
+        ClinicalValue,
+        PatternContext,
+        PatternRule,
+        evaluate_patterns,
+        load_pattern_rules,
+    )
+except ImportError:  # pragma: no cover - an engine without pattern rules (PYTHONPATH)
+    HAS_PATTERNS = False
+else:
+    HAS_PATTERNS = True
+
 SEED = 2026
 RULES_FILE = ROOT / "reference_ranges" / "seed" / "default_ranges.yaml"
+PATTERN_RULES_FILE = ROOT / "reference_ranges" / "seed" / "pattern_rules.yaml"
 ARUP_PANEL = (
     "SIL2R",
     "IL12P70",
@@ -146,6 +178,14 @@ def load_ruleset() -> RuleSet:
     if "molecular_weights" in {f.name for f in dataclasses.fields(RuleSet)}:
         extra["molecular_weights"] = (("IL1B", Decimal("17.5")),)
     return RuleSet(key=info["key"], version=str(info["version"]), rules=tuple(rules), **extra)
+
+
+def load_pattern_rules_enabled() -> tuple[PatternRule, ...]:
+    """The shipped pattern rules that are enabled, built as ``reference_ranges/patterns.py``
+    builds them (the engine's loader over the parsed document), without Django."""
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    document = yaml.load(PATTERN_RULES_FILE.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
+    return tuple(rule for rule in load_pattern_rules(document) if rule.enabled)
 
 
 # --- workload ---------------------------------------------------------------------------------
@@ -241,6 +281,68 @@ def build_panels(
     return panels
 
 
+OXYGEN_DEVICES: tuple[str, ...] = ("none", "none", "none", "low_flow_nasal_cannula")
+OXYGEN_DEVICES += ("high_flow_nasal_cannula", "facemask", "cpap", "mechanical_ventilation")
+
+
+def _tenths(rng: random.Random, low: float, high: float) -> Decimal:
+    return round(Decimal(repr(rng.uniform(low, high))), 1)
+
+
+def clinical_inputs(rng: random.Random, hlh_workup: bool) -> dict[str, Decimal | bool | str]:
+    """The clinical facts sent with a panel, as the API validates them (numbers as Decimal).
+
+    Most panels come without any. One in seven is CAR-T monitoring (the ASTCT grading inputs);
+    an HLH work-up panel carries the HScore and HLH-2004 facts half of the time.
+    """
+    values: dict[str, Decimal | bool | str] = {}
+    if hlh_workup and rng.random() < 0.5:
+        values.update(
+            temperature_c=_tenths(rng, 36.5, 40.5),
+            known_immunosuppression=rng.random() < 0.3,
+            organomegaly=rng.choice(("none", "hepatomegaly_or_splenomegaly", "both")),
+            cytopenic_lineages=Decimal(rng.randint(0, 3)),
+            triglycerides_mmol_l=_tenths(rng, 0.8, 6.0),
+            fibrinogen_g_l=_tenths(rng, 0.8, 5.0),
+            ast_iu_l=Decimal(rng.randint(12, 400)),
+            marrow_hemophagocytosis=rng.random() < 0.3,
+            splenomegaly=rng.random() < 0.4,
+            cytopenias_2_of_3_lineages=rng.random() < 0.5,
+        )
+    elif rng.random() < 1 / 7:
+        device = rng.choice(OXYGEN_DEVICES)
+        values.update(
+            temperature_c=_tenths(rng, 36.2, 40.5),
+            fever_attributable_to_other_cause=rng.random() < 0.05,
+            antipyretic_or_anticytokine_given=rng.random() < 0.3,
+            hypotension=rng.random() < 0.2,
+            vasopressors_excluding_vasopressin=Decimal(rng.choice((0, 0, 0, 0, 1, 2))),
+            vasopressin=rng.random() < 0.03,
+            oxygen_device=device,
+        )
+        if device.endswith("nasal_cannula"):
+            values["oxygen_flow_l_min"] = Decimal(rng.randint(1, 40))
+    return values
+
+
+def pattern_contexts(panels: Sequence[Panel], *, seed: int) -> list[PatternContext]:
+    """Each panel's PatternContext, as panels/interpretation.py builds it (no earlier panels)."""
+    rng = random.Random(seed)
+    contexts = []
+    for specs, patient in panels:
+        clinical = clinical_inputs(rng, hlh_workup=specs[0][3] == "U/mL")
+        contexts.append(
+            PatternContext(
+                measurements=tuple(measurements(specs)),
+                clinical={name: ClinicalValue(name=name, value=v) for name, v in clinical.items()},
+                history=(),
+                baseline=None,
+                age_years=None if patient.age is None else patient.age.years,
+            )
+        )
+    return contexts
+
+
 # --- timing -----------------------------------------------------------------------------------
 
 
@@ -259,11 +361,18 @@ def _fresh(panels: Sequence[Panel], ruleset: RuleSet) -> tuple[float, int]:
     return seconds, count
 
 
-def _prebuilt(panels: Sequence[Panel], ruleset: RuleSet) -> tuple[float, int]:
-    """All Measurements built first, then one timed loop over them (a million objects: they
-    are no longer in the CPU cache when interpreted)."""
-    built = [(measurements(specs), patient) for specs, patient in panels]
-    gc.collect()
+Built = list[tuple[list[Measurement], PatientContext]]
+
+
+def prebuild(panels: Sequence[Panel]) -> Built:
+    """All Measurements built first (once per scenario: they are immutable, and the engine's
+    memos belong to the rule set, never to a Measurement)."""
+    return [(measurements(specs), patient) for specs, patient in panels]
+
+
+def _prebuilt(built: Built, ruleset: RuleSet) -> tuple[float, int]:
+    """One timed loop over prebuilt Measurements (a million objects: they are no longer in the
+    CPU cache when interpreted)."""
     start = time.perf_counter()
     count = 0
     for panel, patient in built:
@@ -271,17 +380,67 @@ def _prebuilt(panels: Sequence[Panel], ruleset: RuleSet) -> tuple[float, int]:
     return time.perf_counter() - start, count
 
 
-def _best_of(
-    repeat: int, ruleset: RuleSet, work: Callable[[RuleSet], tuple[float, int]]
+def _findings_only(
+    contexts: Sequence[PatternContext], rules: Sequence[PatternRule]
 ) -> tuple[float, int]:
-    best = math.inf
+    start = time.perf_counter()
+    count = 0
+    for context in contexts:
+        count += len(evaluate_patterns(rules, context))
+    return time.perf_counter() - start, count
+
+
+def _with_findings(
+    built: Built,
+    contexts: Sequence[PatternContext],
+    ruleset: RuleSet,
+    rules: Sequence[PatternRule],
+) -> tuple[float, int, int]:
+    """Per panel, as the service does: interpret its results, then evaluate the pattern rules."""
+    start = time.perf_counter()
+    count = findings = 0
+    for (panel, patient), context in zip(built, contexts, strict=True):
+        count += len(interpret(panel, patient, ruleset))
+        findings += len(evaluate_patterns(rules, context))
+    return time.perf_counter() - start, count, findings
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """Engine seconds of each repeat of one scenario and mode, and the work done per repeat."""
+
+    scenario: str
+    mode: str
+    panels: int
+    results: int
+    seconds: tuple[float, ...]
+
+    @property
+    def best(self) -> float:
+        return min(self.seconds)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def _repeat(
+    repeat: int, ruleset: RuleSet, work: Callable[[RuleSet], tuple[float, int]]
+) -> tuple[tuple[float, ...], int]:
+    """Engine seconds of each run, each with a new RuleSet object (so its memos start empty)."""
+    seconds: list[float] = []
     count = 0
     for _ in range(repeat):
         fresh_ruleset = dataclasses.replace(ruleset)
         gc.collect()
-        seconds, count = work(fresh_ruleset)
-        best = min(best, seconds)
-    return best, count
+        elapsed, count = work(fresh_ruleset)
+        seconds.append(elapsed)
+    return tuple(seconds), count
+
+
+def _fresh_rules(rules: Sequence[PatternRule]) -> tuple[PatternRule, ...]:
+    """New rule objects, equal to the old: the engine's per-rule memos start empty."""
+    return tuple(dataclasses.replace(rule) for rule in rules)
 
 
 def _describe(panels: Sequence[Panel]) -> str:
@@ -301,38 +460,116 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def _print_row(timing: Timing) -> None:
+    print(
+        f"{timing.scenario:<17} {timing.mode:<20} {timing.panels:>9,} {timing.results:>10,} "
+        f"{timing.best:>7.2f} {timing.median:>7.2f} {timing.results / timing.best:>12,.0f} "
+        f"{timing.results / timing.median:>12,.0f} {timing.panels / timing.best:>10,.0f} "
+        f"{timing.panels / timing.median:>10,.0f}",
+        flush=True,
+    )
+
+
+HEADER = (
+    f"{'scenario':<17} {'mode':<20} {'panels':>9} {'results':>10} {'best s':>7} {'med. s':>7} "
+    f"{'results/s':>12} {'results/s':>12} {'panels/s':>10} {'panels/s':>10}\n"
+    f"{'':<17} {'':<20} {'':>9} {'':>10} {'':>7} {'':>7} "
+    f"{'(best)':>12} {'(median)':>12} {'(best)':>10} {'(median)':>10}"
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=int, default=1_000_000)
     parser.add_argument("--panels", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
+    started = time.perf_counter()
 
     ruleset = load_ruleset()
+    pattern_rules = load_pattern_rules_enabled() if HAS_PATTERNS else ()
     print(
         f"engine {Path(engine.__file__).parent} | Python {platform.python_version()} "
-        f"({platform.python_implementation()}) | {_cpu_model()} | {os.cpu_count()} CPUs, "
-        f"one used | {len(ruleset.rules)} rules | best of {args.repeat}"
+        f"({platform.python_implementation()}) | {_cpu_model()} | {os.cpu_count()} CPUs on the "
+        f"machine, 1 core used (one process, one thread): every figure is per core\n"
+        f"{len(ruleset.rules)} range rules | {len(pattern_rules)} enabled pattern rules "
+        f"({', '.join(rule.id for rule in pattern_rules)}) | {args.repeat} runs each; "
+        f"load average at start {_load()}"
     )
     result_panels = -(-args.results // 13)
+    panels_panels = build_panels(args.panels, seed=SEED + 1)
     scenarios: list[tuple[str, list[Panel]]] = [
         ("results", build_panels(result_panels, seed=SEED)),
-        ("panels", build_panels(args.panels, seed=SEED + 1)),
+        ("panels", panels_panels),
     ]
     if HAS_MEASURING_RANGE:
         scenarios.append(("lab-realistic", build_panels(result_panels, seed=SEED, realistic=True)))
     scenarios.append(("distinct-values", build_panels(result_panels, seed=SEED, distinct=True)))
     for name, panels in scenarios:
-        print(f"{name}: {len(panels):,} panels ({_describe(panels)})")
-        modes: tuple[tuple[str, Callable[[Sequence[Panel], RuleSet], tuple[float, int]]], ...]
-        modes = (("fresh", _fresh), ("prebuilt", _prebuilt))
-        for mode, work in modes:
-            seconds, count = _best_of(args.repeat, ruleset, partial(work, panels))
-            print(
-                f"  {mode:>8}: {count:>9,} results in {seconds:6.2f} s engine time = "
-                f"{count / seconds:>9,.0f} results/s, {len(panels) / seconds:>7,.0f} panels/s"
+        print(f"  {name}: {len(panels):,} panels ({_describe(panels)})")
+    _freeze()
+    if pattern_rules:
+        print(
+            f"  panels + findings: the {len(panels_panels):,} panels above with clinical inputs "
+            "on one in seven (CAR-T) and half the HLH work-ups, no earlier panels"
+        )
+    print()
+    print(HEADER, flush=True)
+    timings: list[Timing] = []
+    for name, panels in scenarios:
+        seconds, count = _repeat(args.repeat, ruleset, partial(_fresh, panels))
+        timings.append(Timing(name, "fresh", len(panels), count, seconds))
+        _print_row(timings[-1])
+        built = prebuild(panels)
+        _freeze()
+        seconds, count = _repeat(args.repeat, ruleset, partial(_prebuilt, built))
+        timings.append(Timing(name, "prebuilt", len(panels), count, seconds))
+        _print_row(timings[-1])
+        del built
+    if pattern_rules:
+        built = prebuild(panels_panels)
+        contexts = pattern_contexts(panels_panels, seed=SEED + 2)
+        _freeze()
+        name = "panels+findings"
+        rows: dict[str, list[float]] = {"interpret": [], "findings": [], "interpret + findings": []}
+        count = findings = 0
+        for _ in range(args.repeat):
+            gc.collect()
+            elapsed, count = _prebuilt(built, dataclasses.replace(ruleset))
+            rows["interpret"].append(elapsed)
+            gc.collect()
+            elapsed, findings = _findings_only(contexts, _fresh_rules(pattern_rules))
+            rows["findings"].append(elapsed)
+            gc.collect()
+            elapsed, count, findings = _with_findings(
+                built, contexts, dataclasses.replace(ruleset), _fresh_rules(pattern_rules)
             )
+            rows["interpret + findings"].append(elapsed)
+        for mode, runs in rows.items():
+            timings.append(Timing(name, mode, len(built), count, tuple(runs)))
+            _print_row(timings[-1])
+        print(
+            f"\n{findings:,} findings per run ({findings / len(built):.0f} per panel); "
+            "results/s on the findings rows counts the panels' results, as the other rows do"
+        )
+    print(
+        f"1 core; engine time only (building Measurements and contexts is off the clock); "
+        f"load average at end {_load()}; whole bench {time.perf_counter() - started:.0f} s"
+    )
     return 0
+
+
+def _freeze() -> None:
+    """Leave the workload built so far out of the collector's walks (see the module header)."""
+    gc.collect()
+    gc.freeze()
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{figure:.2f}" for figure in os.getloadavg())
+    except OSError:  # pragma: no cover - platforms without a load average
+        return "unknown"
 
 
 if __name__ == "__main__":

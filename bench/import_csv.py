@@ -158,92 +158,91 @@ def main() -> None:
     panel_template = Panel.objects.first()
     assert panel_template is not None
     now = datetime.now(UTC)
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval('panels_patient_id_seq') FROM generate_series(1, %s)", [args.panels]
-            )
-            patient_ids = [row[0] for row in cursor.fetchall()]
-            cursor.execute(
-                "SELECT nextval('panels_panel_id_seq') FROM generate_series(1, %s)", [args.panels]
-            )
-            panel_ids = [row[0] for row in cursor.fetchall()]
-            raw = cursor.cursor
-            copy_started = time.perf_counter()
-            with raw.copy(
-                "COPY panels_patient (id, created_at, updated_at, lab_id, mrn, family_name, "
-                "given_name, birth_date, sex) FROM STDIN"
-            ) as copy:
-                for index, pid in enumerate(patient_ids):
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval('panels_patient_id_seq') FROM generate_series(1, %s)", [args.panels]
+        )
+        patient_ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            "SELECT nextval('panels_panel_id_seq') FROM generate_series(1, %s)", [args.panels]
+        )
+        panel_ids = [row[0] for row in cursor.fetchall()]
+        raw = cursor.cursor
+        copy_started = time.perf_counter()
+        with raw.copy(
+            "COPY panels_patient (id, created_at, updated_at, lab_id, mrn, family_name, "
+            "given_name, birth_date, sex) FROM STDIN"
+        ) as copy:
+            for index, pid in enumerate(patient_ids):
+                copy.write_row(
+                    (
+                        pid,
+                        now,
+                        now,
+                        lab.pk,
+                        f"COPY-MRN-{index}",
+                        "Bench",
+                        f"P {index}",
+                        "1970-01-01",
+                        "female",
+                    )
+                )
+        with raw.copy(
+            "COPY panels_panel (id, created_at, updated_at, accession, lab_id, patient_id, "
+            "specimen_type, collected_at, received_at, ordering_clinician_id, submitted_by_id, "
+            "ruleset_id, content_sha256, clinical, serial, summary) FROM STDIN"
+        ) as copy:
+            for index, (pid, patient_id) in enumerate(zip(panel_ids, patient_ids, strict=True)):
+                copy.write_row(
+                    (
+                        pid,
+                        now,
+                        now,
+                        f"COPY-{index}",
+                        lab.pk,
+                        patient_id,
+                        "plasma",
+                        now,
+                        now,
+                        panel_template.ordering_clinician_id,
+                        panel_template.submitted_by_id,
+                        panel_template.ruleset_id,
+                        "0" * 64,
+                        "{}",
+                        "{}",
+                        "{}",
+                    )
+                )
+        with raw.copy(
+            "COPY panels_result (panel_id, position, analyte_id, analyte_as_received, "
+            "raw_value, comparator, value, value_scale, unit, interpretation, conversion, "
+            "interpretation_reason, reference_text, ruleset_version, sender_range, "
+            "sender_flags) FROM STDIN"
+        ) as copy:
+            for pid in panel_ids:
+                for position, (code, value, unit) in enumerate(ANALYTES, start=1):
+                    comparator = value[0] if value[0] in "<>" else ""
+                    number = value.lstrip("<>")
                     copy.write_row(
                         (
                             pid,
-                            now,
-                            now,
-                            lab.pk,
-                            f"COPY-MRN-{index}",
-                            "Bench",
-                            f"P {index}",
-                            "1970-01-01",
-                            "female",
+                            position,
+                            analytes[code],
+                            code,
+                            value,
+                            comparator,
+                            Decimal(number),
+                            len(number.partition(".")[2]),
+                            unit,
+                            "N",
+                            "",
+                            "within the interval",
+                            "≤ 7.4 pg/mL",
+                            "1",
+                            "",
+                            "",
                         )
                     )
-            with raw.copy(
-                "COPY panels_panel (id, created_at, updated_at, accession, lab_id, patient_id, "
-                "specimen_type, collected_at, received_at, ordering_clinician_id, submitted_by_id, "
-                "ruleset_id, content_sha256, clinical, serial, summary) FROM STDIN"
-            ) as copy:
-                for index, (pid, patient_id) in enumerate(zip(panel_ids, patient_ids, strict=True)):
-                    copy.write_row(
-                        (
-                            pid,
-                            now,
-                            now,
-                            f"COPY-{index}",
-                            lab.pk,
-                            patient_id,
-                            "plasma",
-                            now,
-                            now,
-                            panel_template.ordering_clinician_id,
-                            panel_template.submitted_by_id,
-                            panel_template.ruleset_id,
-                            "0" * 64,
-                            "{}",
-                            "{}",
-                            "{}",
-                        )
-                    )
-            with raw.copy(
-                "COPY panels_result (panel_id, position, analyte_id, analyte_as_received, "
-                "raw_value, comparator, value, value_scale, unit, interpretation, conversion, "
-                "interpretation_reason, reference_text, ruleset_version, sender_range, "
-                "sender_flags) FROM STDIN"
-            ) as copy:
-                for pid in panel_ids:
-                    for position, (code, value, unit) in enumerate(ANALYTES, start=1):
-                        comparator = value[0] if value[0] in "<>" else ""
-                        number = value.lstrip("<>")
-                        copy.write_row(
-                            (
-                                pid,
-                                position,
-                                analytes[code],
-                                code,
-                                value,
-                                comparator,
-                                Decimal(number),
-                                len(number.partition(".")[2]),
-                                unit,
-                                "N",
-                                "",
-                                "within the interval",
-                                "≤ 7.4 pg/mL",
-                                "1",
-                                "",
-                                "",
-                            )
-                        )
     copy_s = time.perf_counter() - copy_started  # the commit included, as for the import
     # Remove the baseline's rows again (not timed).
     Result.objects.filter(panel__accession__startswith="COPY-").delete()

@@ -29,8 +29,12 @@ and identical questions get the identical, immutable answer from bounded memos k
 index: the rule chosen per patient profile (sex, specimen, and the band between the rule set's
 age limits; an explanation why no rule applies is kept per exact age, since it names the age),
 and the interpretation per (rule, unit, comparator and value exactly as written, "7.40" not
-being "7.4"), for results without remarks of their own (measuring range, dilution). The memos
-are caches only: a result never depends on them (tests compare warm and fresh rule sets).
+being "7.4"), for results without remarks of their own (measuring range, dilution). Per patient
+facts (sex, specimen, age) the index remembers the profiles once computed, and per profile a
+plan: analyte and unit straight to the chosen rule and its memo, so the loop over a panel's
+results does two dictionary lookups before it reaches the answer. The memos are caches only: a
+result never depends on them (tests compare warm and fresh rule sets, and every fast path with
+a plain implementation that remembers nothing, ``tests/engine/test_fast_paths.py``).
 """
 
 from __future__ import annotations
@@ -98,6 +102,10 @@ _RESULT_MEMO_SIZE = 2048
 _PROFILE_MEMO_SIZE = 4096
 # Analyte/unit pairs outside the rule set (unknown analytes, other units) remembered per index.
 _RESOLVED_LIMIT = 1024
+# Units remembered per analyte in a profile's plan (other units are looked up each time), and
+# analytes whose explanation (why no rule applies) is remembered per exact patient profile.
+_PLAN_UNITS = 32
+_UNMATCHED_ANALYTES = 64
 
 
 def _number(value: Decimal) -> str:
@@ -421,12 +429,21 @@ def _notes(measurement: Measurement) -> str:
 
 
 class _Choice:
-    """The rule a group chose for some patients, with its memo of interpretations."""
+    """The rule a group chose for some patients, with its memo of interpretations.
 
-    __slots__ = ("cache", "prepared")
+    Carries what an interpretation by it is built from (analyte, rule key, interval text, and
+    whether measurements are converted first), so the hot loop reads one object.
+    """
 
-    def __init__(self, prepared: _PreparedRule) -> None:
+    __slots__ = ("analyte", "cache", "converts", "group", "prepared", "reference_text", "rule_key")
+
+    def __init__(self, group: _Group, prepared: _PreparedRule) -> None:
+        self.group = group
+        self.analyte = group.analyte
         self.prepared = prepared
+        self.converts = group.to_unit is not None
+        self.rule_key = prepared.rule.key
+        self.reference_text = prepared.reference_text
         self.cache: dict[str, Interpretation] = {}
 
 
@@ -452,9 +469,9 @@ class _Group:
     ) -> None:
         self.analyte = analyte
         self.rules = rules
-        self.choices = tuple(_Choice(prepared) for prepared in rules)
         self.to_unit = to_unit
         self.molecular_weight = molecular_weight
+        self.choices = tuple(_Choice(self, prepared) for prepared in rules)
         self.memo: dict[str, _Choice | Interpretation] = {}
         self.fixed: _Choice | Interpretation | None = unmatched
         if len(rules) == 1:
@@ -463,11 +480,21 @@ class _Group:
                 self.fixed = self.choices[0]
 
 
+# analyte -> unit -> the rule chosen for one patient profile.
+_Plan = dict[str, dict[str, _Choice]]
+# analyte -> unit -> why no rule applies, for one exact patient profile.
+_Unmatched = dict[str, dict[str, Interpretation]]
+# (plan, unmatched, profile, exact profile) of one patient: see ``_Index.profile``.
+_Profile = tuple[_Plan, _Unmatched, str, str]
+
+
 class _Index:
     __slots__ = (
         "day_limits",
         "groups",
         "molecular_weights",
+        "plans",
+        "profiles",
         "resolved",
         "rule_groups",
         "ruleset",
@@ -494,6 +521,12 @@ class _Index:
         # two limits are admitted by the same rules.
         self.year_limits = self._age_limits(AgeUnit.YEARS)
         self.day_limits = self._age_limits(AgeUnit.DAYS)
+        # Patient facts -> (plan, unmatched, profile, exact profile); profile -> plan. A plan
+        # maps analyte and unit to the rule chosen for the profile, for the pairs seen so far
+        # that a rule judges; ``unmatched`` the pairs no rule judges for the exact profile to
+        # the explanation why.
+        self.profiles: dict[tuple[object, ...], _Profile] = {}
+        self.plans: dict[str, _Plan] = {}
         weights: dict[str, Decimal] = {}
         for analyte, weight in ruleset.molecular_weights:
             if not weight > _ZERO:
@@ -514,6 +547,36 @@ class _Index:
             if limit is not None
         }
         return tuple(sorted(limits))
+
+    def profile(self, patient: PatientContext, key: tuple[object, ...]) -> _Profile:
+        """The patient's plan, explanations and profiles, remembered under ``key`` (the facts
+        they depend on).
+
+        Everything rule selection depends on, as one string: sex, specimen and the age band
+        between the rule set's age limits (``profile``); the same with the exact age, which an
+        explanation why no rule applies may name (``exact_profile``).
+        """
+        age = patient.age
+        if age is None:
+            band = exact_age = "-"
+        else:
+            band = f"{_band(age.years, self.year_limits)}y{_band(age.days, self.day_limits)}d"
+            # An explanation names the age in days only where some interval is in days.
+            exact_age = f"{age.years}y{age.days}d" if self.day_limits else f"{age.years}y"
+        profile = "\x1f".join((patient.sex, patient.specimen_type, band))
+        exact_profile = "\x1f".join((patient.sex, patient.specimen_type, exact_age, ""))
+        plans = self.plans
+        plan = plans.get(profile)
+        if plan is None:
+            if len(plans) >= _PROFILE_MEMO_SIZE:
+                plans.clear()
+            plan = plans[profile] = {}
+        found: _Profile = (plan, {}, profile, exact_profile)
+        profiles = self.profiles
+        if len(profiles) >= _PROFILE_MEMO_SIZE:
+            profiles.clear()
+        profiles[key] = found
+        return found
 
     def unmatched(self, analyte: str, reason: str) -> Interpretation:
         return Interpretation(
@@ -619,6 +682,47 @@ def _choose(
     return chosen
 
 
+def _lookup(
+    index: _Index,
+    plan: _Plan,
+    unmatched: _Unmatched,
+    patient: PatientContext,
+    profile: str,
+    exact_profile: str,
+    measurement: Measurement,
+) -> _Choice | Interpretation:
+    """The rule chosen for the measurement's analyte and unit and the patient's profile, or the
+    explanation why none applies. A chosen rule is kept in the profile's plan, an explanation
+    with the exact profile's."""
+    analyte, unit = measurement.analyte, measurement.unit
+    explained = unmatched.get(analyte)
+    if explained is not None:
+        known = explained.get(unit)
+        if known is not None:
+            return known
+    by_unit = index.groups.get(analyte)
+    group = None if by_unit is None else by_unit.get(unit)
+    if group is None:
+        group = index.resolve(analyte, unit)
+    choice = (
+        group.fixed
+        or group.memo.get(profile)
+        or _choose(index, group, patient, profile, exact_profile)
+    )
+    if isinstance(choice, _Choice):
+        units = plan.get(analyte)
+        if units is None:
+            units = plan[analyte] = {}
+        if len(units) < _PLAN_UNITS:
+            units[unit] = choice
+    elif explained is not None:
+        if len(explained) < _PLAN_UNITS:
+            explained[unit] = choice
+    elif len(unmatched) < _UNMATCHED_ANALYTES:
+        unmatched[analyte] = {unit: choice}
+    return choice
+
+
 def _band(age: int, limits: tuple[int, ...]) -> int:
     """How many of the sorted age limits ``age`` has reached."""
     band = 0
@@ -629,9 +733,8 @@ def _band(age: int, limits: tuple[int, ...]) -> int:
     return band
 
 
-def _evaluate(
-    index: _Index, group: _Group, prepared: _PreparedRule, measurement: Measurement
-) -> Interpretation:
+def _evaluate(index: _Index, choice: _Choice, measurement: Measurement) -> Interpretation:
+    group, prepared = choice.group, choice.prepared
     value, comparator = measurement.value, measurement.comparator
     conversion_text = None
     unit = measurement.unit
@@ -689,40 +792,35 @@ def interpret(
     memos, which never change a result.
     """
     index = _index_for(ruleset)
-    groups = index.groups
     ruleset_key, ruleset_version = ruleset.key, ruleset.version
-    # Everything rule selection depends on, as one string (its hash is computed once): the
-    # age band between the rule set's age limits, and the exact age for explanations.
+    # The patient's profile (and the plan of rules chosen for it), remembered per patient facts:
+    # sex, specimen and age (in days only where some interval is in days).
     age = patient.age
     if age is None:
-        band = exact_age = "-"
+        facts: tuple[object, ...] = (patient.sex, patient.specimen_type)
+    elif index.day_limits:
+        facts = (patient.sex, patient.specimen_type, age.years, age.days)
     else:
-        band = f"{_band(age.years, index.year_limits)}y{_band(age.days, index.day_limits)}d"
-        # An explanation names the age in days only where some interval is in days.
-        exact_age = f"{age.years}y{age.days}d" if index.day_limits else f"{age.years}y"
-    profile = "\x1f".join((patient.sex, patient.specimen_type, band))
-    exact_profile = "\x1f".join((patient.sex, patient.specimen_type, exact_age, ""))
+        facts = (patient.sex, patient.specimen_type, age.years)
+    known = index.profiles.get(facts)
+    plan, unmatched, profile, exact_profile = known or index.profile(patient, facts)
     results: list[Interpretation] = []
     append = results.append
     # Locals, not globals, in the loop: each global lookup costs as much as the work around it.
     exact, classify, new = _EQ, _classify_exact, Interpretation
     limit = _RESULT_MEMO_SIZE
     for measurement in measurements:
-        by_unit = groups.get(measurement.analyte)
-        group = None if by_unit is None else by_unit.get(measurement.unit)
-        if group is None:
-            group = index.resolve(measurement.analyte, measurement.unit)
-        choice = (
-            group.fixed
-            or group.memo.get(profile)
-            or _choose(index, group, patient, profile, exact_profile)
-        )
-        if isinstance(choice, Interpretation):
-            append(choice)
-            continue
-        comparator = measurement.comparator
+        by_unit = plan.get(measurement.analyte)
+        choice = None if by_unit is None else by_unit.get(measurement.unit)
+        if choice is None:
+            chosen = _lookup(index, plan, unmatched, patient, profile, exact_profile, measurement)
+            if isinstance(chosen, Interpretation):
+                append(chosen)
+                continue
+            choice = chosen
         if measurement.dilution_factor is None:
             value = measurement.value
+            comparator = measurement.comparator
             if comparator is exact:
                 lloq, uloq = measurement.lloq, measurement.uloq
                 if (lloq is None or lloq <= value) and (uloq is None or value <= uloq):
@@ -732,21 +830,20 @@ def interpret(
                     cache = choice.cache
                     found = cache.get(text)
                     if found is None:
-                        if group.to_unit is None:
-                            prepared = choice.prepared
-                            code, _, tail = classify(prepared, value)
+                        if choice.converts:
+                            found = _evaluate(index, choice, measurement)
+                        else:
+                            code, _, tail = classify(choice.prepared, value)
                             found = new(
-                                group.analyte,
+                                choice.analyte,
                                 code,
                                 (format(value, "f") if "E" in text else text) + tail,
-                                prepared.rule.key,
+                                choice.rule_key,
                                 ruleset_key,
                                 ruleset_version,
-                                prepared.reference_text,
+                                choice.reference_text,
                                 None,
                             )
-                        else:
-                            found = _evaluate(index, group, choice.prepared, measurement)
                         if len(cache) < limit:
                             cache[text] = found
                     append(found)
@@ -756,11 +853,11 @@ def interpret(
                 cache = choice.cache
                 found = cache.get(key)
                 if found is None:
-                    found = _evaluate(index, group, choice.prepared, measurement)
+                    found = _evaluate(index, choice, measurement)
                     if len(cache) < limit:
                         cache[key] = found
                 append(found)
                 continue
         # Outside the measuring range, or diluted: the reason has remarks of its own.
-        append(_evaluate(index, group, choice.prepared, measurement))
+        append(_evaluate(index, choice, measurement))
     return results

@@ -20,11 +20,18 @@ Principles, enforced here rather than left to review:
   :data:`CYTOKINE_ONLY_STATEMENT`.
 * Unverified rules are marked in every finding they produce (``verified`` and the statement).
 * Nothing here reads a clock or imports a framework: times and values are passed in.
+
+Speed: findings and judgements are immutable, so a rule remembers them (bounded, per rule
+object) by exactly what they are computed from: which of its clinical inputs were supplied and
+their values with their types ("39.0" is not "39", ``True`` is not ``1``), and the results of
+the analytes it names (value as written, comparator, unit, in order). ``fold_rise`` also reads
+the baseline and is never remembered. Purely caches: ``tests/engine/test_fast_paths.py``
+compares them with the plain evaluation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Context, Decimal, InvalidOperation
@@ -934,7 +941,12 @@ _Index = Mapping[str, Sequence[Measurement]]
 def _index(measurements: Sequence[Measurement]) -> _Index:
     grouped: dict[str, list[Measurement]] = {}
     for measurement in measurements:
-        grouped.setdefault(measurement.analyte, []).append(measurement)
+        analyte = measurement.analyte
+        same = grouped.get(analyte)
+        if same is None:
+            grouped[analyte] = [measurement]
+        else:
+            same.append(measurement)
     return grouped
 
 
@@ -1075,8 +1087,7 @@ def _labels(judgements: Sequence[_Judgement]) -> str:
     return "; ".join(j.criterion.label for j in judgements if j.satisfied is True)
 
 
-def _evaluate_any_of(rule: PatternRule, context: PatternContext, index: _Index) -> Finding:
-    judgements = [_judge(c, context, index) for c in rule.criteria]
+def _evaluate_any_of(rule: PatternRule, judgements: Sequence[_Judgement]) -> Finding:
     missing = _missing(judgements)
     if not any(j.present for j in judgements):
         return _not_evaluated(rule, missing)
@@ -1092,31 +1103,53 @@ def _evaluate_any_of(rule: PatternRule, context: PatternContext, index: _Index) 
     return _finding(rule, status, statement, evidence, missing_inputs=missing)
 
 
-def _evaluate_count_of(rule: PatternRule, context: PatternContext, index: _Index) -> Finding:
-    judgements = [_judge(c, context, index) for c in rule.criteria]
-    missing = _missing(judgements)
-    if not any(j.present for j in judgements):
-        return _not_evaluated(rule, missing)
+def _evaluate_count_of(rule: PatternRule, judgements: Sequence[_Judgement]) -> Finding:
+    # One pass (this kind is judged for every panel): what is missing, and the counts. Criteria
+    # without points are counted; a criterion with points is sufficient on its own.
+    missing: list[str] = []
+    present = False
+    counted = met = undecided = 0
+    sufficient_met = False
+    open_sufficient: list[str] = []
+    met_labels: list[str] = []
+    evidence: list[Evidence] = []
+    for judgement in judgements:
+        item = judgement.evidence
+        evidence.append(item)
+        satisfied = item.satisfied
+        criterion = judgement.criterion
+        if judgement.present:
+            present = True
+        elif criterion.input not in missing:
+            missing.append(criterion.input)
+        if satisfied is True:
+            met_labels.append(criterion.label)
+        if criterion.points is None:
+            counted += 1
+            if satisfied is True:
+                met += 1
+            elif satisfied is None:
+                undecided += 1
+        elif satisfied is True:
+            sufficient_met = True
+        elif satisfied is None:
+            open_sufficient.append(criterion.label)
+    if not present:
+        return _not_evaluated(rule, tuple(missing))
     required = _required_count(rule)
-    counted = [j for j in judgements if j.criterion.points is None]
-    sufficient = [j for j in judgements if j.criterion.points is not None]
-    met = sum(1 for j in counted if j.satisfied is True)
-    undecided = sum(1 for j in counted if j.satisfied is None)
     values = {
         "met": str(met),
-        "total": str(len(counted)),
+        "total": str(counted),
         "undecided": str(undecided),
-        "met_labels": _labels(judgements),
+        "met_labels": "; ".join(met_labels),
     }
-    evidence = [j.evidence for j in judgements]
-    if met >= required or any(j.satisfied is True for j in sufficient):
+    if met >= required or sufficient_met:
         status, statement = FindingStatus.MET, rule.statement_met.format_map(values)
-    elif met + undecided < required and not any(j.satisfied is None for j in sufficient):
+    elif met + undecided < required and not open_sufficient:
         status, statement = FindingStatus.NOT_MET, rule.statement_not_met.format_map(values)
     else:
         status = FindingStatus.INDETERMINATE
-        statement = f"{rule.name}: {met} of {len(counted)} criteria met, {undecided} not evaluable"
-        open_sufficient = [j.criterion.label for j in sufficient if j.satisfied is None]
+        statement = f"{rule.name}: {met} of {counted} criteria met, {undecided} not evaluable"
         for label in open_sufficient:
             statement += f"; {label}: not evaluable"
         statement += " — cannot be decided"
@@ -1127,8 +1160,7 @@ def _points(judgement: _Judgement) -> int:
     return judgement.criterion.points or 0
 
 
-def _evaluate_hscore(rule: PatternRule, context: PatternContext, index: _Index) -> Finding:
-    judgements = [_judge(c, context, index) for c in rule.criteria]
+def _evaluate_hscore(rule: PatternRule, judgements: Sequence[_Judgement]) -> Finding:
     missing = _missing(judgements)
     if missing:
         return _not_evaluated(rule, missing)
@@ -1460,11 +1492,11 @@ def _evaluate(rule: PatternRule, context: PatternContext, index: _Index) -> Find
     if absent:
         return _not_evaluated(rule, absent)
     if rule.kind == ANY_OF:
-        return _evaluate_any_of(rule, context, index)
+        return _evaluate_any_of(rule, [_judge(c, context, index) for c in rule.criteria])
     if rule.kind == COUNT_OF:
-        return _evaluate_count_of(rule, context, index)
+        return _evaluate_count_of(rule, [_judge(c, context, index) for c in rule.criteria])
     if rule.kind == HSCORE:
-        return _evaluate_hscore(rule, context, index)
+        return _evaluate_hscore(rule, [_judge(c, context, index) for c in rule.criteria])
     if rule.kind == ASTCT_CRS_GRADE:
         return _evaluate_astct(rule, context)
     if rule.kind == FOLD_RISE:
@@ -1472,10 +1504,188 @@ def _evaluate(rule: PatternRule, context: PatternContext, index: _Index) -> Find
     raise PatternRuleError(rule.id, "kind", f"unknown kind {rule.kind!r}")
 
 
+# --------------------------------------------------------------------------------------------
+# Memos
+# --------------------------------------------------------------------------------------------
+
+# Findings remembered per rule: the first distinct inputs, no eviction (as in interpret()).
+_FINDING_MEMO_SIZE = 4096
+# Rules whose memos are kept (cleared when full; clear() is atomic, so threads are safe).
+_RULE_MEMO_SIZE = 64
+# A key part for an input that was not supplied / not measured.
+_NOT_SUPPLIED = None
+# Key parts never serve: the input cannot be keyed exactly, evaluate without the memo.
+_UNKEYABLE: tuple[object, ...] = ()
+
+
+def _clinical_key(supplied: ClinicalValue) -> object:
+    """What a finding reads of one supplied clinical value, exactly; ``_UNKEYABLE`` otherwise.
+
+    The type is part of the key: ``True``, ``1`` and ``Decimal(1)`` are equal but judged
+    differently. A Decimal is keyed by its text, which keeps "39.0" apart from "39".
+    """
+    if supplied.__class__ is not ClinicalValue:
+        return _UNKEYABLE
+    value = supplied.value
+    kind: type = value.__class__
+    if kind is Decimal:
+        return (kind, str(value))
+    if kind is bool or kind is int or kind is str:
+        return (kind, value)
+    return _UNKEYABLE
+
+
+def _measurements_key(reported: Sequence[Measurement]) -> object:
+    """What a finding reads of one analyte's results, exactly (value as written, comparator,
+    unit, in order); ``_UNKEYABLE`` for values, comparators or units of unexpected types."""
+    parts = []
+    for measurement in reported:
+        value, comparator, unit = measurement.value, measurement.comparator, measurement.unit
+        if (
+            value.__class__ is not Decimal
+            or comparator.__class__ is not Comparator
+            or unit.__class__ is not str
+        ):
+            return _UNKEYABLE
+        parts.append((str(value), comparator, unit))
+    return tuple(parts)
+
+
+class _RuleMemo:
+    """One rule's findings, by the inputs it reads.
+
+    A finding of every kind but ``fold_rise`` (which also reads the baseline) depends only on
+    the rule, on which of the rule's clinical inputs were supplied and their values, and on the
+    results of the analytes its criteria name; findings are immutable, so identical inputs get
+    the identical finding. Purely a cache: a finding never depends on it.
+    """
+
+    __slots__ = (
+        "analytes",
+        "clinical",
+        "conclude",
+        "findings",
+        "judged",
+        "none_supplied",
+        "not_evaluated",
+        "positions",
+        "required",
+        "rule",
+    )
+
+    def __init__(self, rule: PatternRule) -> None:
+        self.rule = rule
+        self.required = rule.clinical_inputs
+        names = list(rule.clinical_inputs)
+        if rule.kind == ASTCT_CRS_GRADE:
+            names += ASTCT_INPUTS
+        names += (c.input for c in rule.criteria if not c.is_analyte)
+        self.clinical = tuple(dict.fromkeys(names))
+        self.analytes = tuple(dict.fromkeys(c.input for c in rule.criteria if c.is_analyte))
+        self.none_supplied = (_NOT_SUPPLIED,) * len(self.clinical)
+        # Keyed findings; None: this kind is never remembered.
+        self.findings: dict[tuple[object, ...], Finding] | None = (
+            {} if rule.kind in (ANY_OF, COUNT_OF, HSCORE, ASTCT_CRS_GRADE) else None
+        )
+        self.not_evaluated: dict[tuple[str, ...], Finding] = {}
+        # Where each criterion's input is in a key; the judgements by (criterion, input).
+        self.positions = tuple(
+            self.analytes.index(c.input) + len(self.clinical)
+            if c.is_analyte
+            else self.clinical.index(c.input)
+            for c in rule.criteria
+        )
+        self.judged: tuple[dict[object, _Judgement], ...] = tuple({} for _ in rule.criteria)
+        self.conclude = _CONCLUSIONS.get(rule.kind)
+
+    def evaluate(self, context: PatternContext, index: _Index) -> Finding:
+        rule = self.rule
+        clinical = context.clinical
+        if self.required:
+            absent = (
+                tuple(name for name in self.required if name not in clinical)
+                if clinical
+                else self.required
+            )
+            if absent:
+                known = self.not_evaluated.get(absent)
+                if known is None:
+                    known = _not_evaluated(rule, absent)
+                    if len(self.not_evaluated) < _FINDING_MEMO_SIZE:
+                        self.not_evaluated[absent] = known
+                return known
+        findings = self.findings
+        if findings is None:
+            return _evaluate(rule, context, index)
+        key: list[object] = []
+        if clinical:
+            for name in self.clinical:
+                supplied = clinical.get(name, _NOT_SUPPLIED)
+                part = _NOT_SUPPLIED if supplied is _NOT_SUPPLIED else _clinical_key(supplied)
+                if part is _UNKEYABLE:
+                    return _evaluate(rule, context, index)
+                key.append(part)
+        else:
+            key += self.none_supplied
+        for analyte in self.analytes:
+            reported = index.get(analyte)
+            part = _NOT_SUPPLIED if reported is None else _measurements_key(reported)
+            if part is _UNKEYABLE:
+                return _evaluate(rule, context, index)
+            key.append(part)
+        frozen = tuple(key)
+        found = findings.get(frozen)
+        if found is None:
+            conclude = self.conclude
+            if conclude is None:
+                found = _evaluate(rule, context, index)
+            else:
+                # Each criterion reads only its own input: judged once per distinct input.
+                judgements = []
+                for criterion, position, judged in zip(
+                    rule.criteria, self.positions, self.judged, strict=True
+                ):
+                    part = frozen[position]
+                    judgement = judged.get(part)
+                    if judgement is None:
+                        judgement = _judge(criterion, context, index)
+                        if len(judged) < _FINDING_MEMO_SIZE:
+                            judged[part] = judgement
+                    judgements.append(judgement)
+                found = conclude(rule, judgements)
+            if len(findings) < _FINDING_MEMO_SIZE:
+                findings[frozen] = found
+        return found
+
+
+# The kinds whose finding is concluded from the judgements of the criteria alone.
+_CONCLUSIONS: Mapping[str, Callable[[PatternRule, Sequence[_Judgement]], Finding]] = {
+    ANY_OF: _evaluate_any_of,
+    COUNT_OF: _evaluate_count_of,
+    HSCORE: _evaluate_hscore,
+}
+
+# id(rule) -> its memo. Each memo holds its rule, so an id cannot be reused while cached; the
+# identity check makes a stale entry harmless.
+_RULE_MEMOS: dict[int, _RuleMemo] = {}
+
+
+def _memo_for(rule: PatternRule) -> _RuleMemo:
+    memo = _RULE_MEMOS.get(id(rule))
+    if memo is not None and memo.rule is rule:
+        return memo
+    memo = _RuleMemo(rule)
+    if len(_RULE_MEMOS) >= _RULE_MEMO_SIZE:
+        _RULE_MEMOS.clear()
+    _RULE_MEMOS[id(rule)] = memo
+    return memo
+
+
 def evaluate_patterns(rules: Sequence[PatternRule], context: PatternContext) -> list[Finding]:
     """One :class:`Finding` per enabled rule, in rule order; disabled rules yield nothing.
 
     Pure: no clock, no I/O. The order of ``context.measurements`` never changes a finding.
+    Identical inputs to a rule get the identical (immutable) finding from a bounded memo.
     """
     index = _index(context.measurements)
-    return [_evaluate(rule, context, index) for rule in rules if rule.enabled]
+    return [_memo_for(rule).evaluate(context, index) for rule in rules if rule.enabled]

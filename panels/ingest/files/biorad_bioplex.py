@@ -5,7 +5,8 @@ per analyte, headed by its name and bead region, with a table per block::
 
     Analyte: IL-6 (27)
     Units: pg/mL
-    Type,Well,Outlier,Description,FI,FI - Bkgd,Std Dev,%CV,Obs Conc,Exp Conc,(Obs/Exp) * 100,Dilution
+    Type,Well,Outlier,Description,FI,FI - Bkgd,Std Dev,%CV,Obs Conc,Exp Conc,(Obs/Exp) * 100,
+    Dilution    (one line in the file)
     S1,A1,,,18231,18200,120,0.7,5012,5000,100,1
     X1,C1,,LP-0001,350.5,320.1,,,*3.21,,,2
 

@@ -22,12 +22,12 @@ from panels.ingest.files.common import (
 )
 from panels.ingest.files.types import (
     CellValue,
-    make_cell,
     ParsedSample,
     PatientFields,
     ProblemCode,
     SampleKind,
     ValueKind,
+    make_cell,
 )
 from panels.ingest.files.values import EMPTY, Reading, decimal_text, is_formula, read_value
 
@@ -306,7 +306,7 @@ class _Long:
         self.pending: tuple[int, list[str]] | None = None
         self.data_rows = 0
 
-    def run(self, reader: CsvReader) -> None:  # noqa: C901 - one loop, on purpose
+    def run(self, reader: CsvReader) -> None:
         ctx = self.ctx
         lines, problems = ctx.lines, ctx.problems
         header = self.header
