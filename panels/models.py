@@ -268,6 +268,11 @@ class ImportJob(TimestampedModel):
         max_length=10, choices=ImportStatus.choices, default=ImportStatus.VALIDATING
     )
     format_requested = models.CharField(max_length=24, blank=True)
+    default_unit = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="Unit declared at upload for values whose file names none (MSD exports)",
+    )
     format = models.CharField(max_length=24, blank=True, help_text="As detected or requested")
     filename = models.CharField(max_length=255)
     file = models.FileField(upload_to=import_file_path, max_length=255)

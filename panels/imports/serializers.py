@@ -22,6 +22,12 @@ class ImportCreateInput(serializers.Serializer[Any]):
         allow_empty_file=True,
         help_text="For instrument exports: CSV mapping each sample ID to accession and patient",
     )
+    default_unit = serializers.CharField(
+        required=False,
+        max_length=16,
+        help_text="The unit of every value the file gives without one (MSD Discovery "
+        "Workbench exports carry none), e.g. pg/mL; it is still checked per analyte",
+    )
     format = serializers.ChoiceField(
         choices=FORMATS, required=False, help_text="Detected from the content when omitted"
     )

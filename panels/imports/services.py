@@ -82,6 +82,7 @@ def import_job_create(
     upload: File[Any],
     manifest: File[Any] | None = None,
     file_format: str = "",
+    default_unit: str = "",
 ) -> ImportJob:
     """Archive ``upload`` (and ``manifest``) unchanged and enqueue validation after commit.
 
@@ -121,6 +122,7 @@ def import_job_create(
             lab=lab,
             created_by=user,
             format_requested=file_format,
+            default_unit=default_unit.strip(),
             filename=(upload.name or "upload")[:255],
             sha256=sha256,
             size_bytes=size,
@@ -214,6 +216,7 @@ def _stage_and_prepare(
         local_zone=local_zone(),
         # OOR markers are read against the assay's range in force when the file is read.
         measuring_ranges=measuring_ranges_active(lab_id=job.lab_id, on=timezone.localdate(now)),
+        default_unit=job.default_unit,
     )
     staged = stage(parsed, manifest=manifest, context=context)
     ruleset = ruleset_get_active(lab=job.lab)

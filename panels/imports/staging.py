@@ -101,6 +101,7 @@ class StagingContext:
     today: date
     local_zone: ZoneInfo
     measuring_ranges: Mapping[str, MeasuringRangeFacts] = field(default_factory=dict)
+    default_unit: str = ""  # declared at upload for files that name no unit
     _analytes: dict[str, Analyte | None] = field(default_factory=dict)
     _units: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
@@ -403,7 +404,8 @@ def _recorded_limit(
     below = cell.kind is ValueKind.BELOW_RANGE
     side = "below" if below else "above"
     facts = context.measuring_ranges.get(analyte.code)
-    limits = facts.limits_in(cell.unit.strip()) if facts is not None and cell.unit else None
+    unit = (cell.unit or "").strip() or context.default_unit
+    limits = facts.limits_in(unit) if facts is not None and unit else None
     limit = (limits[0] if below else limits[1]) if limits else None
     diluted = cell.dilution_factor not in (None, "", "1") and _is_not_one(cell.dilution_factor)
     if facts is None or limit is None or diluted:
@@ -427,7 +429,7 @@ def _recorded_limit(
         cell.row,
         cell.column,
         "out_of_range_read_as_limit",
-        f"{cell.raw!r} read as {text} {cell.unit} from the lab's measuring range for "
+        f"{cell.raw!r} read as {text} {unit} from the lab's measuring range for "
         f"{analyte.short_name} ({facts.assay}, in force since {facts.effective_from})",
     )
     return text
@@ -489,16 +491,15 @@ def _stage_value(
     except NotationError as error:
         problems.error(*where, "invalid_value", str(error))
         return None
-    if cell.unit is None or not cell.unit.strip():
+    declared = (cell.unit or "").strip() or context.default_unit
+    if not declared:
         problems.error(
             *_at(cell, "unit"), "unit_missing", f"no unit given for {analyte.short_name}"
         )
         return None
-    unit = context.unit(cell.unit.strip(), analyte)
+    unit = context.unit(declared, analyte)
     if unit is None:
-        problems.error(
-            *_at(cell, "unit"), "unit_not_allowed", unit_problem(cell.unit.strip(), analyte)
-        )
+        problems.error(*_at(cell, "unit"), "unit_not_allowed", unit_problem(declared, analyte))
         return None
     dilution: Decimal | None = None
     if cell.dilution_factor not in (None, ""):

@@ -63,6 +63,7 @@ class ImportJobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[ImportJob]
             upload=serializer.validated_data["file"],
             manifest=serializer.validated_data.get("manifest"),
             file_format=serializer.validated_data.get("format", ""),
+            default_unit=serializer.validated_data.get("default_unit", ""),
         )
         return Response(
             ImportJobOutput(job, context={"request": request}).data,
