@@ -636,9 +636,15 @@ def parse_wide(reader: CsvReader, ctx: Context) -> tuple[list[ParsedSample], dic
                 first_cell = sample.seen.get(column.key)
                 if first_cell is not None:
                     _duplicate(
-                        ctx, start, column.header, accession, column.label, raw, column.unit,
+                        ctx,
+                        start,
+                        column.header,
+                        accession,
+                        column.label,
+                        raw,
+                        column.unit,
                         first_cell,
-                    )  # fmt: skip
+                    )
                     continue
                 sample.seen[column.key] = cell
             sample.values.append(cell)

@@ -72,9 +72,8 @@ def parse(reader: CsvReader, ctx: Context) -> tuple[list[ParsedSample], dict[str
             None,
             ProblemCode.MISSING_COLUMN,
             f"the header on line {header_row} lacks the required column(s): "
-            + ", ".join(header[folded_header.index(n)] if n in folded_header else n.title()
-                        for n in missing),
-        )  # fmt: skip
+            + ", ".join(name.title() for name in missing),
+        )
         return [], metadata
 
     def position(*names: str) -> int | None:

@@ -136,9 +136,18 @@ def _cell_factory() -> Callable[
 ]:
     """``CellValue(...)`` for the hot loops: the same frozen instance, built through the slots'
     own setters (about half the cost of the generated ``__init__``; tests prove them equal)."""
-    slots = [CellValue.__dict__[name].__set__ for name in CellValue.__slots__]
-    (set_row, set_column, set_label, set_region, set_raw, set_kind, set_text, set_extrapolated,
-     set_unit, set_dilution) = slots  # fmt: skip
+    (
+        set_row,
+        set_column,
+        set_label,
+        set_region,
+        set_raw,
+        set_kind,
+        set_text,
+        set_extrapolated,
+        set_unit,
+        set_dilution,
+    ) = [CellValue.__dict__[name].__set__ for name in CellValue.__slots__]
     new = object.__new__
 
     def make_cell(
