@@ -19,6 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from panels.models import Panel, PatientEvent, PatientEventKind, Result
@@ -129,7 +130,9 @@ def _history(*, panel: Panel) -> list[SerialPoint]:
     earlier = (
         Panel.objects.filter(patient_id=panel.patient_id, collected_at__lt=panel.collected_at)
         .exclude(pk=panel.pk)
-        .prefetch_related("results__analyte")
+        .prefetch_related(
+            Prefetch("results", queryset=Result.objects.current().select_related("analyte"))
+        )
         .order_by("collected_at", "pk")
     )
     return [

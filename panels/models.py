@@ -147,6 +147,12 @@ class Panel(TimestampedModel):
         return f"Panel {self.accession}"
 
 
+class ResultQuerySet(models.QuerySet["Result"]):
+    def current(self) -> ResultQuerySet:
+        """Results as they stand: without those a correction or re-run replaced."""
+        return self.filter(superseded_by__isnull=True)
+
+
 class Result(models.Model):
     panel = models.ForeignKey(Panel, on_delete=models.PROTECT, related_name="results")
     position = models.PositiveSmallIntegerField()
@@ -178,12 +184,27 @@ class Result(models.Model):
     sender_flags = models.CharField(
         max_length=40, blank=True, help_text="The sending system's flags (HL7 OBX-8) as sent"
     )
+    superseded_by = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="supersedes",
+        help_text="The corrected (or re-run) result that replaced this one; both are kept",
+    )
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ResultQuerySet.as_manager()
 
     class Meta:
         ordering = ["panel", "position"]
         constraints = [
             models.UniqueConstraint(fields=["panel", "position"], name="result_position_unique"),
-            models.UniqueConstraint(fields=["panel", "analyte"], name="result_analyte_once"),
+            models.UniqueConstraint(
+                fields=["panel", "analyte"],
+                condition=Q(superseded_by__isnull=True),
+                name="result_analyte_once",
+            ),
             models.CheckConstraint(condition=Q(value__gte=0), name="result_value_not_negative"),
             models.CheckConstraint(
                 condition=Q(comparator__in=["", "<", "<=", ">", ">="]),
@@ -208,6 +229,11 @@ class FindingStatus(models.TextChoices):
     NOT_EVALUATED = "not_evaluated", "Not evaluated"
 
 
+class FindingQuerySet(models.QuerySet["Finding"]):
+    def current(self) -> FindingQuerySet:
+        return self.filter(superseded_at__isnull=True)
+
+
 class Finding(models.Model):
     """A panel-level conclusion of one pattern rule, with the evidence it rests on."""
 
@@ -225,11 +251,20 @@ class Finding(models.Model):
     verified = models.BooleanField()
     verification_note = models.TextField(blank=True)
     evaluated_at = models.DateTimeField()
+    superseded_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when an amendment re-evaluated the panel"
+    )
+
+    objects = FindingQuerySet.as_manager()
 
     class Meta:
         ordering = ["panel", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["panel", "rule_id"], name="finding_rule_once"),
+            models.UniqueConstraint(
+                fields=["panel", "rule_id"],
+                condition=Q(superseded_at__isnull=True),
+                name="finding_rule_once",
+            ),
         ]
 
     def __str__(self) -> str:

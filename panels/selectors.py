@@ -10,7 +10,8 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Prefetch, QuerySet
 
-from panels.models import Panel, Result, Role, StaffMember
+from panels.models import Finding, Panel, Result, Role, StaffMember
+from reports.models import Report
 
 
 def staff_member_get(*, user: User | AnonymousUser) -> StaffMember | None:
@@ -39,10 +40,19 @@ def _with_details(panels: QuerySet[Panel]) -> QuerySet[Panel]:
     ).prefetch_related(
         Prefetch(
             "results",
-            queryset=Result.objects.select_related("analyte", "rule").order_by("position"),
+            queryset=Result.objects.current()
+            .select_related("analyte", "rule")
+            .order_by("position"),
         ),
-        "reports",
-        "findings",
+        Prefetch(
+            "results",
+            queryset=Result.objects.filter(superseded_by__isnull=False)
+            .select_related("analyte", "superseded_by")
+            .order_by("position"),
+            to_attr="superseded",
+        ),
+        Prefetch("reports", queryset=Report.objects.order_by("-pk")),
+        Prefetch("findings", queryset=Finding.objects.current().order_by("position")),
     )
 
 

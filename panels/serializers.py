@@ -265,6 +265,31 @@ class PanelSubmitInput(serializers.Serializer[Any]):
         )
 
 
+class AmendmentInput(serializers.Serializer[Any]):
+    reason = serializers.CharField(
+        max_length=2000, help_text="Why the results change; printed on the amended report"
+    )
+    kind = serializers.ChoiceField(
+        choices=[("correction", "Correction"), ("dilution_rerun", "Re-run on dilution")],
+        default="correction",
+        help_text="dilution_rerun: a result above the measuring range measured again diluted",
+    )
+    results = ResultInput(many=True, allow_empty=False)
+
+    def corrections(self) -> list[ResultData]:
+        return [
+            ResultData(
+                analyte=result["analyte_obj"],
+                analyte_as_received=result["analyte"],
+                raw_value=result["value"],
+                reported=result["reported"],
+                unit=result["unit"],
+                dilution_factor=result.get("dilution_factor"),
+            )
+            for result in self.validated_data["results"]
+        ]
+
+
 # --- Outputs -----------------------------------------------------------------------------------
 
 
@@ -341,6 +366,7 @@ class ResultOutput(serializers.ModelSerializer[Result]):
 class ReportSummaryOutput(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     status = serializers.CharField(source="public_status")
+    amends = serializers.IntegerField(source="amends_id", allow_null=True)
     url = serializers.SerializerMethodField()
     pdf_url = serializers.SerializerMethodField()
 
@@ -388,6 +414,8 @@ class PanelOutput(serializers.ModelSerializer[Panel]):
     results = ResultOutput(many=True)
     findings = FindingOutput(many=True)
     report = serializers.SerializerMethodField()
+    reports = serializers.SerializerMethodField()
+    superseded_results = serializers.SerializerMethodField()
     flagged = serializers.SerializerMethodField()
 
     class Meta:
@@ -401,11 +429,13 @@ class PanelOutput(serializers.ModelSerializer[Panel]):
             "ruleset",
             "flagged",
             "results",
+            "superseded_results",
             "findings",
             "summary",
             "serial",
             "clinical",
             "report",
+            "reports",
             "created_at",
         )
         read_only_fields = fields
@@ -438,7 +468,42 @@ class PanelOutput(serializers.ModelSerializer[Panel]):
         return any(result.interpretation not in ("", "N", "IND") for result in panel.results.all())
 
     def get_report(self, panel: Panel) -> dict[str, Any] | None:
-        reports = list(panel.reports.all())
+        """The current report: the latest amendment, or the original."""
+        reports = sorted(panel.reports.all(), key=lambda report: report.pk, reverse=True)
         if not reports:
             return None
         return dict(ReportSummaryOutput(reports[0], context=self.context).data)
+
+    def get_reports(self, panel: Panel) -> list[dict[str, Any]]:
+        """Every report of the panel, newest first: amended reports keep the originals."""
+        reports = sorted(panel.reports.all(), key=lambda report: report.pk, reverse=True)
+        return [dict(ReportSummaryOutput(report, context=self.context).data) for report in reports]
+
+    def get_superseded_results(self, panel: Panel) -> list[dict[str, Any]]:
+        """Results a correction or a dilution re-run replaced (kept, never deleted)."""
+        superseded = getattr(panel, "superseded", None)
+        if superseded is None:
+            superseded = list(
+                panel.results.filter(superseded_by__isnull=False).select_related(
+                    "analyte", "superseded_by"
+                )
+            )
+        return [
+            {
+                "analyte": result.analyte.code,
+                "value": result.value_text.lstrip("<>="),
+                "comparator": result.comparator,
+                "unit": result.unit,
+                "dilution_factor": None
+                if result.dilution_factor is None
+                else format(result.dilution_factor.normalize(), "f"),
+                "interpretation": result.interpretation or None,
+                "superseded_at": serializers.DateTimeField().to_representation(
+                    result.superseded_at
+                ),
+                "replaced_by_position": result.superseded_by.position
+                if result.superseded_by
+                else None,
+            }
+            for result in superseded
+        ]

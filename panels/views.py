@@ -7,12 +7,14 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from panels.amendments import panel_amend
 from panels.models import Panel
 from panels.selectors import panel_get, panel_list
-from panels.serializers import PanelOutput, PanelSubmitInput
+from panels.serializers import AmendmentInput, PanelOutput, PanelSubmitInput
 from panels.services import panel_submit, submitter_lab_get
 from reference_ranges.selectors import analyte_catalogue_get
 
@@ -60,4 +62,33 @@ class PanelViewSet(
         output = PanelOutput(stored, context={"request": request})
         return Response(
             output.data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    @extend_schema(
+        request=AmendmentInput,
+        responses={
+            201: OpenApiResponse(PanelOutput, description="Amended: the new report is pending"),
+            400: OpenApiResponse(description="Invalid correction; nothing changed"),
+            409: OpenApiResponse(description="The current report is still being produced"),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="amendments", url_name="amendments")
+    def amendments(self, request: Request, pk: Any = None) -> Response:
+        """Correct results (or record a re-run on dilution): the released report is kept and
+        an amended report, naming the reason and every previous and corrected value, follows."""
+        panel = self.get_object()
+        serializer = AmendmentInput(
+            data=request.data, context={"lab": panel.lab, "catalogue": analyte_catalogue_get()}
+        )
+        serializer.is_valid(raise_exception=True)
+        panel_amend(
+            panel_id=panel.pk,
+            user=request.user,  # type: ignore[arg-type]
+            corrections=serializer.corrections(),
+            reason=serializer.validated_data["reason"],
+            kind=serializer.validated_data["kind"],
+        )
+        stored = panel_get(pk=panel.pk, user=request.user)
+        return Response(
+            PanelOutput(stored, context={"request": request}).data, status=status.HTTP_201_CREATED
         )

@@ -18,6 +18,8 @@ from reference_ranges.engine import age_on
 from reference_ranges.models import Sex
 from reports.models import Report
 from reports.rendering.document import (
+    Amendment,
+    CorrectionLine,
     FindingLine,
     ReportDocument,
     ResultLine,
@@ -202,6 +204,41 @@ def _trend_table(panel: Panel) -> TrendTable | None:
     return TrendTable(columns=column_titles, rows=tuple(rows), note="; ".join(note_parts))
 
 
+def _correction_side(value: str, unit: str, code: str | None) -> str:
+    flag = FLAG_TEXT.get(code or "", code or "")
+    return f"{value} {unit} ({flag})"
+
+
+def _amendment(report: Report) -> Amendment | None:
+    original = report.amends
+    if original is None:
+        return None
+    issued = _when(original.rendered_at) if original.rendered_at else "not issued (failed)"
+    return Amendment(
+        replaces=f"report {original.pk}, issued {issued}",
+        reason=report.amendment_reason,
+        corrections=tuple(
+            CorrectionLine(
+                analyte_name=change["analyte_name"],
+                previous=_correction_side(
+                    change["previous"], change["previous_unit"], change["previous_interpretation"]
+                ),
+                corrected=_correction_side(
+                    change["corrected"],
+                    change["corrected_unit"],
+                    change["corrected_interpretation"],
+                )
+                + (
+                    f", re-run diluted 1:{change['dilution_factor']}"
+                    if change.get("dilution_factor")
+                    else ""
+                ),
+            )
+            for change in report.corrections
+        ),
+    )
+
+
 def report_document_build(*, report: Report, reported_at: datetime) -> ReportDocument:
     panel = panel_get_for_rendering(pk=report.panel_id)
     patient = panel.patient
@@ -209,7 +246,7 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
     ruleset = panel.ruleset
     return ReportDocument(
         report_id=str(report.pk),
-        status_label="Final report",
+        status_label="Amended report" if report.amends_id else "Final report",
         lab_name=panel.lab.name,
         lab_address=panel.lab.address,
         patient_name=", ".join(part for part in (patient.family_name, patient.given_name) if part),
@@ -231,4 +268,5 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
         family_summary=_summary_lines(panel.summary.get("by_family", [])),
         role_summary=_summary_lines(panel.summary.get("by_role", [])),
         trend=_trend_table(panel),
+        amendment=_amendment(report),
     )

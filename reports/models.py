@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 from labpanel.db import TimestampedModel
@@ -43,13 +44,44 @@ class Report(TimestampedModel):
     pdf = models.FileField(upload_to=report_pdf_path, max_length=255, blank=True)
     checksum = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the PDF")
     ruleset_version = models.CharField(max_length=32)
+    amends = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="amended_by",
+        help_text="The released report this amended report corrects (kept unchanged)",
+    )
+    amendment_reason = models.TextField(blank=True)
+    corrections = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What this amendment changed: analyte, previous and corrected value",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who asked for the amendment",
+    )
 
     objects = ReportQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["panel"], name="one_report_per_panel"),
+            # One original report per panel; every later report amends the one before it.
+            models.UniqueConstraint(
+                fields=["panel"],
+                condition=models.Q(amends__isnull=True),
+                name="one_original_report_per_panel",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amends__isnull=True) | ~models.Q(amendment_reason=""),
+                name="amendment_has_reason",
+            ),
             models.CheckConstraint(
                 condition=~models.Q(status=ReportStatus.READY)
                 | (~models.Q(pdf="") & ~models.Q(checksum="")),
@@ -59,6 +91,10 @@ class Report(TimestampedModel):
 
     def __str__(self) -> str:
         return f"Report {self.pk} for panel {self.panel_id} ({self.status})"
+
+    @property
+    def is_amendment(self) -> bool:
+        return self.amends_id is not None
 
     @property
     def public_status(self) -> str:

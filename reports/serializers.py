@@ -15,6 +15,8 @@ class ReportOutput(serializers.ModelSerializer[Report]):
     accession = serializers.CharField(source="panel.accession")
     status = serializers.CharField(source="public_status")
     pdf_url = serializers.SerializerMethodField()
+    amends = serializers.IntegerField(source="amends_id", allow_null=True)
+    amended_by = serializers.SerializerMethodField()
 
     class Meta:
         model = Report
@@ -30,6 +32,10 @@ class ReportOutput(serializers.ModelSerializer[Report]):
             "created_at",
             "rendered_at",
             "pdf_url",
+            "amends",
+            "amended_by",
+            "amendment_reason",
+            "corrections",
         )
         read_only_fields = fields
 
@@ -40,8 +46,14 @@ class ReportOutput(serializers.ModelSerializer[Report]):
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
 
+    def get_amended_by(self, report: Report) -> int | None:
+        """The report that replaced this one, if it was amended (this one stays as issued)."""
+        amended = Report.objects.filter(amends_id=report.pk).values_list("pk", flat=True).first()
+        return amended
+
     def to_representation(self, instance: Report) -> dict[str, Any]:
         data = super().to_representation(instance)
         data["error_message"] = data["error_message"] or None
         data["checksum"] = data["checksum"] or None
+        data["amendment_reason"] = data["amendment_reason"] or None
         return dict(data)

@@ -40,7 +40,7 @@ def report_request(*, panel: Panel) -> Report:
     from reports.tasks import render_report_pdf_task
 
     report, created = Report.objects.get_or_create(
-        panel=panel, defaults={"ruleset_version": panel.ruleset.version}
+        panel=panel, amends=None, defaults={"ruleset_version": panel.ruleset.version}
     )
     if created:
         render_report_pdf_task.delay_on_commit(report.pk)

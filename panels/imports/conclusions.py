@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from panels.imports.prepare import PreparedPanel
@@ -24,7 +25,7 @@ from panels.interpretation import (
     _trend_json,
     result_measurement,
 )
-from panels.models import Panel, PatientEvent
+from panels.models import Panel, PatientEvent, Result
 from reference_ranges.engine.kinetics import serial_trends
 from reference_ranges.engine.patterns import (
     PatternContext,
@@ -119,7 +120,9 @@ def _stored_history(*, patient_ids: set[int]) -> dict[int, list[SerialPoint]]:
         return history
     earlier = (
         Panel.objects.filter(patient_id__in=patient_ids)
-        .prefetch_related("results__analyte")
+        .prefetch_related(
+            Prefetch("results", queryset=Result.objects.current().select_related("analyte"))
+        )
         .order_by("collected_at", "pk")
     )
     for panel in earlier:

@@ -10,7 +10,7 @@ clinicians, the catalogue, registered patients and accessions) are passed in or 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -158,6 +158,21 @@ def stage(
             )
         )
     for sample in parsed.samples:
+        if sample.kind is not SampleKind.PATIENT and is_vendor and sample.sample_id in identities:
+            # The name looked like a standard's (S12, C1...), but the manifest maps it to an
+            # accession: the lab's own mapping wins, and the preview says so.
+            staged.problems.append(
+                StagedProblem(
+                    FILE,
+                    sample.row,
+                    None,
+                    "mapped_sample_named_like_qc",
+                    "warning",
+                    f"sample {sample.sample_id!r} is named like a {sample.kind.value} but the "
+                    "manifest maps it to an accession: imported as a patient sample",
+                )
+            )
+            sample = replace(sample, kind=SampleKind.PATIENT)
         if sample.kind is not SampleKind.PATIENT:
             staged.qc_samples.append(
                 QcSample(
@@ -459,7 +474,7 @@ def _stage_value(
         )
         return None
     if cell.kind is ValueKind.EMPTY:
-        if cell.unit is None and cell.column == "value":
+        if cell.unit is None and cell.column.casefold() == "value":
             problems.error(*where, "value_missing", "the value cell is empty")
         else:
             problems.staged.not_measured += 1

@@ -86,6 +86,8 @@ def staged_store(
                 "",
                 "",
                 ruleset.version,
+                "",
+                [],
             )
             for panel_id in panel_ids
         ),
@@ -272,4 +274,6 @@ _REPORT_COLUMNS = (
     "pdf",
     "checksum",
     "ruleset_version",
+    "amendment_reason",
+    "corrections",
 )

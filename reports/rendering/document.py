@@ -56,6 +56,22 @@ class TrendTable:
 
 
 @dataclass(frozen=True, slots=True)
+class CorrectionLine:
+    analyte_name: str
+    previous: str  # "148.2 pg/mL (High)"
+    corrected: str  # "14.8 pg/mL (High)"
+
+
+@dataclass(frozen=True, slots=True)
+class Amendment:
+    """What an amended report says about the report it replaces (CLIA 493.1291(k))."""
+
+    replaces: str  # "report 12, issued 2026-11-20 09:14 UTC"
+    reason: str
+    corrections: tuple[CorrectionLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ReportDocument:
     report_id: str
     status_label: str  # e.g. "Final report"
@@ -80,3 +96,4 @@ class ReportDocument:
     family_summary: tuple[SummaryLine, ...] = ()
     role_summary: tuple[SummaryLine, ...] = ()
     trend: TrendTable | None = None
+    amendment: Amendment | None = None  # set on an amended report

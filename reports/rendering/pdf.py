@@ -168,6 +168,7 @@ def _story(document: ReportDocument) -> list[Flowable]:
         _identification(document),
         Spacer(1, 10),
     ]
+    story += sections.amendment(document.amendment)
     if document.banner.strip():
         story += [_banner(document.banner), Spacer(1, 10)]
     # never strand the "Results" heading at the foot of a page, away from its table

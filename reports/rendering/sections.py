@@ -20,7 +20,7 @@ from reportlab.platypus import (
 )
 
 from reports.rendering import styles
-from reports.rendering.document import FindingLine, SummaryLine, TrendTable
+from reports.rendering.document import Amendment, FindingLine, SummaryLine, TrendTable
 from reports.rendering.markup import BASE_CELL, markup, para
 
 UNVERIFIED_MARK = "UNVERIFIED criterion"
@@ -151,4 +151,44 @@ def trend(table_data: TrendTable | None) -> list[Flowable]:
         para(table_data.note, styles.NOTE),
         Spacer(1, 3),
         table,
+    ]
+
+
+AMENDED_MARK = "AMENDED REPORT"
+
+
+def amendment(note: Amendment | None) -> list[Flowable]:
+    """The amendment box: which report this one replaces, why, and every previous and
+    corrected value side by side (the original report is kept unchanged)."""
+    if note is None:
+        return []
+    rows: list[list[Any]] = [
+        [
+            para("Analyte", styles.CELL_BOLD),
+            para("Previously reported", styles.CELL_BOLD),
+            para("Corrected", styles.CELL_BOLD),
+        ]
+    ]
+    rows += [
+        [
+            para(line.analyte_name, styles.CELL),
+            para(line.previous, styles.CELL),
+            para(line.corrected, styles.CELL_BOLD),
+        ]
+        for line in note.corrections
+    ]
+    width = styles.CONTENT_WIDTH
+    table = Table(rows, colWidths=(width * 0.3, width * 0.35, width * 0.35), repeatRows=1)
+    table.setStyle(TableStyle([*BASE_CELL, ("LINEBELOW", (0, 0), (-1, 0), 0.8, styles.RULE)]))
+    head = f"<b>{markup(AMENDED_MARK)}</b> — replaces {markup(note.replaces)}"
+    return [
+        KeepTogether(
+            [
+                Paragraph(head, styles.SECTION),
+                para(f"Reason: {note.reason}", styles.CELL),
+                Spacer(1, 4),
+                table,
+            ]
+        ),
+        Spacer(1, 10),
     ]
