@@ -85,7 +85,9 @@ def _panels_in_scope(candidate: ReferenceRangeSet) -> QuerySet[Panel]:
         .prefetch_related(
             Prefetch(
                 "results",
-                queryset=Result.objects.select_related("analyte", "rule").order_by("position"),
+                queryset=Result.objects.current()
+                .select_related("analyte", "rule")
+                .order_by("position"),
             )
         )
         .order_by("pk")
