@@ -25,11 +25,12 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from labpanel.exceptions import Conflict, NotAllowed
+from labpanel.exceptions import Conflict, DomainError, NotAllowed
+from panels.amendments import CORRECTION, panel_amend
 from panels.ingest.hl7.ack import build_ack
 from panels.ingest.hl7.parse import normalize_segments, parse_oru
 from panels.ingest.hl7.types import Hl7Problem, OruObservation, OruOrder, OruParse
-from panels.models import InboundMessage, Lab, Role, StaffMember
+from panels.models import InboundMessage, Lab, Panel, Role, StaffMember
 from panels.notation import NotationError, parse_reported_value
 from panels.services import PanelSubmission, PatientData, ResultData, panel_submit
 from panels.validation import (
@@ -119,10 +120,13 @@ def hl7_receive(
         return _answer(archived, sha256, parsed, lab, user, transport, "AE", located, now)
     try:
         with transaction.atomic():
-            for order, submission in submissions:
+            for order, action in submissions:
                 try:
-                    panel_submit(submitted_by=user, submission=submission)
-                except Conflict as error:
+                    if action.corrected:
+                        _correct(order, action, lab=lab, user=user, parsed=parsed)
+                    else:
+                        panel_submit(submitted_by=user, submission=action.submission)
+                except DomainError as error:
                     raise _OrderRefused(order, error) from error
             ack = build_ack(parsed, code="AA", problems=(), now=now, control_id=_ack_id(sha256))
             InboundMessage.objects.create(
@@ -137,7 +141,7 @@ def hl7_receive(
                 sha256=sha256,
                 ack_code="AA",
                 ack=ack,
-                accessions=[submission.accession for _, submission in submissions],
+                accessions=[action.submission.accession for _, action in submissions],
             )
     except _OrderRefused as refused:
         problem = Hl7Problem(
@@ -160,7 +164,7 @@ def hl7_receive(
         return Hl7Outcome(
             ack=previous.ack, ack_code="AA", accessions=tuple(previous.accessions), replayed=True
         )
-    accessions = tuple(submission.accession for _, submission in submissions)
+    accessions = tuple(action.submission.accession for _, action in submissions)
     logger.info(
         "hl7.accepted control_id=%s lab_id=%s panels=%d transport=%s",
         parsed.control_id,
@@ -189,8 +193,48 @@ def internal_error_ack(raw: str) -> str:
     )
 
 
+def _correct(order: OruOrder, action: _Order, *, lab: Lab, user: User, parsed: OruParse) -> None:
+    """OBX-11 C: amend the stored panel (an amended report follows; the original is kept).
+
+    The OBR must name a stored accession of the same patient; observations sent as F in the
+    same order must equal what is stored (a changed value is a correction and says so)."""
+    submission = action.submission
+    panel = (
+        Panel.objects.select_related("patient")
+        .filter(accession=submission.accession, lab=lab)
+        .first()
+    )
+    if panel is None:
+        raise Conflict(f"correction for accession {submission.accession}, which is not stored")
+    if panel.patient.mrn != submission.patient.mrn:
+        raise Conflict(
+            f"correction for accession {submission.accession} names another patient than the "
+            "stored panel (possible wrong patient); nothing was changed"
+        )
+    stored = {r.analyte.code: r for r in panel.results.current().select_related("analyte")}
+    for result in submission.results:
+        if result.analyte.code in action.corrected:
+            continue
+        kept = stored.get(result.analyte.code)
+        if kept is None or kept.value_text != result.reported.text or kept.unit != result.unit:
+            raise Conflict(
+                f"{result.analyte.short_name} is sent as final (F) but differs from the stored "
+                "result; send a changed value with OBX-11 C"
+            )
+    panel_amend(
+        panel_id=panel.pk,
+        user=user,
+        corrections=[r for r in submission.results if r.analyte.code in action.corrected],
+        reason=(
+            f"Correction sent by {parsed.sending_application or 'the interface'} "
+            f"(HL7 OBX-11 C, message {parsed.control_id})"
+        ),
+        kind=CORRECTION,
+    )
+
+
 class _OrderRefused(Exception):
-    def __init__(self, order: OruOrder, error: Conflict) -> None:
+    def __init__(self, order: OruOrder, error: DomainError) -> None:
         super().__init__(error.message)
         self.order = order
         self.error = error
@@ -328,11 +372,11 @@ def _clinicians(lab: Lab) -> dict[str, User]:
 
 def _submissions(
     parsed: OruParse, *, lab: Lab, problems: list[Hl7Problem], now: datetime
-) -> list[tuple[OruOrder, PanelSubmission]]:
+) -> list[tuple[OruOrder, _Order]]:
     catalogue = analyte_catalogue_get()
     clinicians = _clinicians(lab)
     zone = local_zone()
-    submissions: list[tuple[OruOrder, PanelSubmission]] = []
+    submissions: list[tuple[OruOrder, _Order]] = []
     for order in parsed.orders:
         submission = _submission(order, catalogue, clinicians, zone, problems, now)
         if submission is not None:
@@ -347,7 +391,7 @@ def _submission(
     zone: ZoneInfo,
     problems: list[Hl7Problem],
     now: datetime,
-) -> PanelSubmission | None:
+) -> _Order | None:
     before = len(problems)
     obr, pid = order.obr_index, order.patient.pid_index
 
@@ -404,6 +448,48 @@ def _submission(
         return None
     if not isinstance(collected_at, datetime) or clinician is None:  # pragma: no cover
         return None
+    corrected = {
+        result.analyte.code
+        for observation, result in zip(order.observations, results, strict=True)
+        if observation.status.strip().upper() == "C"
+    }
+    return _Order(
+        corrected=frozenset(corrected),
+        submission=_panel_submission(
+            accession,
+            mrn,
+            family,
+            given,
+            birth_date,
+            sex,
+            specimen,
+            collected_at,
+            clinician,
+            results,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Order:
+    """One OBR group: a new panel (all F), or corrections (some C) to a stored one."""
+
+    submission: PanelSubmission
+    corrected: frozenset[str]  # analyte codes sent with OBX-11 C
+
+
+def _panel_submission(
+    accession: object,
+    mrn: object,
+    family: object,
+    given: object,
+    birth_date: object,
+    sex: object,
+    specimen: object,
+    collected_at: datetime,
+    clinician: User,
+    results: list[ResultData],
+) -> PanelSubmission:
     return PanelSubmission(
         accession=str(accession),
         patient=PatientData(
@@ -425,13 +511,13 @@ def _result(
 ) -> ResultData | None:
     index = observation.segment_index
     status = observation.status.strip().upper()
-    if status != "F":
+    if status not in ("F", "C"):
         meaning = {
             "P": "preliminary results are not reported by this service; send the final (F) result",
-            "C": "corrections (C) replace a released result and go through an amended report, "
-            "which this interface does not accept yet; call the lab",
         }.get(
-            status, f"result status {status or 'empty'!r} is not accepted; send final (F) results"
+            status,
+            f"result status {status or 'empty'!r} is not accepted; send final (F) results or "
+            "corrections (C)",
         )
         problems.append(_problem("OBX", index, 11, meaning, "RESULT_STATUS"))
         return None

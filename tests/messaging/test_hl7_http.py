@@ -9,6 +9,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from panels.models import InboundMessage, Panel, Patient, Result, StaffMember
+from reports.models import Report
+from reports.services import report_render
 from tests.conftest import token_client
 
 pytestmark = pytest.mark.django_db
@@ -98,7 +100,7 @@ def test_content_errors_give_ae_with_err_segments_naming_segment_and_field(
         observations=(
             "OBX|1|NM|26881-3^IL-6^LN||12.4|mg/L|||||F",
             "OBX|2|NM|99999-9^IL-99^LN||3.0|pg/mL|||||F",
-            "OBX|3|NM|3074-2^TNF-alpha^LN||2.0|pg/mL|||||C",
+            "OBX|3|NM|3074-2^TNF-alpha^LN||2.0|pg/mL|||||P",
         )
     )
 
@@ -155,3 +157,69 @@ def test_clinicians_cannot_send_hl7(reference_data: None, clinician: StaffMember
 
     assert response.status_code == 403
     assert Panel.objects.count() == 0
+
+
+def test_a_correction_amends_the_released_report_and_keeps_the_original(
+    integrator_client: APIClient,
+) -> None:
+    post(integrator_client, oru())
+    panel = Panel.objects.get(accession="H-1")
+    original = panel.reports.get()
+    report_render(report_id=original.pk)
+    corrected = oru(
+        "MSG-2",
+        observations=(
+            "OBX|1|NM|26881-3^IL-6^LN||1.24|pg/mL|<=7.0|N|||C",
+            "OBX|2|SN|3074-2^TNF-alpha^LN||<^2.0|pg/mL|||||F",
+        ),
+    )
+
+    response, ack = post(integrator_client, corrected)
+
+    assert str(ack.segment("MSA")[1]) == "AA", response.content
+    amended = Report.objects.get(amends=original)
+    assert amended.corrections[0]["previous"] == "12.4"
+    assert amended.corrections[0]["corrected"] == "1.24"
+    assert "MSG-2" in amended.amendment_reason
+    il6 = Result.objects.current().get(panel=panel, analyte__code="IL6")
+    assert il6.value_text == "1.24"
+    assert Result.objects.filter(panel=panel, analyte__code="IL6").count() == 2
+    again, _ = post(integrator_client, corrected)
+    assert again.content == response.content
+    assert Report.objects.filter(panel=panel).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("observations", "accession", "released", "says"),
+    [
+        (("OBX|1|NM|26881-3^IL-6^LN||1.24|pg/mL|||||C",), "H-1", False, "still being produced"),
+        (("OBX|1|NM|26881-3^IL-6^LN||1.24|pg/mL|||||C",), "H-404", True, "not stored"),
+        (
+            (
+                "OBX|1|NM|26881-3^IL-6^LN||1.24|pg/mL|||||C",
+                "OBX|2|SN|3074-2^TNF-alpha^LN||<^3.0|pg/mL|||||F",
+            ),
+            "H-1",
+            True,
+            "differs from the stored result",
+        ),
+    ],
+)
+def test_a_correction_that_cannot_apply_is_answered_ae_and_changes_nothing(
+    integrator_client: APIClient,
+    observations: tuple[str, ...],
+    accession: str,
+    released: bool,
+    says: str,
+) -> None:
+    post(integrator_client, oru())
+    panel = Panel.objects.get(accession="H-1")
+    if released:
+        report_render(report_id=panel.reports.get().pk)
+
+    _, ack = post(integrator_client, oru("MSG-C", accession=accession, observations=observations))
+
+    assert str(ack.segment("MSA")[1]) == "AE"
+    assert says in str(ack.segment("ERR")[8])
+    assert panel.reports.count() == 1
+    assert Result.objects.filter(panel=panel).count() == 2
