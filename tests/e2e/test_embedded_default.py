@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import EXAMPLE_PANEL
+from tests.e2e.conftest import multipart
 
 pytestmark = pytest.mark.e2e
 
@@ -60,6 +61,50 @@ def _call(method: str, url: str, token: str, body: Any = None) -> tuple[int, byt
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+IMPORT_CSV = (
+    "accession,mrn,family_name,given_name,birth_date,sex,specimen_type,collected_at,"
+    "ordering_clinician,analyte,value,unit\n"
+    "E-2,MRN-E2,Roe,Rick,1975-01-31,male,plasma,2026-11-20T09:00:00Z,dr.house,IL-6,148.2,pg/mL\n"
+    "E-2,MRN-E2,Roe,Rick,1975-01-31,male,plasma,2026-11-20T09:00:00Z,dr.house,TNFA,<2.0,pg/mL\n"
+)
+
+
+def _wait(url: str, token: str, done: Any) -> dict[str, Any]:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while True:
+        _, body = _call("GET", url, token)
+        payload = dict(json.loads(body))
+        if done(payload) or time.monotonic() > deadline:
+            return payload
+        time.sleep(0.2)
+
+
+def _import_csv_and_wait(base: str, token: str, log_path: Path) -> None:
+    body, content_type = multipart({"file": ("plate.csv", IMPORT_CSV.encode())})
+    request = urllib.request.Request(f"{base}/api/v1/imports/", data=body, method="POST")
+    request.add_header("Authorization", f"Token {token}")
+    request.add_header("Content-Type", content_type)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        job = json.loads(response.read())
+    job = _wait(job["links"]["self"], token, lambda j: j["status"] != "validating")
+    assert job["status"] == "preview", (job, log_path.read_text()[-3000:])
+    status, _ = _call("POST", job["links"]["commit"], token)
+    assert status == 202
+    job = _wait(job["links"]["self"], token, lambda j: j["status"] != "committing")
+    assert job["status"] == "committed", (job, log_path.read_text()[-3000:])
+    assert job["summary"]["stored"] == {
+        "panels": 1,
+        "results": 2,
+        "findings": job["summary"]["stored"]["findings"],
+        "patients_created": 1,
+    }
+    _, body = _call("GET", f"{base}/api/v1/panels/", token)
+    panel = next(p for p in json.loads(body)["results"] if p["accession"] == "E-2")
+    assert [r["raw_value"] for r in panel["results"]] == ["148.2", "<2.0"]
+    report = _wait(panel["report"]["url"], token, lambda r: r["status"] in ("ready", "failed"))
+    assert report["status"] == "ready", (report, log_path.read_text()[-3000:])
 
 
 def test_launcher_serves_the_api_on_sqlite_and_renders_a_report(tmp_path: Path) -> None:
@@ -116,6 +161,9 @@ def test_launcher_serves_the_api_on_sqlite_and_renders_a_report(tmp_path: Path) 
         status, pdf = _call("GET", report["pdf_url"], token)
         assert status == 200
         assert pdf.startswith(b"%PDF-")
+
+        # A CSV import takes the bulk path on SQLite too: upload, preview, commit, report.
+        _import_csv_and_wait(base, token, log_path)
     finally:
         os.killpg(launcher.pid, signal.SIGTERM)
         try:
