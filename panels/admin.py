@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from panels.models import (
+    BeadRegion,
     ImportJob,
     InboundMessage,
     Lab,
@@ -122,3 +123,15 @@ class InboundMessageAdmin(_ArchiveAdmin, admin.ModelAdmin[InboundMessage]):
     list_display = ("control_id", "sending_facility", "ack_code", "transport", "created_at")
     list_filter = ("ack_code", "transport", "lab")
     search_fields = ("control_id",)
+
+
+@admin.register(BeadRegion)
+class BeadRegionAdmin(admin.ModelAdmin[BeadRegion]):
+    list_display = ("region", "analyte", "kit", "lab", "created_by", "created_at")
+    list_filter = ("lab",)
+    readonly_fields = ("created_by",)
+
+    def save_model(self, request: HttpRequest, obj: BeadRegion, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)

@@ -356,6 +356,27 @@ class ImportJob(TimestampedModel):
         return f"Import {self.uuid} ({self.status})"
 
 
+class BeadRegion(TimestampedModel):
+    """A lab's mapping of a multiplex bead region (xPONENT/Bio-Plex ``IL-6 (27)``) to an analyte,
+    used when an export names a column by a label the catalogue does not know."""
+
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="bead_regions")
+    region = models.CharField(max_length=16)
+    analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="bead_regions")
+    kit = models.CharField(max_length=120, blank=True, help_text="Bead kit / panel, informative")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["lab", "region"], name="bead_region_once_per_lab")
+        ]
+
+    def __str__(self) -> str:
+        return f"Bead region {self.region} → {self.analyte_id} (lab {self.lab_id})"
+
+
 class ImportProblem(models.Model):
     """One problem found in an import, located by row and column of the file it names."""
 

@@ -33,6 +33,7 @@ from panels.imports.store import staged_store
 from panels.ingest.files import parse_file, parse_manifest
 from panels.ingest.files.types import ParsedFile
 from panels.models import (
+    BeadRegion,
     ImportJob,
     ImportProblem,
     ImportStatus,
@@ -217,6 +218,10 @@ def _stage_and_prepare(
         # OOR markers are read against the assay's range in force when the file is read.
         measuring_ranges=measuring_ranges_active(lab_id=job.lab_id, on=timezone.localdate(now)),
         default_unit=job.default_unit,
+        bead_regions={
+            mapping.region: mapping.analyte
+            for mapping in BeadRegion.objects.filter(lab_id=job.lab_id).select_related("analyte")
+        },
     )
     staged = stage(parsed, manifest=manifest, context=context)
     ruleset = ruleset_get_active(lab=job.lab)

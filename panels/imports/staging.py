@@ -102,6 +102,7 @@ class StagingContext:
     local_zone: ZoneInfo
     measuring_ranges: Mapping[str, MeasuringRangeFacts] = field(default_factory=dict)
     default_unit: str = ""  # declared at upload for files that name no unit
+    bead_regions: Mapping[str, Analyte] = field(default_factory=dict)  # the lab's mapping
     _analytes: dict[str, Analyte | None] = field(default_factory=dict)
     _units: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
@@ -465,12 +466,24 @@ def _stage_value(
         problems.failed = True  # the parser already said what is wrong with this cell
         return None
     analyte = context.analyte(cell.analyte_label)
+    mapped = context.bead_regions.get(cell.bead_region) if cell.bead_region else None
+    if analyte is not None and mapped is not None and analyte.pk != mapped.pk:
+        problems.error(
+            *_at(cell, "analyte"),
+            "bead_region_conflict",
+            f"{cell.analyte_label!r} is {analyte.short_name}, but the lab maps bead region "
+            f"{cell.bead_region} to {mapped.short_name}; correct the export or the mapping",
+        )
+        return None
+    analyte = analyte or mapped
     if analyte is None:
         problems.error(
             *_at(cell, "analyte"),
             "unknown_analyte",
             f"{cell.analyte_label!r} is not an analyte in the catalogue (code, name, alias or "
-            "LOINC); nothing in this column was imported",
+            "LOINC)"
+            + (f" and bead region {cell.bead_region} is not mapped" if cell.bead_region else "")
+            + "; nothing in this column was imported",
         )
         return None
     if cell.kind is ValueKind.EMPTY:

@@ -20,7 +20,7 @@ from panels.imports.services import (
     import_job_create,
     import_job_validate,
 )
-from panels.models import ImportJob, ImportStatus, Panel, Result, Role, StaffMember
+from panels.models import BeadRegion, ImportJob, ImportStatus, Panel, Result, Role, StaffMember
 from reference_ranges.models import Analyte
 from reference_ranges.services.measuring_ranges import measuring_range_record
 from tests.factories import make_staff
@@ -168,3 +168,49 @@ def test_msd_values_take_the_unit_declared_at_upload(
     assert {code for _, _, code in errors(without)} >= {"unit_missing"}
     assert "unit_missing" not in {code for _, _, code in errors(declared)}
     assert (11, "Calc. Concentration", "extrapolated") in errors(declared)
+
+
+def test_a_column_the_catalogue_does_not_know_is_matched_by_the_labs_bead_region(
+    technician: StaffMember, clinician: StaffMember, cuddy: StaffMember, reference_data: None
+) -> None:
+    content = (
+        (FIXTURES / "luminex_xponent.csv")
+        .read_bytes()
+        .replace(b"1020.36,NaN", b"1020.36,4.2")
+        .replace(b"IL-6 (27)", b"Analyte A (27)")
+    )
+    manifest = (FIXTURES / "manifest.csv").read_bytes()
+
+    unmapped = run(technician, content, "plate.csv", manifest)
+    BeadRegion.objects.create(
+        lab=technician.lab,
+        region="27",
+        analyte=Analyte.objects.get(code="IL6"),
+        created_by=technician.user,
+    )
+    mapped = run(technician, content + b"\n", "plate-2.csv", manifest)
+
+    unknown = unmapped.problems.filter(code="unknown_analyte").first()
+    assert unknown is not None
+    assert "bead region 27 is not mapped" in unknown.message
+    assert mapped.status == ImportStatus.PREVIEW, errors(mapped)
+
+
+def test_a_bead_region_mapped_to_another_analyte_than_the_column_says_is_an_error(
+    technician: StaffMember, clinician: StaffMember, cuddy: StaffMember, reference_data: None
+) -> None:
+    BeadRegion.objects.create(
+        lab=technician.lab,
+        region="27",
+        analyte=Analyte.objects.get(code="TNFA"),
+        created_by=technician.user,
+    )
+
+    job = run(
+        technician,
+        (FIXTURES / "luminex_xponent.csv").read_bytes(),
+        "plate.csv",
+        (FIXTURES / "manifest.csv").read_bytes(),
+    )
+
+    assert "bead_region_conflict" in {code for _, _, code in errors(job)}
