@@ -34,6 +34,7 @@ from panels.services import (
     PatientData,
     ResultData,
     _conclusions_store,
+    result_build,
     submission_measurements,
 )
 from reference_ranges.adapters import ruleset_to_engine
@@ -232,26 +233,14 @@ def _store_corrections(
         old.superseded_at = now
         old.save(update_fields=["superseded_by", "superseded_at"])
     return Result.objects.bulk_create(
-        Result(
+        result_build(
             pk=new_id,
             panel=panel,
             position=last + offset,
-            analyte=correction.analyte,
-            analyte_as_received=correction.analyte_as_received,
-            raw_value=correction.raw_value,
-            comparator=correction.reported.comparator.value,
-            value=correction.reported.value,
-            value_scale=correction.reported.scale,
-            unit=correction.unit,
-            dilution_factor=correction.dilution_factor,
-            interpretation=interpretation.code.value if interpretation.code else "",
-            conversion=interpretation.conversion or "",
-            interpretation_reason=interpretation.reason,
-            reference_text=interpretation.reference_text or "",
-            rule=rules.get(interpretation.rule_key) if interpretation.rule_key else None,
+            data=correction,
+            interpretation=interpretation,
+            rules=rules,
             ruleset_version=ruleset.version,
-            sender_range=correction.sender_range,
-            sender_flags=correction.sender_flags,
         )
         for offset, (correction, interpretation, new_id) in enumerate(
             zip(corrections, interpretations, new_ids, strict=True), start=1

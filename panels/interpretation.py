@@ -191,24 +191,47 @@ def panel_conclusions(
         )
         for code, analyte in analytes.items()
     }
-    by_family, by_role = summarize(interpretations, facts)
-    serial: dict[str, Any] = {}
-    if trends:
-        serial = {
-            "anchor": (
-                {"kind": anchor.kind, "occurred_at": anchor.occurred_at.isoformat()}
-                if anchor
-                else None
-            ),
-            "baseline": baseline.panel_key if baseline else None,
-            "analytes": _trend_json(trends),
-        }
     return PanelConclusions(
         findings=findings,
-        serial=serial,
-        summary={"by_family": _group_json(by_family), "by_role": _group_json(by_role)},
+        serial=serial_json(trends, anchor=anchor, baseline=baseline),
+        summary=summary_json(interpretations, facts),
         anchor_event=anchor,
     )
+
+
+def serial_json(
+    trends: Sequence[AnalyteTrend], *, anchor: PatientEvent | None, baseline: SerialPoint | None
+) -> dict[str, Any]:
+    """The trend snapshot stored on a panel ({} when there is no earlier panel)."""
+    if not trends:
+        return {}
+    return {
+        "anchor": (
+            {"kind": anchor.kind, "occurred_at": anchor.occurred_at.isoformat()} if anchor else None
+        ),
+        "baseline": baseline.panel_key if baseline else None,
+        "analytes": _trend_json(trends),
+    }
+
+
+def summary_json(
+    interpretations: Sequence[Interpretation], facts: Mapping[str, AnalyteFacts]
+) -> dict[str, Any]:
+    by_family, by_role = summarize(interpretations, facts)
+    return {"by_family": _group_json(by_family), "by_role": _group_json(by_role)}
+
+
+def evidence_json(finding: Finding) -> list[dict[str, Any]]:
+    return [
+        {
+            "input": item.input,
+            "value": item.value_text,
+            "criterion": item.criterion,
+            "satisfied": item.satisfied,
+            "note": item.note,
+        }
+        for item in finding.evidence
+    ]
 
 
 def _baseline(

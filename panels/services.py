@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from labpanel.exceptions import Conflict, NotAllowed
-from panels.interpretation import PanelConclusions, panel_conclusions
+from panels.interpretation import PanelConclusions, evidence_json, panel_conclusions
 from panels.models import (
     Finding,
     Lab,
@@ -37,7 +37,7 @@ from panels.models import (
 from panels.notation import ReportedValue
 from reference_ranges.adapters import ruleset_to_engine
 from reference_ranges.engine import age_on, interpret
-from reference_ranges.engine.types import Measurement, PatientContext, Sex
+from reference_ranges.engine.types import Interpretation, Measurement, PatientContext, Sex
 from reference_ranges.models import Analyte, ReferenceRangeRule
 from reference_ranges.selectors import (
     MeasuringRangeFacts,
@@ -153,6 +153,41 @@ def submission_measurements(
     return measurements
 
 
+def result_build(
+    *,
+    panel: Panel,
+    position: int,
+    data: ResultData,
+    interpretation: Interpretation,
+    rules: Mapping[str, ReferenceRangeRule],
+    ruleset_version: str,
+    pk: int | None = None,
+) -> Result:
+    """The row for one reported result and the interpretation the engine gave it."""
+    key = interpretation.rule_key
+    return Result(
+        pk=pk,
+        panel=panel,
+        position=position,
+        analyte=data.analyte,
+        analyte_as_received=data.analyte_as_received,
+        raw_value=data.raw_value,
+        comparator=data.reported.comparator.value,
+        value=data.reported.value,
+        value_scale=data.reported.scale,
+        unit=data.unit,
+        dilution_factor=data.dilution_factor,
+        interpretation=interpretation.code.value if interpretation.code else "",
+        conversion=interpretation.conversion or "",
+        interpretation_reason=interpretation.reason,
+        reference_text=interpretation.reference_text or "",
+        rule=rules.get(key) if key else None,
+        ruleset_version=ruleset_version,
+        sender_range=data.sender_range,
+        sender_flags=data.sender_flags,
+    )
+
+
 def submitter_lab_get(*, user: User) -> Lab:
     """The lab ``user`` submits for; raises ``NotAllowed`` when their role may not submit."""
     staff = StaffMember.objects.select_related("lab").filter(user=user).first()
@@ -228,16 +263,7 @@ def _conclusions_store(*, panel: Panel, conclusions: PanelConclusions) -> None:
             name=finding.name,
             status=finding.status.value,
             statement=finding.statement,
-            evidence=[
-                {
-                    "input": item.input,
-                    "value": item.value_text,
-                    "criterion": item.criterion,
-                    "satisfied": item.satisfied,
-                    "note": item.note,
-                }
-                for item in finding.evidence
-            ],
+            evidence=evidence_json(finding),
             missing_inputs=list(finding.missing_inputs),
             score=finding.score,
             citation=finding.citation,
@@ -328,25 +354,13 @@ def _panel_create(
     panel.full_clean(validate_unique=False)
     panel.save()
     results = Result.objects.bulk_create(
-        Result(
+        result_build(
             panel=panel,
             position=position,
-            analyte=result.analyte,
-            analyte_as_received=result.analyte_as_received,
-            raw_value=result.raw_value,
-            comparator=result.reported.comparator.value,
-            value=result.reported.value,
-            value_scale=result.reported.scale,
-            unit=result.unit,
-            dilution_factor=result.dilution_factor,
-            interpretation=interpretation.code.value if interpretation.code else "",
-            conversion=interpretation.conversion or "",
-            interpretation_reason=interpretation.reason,
-            reference_text=interpretation.reference_text or "",
-            rule=rules_by_key.get(interpretation.rule_key) if interpretation.rule_key else None,
+            data=result,
+            interpretation=interpretation,
+            rules=rules_by_key,
             ruleset_version=ruleset.version,
-            sender_range=result.sender_range,
-            sender_flags=result.sender_flags,
         )
         for position, (result, interpretation) in enumerate(
             zip(submission.results, interpretations, strict=True), start=1

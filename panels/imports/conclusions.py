@@ -21,9 +21,10 @@ from panels.imports.prepare import PreparedPanel
 from panels.interpretation import (
     ANCHOR_KINDS,
     _baseline,
-    _group_json,
-    _trend_json,
+    evidence_json,
     result_measurement,
+    serial_json,
+    summary_json,
 )
 from panels.models import Panel, PatientEvent, Result
 from reference_ranges.engine.kinetics import serial_trends
@@ -33,7 +34,7 @@ from reference_ranges.engine.patterns import (
     SerialPoint,
     evaluate_patterns,
 )
-from reference_ranges.engine.summary import AnalyteFacts, summarize
+from reference_ranges.engine.summary import AnalyteFacts
 from reference_ranges.engine.types import Measurement
 from reference_ranges.models import Analyte
 
@@ -191,16 +192,7 @@ def _conclusions(
             "name": finding.name,
             "status": finding.status.value,
             "statement": finding.statement,
-            "evidence": [
-                {
-                    "input": item.input,
-                    "value": item.value_text,
-                    "criterion": item.criterion,
-                    "satisfied": item.satisfied,
-                    "note": item.note,
-                }
-                for item in finding.evidence
-            ],
+            "evidence": evidence_json(finding),
             "missing_inputs": list(finding.missing_inputs),
             "score": None if finding.score is None else format(finding.score, "f"),
             "citation": finding.citation,
@@ -210,30 +202,21 @@ def _conclusions(
         }
         for position, finding in enumerate(evaluate_patterns(rules, context), start=1)
     ]
-    by_family, by_role = summarize(
-        prepared.interpretations,
-        {r.analyte.code: facts[r.analyte.code] for r in prepared.staged.submission.results},
-    )
-    serial: dict[str, Any] = {}
-    if history:
-        trends = serial_trends(
+    trends = (
+        serial_trends(
             [*history, current],
             anchor=anchor_at,
             baseline_key=baseline.panel_key if baseline else None,
         )
-        if trends:
-            serial = {
-                "anchor": (
-                    {"kind": anchor.kind, "occurred_at": anchor.occurred_at.isoformat()}
-                    if anchor
-                    else None
-                ),
-                "baseline": baseline.panel_key if baseline else None,
-                "analytes": _trend_json(trends),
-            }
+        if history
+        else []
+    )
     return Conclusions(
         findings=findings,
-        serial=serial,
-        summary={"by_family": _group_json(by_family), "by_role": _group_json(by_role)},
+        serial=serial_json(trends, anchor=anchor, baseline=baseline),
+        summary=summary_json(
+            prepared.interpretations,
+            {r.analyte.code: facts[r.analyte.code] for r in prepared.staged.submission.results},
+        ),
         anchor_event_id=anchor.pk if anchor else None,
     )

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
@@ -130,15 +131,10 @@ def hl7_receive(
                     raise _OrderRefused(order, error) from error
             ack = build_ack(parsed, code="AA", problems=(), now=now, control_id=_ack_id(sha256))
             InboundMessage.objects.create(
+                **_archive_fields(parsed, archived, sha256),
                 lab=lab,
                 received_by=user,
                 transport=transport,
-                sending_application=_clean(parsed.sending_application, 180),
-                sending_facility=_clean(parsed.sending_facility, 180),
-                control_id=_clean(parsed.control_id, 199),
-                message_type=_clean(parsed.message_type, 40),
-                raw=archived,
-                sha256=sha256,
                 ack_code="AA",
                 ack=ack,
                 accessions=[action.submission.accession for _, action in submissions],
@@ -256,6 +252,18 @@ def _with_occurrences(raw: str, problems: list[Hl7Problem]) -> list[Hl7Problem]:
     ]
 
 
+def _archive_fields(parsed: OruParse, archived: bytes, sha256: str) -> dict[str, Any]:
+    """The archived message and the header fields it is found by."""
+    return {
+        "sending_application": _clean(parsed.sending_application, 180),
+        "sending_facility": _clean(parsed.sending_facility, 180),
+        "control_id": _clean(parsed.control_id, 199),
+        "message_type": _clean(parsed.message_type, 40),
+        "raw": archived,
+        "sha256": sha256,
+    }
+
+
 def _clean(text: str, length: int) -> str:
     """A header value fit for a text column (the raw message keeps it as it was)."""
     return _visible(text)[:length]
@@ -296,15 +304,10 @@ def _answer(
     """Archive a message that was not accepted, with its AE/AR ACK; nothing else is stored."""
     ack = build_ack(parsed, code=code, problems=problems, now=now, control_id=_ack_id(sha256))  # type: ignore[arg-type]
     message = InboundMessage.objects.create(
+        **_archive_fields(parsed, archived, sha256),
         lab=lab,
         received_by=user,
         transport=transport,
-        sending_application=_clean(parsed.sending_application, 180),
-        sending_facility=_clean(parsed.sending_facility, 180),
-        control_id=_clean(parsed.control_id, 199),
-        message_type=_clean(parsed.message_type, 40),
-        raw=archived,
-        sha256=sha256,
         ack_code=code,
         ack=ack,
         problems=[
