@@ -8,11 +8,10 @@ transaction: everything or nothing.
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 from django.db import connection, models
 from psycopg.types.json import Jsonb
 
@@ -64,7 +63,7 @@ def _copy(model: type[models.Model], columns: Sequence[str], rows: Iterable[Row]
                 for row in rows:
                     copy.write_row(
                         [
-                            Jsonb(value) if i in json_columns else value
+                            Jsonb(value, dumps=orjson.dumps) if i in json_columns else value
                             for i, value in enumerate(row)
                         ]
                     )
@@ -89,11 +88,3 @@ def _bulk_create(model: type[models.Model], columns: Sequence[str], rows: Iterab
     objects = [model(**dict(zip(attnames, row, strict=True))) for row in rows]
     model._default_manager.bulk_create(objects, batch_size=500)
     return len(objects)
-
-
-def json_text(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
-
-
-def new_uuid() -> uuid.UUID:
-    return uuid.uuid4()

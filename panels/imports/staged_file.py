@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
+
+import orjson
 
 from panels.imports.conclusions import Conclusions
 from panels.imports.prepare import PreparedPanel
@@ -99,7 +100,7 @@ def staged_file_bytes(lines: Sequence[dict[str, Any]]) -> bytes:
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=1, mtime=0) as out:
         for line in lines:
-            out.write(json.dumps(line, separators=(",", ":")).encode())
+            out.write(orjson.dumps(line))
             out.write(b"\n")
     return buffer.getvalue()
 
@@ -108,7 +109,7 @@ def staged_lines(raw: IO[bytes]) -> Iterator[dict[str, Any]]:
     """Every line of a staged file (streamed)."""
     with gzip.GzipFile(fileobj=raw) as lines:
         for line in lines:
-            yield json.loads(line)
+            yield orjson.loads(line)
 
 
 def shown(line: dict[str, Any]) -> dict[str, Any]:
