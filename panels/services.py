@@ -220,7 +220,8 @@ def _patient_for(*, lab: Lab, data: PatientData) -> Patient:
             birth_date=data.birth_date,
             sex=data.sex,
         )
-        patient.full_clean()
+        # The lab is the caller's own row: checking that foreign key again costs a query.
+        patient.full_clean(exclude=["lab"])
         patient.save()
         return patient
     if patient.lab_id != lab.pk:
@@ -351,7 +352,12 @@ def _panel_create(
         content_sha256=content_sha256,
         clinical={name: _json_value(value) for name, value in submission.clinical.items()},
     )
-    panel.full_clean(validate_unique=False)
+    # Field checks only: every foreign key here is a row just read (lab, patient, clinician,
+    # submitter, rule set); re-checking each would cost a query apiece.
+    panel.full_clean(
+        exclude=["lab", "patient", "ordering_clinician", "submitted_by", "ruleset"],
+        validate_unique=False,
+    )
     panel.save()
     results = Result.objects.bulk_create(
         result_build(
