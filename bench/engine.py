@@ -40,8 +40,8 @@ the run before.
 Everything runs in this one process on one thread: one core. Every figure is per core. The
 workload, once built, is frozen out of the cyclic garbage collector (``gc.freeze``), as a
 server's long-lived data is after start-up: the collector still runs, on what the engine
-allocates, but no longer walks millions of workload objects (that alone took a third of the
-bench's time).
+allocates, but no longer walks millions of workload objects before every timed run (which made
+the bench take about two minutes).
 
     .venv/bin/python bench/engine.py                      # full run
     .venv/bin/python bench/engine.py --results 200000 --panels 20000 --repeat 1

@@ -32,7 +32,7 @@ compares them with the plain evaluation.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Context, Decimal, InvalidOperation
 from enum import StrEnum
@@ -1509,7 +1509,7 @@ def _evaluate(rule: PatternRule, context: PatternContext, index: _Index) -> Find
 # --------------------------------------------------------------------------------------------
 
 # Findings remembered per rule: the first distinct inputs, no eviction (as in interpret()).
-_FINDING_MEMO_SIZE = 4096
+_FINDING_MEMO_SIZE = 2048
 # Rules whose memos are kept (cleared when full; clear() is atomic, so threads are safe).
 _RULE_MEMO_SIZE = 64
 # A key part for an input that was not supplied / not measured.
@@ -1565,6 +1565,7 @@ class _RuleMemo:
         "clinical",
         "conclude",
         "findings",
+        "held",
         "judged",
         "none_supplied",
         "not_evaluated",
@@ -1573,8 +1574,9 @@ class _RuleMemo:
         "rule",
     )
 
-    def __init__(self, rule: PatternRule) -> None:
+    def __init__(self, rule: PatternRule, held: object) -> None:
         self.rule = rule
+        self.held = held
         self.required = rule.clinical_inputs
         names = list(rule.clinical_inputs)
         if rule.kind == ASTCT_CRS_GRADE:
@@ -1588,7 +1590,7 @@ class _RuleMemo:
             {} if rule.kind in (ANY_OF, COUNT_OF, HSCORE, ASTCT_CRS_GRADE) else None
         )
         self.not_evaluated: dict[tuple[str, ...], Finding] = {}
-        # Where each criterion's input is in a key; the judgements by (criterion, input).
+        # Where each criterion's input is in a key; per criterion, its judgement by that input.
         self.positions = tuple(
             self.analytes.index(c.input) + len(self.clinical)
             if c.is_analyte
@@ -1598,8 +1600,8 @@ class _RuleMemo:
         self.judged: tuple[dict[object, _Judgement], ...] = tuple({} for _ in rule.criteria)
         self.conclude = _CONCLUSIONS.get(rule.kind)
 
-    def evaluate(self, context: PatternContext, index: _Index) -> Finding:
-        rule = self.rule
+    def evaluate(self, rule: PatternRule, context: PatternContext, index: _Index) -> Finding:
+        """``rule``'s finding: the memo's rule, or one whose fields are the same objects."""
         clinical = context.clinical
         if self.required:
             absent = (
@@ -1665,16 +1667,32 @@ _CONCLUSIONS: Mapping[str, Callable[[PatternRule, Sequence[_Judgement]], Finding
     HSCORE: _evaluate_hscore,
 }
 
-# id(rule) -> its memo. Each memo holds its rule, so an id cannot be reused while cached; the
-# identity check makes a stale entry harmless.
+# id(rule) -> its memo, for the rule objects memos were made for (each memo holds its rule, so
+# an id cannot be reused while cached; the identity check makes a stale entry harmless).
 _RULE_MEMOS: dict[int, _RuleMemo] = {}
+# The identities of a rule's fields (all but ``enabled``, which no finding reads) -> its memo:
+# a copy of a rule (``dataclasses.replace(rule, enabled=True)``, made per panel for a rule a
+# lab switched on) shares the memo of the rule it copies. Identities, not equality: rules
+# whose limits are equal but written differently ("169" and "169.0") word findings differently.
+# Each memo holds the fields it was made for, so their identities cannot be reused while cached.
+_SHARED_MEMOS: dict[tuple[int, ...], _RuleMemo] = {}
+_RULE_FIELDS = tuple(f.name for f in fields(PatternRule) if f.name != "enabled")
 
 
 def _memo_for(rule: PatternRule) -> _RuleMemo:
     memo = _RULE_MEMOS.get(id(rule))
     if memo is not None and memo.rule is rule:
         return memo
-    memo = _RuleMemo(rule)
+    held = tuple([getattr(rule, name) for name in _RULE_FIELDS])
+    key = tuple(map(id, held))
+    memo = _SHARED_MEMOS.get(key)
+    if memo is not None:
+        return memo
+    memo = _RuleMemo(rule, held)
+    if len(_SHARED_MEMOS) >= _RULE_MEMO_SIZE:
+        # clear() is atomic, unlike evicting one entry, so threads sharing the memos are safe.
+        _SHARED_MEMOS.clear()
+    _SHARED_MEMOS[key] = memo
     if len(_RULE_MEMOS) >= _RULE_MEMO_SIZE:
         _RULE_MEMOS.clear()
     _RULE_MEMOS[id(rule)] = memo
@@ -1688,4 +1706,4 @@ def evaluate_patterns(rules: Sequence[PatternRule], context: PatternContext) -> 
     Identical inputs to a rule get the identical (immutable) finding from a bounded memo.
     """
     index = _index(context.measurements)
-    return [_memo_for(rule).evaluate(context, index) for rule in rules if rule.enabled]
+    return [_memo_for(rule).evaluate(rule, context, index) for rule in rules if rule.enabled]
