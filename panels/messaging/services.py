@@ -16,7 +16,7 @@ import hashlib
 import logging
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -29,7 +29,7 @@ from django.utils import timezone
 from labpanel.exceptions import Conflict, DomainError, NotAllowed
 from panels.amendments import CORRECTION, panel_amend
 from panels.ingest.hl7.ack import build_ack
-from panels.ingest.hl7.parse import normalize_segments, parse_oru
+from panels.ingest.hl7.parse import normalize_segments, parse_oru, read_batch
 from panels.ingest.hl7.types import Hl7Problem, OruObservation, OruOrder, OruParse
 from panels.models import InboundMessage, Lab, Panel, Role, StaffMember
 from panels.notation import NotationError, parse_reported_value
@@ -71,6 +71,55 @@ def hl7_receiver_lab_get(*, user: User) -> Lab:
     if staff is None or staff.role not in (Role.INTEGRATOR, Role.DIRECTOR):
         raise NotAllowed("only integrators and directors may send HL7 messages")
     return staff.lab
+
+
+def hl7_receive_any(
+    *, raw: str, user: User, transport: str, raw_bytes: bytes | None = None
+) -> Hl7Outcome:
+    """One message, or an FHS/BHS batch of messages: each message of a batch is processed on
+    its own (its own transaction, its own ACK, archived on its own), and the answer is a batch
+    of those ACKs. A batch whose envelope is inconsistent (BTS-1 count, stray segments) is
+    refused whole: every message gets an AR and nothing is stored."""
+    if not raw.lstrip().startswith(("FHS", "BHS")):
+        return hl7_receive(raw=raw, user=user, transport=transport, raw_bytes=raw_bytes)
+    hl7_receiver_lab_get(user=user)
+    batch = read_batch(raw)
+    now = timezone.now()
+    if batch.problems or not batch.messages:
+        problems = list(batch.problems) or [
+            Hl7Problem(
+                "BHS", 1, None, None, "BATCH_STRUCTURE", "the batch holds no message", "reject"
+            )
+        ]
+        acks = [
+            build_ack(
+                message,
+                code="AR",
+                problems=problems,
+                now=now,
+                control_id=_ack_id(
+                    hashlib.sha256(message.encode("utf-8", "surrogatepass")).hexdigest()
+                ),
+            )
+            for message in batch.messages or [raw]
+        ]
+        return Hl7Outcome(ack=_batch_ack(acks, now), ack_code="AR", accessions=())
+    outcomes = [
+        hl7_receive(raw=message, user=user, transport=transport) for message in batch.messages
+    ]
+    codes = {outcome.ack_code for outcome in outcomes}
+    code = "AA" if codes == {"AA"} else ("AR" if codes == {"AR"} else "AE")
+    return Hl7Outcome(
+        ack=_batch_ack([outcome.ack for outcome in outcomes], now),
+        ack_code=code,
+        accessions=tuple(accession for outcome in outcomes for accession in outcome.accessions),
+    )
+
+
+def _batch_ack(acks: Sequence[str], now: datetime) -> str:
+    stamp = timezone.localtime(now).strftime("%Y%m%d%H%M%S%z")
+    header = f"|^~\\&|{RECEIVING_APPLICATION}||||{stamp}"
+    return "".join([f"FHS{header}\r", f"BHS{header}\r", *acks, f"BTS|{len(acks)}\r", "FTS|1\r"])
 
 
 def hl7_receive(

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from labpanel.exceptions import InvalidInput
-from panels.messaging.services import hl7_receive
+from panels.messaging.services import hl7_receive_any
 from panels.models import Transport
 
 ACK_CONTENT_TYPE = "x-application/hl7-v2+er7; charset=utf-8"
@@ -52,7 +52,7 @@ class Hl7View(APIView):
                 f"the body is not valid {charset}; declare the charset in Content-Type",
                 details=[{"field": "body", "message": str(error)}],
             ) from error
-        outcome = hl7_receive(
+        outcome = hl7_receive_any(
             raw=raw,
             user=request.user,  # type: ignore[arg-type]
             transport=Transport.HTTP,

@@ -223,3 +223,35 @@ def test_a_correction_that_cannot_apply_is_answered_ae_and_changes_nothing(
     assert says in str(ack.segment("ERR")[8])
     assert panel.reports.count() == 1
     assert Result.objects.filter(panel=panel).count() == 2
+
+
+def batch(*messages: str, count: int | None = None) -> str:
+    envelope = "FHS|^~\\&|HIS|GENERAL HOSPITAL|LABPANEL|LAB|20261120103000\r"
+    envelope += "BHS|^~\\&|HIS|GENERAL HOSPITAL|LABPANEL|LAB|20261120103000\r"
+    trailer = f"BTS|{len(messages) if count is None else count}\rFTS|1\r"
+    return envelope + "".join(messages) + trailer
+
+
+def test_a_batch_is_answered_with_one_ack_per_message_each_stored_on_its_own(
+    integrator_client: APIClient,
+) -> None:
+    good = oru("B-1", accession="HB-1", mrn="MRN-B1")
+    bad = oru("B-2", accession="HB-2", mrn="MRN-B2", provider="dr.nobody")
+
+    response, ack = post(integrator_client, batch(good, bad))
+
+    assert response["X-HL7-Ack-Code"] == "AE"
+    assert [str(segment[1]) for segment in ack.segments("MSA")] == ["AA", "AE"]
+    assert [str(segment[2]) for segment in ack.segments("MSA")] == ["B-1", "B-2"]
+    assert str(ack.segment("BTS")[1]) == "2"
+    assert list(Panel.objects.values_list("accession", flat=True)) == ["HB-1"]
+
+
+def test_a_batch_whose_trailer_disagrees_is_refused_whole(integrator_client: APIClient) -> None:
+    response, ack = post(
+        integrator_client, batch(oru("B-3", accession="HB-3", mrn="MRN-B3"), count=2)
+    )
+
+    assert response["X-HL7-Ack-Code"] == "AR"
+    assert [str(segment[1]) for segment in ack.segments("MSA")] == ["AR"]
+    assert Panel.objects.count() == 0

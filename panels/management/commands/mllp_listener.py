@@ -21,7 +21,7 @@ from django.db import close_old_connections
 
 from labpanel.exceptions import DomainError
 from panels.ingest.hl7.mllp import serve_mllp
-from panels.messaging.services import hl7_receive, hl7_receiver_lab_get, internal_error_ack
+from panels.messaging.services import hl7_receive_any, hl7_receiver_lab_get, internal_error_ack
 from panels.models import Transport
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 def _receive(message: str, user: Any) -> str:
     close_old_connections()  # a long-lived listener must survive database restarts
     try:
-        return hl7_receive(raw=message, user=user, transport=Transport.MLLP).ack
+        return hl7_receive_any(raw=message, user=user, transport=Transport.MLLP).ack
     except Exception:
         # Nothing was committed (the transaction rolled back): say so with AE, never AA.
         logger.exception("mllp.internal_error")
