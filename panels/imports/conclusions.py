@@ -35,7 +35,6 @@ from reference_ranges.engine.patterns import (
     evaluate_patterns,
 )
 from reference_ranges.engine.summary import AnalyteFacts
-from reference_ranges.engine.types import Measurement
 from reference_ranges.models import Analyte
 
 
@@ -83,16 +82,7 @@ def conclude(
         current = SerialPoint(
             panel_key=submission.accession,
             collected_at=timezone.localtime(submission.collected_at),
-            measurements=tuple(
-                Measurement(
-                    analyte=r.analyte.code,
-                    value=r.reported.value,
-                    comparator=r.reported.comparator,
-                    unit=r.unit,
-                    dilution_factor=r.dilution_factor,
-                )
-                for r in submission.results
-            ),
+            measurements=prepared.measurements,
         )
         mrn = submission.patient.mrn
         stored = history.get(prepared.patient_id, []) if prepared.patient_id else []

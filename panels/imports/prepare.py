@@ -20,7 +20,7 @@ from panels.models import Lab, Panel, Patient
 from panels.services import submission_measurements
 from reference_ranges.adapters import ruleset_to_engine
 from reference_ranges.engine import Age, age_on, interpret
-from reference_ranges.engine.types import Interpretation, PatientContext, Sex
+from reference_ranges.engine.types import Interpretation, Measurement, PatientContext, Sex
 from reference_ranges.models import ReferenceRangeSet
 from reference_ranges.selectors import MeasuringRangeFacts, measuring_ranges_active
 
@@ -34,6 +34,7 @@ class PreparedPanel:
     content_sha256: str
     patient_id: int | None  # None: a new patient
     age: Age | None
+    measurements: tuple[Measurement, ...]
     interpretations: tuple[Interpretation, ...]
 
 
@@ -123,6 +124,7 @@ def prepare(*, staged: StagedImport, lab: Lab, ruleset: ReferenceRangeSet) -> Pr
                 content_sha256=content_sha256,
                 patient_id=patient.pk if patient else None,
                 age=age,
+                measurements=tuple(measurements),
                 interpretations=tuple(interpret(measurements, context, engine_ruleset)),
             )
         )

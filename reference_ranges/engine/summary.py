@@ -99,20 +99,28 @@ def _groups(
 ) -> tuple[GroupSummary, ...]:
     summaries = []
     for group, label in labels.items():
-        entries = members.get(group, [])
+        entries = members.get(group)
         if not entries:
             continue
-        codes = [
-            (facts.name, None if item.code is None else str(item.code)) for facts, item in entries
-        ]
+        elevated: list[str] = []
+        low: list[str] = []
+        no_range: list[str] = []
+        for facts, item in entries:
+            code = item.code  # a StrEnum: compares and hashes as its text
+            if code is None:
+                no_range.append(facts.name)
+            elif code in _ELEVATED:
+                elevated.append(facts.name)
+            elif code in _LOW:
+                low.append(facts.name)
         summaries.append(
             GroupSummary(
                 group=group,
                 label=label,
                 measured=len(entries),
-                elevated=_unique([name for name, code in codes if code in _ELEVATED]),
-                low=_unique([name for name, code in codes if code in _LOW]),
-                no_range=_unique([name for name, code in codes if code is None]),
+                elevated=_unique(elevated),
+                low=_unique(low),
+                no_range=_unique(no_range),
             )
         )
     return tuple(summaries)
