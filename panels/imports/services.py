@@ -57,7 +57,16 @@ logger = logging.getLogger(__name__)
 IMPORTING_ROLES = (Role.TECHNICIAN, Role.DIRECTOR)
 FORMATS = ("labpanel_long", "labpanel_wide", "luminex_xponent", "biorad_bioplex", "msd_workbench")
 PROGRESS_EVERY_ROWS = 10_000
-ABANDONABLE = (ImportStatus.VALIDATING, ImportStatus.PREVIEW, ImportStatus.REJECTED)
+# A job still committing can be abandoned too (e.g. its worker died): the commit locks the job
+# row and checks its status inside the storing transaction, so either the abandon waits for a
+# commit in progress (and is then refused) or the commit finds the job abandoned and stores
+# nothing.
+ABANDONABLE = (
+    ImportStatus.VALIDATING,
+    ImportStatus.PREVIEW,
+    ImportStatus.REJECTED,
+    ImportStatus.COMMITTING,
+)
 
 
 def importer_lab_get(*, user: User) -> Lab:

@@ -339,3 +339,18 @@ def test_only_technicians_and_directors_of_the_lab_see_or_upload_imports(
     )
     assert outsider.get(f"/api/v1/imports/{response.json()['id']}/").status_code == 404
     assert outsider.get("/api/v1/imports/").json()["results"] == []
+
+
+def test_a_job_abandoned_while_committing_stores_nothing(technician_client: APIClient) -> None:
+    job = validated(upload(technician_client, LONG_CSV))
+    technician_client.post(f"/api/v1/imports/{job.uuid}/commit/")
+
+    abandoned = technician_client.post(f"/api/v1/imports/{job.uuid}/abandon/")
+    import_job_commit(job_id=job.pk)  # the worker picks the task up afterwards
+
+    assert abandoned.status_code == 200
+    job.refresh_from_db()
+    assert job.status == ImportStatus.ABANDONED
+    assert Panel.objects.count() == 0
+    again = technician_client.post(f"/api/v1/imports/{job.uuid}/abandon/")
+    assert again.status_code == 409
