@@ -16,6 +16,7 @@ import argparse
 import cProfile
 import io
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -195,6 +196,8 @@ def main() -> None:
     print(f"{'whole import (upload to committed)':<44}{total_s:>10.2f}{results / total_s:>14,.0f}")
     print(f"{'raw COPY of the same stored rows':<44}{copy_s:>10.2f}{copy_rate:>14,.0f}")
     print()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process: {peak_mb:,.0f} MB")
     print(f"commit / COPY rate ratio: {results / commit_s / copy_rate:.2f}  (target >= 0.50)")
     print(f"whole import / COPY rate ratio: {results / total_s / copy_rate:.2f}")
 
