@@ -330,6 +330,9 @@ class ImportJob(TimestampedModel):
     basis_sha256 = models.CharField(
         max_length=64, blank=True, help_text="Hash of the database facts the preview rests on"
     )
+    staged_keys = models.JSONField(
+        default=dict, blank=True, help_text="Patients, accessions and clinicians the preview uses"
+    )
     problem_count = models.PositiveIntegerField(default=0)
     error_count = models.PositiveIntegerField(default=0)
     status_message = models.TextField(blank=True)

@@ -9,7 +9,7 @@ collection order.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -63,15 +63,20 @@ def history_fingerprint(*, patient_ids: Iterable[int]) -> str:
 
 
 def conclude(
-    panels: Sequence[PreparedPanel], *, rules: Sequence[PatternRule], now: datetime
-) -> list[Conclusions]:
-    """Conclusions for ``panels``, in their order."""
+    panels: Sequence[PreparedPanel],
+    *,
+    rules: Sequence[PatternRule],
+    now: datetime,
+    emit: Callable[[int, Conclusions], None],
+) -> None:
+    """Conclusions for ``panels``, handed to ``emit(index, conclusions)`` one by one (in
+    collection order: a patient's earlier panels in the file feed the later ones' trend), so
+    that a large file's conclusions need not all be held at once."""
     matched = {p.patient_id for p in panels if p.patient_id is not None}
     history = _stored_history(patient_ids=matched)
     anchors = _anchor_events(patient_ids=matched)
     facts = _analyte_facts()
     series: dict[str, list[SerialPoint]] = {}
-    conclusions: list[Conclusions | None] = [None] * len(panels)
     ordered = sorted(
         range(len(panels)),
         key=lambda i: (panels[i].staged.submission.collected_at, panels[i].staged.row),
@@ -92,17 +97,19 @@ def conclude(
         )
         events = anchors.get(prepared.patient_id, []) if prepared.patient_id else []
         anchor = _anchor_for(events, submission.collected_at)
-        conclusions[index] = _conclusions(
-            prepared=prepared,
-            current=current,
-            history=earlier,
-            anchor=anchor,
-            facts=facts,
-            rules=rules,
-            now=now,
+        emit(
+            index,
+            _conclusions(
+                prepared=prepared,
+                current=current,
+                history=earlier,
+                anchor=anchor,
+                facts=facts,
+                rules=rules,
+                now=now,
+            ),
         )
         series.setdefault(mrn, []).append(current)
-    return [c for c in conclusions if c is not None]
 
 
 def _stored_history(*, patient_ids: set[int]) -> dict[int, list[SerialPoint]]:

@@ -10,8 +10,8 @@ A job may be abandoned until it is committed.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
-import io
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -25,9 +25,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from labpanel.exceptions import Conflict, InvalidInput, NotAllowed
-from panels.imports.conclusions import conclude, history_fingerprint
+from panels.imports.conclusions import Conclusions, conclude, history_fingerprint
 from panels.imports.prepare import Prepared, prepare
-from panels.imports.staged_file import STORE, shown, staged_file_bytes, staged_line, staged_lines
+from panels.imports.staged_file import (
+    StagedKeys,
+    shown,
+    staged_line,
+    staged_lines,
+    staged_member,
+)
 from panels.imports.staging import StagedImport, StagedProblem, StagingContext, stage
 from panels.imports.store import staged_store
 from panels.ingest.files import parse_file, parse_manifest
@@ -265,22 +271,26 @@ def import_job_validate(*, job_id: int) -> None:
     staged, prepared = _stage_and_prepare(job, parsed, manifest)
     errors = staged.errors
     status = ImportStatus.REJECTED if errors or prepared is None else ImportStatus.PREVIEW
-    lines: list[dict[str, Any]] = []
+    members: list[bytes] = []
+    keys = StagedKeys([], [], [], [])
     basis = ""
     if status == ImportStatus.PREVIEW and prepared is not None:
-        now = timezone.now()
-        conclusions = conclude(
-            prepared.panels, rules=pattern_rules_enabled(lab_id=job.lab_id), now=now
-        )
         rule_ids = dict(
             ReferenceRangeRule.objects.filter(ruleset=prepared.ruleset).values_list("key", "pk")
         )
-        lines = [
-            staged_line(panel, conclusion, rule_ids)
-            for panel, conclusion in zip(prepared.panels, conclusions, strict=True)
-        ]
-        basis = _basis(lab=job.lab, lines=lines)
-    staged_bytes = staged_file_bytes(lines)
+        members = [b""] * len(prepared.panels)
+        panels = prepared.panels
+
+        def emit(index: int, conclusions: Conclusions) -> None:
+            members[index] = staged_member(staged_line(panels[index], conclusions, rule_ids))
+
+        conclude(
+            panels, rules=pattern_rules_enabled(lab_id=job.lab_id), now=timezone.now(), emit=emit
+        )
+        keys = StagedKeys.of(panels)
+        basis = _basis(lab=job.lab, keys=keys)
+    staged_bytes = b"".join(members) or gzip.compress(b"", mtime=0)
+    members.clear()
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
         if locked.status != ImportStatus.VALIDATING:
@@ -294,6 +304,7 @@ def import_job_validate(*, job_id: int) -> None:
         locked.preview.save("staged.jsonl.gz", ContentFile(staged_bytes), save=False)
         locked.preview_sha256 = hashlib.sha256(staged_bytes).hexdigest()
         locked.basis_sha256 = basis
+        locked.staged_keys = keys.as_json()
         locked.problem_count = len(staged.problems)
         locked.error_count = len(errors)
         locked.status = status
@@ -308,12 +319,12 @@ def import_job_validate(*, job_id: int) -> None:
         "import.validated job_id=%s status=%s panels=%d problems=%d",
         job.pk,
         status,
-        len(lines),
+        len(keys.accessions),
         len(staged.problems),
     )
 
 
-def _basis(*, lab: Lab, lines: Sequence[dict[str, Any]]) -> str:
+def _basis(*, lab: Lab, keys: StagedKeys) -> str:
     """A hash of every database fact the staged lines rest on. Equal at commit means the
     preview is still exactly what would be stored: the same active rule set, pattern rules and
     measuring ranges, the same matched patients with the same history, no new patient's MRN
@@ -328,9 +339,7 @@ def _basis(*, lab: Lab, lines: Sequence[dict[str, Any]]) -> str:
     add("patterns", sorted((r.id, r.version) for r in pattern_rules_enabled(lab_id=lab.pk)))
     ranges = measuring_ranges_active(lab_id=lab.pk, on=timezone.localdate())
     add("ranges", sorted(facts.id for facts in ranges.values()))
-    matched = sorted({line[STORE]["patient_id"] for line in lines if line[STORE]["patient_id"]})
-    new_mrns = sorted({line["patient"]["mrn"] for line in lines if not line[STORE]["patient_id"]})
-    accessions = sorted(line["accession"] for line in lines)
+    matched, new_mrns, accessions = keys.matched, keys.new_mrns, keys.accessions
     for chunk in _chunks(matched):
         add(
             "matched",
@@ -353,7 +362,7 @@ def _basis(*, lab: Lab, lines: Sequence[dict[str, Any]]) -> str:
             "accessions taken",
             sorted(Panel.objects.filter(accession__in=chunk).values_list("accession", flat=True)),
         )
-    clinicians = sorted({line[STORE]["ordering_clinician_id"] for line in lines})
+    clinicians = keys.clinicians
     add(
         "clinicians",
         sorted(
@@ -493,28 +502,30 @@ def import_job_commit(*, job_id: int) -> None:
     )
     if job is None or job.ruleset is None:
         return
+    digest = hashlib.sha256()
     with job.preview.open("rb") as raw:
-        content = raw.read()
-    if hashlib.sha256(content).hexdigest() != job.preview_sha256:
+        for chunk in iter(lambda: raw.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != job.preview_sha256:
         _reject_changed(job, "the staged preview file is not the one validated")
         return
-    lines = list(staged_lines(io.BytesIO(content)))
+    keys = StagedKeys.from_json(job.staged_keys)
     try:
         with transaction.atomic():
             locked = ImportJob.objects.select_for_update().get(pk=job.pk)
             if locked.status != ImportStatus.COMMITTING:
                 return
-            matched = {line[STORE]["patient_id"] for line in lines if line[STORE]["patient_id"]}
-            list(Patient.objects.select_for_update().filter(pk__in=matched).values_list("pk"))
-            if _basis(lab=job.lab, lines=lines) != job.basis_sha256:
+            list(Patient.objects.select_for_update().filter(pk__in=keys.matched).values_list("pk"))
+            if _basis(lab=job.lab, keys=keys) != job.basis_sha256:
                 raise _Changed("patients, accessions, clinicians or the rules changed")
-            stored = staged_store(
-                job=locked,
-                lab=job.lab,
-                submitted_by=job.committed_by or job.created_by,
-                ruleset=job.ruleset,
-                lines=lines,
-            )
+            with job.preview.open("rb") as raw:
+                stored = staged_store(
+                    job=locked,
+                    lab=job.lab,
+                    submitted_by=job.committed_by or job.created_by,
+                    ruleset=job.ruleset,
+                    lines=staged_lines(raw),
+                )
             locked.status = ImportStatus.COMMITTED
             locked.committed_at = timezone.now()
             locked.status_message = (

@@ -9,8 +9,8 @@ ids the commit needs (catalogue analyte, rule, matched patient, clinician), neve
 from __future__ import annotations
 
 import gzip
-import io
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import IO, Any
 
 import orjson
@@ -96,13 +96,49 @@ def staged_line(
     }
 
 
-def staged_file_bytes(lines: Sequence[dict[str, Any]]) -> bytes:
-    buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=1, mtime=0) as out:
-        for line in lines:
-            out.write(orjson.dumps(line))
-            out.write(b"\n")
-    return buffer.getvalue()
+def staged_member(line: dict[str, Any]) -> bytes:
+    """One line as a gzip member of its own: a staged file is the members concatenated in
+    file order (a valid gzip stream), so lines can be made in any order and held compressed."""
+    return gzip.compress(orjson.dumps(line) + b"\n", compresslevel=1, mtime=0)
+
+
+@dataclass
+class StagedKeys:
+    """What a staged file's basis is computed from: the rows it would point at or create."""
+
+    matched: list[int]  # patient ids the panels attach to
+    new_mrns: list[str]  # patients it would create
+    accessions: list[str]
+    clinicians: list[int]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "matched": self.matched,
+            "new_mrns": self.new_mrns,
+            "accessions": self.accessions,
+            "clinicians": self.clinicians,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StagedKeys:
+        return cls(
+            matched=list(data.get("matched", [])),
+            new_mrns=list(data.get("new_mrns", [])),
+            accessions=list(data.get("accessions", [])),
+            clinicians=list(data.get("clinicians", [])),
+        )
+
+    @classmethod
+    def of(cls, panels: Sequence[PreparedPanel]) -> StagedKeys:
+        submissions = [panel.staged.submission for panel in panels]
+        return cls(
+            matched=sorted({p.patient_id for p in panels if p.patient_id is not None}),
+            new_mrns=sorted(
+                {p.staged.submission.patient.mrn for p in panels if p.patient_id is None}
+            ),
+            accessions=sorted(s.accession for s in submissions),
+            clinicians=sorted({s.ordering_clinician.pk for s in submissions}),
+        )
 
 
 def staged_lines(raw: IO[bytes]) -> Iterator[dict[str, Any]]:

@@ -31,17 +31,54 @@ class Stored:
     findings: int
 
 
+CHUNK_PANELS = 2000
+
+
 def staged_store(
     *,
     job: ImportJob,
     lab: Lab,
     submitted_by: User,
     ruleset: ReferenceRangeSet,
-    lines: Sequence[dict[str, Any]],
+    lines: Iterable[dict[str, Any]],
 ) -> Stored:
-    """Insert the panels of ``lines`` and their pending reports, in the caller's transaction."""
+    """Insert the panels of ``lines`` and their pending reports, in the caller's transaction.
+
+    The lines are read and written a chunk at a time, so a large import never holds them all.
+    """
     now = timezone.now()
-    patient_ids, created = _patients_store(lab=lab, lines=lines, now=now)
+    created: dict[str, int] = {}  # MRN -> id of the patients this import creates
+    panel_ids: list[int] = []
+    results = findings = 0
+    chunk: list[dict[str, Any]] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == CHUNK_PANELS:
+            stored = _chunk_store(job, lab, submitted_by, ruleset, chunk, created, now)
+            panel_ids += stored.panel_ids
+            results += stored.results
+            findings += stored.findings
+            chunk = []
+    if chunk:
+        stored = _chunk_store(job, lab, submitted_by, ruleset, chunk, created, now)
+        panel_ids += stored.panel_ids
+        results += stored.results
+        findings += stored.findings
+    return Stored(
+        panel_ids=panel_ids, patients_created=len(created), results=results, findings=findings
+    )
+
+
+def _chunk_store(
+    job: ImportJob,
+    lab: Lab,
+    submitted_by: User,
+    ruleset: ReferenceRangeSet,
+    lines: Sequence[dict[str, Any]],
+    created: dict[str, int],
+    now: datetime,
+) -> Stored:
+    patient_ids = _patients_store(lab=lab, lines=lines, created=created, now=now)
     panel_ids = ids_reserve(Panel, len(lines))
     rows_insert(
         Panel,
@@ -100,7 +137,7 @@ def staged_store(
             for panel_id, line in zip(panel_ids, lines, strict=True)
         ),
     )
-    return Stored(panel_ids=panel_ids, patients_created=created, results=results, findings=findings)
+    return Stored(panel_ids=panel_ids, patients_created=0, results=results, findings=findings)
 
 
 def _result_rows(
@@ -158,17 +195,21 @@ def _finding_rows(
 
 
 def _patients_store(
-    *, lab: Lab, lines: Sequence[dict[str, Any]], now: datetime
-) -> tuple[dict[str, int], int]:
-    """MRN -> patient id for every line, creating the new patients; (ids, how many created)."""
+    *, lab: Lab, lines: Sequence[dict[str, Any]], created: dict[str, int], now: datetime
+) -> dict[str, int]:
+    """MRN -> patient id for every line, creating the patients not seen before in this import
+    (``created`` carries those made by earlier chunks, and is extended)."""
     ids: dict[str, int] = {}
     new: dict[str, dict[str, Any]] = {}
     for line in lines:
         patient = line["patient"]
+        mrn = patient["mrn"]
         if line[STORE]["patient_id"] is not None:
-            ids[patient["mrn"]] = line[STORE]["patient_id"]
+            ids[mrn] = line[STORE]["patient_id"]
+        elif mrn in created:
+            ids[mrn] = created[mrn]
         else:
-            new.setdefault(patient["mrn"], patient)
+            new.setdefault(mrn, patient)
     new_ids = ids_reserve(Patient, len(new))
     rows_insert(
         Patient,
@@ -198,8 +239,10 @@ def _patients_store(
             for pid, (mrn, data) in zip(new_ids, new.items(), strict=True)
         ),
     )
-    ids.update(zip(new.keys(), new_ids, strict=True))
-    return ids, len(new_ids)
+    fresh = dict(zip(new.keys(), new_ids, strict=True))
+    created.update(fresh)
+    ids.update(fresh)
+    return ids
 
 
 def _uuid() -> Any:

@@ -354,3 +354,30 @@ def test_a_job_abandoned_while_committing_stores_nothing(technician_client: APIC
     assert Panel.objects.count() == 0
     again = technician_client.post(f"/api/v1/imports/{job.uuid}/abandon/")
     assert again.status_code == 409
+
+
+def test_a_commit_in_chunks_creates_each_new_patient_once(
+    technician_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    later = PATIENT_1.replace("I-1,", "I-5,").replace("08:30:00Z", "20:30:00Z")
+    content = "\n".join(
+        [
+            HEADER,
+            f"{PATIENT_1},IL-6,12.4,pg/mL",
+            f"{later},IL-6,30.0,pg/mL",
+            f"{PATIENT_2},IL-6,3.1,pg/mL",
+            "",
+        ]
+    )
+    job = validated(upload(technician_client, content))
+    technician_client.post(f"/api/v1/imports/{job.uuid}/commit/")
+    monkeypatch.setattr("panels.imports.store.CHUNK_PANELS", 1)
+
+    import_job_commit(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.status == ImportStatus.COMMITTED, job.status_message
+    assert Patient.objects.count() == 2
+    assert job.summary["stored"]["patients_created"] == 2
+    trend = Panel.objects.get(accession="I-5").serial["analytes"][0]
+    assert [point["accession"] for point in trend["points"]] == ["I-1", "I-5"]
