@@ -35,10 +35,7 @@ class ReportedValue:
     comparator: Comparator
     value: Decimal
     scale: int  # decimal places as written: "12.40" -> 2
-
-    @property
-    def text(self) -> str:
-        return f"{self.comparator.value}{self.value:f}"
+    text: str  # comparator and number as stored and shown: "<1.50" (leading zeros dropped)
 
 
 def parse_reported_value(text: str) -> ReportedValue:
@@ -75,4 +72,11 @@ def parse_reported_value(text: str) -> ReportedValue:
         value = Decimal(stripped)
     except InvalidOperation as error:  # pragma: no cover - the regex admits only decimals
         raise NotationError(f"{text!r} is not a number") from error
-    return ReportedValue(comparator=comparator, value=value, scale=len(fraction))
+    # the text of ``value`` in fixed-point notation, i.e. format(value, "f"), made directly
+    number = (integer.lstrip("0") or "0") + (f".{fraction}" if fraction else "")
+    return ReportedValue(
+        comparator=comparator,
+        value=value,
+        scale=len(fraction),
+        text=f"{comparator.value}{number}",
+    )

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -51,7 +52,7 @@ logger = logging.getLogger(__name__)
 SUBMITTING_ROLES = (Role.TECHNICIAN, Role.DIRECTOR, Role.INTEGRATOR)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PatientData:
     mrn: str
     family_name: str
@@ -60,7 +61,7 @@ class PatientData:
     sex: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResultData:
     analyte: Analyte
     analyte_as_received: str
@@ -72,13 +73,13 @@ class ResultData:
     sender_flags: str = ""  # e.g. HL7 OBX-8
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EventData:
     kind: str
     occurred_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PanelSubmission:
     accession: str
     patient: PatientData
@@ -122,8 +123,17 @@ class PanelSubmission:
                 for result in self.results
             ),
         }
-        encoded = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
-        return hashlib.sha256(encoded).hexdigest()
+        return hashlib.sha256(canonical_json(content)).hexdigest()
+
+
+def canonical_json(content: Any) -> bytes:
+    """``json.dumps(content, sort_keys=True, separators=(",", ":"))``, the form content hashes
+    were first made with, as bytes: made by orjson (ten times faster) whenever that gives the
+    same bytes, i.e. when the text is printable ASCII (json escapes everything else)."""
+    fast = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    if fast.isascii() and b"\x7f" not in fast:
+        return fast
+    return json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _json_value(value: Decimal | bool | str | None) -> Any:

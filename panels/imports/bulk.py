@@ -8,14 +8,13 @@ transaction: everything or nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from django.db import connection, models
-from psycopg.types.json import Jsonb
 
-Row = Sequence[Any]
+from panels.imports import copy_text
 
 
 def uses_copy() -> bool:
@@ -40,51 +39,42 @@ def ids_reserve(model: type[models.Model], count: int) -> list[int]:
         return list(range(start, start + count))
 
 
-def rows_insert(model: type[models.Model], columns: Sequence[str], rows: Iterable[Row]) -> int:
-    """Insert ``rows`` (tuples in ``columns`` order, Python values) into ``model``'s table."""
+def rows_insert(model: type[models.Model], columns: Sequence[str], data: bytes) -> int:
+    """Insert the rows of ``data`` (PostgreSQL COPY text, ``columns`` in order) into
+    ``model``'s table; the number of rows."""
+    if not data:
+        return 0
     if uses_copy():
-        return _copy(model, columns, rows)
-    return _bulk_create(model, columns, rows)
+        quoted = ", ".join(f'"{column}"' for column in columns)
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f'COPY "{model._meta.db_table}" ({quoted}) FROM STDIN') as copy,
+        ):
+            copy.write(data)
+        return data.count(b"\n")
+    return _bulk_create(model, columns, copy_text.decode_rows(data.decode()))
 
 
-def _copy(model: type[models.Model], columns: Sequence[str], rows: Iterable[Row]) -> int:
+def _bulk_create(
+    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[str | None]]
+) -> int:
+    """The same rows through the ORM (the embedded SQLite default): each text converted by its
+    field, as PostgreSQL would read it."""
     meta = model._meta
-    json_columns = {
-        index
-        for index, name in enumerate(columns)
-        if isinstance(meta.get_field(_field_name(meta, name)), models.JSONField)
-    }
-    quoted = ", ".join(f'"{column}"' for column in columns)
-    count = 0
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
-        with raw.copy(f'COPY "{meta.db_table}" ({quoted}) FROM STDIN') as copy:
-            if json_columns:
-                for row in rows:
-                    copy.write_row(
-                        [
-                            Jsonb(value, dumps=orjson.dumps) if i in json_columns else value
-                            for i, value in enumerate(row)
-                        ]
-                    )
-                    count += 1
-            else:
-                for row in rows:
-                    copy.write_row(row)
-                    count += 1
-    return count
+    fields = [next(f for f in meta.concrete_fields if f.column == c) for c in columns]
 
+    def value(field: models.Field[Any, Any], text: str | None) -> Any:
+        if text is None:
+            return None
+        if isinstance(field, models.JSONField):
+            return orjson.loads(text)
+        if isinstance(field, models.ForeignKey):
+            return int(text)
+        return field.to_python(text)
 
-def _field_name(meta: Any, column: str) -> str:
-    for field in meta.concrete_fields:
-        if field.column == column:
-            return str(field.name)
-    raise LookupError(f"{meta.db_table} has no column {column}")
-
-
-def _bulk_create(model: type[models.Model], columns: Sequence[str], rows: Iterable[Row]) -> int:
-    meta = model._meta
-    attnames = [next(f.attname for f in meta.concrete_fields if f.column == c) for c in columns]
-    objects = [model(**dict(zip(attnames, row, strict=True))) for row in rows]
+    objects = [
+        model(**{f.attname: value(f, text) for f, text in zip(fields, row, strict=True)})
+        for row in rows
+    ]
     model._default_manager.bulk_create(objects, batch_size=500)
     return len(objects)

@@ -10,13 +10,13 @@ A job may be abandoned until it is committed.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
+from uuid import uuid4
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -28,11 +28,13 @@ from labpanel.exceptions import Conflict, InvalidInput, NotAllowed
 from panels.imports.conclusions import Conclusions, conclude, history_fingerprint
 from panels.imports.prepare import Prepared, prepare
 from panels.imports.staged_file import (
+    StagedFileError,
     StagedKeys,
+    StagingFacts,
     shown,
-    staged_line,
-    staged_lines,
-    staged_member,
+    staged_file,
+    staged_record,
+    staged_records,
 )
 from panels.imports.staging import StagedImport, StagedProblem, StagingContext, stage
 from panels.imports.store import staged_store
@@ -275,21 +277,27 @@ def import_job_validate(*, job_id: int) -> None:
     keys = StagedKeys([], [], [], [])
     basis = ""
     if status == ImportStatus.PREVIEW and prepared is not None:
-        rule_ids = dict(
-            ReferenceRangeRule.objects.filter(ruleset=prepared.ruleset).values_list("key", "pk")
+        facts = StagingFacts(
+            job_id=job.pk,
+            lab_id=job.lab_id,
+            ruleset_id=prepared.ruleset.pk,
+            ruleset_version=prepared.ruleset.version,
+            rule_ids=dict(
+                ReferenceRangeRule.objects.filter(ruleset=prepared.ruleset).values_list("key", "pk")
+            ),
         )
         members = [b""] * len(prepared.panels)
         panels = prepared.panels
 
         def emit(index: int, conclusions: Conclusions) -> None:
-            members[index] = staged_member(staged_line(panels[index], conclusions, rule_ids))
+            members[index] = staged_record(panels[index], conclusions, facts, str(uuid4()))
 
         conclude(
             panels, rules=pattern_rules_enabled(lab_id=job.lab_id), now=timezone.now(), emit=emit
         )
         keys = StagedKeys.of(panels)
         basis = _basis(lab=job.lab, keys=keys)
-    staged_bytes = b"".join(members) or gzip.compress(b"", mtime=0)
+    staged_bytes = staged_file(members)
     members.clear()
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
@@ -301,7 +309,7 @@ def import_job_validate(*, job_id: int) -> None:
         locked.rows_total = parsed.rows_total
         locked.ruleset = prepared.ruleset if prepared else None
         locked.summary = _visible_json(_summary(parsed, staged, prepared))
-        locked.preview.save("staged.jsonl.gz", ContentFile(staged_bytes), save=False)
+        locked.preview.save("staged.rows", ContentFile(staged_bytes), save=False)
         locked.preview_sha256 = hashlib.sha256(staged_bytes).hexdigest()
         locked.basis_sha256 = basis
         locked.staged_keys = keys.as_json()
@@ -460,12 +468,10 @@ def preview_read(*, job: ImportJob, offset: int, limit: int) -> list[dict[str, A
         return []
     panels: list[dict[str, Any]] = []
     with job.preview.open("rb") as raw:
-        for index, line in enumerate(staged_lines(raw)):
-            if index < offset:
-                continue
+        for record in staged_records(raw, skip=offset):
             if len(panels) >= limit:
                 break
-            panels.append(shown(line))
+            panels.append(shown(record))
     return panels
 
 
@@ -520,11 +526,8 @@ def import_job_commit(*, job_id: int) -> None:
                 raise _Changed("patients, accessions, clinicians or the rules changed")
             with job.preview.open("rb") as raw:
                 stored = staged_store(
-                    job=locked,
-                    lab=job.lab,
                     submitted_by=job.committed_by or job.created_by,
-                    ruleset=job.ruleset,
-                    lines=staged_lines(raw),
+                    records=staged_records(raw),
                 )
             locked.status = ImportStatus.COMMITTED
             locked.committed_at = timezone.now()
@@ -547,12 +550,12 @@ def import_job_commit(*, job_id: int) -> None:
             from panels.tasks import request_import_reports_task
 
             request_import_reports_task.delay_on_commit(locked.pk)
-    except (_Changed, IntegrityError) as error:
+    except (_Changed, StagedFileError, IntegrityError) as error:
         # IntegrityError: an accession or MRN was taken by a concurrent submission.
         _reject_changed(
             job,
             str(error)
-            if isinstance(error, _Changed)
+            if isinstance(error, _Changed | StagedFileError)
             else "a concurrent submission used an accession or MRN of this file",
         )
         return
