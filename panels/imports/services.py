@@ -52,7 +52,7 @@ from panels.models import (
     StaffMember,
 )
 from panels.validation import local_zone
-from reference_ranges.models import ReferenceRangeRule
+from reference_ranges.models import Analyte, ReferenceRangeRule
 from reference_ranges.patterns import pattern_rules_enabled
 from reference_ranges.selectors import (
     analyte_catalogue_get,
@@ -467,11 +467,18 @@ def preview_read(*, job: ImportJob, offset: int, limit: int) -> list[dict[str, A
     if not job.preview:
         return []
     panels: list[dict[str, Any]] = []
+    analytes = {str(pk): code for pk, code in Analyte.objects.values_list("pk", "code")}
+    rules = {
+        str(pk): key
+        for pk, key in ReferenceRangeRule.objects.filter(ruleset_id=job.ruleset_id).values_list(
+            "pk", "key"
+        )
+    }
     with job.preview.open("rb") as raw:
         for record in staged_records(raw, skip=offset):
             if len(panels) >= limit:
                 break
-            panels.append(shown(record))
+            panels.append(shown(record, analytes=analytes, rules=rules))
     return panels
 
 
@@ -528,6 +535,8 @@ def import_job_commit(*, job_id: int) -> None:
                 stored = staged_store(
                     submitted_by=job.committed_by or job.created_by,
                     records=staged_records(raw),
+                    panels=len(keys.accessions),
+                    new_mrns=keys.new_mrns,
                 )
             locked.status = ImportStatus.COMMITTED
             locked.committed_at = timezone.now()

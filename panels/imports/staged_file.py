@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import struct
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
@@ -295,7 +295,7 @@ def staged_record(
             )
             + "\n"
         )
-        shown_results.append([row, column, result.analyte.code, reported.text, rule_key])
+        shown_results.append([row, column])
     finding_rows = []
     for finding in conclusions.findings:
         finding_texts: Sequence[str] = (
@@ -405,31 +405,33 @@ def staged_records(raw: IO[bytes], *, skip: int = 0) -> Iterator[StagedRecord]:
         yield StagedRecord(header=header, sections=tuple(sections))
 
 
-def shown(record: StagedRecord) -> dict[str, Any]:
-    """The panel as the preview shows it: its stored rows, read back, and the header."""
+def shown(
+    record: StagedRecord, *, analytes: Mapping[str, str], rules: Mapping[str, str]
+) -> dict[str, Any]:
+    """The panel as the preview shows it: its stored rows, read back, and the header.
+    ``analytes`` and ``rules`` give the catalogue code and rule key of an id (as text)."""
     header = record.header
     (panel,) = record.rows(PANEL)
     columns = PANEL.columns
     results = []
-    for (row, column, analyte, value, rule), stored in zip(
-        header["results"], record.rows(RESULT), strict=True
-    ):
+    for (row, column), stored in zip(header["results"], record.rows(RESULT), strict=True):
         result = dict(zip(RESULT.columns, stored, strict=True))
+        rule_id = result["rule_id"]
         results.append(
             {
                 "row": row,
                 "column": column,
-                "analyte": analyte,
+                "analyte": analytes[result["analyte_id"] or ""],
                 "analyte_as_received": result["analyte_as_received"],
                 "raw_value": result["raw_value"],
-                "value": value,
+                "value": f"{result['comparator']}{result['value']}",
                 "unit": result["unit"],
                 "dilution_factor": result["dilution_factor"],
                 "interpretation": result["interpretation"] or None,
                 "reference_interval": result["reference_text"] or None,
                 "conversion": result["conversion"] or None,
                 "reason": result["interpretation_reason"],
-                "rule": rule,
+                "rule": rules[rule_id] if rule_id is not None else None,
             }
         )
     findings = []

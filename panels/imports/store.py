@@ -25,6 +25,7 @@ from panels.imports.staged_file import (
     PATIENT_ID,
     SUBMITTER_ID,
     TABLES,
+    StagedFileError,
     StagedRecord,
 )
 from panels.models import Panel, Patient
@@ -48,30 +49,79 @@ _RESULTS = 2  # index of the results section in TABLES
 _FINDINGS = 3
 
 
-def staged_store(*, submitted_by: User, records: Iterable[StagedRecord]) -> Stored:
-    """Insert the panels of ``records`` and their pending reports, in the caller's
-    transaction. Records are read and written a chunk at a time, so a large import never
-    holds them all."""
+def staged_store(
+    *, submitted_by: User, records: Iterable[StagedRecord], panels: int, new_mrns: Sequence[str]
+) -> Stored:
+    """Insert the ``panels`` panels of ``records`` (creating the patients of ``new_mrns``) and
+    their pending reports, in the caller's transaction.
+
+    Every id is reserved first; a helper thread then reads the records a chunk at a time and
+    fills the ids in, while this thread streams the previous chunk to PostgreSQL — so a large
+    import never holds all its rows, and preparing them overlaps with storing them.
+    """
+    panel_ids = ids_reserve(Panel, panels)
+    patient_ids = dict(zip(new_mrns, ids_reserve(Patient, len(new_mrns)), strict=True))
     constants = {_NOW: timezone.now().isoformat().encode(), _SUBMITTER: b"%d" % submitted_by.pk}
-    created: dict[str, int] = {}  # MRN -> id of the patients this import creates
-    panel_ids: list[int] = []
-    results = findings = 0
-    chunk: list[StagedRecord] = []
-
-    def store() -> None:
-        nonlocal results, findings
-        stored = _chunk_store(chunk, created, constants)
-        panel_ids.extend(stored.panel_ids)
-        results += stored.results
-        findings += stored.findings
-        chunk.clear()
-
-    for batch in read_ahead(records, CHUNK_PANELS):
-        chunk.extend(batch)
-        store()
+    counts = [0] * len(TABLES)
+    batches = _table_batches(records, iter(panel_ids), patient_ids, constants)
+    for (batch,) in read_ahead(batches, 1):
+        for index, (table, data) in enumerate(zip(TABLES, batch, strict=True)):
+            counts[index] += rows_insert(apps.get_model(table.name), table.columns, data)
+    if counts[1] != panels or counts[0] != len(new_mrns):
+        raise StagedFileError(
+            f"the staged file holds {counts[1]} panel(s) and {counts[0]} new patient(s), "
+            f"not the {panels} and {len(new_mrns)} validated"
+        )
     return Stored(
-        panel_ids=panel_ids, patients_created=len(created), results=results, findings=findings
+        panel_ids=panel_ids,
+        patients_created=len(new_mrns),
+        results=counts[_RESULTS],
+        findings=counts[_FINDINGS],
     )
+
+
+def _table_batches(
+    records: Iterable[StagedRecord],
+    panel_ids: Iterator[int],
+    patient_ids: dict[str, int],
+    constants: dict[bytes, bytes],
+) -> Iterator[list[bytes]]:
+    """The rows of ``records``, ``CHUNK_PANELS`` panels at a time, as one COPY text per table
+    with the tokens replaced by the reserved ids, the commit time and the committing user."""
+    unwritten = set(patient_ids)
+    sections: list[list[bytes]] = [[] for _ in TABLES]
+    in_chunk = 0
+    for record in records:
+        patients, panels, *rest = sections
+        panel = b"%d" % next(panel_ids)
+        patient_row, panel_row, *rows = record.sections
+        if record.header["patient_id"] is None:
+            mrn = record.header["patient"]["mrn"]
+            patient = b"%d" % patient_ids[mrn]
+            if mrn in unwritten:
+                patients.append(patient_row.replace(_PATIENT, patient))
+                unwritten.discard(mrn)
+            panel_row = panel_row.replace(_PATIENT, patient)
+        panels.append(panel_row.replace(_PANEL, panel))
+        for table_rows, section in zip(rest, rows, strict=True):
+            table_rows.append(section.replace(_PANEL, panel))
+        in_chunk += 1
+        if in_chunk == CHUNK_PANELS:
+            yield _joined(sections, constants)
+            sections = [[] for _ in TABLES]
+            in_chunk = 0
+    if in_chunk:
+        yield _joined(sections, constants)
+
+
+def _joined(sections: list[list[bytes]], constants: dict[bytes, bytes]) -> list[bytes]:
+    joined = []
+    for parts in sections:
+        data = b"".join(parts)
+        for token, value in constants.items():
+            data = data.replace(token, value)
+        joined.append(data)
+    return joined
 
 
 def read_ahead(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -115,46 +165,3 @@ def read_ahead(items: Iterable[T], size: int) -> Iterator[list[T]]:
     finally:
         stop.set()
         reader.join()
-
-
-def _chunk_store(
-    records: Sequence[StagedRecord], created: dict[str, int], constants: dict[bytes, bytes]
-) -> Stored:
-    new_mrns: list[str] = []
-    for record in records:
-        if record.header["patient_id"] is None:
-            mrn = record.header["patient"]["mrn"]
-            if mrn not in created and mrn not in new_mrns:
-                new_mrns.append(mrn)
-    unwritten = set(new_mrns)
-    created.update(zip(new_mrns, ids_reserve(Patient, len(new_mrns)), strict=True))
-    panel_ids = ids_reserve(Panel, len(records))
-
-    sections: list[list[bytes]] = [[] for _ in TABLES]
-    patients, panels, *rest = sections
-    for record, panel_id in zip(records, panel_ids, strict=True):
-        panel = b"%d" % panel_id
-        patient_row, panel_row, *rows = record.sections
-        if record.header["patient_id"] is None:
-            mrn = record.header["patient"]["mrn"]
-            patient = b"%d" % created[mrn]
-            if mrn in unwritten:
-                patients.append(patient_row.replace(_PATIENT, patient))
-                unwritten.discard(mrn)
-            panel_row = panel_row.replace(_PATIENT, patient)
-        panels.append(panel_row.replace(_PANEL, panel))
-        for table_rows, section in zip(rest, rows, strict=True):
-            table_rows.append(section.replace(_PANEL, panel))
-
-    counts = []
-    for table, parts in zip(TABLES, sections, strict=True):
-        data = b"".join(parts)
-        for token, value in constants.items():
-            data = data.replace(token, value)
-        counts.append(rows_insert(apps.get_model(table.name), table.columns, data))
-    return Stored(
-        panel_ids=panel_ids,
-        patients_created=len(new_mrns),
-        results=counts[_RESULTS],
-        findings=counts[_FINDINGS],
-    )

@@ -381,3 +381,43 @@ def test_a_commit_in_chunks_creates_each_new_patient_once(
     assert job.summary["stored"]["patients_created"] == 2
     trend = Panel.objects.get(accession="I-5").serial["analytes"][0]
     assert [point["accession"] for point in trend["points"]] == ["I-1", "I-5"]
+
+
+def test_what_the_preview_shows_is_what_the_commit_stores(technician_client: APIClient) -> None:
+    # a backslash, quotes, non-ASCII letters and a comparator travel through the staged rows
+    awkward = PATIENT_1.replace("Doe,Jane", '"O\'Brien\\Ný",Zoë')
+    content = "\n".join([HEADER, f"{awkward},IL-6,12.40,pg/mL", f"{awkward},TNFA,≤2.0,pg/mL", ""])
+    job = validated(upload(technician_client, content))
+    assert job.status == ImportStatus.PREVIEW, list(job.problems.values("row", "message"))
+    shown = technician_client.get(f"/api/v1/imports/{job.uuid}/preview/").json()["panels"][0]
+
+    technician_client.post(f"/api/v1/imports/{job.uuid}/commit/")
+    import_job_commit(job_id=job.pk)
+
+    panel = Panel.objects.select_related("patient").get(accession="I-1")
+    assert (panel.patient.family_name, panel.patient.given_name) == ("O'Brien\\Ný", "Zoë")
+    assert shown["patient"]["family_name"] == panel.patient.family_name
+    assert shown["specimen"]["collected_at"] == panel.collected_at.isoformat()
+    assert shown["summary"] == panel.summary
+    assert shown["serial"] == panel.serial
+    stored = [
+        {
+            "analyte": result.analyte.code,
+            "analyte_as_received": result.analyte_as_received,
+            "raw_value": result.raw_value,
+            "value": result.value_text,
+            "unit": result.unit,
+            "interpretation": result.interpretation or None,
+            "reference_interval": result.reference_text or None,
+            "reason": result.interpretation_reason,
+            "rule": result.rule.key if result.rule else None,
+        }
+        for result in panel.results.order_by("position").select_related("analyte", "rule")
+    ]
+    assert [{key: r[key] for key in stored[0]} for r in shown["results"]] == stored
+    assert [r["value"] for r in shown["results"]] == ["12.40", "<=2.0"]
+    findings = list(panel.findings.order_by("position").values("rule_id", "statement", "evidence"))
+    assert findings
+    assert [
+        {key: f[key] for key in ("rule_id", "statement", "evidence")} for f in shown["findings"]
+    ] == findings
