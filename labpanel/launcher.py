@@ -227,7 +227,9 @@ class Supervisor:
         }
         try:
             worker = ["celery", "-A", "labpanel", "worker", "--loglevel=INFO", "--concurrency=2"]
-            self._start("worker", [*worker, "-Q", queue])
+            # -B: the periodic tasks (re-sending lost work) are scheduled by this one worker
+            beat = ["-B", "--schedule", str(var_dir(self.env) / "celerybeat-schedule")]
+            self._start("worker", [*worker, "-Q", queue, *beat])
             web = ["gunicorn", "labpanel.wsgi:application", "--workers", "2"]
             host = f"[{self.bind_host}]" if ":" in self.bind_host else self.bind_host
             bind = f"{host}:{self.port}"

@@ -163,13 +163,24 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict[str, object] = {}
+# Every minute, work whose message was lost is sent again (reports.tasks, panels.tasks): the
+# launcher runs the scheduler inside its worker (-B); docker-compose runs a "beat" service.
+CELERY_BEAT_SCHEDULE: dict[str, object] = {
+    "requeue-stalled-reports": {"task": "reports.requeue_stalled", "schedule": 60.0},
+    "requeue-stalled-imports": {"task": "panels.requeue_stalled_imports", "schedule": 60.0},
+}
 
 # --- Labpanel -----------------------------------------------------------------------------------
 # Rows stuck in "rendering" longer than this are considered abandoned by a crashed worker.
 REPORT_RENDER_STALE_AFTER = timedelta(seconds=CELERY_TASK_TIME_LIMIT * 2)
+# A pending report untouched this long, with no message waiting in the queue, lost its message.
+REPORT_REQUEUE_AFTER = timedelta(minutes=10)
 # Uploads for import are streamed to a temporary file and archived; this caps their size.
 IMPORT_MAX_BYTES = 256 * 1024 * 1024
+# An import left validating/committing longer than its task may run (30 min soft, 31 hard: see
+# panels.tasks) lost its message or worker; its task is sent again, at most this many times.
+IMPORT_REQUEUE_AFTER = timedelta(minutes=35)
+IMPORT_MAX_REQUEUES = 2
 
 LOGGING = {
     "version": 1,

@@ -337,6 +337,9 @@ class ImportJob(TimestampedModel):
     error_count = models.PositiveIntegerField(default=0)
     status_message = models.TextField(blank=True)
     committed_at = models.DateTimeField(null=True, blank=True)
+    requeued = models.PositiveSmallIntegerField(
+        default=0, help_text="Times its task was sent again after the message or worker was lost"
+    )
     committed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -11,6 +11,7 @@ from panels.imports.services import (
     import_job_commit,
     import_job_fail,
     import_job_validate,
+    import_jobs_stalled_requeue,
     import_reports_request,
 )
 
@@ -56,3 +57,9 @@ def commit_import_task(job_id: int) -> None:
 @shared_task(name="panels.request_import_reports", base=DjangoTask, ignore_result=True)
 def request_import_reports_task(job_id: int) -> None:
     import_reports_request(job_id=job_id)
+
+
+@shared_task(name="panels.requeue_stalled_imports", base=DjangoTask, ignore_result=True)
+def requeue_stalled_imports_task() -> None:
+    """Scheduled every minute (settings.CELERY_BEAT_SCHEDULE)."""
+    import_jobs_stalled_requeue()

@@ -47,6 +47,44 @@ def report_request(*, panel: Panel) -> Report:
     return report
 
 
+def reports_stalled_requeue(
+    *, waiting: int | None, now: datetime | None = None, limit: int = 500
+) -> list[int]:
+    """Enqueue the rendering of reports whose message was lost (a broker restarted without
+    persistence, a worker killed): pending for ``REPORT_REQUEUE_AFTER`` while ``waiting`` (the
+    messages in the queue) is 0 — with a backlog their message may simply not have come up yet —
+    or rendering for longer than ``REPORT_RENDER_STALE_AFTER`` (the worker died mid-render).
+
+    A second message for a report is harmless: only one render claims it. At most ``limit``
+    reports per call, oldest first; each one's ``updated_at`` is set, so the next sweep waits
+    again before re-sending it. Returns their ids.
+    """
+    from reports.tasks import render_report_pdf_task
+
+    now = now or timezone.now()
+    stalled = Q(
+        status=ReportStatus.RENDERING,
+        rendering_started_at__lt=now - settings.REPORT_RENDER_STALE_AFTER,
+    )
+    if waiting == 0:
+        stalled |= Q(
+            status=ReportStatus.PENDING, updated_at__lt=now - settings.REPORT_REQUEUE_AFTER
+        )
+    with transaction.atomic():
+        ids = list(
+            Report.objects.filter(stalled)
+            .order_by("updated_at")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        Report.objects.filter(pk__in=ids).update(updated_at=now)
+        for report_id in ids:
+            render_report_pdf_task.delay_on_commit(report_id)
+    if ids:
+        logger.warning("report.requeued count=%d report_ids=%s", len(ids), ids[:20])
+    return ids
+
+
 def _claim(*, report_id: int, now: datetime) -> Report | None:
     stale_before = now - settings.REPORT_RENDER_STALE_AFTER
     claimed = Report.objects.filter(

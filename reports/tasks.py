@@ -9,7 +9,13 @@ from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 from django.db import OperationalError
 
-from reports.services import ReportStorageUnavailable, report_mark_failed, report_render
+from labpanel.celery import queue_depth
+from reports.services import (
+    ReportStorageUnavailable,
+    report_mark_failed,
+    report_render,
+    reports_stalled_requeue,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,3 +50,9 @@ class ReportRenderTask(DjangoTask[Any, Any]):
 )
 def render_report_pdf_task(report_id: int) -> None:
     report_render(report_id=report_id)
+
+
+@shared_task(name="reports.requeue_stalled", base=DjangoTask, ignore_result=True)
+def requeue_stalled_reports_task() -> None:
+    """Scheduled every minute (settings.CELERY_BEAT_SCHEDULE)."""
+    reports_stalled_requeue(waiting=queue_depth())

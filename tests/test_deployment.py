@@ -80,7 +80,7 @@ def test_compose_refuses_to_start_without_a_secret_key(empty_env_file: Path) -> 
 def test_compose_defines_the_services_with_healthchecks() -> None:
     services = _compose()["services"]
 
-    assert set(services) == {"db", "redis", "web", "worker", "mllp"}
+    assert set(services) == {"db", "redis", "web", "worker", "beat", "mllp"}
     assert services["mllp"]["profiles"] == ["hl7"]  # only where an interface is connected
     for name, service in services.items():
         assert "healthcheck" in service, f"{name} has no healthcheck"

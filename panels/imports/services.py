@@ -15,6 +15,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, BinaryIO, cast
 from uuid import uuid4
 
@@ -600,6 +601,44 @@ def _reject_changed(job: ImportJob, what: str) -> None:
         locked.error_count = 1
         locked.save()
         _problems_store(locked, problems)
+
+
+def import_jobs_stalled_requeue(*, now: datetime | None = None) -> list[int]:
+    """Send again the task of jobs left validating or committing for ``IMPORT_REQUEUE_AFTER``
+    (longer than an import task may run: its message or its worker was lost). A commit in
+    progress holds the job's row lock and is skipped; a job whose task was already sent again
+    ``IMPORT_MAX_REQUEUES`` times is rejected saying so, never left hanging. Running a job's
+    task twice is harmless: each step acts only on the status it expects. Returns the ids."""
+    now = now or timezone.now()
+    requeued: list[int] = []
+    with transaction.atomic():
+        stalled = ImportJob.objects.select_for_update(skip_locked=True).filter(
+            status__in=(ImportStatus.VALIDATING, ImportStatus.COMMITTING),
+            updated_at__lt=now - settings.IMPORT_REQUEUE_AFTER,
+        )
+        for job in stalled:
+            if job.requeued >= settings.IMPORT_MAX_REQUEUES:
+                job.status = ImportStatus.REJECTED
+                job.status_message = (
+                    f"processing stopped {job.requeued + 1} times without finishing (the worker "
+                    "was lost); nothing was stored — check the worker's memory and logs, then "
+                    "upload the file again"
+                )
+                job.save(update_fields=["status", "status_message", "updated_at"])
+                logger.error("import.given_up job_id=%s requeued=%d", job.pk, job.requeued)
+                continue
+            job.requeued += 1
+            job.save(update_fields=["requeued", "updated_at"])
+            task = (
+                "panels.validate_import"
+                if job.status == ImportStatus.VALIDATING
+                else "panels.commit_import"
+            )
+            _enqueue_on_commit(task, job.pk)
+            requeued.append(job.pk)
+    if requeued:
+        logger.warning("import.requeued job_ids=%s", requeued)
+    return requeued
 
 
 def import_job_fail(*, job_id: int) -> None:
