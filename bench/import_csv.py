@@ -100,7 +100,7 @@ def _timed_steps() -> dict[str, float]:
         ("stage", "stage: match analytes, units, values"),
         ("prepare", "prepare: patients, accessions, interpret"),
         ("conclude", "conclusions: findings, trend, summary"),
-        ("staged_record", "render the staged rows (COPY text, zstd)"),
+        ("staged_record", "staged records (JSON, zstd)"),
         ("_basis", "basis hash (at validation and at commit)"),
     ):
         setattr(services, name, timed(label, getattr(services, name)))

@@ -29,9 +29,9 @@ from labpanel.exceptions import Conflict, InvalidInput, NotAllowed
 from panels.imports.conclusions import Conclusions, conclude, history_fingerprint
 from panels.imports.prepare import Prepared, prepare
 from panels.imports.staged_file import (
+    CommitFacts,
     StagedFileError,
     StagedKeys,
-    StagingFacts,
     shown,
     staged_file,
     staged_record,
@@ -53,7 +53,7 @@ from panels.models import (
     StaffMember,
 )
 from panels.validation import local_zone
-from reference_ranges.models import Analyte, ReferenceRangeRule
+from reference_ranges.models import ReferenceRangeRule
 from reference_ranges.patterns import pattern_rules_enabled
 from reference_ranges.selectors import (
     analyte_catalogue_get,
@@ -278,20 +278,14 @@ def import_job_validate(*, job_id: int) -> None:
     keys = StagedKeys([], [], [], [])
     basis = ""
     if status == ImportStatus.PREVIEW and prepared is not None:
-        facts = StagingFacts(
-            job_id=job.pk,
-            lab_id=job.lab_id,
-            ruleset_id=prepared.ruleset.pk,
-            ruleset_version=prepared.ruleset.version,
-            rule_ids=dict(
-                ReferenceRangeRule.objects.filter(ruleset=prepared.ruleset).values_list("key", "pk")
-            ),
+        rule_ids = dict(
+            ReferenceRangeRule.objects.filter(ruleset=prepared.ruleset).values_list("key", "pk")
         )
         members = [b""] * len(prepared.panels)
         panels = prepared.panels
 
         def emit(index: int, conclusions: Conclusions) -> None:
-            members[index] = staged_record(panels[index], conclusions, facts, str(uuid4()))
+            members[index] = staged_record(panels[index], conclusions, rule_ids, str(uuid4()))
 
         conclude(
             panels, rules=pattern_rules_enabled(lab_id=job.lab_id), now=timezone.now(), emit=emit
@@ -468,18 +462,11 @@ def preview_read(*, job: ImportJob, offset: int, limit: int) -> list[dict[str, A
     if not job.preview:
         return []
     panels: list[dict[str, Any]] = []
-    analytes = {str(pk): code for pk, code in Analyte.objects.values_list("pk", "code")}
-    rules = {
-        str(pk): key
-        for pk, key in ReferenceRangeRule.objects.filter(ruleset_id=job.ruleset_id).values_list(
-            "pk", "key"
-        )
-    }
     with job.preview.open("rb") as raw:
         for record in staged_records(raw, skip=offset):
             if len(panels) >= limit:
                 break
-            panels.append(shown(record, analytes=analytes, rules=rules))
+            panels.append(shown(record))
     return panels
 
 
@@ -533,11 +520,20 @@ def import_job_commit(*, job_id: int) -> None:
             if _basis(lab=job.lab, keys=keys) != job.basis_sha256:
                 raise _Changed("patients, accessions, clinicians or the rules changed")
             with job.preview.open("rb") as raw:
+                ruleset = job.ruleset
+                submitter = job.committed_by or job.created_by
                 stored = staged_store(
-                    submitted_by=job.committed_by or job.created_by,
                     records=staged_records(raw),
                     panels=len(keys.accessions),
                     new_mrns=keys.new_mrns,
+                    facts=lambda now: CommitFacts(
+                        job_id=job.pk,
+                        lab_id=job.lab_id,
+                        ruleset_id=ruleset.pk,
+                        ruleset_version=ruleset.version,
+                        submitted_by_id=submitter.pk,
+                        now=now,
+                    ),
                 )
             locked.status = ImportStatus.COMMITTED
             locked.committed_at = timezone.now()

@@ -1,25 +1,23 @@
-"""The staged import: the very rows a commit stores, rendered once at validation.
+"""The staged import: what validation concluded, one compact record per panel.
 
-It is both the preview the technician reads and what the commit writes — a commit streams the
-rows as they are into ``COPY ... FROM STDIN``, so it stores exactly what was shown, and the
-preview is read back from those rows.
+It is both the preview the technician reads and what the commit stores: the commit renders
+each record's rows (``rows_of``: the panel, its results, findings, pending report, the link to
+the import, a new patient) in PostgreSQL COPY text and streams them to ``COPY ... FROM STDIN``,
+so it stores exactly what was shown. Rendering happens at commit, on a helper thread, while
+PostgreSQL stores the previous chunk (``panels.imports.store``).
 
 Layout: ``MAGIC``, then one record per panel in file order, each a 4-byte big-endian length and
-a zstd-compressed body (records are made in any order and held compressed until written). A
-body is a JSON header line — what the preview shows that is not a stored column (the row and
-column of every result, the patient as read from the file, the clinician's username), and the
-byte size of each section — followed by the panel's rows in COPY text format
-(``panels.imports.copy_text``), one section per table of ``TABLES``.
-
-Values only the commit knows are tokens, control bytes no rendered value can contain: the new
-panel's id, a new patient's id, the commit time and the committing user.
+a zstd-compressed JSON body (records are made in any order and held compressed until written).
+A record holds the panel as shown (patient, specimen, every result with its interpretation,
+findings, trend, summary) and the ids the rows point at (catalogue analyte, rule, matched
+patient, clinician).
 """
 
 from __future__ import annotations
 
 import struct
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
@@ -30,15 +28,10 @@ from panels.imports import copy_text
 from panels.imports.conclusions import Conclusions
 from panels.imports.prepare import PreparedPanel
 
-MAGIC = b"labpanel-staged-rows/1\n"
-PANEL_ID = "\x01P"
-PATIENT_ID = "\x01Q"
-NOW = "\x01T"
-SUBMITTER_ID = "\x01U"
+MAGIC = b"labpanel-staged/2\n"
 _LENGTH = struct.Struct(">I")
-# zstd level 1: as small as zlib's fastest level, in a sixth of the time (measured on the
-# bench's rows: zlib 1.04 s, zstd 0.17 s per 10,000 panels). A (de)compressor is not to be
-# shared between threads: one each.
+# zstd level 1: as small as zlib's fastest level in a sixth of the time (measured on the bench's
+# records). A (de)compressor is not to be shared between threads: one each.
 _codecs = threading.local()
 
 
@@ -163,204 +156,97 @@ IMPORTED = Table("panels.ImportedPanel", ("job_id", "panel_id", "sample_id", "ro
 # In the order they are written (patients before the panels that point at them, and so on).
 TABLES = (PATIENT, PANEL, RESULT, FINDING, REPORT, IMPORTED)
 
-
-@dataclass(frozen=True)
-class StagingFacts:
-    """What every record of one job shares."""
-
-    job_id: int
-    lab_id: int
-    ruleset_id: int
-    ruleset_version: str
-    rule_ids: dict[str, int]  # rule key -> id
-
-
-@dataclass(frozen=True)
-class StagedRecord:
-    header: dict[str, Any]
-    sections: tuple[bytes, ...]  # one per table of TABLES
-
-    def rows(self, table: Table) -> list[list[str | None]]:
-        return copy_text.decode_rows(self.sections[TABLES.index(table)].decode())
-
-
-_text = copy_text.text
-_field = copy_text.field
-_UNSAFE = copy_text.UNSAFE
-
-
-def _optional_text(value: str | None) -> str:
-    return copy_text.NULL if value is None else _text(value)
+# Fields of a staged result, in order.
+(
+    R_ROW,
+    R_COLUMN,
+    R_ANALYTE_ID,
+    R_ANALYTE,
+    R_AS_RECEIVED,
+    R_RAW,
+    R_COMPARATOR,
+    R_VALUE,
+    R_SCALE,
+    R_UNIT,
+    R_DILUTION,
+    R_INTERPRETATION,
+    R_CONVERSION,
+    R_REASON,
+    R_REFERENCE,
+    R_RULE_ID,
+    R_RULE,
+    R_SENDER_RANGE,
+    R_SENDER_FLAGS,
+) = range(19)
 
 
 def staged_record(
-    panel: PreparedPanel, conclusions: Conclusions, facts: StagingFacts, report_uuid: str
+    panel: PreparedPanel,
+    conclusions: Conclusions,
+    rule_ids: dict[str, int],
+    report_uuid: str,
 ) -> bytes:
-    """The record of one panel: its header and rows, compressed and framed."""
+    """The record of one panel, compressed and framed."""
     staged = panel.staged
     submission = staged.submission
     patient = submission.patient
-    birth_date = patient.birth_date.isoformat() if patient.birth_date else None
-    patient_ref = PATIENT_ID if panel.patient_id is None else str(panel.patient_id)
-    lab = str(facts.lab_id)
-    version = _text(facts.ruleset_version)
-    rule_ids = facts.rule_ids
-
-    patient_rows = ""
-    if panel.patient_id is None:
-        patient_rows = (
-            "\t".join(
-                (
-                    PATIENT_ID,
-                    NOW,
-                    NOW,
-                    lab,
-                    _text(patient.mrn),
-                    _text(patient.family_name),
-                    _text(patient.given_name),
-                    _optional_text(birth_date),
-                    _text(patient.sex),
-                )
-            )
-            + "\n"
-        )
-    panel_row = (
-        "\t".join(
-            (
-                PANEL_ID,
-                NOW,
-                NOW,
-                _text(submission.accession),
-                lab,
-                patient_ref,
-                _text(submission.specimen_type),
-                submission.collected_at.isoformat(),
-                NOW,
-                str(submission.ordering_clinician.pk),
-                SUBMITTER_ID,
-                str(facts.ruleset_id),
-                panel.content_sha256,
-                "{}",
-                _field(conclusions.anchor_event_id),
-                copy_text.json(conclusions.serial),
-                copy_text.json(conclusions.summary),
-            )
-        )
-        + "\n"
-    )
-    result_rows = []
-    shown_results = []
-    for position, ((row, column), result, interpretation) in enumerate(
-        zip(staged.positions, submission.results, panel.interpretations, strict=True), start=1
+    results = []
+    for (row, column), result, interpretation in zip(
+        staged.positions, submission.results, panel.interpretations, strict=True
     ):
         reported = result.reported
-        rule_key = interpretation.rule_key
-        rule_id = rule_ids.get(rule_key) if rule_key else None
-        texts: Sequence[str] = (
-            result.analyte_as_received,
-            result.raw_value,
-            result.unit,
-            interpretation.conversion or "",
-            interpretation.reason,
-            interpretation.reference_text or "",
-            result.sender_range,
-            result.sender_flags,
-        )
-        if _UNSAFE.search("".join(texts)) is not None:  # one check for the whole row
-            texts = [_text(value) for value in texts]
-        as_received, raw, unit, conversion, reason, reference, sender_range, flags = texts
+        rule = interpretation.rule_key
+        code = interpretation.code
         dilution = result.dilution_factor
-        result_rows.append(
-            "\t".join(
-                (
-                    PANEL_ID,
-                    str(position),
-                    str(result.analyte.pk),
-                    as_received,
-                    raw,
-                    reported.comparator.value,
-                    format(reported.value, "f"),
-                    str(reported.scale),
-                    unit,
-                    copy_text.NULL if dilution is None else format(dilution, "f"),
-                    interpretation.code.value if interpretation.code else "",
-                    conversion,
-                    reason,
-                    reference,
-                    copy_text.NULL if rule_id is None else str(rule_id),
-                    version,
-                    sender_range,
-                    flags,
-                )
+        results.append(
+            (
+                row,
+                column,
+                result.analyte.pk,
+                result.analyte.code,
+                result.analyte_as_received,
+                result.raw_value,
+                reported.comparator.value,
+                reported.text[len(reported.comparator.value) :],
+                reported.scale,
+                result.unit,
+                None if dilution is None else format(dilution, "f"),
+                code.value if code else "",
+                interpretation.conversion or "",
+                interpretation.reason,
+                interpretation.reference_text or "",
+                rule_ids.get(rule) if rule else None,
+                rule,
+                result.sender_range,
+                result.sender_flags,
             )
-            + "\n"
         )
-        shown_results.append([row, column])
-    finding_rows = []
-    for finding in conclusions.findings:
-        finding_texts: Sequence[str] = (
-            str(finding["rule_id"]),
-            str(finding["rule_version"]),
-            finding["name"],
-            finding["status"],
-            finding["statement"],
-            finding["citation"],
-            finding["verification_note"],
-        )
-        if _UNSAFE.search("".join(finding_texts)) is not None:
-            finding_texts = [_text(value) for value in finding_texts]
-        rule, rule_version, name, status, statement, citation, note = finding_texts
-        finding_rows.append(
-            "\t".join(
-                (
-                    PANEL_ID,
-                    str(finding["position"]),
-                    rule,
-                    rule_version,
-                    name,
-                    status,
-                    statement,
-                    copy_text.json(finding["evidence"]),
-                    copy_text.json(finding["missing_inputs"]),
-                    _optional_text(finding["score"]),
-                    citation,
-                    "t" if finding["verified"] else "f",
-                    note,
-                    _text(finding["evaluated_at"]),
-                )
-            )
-            + "\n"
-        )
-    report_row = f"{NOW}\t{NOW}\t{report_uuid}\t{PANEL_ID}\tpending\t0\t\t\t\t{version}\t\t[]\n"
-    # PostgreSQL text cannot hold NUL: the link shows it as "\x00" (the archived file keeps it)
-    sample_id = _text(staged.sample_id.replace("\x00", "\\x00")[:120])
-    imported_row = f"{facts.job_id}\t{PANEL_ID}\t{sample_id}\t{staged.row}\n"
-    sections = [
-        patient_rows.encode(),
-        panel_row.encode(),
-        "".join(result_rows).encode(),
-        "".join(finding_rows).encode(),
-        report_row.encode(),
-        imported_row.encode(),
-    ]
-    header = {
+    record = {
         "sample_id": staged.sample_id,
         "row": staged.row,
         "well": staged.well,
+        "accession": submission.accession,
         "patient": {
             "mrn": patient.mrn,
             "family_name": patient.family_name,
             "given_name": patient.given_name,
-            "birth_date": birth_date,
+            "birth_date": patient.birth_date.isoformat() if patient.birth_date else None,
             "sex": patient.sex,
             "status": "new" if panel.patient_id is None else "matched",
         },
         "patient_id": panel.patient_id,
-        "ordering_clinician": submission.ordering_clinician.get_username(),
-        "results": shown_results,
-        "sizes": [len(section) for section in sections],
+        "specimen_type": submission.specimen_type,
+        "collected_at": submission.collected_at.isoformat(),
+        "clinician": [submission.ordering_clinician.pk, submission.ordering_clinician.username],
+        "content_sha256": panel.content_sha256,
+        "anchor_event_id": conclusions.anchor_event_id,
+        "results": results,
+        "findings": conclusions.findings,
+        "serial": conclusions.serial,
+        "summary": conclusions.summary,
+        "report_uuid": report_uuid,
     }
-    body = _compressor().compress(b"".join([orjson.dumps(header), b"\n", *sections]))
+    body = _compressor().compress(orjson.dumps(record))
     return _LENGTH.pack(len(body)) + body
 
 
@@ -389,74 +275,219 @@ def _bodies(raw: IO[bytes], *, skip: int = 0) -> Iterator[bytes]:
         index += 1
 
 
-def staged_records(raw: IO[bytes], *, skip: int = 0) -> Iterator[StagedRecord]:
+def staged_records(raw: IO[bytes], *, skip: int = 0) -> Iterator[dict[str, Any]]:
     """The records of a staged file in file order (streamed), the first ``skip`` passed over
     without being read."""
     decompressor = _decompressor()
     for body in _bodies(raw, skip=skip):
-        data = decompressor.decompress(body)
-        end = data.index(b"\n")
-        header = orjson.loads(data[:end])
-        sections = []
-        start = end + 1
-        for size in header["sizes"]:
-            sections.append(data[start : start + size])
-            start += size
-        yield StagedRecord(header=header, sections=tuple(sections))
+        yield orjson.loads(decompressor.decompress(body))
 
 
-def shown(
-    record: StagedRecord, *, analytes: Mapping[str, str], rules: Mapping[str, str]
-) -> dict[str, Any]:
-    """The panel as the preview shows it: its stored rows, read back, and the header.
-    ``analytes`` and ``rules`` give the catalogue code and rule key of an id (as text)."""
-    header = record.header
-    (panel,) = record.rows(PANEL)
-    columns = PANEL.columns
-    results = []
-    for (row, column), stored in zip(header["results"], record.rows(RESULT), strict=True):
-        result = dict(zip(RESULT.columns, stored, strict=True))
-        rule_id = result["rule_id"]
-        results.append(
-            {
-                "row": row,
-                "column": column,
-                "analyte": analytes[result["analyte_id"] or ""],
-                "analyte_as_received": result["analyte_as_received"],
-                "raw_value": result["raw_value"],
-                "value": f"{result['comparator']}{result['value']}",
-                "unit": result["unit"],
-                "dilution_factor": result["dilution_factor"],
-                "interpretation": result["interpretation"] or None,
-                "reference_interval": result["reference_text"] or None,
-                "conversion": result["conversion"] or None,
-                "reason": result["interpretation_reason"],
-                "rule": rules[rule_id] if rule_id is not None else None,
-            }
-        )
-    findings = []
-    for stored in record.rows(FINDING):
-        finding: dict[str, Any] = dict(zip(FINDING.columns, stored, strict=True))
-        del finding["panel_id"]
-        finding["position"] = int(finding["position"])
-        finding["evidence"] = orjson.loads(finding["evidence"])
-        finding["missing_inputs"] = orjson.loads(finding["missing_inputs"])
-        finding["verified"] = finding["verified"] == "t"
-        findings.append(finding)
-    values = dict(zip(columns, panel, strict=True))
+def shown(record: dict[str, Any]) -> dict[str, Any]:
+    """The panel as the preview shows it."""
     return {
-        "sample_id": header["sample_id"],
-        "row": header["row"],
-        "well": header["well"],
-        "accession": values["accession"],
-        "patient": header["patient"],
-        "specimen": {"type": values["specimen_type"], "collected_at": values["collected_at"]},
-        "ordering_clinician": header["ordering_clinician"],
-        "results": results,
-        "findings": findings,
-        "summary": orjson.loads(values["summary"] or "null"),
-        "serial": orjson.loads(values["serial"] or "null"),
+        "sample_id": record["sample_id"],
+        "row": record["row"],
+        "well": record["well"],
+        "accession": record["accession"],
+        "patient": record["patient"],
+        "specimen": {"type": record["specimen_type"], "collected_at": record["collected_at"]},
+        "ordering_clinician": record["clinician"][1],
+        "results": [
+            {
+                "row": result[R_ROW],
+                "column": result[R_COLUMN],
+                "analyte": result[R_ANALYTE],
+                "analyte_as_received": result[R_AS_RECEIVED],
+                "raw_value": result[R_RAW],
+                "value": result[R_COMPARATOR] + result[R_VALUE],
+                "unit": result[R_UNIT],
+                "dilution_factor": result[R_DILUTION],
+                "interpretation": result[R_INTERPRETATION] or None,
+                "reference_interval": result[R_REFERENCE] or None,
+                "conversion": result[R_CONVERSION] or None,
+                "reason": result[R_REASON],
+                "rule": result[R_RULE],
+            }
+            for result in record["results"]
+        ],
+        "findings": record["findings"],
+        "summary": record["summary"],
+        "serial": record["serial"],
     }
+
+
+@dataclass(frozen=True)
+class CommitFacts:
+    """What every row of one commit shares."""
+
+    job_id: int
+    lab_id: int
+    ruleset_id: int
+    ruleset_version: str
+    submitted_by_id: int
+    now: str  # ISO 8601: created_at, updated_at and received_at of every row
+
+
+_text = copy_text.text
+_field = copy_text.field
+_json = copy_text.json
+_UNSAFE = copy_text.UNSAFE
+_NULL = copy_text.NULL
+
+
+def _optional_text(value: str | None) -> str:
+    return _NULL if value is None else _text(value)
+
+
+def rows_of(
+    record: dict[str, Any],
+    *,
+    panel_id: int,
+    patient_id: int,
+    with_patient: bool,
+    facts: CommitFacts,
+) -> tuple[str, ...]:
+    """The rows ``record`` stores, in COPY text, one section per table of ``TABLES`` (the
+    patient's only ``with_patient``: a new patient is written with its first panel)."""
+    panel = str(panel_id)
+    lab = str(facts.lab_id)
+    now = facts.now
+    version = _text(facts.ruleset_version)
+    patient = record["patient"]
+    patient_rows = ""
+    if with_patient:
+        patient_rows = (
+            "\t".join(
+                (
+                    str(patient_id),
+                    now,
+                    now,
+                    lab,
+                    _text(patient["mrn"]),
+                    _text(patient["family_name"]),
+                    _text(patient["given_name"]),
+                    _optional_text(patient["birth_date"]),
+                    _text(patient["sex"]),
+                )
+            )
+            + "\n"
+        )
+    panel_row = (
+        "\t".join(
+            (
+                panel,
+                now,
+                now,
+                _text(record["accession"]),
+                lab,
+                str(patient_id),
+                _text(record["specimen_type"]),
+                record["collected_at"],
+                now,
+                str(record["clinician"][0]),
+                str(facts.submitted_by_id),
+                str(facts.ruleset_id),
+                record["content_sha256"],
+                "{}",
+                _field(record["anchor_event_id"]),
+                _json(record["serial"]),
+                _json(record["summary"]),
+            )
+        )
+        + "\n"
+    )
+    result_rows = []
+    for position, result in enumerate(record["results"], start=1):
+        texts: Sequence[str] = (
+            result[R_AS_RECEIVED],
+            result[R_RAW],
+            result[R_UNIT],
+            result[R_CONVERSION],
+            result[R_REASON],
+            result[R_REFERENCE],
+            result[R_SENDER_RANGE],
+            result[R_SENDER_FLAGS],
+        )
+        if _UNSAFE.search("".join(texts)) is not None:  # one check for the whole row
+            texts = [_text(value) for value in texts]
+        as_received, raw, unit, conversion, reason, reference, sender_range, flags = texts
+        dilution = result[R_DILUTION]
+        rule_id = result[R_RULE_ID]
+        result_rows.append(
+            "\t".join(
+                (
+                    panel,
+                    str(position),
+                    str(result[R_ANALYTE_ID]),
+                    as_received,
+                    raw,
+                    result[R_COMPARATOR],
+                    result[R_VALUE],
+                    str(result[R_SCALE]),
+                    unit,
+                    _NULL if dilution is None else dilution,
+                    result[R_INTERPRETATION],
+                    conversion,
+                    reason,
+                    reference,
+                    _NULL if rule_id is None else str(rule_id),
+                    version,
+                    sender_range,
+                    flags,
+                )
+            )
+            + "\n"
+        )
+    finding_rows = []
+    for finding in record["findings"]:
+        finding_texts: Sequence[str] = (
+            str(finding["rule_id"]),
+            str(finding["rule_version"]),
+            finding["name"],
+            finding["status"],
+            finding["statement"],
+            finding["citation"],
+            finding["verification_note"],
+            finding["evaluated_at"],
+        )
+        if _UNSAFE.search("".join(finding_texts)) is not None:
+            finding_texts = [_text(value) for value in finding_texts]
+        rule, rule_version, name, status, statement, citation, note, evaluated_at = finding_texts
+        finding_rows.append(
+            "\t".join(
+                (
+                    panel,
+                    str(finding["position"]),
+                    rule,
+                    rule_version,
+                    name,
+                    status,
+                    statement,
+                    _json(finding["evidence"]),
+                    _json(finding["missing_inputs"]),
+                    _optional_text(finding["score"]),
+                    citation,
+                    "t" if finding["verified"] else "f",
+                    note,
+                    evaluated_at,
+                )
+            )
+            + "\n"
+        )
+    report = _text(record["report_uuid"])
+    report_row = f"{now}\t{now}\t{report}\t{panel}\tpending\t0\t\t\t\t{version}\t\t[]\n"
+    # PostgreSQL text cannot hold NUL: the link shows it as "\x00" (the archived file keeps it)
+    sample_id = _text(record["sample_id"].replace("\x00", "\\x00")[:120])
+    imported_row = f"{facts.job_id}\t{panel}\t{sample_id}\t{record['row']}\n"
+    return (
+        patient_rows,
+        panel_row,
+        "".join(result_rows),
+        "".join(finding_rows),
+        report_row,
+        imported_row,
+    )
 
 
 @dataclass

@@ -3,31 +3,22 @@
 The caller holds the transaction and has checked that the staged file still describes the
 database (``panels.imports.services``). The rows stored per panel are exactly those a single
 submission (``panels.services.panel_submit``) stores; they are the staged file's rows, i.e.
-what the preview showed, with the ids and the time only the commit knows filled in.
+what the preview showed, with the ids and the time only the commit knows.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.apps import apps
-from django.contrib.auth.models import User
 from django.utils import timezone
 
 from panels.imports.bulk import ids_reserve, rows_insert
-from panels.imports.staged_file import (
-    NOW,
-    PANEL_ID,
-    PATIENT_ID,
-    SUBMITTER_ID,
-    TABLES,
-    StagedFileError,
-    StagedRecord,
-)
+from panels.imports.staged_file import TABLES, CommitFacts, StagedFileError, rows_of
 from panels.models import Panel, Patient
 
 
@@ -40,30 +31,34 @@ class Stored:
 
 
 CHUNK_PANELS = 2000
+# The first chunk is small, so that PostgreSQL starts storing while the rest is read.
+FIRST_CHUNK_PANELS = 200
 T = TypeVar("T")
-_PANEL = PANEL_ID.encode()
-_PATIENT = PATIENT_ID.encode()
-_NOW = NOW.encode()
-_SUBMITTER = SUBMITTER_ID.encode()
 _RESULTS = 2  # index of the results section in TABLES
 _FINDINGS = 3
 
 
 def staged_store(
-    *, submitted_by: User, records: Iterable[StagedRecord], panels: int, new_mrns: Sequence[str]
+    *,
+    records: Iterable[dict[str, Any]],
+    panels: int,
+    new_mrns: Sequence[str],
+    facts: Callable[[str], CommitFacts],
 ) -> Stored:
     """Insert the ``panels`` panels of ``records`` (creating the patients of ``new_mrns``) and
-    their pending reports, in the caller's transaction.
+    their pending reports, in the caller's transaction; ``facts(now)`` gives what all rows
+    share.
 
     Every id is reserved first; a helper thread then reads the records a chunk at a time and
-    fills the ids in, while this thread streams the previous chunk to PostgreSQL — so a large
-    import never holds all its rows, and preparing them overlaps with storing them.
+    renders their rows while this thread streams the previous chunk to PostgreSQL — so a large
+    import never holds all its rows, and making them overlaps with storing them.
     """
     panel_ids = ids_reserve(Panel, panels)
     patient_ids = dict(zip(new_mrns, ids_reserve(Patient, len(new_mrns)), strict=True))
-    constants = {_NOW: timezone.now().isoformat().encode(), _SUBMITTER: b"%d" % submitted_by.pk}
     counts = [0] * len(TABLES)
-    batches = _table_batches(records, iter(panel_ids), patient_ids, constants)
+    batches = _table_batches(
+        records, iter(panel_ids), patient_ids, facts(timezone.now().isoformat())
+    )
     for (batch,) in read_ahead(batches, 1):
         for index, (table, data) in enumerate(zip(TABLES, batch, strict=True)):
             counts[index] += rows_insert(apps.get_model(table.name), table.columns, data)
@@ -81,47 +76,42 @@ def staged_store(
 
 
 def _table_batches(
-    records: Iterable[StagedRecord],
+    records: Iterable[dict[str, Any]],
     panel_ids: Iterator[int],
     patient_ids: dict[str, int],
-    constants: dict[bytes, bytes],
+    facts: CommitFacts,
 ) -> Iterator[list[bytes]]:
-    """The rows of ``records``, ``CHUNK_PANELS`` panels at a time, as one COPY text per table
-    with the tokens replaced by the reserved ids, the commit time and the committing user."""
+    """The rows of ``records``, ``CHUNK_PANELS`` panels at a time (fewer the first time), as
+    one COPY text per table."""
     unwritten = set(patient_ids)
-    sections: list[list[bytes]] = [[] for _ in TABLES]
+    sections: list[list[str]] = [[] for _ in TABLES]
     in_chunk = 0
+    chunk = min(FIRST_CHUNK_PANELS, CHUNK_PANELS)
     for record in records:
-        patients, panels, *rest = sections
-        panel = b"%d" % next(panel_ids)
-        patient_row, panel_row, *rows = record.sections
-        if record.header["patient_id"] is None:
-            mrn = record.header["patient"]["mrn"]
-            patient = b"%d" % patient_ids[mrn]
-            if mrn in unwritten:
-                patients.append(patient_row.replace(_PATIENT, patient))
-                unwritten.discard(mrn)
-            panel_row = panel_row.replace(_PATIENT, patient)
-        panels.append(panel_row.replace(_PANEL, panel))
-        for table_rows, section in zip(rest, rows, strict=True):
-            table_rows.append(section.replace(_PANEL, panel))
+        patient_id = record["patient_id"]
+        with_patient = False
+        if patient_id is None:
+            mrn = record["patient"]["mrn"]
+            patient_id = patient_ids[mrn]
+            with_patient = mrn in unwritten
+            unwritten.discard(mrn)
+        rows = rows_of(
+            record,
+            panel_id=next(panel_ids),
+            patient_id=patient_id,
+            with_patient=with_patient,
+            facts=facts,
+        )
+        for table_rows, section in zip(sections, rows, strict=True):
+            table_rows.append(section)
         in_chunk += 1
-        if in_chunk == CHUNK_PANELS:
-            yield _joined(sections, constants)
+        if in_chunk == chunk:
+            yield ["".join(parts).encode() for parts in sections]
             sections = [[] for _ in TABLES]
             in_chunk = 0
+            chunk = CHUNK_PANELS
     if in_chunk:
-        yield _joined(sections, constants)
-
-
-def _joined(sections: list[list[bytes]], constants: dict[bytes, bytes]) -> list[bytes]:
-    joined = []
-    for parts in sections:
-        data = b"".join(parts)
-        for token, value in constants.items():
-            data = data.replace(token, value)
-        joined.append(data)
-    return joined
+        yield ["".join(parts).encode() for parts in sections]
 
 
 def read_ahead(items: Iterable[T], size: int) -> Iterator[list[T]]:
