@@ -273,6 +273,11 @@ def decode_payload(payload: bytes) -> DecodedPayload:
 # Server
 
 
+# Interface engines keep MLLP connections open between messages, often for hours; one silent
+# this long is closed (the engine reconnects), so half-open connections do not pile up.
+DEFAULT_IDLE_TIMEOUT = 15 * 60.0
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -294,9 +299,11 @@ class MllpServer:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         application: str = "LABPANEL",
         facility: str | None = None,
+        idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
         self.handler = handler
         self.host, self.port = host, port
+        self.idle_timeout = idle_timeout
         self.max_message_size = max_message_size
         self.application, self.facility = application, facility
         self._server: asyncio.Server | None = None
@@ -396,7 +403,17 @@ class MllpServer:
         number = garbage = 0
         try:
             while True:
-                data = await reader.read(_READ_SIZE)
+                try:
+                    data = await asyncio.wait_for(reader.read(_READ_SIZE), self.idle_timeout)
+                except TimeoutError:
+                    # a half-open or forgotten connection; a message cut off here was not
+                    # acknowledged, so its sender resends it after reconnecting
+                    logger.info(
+                        "%s: idle for %s s%s; closing", connection, self.idle_timeout,
+                        f" with {decoder.buffered} bytes of an unfinished frame"
+                        if decoder.buffered else "",
+                    )  # fmt: skip
+                    break
                 events = decoder.feed(data) if data else decoder.finish()
                 for event in events:
                     if isinstance(event, MllpDiscard):
@@ -421,7 +438,8 @@ class MllpServer:
                         ack = self._ack(event.head.decode("latin-1"), problem)
                         codec = "ascii"
                     writer.write(frame(ack, codec))
-                    await writer.drain()
+                    # a peer that stops reading is dropped like an idle one
+                    await asyncio.wait_for(writer.drain(), self.idle_timeout)
                 if not data:
                     break
                 if garbage > self.max_message_size:
@@ -448,9 +466,11 @@ async def serve_mllp(
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     application: str = "LABPANEL",
     facility: str | None = None,
+    idle_timeout: float | None = None,
 ) -> None:
     """Serve MLLP until cancelled. ``on_listening(host, port)`` then ``ready`` are signalled
-    once the socket listens (pass port 0 and read the port from ``on_listening``)."""
+    once the socket listens (pass port 0 and read the port from ``on_listening``). A connection
+    silent for ``idle_timeout`` seconds is closed (default ``DEFAULT_IDLE_TIMEOUT``; 0: never)."""
     server = MllpServer(
         handler,
         host,
@@ -458,6 +478,7 @@ async def serve_mllp(
         max_message_size=max_message_size,
         application=application,
         facility=facility,
+        idle_timeout=DEFAULT_IDLE_TIMEOUT if idle_timeout is None else idle_timeout or None,
     )
     await server.start()
     if on_listening is not None:

@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
 from labpanel.exceptions import DomainError
-from panels.ingest.hl7.mllp import serve_mllp
+from panels.ingest.hl7.mllp import DEFAULT_IDLE_TIMEOUT, serve_mllp
 from panels.messaging.services import hl7_receive_any, hl7_receiver_lab_get, internal_error_ack
 from panels.models import Transport
 
@@ -48,6 +48,12 @@ class Command(BaseCommand):
             required=True,
             help="Username of the integrator account the messages are stored under",
         )
+        parser.add_argument(
+            "--idle-timeout",
+            type=float,
+            default=DEFAULT_IDLE_TIMEOUT,
+            help="Close a connection silent this many seconds (default %(default)s; 0: never)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         user = get_user_model().objects.filter(username=options["user"]).first()
@@ -65,7 +71,13 @@ class Command(BaseCommand):
         async def main() -> None:
             ready = asyncio.Event()
             server = asyncio.create_task(
-                serve_mllp(handler, options["host"], options["port"], ready=ready)
+                serve_mllp(
+                    handler,
+                    options["host"],
+                    options["port"],
+                    ready=ready,
+                    idle_timeout=options["idle_timeout"],
+                )
             )
             await ready.wait()
             self.stdout.write(

@@ -38,6 +38,7 @@ async def _with_server(
     handler: Callable[[str], Awaitable[str]],
     client: Callable[[int], T],
     max_message_size: int = 10 * 1024 * 1024,
+    idle_timeout: float | None = None,
 ) -> T:
     """Start serve_mllp on port 0, run the blocking ``client(port)`` in a thread, cancel."""
     ready = asyncio.Event()
@@ -46,6 +47,7 @@ async def _with_server(
         serve_mllp(
             handler, "127.0.0.1", 0, ready=ready,
             on_listening=lambda host, port: ports.append(port), max_message_size=max_message_size,
+            idle_timeout=idle_timeout,
         )
     )  # fmt: skip
     await asyncio.wait_for(ready.wait(), 5)
@@ -245,3 +247,21 @@ def test_cancel_closes_open_connections() -> None:
         return rest
 
     assert asyncio.run(scenario()) == b""
+
+
+def test_a_silent_connection_is_closed_and_a_half_sent_message_is_not_acknowledged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def client(port: int) -> tuple[str, bytes]:
+        with MllpClient("127.0.0.1", port) as first:
+            ack = first.send(oru(obx("NM", "1"), control_id="BEFORE-IDLE"))
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as half:
+            half.sendall(frame(oru(obx("NM", "1"), control_id="CUT"))[:40])  # no end block
+            return ack, half.recv(1024)  # b"": the server closed, nothing acknowledged
+
+    with caplog.at_level(logging.INFO, logger="panels.ingest.hl7.mllp"):
+        ack, after_idle = asyncio.run(_with_server(_ack_handler, client, idle_timeout=0.3))
+
+    assert ack_code_of(ack) == "AA"
+    assert after_idle == b""
+    assert "idle for 0.3 s with 39 bytes of an unfinished frame; closing" in caplog.text
