@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from uuid import uuid4
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.files.base import ContentFile, File
+from django.core.files.base import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -279,6 +280,9 @@ def import_job_validate(*, job_id: int) -> None:
 def _validate(job: ImportJob) -> None:
     parsed, manifest = _parse(job, _Progress(job_id=job.pk))
     staged, prepared = _stage_and_prepare(job, parsed, manifest)
+    summary = _visible_json(_summary(parsed, staged, prepared))
+    file_format, encoding, rows_total = parsed.format, parsed.encoding, parsed.rows_total
+    del parsed, manifest  # every cell is in the staged panels now: let the parsed file go
     errors = staged.errors
     status = ImportStatus.REJECTED if errors or prepared is None else ImportStatus.PREVIEW
     members: list[bytes] = []
@@ -299,32 +303,37 @@ def _validate(job: ImportJob) -> None:
         )
         keys = StagedKeys.of(panels)
         basis = _basis(lab=job.lab, keys=keys)
-    staged_bytes = staged_file(members)
-    members.clear()
-    with transaction.atomic():
-        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
-        if locked.status != ImportStatus.VALIDATING:
-            return  # abandoned meanwhile
-        locked.format = parsed.format
-        locked.encoding = parsed.encoding
-        locked.rows_processed = parsed.rows_total
-        locked.rows_total = parsed.rows_total
-        locked.ruleset = prepared.ruleset if prepared else None
-        locked.summary = _visible_json(_summary(parsed, staged, prepared))
-        locked.preview.save("staged.rows", ContentFile(staged_bytes), save=False)
-        locked.preview_sha256 = hashlib.sha256(staged_bytes).hexdigest()
-        locked.basis_sha256 = basis
-        locked.staged_keys = keys.as_json()
-        locked.problem_count = len(staged.problems)
-        locked.error_count = len(errors)
-        locked.status = status
-        locked.status_message = (
-            f"{len(errors)} problem(s) must be fixed in the file; nothing was stored"
-            if status == ImportStatus.REJECTED
-            else "ready to commit"
-        )
-        locked.save()
-        _problems_store(locked, staged.problems)
+    with tempfile.TemporaryFile() as staged_rows:
+        digest = hashlib.sha256()
+        for chunk in staged_file(members):
+            staged_rows.write(chunk)
+            digest.update(chunk)
+        members.clear()
+        staged_rows.seek(0)
+        with transaction.atomic():
+            locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+            if locked.status != ImportStatus.VALIDATING:
+                return  # abandoned meanwhile
+            locked.format = file_format
+            locked.encoding = encoding
+            locked.rows_processed = rows_total
+            locked.rows_total = rows_total
+            locked.ruleset = prepared.ruleset if prepared else None
+            locked.summary = summary
+            locked.preview.save("staged.rows", File(staged_rows), save=False)
+            locked.preview_sha256 = digest.hexdigest()
+            locked.basis_sha256 = basis
+            locked.staged_keys = keys.as_json()
+            locked.problem_count = len(staged.problems)
+            locked.error_count = len(errors)
+            locked.status = status
+            locked.status_message = (
+                f"{len(errors)} problem(s) must be fixed in the file; nothing was stored"
+                if status == ImportStatus.REJECTED
+                else "ready to commit"
+            )
+            locked.save()
+            _problems_store(locked, staged.problems)
     logger.info(
         "import.validated job_id=%s status=%s panels=%d problems=%d",
         job.pk,

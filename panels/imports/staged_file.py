@@ -250,8 +250,10 @@ def staged_record(
     return _LENGTH.pack(len(body)) + body
 
 
-def staged_file(records: Sequence[bytes]) -> bytes:
-    return b"".join([MAGIC, *records])
+def staged_file(records: Sequence[bytes]) -> Iterator[bytes]:
+    """The staged file's bytes, piece by piece (records in file order)."""
+    yield MAGIC
+    yield from records
 
 
 def _bodies(raw: IO[bytes], *, skip: int = 0) -> Iterator[bytes]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from typing import Any
 from unittest import mock
 
 import pytest
@@ -18,13 +17,6 @@ from reports.services import ReportStorageUnavailable, report_render
 from reports.tasks import render_report_pdf_task
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def report(technician_client: APIClient, panel_payload: dict[str, Any]) -> Report:
-    response = technician_client.post("/api/v1/panels/", panel_payload, format="json")
-    assert response.status_code == 201
-    return Report.objects.get(pk=response.json()["report"]["id"])
 
 
 def test_render_makes_the_report_ready_with_a_stored_pdf_and_checksum(report: Report) -> None:

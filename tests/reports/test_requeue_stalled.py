@@ -16,13 +16,6 @@ from reports.services import report_mark_failed, report_render, reports_stalled_
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def report(technician_client: APIClient, panel_payload: dict[str, Any]) -> Report:
-    response = technician_client.post("/api/v1/panels/", panel_payload, format="json")
-    assert response.status_code == 201
-    return Report.objects.get(pk=response.json()["report"]["id"])
-
-
 def _age(report: Report, **fields: Any) -> None:
     Report.objects.filter(pk=report.pk).update(**fields)
 
