@@ -177,6 +177,8 @@ REPORT_RENDER_STALE_AFTER = timedelta(seconds=CELERY_TASK_TIME_LIMIT * 2)
 REPORT_REQUEUE_AFTER = timedelta(minutes=10)
 # Uploads for import are streamed to a temporary file and archived; this caps their size.
 IMPORT_MAX_BYTES = 256 * 1024 * 1024
+# HL7 MSH-11 this installation takes: P (production); a test system sets T. Other messages: AR.
+HL7_PROCESSING_ID = env_str("LABPANEL_HL7_PROCESSING_ID", "P") or "P"
 # An import left validating/committing longer than its task may run (30 min soft, 31 hard: see
 # panels.tasks) lost its message or worker; its task is sent again, at most this many times.
 IMPORT_REQUEUE_AFTER = timedelta(minutes=35)

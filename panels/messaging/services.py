@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -30,7 +31,7 @@ from labpanel.exceptions import Conflict, DomainError, NotAllowed
 from panels.amendments import CORRECTION, panel_amend
 from panels.ingest.hl7.ack import build_ack
 from panels.ingest.hl7.parse import normalize_segments, parse_oru, read_batch
-from panels.ingest.hl7.types import Hl7Problem, OruObservation, OruOrder, OruParse
+from panels.ingest.hl7.types import Hl7Problem, OruObservation, OruOrder, OruParse, ProblemCode
 from panels.models import InboundMessage, Lab, Panel, Role, StaffMember
 from panels.notation import NotationError, parse_reported_value
 from panels.services import PanelSubmission, PatientData, ResultData, panel_submit
@@ -122,6 +123,10 @@ def _batch_ack(acks: Sequence[str], now: datetime) -> str:
     return "".join([f"FHS{header}\r", f"BHS{header}\r", *acks, f"BTS|{len(acks)}\r", "FTS|1\r"])
 
 
+# HL7 table 0103, processing ID
+_PROCESSING_IDS = {"P": "production", "T": "training", "D": "debugging"}
+
+
 def hl7_receive(
     *, raw: str, user: User, transport: str, raw_bytes: bytes | None = None
 ) -> Hl7Outcome:
@@ -139,6 +144,24 @@ def hl7_receive(
         return _answer(
             archived, sha256, parsed, lab, user, transport, "AR", list(parsed.problems), now
         )
+    expected = settings.HL7_PROCESSING_ID
+    if parsed.processing_id != expected:
+        # a training (T) or debugging (D) message must never land among patients' results
+        problem = Hl7Problem(
+            segment="MSH",
+            segment_index=1,
+            field=11,
+            component=1,
+            code=ProblemCode.UNSUPPORTED_PROCESSING_ID,
+            message=(
+                f"MSH-11 processing ID {parsed.processing_id!r}: this system takes "
+                f"{_PROCESSING_IDS.get(expected, expected)} ({expected}) messages only; "
+                "nothing was stored"
+            ),
+            severity="reject",
+            hl7_error_code="202",
+        )
+        return _answer(archived, sha256, parsed, lab, user, transport, "AR", [problem], now)
     previous = _accepted_before(lab=lab, parsed=parsed)
     if previous is not None:
         if previous.sha256 == sha256:

@@ -255,3 +255,34 @@ def test_a_batch_whose_trailer_disagrees_is_refused_whole(integrator_client: API
     assert response["X-HL7-Ack-Code"] == "AR"
     assert [str(segment[1]) for segment in ack.segments("MSA")] == ["AR"]
     assert Panel.objects.count() == 0
+
+
+def test_a_training_or_debugging_message_is_refused_and_nothing_is_stored(
+    integrator_client: APIClient,
+) -> None:
+    for processing_id in ("T", "D", ""):
+        message = oru(f"MSG-{processing_id or 'none'}").replace(
+            "|P|2.5.1", f"|{processing_id}|2.5.1"
+        )
+
+        response, ack = post(integrator_client, message)
+
+        assert response["X-HL7-Ack-Code"] == "AR"
+        err = ack.segment("ERR")
+        assert str(err[2]) == "MSH^1^11^1^1"  # segment, sequence, field, repetition, component
+        assert str(err[3][0][0]) == "202"
+        assert "nothing was stored" in str(err[8])
+    assert not Panel.objects.exists()
+    assert InboundMessage.objects.count() == 3  # archived all the same
+
+
+def test_a_test_system_takes_training_messages_only(
+    integrator_client: APIClient, settings: Any
+) -> None:
+    settings.HL7_PROCESSING_ID = "T"
+
+    _, refused = post(integrator_client, oru("MSG-P"))
+    _, taken = post(integrator_client, oru("MSG-T").replace("|P|2.5.1", "|T|2.5.1"))
+
+    assert [str(ack.segment("MSA")[1]) for ack in (refused, taken)] == ["AR", "AA"]
+    assert Panel.objects.count() == 1

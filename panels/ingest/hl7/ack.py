@@ -54,6 +54,7 @@ HL7_ERROR_CODES: Mapping[str, str] = {
     ProblemCode.UNSUPPORTED_MESSAGE_TYPE: "200",
     ProblemCode.UNSUPPORTED_EVENT: "201",
     ProblemCode.UNSUPPORTED_VERSION: "203",
+    ProblemCode.UNSUPPORTED_PROCESSING_ID: "202",
     ProblemCode.MISSING_CONTROL_ID: "101",
     ProblemCode.UNSUPPORTED_CHARSET: "103",
     ProblemCode.UNDECODABLE_CHARSET: "102",
