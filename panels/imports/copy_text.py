@@ -1,11 +1,9 @@
-"""PostgreSQL COPY text format: rows rendered once, stored as they are, read back for display.
+"""PostgreSQL COPY text: how a staged import's rows are written, and read back (SQLite path).
 
 https://www.postgresql.org/docs/current/sql-copy.html — columns separated by a tab, rows ended
 by a newline, ``\\N`` for NULL, and a backslash escaping backslash and control characters. Every
-control character of a value is escaped (``\\n``, ``\\t``, ``\\r`` or ``\\xHH``), so a rendered
-row never holds a raw control byte: the staged file uses a few such bytes as tokens for values
-only the commit knows (``panels.imports.staged_file``). NUL cannot be stored in PostgreSQL text
-and is refused.
+control character of a value is escaped (``\\n``, ``\\t``, ``\\r`` or ``\\xHH``), so a value can
+never end a column or a row early. NUL cannot be stored in PostgreSQL text and is refused.
 
 Pure Python, no Django.
 """

@@ -92,12 +92,17 @@ def _table_batches(
         with_patient = False
         if patient_id is None:
             mrn = record["patient"]["mrn"]
+            if mrn not in patient_ids:
+                raise StagedFileError("the staged file creates a patient it was not validated for")
             patient_id = patient_ids[mrn]
             with_patient = mrn in unwritten
             unwritten.discard(mrn)
+        panel_id = next(panel_ids, None)
+        if panel_id is None:
+            raise StagedFileError("the staged file holds more panels than were validated")
         rows = rows_of(
             record,
-            panel_id=next(panel_ids),
+            panel_id=panel_id,
             patient_id=patient_id,
             with_patient=with_patient,
             facts=facts,

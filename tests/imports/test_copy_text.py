@@ -21,7 +21,7 @@ def test_rendered_rows_read_back_unchanged(values: list[str | None]) -> None:
     rendered = copy_text.row(values)
 
     assert copy_text.decode_rows(rendered) == [values]
-    # no raw control byte survives: the staged file's tokens cannot be forged by a value
+    # no raw control byte survives: no value can end a column or a row early
     assert not any(char < " " and char not in "\t\n" for char in rendered)
     assert rendered.count("\n") == 1
     assert rendered.count("\t") == len(values) - 1
@@ -74,3 +74,16 @@ def test_content_hashes_are_made_from_the_same_bytes_as_before(content: object) 
         canonical_json(content)
         == json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
     )
+
+
+def test_a_staged_file_with_more_panels_or_patients_than_validated_is_refused() -> None:
+    from panels.imports.staged_file import CommitFacts, StagedFileError
+    from panels.imports.store import _table_batches
+
+    record = {"patient_id": None, "patient": {"mrn": "NEW-1"}}
+    facts = CommitFacts(1, 1, 1, "v1", 1, "2026-11-26T00:00:00+00:00")
+
+    with pytest.raises(StagedFileError, match="patient it was not validated for"):
+        list(_table_batches([record], iter([7]), {}, facts))
+    with pytest.raises(StagedFileError, match="more panels than were validated"):
+        list(_table_batches([record], iter([]), {"NEW-1": 3}, facts))
