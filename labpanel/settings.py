@@ -59,6 +59,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "labpanel.urls"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "imports:list"
+LOGOUT_REDIRECT_URL = "login"
 WSGI_APPLICATION = "labpanel.wsgi.application"
 
 TEMPLATES = [

@@ -1,7 +1,10 @@
-"""URL routing: API v1, its OpenAPI schema and docs, the admin, the health check."""
+"""URL routing: API v1, its OpenAPI schema and docs, the admin, the technicians' import page,
+the health check."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from knox import views as knox_views
 
@@ -21,5 +24,9 @@ api_patterns = [
 urlpatterns = [
     path("api/v1/", include((api_patterns, "api"))),
     path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("imports/", include("panels.imports.pages")),
+    path("", RedirectView.as_view(pattern_name="imports:list"), name="home"),
     path("healthz", healthz, name="healthz"),
 ]

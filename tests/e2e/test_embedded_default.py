@@ -7,14 +7,17 @@ A panel posted over HTTP comes back as a PDF rendered by the launcher's own Cele
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -107,6 +110,32 @@ def _import_csv_and_wait(base: str, token: str, log_path: Path) -> None:
     assert report["status"] == "ready", (report, log_path.read_text()[-3000:])
 
 
+def _import_page_logs_in(base: str) -> None:
+    """The technicians' page through the real web server: login form, then the imports list
+    with the job made through the API."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(f"{base}/imports/", timeout=30) as response:  # redirected to the login
+        assert response.url.startswith(f"{base}/login/")
+        page = response.read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert token is not None, page
+    form = urllib.parse.urlencode(
+        {
+            "csrfmiddlewaretoken": token.group(1),
+            "username": "lab.tech",
+            "password": "labpanel-demo",
+            "next": "/imports/",
+        }
+    ).encode()
+    request = urllib.request.Request(f"{base}/login/", data=form, headers={"Referer": base})
+    with opener.open(request, timeout=30) as response:
+        assert response.url == f"{base}/imports/"
+        page = response.read().decode()
+    assert "Recent imports" in page
+    assert "plate.csv" in page, page
+
+
 def test_launcher_serves_the_api_on_sqlite_and_renders_a_report(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if key not in CONFIGURATION}
     port = _free_port()
@@ -164,6 +193,7 @@ def test_launcher_serves_the_api_on_sqlite_and_renders_a_report(tmp_path: Path) 
 
         # A CSV import takes the bulk path on SQLite too: upload, preview, commit, report.
         _import_csv_and_wait(base, token, log_path)
+        _import_page_logs_in(base)
     finally:
         os.killpg(launcher.pid, signal.SIGTERM)
         try:
