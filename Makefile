@@ -65,14 +65,9 @@ install-dev: $(DEV_STAMP)
 run: $(RUNTIME_STAMP)
 	PORT=$(PORT) $(PY) -m labpanel.launcher
 
-# Uses the secret key that `make run` generated, unless DJANGO_SECRET_KEY(_FILE) is set.
+# Finds the secret key and broker that `make run` chose (settings.py reads var/), like manage.py.
 worker: $(RUNTIME_STAMP)
-	@if [ -z "$${DJANGO_SECRET_KEY:-}$${DJANGO_SECRET_KEY_FILE:-}" ] && [ -f var/secret_key ]; then \
-		export DJANGO_SECRET_KEY_FILE="$(CURDIR)/var/secret_key"; \
-	fi; \
-	set -x; \
-	exec $(BIN)/celery -A labpanel worker --loglevel=INFO \
-		-Q "$${CELERY_TASK_DEFAULT_QUEUE:-labpanel}"
+	$(BIN)/celery -A labpanel worker --loglevel=INFO -Q "$${CELERY_TASK_DEFAULT_QUEUE:-labpanel}"
 
 # --- Checks -------------------------------------------------------------------------------------
 # One line, and a non-zero exit, when PostgreSQL or Redis is not answering.

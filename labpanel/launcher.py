@@ -33,6 +33,9 @@ DEFAULT_ALLOWED_HOSTS = "127.0.0.1,localhost"
 DEFAULT_QUEUE = "labpanel"
 HEALTHZ_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0
+# The broker chosen for an unconfigured machine, read by settings.py in every other process
+# (manage.py beside `make run`), as var/secret_key is.
+BROKER_CHOICE_FILE = "broker_url"
 
 Env = MutableMapping[str, str]
 
@@ -78,16 +81,22 @@ def _make_broker_folders(folder: Path) -> None:
 
 
 def choose_broker(env: Env, folder: Path, probe: Callable[[str, int], bool] = redis_answers) -> str:
-    """Set ``CELERY_BROKER_URL`` if unset and return the line that says which broker is used."""
+    """Set ``CELERY_BROKER_URL`` if unset (recording the choice in ``folder/broker_url``) and
+    return the line that says which broker is used."""
     configured = env.get("CELERY_BROKER_URL")
+    choice_file = folder / BROKER_CHOICE_FILE
     if configured:
+        # Whoever configured it configures manage.py alike; no stale choice is left behind.
+        choice_file.unlink(missing_ok=True)
         if configured.startswith("filesystem://"):
             _make_broker_folders(folder)
         return f"Broker: {redact_url(configured)} (CELERY_BROKER_URL)"
     if probe(LOCAL_REDIS_HOST, LOCAL_REDIS_PORT):
         env["CELERY_BROKER_URL"] = LOCAL_REDIS_URL
+        choice_file.write_text(LOCAL_REDIS_URL + "\n", encoding="utf-8")
         return f"Broker: Redis at {LOCAL_REDIS_URL}"
     env["CELERY_BROKER_URL"] = "filesystem://"
+    choice_file.write_text("filesystem://\n", encoding="utf-8")
     _make_broker_folders(folder)
     return (
         f"Redis is not answering at {LOCAL_REDIS_HOST}:{LOCAL_REDIS_PORT}: reports will be "

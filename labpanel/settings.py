@@ -19,13 +19,22 @@ from labpanel.env import env_bool, env_int, env_list, env_str
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(env_str("LABPANEL_VAR_DIR", str(BASE_DIR / "var")) or BASE_DIR / "var")
+# Local state; a relative LABPANEL_VAR_DIR is taken from the repository root, as the launcher does.
+VAR_DIR = BASE_DIR / (env_str("LABPANEL_VAR_DIR") or "var")
 
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
+# The launcher (`make run`) generates var/secret_key once; every other process of the same
+# installation (manage.py, `make worker`, the MLLP listener) finds it there, so the README's
+# commands work beside a running `make run` without configuration.
 _secret_key = env_str("DJANGO_SECRET_KEY")
+if _secret_key is None and (VAR_DIR / "secret_key").is_file():
+    _secret_key = (VAR_DIR / "secret_key").read_text(encoding="utf-8").strip() or None
 if _secret_key is None:
     if not DEBUG:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY is required unless DJANGO_DEBUG is true")
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required unless DJANGO_DEBUG is true "
+            f"(or run `make run` once: it generates {VAR_DIR / 'secret_key'})"
+        )
     _secret_key = "insecure-development-key-only-valid-with-DJANGO_DEBUG"  # noqa: S105
 SECRET_KEY = _secret_key
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
@@ -144,7 +153,15 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery -----------------------------------------------------------------------------------
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+# Unconfigured, the broker is the one the launcher chose at its last start (var/broker_url:
+# Redis on 127.0.0.1 when it answered, else the embedded file-system queue), so manage.py
+# commands run beside `make run` enqueue where its worker listens.
+_launcher_broker = VAR_DIR / "broker_url"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or (
+    _launcher_broker.read_text(encoding="utf-8").strip()
+    if _launcher_broker.is_file()
+    else "redis://127.0.0.1:6379/0"
+)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith("filesystem://"):
     # Embedded broker for machines without Redis: a folder both processes share.

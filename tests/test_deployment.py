@@ -8,6 +8,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,8 @@ from labpanel import launcher
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "docker-compose.yml"
 CI_RUN = REPO / ".ci" / "run"
+# What a developer's or the test run's environment may carry that a new user has not set.
+_CONFIG = ("DJANGO_", "DATABASE_URL", "CELERY_", "LABPANEL_")
 
 
 def _compose_client_or_skip() -> None:
@@ -204,6 +207,8 @@ def test_broker_falls_back_to_the_file_system_queue(tmp_path: Path) -> None:
     assert (tmp_path / "broker" / "processed").is_dir()
     assert message.startswith("Redis is not answering at 127.0.0.1:6379: ")
     assert "(set CELERY_BROKER_URL to use another broker)" in message
+    # manage.py beside `make run` reads the choice (settings.py): it enqueues where the worker is
+    assert (tmp_path / "broker_url").read_text().strip() == "filesystem://"
 
 
 def test_broker_uses_local_redis_when_it_answers(tmp_path: Path) -> None:
@@ -213,10 +218,12 @@ def test_broker_uses_local_redis_when_it_answers(tmp_path: Path) -> None:
 
     assert env["CELERY_BROKER_URL"] == "redis://127.0.0.1:6379/0"
     assert message == "Broker: Redis at redis://127.0.0.1:6379/0"
+    assert (tmp_path / "broker_url").read_text().strip() == "redis://127.0.0.1:6379/0"
 
 
 def test_configured_broker_is_kept_without_probing(tmp_path: Path) -> None:
     env = {"CELERY_BROKER_URL": "redis://:hunter2@broker.internal:6379/1"}
+    (tmp_path / "broker_url").write_text("filesystem://\n")  # an earlier unconfigured start
 
     def probe(host: str, port: int) -> bool:
         raise AssertionError("must not probe")
@@ -225,6 +232,7 @@ def test_configured_broker_is_kept_without_probing(tmp_path: Path) -> None:
 
     assert env["CELERY_BROKER_URL"] == "redis://:hunter2@broker.internal:6379/1"
     assert "hunter2" not in message
+    assert not (tmp_path / "broker_url").exists()  # never written with a password, none stale
 
 
 def test_secret_key_is_generated_once_and_private(tmp_path: Path) -> None:
@@ -258,3 +266,27 @@ def test_database_description_hides_the_password(tmp_path: Path) -> None:
     assert "s3cret" not in described
     assert "postgres://labpanel:***@db.internal:5432/labpanel" in described
     assert "embedded SQLite" in launcher.describe_database({}, tmp_path)
+
+
+def test_manage_py_finds_what_the_launcher_generated(tmp_path: Path) -> None:
+    """Beside `make run`, manage.py (a separate process, no configuration) reads the secret key
+    and the broker the launcher chose from var/ — the README's first command needs it."""
+    env: dict[str, str] = {}
+    launcher.ensure_secret_key(env, tmp_path)
+    launcher.choose_broker(env, tmp_path, probe=lambda host, port: False)
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(_CONFIG)}
+    clean.update(LABPANEL_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="labpanel.settings")
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.SECRET_KEY); print(settings.CELERY_BROKER_URL)",
+        ],
+        cwd=REPO,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert shown == [(tmp_path / "secret_key").read_text().strip(), "filesystem://"]
