@@ -375,9 +375,7 @@ def _page_text(document: ReportDocument) -> _PageText:
         patient_name=_one_line(document.patient_name),
         patient_mrn=drawn(document.patient_mrn),
         patient_dob=drawn(document.patient_birth_date),
-        reference=(
-            f"Report {drawn(document.report_id)}{SEP}Accession {drawn(document.accession)}"
-        ),
+        reference=(f"Report {drawn(document.report_id)}{SEP}Accession {drawn(document.accession)}"),
         status=drawn(document.status_label),
     )
 
@@ -385,8 +383,7 @@ def _page_text(document: ReportDocument) -> _PageText:
 def _width(text: str, font: str, size: float) -> float:
     """Width of prepared ``text`` drawn run by run (CJK runs in their CID font)."""
     return sum(
-        float(stringWidth(chunk, run_font or font, size))
-        for run_font, chunk in scripts.runs(text)
+        float(stringWidth(chunk, run_font or font, size)) for run_font, chunk in scripts.runs(text)
     )
 
 

@@ -33,7 +33,7 @@ import unicodedata
 from collections.abc import Iterable
 
 import arabic_reshaper  # type: ignore[import-untyped]
-from bidi import get_display
+from bidi import get_display  # type: ignore[import-untyped]
 
 from reports.rendering import styles
 from reports.rendering._cid_coverage import COVERAGE
@@ -174,7 +174,7 @@ def runs(drawn: str) -> list[tuple[str, str]]:
         fonts.append(font)
     # spaces between runs of one CID font join that run (its space is in every CID encoding)
     for index, char in enumerate(drawn):
-        if char == " " and 0 < index:
+        if char == " " and index > 0:
             before = fonts[index - 1]
             after = next((fonts[j] for j in range(index + 1, len(drawn)) if drawn[j] != " "), "")
             if before and before == after:
@@ -216,9 +216,14 @@ def undrawable_characters(text: str, *, line_breaks: bool = False) -> tuple[str,
     return tuple(found)
 
 
-def describe(chars: Iterable[str]) -> str:
-    """'U+0BA4 TAMIL LETTER TA, U+0009 (control character)': code points and Unicode names."""
-    return ", ".join(f"U+{ord(char):04X} {_char_name(char)}" for char in chars)
+def describe(chars: Iterable[str], *, limit: int = 5) -> str:
+    """'U+0BA4 TAMIL LETTER TA, U+0009 (control character)': code points and Unicode names,
+    the first ``limit`` of them, then how many more."""
+    listed = list(chars)
+    text = ", ".join(f"U+{ord(char):04X} {_char_name(char)}" for char in listed[:limit])
+    if len(listed) > limit:
+        text += f" and {len(listed) - limit} more"
+    return text
 
 
 def _char_name(char: str) -> str:

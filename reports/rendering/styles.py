@@ -69,7 +69,9 @@ def register_fonts(font_dir: Path | None = None) -> None:
         for face in CID_FACES:
             pdfmetrics.registerFont(UnicodeCIDFont(face))
             # inside <b> a paragraph asks the family for its bold face: the same face
-            pdfmetrics.registerFontFamily(face, normal=face, bold=face, italic=face, boldItalic=face)
+            pdfmetrics.registerFontFamily(
+                face, normal=face, bold=face, italic=face, boldItalic=face
+            )
         pdfmetrics.registerFontFamily(
             FONT_FAMILY,
             normal=FONT_REGULAR,

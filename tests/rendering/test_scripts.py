@@ -171,6 +171,7 @@ def test_line_breaks_are_allowed_only_where_asked() -> None:
 
 def test_describe_names_code_points() -> None:
     assert describe(("த", "\t")) == "U+0BA4 TAMIL LETTER TA, U+0009 (control character)"
+    assert describe("தமிழ்", limit=2) == "U+0BA4 TAMIL LETTER TA, U+0BAE TAMIL LETTER MA and 3 more"
 
 
 def test_render_still_refuses_an_undrawable_name_as_a_last_defence() -> None:
