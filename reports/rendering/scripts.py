@@ -32,8 +32,8 @@ import threading
 import unicodedata
 from collections.abc import Iterable
 
-import arabic_reshaper  # type: ignore[import-untyped]
-from bidi import get_display  # type: ignore[import-untyped]
+import arabic_reshaper
+from bidi import get_display
 
 from reports.rendering import styles
 from reports.rendering._cid_coverage import COVERAGE

@@ -25,6 +25,7 @@ URL = "/api/v1/panels/"
 
 
 def _pdf_lines(report: Report) -> list[str]:
+    assert report.pdf.name
     with default_storage.open(report.pdf.name) as stored:
         reader = PdfReader(io.BytesIO(stored.read()))
     return [
