@@ -37,6 +37,7 @@ from bidi import get_display
 
 from reports.rendering import styles
 from reports.rendering._cid_coverage import COVERAGE
+from reports.rendering.errors import RenderError
 
 CHINESE, JAPANESE, KOREAN = styles.CID_FACES
 # face -> its horizontal UCS-2 encoding (the one reportlab's UnicodeCIDFont uses)
@@ -159,7 +160,8 @@ def prepare(line: str) -> str:
 def runs(drawn: str) -> list[tuple[str, str]]:
     """Split prepared text into ``(font, text)`` runs; font ``""`` is the style's DejaVu.
 
-    Raises ``ValueError`` for a character no font draws (callers check drawability first).
+    Raises ``RenderError`` for a character no font draws (``render_pdf`` checks every field
+    with ``undrawable_characters`` first, so this is never reached from it).
     A space between two characters of the same CID font stays in that font's run.
     """
     if drawn.isascii() and drawn.isprintable():
@@ -170,7 +172,7 @@ def runs(drawn: str) -> list[tuple[str, str]]:
     for char in drawn:
         font = _font_for(char, preference, dejavu)
         if font is None:
-            raise ValueError(f"U+{ord(char):04X} cannot be drawn by any report font")
+            raise RenderError(f"Character U+{ord(char):04X} cannot be drawn by any report font.")
         fonts.append(font)
     # spaces between runs of one CID font join that run (its space is in every CID encoding)
     for index, char in enumerate(drawn):
