@@ -34,6 +34,7 @@ from panels.validation import (
     dilution_factor_clean,
     unit_match,
     unit_problem,
+    unprintable,
 )
 from reference_ranges.engine.patterns import check_clinical_value
 from reference_ranges.models import Sex
@@ -78,10 +79,18 @@ class StrictCharField(serializers.CharField):
         return str(super().to_internal_value(data))
 
 
+def printable(value: str) -> None:
+    """Refuse text the PDF report cannot print (a script no report font has, a control
+    character): the submission fails with a 400 naming the field, not the report later."""
+    problem = unprintable(value)
+    if problem:
+        raise serializers.ValidationError(problem)
+
+
 class PatientInput(serializers.Serializer[Any]):
-    mrn = serializers.CharField(max_length=64)
-    family_name = serializers.CharField(max_length=120)
-    given_name = serializers.CharField(max_length=120, allow_blank=True)
+    mrn = serializers.CharField(max_length=64, validators=[printable])
+    family_name = serializers.CharField(max_length=120, validators=[printable])
+    given_name = serializers.CharField(max_length=120, allow_blank=True, validators=[printable])
     birth_date = serializers.DateField(
         allow_null=True,
         error_messages={"invalid": "not a real date; use YYYY-MM-DD"},

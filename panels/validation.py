@@ -16,6 +16,7 @@ from django.utils import timezone
 from panels.models import SpecimenType
 from panels.notation import NotationError, parse_reported_value
 from reference_ranges.models import Analyte, Sex
+from reports.rendering.scripts import describe, undrawable_characters
 
 ACCESSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
 _ACCESSION = re.compile(ACCESSION_PATTERN)
@@ -65,7 +66,27 @@ def optional_text(text: str, *, field: str, max_length: int) -> str:
         raise FieldError(f"{field} contains a control character (tab, line break or NUL)")
     if len(value) > max_length:
         raise FieldError(f"{field} is longer than {max_length} characters")
+    problem = unprintable(value)
+    if problem:
+        raise FieldError(f"{field} {problem}")
     return value
+
+
+PRINTED_SCRIPTS = "Latin, Greek, Cyrillic, Arabic, Hebrew, Chinese, Japanese and Korean"
+
+
+def unprintable(text: str) -> str | None:
+    """Why the report could not print ``text`` (a name, an MRN), or ``None`` when it can.
+
+    Refused at submission so the panel's report never fails on it later.
+    """
+    undrawable = undrawable_characters(text)
+    if not undrawable:
+        return None
+    return (
+        f"contains characters the report cannot print: {describe(undrawable)} "
+        f"(the report prints {PRINTED_SCRIPTS} script)"
+    )
 
 
 def sex_clean(text: str) -> str:

@@ -7,7 +7,7 @@ from xml.sax.saxutils import escape
 
 from reportlab.platypus import Paragraph
 
-from reports.rendering import styles
+from reports.rendering import scripts, styles
 
 # Tables fall back to Helvetica for plain-string (e.g. empty) cells unless told otherwise.
 BASE_CELL: tuple[tuple[Any, ...], ...] = (
@@ -21,9 +21,18 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def markup_line(text: str) -> str:
+    """One line as Paragraph markup: shaped and ordered, escaped, and each run DejaVu lacks
+    wrapped in ``<font name=...>`` for the CID font that draws it."""
+    return "".join(
+        f'<font name="{font}">{escape(chunk)}</font>' if font else escape(chunk)
+        for font, chunk in scripts.runs(scripts.prepare(text))
+    )
+
+
 def markup(text: str) -> str:
     """Escape for Paragraph markup; keep the caller's line breaks."""
-    lines = [escape(one_line(line)) for line in text.splitlines()]
+    lines = [markup_line(one_line(line)) for line in text.splitlines()]
     return "<br/>".join(line for line in lines if line)
 
 

@@ -41,7 +41,7 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.doctemplate import LayoutError
 
-from reports.rendering import sections, styles
+from reports.rendering import scripts, sections, styles
 from reports.rendering.document import ReportDocument, ResultLine
 from reports.rendering.errors import RenderError
 from reports.rendering.markup import BASE_CELL as _BASE_CELL
@@ -118,17 +118,17 @@ def render_pdf(document: ReportDocument) -> bytes:
 
 
 def _check_drawable(document: ReportDocument) -> None:
-    """Refuse text the embedded fonts cannot draw, rather than print boxes in a patient name."""
-    drawable = styles.drawable_codepoints()
+    """Refuse text no report font can draw, rather than print boxes in a patient name.
+
+    The last defence: submission validators refuse such names first (``scripts``).
+    """
     for label, value in _text_fields(document):
-        for char in value:
-            if char in "\n\r\t":
-                continue
-            if ord(char) not in drawable:
-                raise RenderError(
-                    f"Field {label} contains character U+{ord(char):04X}, "
-                    "which the report font cannot draw."
-                )
+        undrawable = scripts.undrawable_characters(value, line_breaks=True)
+        if undrawable:
+            raise RenderError(
+                f"Field {label} contains character U+{ord(undrawable[0]):04X}, "
+                "which the report font cannot draw."
+            )
 
 
 def _text_fields(value: Any, label: str = "") -> list[tuple[str, str]]:
@@ -357,6 +357,9 @@ def _footnotes(footnotes: tuple[str, ...]) -> KeepTogether:
 
 @dataclass(frozen=True, slots=True)
 class _PageText:
+    """The page furniture's text. The patient name stays in logical order (it may be
+    shortened to fit, from its end); every other field is already prepared for drawing."""
+
     patient_name: str
     patient_mrn: str
     patient_dob: str
@@ -365,20 +368,28 @@ class _PageText:
 
 
 def _page_text(document: ReportDocument) -> _PageText:
+    def drawn(text: str) -> str:
+        return scripts.prepare(_one_line(text))
+
     return _PageText(
         patient_name=_one_line(document.patient_name),
-        patient_mrn=_one_line(document.patient_mrn),
-        patient_dob=_one_line(document.patient_birth_date),
-        reference=(
-            f"Report {_one_line(document.report_id)}{SEP}Accession {_one_line(document.accession)}"
-        ),
-        status=_one_line(document.status_label),
+        patient_mrn=drawn(document.patient_mrn),
+        patient_dob=drawn(document.patient_birth_date),
+        reference=(f"Report {drawn(document.report_id)}{SEP}Accession {drawn(document.accession)}"),
+        status=drawn(document.status_label),
+    )
+
+
+def _width(text: str, font: str, size: float) -> float:
+    """Width of prepared ``text`` drawn run by run (CJK runs in their CID font)."""
+    return sum(
+        float(stringWidth(chunk, run_font or font, size)) for run_font, chunk in scripts.runs(text)
     )
 
 
 def _fit_size(text: str, font: str, width: float) -> float | None:
     """Largest font size (footer size down to the minimum) at which ``text`` fits ``width``."""
-    natural = float(stringWidth(text, font, styles.FOOTER_FONT_SIZE))
+    natural = _width(text, font, styles.FOOTER_FONT_SIZE)
     if natural <= width:
         return styles.FOOTER_FONT_SIZE
     size = styles.FOOTER_FONT_SIZE * width / natural
@@ -398,18 +409,20 @@ def _fit_ellipsized(text: str, font: str, width: float) -> tuple[str, float]:
 def _fit_patient(text: _PageText, font: str, width: float) -> tuple[str, float]:
     """The patient line, never losing the MRN: drop the DOB, then shorten the name if needed."""
     identifier = f"{SEP}MRN {text.patient_mrn}"
+    shown = scripts.prepare(text.patient_name)
     for candidate in (
-        f"Patient: {text.patient_name}{identifier}{SEP}DOB {text.patient_dob}",
-        f"Patient: {text.patient_name}{identifier}",
-        f"{text.patient_name}{identifier}",
+        f"Patient: {shown}{identifier}{SEP}DOB {text.patient_dob}",
+        f"Patient: {shown}{identifier}",
+        f"{shown}{identifier}",
     ):
         size = _fit_size(candidate, font, width)
         if size is not None:
             return candidate, size
+    # shorten the name in logical order (its end goes), then prepare what is left
     name = text.patient_name
-    while len(name) > 1 and _fit_size(f"{name}…{identifier}", font, width) is None:
+    while len(name) > 1 and _fit_size(f"{scripts.prepare(name)}…{identifier}", font, width) is None:
         name = name[:-1]
-    return f"{name}…{identifier}", styles.FOOTER_MIN_FONT_SIZE
+    return f"{scripts.prepare(name)}…{identifier}", styles.FOOTER_MIN_FONT_SIZE
 
 
 class _NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no type hints
@@ -452,7 +465,7 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no type 
         if page > 1:  # running header: the patient again, at the top of every later page
             top = styles.PAGE_SIZE[1] - styles.MARGIN_TOP + 16
             title = f"{REPORT_TITLE} (continued)"
-            title_width = float(stringWidth(title, regular, styles.FOOTER_FONT_SIZE))
+            title_width = _width(title, regular, styles.FOOTER_FONT_SIZE)
             self._draw(title, styles.FOOTER_FONT_SIZE, regular, left, top)
             patient, size = _fit_patient(text, bold, full - title_width - gap)
             self._draw(patient, size, bold, right, top, align_right=True)
@@ -466,7 +479,7 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no type 
             f"{text.reference}{SEP}Page {page} of {total}", regular, full
         )
         self._draw(reference, size, regular, left, base - 10)
-        used = float(stringWidth(reference, regular, size)) + gap
+        used = _width(reference, regular, size) + gap
         if text.status and full - used > 0:
             status, size = _fit_ellipsized(text.status, bold, full - used)
             self._draw(status, size, bold, right, base - 10, align_right=True)
@@ -475,8 +488,15 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no type 
     def _draw(
         self, text: str, size: float, font: str, x: float, y: float, *, align_right: bool = False
     ) -> None:
-        self.setFont(font, size)
+        """Draw prepared ``text`` run by run: DejaVu in ``font``, CJK runs in their CID font."""
         if align_right:
-            self.drawRightString(x, y, text)
-        else:
-            self.drawString(x, y, text)
+            x -= _width(text, font, size)
+        line = self.beginText(x, y)  # one text object: extraction reads one line
+        parts = scripts.runs(text)
+        for index, (run_font, chunk) in enumerate(parts):
+            line.setFont(run_font or font, size)
+            if index < len(parts) - 1:
+                line.textOut(chunk)
+            else:
+                line.textLine(chunk)  # ends the line, as drawString does
+        self.drawText(line)

@@ -2,7 +2,9 @@
 
 Fonts are package data (``fonts/``, DejaVu, see ``fonts/LICENSE-DejaVu.txt``) and are embedded
 (subset) in every PDF, so Greek letters and ``≤ ≥ –`` render the same on every machine. The
-built-in Helvetica is never used for content.
+built-in Helvetica is never used for content. Chinese, Japanese and Korean characters, which
+DejaVu lacks, are drawn with reportlab's built-in CID fonts, registered here too (see
+``scripts.py`` for which font draws what).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
 
 from reports.rendering.errors import RenderError
@@ -34,6 +37,8 @@ _FONT_FILES: dict[str, str] = {
     FONT_REGULAR: "DejaVuSans.ttf",
     FONT_BOLD: "DejaVuSans-Bold.ttf",
 }
+# reportlab's built-in CID faces for CJK (no bold: the same face in both weights)
+CID_FACES: tuple[str, ...] = ("STSong-Light", "HeiseiKakuGo-W5", "HYGothic-Medium")
 
 _font_lock = threading.Lock()
 _registered_from: Path | None = None
@@ -61,6 +66,12 @@ def register_fonts(font_dir: Path | None = None) -> None:
                 raise RenderError(f"Report font {filename} is missing or unreadable.") from exc
         for font in loaded.values():
             pdfmetrics.registerFont(font)
+        for face in CID_FACES:
+            pdfmetrics.registerFont(UnicodeCIDFont(face))
+            # inside <b> a paragraph asks the family for its bold face: the same face
+            pdfmetrics.registerFontFamily(
+                face, normal=face, bold=face, italic=face, boldItalic=face
+            )
         pdfmetrics.registerFontFamily(
             FONT_FAMILY,
             normal=FONT_REGULAR,
