@@ -47,9 +47,15 @@ class Report(TimestampedModel):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     error_message = models.TextField(blank=True)
-    failure_kind = models.CharField(max_length=10, choices=FailureKind.choices, blank=True)
+    # Database defaults too: an import writes its pending reports with COPY, naming the
+    # columns it sets (panels.imports.staged_file.REPORT).
+    failure_kind = models.CharField(
+        max_length=10, choices=FailureKind.choices, blank=True, default="", db_default=""
+    )
     auto_retries = models.PositiveSmallIntegerField(
-        default=0, help_text="Automatic retries of a transient failure since the last request"
+        default=0,
+        db_default=0,
+        help_text="Automatic retries of a transient failure since the last request",
     )
     next_retry_at = models.DateTimeField(
         null=True, blank=True, help_text="When the sweep retries this transiently failed report"

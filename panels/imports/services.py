@@ -18,8 +18,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime
+from functools import partial
 from typing import Any, BinaryIO, cast
 from uuid import uuid4
 
@@ -59,13 +59,13 @@ from panels.models import (
 )
 from panels.validation import local_zone
 from reference_ranges.models import ReferenceRangeRule
-from reports.services import BROKER_ERRORS, report_dispatch_failed_record, report_render_enqueue
 from reference_ranges.patterns import pattern_rules_enabled
 from reference_ranges.selectors import (
     analyte_catalogue_get,
     measuring_ranges_active,
     ruleset_get_active,
 )
+from reports.services import BROKER_ERRORS, report_dispatch_failed_record, report_render_enqueue
 
 logger = logging.getLogger(__name__)
 
