@@ -98,6 +98,7 @@ def _blocking_worker_main() -> None:
 
     started = Path(os.environ["E2E_RENDER_STARTED"])
     release = Path(os.environ["E2E_RENDER_RELEASE"])
+
     def render_pdf_after_release(document: ReportDocument) -> bytes:
         started.touch()
         while not release.exists():
