@@ -179,7 +179,9 @@ def report_retry(*, report_id: int, user: AbstractBaseUser | AnonymousUser) -> R
     changes; one pending or rendering is already on its way).
     """
     with transaction.atomic():
-        report = Report.objects.select_for_update().select_related("panel").get(pk=report_id)
+        report = (
+            Report.objects.select_for_update(of=("self",)).select_related("panel").get(pk=report_id)
+        )
         _retrier_check(user=user, lab_id=report.panel.lab_id)
         if report.status != ReportStatus.FAILED:
             raise Conflict(
