@@ -11,6 +11,7 @@ broker is back" is what production does).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -96,26 +97,23 @@ def test_every_post_is_answered_201_while_redis_is_down_and_every_report_ends_re
     redis_server.start()
     with celery_broker(redis_server.url):
         workers.append(worker_start(redis_server.url))
-        answers: list[int] = []
-        down_for: list[float] = []
+        answers: list[tuple[int, str]] = []
         for number in range(100):
             if number == 30:
                 # the first 30 were rendered; then Redis dies (its messages with it)
                 _until(lambda: _ready_count() == 30, "the first 30 reports")
                 redis_server.stop()
-            started = time.monotonic()
-            status, _, _ = http("POST", f"{live_server.url}/api/v1/panels/", token, _panel(number))
-            if number >= 30:
-                down_for.append(time.monotonic() - started)
-            answers.append(status)
+            status, body, _ = http(
+                "POST", f"{live_server.url}/api/v1/panels/", token, _panel(number)
+            )
+            answers.append((status, json.loads(body)["report"]["status"]))
 
-        assert answers == [201] * 100
+        assert answers == [(201, "pending")] * 100
         assert Panel.objects.count() == 100
         unsent = Report.objects.filter(
             status=ReportStatus.PENDING, dispatch_failed_at__isnull=False
         )
         assert unsent.count() == 70
-        assert max(down_for) < 5  # publishing to the dead broker gives up quickly
 
         redis_server.start()  # same port, empty
         requeue_stalled_reports_task()  # the next sweep beat runs
