@@ -173,6 +173,9 @@ if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A dead or unreachable Redis must fail a publish within seconds, not hang a web request.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "labpanel") or "labpanel"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -183,6 +186,15 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing gives up after about a second when the broker is down (reports.services records
+# the unsent message and the sweep sends it again): 3 tries, 0.2 s apart.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 # Every minute, work whose message was lost is sent again (reports.tasks, panels.tasks): the
 # launcher runs the scheduler inside its worker (-B); docker-compose runs a "beat" service.
 CELERY_BEAT_SCHEDULE: dict[str, object] = {
@@ -192,9 +204,20 @@ CELERY_BEAT_SCHEDULE: dict[str, object] = {
 
 # --- Labpanel -----------------------------------------------------------------------------------
 # Rows stuck in "rendering" longer than this are considered abandoned by a crashed worker.
-REPORT_RENDER_STALE_AFTER = timedelta(seconds=CELERY_TASK_TIME_LIMIT * 2)
+REPORT_RENDER_STALE_AFTER = timedelta(
+    seconds=env_int("REPORT_RENDER_STALE_AFTER_SECONDS", CELERY_TASK_TIME_LIMIT * 2)
+)
 # A pending report untouched this long, with no message waiting in the queue, lost its message.
 REPORT_REQUEUE_AFTER = timedelta(minutes=10)
+# A report that failed for a transient reason (storage, database or broker unavailable) is
+# rendered again by the sweep after REPORT_AUTO_RETRY_BACKOFF_SECONDS, doubling each time up to
+# REPORT_AUTO_RETRY_BACKOFF_MAX_SECONDS, at most REPORT_AUTO_RETRY_LIMIT times; then it stays
+# failed until a director retries it.
+REPORT_AUTO_RETRY_LIMIT = env_int("REPORT_AUTO_RETRY_LIMIT", 5)
+REPORT_AUTO_RETRY_BACKOFF = timedelta(seconds=env_int("REPORT_AUTO_RETRY_BACKOFF_SECONDS", 60))
+REPORT_AUTO_RETRY_BACKOFF_MAX = timedelta(
+    seconds=env_int("REPORT_AUTO_RETRY_BACKOFF_MAX_SECONDS", 3600)
+)
 # Uploads for import are streamed to a temporary file and archived; this caps their size.
 IMPORT_MAX_BYTES = 256 * 1024 * 1024
 # HL7 MSH-11 this installation takes: P (production); a test system sets T. Other messages: AR.

@@ -43,6 +43,7 @@ from reference_ranges.engine.types import PatientContext, Sex
 from reference_ranges.models import ReferenceRangeRule
 from reference_ranges.selectors import measuring_ranges_active
 from reports.models import Report, ReportStatus
+from reports.services import report_render_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -140,9 +141,7 @@ def panel_amend(
             requested_by=user,
             ruleset_version=panel.ruleset.version,
         )
-        from reports.tasks import render_report_pdf_task
-
-        render_report_pdf_task.delay_on_commit(report.pk)
+        report_render_enqueue(report_ids=[report.pk])
     logger.info(
         "panel.amended panel_id=%s report_id=%s amends_report_id=%s results=%d kind=%s",
         panel.pk,

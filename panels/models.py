@@ -340,6 +340,11 @@ class ImportJob(TimestampedModel):
     requeued = models.PositiveSmallIntegerField(
         default=0, help_text="Times its task was sent again after the message or worker was lost"
     )
+    dispatch_failed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Sending its task to the broker failed; the next sweep sends it again",
+    )
     committed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

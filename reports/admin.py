@@ -1,17 +1,31 @@
-"""Admin for report jobs: read-only — reports change only through services."""
+"""Admin for report jobs: read-only — reports change only through services (the one action,
+"Retry rendering", calls ``report_retry`` for each selected failed report)."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from labpanel.exceptions import Conflict, NotAllowed
 from reports.models import Report
+from reports.services import report_retry
 
 
 @admin.register(Report)
 class ReportAdmin(admin.ModelAdmin[Report]):
-    list_display = ("id", "panel", "status", "attempts", "rendered_at", "checksum")
-    list_filter = ("status",)
+    list_display = (
+        "id",
+        "panel",
+        "status",
+        "failure_kind",
+        "attempts",
+        "next_retry_at",
+        "rendered_at",
+        "checksum",
+    )
+    list_filter = ("status", "failure_kind")
+    actions = ["retry_rendering"]
     search_fields = ("panel__accession",)
     readonly_fields = (
         "uuid",
@@ -19,6 +33,10 @@ class ReportAdmin(admin.ModelAdmin[Report]):
         "status",
         "attempts",
         "error_message",
+        "failure_kind",
+        "auto_retries",
+        "next_retry_at",
+        "dispatch_failed_at",
         "rendering_started_at",
         "rendered_at",
         "pdf",
@@ -31,3 +49,23 @@ class ReportAdmin(admin.ModelAdmin[Report]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Report | None = None) -> bool:
         return False
+
+    @admin.action(description="Retry rendering (failed reports)")
+    def retry_rendering(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
+        retried: list[int] = []
+        skipped: list[str] = []
+        for report_id in queryset.order_by("pk").values_list("pk", flat=True):
+            try:
+                report_retry(report_id=report_id, user=request.user)
+            except (Conflict, NotAllowed) as error:
+                skipped.append(f"report {report_id}: {error.message}")
+            else:
+                retried.append(report_id)
+        if retried:
+            self.message_user(
+                request,
+                f"Rendering requested again for {len(retried)} report(s).",
+                messages.SUCCESS,
+            )
+        for reason in skipped:
+            self.message_user(request, f"Not retried — {reason}.", messages.WARNING)

@@ -22,6 +22,14 @@ class ReportStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class FailureKind(models.TextChoices):
+    """Why a report failed: a transient cause (storage, database or broker unavailable) may pass
+    and is retried automatically; a permanent one (bad data, a broken template) is not."""
+
+    TRANSIENT = "transient", "Transient"
+    PERMANENT = "permanent", "Permanent"
+
+
 class ReportQuerySet(models.QuerySet["Report"]):
     def ready(self) -> ReportQuerySet:
         return self.filter(status=ReportStatus.READY)
@@ -39,6 +47,24 @@ class Report(TimestampedModel):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     error_message = models.TextField(blank=True)
+    # Database defaults too: an import writes its pending reports with COPY, naming the
+    # columns it sets (panels.imports.staged_file.REPORT).
+    failure_kind = models.CharField(
+        max_length=10, choices=FailureKind.choices, blank=True, default="", db_default=""
+    )
+    auto_retries = models.PositiveSmallIntegerField(
+        default=0,
+        db_default=0,
+        help_text="Automatic retries of a transient failure since the last request",
+    )
+    next_retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the sweep retries this transiently failed report"
+    )
+    dispatch_failed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Sending its render message to the broker failed; the next sweep sends it again",
+    )
     rendering_started_at = models.DateTimeField(null=True, blank=True)
     rendered_at = models.DateTimeField(null=True, blank=True)
     pdf = models.FileField(upload_to=report_pdf_path, max_length=255, blank=True)
@@ -86,6 +112,24 @@ class Report(TimestampedModel):
                 condition=~models.Q(status=ReportStatus.READY)
                 | (~models.Q(pdf="") & ~models.Q(checksum="")),
                 name="ready_report_has_pdf",
+            ),
+            # Only a transient failure is ever retried automatically.
+            models.CheckConstraint(
+                condition=models.Q(next_retry_at__isnull=True)
+                | models.Q(status=ReportStatus.FAILED, failure_kind=FailureKind.TRANSIENT),
+                name="auto_retry_only_transient_failures",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["dispatch_failed_at"],
+                condition=models.Q(dispatch_failed_at__isnull=False),
+                name="report_dispatch_failed_idx",
+            ),
+            models.Index(
+                fields=["next_retry_at"],
+                condition=models.Q(next_retry_at__isnull=False),
+                name="report_next_retry_idx",
             ),
         ]
 

@@ -26,7 +26,10 @@ class ReportOutput(serializers.ModelSerializer[Report]):
             "accession",
             "status",
             "error_message",
+            "failure_kind",
             "attempts",
+            "auto_retries",
+            "next_retry_at",
             "ruleset_version",
             "checksum",
             "created_at",
@@ -54,6 +57,7 @@ class ReportOutput(serializers.ModelSerializer[Report]):
     def to_representation(self, instance: Report) -> dict[str, Any]:
         data = super().to_representation(instance)
         data["error_message"] = data["error_message"] or None
+        data["failure_kind"] = data["failure_kind"] or None
         data["checksum"] = data["checksum"] or None
         data["amendment_reason"] = data["amendment_reason"] or None
         return dict(data)

@@ -10,21 +10,37 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import OperationalError, transaction
+from django.db import DatabaseError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from panels.models import Panel
+from labpanel.exceptions import Conflict, NotAllowed
+from panels.models import Panel, Role, StaffMember
 from reports.document_builder import report_document_build
-from reports.models import Report, ReportStatus
+from reports.models import FailureKind, Report, ReportStatus
 from reports.rendering import RenderError, render_pdf
 
 logger = logging.getLogger(__name__)
+
+# What publishing a message raises when the broker is down or unreachable (kombu wraps most
+# of them in its OperationalError once its publish retries are spent).
+BROKER_ERRORS: tuple[type[BaseException], ...] = (
+    BrokerOperationalError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+)
 
 
 class ReportStorageUnavailable(Exception):
@@ -37,32 +53,81 @@ def report_request(*, panel: Panel) -> Report:
     Must run inside the transaction that stores the panel; returns the existing report when
     the panel already has one (the database's unique constraint makes this race-free).
     """
-    from reports.tasks import render_report_pdf_task
-
     report, created = Report.objects.get_or_create(
         panel=panel, amends=None, defaults={"ruleset_version": panel.ruleset.version}
     )
     if created:
-        render_report_pdf_task.delay_on_commit(report.pk)
+        report_render_enqueue(report_ids=[report.pk])
     return report
+
+
+def report_render_enqueue(*, report_ids: Sequence[int]) -> None:
+    """Send the render message of each report once the current transaction commits (at once
+    outside a transaction). The one way a render is enqueued.
+
+    Never raises for the broker: the reports are stored, so a broker that is down must not turn
+    the caller's answer into a failure. The reports whose message could not be sent are
+    recorded (``dispatch_failed_at``) and logged by id; the next sweep sends them again. After
+    the first failure the remaining messages of the batch are not tried (each try would wait
+    for the publish retries again) and are recorded the same way.
+    """
+    ids = list(report_ids)
+    if ids:
+        transaction.on_commit(partial(_render_messages_send, report_ids=ids))
+
+
+def _render_messages_send(*, report_ids: list[int]) -> None:
+    from reports.tasks import render_report_pdf_task
+
+    for index, report_id in enumerate(report_ids):
+        try:
+            render_report_pdf_task.delay(report_id)
+        except BROKER_ERRORS as error:
+            report_dispatch_failed_record(report_ids=report_ids[index:], error=error)
+            return
+
+
+def report_dispatch_failed_record(*, report_ids: Sequence[int], error: BaseException) -> None:
+    """Record that the render messages of ``report_ids`` could not be sent, so that the next
+    sweep sends them again whatever their age and the queue's depth. Ready reports stay as
+    they are. Logs the ids and the error's type (its text may name a host, never a patient)."""
+    ids = list(report_ids)
+    logger.warning(
+        "report.dispatch.failed count=%d report_ids=%s error=%s",
+        len(ids),
+        ids[:20],
+        type(error).__name__,
+    )
+    try:
+        Report.objects.filter(pk__in=ids).exclude(status=ReportStatus.READY).update(
+            dispatch_failed_at=timezone.now()
+        )
+    except DatabaseError:
+        # The database went too: the reports are still pending, and the sweep re-sends pending
+        # reports after REPORT_REQUEUE_AFTER once the queue is empty.
+        logger.error("report.dispatch.record_failed count=%d report_ids=%s", len(ids), ids[:20])
 
 
 def reports_stalled_requeue(
     *, waiting: int | None, now: datetime | None = None, limit: int = 500
 ) -> list[int]:
-    """Enqueue the rendering of reports whose message was lost (a broker restarted without
-    persistence, a worker killed): pending for ``REPORT_REQUEUE_AFTER`` while ``waiting`` (the
-    messages in the queue) is 0 — with a backlog their message may simply not have come up yet —
-    or rendering for longer than ``REPORT_RENDER_STALE_AFTER`` (the worker died mid-render).
+    """Enqueue the rendering of reports whose message was lost or never sent, and retry the
+    transiently failed ones that are due. Run every minute by beat. It takes:
+
+    - pending reports whose message could not be sent (``dispatch_failed_at``), at once;
+    - reports rendering for longer than ``REPORT_RENDER_STALE_AFTER`` (the worker died);
+    - pending reports untouched for ``REPORT_REQUEUE_AFTER`` while ``waiting`` (the messages in
+      the queue) is 0 (a broker restarted without persistence) — with a backlog their message
+      may simply not have come up yet;
+    - failed reports whose transient failure is due for an automatic retry (``next_retry_at``):
+      they become pending again, with one more ``auto_retries``.
 
     A second message for a report is harmless: only one render claims it. At most ``limit``
-    reports per call, oldest first; each one's ``updated_at`` is set, so the next sweep waits
-    again before re-sending it. Returns their ids.
+    reports of each kind per call, oldest first; each one's ``updated_at`` is set, so the next
+    sweep waits again before re-sending a pending one. Returns their ids.
     """
-    from reports.tasks import render_report_pdf_task
-
     now = now or timezone.now()
-    stalled = Q(
+    stalled = Q(status=ReportStatus.PENDING, dispatch_failed_at__isnull=False) | Q(
         status=ReportStatus.RENDERING,
         rendering_started_at__lt=now - settings.REPORT_RENDER_STALE_AFTER,
     )
@@ -77,12 +142,85 @@ def reports_stalled_requeue(
             .select_for_update(skip_locked=True)
             .values_list("pk", flat=True)[:limit]
         )
-        Report.objects.filter(pk__in=ids).update(updated_at=now)
-        for report_id in ids:
-            render_report_pdf_task.delay_on_commit(report_id)
+        Report.objects.filter(pk__in=ids).update(updated_at=now, dispatch_failed_at=None)
+        due = list(
+            Report.objects.filter(
+                status=ReportStatus.FAILED,
+                failure_kind=FailureKind.TRANSIENT,
+                next_retry_at__lte=now,
+            )
+            .order_by("next_retry_at")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        Report.objects.filter(pk__in=due).update(
+            status=ReportStatus.PENDING,
+            auto_retries=F("auto_retries") + 1,
+            next_retry_at=None,
+            failure_kind="",
+            error_message="",
+            dispatch_failed_at=None,
+            updated_at=now,
+        )
+        report_render_enqueue(report_ids=[*ids, *due])
     if ids:
         logger.warning("report.requeued count=%d report_ids=%s", len(ids), ids[:20])
-    return ids
+    if due:
+        logger.warning("report.auto_retried count=%d report_ids=%s", len(due), due[:20])
+    return [*ids, *due]
+
+
+def report_retry(*, report_id: int, user: AbstractBaseUser | AnonymousUser) -> Report:
+    """A director's request to render failed report ``report_id`` again: it becomes pending,
+    with a fresh budget of automatic retries, and its rendering is enqueued after commit.
+
+    Raises ``NotAllowed`` unless ``user`` is a director of the report's lab (or a superuser,
+    through the admin), ``Conflict`` unless the report is failed (a released report never
+    changes; one pending or rendering is already on its way).
+    """
+    with transaction.atomic():
+        report = (
+            Report.objects.select_for_update(of=("self",)).select_related("panel").get(pk=report_id)
+        )
+        _retrier_check(user=user, lab_id=report.panel.lab_id)
+        if report.status != ReportStatus.FAILED:
+            raise Conflict(
+                f"report {report.pk} is {report.public_status}; only a failed report can be "
+                "retried",
+                details=[{"field": "status", "message": report.public_status}],
+            )
+        report.status = ReportStatus.PENDING
+        report.error_message = ""
+        report.failure_kind = ""
+        report.next_retry_at = None
+        report.auto_retries = 0
+        report.dispatch_failed_at = None
+        report.save(
+            update_fields=[
+                "status",
+                "error_message",
+                "failure_kind",
+                "next_retry_at",
+                "auto_retries",
+                "dispatch_failed_at",
+                "updated_at",
+            ]
+        )
+        report_render_enqueue(report_ids=[report.pk])
+    logger.info("report.retry.requested report_id=%s user_id=%s", report.pk, user.pk)
+    return report
+
+
+def _retrier_check(*, user: AbstractBaseUser | AnonymousUser, lab_id: int) -> None:
+    if not user.is_authenticated or not user.is_active:
+        raise NotAllowed("only a director of the report's lab may retry it")
+    if getattr(user, "is_superuser", False):
+        return
+    is_director = StaffMember.objects.filter(
+        user_id=user.pk, lab_id=lab_id, role=Role.DIRECTOR
+    ).exists()
+    if not is_director:
+        raise NotAllowed("only a director of the report's lab may retry it")
 
 
 def _claim(*, report_id: int, now: datetime) -> Report | None:
@@ -95,6 +233,7 @@ def _claim(*, report_id: int, now: datetime) -> Report | None:
         status=ReportStatus.RENDERING,
         attempts=F("attempts") + 1,
         rendering_started_at=now,
+        dispatch_failed_at=None,
         updated_at=now,
     )
     if not claimed:
@@ -124,7 +263,11 @@ def report_render(*, report_id: int) -> None:
     try:
         pdf_bytes = render_pdf(document)
     except RenderError as error:
-        report_mark_failed(report_id=report.pk, reason=f"The PDF could not be drawn: {error}")
+        report_mark_failed(
+            report_id=report.pk,
+            reason=f"The PDF could not be drawn: {error}",
+            kind=FailureKind.PERMANENT,
+        )
         return
     checksum = hashlib.sha256(pdf_bytes).hexdigest()
     name = f"reports/{report.uuid}/{checksum}.pdf"
@@ -154,11 +297,49 @@ def report_render(*, report_id: int) -> None:
         logger.warning("report.render.superseded report_id=%s", report.pk)
 
 
-def report_mark_failed(*, report_id: int, reason: str) -> None:
-    """Record a terminal failure: status failed with a user-safe reason. Ready reports stay."""
-    updated = (
-        Report.objects.filter(pk=report_id)
-        .exclude(status=ReportStatus.READY)
-        .update(status=ReportStatus.FAILED, error_message=reason, updated_at=timezone.now())
+def report_mark_failed(*, report_id: int, reason: str, kind: FailureKind) -> None:
+    """Record a failure: status failed with a user-safe reason and its kind. A transient one is
+    given a next automatic retry (``REPORT_AUTO_RETRY_BACKOFF`` doubling per retry already
+    made, capped at ``REPORT_AUTO_RETRY_BACKOFF_MAX``) until ``REPORT_AUTO_RETRY_LIMIT``
+    retries were made; a permanent one never. Ready reports stay as they are."""
+    now = timezone.now()
+    with transaction.atomic():
+        report = (
+            Report.objects.select_for_update()
+            .exclude(status=ReportStatus.READY)
+            .filter(pk=report_id)
+            .first()
+        )
+        if report is None:
+            logger.error("report.render.failed report_id=%s updated=0", report_id)
+            return
+        next_retry_at = None
+        if kind == FailureKind.TRANSIENT and report.auto_retries < settings.REPORT_AUTO_RETRY_LIMIT:
+            next_retry_at = now + report_retry_backoff(auto_retries=report.auto_retries)
+        report.status = ReportStatus.FAILED
+        report.error_message = reason
+        report.failure_kind = kind
+        report.next_retry_at = next_retry_at
+        report.save(
+            update_fields=[
+                "status",
+                "error_message",
+                "failure_kind",
+                "next_retry_at",
+                "updated_at",
+            ]
+        )
+    logger.error(
+        "report.render.failed report_id=%s kind=%s auto_retries=%d next_retry_at=%s",
+        report_id,
+        kind,
+        report.auto_retries,
+        next_retry_at.isoformat() if next_retry_at else None,
     )
-    logger.error("report.render.failed report_id=%s updated=%s", report_id, updated)
+
+
+def report_retry_backoff(*, auto_retries: int) -> timedelta:
+    """The wait before automatic retry number ``auto_retries + 1``: the base, doubled per retry
+    already made, capped."""
+    backoff: timedelta = settings.REPORT_AUTO_RETRY_BACKOFF * (2**auto_retries)
+    return min(backoff, settings.REPORT_AUTO_RETRY_BACKOFF_MAX)

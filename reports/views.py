@@ -1,4 +1,4 @@
-"""HTTP endpoints for reports: status, and the PDF once it is ready."""
+"""HTTP endpoints for reports: status, the PDF once it is ready, a director's retry."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +16,7 @@ from labpanel.exceptions import NotReady
 from reports.models import Report, ReportStatus
 from reports.selectors import report_get
 from reports.serializers import ReportOutput
+from reports.services import report_retry
 
 
 class ReportViewSet(viewsets.GenericViewSet[Report]):
@@ -55,3 +56,20 @@ class ReportViewSet(viewsets.GenericViewSet[Report]):
         )
         response["Cache-Control"] = "private, no-store"
         return response
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: ReportOutput,
+            403: OpenApiResponse(description="Not a director of the report's lab"),
+            409: OpenApiResponse(description="The report is not failed"),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="retry", url_name="retry")
+    def retry(self, request: Request, pk: Any = None) -> Response:
+        """Render a failed report again (a director's command): 202 with the pending report."""
+        report = report_retry(report_id=self._report(pk).pk, user=request.user)
+        return Response(
+            ReportOutput(report, context={"request": request}).data,
+            status=status.HTTP_202_ACCEPTED,
+        )

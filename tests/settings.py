@@ -20,6 +20,9 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Per-process folders, created only when something is stored (importing settings creates none).
 _RUN_DIR = Path(tempfile.gettempdir()) / f"labpanel-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 MEDIA_ROOT = _RUN_DIR / "media"
+if os.environ.get("LABPANEL_TEST_WORKER_MEDIA_ROOT"):
+    # A worker process started by an end-to-end test stores PDFs where the test reads them.
+    MEDIA_ROOT = Path(os.environ["LABPANEL_TEST_WORKER_MEDIA_ROOT"])
 STATIC_ROOT = _RUN_DIR / "static"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

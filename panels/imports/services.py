@@ -19,13 +19,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, BinaryIO, cast
 from uuid import uuid4
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.base import File
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from labpanel.exceptions import Conflict, InvalidInput, NotAllowed
@@ -63,6 +65,7 @@ from reference_ranges.selectors import (
     measuring_ranges_active,
     ruleset_get_active,
 )
+from reports.services import BROKER_ERRORS, report_dispatch_failed_record, report_render_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -180,13 +183,32 @@ def _duplicate(first: ImportJob) -> Conflict:
 
 
 def _enqueue_on_commit(task_name: str, job_id: int) -> None:
+    """Send the job's task once the transaction commits. The job is stored either way, so a
+    broker that is down never fails the caller: the job stays in its state, is recorded
+    (``dispatch_failed_at``) and logged, and the next sweep sends its task again."""
+    transaction.on_commit(partial(_task_send, task_name, job_id))
+
+
+def _task_send(task_name: str, job_id: int) -> None:
     from panels.tasks import commit_import_task, validate_import_task
 
     task = {
         "panels.validate_import": validate_import_task,
         "panels.commit_import": commit_import_task,
     }[task_name]
-    task.delay_on_commit(job_id)
+    try:
+        task.delay(job_id)
+    except BROKER_ERRORS as error:
+        logger.warning(
+            "import.dispatch.failed job_id=%s task=%s error=%s",
+            job_id,
+            task_name,
+            type(error).__name__,
+        )
+        try:
+            ImportJob.objects.filter(pk=job_id).update(dispatch_failed_at=timezone.now())
+        except DatabaseError:
+            logger.error("import.dispatch.record_failed job_id=%s", job_id)
 
 
 @dataclass
@@ -584,9 +606,7 @@ def import_job_commit(*, job_id: int) -> None:
             locked.save(
                 update_fields=["status", "committed_at", "status_message", "summary", "updated_at"]
             )
-            from panels.tasks import request_import_reports_task
-
-            request_import_reports_task.delay_on_commit(locked.pk)
+            transaction.on_commit(partial(_reports_request_send, locked.pk))
     except (_Changed, StagedFileError, IntegrityError) as error:
         # IntegrityError: an accession or MRN was taken by a concurrent submission.
         _reject_changed(
@@ -632,19 +652,23 @@ def _reject_changed(job: ImportJob, what: str) -> None:
 
 def import_jobs_stalled_requeue(*, now: datetime | None = None) -> list[int]:
     """Send again the task of jobs left validating or committing for ``IMPORT_REQUEUE_AFTER``
-    (longer than an import task may run: its message or its worker was lost). A commit in
-    progress holds the job's row lock and is skipped; a job whose task was already sent again
-    ``IMPORT_MAX_REQUEUES`` times is rejected saying so, never left hanging. Running a job's
-    task twice is harmless: each step acts only on the status it expects. Returns the ids."""
+    (longer than an import task may run: its message or its worker was lost), and at once the
+    task of jobs whose message could not be sent (``dispatch_failed_at``: the broker was down;
+    this does not count towards ``IMPORT_MAX_REQUEUES``). A commit in progress holds the job's
+    row lock and is skipped; a job whose task was already sent again ``IMPORT_MAX_REQUEUES``
+    times is rejected saying so, never left hanging. Running a job's task twice is harmless:
+    each step acts only on the status it expects. Returns the ids."""
     now = now or timezone.now()
     requeued: list[int] = []
     with transaction.atomic():
         stalled = ImportJob.objects.select_for_update(skip_locked=True).filter(
+            Q(updated_at__lt=now - settings.IMPORT_REQUEUE_AFTER)
+            | Q(dispatch_failed_at__isnull=False),
             status__in=(ImportStatus.VALIDATING, ImportStatus.COMMITTING),
-            updated_at__lt=now - settings.IMPORT_REQUEUE_AFTER,
         )
         for job in stalled:
-            if job.requeued >= settings.IMPORT_MAX_REQUEUES:
+            unsent = job.dispatch_failed_at is not None
+            if not unsent and job.requeued >= settings.IMPORT_MAX_REQUEUES:
                 job.status = ImportStatus.REJECTED
                 job.status_message = (
                     f"processing stopped {job.requeued + 1} times without finishing (the worker "
@@ -654,8 +678,10 @@ def import_jobs_stalled_requeue(*, now: datetime | None = None) -> list[int]:
                 job.save(update_fields=["status", "status_message", "updated_at"])
                 logger.error("import.given_up job_id=%s requeued=%d", job.pk, job.requeued)
                 continue
-            job.requeued += 1
-            job.save(update_fields=["requeued", "updated_at"])
+            if not unsent:
+                job.requeued += 1
+            job.dispatch_failed_at = None
+            job.save(update_fields=["requeued", "dispatch_failed_at", "updated_at"])
             task = (
                 "panels.validate_import"
                 if job.status == ImportStatus.VALIDATING
@@ -696,16 +722,29 @@ def import_job_abandon(*, job: ImportJob, user: User) -> ImportJob:
     return locked
 
 
-def import_reports_request(*, job_id: int) -> int:
-    """Enqueue the rendering of every pending report of a committed import's panels."""
-    from reports.models import Report, ReportStatus
-    from reports.tasks import render_report_pdf_task
+def _reports_request_send(job_id: int) -> None:
+    """Ask a worker to enqueue the committed import's reports; if the broker is down, record
+    every pending report as unsent instead (the reports sweep sends them)."""
+    from panels.tasks import request_import_reports_task
 
-    report_ids = list(
+    try:
+        request_import_reports_task.delay(job_id)
+    except BROKER_ERRORS as error:
+        report_dispatch_failed_record(report_ids=_pending_report_ids(job_id), error=error)
+
+
+def _pending_report_ids(job_id: int) -> list[int]:
+    from reports.models import Report, ReportStatus
+
+    return list(
         Report.objects.filter(
             panel__imported_from__job_id=job_id, status=ReportStatus.PENDING
         ).values_list("pk", flat=True)
     )
-    for report_id in report_ids:
-        render_report_pdf_task.delay(report_id)
+
+
+def import_reports_request(*, job_id: int) -> int:
+    """Enqueue the rendering of every pending report of a committed import's panels."""
+    report_ids = _pending_report_ids(job_id)
+    report_render_enqueue(report_ids=report_ids)
     return len(report_ids)

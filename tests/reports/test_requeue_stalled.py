@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from reports.models import Report, ReportStatus
+from reports.models import FailureKind, Report, ReportStatus
 from reports.services import report_mark_failed, report_render, reports_stalled_requeue
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,7 @@ def test_ready_and_failed_reports_are_never_sent_again(
     failed = technician_client.post(
         "/api/v1/panels/", {**panel_payload, "accession": "A-FAILED"}, format="json"
     ).json()["report"]["id"]
-    report_mark_failed(report_id=failed, reason="test")
+    report_mark_failed(report_id=failed, reason="test", kind=FailureKind.PERMANENT)
     long_ago = timezone.now() - timedelta(days=1)
     Report.objects.update(updated_at=long_ago, rendering_started_at=long_ago)
 
