@@ -84,7 +84,7 @@ def call(method: str, url: str, token: str, body: Any = None) -> tuple[int, byte
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=120) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -148,7 +148,7 @@ def launched_stack(
     try:
         with launcher_log.open("w") as log:
             processes.append(
-                subprocess.Popen(  # noqa: S603
+                subprocess.Popen(
                     [sys.executable, "-m", "labpanel.launcher"],
                     cwd=BASE_DIR,
                     env=env,
@@ -175,7 +175,7 @@ def launched_stack(
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
             CELERY_BROKER_URL=broker,
         )
-        token = subprocess.run(  # noqa: S603
+        token = subprocess.run(
             [sys.executable, "manage.py", "issue_api_token", "lab.tech", "--role", "technician"],
             cwd=BASE_DIR,
             env=env,
@@ -186,7 +186,7 @@ def launched_stack(
         mllp_port = free_port()
         with listener_log.open("w") as log:
             processes.append(
-                subprocess.Popen(  # noqa: S603
+                subprocess.Popen(
                     [
                         *(sys.executable, "manage.py", "mllp_listener"),
                         *("--port", str(mllp_port), "--user", "interface.engine"),
