@@ -10,7 +10,7 @@ choice (Redis on 127.0.0.1 when it answers) with a queue of this run's own.
 
     .venv/bin/python bench/embedded_load.py
     .venv/bin/python bench/embedded_load.py --clients 8 --panels 500 --messages 300
-    .venv/bin/python bench/embedded_load.py --only sqlite
+    .venv/bin/python bench/embedded_load.py --only sqlite --broker filesystem://
 """
 
 from __future__ import annotations
@@ -43,7 +43,10 @@ def _one(name: str, database_url: str | None, args: argparse.Namespace) -> LoadR
     with (
         tempfile.TemporaryDirectory(prefix=f"labpanel-bench-{name}-") as folder,
         launched_stack(
-            Path(folder), queue=f"labpanel-bench-{run}", database_url=database_url
+            Path(folder),
+            queue=f"labpanel-bench-{run}",
+            database_url=database_url,
+            broker_url=args.broker,
         ) as stack,
     ):
         result = run_load(
@@ -71,6 +74,9 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=300, help="ORU messages over MLLP")
     parser.add_argument("--render-cap", type=float, default=900.0, help="seconds, at most")
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    parser.add_argument(
+        "--broker", help="e.g. filesystem:// (default: the launcher's choice, Redis if it answers)"
+    )
     args = parser.parse_args()
     results: dict[str, LoadResult] = {}
     if args.only != "postgresql":

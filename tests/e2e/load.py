@@ -130,11 +130,13 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> No
 
 @contextmanager
 def launched_stack(
-    workdir: Path, *, queue: str, database_url: str | None = None
+    workdir: Path, *, queue: str, database_url: str | None = None, broker_url: str | None = None
 ) -> Iterator[Stack]:
     """`python -m labpanel.launcher` in ``workdir/var`` and `manage.py mllp_listener` beside it.
 
-    Without ``database_url`` both use the launcher's embedded SQLite file.
+    Without ``database_url`` both use the launcher's embedded SQLite file; without
+    ``broker_url`` the launcher chooses the broker (``filesystem://`` stands in for a machine
+    without Redis).
     """
     env = {key: value for key, value in os.environ.items() if key not in CONFIGURATION}
     port = free_port()
@@ -142,6 +144,8 @@ def launched_stack(
     env.update(LABPANEL_VAR_DIR=str(var), PORT=str(port), CELERY_TASK_DEFAULT_QUEUE=queue)
     if database_url:
         env["DATABASE_URL"] = database_url
+    if broker_url:
+        env["CELERY_BROKER_URL"] = broker_url
     launcher_log = workdir / "launcher.log"
     listener_log = workdir / "mllp_listener.log"
     processes: list[subprocess.Popen[bytes]] = []
@@ -163,17 +167,17 @@ def launched_stack(
                 raise RuntimeError(f"the launcher did not start:\n{launcher_log.read_text()}")
             time.sleep(0.5)
         # What the launcher filled in: its generated key, and the broker it chose.
-        broker = (
-            LOCAL_REDIS_URL
-            if redis_answers(LOCAL_REDIS_HOST, LOCAL_REDIS_PORT)
-            else "filesystem://"
-        )
-        if broker not in launcher_log.read_text() and broker == LOCAL_REDIS_URL:
-            raise RuntimeError(f"the launcher chose another broker:\n{launcher_log.read_text()}")
+        if broker_url is None:
+            redis_up = redis_answers(LOCAL_REDIS_HOST, LOCAL_REDIS_PORT)
+            broker_url = LOCAL_REDIS_URL if redis_up else "filesystem://"
+            if redis_up and LOCAL_REDIS_URL not in launcher_log.read_text():
+                raise RuntimeError(
+                    f"the launcher chose another broker:\n{launcher_log.read_text()}"
+                )
         env.update(
             DJANGO_SECRET_KEY_FILE=str(var / "secret_key"),
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-            CELERY_BROKER_URL=broker,
+            CELERY_BROKER_URL=broker_url,
         )
         token = subprocess.run(
             [sys.executable, "manage.py", "issue_api_token", "lab.tech", "--role", "technician"],
@@ -203,7 +207,8 @@ def launched_stack(
     finally:
         for process in reversed(processes):
             _stop(process)
-        if redis_answers(LOCAL_REDIS_HOST, LOCAL_REDIS_PORT):
+        redis_broker = (broker_url or LOCAL_REDIS_URL) == LOCAL_REDIS_URL
+        if redis_broker and redis_answers(LOCAL_REDIS_HOST, LOCAL_REDIS_PORT):
             import redis
 
             redis.Redis.from_url(LOCAL_REDIS_URL).delete(queue)
