@@ -101,8 +101,23 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # A file shared by the web process and the worker: wait for the other's write lock.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # One file shared by the web workers, the Celery worker and the MLLP listener:
+    # - WAL journal: readers never block the writer nor it them (a report being drawn reads
+    #   while panels are stored); synchronous=NORMAL is durable at each checkpoint and safe
+    #   with WAL (a power cut may lose the last commits, never corrupt the file).
+    # - IMMEDIATE transactions: every atomic block takes the write lock at BEGIN, waiting for
+    #   it. A DEFERRED one that reads first and writes later gets SQLITE_BUSY at once when
+    #   another process wrote meanwhile, whatever the timeout ("database is locked").
+    # - timeout: how long a connection waits for the write lock (busy timeout), in atomic
+    #   blocks and autocommit writes alike. Write transactions stay short; nothing holds one
+    #   while drawing a PDF.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -172,6 +187,9 @@ if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # The worker looks for messages this often once its 2 slots are busy or the queue is
+        # empty (kombu's default, 1 s, caps rendering at about 2 reports/s); a listdir each.
+        "polling_interval": 0.1,
     }
 elif CELERY_BROKER_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A dead or unreachable Redis must fail a publish within seconds, not hang a web request.
