@@ -133,13 +133,14 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
+    from labpanel.accounts.models import Lab, Role, StaffMember
     from panels.imports.services import (
         import_job_commit,
         import_job_commit_request,
         import_job_create,
         import_job_validate,
     )
-    from panels.models import ImportJob, Lab, Result, Role, StaffMember
+    from panels.models import ImportJob, Result
     from tests.factories import make_lab, make_staff
 
     call_command("migrate", verbosity=0)

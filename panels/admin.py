@@ -1,4 +1,4 @@
-"""Admin for labs, staff, patients, panels and results. Results on a report are read-only."""
+"""Admin for patients, panels and results. Results on a report are read-only."""
 
 from __future__ import annotations
 
@@ -11,24 +11,10 @@ from panels.models import (
     BeadRegion,
     ImportJob,
     InboundMessage,
-    Lab,
     Panel,
     Patient,
     Result,
-    StaffMember,
 )
-
-
-@admin.register(Lab)
-class LabAdmin(admin.ModelAdmin[Lab]):
-    list_display = ("name", "clia_number")
-
-
-@admin.register(StaffMember)
-class StaffMemberAdmin(admin.ModelAdmin[StaffMember]):
-    list_display = ("user", "role", "lab", "provider_id")
-    list_filter = ("role", "lab")
-    search_fields = ("user__username",)
 
 
 @admin.register(Patient)

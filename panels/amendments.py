@@ -24,10 +24,11 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from labpanel.exceptions import InvalidInput, NotAllowed, NotReady
+from labpanel.accounts import access
+from labpanel.exceptions import InvalidInput, NotReady
 from panels.imports.bulk import ids_reserve
 from panels.interpretation import panel_conclusions
-from panels.models import Finding, Panel, Result, Role, StaffMember
+from panels.models import Finding, Panel, Result
 from panels.notation import NotationError, parse_reported_value
 from panels.services import (
     PanelSubmission,
@@ -50,21 +51,12 @@ logger = logging.getLogger(__name__)
 CORRECTION = "correction"
 DILUTION_RERUN = "dilution_rerun"
 KINDS = (CORRECTION, DILUTION_RERUN)
-AMENDING_ROLES = (Role.TECHNICIAN, Role.DIRECTOR, Role.INTEGRATOR)
 
 
 @dataclass(frozen=True)
 class Amended:
     panel: Panel
     report: Report
-
-
-def _amender_check(*, user: User, panel: Panel) -> None:
-    staff = StaffMember.objects.filter(user=user, lab_id=panel.lab_id).first()
-    if staff is None or staff.role not in AMENDING_ROLES:
-        raise NotAllowed("only the lab's technicians, directors and integrators amend results")
-    if staff.role == Role.INTEGRATOR and panel.submitted_by_id != user.pk:
-        raise NotAllowed("an interface amends only the panels it submitted")
 
 
 def panel_amend(
@@ -93,7 +85,7 @@ def panel_amend(
         panel = (
             Panel.objects.select_for_update().select_related("patient", "ruleset").get(pk=panel_id)
         )
-        _amender_check(user=user, panel=panel)
+        access.amend_check(user, lab_id=panel.lab_id, submitted_by_id=panel.submitted_by_id)
         current_report = panel.reports.order_by("-pk").first()
         if current_report is None or current_report.status not in (
             ReportStatus.READY,

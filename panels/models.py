@@ -1,4 +1,4 @@
-"""Labs, staff roles, patients, panels (one specimen's ordered panel) and their results.
+"""Patients, panels (one specimen's ordered panel) and their results.
 
 Results keep the value exactly as reported: the raw text, the Decimal, its comparator and the
 number of decimals written, so nothing is rounded or re-notated. Each result points at the rule
@@ -18,52 +18,8 @@ from labpanel.db import TimestampedModel
 from reference_ranges.models import Analyte, ReferenceRangeRule, ReferenceRangeSet, Sex
 
 
-class Lab(TimestampedModel):
-    name = models.CharField(max_length=200)
-    address = models.TextField(blank=True)
-    clia_number = models.CharField(max_length=16, blank=True)
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Role(models.TextChoices):
-    TECHNICIAN = "technician", "Lab technician"
-    CLINICIAN = "clinician", "Clinician"
-    INTEGRATOR = "integrator", "Integrator"
-    DIRECTOR = "director", "Lab director"
-
-
-class StaffMember(TimestampedModel):
-    """A user's membership of a lab and the role that decides what they may see and do."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff"
-    )
-    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="staff")
-    role = models.CharField(max_length=16, choices=Role.choices)
-    display_name = models.CharField(max_length=120, blank=True)
-    provider_id = models.CharField(
-        max_length=64,
-        blank=True,
-        help_text="Identifier interfaces use for this clinician (HL7 OBR-16.1), e.g. an NPI",
-    )
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["lab", "provider_id"],
-                condition=~Q(provider_id=""),
-                name="staff_provider_id_once_per_lab",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user} ({self.role}, {self.lab})"
-
-
 class Patient(TimestampedModel):
-    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="patients")
+    lab = models.ForeignKey("accounts.Lab", on_delete=models.PROTECT, related_name="patients")
     mrn = models.CharField("MRN", max_length=64, unique=True)
     family_name = models.CharField(max_length=120)
     given_name = models.CharField(max_length=120, blank=True)
@@ -113,7 +69,7 @@ class Panel(TimestampedModel):
     """One accessioned specimen and the cytokine panel measured on it."""
 
     accession = models.CharField(max_length=64, unique=True)
-    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="panels")
+    lab = models.ForeignKey("accounts.Lab", on_delete=models.PROTECT, related_name="panels")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="panels")
     specimen_type = models.CharField(max_length=16, choices=SpecimenType.choices)
     collected_at = models.DateTimeField()
@@ -295,7 +251,7 @@ class ImportJob(TimestampedModel):
     """
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="import_jobs")
+    lab = models.ForeignKey("accounts.Lab", on_delete=models.PROTECT, related_name="import_jobs")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="import_jobs"
     )
@@ -371,7 +327,7 @@ class BeadRegion(TimestampedModel):
     """A lab's mapping of a multiplex bead region (xPONENT/Bio-Plex ``IL-6 (27)``) to an analyte,
     used when an export names a column by a label the catalogue does not know."""
 
-    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="bead_regions")
+    lab = models.ForeignKey("accounts.Lab", on_delete=models.PROTECT, related_name="bead_regions")
     region = models.CharField(max_length=16)
     analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="bead_regions")
     kit = models.CharField(max_length=120, blank=True, help_text="Bead kit / panel, informative")
@@ -437,7 +393,9 @@ class InboundMessage(TimestampedModel):
     control ID (MSH-10) gets the stored ACK back.
     """
 
-    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="inbound_messages")
+    lab = models.ForeignKey(
+        "accounts.Lab", on_delete=models.PROTECT, related_name="inbound_messages"
+    )
     received_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="inbound_messages"
     )

@@ -1,8 +1,7 @@
 """Permission-aware reads of panels.
 
-Who sees what: technicians and directors see their lab's panels; a clinician sees only the
-panels they ordered; an integrator sees the panels submitted with its own credentials. Anyone
-else sees nothing. Views answer 404 for anything outside these sets, so existence never leaks.
+Who sees what is decided by :func:`labpanel.accounts.access.panels_scope` (see its policy).
+Views answer 404 for anything outside the user's scope, so existence never leaks.
 """
 
 from __future__ import annotations
@@ -10,28 +9,13 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Prefetch, QuerySet
 
-from panels.models import Finding, Panel, Result, Role, StaffMember
+from labpanel.accounts import access
+from panels.models import Finding, Panel, Result
 from reports.models import Report
 
 
-def staff_member_get(*, user: User | AnonymousUser) -> StaffMember | None:
-    if not user.is_authenticated:
-        return None
-    return StaffMember.objects.select_related("lab").filter(user_id=user.pk).first()
-
-
 def panels_visible_to(*, user: User | AnonymousUser) -> QuerySet[Panel]:
-    staff = staff_member_get(user=user)
-    if staff is None:
-        return Panel.objects.none()
-    panels = Panel.objects.filter(lab_id=staff.lab_id)
-    if staff.role in (Role.TECHNICIAN, Role.DIRECTOR):
-        return panels
-    if staff.role == Role.CLINICIAN:
-        return panels.filter(ordering_clinician_id=staff.user_id)
-    if staff.role == Role.INTEGRATOR:
-        return panels.filter(submitted_by_id=staff.user_id)
-    return Panel.objects.none()
+    return Panel.objects.filter(access.panels_scope(user))
 
 
 def _with_details(panels: QuerySet[Panel]) -> QuerySet[Panel]:

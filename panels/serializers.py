@@ -16,15 +16,14 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
+from labpanel.accounts import access
+from labpanel.accounts.models import Lab
 from panels.models import (
     Finding,
-    Lab,
     Panel,
     PatientEventKind,
     Result,
-    Role,
     SpecimenType,
-    StaffMember,
 )
 from panels.notation import NotationError, parse_reported_value
 from panels.services import EventData, PanelSubmission, PatientData, ResultData
@@ -217,11 +216,7 @@ class PanelSubmitInput(serializers.Serializer[Any]):
 
     def validate_ordering_clinician(self, value: str) -> Any:
         lab: Lab = self.context["lab"]
-        staff = (
-            StaffMember.objects.select_related("user")
-            .filter(user__username=value, lab=lab, role=Role.CLINICIAN, user__is_active=True)
-            .first()
-        )
+        staff = access.ordering_clinicians(lab_id=lab.pk).filter(user__username=value).first()
         if staff is None:
             raise serializers.ValidationError(f"clinician {value!r} not found in this lab")
         return staff.user

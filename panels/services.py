@@ -23,17 +23,16 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from labpanel.exceptions import Conflict, NotAllowed
+from labpanel.accounts import access
+from labpanel.accounts.models import Lab
+from labpanel.exceptions import Conflict
 from panels.interpretation import PanelConclusions, evidence_json, panel_conclusions
 from panels.models import (
     Finding,
-    Lab,
     Panel,
     Patient,
     PatientEvent,
     Result,
-    Role,
-    StaffMember,
 )
 from panels.notation import ReportedValue
 from reference_ranges.adapters import ruleset_to_engine
@@ -48,8 +47,6 @@ from reference_ranges.selectors import (
 from reports.services import report_request
 
 logger = logging.getLogger(__name__)
-
-SUBMITTING_ROLES = (Role.TECHNICIAN, Role.DIRECTOR, Role.INTEGRATOR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,14 +195,6 @@ def result_build(
     )
 
 
-def submitter_lab_get(*, user: User) -> Lab:
-    """The lab ``user`` submits for; raises ``NotAllowed`` when their role may not submit."""
-    staff = StaffMember.objects.select_related("lab").filter(user=user).first()
-    if staff is None or staff.role not in SUBMITTING_ROLES:
-        raise NotAllowed("only technicians, directors and integrators may submit panels")
-    return staff.lab
-
-
 def _existing_panel_outcome(*, accession: str, content_sha256: str) -> Panel | None:
     panel = Panel.objects.filter(accession=accession).first()
     if panel is None:
@@ -297,7 +286,7 @@ def panel_submit(*, submitted_by: User, submission: PanelSubmission) -> tuple[Pa
     content, patient demographics differ, no active rule set). Nothing is stored on error.
     Side effect: enqueues ``reports.render_report_pdf`` after commit.
     """
-    lab = submitter_lab_get(user=submitted_by)
+    lab = access.submitting_lab(submitted_by)
     content_sha256 = submission.content_sha256()
     existing = _existing_panel_outcome(
         accession=submission.accession, content_sha256=content_sha256

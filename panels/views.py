@@ -11,11 +11,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from labpanel.accounts import access
 from panels.amendments import panel_amend
 from panels.models import Panel
 from panels.selectors import panel_get, panel_list
 from panels.serializers import AmendmentInput, PanelOutput, PanelSubmitInput
-from panels.services import panel_submit, submitter_lab_get
+from panels.services import panel_submit
 from reference_ranges.selectors import analyte_catalogue_get
 
 
@@ -49,7 +50,7 @@ class PanelViewSet(
         },
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        lab = submitter_lab_get(user=request.user)  # type: ignore[arg-type]
+        lab = access.submitting_lab(request.user)
         serializer = PanelSubmitInput(
             data=request.data, context={"lab": lab, "catalogue": analyte_catalogue_get()}
         )

@@ -18,14 +18,15 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from labpanel.accounts import access
+from labpanel.accounts.models import Lab
 from labpanel.exceptions import DomainError
-from panels.models import Lab, Role, StaffMember
 from reference_ranges.models import (
     Analyte,
     AssayMeasuringRange,
@@ -184,14 +185,6 @@ class ReferenceRangeRuleAdmin(admin.ModelAdmin[ReferenceRangeRule]):
 # --- Lab configuration: pattern-rule switches and measuring ranges -------------------------------
 
 
-def _director_lab_id(user: User | AnonymousUser) -> int | None:
-    """The lab ``user`` directs, or ``None``."""
-    if not user.is_authenticated or not user.is_active:
-        return None
-    staff = StaffMember.objects.filter(user_id=user.pk, role=Role.DIRECTOR).first()
-    return None if staff is None else staff.lab_id
-
-
 def _error_text(error: DomainError) -> str:
     details = [
         str(item.get("message", item)) if isinstance(item, dict) else str(item)
@@ -211,10 +204,7 @@ class _LabConfigurationAdmin(admin.ModelAdmin[Any]):
     """Visible to superusers, and to lab directors for their own lab's rows. Never deleted."""
 
     def _allowed(self, request: HttpRequest) -> bool:
-        user = request.user
-        return bool(user.is_active and user.is_staff) and (
-            bool(user.is_superuser) or _director_lab_id(request.user) is not None
-        )
+        return access.lab_configuration_admin_allowed(request.user)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self._allowed(request)
@@ -229,16 +219,13 @@ class _LabConfigurationAdmin(admin.ModelAdmin[Any]):
         return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        rows = super().get_queryset(request)
-        if request.user.is_superuser:
-            return rows
-        return rows.filter(lab_id=_director_lab_id(request.user))
+        return super().get_queryset(request).filter(access.lab_configuration_scope(request.user))
 
     def formfield_for_foreignkey(
         self, db_field: Any, request: HttpRequest, **kwargs: Any
     ) -> forms.ModelChoiceField[Any] | None:
         if db_field.name == "lab" and not request.user.is_superuser:
-            kwargs["queryset"] = Lab.objects.filter(pk=_director_lab_id(request.user) or 0)
+            kwargs["queryset"] = Lab.objects.filter(pk=access.directed_lab_id(request.user) or 0)
             kwargs["required"] = True
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

@@ -108,7 +108,7 @@ class ReferenceRangeSet(TimestampedModel):
     )
     description = models.TextField(blank=True)
     lab = models.ForeignKey(
-        "panels.Lab",
+        "accounts.Lab",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -253,7 +253,7 @@ class PatternRuleSetting(models.Model):
     """
 
     lab = models.ForeignKey(
-        "panels.Lab",
+        "accounts.Lab",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -340,7 +340,9 @@ class AssayMeasuringRange(models.Model):
     analyte with a later ``effective_from`` supersedes it from that day.
     """
 
-    lab = models.ForeignKey("panels.Lab", on_delete=models.PROTECT, related_name="measuring_ranges")
+    lab = models.ForeignKey(
+        "accounts.Lab", on_delete=models.PROTECT, related_name="measuring_ranges"
+    )
     analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="measuring_ranges")
     assay = models.CharField(max_length=200, help_text="Assay / method, e.g. Roche Elecsys IL-6")
     lloq = models.DecimalField("LLOQ", max_digits=20, decimal_places=6, null=True, blank=True)

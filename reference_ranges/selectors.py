@@ -1,7 +1,8 @@
 """Reads of the catalogue, rule sets, pattern-rule settings and assay measuring ranges.
 
-Rule sets visible to a user: technicians, directors and integrators see their own lab's sets and
-the installation-wide ones (lab NULL); anyone else sees none. Views answer 404 for the rest.
+Rule sets visible to a user: :func:`labpanel.accounts.access.rulesets_scope` (technicians,
+directors and integrators see their own lab's sets and the installation-wide ones; anyone else
+sees none). Views answer 404 for the rest.
 Measuring ranges leave as plain frozen dataclasses (:class:`MeasuringRangeFacts`), ready to be
 put on engine ``Measurement``s.
 """
@@ -18,7 +19,8 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import F, Prefetch, Q, QuerySet
 
-from panels.models import Lab, StaffMember
+from labpanel.accounts import access
+from labpanel.accounts.models import Lab
 from reference_ranges.engine.units import convert as unit_convert
 from reference_ranges.engine.units import quantity_of
 from reference_ranges.models import (
@@ -38,7 +40,6 @@ from reference_ranges.ruleset_format import (
 )
 
 _SEPARATORS = re.compile(r"[\s\-_./]+")
-READING_ROLES = ("technician", "director", "integrator")
 
 
 def analyte_name_key(name: str) -> str:
@@ -106,18 +107,8 @@ def ruleset_get_active(
     )
 
 
-def _staff_lab_id(user: User | AnonymousUser) -> int | None:
-    if not user.is_authenticated:
-        return None
-    staff = StaffMember.objects.filter(user_id=user.pk, role__in=READING_ROLES).first()
-    return None if staff is None else staff.lab_id
-
-
 def rulesets_visible_to(*, user: User | AnonymousUser) -> QuerySet[ReferenceRangeSet]:
-    lab_id = _staff_lab_id(user)
-    if lab_id is None:
-        return ReferenceRangeSet.objects.none()
-    return ReferenceRangeSet.objects.filter(Q(lab_id=lab_id) | Q(lab__isnull=True))
+    return ReferenceRangeSet.objects.filter(access.rulesets_scope(user))
 
 
 def _with_details(rulesets: QuerySet[ReferenceRangeSet]) -> QuerySet[ReferenceRangeSet]:

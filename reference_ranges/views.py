@@ -23,6 +23,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from labpanel.accounts import access
 from labpanel.exceptions import InvalidInput
 from reference_ranges.models import ReferenceRangeSet
 from reference_ranges.ruleset_format import DocumentFormat, document_dump, document_load
@@ -37,7 +38,6 @@ from reference_ranges.serializers import (
     RulesetPublishOutput,
 )
 from reference_ranges.services import (
-    ruleset_director_check,
     ruleset_impact_preview,
     ruleset_import,
     ruleset_publish,
@@ -179,7 +179,9 @@ class RulesetViewSet(
     def import_document(self, request: Request) -> Response:
         """Store the document as a draft set of the director's lab; 400 names every problem."""
         user = self._user()
-        director = ruleset_director_check(user=user, lab_id=None, installation_wide_allowed=True)
+        director = access.ruleset_manager_check(
+            user=user, lab_id=None, installation_wide_allowed=True
+        )
         outcome = ruleset_import(
             document=request.data,
             created_by=user,
@@ -236,7 +238,7 @@ class RulesetViewSet(
     def impact(self, request: Request, pk: Any = None) -> Response:
         """Dry run over the lab's stored results: every interpretation this set would change."""
         ruleset = self.get_object()
-        ruleset_director_check(
+        access.ruleset_manager_check(
             user=self._user(), lab_id=ruleset.lab_id, installation_wide_allowed=False
         )
         query = ImpactPreviewInput(data=request.query_params)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser, User
 
-from panels.selectors import panels_visible_to
+from labpanel.accounts import access
 from reports.models import Report
 
 
 def report_get(*, pk: int, user: User | AnonymousUser) -> Report | None:
     return (
         Report.objects.select_related("panel")
-        .filter(pk=pk, panel__in=panels_visible_to(user=user))
+        .filter(access.panels_scope(user, prefix="panel__"), pk=pk)
         .first()
     )

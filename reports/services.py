@@ -25,8 +25,9 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from labpanel.exceptions import Conflict, NotAllowed
-from panels.models import Panel, Role, StaffMember
+from labpanel.accounts import access
+from labpanel.exceptions import Conflict
+from panels.models import Panel
 from reports.document_builder import report_document_build
 from reports.models import FailureKind, Report, ReportStatus
 from reports.rendering import RenderError, render_pdf
@@ -182,7 +183,7 @@ def report_retry(*, report_id: int, user: AbstractBaseUser | AnonymousUser) -> R
         report = (
             Report.objects.select_for_update(of=("self",)).select_related("panel").get(pk=report_id)
         )
-        _retrier_check(user=user, lab_id=report.panel.lab_id)
+        access.report_retry_check(user, lab_id=report.panel.lab_id)
         if report.status != ReportStatus.FAILED:
             raise Conflict(
                 f"report {report.pk} is {report.public_status}; only a failed report can be "
@@ -209,18 +210,6 @@ def report_retry(*, report_id: int, user: AbstractBaseUser | AnonymousUser) -> R
         report_render_enqueue(report_ids=[report.pk])
     logger.info("report.retry.requested report_id=%s user_id=%s", report.pk, user.pk)
     return report
-
-
-def _retrier_check(*, user: AbstractBaseUser | AnonymousUser, lab_id: int) -> None:
-    if not user.is_authenticated or not user.is_active:
-        raise NotAllowed("only a director of the report's lab may retry it")
-    if getattr(user, "is_superuser", False):
-        return
-    is_director = StaffMember.objects.filter(
-        user_id=user.pk, lab_id=lab_id, role=Role.DIRECTOR
-    ).exists()
-    if not is_director:
-        raise NotAllowed("only a director of the report's lab may retry it")
 
 
 def _claim(*, report_id: int, now: datetime) -> Report | None:

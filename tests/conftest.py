@@ -12,8 +12,8 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from panels.accounts import api_token_issue
-from panels.models import Lab, Role, StaffMember
+from labpanel.accounts.models import Lab, Role, StaffMember
+from labpanel.accounts.services import api_token_issue
 from reference_ranges import adapters
 from reference_ranges.models import Analyte
 from reference_ranges.services import analyte_catalogue_load, ruleset_seed_load

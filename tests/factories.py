@@ -8,7 +8,7 @@ import factory
 from django.contrib.auth.models import User
 from factory.declarations import Sequence, SubFactory
 
-from panels.models import Lab, Role, StaffMember
+from labpanel.accounts.models import Lab, Role, StaffMember
 
 
 class LabFactory(factory.django.DjangoModelFactory[Lab]):

@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from labpanel.accounts import access
 from labpanel.exceptions import DomainError, NotAllowed
 from panels.imports.selectors import import_job_get, import_jobs_visible_to, import_problems
 from panels.imports.services import (
@@ -23,7 +24,6 @@ from panels.imports.services import (
     import_job_abandon,
     import_job_commit_request,
     import_job_create,
-    importer_lab_get,
     preview_read,
 )
 from panels.models import ImportJob, ImportStatus
@@ -59,7 +59,7 @@ class UploadForm(forms.Form):
 
 def _importer(request: HttpRequest) -> None:
     try:
-        importer_lab_get(user=request.user)  # type: ignore[arg-type]
+        access.importing_lab(request.user)
     except NotAllowed as error:
         raise PermissionDenied(error.message) from error
 

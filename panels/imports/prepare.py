@@ -15,8 +15,9 @@ from datetime import date
 
 from django.utils import timezone
 
+from labpanel.accounts.models import Lab
 from panels.imports.staging import FILE, StagedImport, StagedPanel, StagedProblem
-from panels.models import Lab, Panel, Patient
+from panels.models import Panel, Patient
 from panels.services import submission_measurements
 from reference_ranges.adapters import ruleset_to_engine
 from reference_ranges.engine import Age, age_on, interpret

@@ -7,15 +7,14 @@ import uuid
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
-from panels.models import ImportJob, ImportProblem, Role
-from panels.selectors import staff_member_get
+from labpanel.accounts import access
+from panels.models import ImportJob, ImportProblem
 
 
 def import_jobs_visible_to(*, user: User | AnonymousUser) -> QuerySet[ImportJob]:
-    staff = staff_member_get(user=user)
-    if staff is None or staff.role not in (Role.TECHNICIAN, Role.DIRECTOR):
-        return ImportJob.objects.none()
-    return ImportJob.objects.filter(lab_id=staff.lab_id).select_related("created_by", "ruleset")
+    return ImportJob.objects.filter(access.import_jobs_scope(user)).select_related(
+        "created_by", "ruleset"
+    )
 
 
 def import_job_get(*, key: str, user: User | AnonymousUser) -> ImportJob | None:

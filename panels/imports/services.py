@@ -30,7 +30,9 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from labpanel.exceptions import Conflict, InvalidInput, NotAllowed
+from labpanel.accounts import access
+from labpanel.accounts.models import Lab
+from labpanel.exceptions import Conflict, InvalidInput
 from panels.imports.conclusions import Conclusions, conclude, history_fingerprint
 from panels.imports.prepare import Prepared, prepare
 from panels.imports.staged_file import (
@@ -51,11 +53,8 @@ from panels.models import (
     ImportJob,
     ImportProblem,
     ImportStatus,
-    Lab,
     Panel,
     Patient,
-    Role,
-    StaffMember,
 )
 from panels.validation import local_zone
 from reference_ranges.models import ReferenceRangeRule
@@ -69,7 +68,6 @@ from reports.services import BROKER_ERRORS, report_dispatch_failed_record, repor
 
 logger = logging.getLogger(__name__)
 
-IMPORTING_ROLES = (Role.TECHNICIAN, Role.DIRECTOR)
 FORMATS = ("labpanel_long", "labpanel_wide", "luminex_xponent", "biorad_bioplex", "msd_workbench")
 PROGRESS_EVERY_ROWS = 10_000
 # A job still committing can be abandoned too (e.g. its worker died): the commit locks the job
@@ -82,13 +80,6 @@ ABANDONABLE = (
     ImportStatus.REJECTED,
     ImportStatus.COMMITTING,
 )
-
-
-def importer_lab_get(*, user: User) -> Lab:
-    staff = StaffMember.objects.select_related("lab").filter(user=user).first()
-    if staff is None or staff.role not in IMPORTING_ROLES:
-        raise NotAllowed("only technicians and directors may import files")
-    return staff.lab
 
 
 def _sha256(upload: File[Any]) -> tuple[str, int]:
@@ -114,7 +105,7 @@ def import_job_create(
     Raises ``InvalidInput`` (empty file, unknown format), ``Conflict`` (the lab already has a
     job for the same bytes; the message points at it) and ``NotAllowed``.
     """
-    lab = importer_lab_get(user=user)
+    lab = access.importing_lab(user)
     if file_format and file_format not in FORMATS:
         raise InvalidInput(
             f"unknown format {file_format!r}",
@@ -243,13 +234,9 @@ def _parse(
 def _stage_and_prepare(
     job: ImportJob, parsed: ParsedFile, manifest: ParsedFile | None
 ) -> tuple[StagedImport, Prepared | None]:
-    from panels.models import StaffMember
-
     clinicians = {
         staff.user.get_username(): staff.user
-        for staff in StaffMember.objects.select_related("user").filter(
-            lab=job.lab, role=Role.CLINICIAN, user__is_active=True
-        )
+        for staff in access.ordering_clinicians(lab_id=job.lab_id)
     }
     now = timezone.now()
     context = StagingContext(
@@ -422,9 +409,9 @@ def _basis(*, lab: Lab, keys: StagedKeys) -> str:
     add(
         "clinicians",
         sorted(
-            StaffMember.objects.filter(
-                lab=lab, role=Role.CLINICIAN, user__is_active=True, user_id__in=clinicians
-            ).values_list("user_id", flat=True)
+            access.ordering_clinicians(lab_id=lab.pk)
+            .filter(user_id__in=clinicians)
+            .values_list("user_id", flat=True)
         ),
     )
     return digest.hexdigest()
@@ -525,7 +512,7 @@ def preview_read(*, job: ImportJob, offset: int, limit: int) -> list[dict[str, A
 
 def import_job_commit_request(*, job: ImportJob, user: User) -> ImportJob:
     """Accept the preview of ``job`` and enqueue the commit. ``Conflict`` unless it is clean."""
-    importer_lab_get(user=user)
+    access.importing_lab(user)
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
         if locked.status != ImportStatus.PREVIEW or locked.error_count:
@@ -708,7 +695,7 @@ def import_job_fail(*, job_id: int) -> None:
 
 
 def import_job_abandon(*, job: ImportJob, user: User) -> ImportJob:
-    importer_lab_get(user=user)
+    access.importing_lab(user)
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
         if locked.status not in ABANDONABLE:

@@ -27,12 +27,14 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from labpanel.exceptions import Conflict, DomainError, NotAllowed
+from labpanel.accounts import access
+from labpanel.accounts.models import Lab
+from labpanel.exceptions import Conflict, DomainError
 from panels.amendments import CORRECTION, panel_amend
 from panels.ingest.hl7.ack import build_ack
 from panels.ingest.hl7.parse import normalize_segments, parse_oru, read_batch
 from panels.ingest.hl7.types import Hl7Problem, OruObservation, OruOrder, OruParse, ProblemCode
-from panels.models import InboundMessage, Lab, Panel, Role, StaffMember
+from panels.models import InboundMessage, Panel
 from panels.notation import NotationError, parse_reported_value
 from panels.services import PanelSubmission, PatientData, ResultData, panel_submit
 from panels.validation import (
@@ -67,13 +69,6 @@ class Hl7Outcome:
     replayed: bool = False
 
 
-def hl7_receiver_lab_get(*, user: User) -> Lab:
-    staff = StaffMember.objects.select_related("lab").filter(user=user).first()
-    if staff is None or staff.role not in (Role.INTEGRATOR, Role.DIRECTOR):
-        raise NotAllowed("only integrators and directors may send HL7 messages")
-    return staff.lab
-
-
 def hl7_receive_any(
     *, raw: str, user: User, transport: str, raw_bytes: bytes | None = None
 ) -> Hl7Outcome:
@@ -83,7 +78,7 @@ def hl7_receive_any(
     refused whole: every message gets an AR and nothing is stored."""
     if not raw.lstrip().startswith(("FHS", "BHS")):
         return hl7_receive(raw=raw, user=user, transport=transport, raw_bytes=raw_bytes)
-    hl7_receiver_lab_get(user=user)
+    access.hl7_receiver_lab(user)
     batch = read_batch(raw)
     now = timezone.now()
     if batch.problems or not batch.messages:
@@ -135,7 +130,7 @@ def hl7_receive(
     ``raw`` is the decoded text; ``raw_bytes`` the bytes as received, archived unchanged
     (when not given, the text's UTF-8 encoding is archived).
     """
-    lab = hl7_receiver_lab_get(user=user)
+    lab = access.hl7_receiver_lab(user)
     archived = raw_bytes if raw_bytes is not None else raw.encode("utf-8", "surrogatepass")
     sha256 = hashlib.sha256(archived).hexdigest()
     parsed = parse_oru(raw)
@@ -433,9 +428,7 @@ def _problem(
 
 
 def _clinicians(lab: Lab) -> dict[str, User]:
-    staff = StaffMember.objects.select_related("user").filter(
-        lab=lab, role=Role.CLINICIAN, user__is_active=True
-    )
+    staff = access.ordering_clinicians(lab_id=lab.pk)
     by_id: dict[str, User] = {}
     for member in staff:
         by_id[member.user.get_username()] = member.user

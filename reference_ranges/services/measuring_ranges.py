@@ -16,8 +16,9 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from labpanel.exceptions import Conflict, InvalidInput, NotAllowed
-from panels.models import Lab, Role, StaffMember
+from labpanel.accounts import access
+from labpanel.accounts.models import Lab
+from labpanel.exceptions import Conflict, InvalidInput
 from reference_ranges.models import Analyte, AssayMeasuringRange
 
 logger = logging.getLogger(__name__)
@@ -97,14 +98,6 @@ def measuring_range_check(
     return problems
 
 
-def _director_check(*, user: User | None, lab: Lab) -> None:
-    if user is None or (user.is_active and user.is_superuser):
-        return
-    is_director = StaffMember.objects.filter(user_id=user.pk, lab_id=lab.pk, role=Role.DIRECTOR)
-    if not user.is_active or not is_director.exists():
-        raise NotAllowed("only a director of the lab may record its assays' measuring ranges")
-
-
 def measuring_range_record(
     *,
     lab: Lab,
@@ -127,7 +120,7 @@ def measuring_range_record(
     naming every problem, ``NotAllowed``, ``Conflict`` (a range already starts that day, or
     a later one exists: ranges are recorded in order).
     """
-    _director_check(user=created_by, lab=lab)
+    access.measuring_range_record_check(created_by, lab_id=lab.pk)
     problems = measuring_range_check(
         lab=lab,
         analyte=analyte,

@@ -19,8 +19,9 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from labpanel.exceptions import Conflict, InvalidInput, NotAllowed
-from panels.models import Lab, Role, StaffMember
+from labpanel.accounts import access
+from labpanel.accounts.models import Lab
+from labpanel.exceptions import Conflict, InvalidInput
 from reference_ranges.engine.patterns import PatternRule
 from reference_ranges.models import PatternRuleSetting, PatternRuleSettingChange
 from reference_ranges.patterns import pattern_rule_get, pattern_rules_all
@@ -93,22 +94,6 @@ def pattern_rule_defaults_sync() -> PatternDefaultsSummary:
     return PatternDefaultsSummary(created=created, updated=updated, kept=kept)
 
 
-def _may_change(*, user: User | None, lab: Lab | None) -> None:
-    """Raises ``NotAllowed`` unless ``user`` may change the setting of ``lab``'s scope."""
-    if lab is None:
-        if user is None or (user.is_active and user.is_superuser):
-            return
-        raise NotAllowed(
-            "the installation default of a pattern rule is changed by the installation's "
-            "operator; a lab director changes it for their own lab"
-        )
-    if user is None or not user.is_active:
-        raise NotAllowed("only a director of the lab may switch its pattern rules")
-    is_director = StaffMember.objects.filter(user_id=user.pk, lab_id=lab.pk, role=Role.DIRECTOR)
-    if not is_director.exists():
-        raise NotAllowed("only a director of the lab may switch its pattern rules")
-
-
 def _rule_or_error(rule_id: str) -> PatternRule:
     rule = pattern_rule_get(rule_id)
     if rule is None:
@@ -127,7 +112,7 @@ def pattern_rule_change_check(
     Returns the shipped rule; raises ``InvalidInput`` or ``NotAllowed``.
     """
     rule = _rule_or_error(rule_id)
-    _may_change(user=changed_by, lab=lab)
+    access.pattern_setting_change_check(changed_by, lab_id=None if lab is None else lab.pk)
     if enabled and not rule.verified and not reason.strip():
         raise InvalidInput(
             f"{rule.id} is UNVERIFIED: {rule.verification_note} Say why your lab switches it on.",

@@ -21,8 +21,10 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from labpanel.exceptions import Conflict, InvalidInput, NotAllowed
-from panels.models import Lab, Role, SpecimenType, StaffMember
+from labpanel.accounts import access
+from labpanel.accounts.models import Lab
+from labpanel.exceptions import Conflict, InvalidInput
+from panels.models import SpecimenType
 from reference_ranges.models import (
     Analyte,
     ReferenceRangeRule,
@@ -66,29 +68,6 @@ class RulesetPublishOutcome:
     ruleset: ReferenceRangeSet
     retired: ReferenceRangeSet | None
     warnings: list[dict[str, str | None]]
-
-
-def ruleset_director_check(
-    *, user: User, lab_id: int | None, installation_wide_allowed: bool = True
-) -> StaffMember:
-    """The user's director membership, if they may manage sets of ``lab_id``'s scope.
-
-    A lab's sets are managed by that lab's directors. Installation-wide sets (``lab_id=None``)
-    are managed by any director through the management commands; the API passes
-    ``installation_wide_allowed=False`` so that one lab's director cannot change the intervals
-    every other lab falls back to. Raises ``NotAllowed``.
-    """
-    staff = StaffMember.objects.select_related("lab").filter(user_id=user.pk).first()
-    if staff is None or staff.role != Role.DIRECTOR or not user.is_active:
-        raise NotAllowed("only a lab director may import or publish reference range sets")
-    if lab_id is not None and staff.lab_id != lab_id:
-        raise NotAllowed("only a director of the set's own lab may manage it")
-    if lab_id is None and not installation_wide_allowed:
-        raise NotAllowed(
-            "installation-wide reference range sets are managed by the installation's "
-            "operator (manage.py ruleset_import / ruleset_publish), not through the API"
-        )
-    return staff
 
 
 def ruleset_document_check(*, document: Any) -> ValidationOutcome:
@@ -174,7 +153,7 @@ def ruleset_import(
     draft and the warnings (age gaps; an ``effective_from`` that publishing will replace).
     """
     if created_by is not None:
-        ruleset_director_check(
+        access.ruleset_manager_check(
             user=created_by,
             lab_id=None if lab is None else lab.pk,
             installation_wide_allowed=installation_wide_allowed,
@@ -238,7 +217,7 @@ def ruleset_draft_create_from(
     (bad version), ``Conflict`` (the version exists).
     """
     if created_by is not None:
-        ruleset_director_check(user=created_by, lab_id=source.lab_id)
+        access.ruleset_manager_check(created_by, lab_id=source.lab_id)
     if not version or len(version) > 32:
         raise InvalidInput(
             "a version is 1 to 32 characters",
@@ -340,7 +319,7 @@ def ruleset_publish(
     Raises ``NotAllowed``, ``InvalidInput`` (effective date, validation problems),
     ``RulesetImmutable`` (not a draft), ``Conflict`` (a concurrent publish in the same scope).
     """
-    ruleset_director_check(
+    access.ruleset_manager_check(
         user=published_by,
         lab_id=ruleset.lab_id,
         installation_wide_allowed=installation_wide_allowed,

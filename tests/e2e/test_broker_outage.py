@@ -28,11 +28,12 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from labpanel.accounts.models import StaffMember
+from labpanel.accounts.services import api_token_issue
 from labpanel.celery import queue_depth
-from panels.accounts import api_token_issue
 from panels.ingest.hl7.ack import ack_code_of
 from panels.ingest.hl7.mllp import MllpClient
-from panels.models import Panel, StaffMember
+from panels.models import Panel
 from reports.models import Report, ReportStatus
 from reports.services import report_render, reports_stalled_requeue
 from reports.tasks import requeue_stalled_reports_task

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from panels.models import Panel, StaffMember
+from labpanel.accounts.models import StaffMember
+from panels.models import Panel
 from tests.imports.test_import_jobs import LONG_CSV
 
 CHROMIUM = os.environ.get("LABPANEL_CHROMIUM") or shutil.which("chromium")

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from panels.accounts import api_token_issue
-from panels.models import Panel, Role
+from labpanel.accounts.models import Role
+from labpanel.accounts.services import api_token_issue
+from panels.models import Panel
 from tests.e2e.conftest import http, multipart, wait_for
 from tests.factories import make_lab, make_staff
 

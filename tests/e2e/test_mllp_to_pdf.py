@@ -22,10 +22,11 @@ import pytest
 from django.db import connection
 from pypdf import PdfReader
 
-from panels.accounts import api_token_issue
+from labpanel.accounts.models import Role
+from labpanel.accounts.services import api_token_issue
 from panels.ingest.hl7.ack import ack_code_of
 from panels.ingest.hl7.mllp import MllpClient
-from panels.models import Panel, Role
+from panels.models import Panel
 from tests.e2e.conftest import http, wait_for
 from tests.factories import make_lab, make_staff
 

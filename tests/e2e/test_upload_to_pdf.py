@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from panels.accounts import api_token_issue
-from panels.models import Role
+from labpanel.accounts.models import Role
+from labpanel.accounts.services import api_token_issue
 from tests.conftest import EXAMPLE_PANEL
 from tests.e2e.conftest import http, wait_for
 from tests.factories import make_lab, make_staff

@@ -12,17 +12,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from labpanel.accounts.models import Role
 from panels.imports.services import import_job_commit, import_job_validate
-from panels.models import (
-    Finding,
-    ImportedPanel,
-    ImportJob,
-    ImportStatus,
-    Panel,
-    Patient,
-    Result,
-    Role,
-)
+from panels.models import Finding, ImportedPanel, ImportJob, ImportStatus, Panel, Patient, Result
 from reports.models import Report
 from tests.conftest import token_client
 from tests.factories import make_lab, make_staff

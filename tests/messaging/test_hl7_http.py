@@ -8,7 +8,8 @@ import hl7
 import pytest
 from rest_framework.test import APIClient
 
-from panels.models import InboundMessage, Panel, Patient, Result, StaffMember
+from labpanel.accounts.models import StaffMember
+from panels.models import InboundMessage, Panel, Patient, Result
 from reports.models import Report
 from reports.services import report_render
 from tests.conftest import token_client

@@ -12,7 +12,8 @@ import pytest
 from pypdf import PdfReader
 from rest_framework.test import APIClient
 
-from panels.models import Finding, Panel, Result, StaffMember
+from labpanel.accounts.models import StaffMember
+from panels.models import Finding, Panel, Result
 from reports.models import Report, ReportStatus
 from reports.services import report_render
 from tests.conftest import token_client

@@ -10,7 +10,8 @@ from django.core.management import CommandError, call_command
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from panels.models import Lab, Result, Role, StaffMember
+from labpanel.accounts.models import Lab, Role, StaffMember
+from panels.models import Result
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,9 @@ from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from panels.accounts import api_token_issue, api_tokens_revoke
-from panels.models import Panel, Role, StaffMember
+from labpanel.accounts.models import Role, StaffMember
+from labpanel.accounts.services import api_token_issue, api_tokens_revoke
+from panels.models import Panel
 from reports.models import Report
 from tests.conftest import token_client
 from tests.factories import make_lab, make_staff, make_user

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from labpanel.accounts.models import Lab, Role, StaffMember
 from labpanel.exceptions import InvalidInput, NotAllowed
-from panels.models import Lab, Role, StaffMember
 from reference_ranges.models import PatternRuleSetting, PatternRuleSettingChange
 from reference_ranges.patterns import pattern_rules_all, pattern_rules_enabled
 from reference_ranges.services import pattern_rule_defaults_sync, pattern_rule_setting_change

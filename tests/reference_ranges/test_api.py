@@ -12,7 +12,7 @@ import time_machine
 import yaml
 from rest_framework.test import APIClient
 
-from panels.models import Lab, Role, StaffMember
+from labpanel.accounts.models import Lab, Role, StaffMember
 from reference_ranges.models import ReferenceRangeSet, RuleSetStatus
 from reference_ranges.selectors import ruleset_document_get, ruleset_get_active
 from reference_ranges.services import ruleset_import

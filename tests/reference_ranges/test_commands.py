@@ -14,7 +14,7 @@ import time_machine
 import yaml
 from django.core.management import CommandError, call_command
 
-from panels.models import StaffMember
+from labpanel.accounts.models import StaffMember
 from reference_ranges.models import ReferenceRangeSet, RuleSetStatus
 from reference_ranges.selectors import ruleset_document_get
 from tests.reference_ranges.helpers import document, rule

@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.test import Client
 
-from panels.models import StaffMember
+from labpanel.accounts.models import StaffMember
 from reference_ranges.models import (
     Analyte,
     AssayMeasuringRange,

@@ -13,8 +13,8 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 
+from labpanel.accounts.models import Lab, Role, StaffMember
 from labpanel.exceptions import Conflict, InvalidInput, NotAllowed
-from panels.models import Lab, Role, StaffMember
 from reference_ranges.models import Analyte, AssayMeasuringRange
 from reference_ranges.selectors import MeasuringRangeFacts, measuring_ranges_active
 from reference_ranges.services import measuring_range_record

@@ -13,8 +13,8 @@ import pytest
 import time_machine
 from django.db import IntegrityError, connection, transaction
 
+from labpanel.accounts.models import Lab, Role, StaffMember
 from labpanel.exceptions import Conflict, InvalidInput, NotAllowed
-from panels.models import Lab, Role, StaffMember
 from reference_ranges.models import ReferenceRangeRule, ReferenceRangeSet, RuleSetStatus
 from reference_ranges.selectors import ruleset_get_active
 from reference_ranges.services import (

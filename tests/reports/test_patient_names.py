@@ -13,7 +13,8 @@ from django.core.files.storage import default_storage
 from pypdf import PdfReader
 from rest_framework.test import APIClient
 
-from panels.models import ImportStatus, Panel, Patient, StaffMember
+from labpanel.accounts.models import StaffMember
+from panels.models import ImportStatus, Panel, Patient
 from reports.models import Report, ReportStatus
 from reports.services import report_render
 from tests.conftest import token_client

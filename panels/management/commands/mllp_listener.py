@@ -19,9 +19,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
+from labpanel.accounts import access
 from labpanel.exceptions import DomainError
 from panels.ingest.hl7.mllp import DEFAULT_IDLE_TIMEOUT, serve_mllp
-from panels.messaging.services import hl7_receive_any, hl7_receiver_lab_get, internal_error_ack
+from panels.messaging.services import hl7_receive_any, internal_error_ack
 from panels.models import Transport
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 def _receive(message: str, user: Any) -> str:
     close_old_connections()  # a long-lived listener must survive database restarts
+    access.staff_forget(user)  # each message is checked against the membership as it is now
     try:
         return hl7_receive_any(raw=message, user=user, transport=Transport.MLLP).ack
     except Exception:
@@ -60,7 +62,7 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"no user {options['user']!r}")
         try:
-            hl7_receiver_lab_get(user=user)
+            access.hl7_receiver_lab(user)
         except DomainError as error:
             raise CommandError(error.message) from error
         receive = sync_to_async(_receive, thread_sensitive=True)

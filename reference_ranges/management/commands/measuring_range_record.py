@@ -10,8 +10,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from labpanel.accounts.models import Lab
 from labpanel.exceptions import DomainError
-from panels.models import Lab
 from reference_ranges.management.commands._common import command_error, user_find
 from reference_ranges.selectors import analyte_catalogue_get
 from reference_ranges.services import measuring_range_record

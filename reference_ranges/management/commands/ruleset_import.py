@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
+from labpanel.accounts.models import Lab
 from labpanel.exceptions import DomainError
-from panels.models import Lab
 from reference_ranges.management.commands._common import (
     VersionOptionCommand,
     command_error,

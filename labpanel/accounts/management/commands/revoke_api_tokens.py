@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from panels.accounts import api_tokens_revoke
+from labpanel.accounts.services import api_tokens_revoke
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from panels.accounts import demo_lab_ensure
+from labpanel.accounts.services import demo_lab_ensure
 
 DEMO_PASSWORD_ENV = "LABPANEL_DEMO_PASSWORD"  # noqa: S105 - a variable name
 DEFAULT_DEMO_PASSWORD = "labpanel-demo"  # noqa: S105 - a demo login, printed on purpose

@@ -13,8 +13,9 @@ from django.contrib.auth.models import AbstractUser
 from django.db import transaction
 from knox.models import AuthToken
 
+from labpanel.accounts import access
+from labpanel.accounts.models import Lab, Role, StaffMember
 from labpanel.exceptions import Conflict, InvalidInput
-from panels.models import Lab, Role, StaffMember
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def demo_lab_ensure(*, password: str) -> tuple[Lab, list[StaffMember]]:
         )
         user = staff.user
         user.set_password(password)
-        user.is_staff = role == Role.DIRECTOR  # the director may use the admin site
+        user.is_staff = access.admin_site_allowed(role)
         user.save(update_fields=["password", "is_staff"])
         members.append(staff)
     return lab, members

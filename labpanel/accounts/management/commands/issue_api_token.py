@@ -7,9 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from labpanel.accounts.models import Lab, Role
+from labpanel.accounts.services import api_token_issue, lab_get_default, staff_member_ensure
 from labpanel.exceptions import DomainError
-from panels.accounts import api_token_issue, lab_get_default, staff_member_ensure
-from panels.models import Lab, Role
 
 
 class Command(BaseCommand):

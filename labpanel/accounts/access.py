@@ -1,0 +1,263 @@
+"""Who may see or do what: the one module that reads a staff role.
+
+Every "may this user see or do X" decision and every filter that scopes a list lives here, and
+nothing else checks a role (``tests/test_architecture_access.py`` enforces it). This is the
+bottom layer: it knows users, labs and memberships, never the records of ``panels``,
+``reference_ranges`` or ``reports``. Decisions take the user and plain values (a lab id, the
+submitter's id); list scopes are ``Q`` objects over field paths the caller names with
+``prefix`` (``Panel.objects.filter(panels_scope(user))``,
+``Report.objects.filter(panels_scope(user, prefix="panel__"))``).
+
+The policy:
+
+- Panels (and so their reports): technicians and directors see their lab's panels; a clinician
+  sees the panels they ordered; an integrator sees the panels submitted with its credentials.
+  Anyone else sees nothing. Views answer 404 outside these sets, so existence never leaks.
+- Submitting panels: technicians, directors and integrators, for their own lab.
+- HL7 messages: integrators and directors, for their own lab.
+- File imports (and their jobs): technicians and directors of the lab.
+- Amending results: the lab's technicians, directors and integrators; an integrator only the
+  panels it submitted.
+- Retrying a failed report: a director of the report's lab, or a superuser.
+- Rule sets: technicians, directors and integrators read their lab's sets and the
+  installation-wide ones. A director manages their own lab's sets; installation-wide sets are
+  managed by a director only through the operator's commands.
+- Lab configuration (pattern-rule switches, assay measuring ranges): a director of the lab; the
+  installation defaults and every lab's rows, a superuser (or the operator's command line,
+  which acts as no user).
+- Ordering clinicians: a lab's active clinicians are the people a panel may name.
+
+One membership look-up per user object: :func:`staff_for` keeps the answer on the user
+(``user._labpanel_staff``), so a request that checks twice queries once. A long-lived user
+object (the MLLP listener's) calls :func:`staff_forget` before each message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from labpanel.accounts.models import Lab, Role, StaffMember
+from labpanel.exceptions import NotAllowed
+
+_CACHE = "_labpanel_staff"
+
+SUBMITTING = frozenset({Role.TECHNICIAN, Role.DIRECTOR, Role.INTEGRATOR})
+HL7_SENDING = frozenset({Role.INTEGRATOR, Role.DIRECTOR})
+IMPORTING = frozenset({Role.TECHNICIAN, Role.DIRECTOR})
+AMENDING = frozenset({Role.TECHNICIAN, Role.DIRECTOR, Role.INTEGRATOR})
+RULESET_READING = frozenset({Role.TECHNICIAN, Role.DIRECTOR, Role.INTEGRATOR})
+LAB_WIDE_READING = frozenset({Role.TECHNICIAN, Role.DIRECTOR})
+
+_NOTHING = Q(pk__in=[])
+
+
+# --- The membership ------------------------------------------------------------------------------
+
+
+def staff_for(user: Any) -> StaffMember | None:
+    """``user``'s membership (with its lab), or ``None``; looked up once per user object."""
+    if user is None or not user.is_authenticated:
+        return None
+    try:
+        cached: StaffMember | None = getattr(user, _CACHE)
+    except AttributeError:
+        cached = StaffMember.objects.select_related("lab").filter(user_id=user.pk).first()
+        if cached is not None:
+            cached.user = user
+        setattr(user, _CACHE, cached)
+    return cached
+
+
+def staff_forget(user: Any) -> None:
+    """Drop the membership kept on ``user`` so the next decision reads it afresh."""
+    if user is not None and hasattr(user, _CACHE):
+        delattr(user, _CACHE)
+
+
+def _role_in(user: Any, roles: frozenset[Role]) -> StaffMember | None:
+    staff = staff_for(user)
+    return staff if staff is not None and staff.role in roles else None
+
+
+def _directs(user: Any, lab_id: int | None) -> bool:
+    staff = staff_for(user)
+    return staff is not None and staff.role == Role.DIRECTOR and staff.lab_id == lab_id
+
+
+# --- List scopes ---------------------------------------------------------------------------------
+
+
+def panels_scope(user: Any, prefix: str = "") -> Q:
+    """The panels ``user`` may see, as a filter on ``{prefix}lab_id`` and the people fields."""
+    staff = staff_for(user)
+    if staff is None:
+        return _NOTHING
+    lab = Q(**{f"{prefix}lab_id": staff.lab_id})
+    if staff.role in LAB_WIDE_READING:
+        return lab
+    if staff.role == Role.CLINICIAN:
+        return lab & Q(**{f"{prefix}ordering_clinician_id": staff.user_id})
+    if staff.role == Role.INTEGRATOR:
+        return lab & Q(**{f"{prefix}submitted_by_id": staff.user_id})
+    return _NOTHING
+
+
+def import_jobs_scope(user: Any, prefix: str = "") -> Q:
+    """The import jobs ``user`` may see: their lab's, for technicians and directors."""
+    staff = _role_in(user, IMPORTING)
+    if staff is None:
+        return _NOTHING
+    return Q(**{f"{prefix}lab_id": staff.lab_id})
+
+
+def rulesets_scope(user: Any, prefix: str = "") -> Q:
+    """The rule sets ``user`` may read: their lab's and the installation-wide ones."""
+    staff = _role_in(user, RULESET_READING)
+    if staff is None:
+        return _NOTHING
+    return Q(**{f"{prefix}lab_id": staff.lab_id}) | Q(**{f"{prefix}lab__isnull": True})
+
+
+def lab_configuration_scope(user: Any, prefix: str = "") -> Q:
+    """The lab-configuration rows (pattern switches, measuring ranges) ``user`` may administer:
+    every row for a superuser, their own lab's for a director, none otherwise."""
+    if user is not None and user.is_superuser:
+        return Q()
+    return Q(**{f"{prefix}lab_id": directed_lab_id(user)})
+
+
+def ordering_clinicians(*, lab_id: int) -> QuerySet[StaffMember]:
+    """The lab's active clinicians: the people a panel of ``lab_id`` may name as orderer."""
+    return StaffMember.objects.select_related("user").filter(
+        lab_id=lab_id, role=Role.CLINICIAN, user__is_active=True
+    )
+
+
+def directed_lab_id(user: Any) -> int | None:
+    """The lab an active ``user`` directs, or ``None``."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    staff = staff_for(user)
+    return staff.lab_id if staff is not None and staff.role == Role.DIRECTOR else None
+
+
+# --- Decisions -----------------------------------------------------------------------------------
+
+
+def admin_site_allowed(role: str) -> bool:
+    """Whether a member with ``role`` is given the admin site (``is_staff``): directors only."""
+    return role == Role.DIRECTOR
+
+
+def can_submit_panels(staff: StaffMember | None) -> bool:
+    return staff is not None and staff.role in SUBMITTING
+
+
+def submitting_lab(user: Any) -> Lab:
+    """The lab ``user`` submits panels for. Raises ``NotAllowed``."""
+    staff = staff_for(user)
+    if staff is None or not can_submit_panels(staff):
+        raise NotAllowed("only technicians, directors and integrators may submit panels")
+    return staff.lab
+
+
+def can_send_hl7(staff: StaffMember | None) -> bool:
+    return staff is not None and staff.role in HL7_SENDING
+
+
+def hl7_receiver_lab(user: Any) -> Lab:
+    """The lab whose HL7 messages ``user`` sends. Raises ``NotAllowed``."""
+    staff = staff_for(user)
+    if staff is None or not can_send_hl7(staff):
+        raise NotAllowed("only integrators and directors may send HL7 messages")
+    return staff.lab
+
+
+def can_use_imports(staff: StaffMember | None) -> bool:
+    return staff is not None and staff.role in IMPORTING
+
+
+def importing_lab(user: Any) -> Lab:
+    """The lab ``user`` imports files for. Raises ``NotAllowed``."""
+    staff = staff_for(user)
+    if staff is None or not can_use_imports(staff):
+        raise NotAllowed("only technicians and directors may import files")
+    return staff.lab
+
+
+def amend_check(user: Any, *, lab_id: int, submitted_by_id: int) -> None:
+    """Whether ``user`` may amend a panel of ``lab_id`` submitted by ``submitted_by_id``.
+    Raises ``NotAllowed``."""
+    staff = staff_for(user)
+    if staff is None or staff.lab_id != lab_id or staff.role not in AMENDING:
+        raise NotAllowed("only the lab's technicians, directors and integrators amend results")
+    if staff.role == Role.INTEGRATOR and submitted_by_id != user.pk:
+        raise NotAllowed("an interface amends only the panels it submitted")
+
+
+def report_retry_check(user: Any, *, lab_id: int) -> None:
+    """Whether ``user`` may retry a failed report of ``lab_id``. Raises ``NotAllowed``."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        raise NotAllowed("only a director of the report's lab may retry it")
+    if getattr(user, "is_superuser", False):
+        return
+    if not _directs(user, lab_id):
+        raise NotAllowed("only a director of the report's lab may retry it")
+
+
+def ruleset_manager_check(
+    user: Any, *, lab_id: int | None, installation_wide_allowed: bool = True
+) -> StaffMember:
+    """The user's director membership, if they may manage sets of ``lab_id``'s scope.
+
+    A lab's sets are managed by that lab's directors. Installation-wide sets (``lab_id=None``)
+    are managed by any director through the management commands; the API passes
+    ``installation_wide_allowed=False`` so that one lab's director cannot change the intervals
+    every other lab falls back to. Raises ``NotAllowed``.
+    """
+    staff = staff_for(user)
+    if staff is None or staff.role != Role.DIRECTOR or not user.is_active:
+        raise NotAllowed("only a lab director may import or publish reference range sets")
+    if lab_id is not None and staff.lab_id != lab_id:
+        raise NotAllowed("only a director of the set's own lab may manage it")
+    if lab_id is None and not installation_wide_allowed:
+        raise NotAllowed(
+            "installation-wide reference range sets are managed by the installation's "
+            "operator (manage.py ruleset_import / ruleset_publish), not through the API"
+        )
+    return staff
+
+
+def pattern_setting_change_check(user: Any, *, lab_id: int | None) -> None:
+    """Whether ``user`` (``None``: the operator's command line) may switch pattern rules for
+    ``lab_id`` (``None``: the installation default). Raises ``NotAllowed``."""
+    if lab_id is None:
+        if user is None or (user.is_active and user.is_superuser):
+            return
+        raise NotAllowed(
+            "the installation default of a pattern rule is changed by the installation's "
+            "operator; a lab director changes it for their own lab"
+        )
+    if user is None or not user.is_active:
+        raise NotAllowed("only a director of the lab may switch its pattern rules")
+    if not _directs(user, lab_id):
+        raise NotAllowed("only a director of the lab may switch its pattern rules")
+
+
+def measuring_range_record_check(user: Any, *, lab_id: int) -> None:
+    """Whether ``user`` (``None``: the operator's command line) may record measuring ranges
+    for ``lab_id``. Raises ``NotAllowed``."""
+    if user is None or (user.is_active and user.is_superuser):
+        return
+    if not user.is_active or not _directs(user, lab_id):
+        raise NotAllowed("only a director of the lab may record its assays' measuring ranges")
+
+
+def lab_configuration_admin_allowed(user: Any) -> bool:
+    """Whether ``user`` sees the lab-configuration admin: an active staff user who is a
+    superuser or directs a lab."""
+    return bool(user.is_active and user.is_staff) and (
+        bool(user.is_superuser) or directed_lab_id(user) is not None
+    )

@@ -1,0 +1,61 @@
+"""Labs, the staff roles and a user's membership of a lab.
+
+The models moved here from ``panels``; their tables keep their names (``panels_lab``,
+``panels_staffmember``) so that existing data stays where it is.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from labpanel.db import TimestampedModel
+
+
+class Lab(TimestampedModel):
+    name = models.CharField(max_length=200)
+    address = models.TextField(blank=True)
+    clia_number = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        db_table = "panels_lab"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    TECHNICIAN = "technician", "Lab technician"
+    CLINICIAN = "clinician", "Clinician"
+    INTEGRATOR = "integrator", "Integrator"
+    DIRECTOR = "director", "Lab director"
+
+
+class StaffMember(TimestampedModel):
+    """A user's membership of a lab and the role that decides what they may see and do."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff"
+    )
+    lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="staff")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    display_name = models.CharField(max_length=120, blank=True)
+    provider_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Identifier interfaces use for this clinician (HL7 OBR-16.1), e.g. an NPI",
+    )
+
+    class Meta:
+        db_table = "panels_staffmember"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lab", "provider_id"],
+                condition=~Q(provider_id=""),
+                name="staff_provider_id_once_per_lab",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}, {self.lab})"
