@@ -3,8 +3,9 @@ and resends every message it holds no ACK for; the MSH-10 replay protection answ
 already stored with their stored ACK. None is lost, none is stored twice.
 
 The listener is ``manage.py mllp_listener`` as deployed (its own process, this test's database).
-It is killed twice: with SIGKILL while a message is inside its transaction (held there by a
-lock on the results table), and with SIGTERM at whatever point the stream has reached.
+It is stopped twice while a message is inside its transaction (held there by a lock on the
+results table): with SIGKILL (the transaction is rolled back, the message is resent) and with
+SIGTERM (the listener finishes that message, answers it, and exits 0).
 """
 
 from __future__ import annotations
@@ -143,10 +144,17 @@ def test_a_listener_killed_and_restarted_mid_stream_loses_and_duplicates_nothing
             listener.send_signal(signal.SIGKILL)
             listener.wait(timeout=20)
         listener = start()
-        # SIGTERM wherever the stream is
+        # SIGTERM while a message is inside its transaction: the listener stops listening,
+        # waits for that message to be committed, answers it and exits 0
         until(acked(2 * MESSAGES // 3), "two thirds of the ACKs")
-        listener.send_signal(signal.SIGTERM)
-        listener.wait(timeout=20)
+        with admin_connect() as admin, table_locked(Result._meta.db_table):
+            until(lambda: backend_waiting_on_lock(admin, LISTENER, "INSERT"), "a blocked insert")
+            listener.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            assert listener.poll() is None  # still answering the message in progress
+        assert listener.wait(timeout=20) == 0
+        stored = InboundMessage.objects.filter(control_id__startswith="FLT-MLLP-").count()
+        until(lambda: len(sender.acks) >= stored, "the ACK of every stored message")
         listener = start()
         thread.join(timeout=55)
     finally:
