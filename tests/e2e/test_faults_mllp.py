@@ -153,8 +153,8 @@ def test_a_listener_killed_and_restarted_mid_stream_loses_and_duplicates_nothing
             time.sleep(0.5)
             assert listener.poll() is None  # still answering the message in progress
         assert listener.wait(timeout=20) == 0
-        stored = InboundMessage.objects.filter(control_id__startswith="FLT-MLLP-").count()
-        until(lambda: len(sender.acks) >= stored, "the ACK of every stored message")
+        answered = InboundMessage.objects.filter(control_id__startswith="FLT-MLLP-").count()
+        until(lambda: len(sender.acks) >= answered, "the ACK of every stored message")
         listener = start()
         thread.join(timeout=55)
     finally:
