@@ -2,11 +2,12 @@
 held with no error, its latency, and how long the workers take to render every report.
 
 On this machine, on a scratch database it creates (labpanel_bench_load) and a Redis queue of its
-own, it runs the compose services' commands: ``migrate --noinput``, ``seed_reference_data``,
-``gunicorn labpanel.wsgi:application --workers 2``, ``celery worker --concurrency=2 -Q QUEUE``
-and ``celery beat``. The load is open-loop: requests start at a fixed rate whatever the answers
-(a bounded pool of client threads sends them), and each latency counts from the request's
-scheduled start, so a server falling behind shows as latency, not as a slower client.
+own, it runs the image's ``collectstatic`` and the compose services' commands: ``migrate
+--noinput``, ``seed_reference_data``, ``gunicorn labpanel.wsgi:application --workers 2``,
+``celery worker --concurrency=2 -Q QUEUE`` and ``celery beat``. The load is open-loop:
+requests start at a fixed rate whatever the answers (a bounded pool of client threads sends
+them), and each latency counts from the request's scheduled start, so a server falling behind
+shows as latency, not as a slower client.
 
 1. Step search (``--step-seconds``, default 30 s): the rate doubles from ``--start-rate`` until a
    step has an error or a p99 over ``--max-p99``; then bisects between the last good and first
@@ -175,6 +176,7 @@ def deployed_stack(broker: str) -> Iterator[Stack]:
     )
     stack = Stack(port=_free_port(), queue=queue, broker=broker, folder=folder, env=env)
     try:
+        stack.manage("collectstatic", "--noinput")  # as the Dockerfile builds the image
         stack.manage("migrate", "--noinput")
         stack.manage("seed_reference_data")
         web = ["gunicorn", "labpanel.wsgi:application", "--bind", f"127.0.0.1:{stack.port}"]
@@ -217,6 +219,7 @@ class Step:
     rate: float
     seconds: float
     latencies: list[float] = field(default_factory=list)
+    offsets: list[float] = field(default_factory=list)  # scheduled start, s from the first
     statuses: Counter[str] = field(default_factory=Counter)
     scheduled: int = 0
     cut_short: bool = False
@@ -234,6 +237,24 @@ class Step:
             return math.inf
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1)]
+
+    def windows(self, seconds: float) -> list[str]:
+        """p50 / p99 / max of the requests scheduled in each ``seconds`` of the step."""
+        lines = []
+        for start in range(0, math.ceil(self.seconds), round(seconds)):
+            part = sorted(
+                latency
+                for offset, latency in zip(self.offsets, self.latencies, strict=True)
+                if start <= offset < start + seconds
+            )
+            if part:
+                p50 = part[math.ceil(0.5 * len(part)) - 1]
+                p99 = part[math.ceil(0.99 * len(part)) - 1]
+                lines.append(
+                    f"  {start:4d}-{start + seconds:<4.0f} s: p50 {p50 * 1000:7.1f} ms, "
+                    f"p99 {p99 * 1000:7.1f} ms, max {part[-1] * 1000:7.1f} ms"
+                )
+        return lines
 
     def line(self) -> str:
         return (
@@ -287,6 +308,7 @@ class Load:
             with self.lock:
                 step.statuses[status] += 1
                 step.latencies.append(latency)
+                step.offsets.append(scheduled_at - started)
                 self.stored += status == "201"
             if give_up_after is not None and (status != "201" or latency > give_up_after):
                 stop.set()
@@ -393,6 +415,7 @@ def main() -> int:
 
         held = load.step(best, args.duration, give_up_after=None)
         print(f"hold    {held.line()}", flush=True)
+        print("\n".join(held.windows(30)), flush=True)
         drain_seconds = _drain(stack, "after the hold", 3600)
         panels, reports = _report_counts()
         print(
@@ -411,6 +434,10 @@ def main() -> int:
             panels == load.stored and reports["ready"] == panels and sum(reports.values()) == panels
         )
         print("every report ready" if every_report_ready else "NOT every report ready")
+        print(
+            f"the hold {'met' if _passes(held, args.max_p99) else 'did NOT meet'} the step "
+            f"criterion (0 errors, p99 <= {args.max_p99 * 1000:.0f} ms)"
+        )
         return 0 if held.errors == 0 and every_report_ready else 1
 
 
