@@ -205,7 +205,9 @@ def deployed_stack(broker: str) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
-        redis.Redis.from_url(broker).delete(queue)
+        redis.Redis.from_url(broker).delete(
+            queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"
+        )
         shutil.rmtree(folder / "media", ignore_errors=True)
         print(f"logs: {folder}")
 

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from labpanel.celery import app as celery_app
 from panels.accounts import api_token_issue
 from panels.models import ImportedPanel, ImportJob, ImportStatus, Panel, Patient, Result, Role
 from reports.models import Report
@@ -84,6 +85,10 @@ def web(reference_data: None, tmp_path: Path) -> Iterator[Web]:
         yield Web(f"http://127.0.0.1:{port}", token, server.pid)
     finally:
         stop(server)
+        # no worker here: the report renderings the panels asked for are dropped
+        with celery_app.connection_for_write() as broker:
+            channel: Any = broker.default_channel
+            channel.queue_purge(celery_app.conf.task_default_queue)
 
 
 def _panel(number: int) -> dict[str, Any]:

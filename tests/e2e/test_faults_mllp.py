@@ -18,9 +18,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from labpanel.celery import app as celery_app
 from panels.ingest.hl7.ack import ack_code_of
 from panels.ingest.hl7.mllp import MllpDecoder, MllpFrame, decode_payload, frame
 from panels.models import InboundMessage, Panel, Result, Role
@@ -159,6 +161,10 @@ def test_a_listener_killed_and_restarted_mid_stream_loses_and_duplicates_nothing
         thread.join(timeout=55)
     finally:
         stop(listener)
+        # no worker here: the report renderings the panels asked for are dropped
+        with celery_app.connection_for_write() as broker:
+            channel: Any = broker.default_channel
+            channel.queue_purge(celery_app.conf.task_default_queue)
     assert sender.error is None, sender.error
 
     # then: every message acknowledged AA for its own control ID, once each
