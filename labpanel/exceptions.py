@@ -1,20 +1,30 @@
 """One error shape for the API: ``{"code", "message", "details"}``.
 
 Services raise ``DomainError`` subclasses; the DRF exception handler below maps them (and
-DRF's own validation/auth errors) to that shape. Unexpected exceptions stay 500s and are logged.
+DRF's own validation/auth errors) to that shape. A lost database connection (the server
+restarted, the backend was terminated) is a 503 with ``Retry-After``: the request's transaction
+was rolled back or committed whole, the next request reconnects, and re-sending the identical
+request is safe. Other unexpected exceptions stay 500s and are logged.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a client is asked to wait before re-sending after a lost database connection.
+DATABASE_RETRY_AFTER_SECONDS = 1
 
 
 class DomainError(Exception):
@@ -72,7 +82,32 @@ def _flatten_drf_detail(detail: Any, path: str = "") -> list[dict[str, str]]:
     return errors
 
 
+def _database_unavailable(
+    exc: OperationalError | InterfaceError, context: dict[str, Any]
+) -> Response:
+    view = context.get("view")
+    # the type only: a database error's text may quote the statement's parameters
+    logger.warning(
+        "api.database_unavailable error=%s view=%s",
+        type(exc).__name__,
+        type(view).__name__ if view is not None else "",
+    )
+    body = {
+        "code": "database_unavailable",
+        "message": "the database connection was lost; what this request stores is stored "
+        "whole or not at all: send the identical request again",
+        "details": [],
+    }
+    return Response(
+        body,
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, OperationalError | InterfaceError):
+        return _database_unavailable(exc, context)
     if isinstance(exc, DomainError):
         body = {"code": exc.code, "message": exc.message, "details": exc.details}
         return Response(body, status=exc.http_status)

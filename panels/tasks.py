@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import shared_task
 from celery.contrib.django.task import DjangoTask
+from django.db import InterfaceError, OperationalError
 
 from panels.imports.services import (
     import_job_commit,
@@ -17,6 +18,16 @@ from panels.imports.services import (
 
 # A 200 MB file takes minutes to validate; the default one-minute limit is for reports.
 IMPORT_SOFT_TIME_LIMIT = 30 * 60
+# A lost database connection (server restarted, backend terminated) rolled the step's
+# transaction back whole; each step acts only on the status it expects, so running it again
+# is safe. The next attempt reconnects (DjangoTask closes unusable connections around tasks).
+DATABASE_LOST = (OperationalError, InterfaceError)
+RETRY_POLICY: dict[str, Any] = {
+    "autoretry_for": DATABASE_LOST,
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 5,
+}
 
 
 class ImportTask(DjangoTask[Any, Any]):
@@ -38,6 +49,7 @@ class ImportTask(DjangoTask[Any, Any]):
     ignore_result=True,
     soft_time_limit=IMPORT_SOFT_TIME_LIMIT,
     time_limit=IMPORT_SOFT_TIME_LIMIT + 60,
+    **RETRY_POLICY,
 )
 def validate_import_task(job_id: int) -> None:
     import_job_validate(job_id=job_id)
@@ -49,12 +61,15 @@ def validate_import_task(job_id: int) -> None:
     ignore_result=True,
     soft_time_limit=IMPORT_SOFT_TIME_LIMIT,
     time_limit=IMPORT_SOFT_TIME_LIMIT + 60,
+    **RETRY_POLICY,
 )
 def commit_import_task(job_id: int) -> None:
     import_job_commit(job_id=job_id)
 
 
-@shared_task(name="panels.request_import_reports", base=DjangoTask, ignore_result=True)
+@shared_task(
+    name="panels.request_import_reports", base=DjangoTask, ignore_result=True, **RETRY_POLICY
+)
 def request_import_reports_task(job_id: int) -> None:
     import_reports_request(job_id=job_id)
 

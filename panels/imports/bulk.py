@@ -46,7 +46,11 @@ def rows_insert(model: type[models.Model], columns: Sequence[str], data: bytes) 
         return 0
     if uses_copy():
         quoted = ", ".join(f'"{column}"' for column in columns)
+        # psycopg's COPY is used directly: wrap its errors as Django's (OperationalError when
+        # the connection is lost), which also marks the connection as failed so that it is
+        # checked, and replaced, before its next use.
         with (
+            connection.wrap_database_errors,
             connection.cursor() as cursor,
             cursor.cursor.copy(f'COPY "{model._meta.db_table}" ({quoted}) FROM STDIN') as copy,
         ):

@@ -32,6 +32,7 @@ from panels.ingest.hl7.ack import ack_code_of, build_ack
 from panels.ingest.hl7.types import Hl7Problem, ProblemCode
 
 __all__ = [
+    "DEFAULT_DRAIN_TIMEOUT",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "END_BLOCK",
     "START_BLOCK",
@@ -276,6 +277,9 @@ def decode_payload(payload: bytes) -> DecodedPayload:
 # Interface engines keep MLLP connections open between messages, often for hours; one silent
 # this long is closed (the engine reconnects), so half-open connections do not pile up.
 DEFAULT_IDLE_TIMEOUT = 15 * 60.0
+# On shutdown, how long a message being processed may take to be committed and answered: under
+# the 10 s a container is given between SIGTERM and SIGKILL.
+DEFAULT_DRAIN_TIMEOUT = 8.0
 
 
 def _now() -> datetime:
@@ -308,6 +312,8 @@ class MllpServer:
         self.application, self.facility = application, facility
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._answering: set[asyncio.Task[None]] = set()
+        self._draining = False
         self._ids = itertools.count(1)
 
     @property
@@ -349,6 +355,26 @@ class MllpServer:
             with suppress(Exception):
                 await self._server.wait_closed()
             self._server = None
+
+    async def drain(self, timeout: float) -> None:
+        """Stop listening and end every connection, letting each one answer the message it is
+        processing first (at most ``timeout`` seconds). Messages not yet started get no ACK:
+        their senders resend them after reconnecting."""
+        self._draining = True
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            if task not in self._answering:
+                task.cancel()
+        pending = list(self._connections)
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=timeout)
+        for task in late:
+            logger.warning("a message was still being processed after %s s; cut off", timeout)
+            task.cancel()
+        if late:
+            await asyncio.gather(*late, return_exceptions=True)
 
     def _ack(self, text: str, problem: Hl7Problem) -> str:
         return build_ack(
@@ -427,6 +453,8 @@ class MllpServer:
                             continue
                     number += 1
                     if isinstance(event, MllpFrame):
+                        if task is not None:
+                            self._answering.add(task)
                         ack, codec = await self._answer(connection, number, event.payload)
                     else:
                         problem = Hl7Problem(
@@ -440,7 +468,11 @@ class MllpServer:
                     writer.write(frame(ack, codec))
                     # a peer that stops reading is dropped like an idle one
                     await asyncio.wait_for(writer.drain(), self.idle_timeout)
-                if not data:
+                    if task is not None:
+                        self._answering.discard(task)
+                    if self._draining:
+                        break  # shutting down: the rest of the frames get no ACK
+                if not data or self._draining:
                     break
                 if garbage > self.max_message_size:
                     logger.warning("%s: too many bytes outside frames; closing", connection)
@@ -454,6 +486,7 @@ class MllpServer:
             logger.info("%s: closed after %d messages", connection, number)
             if task is not None:
                 self._connections.discard(task)
+                self._answering.discard(task)
 
 
 async def serve_mllp(
@@ -467,10 +500,14 @@ async def serve_mllp(
     application: str = "LABPANEL",
     facility: str | None = None,
     idle_timeout: float | None = None,
+    stop: asyncio.Event | None = None,
+    drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
 ) -> None:
-    """Serve MLLP until cancelled. ``on_listening(host, port)`` then ``ready`` are signalled
-    once the socket listens (pass port 0 and read the port from ``on_listening``). A connection
-    silent for ``idle_timeout`` seconds is closed (default ``DEFAULT_IDLE_TIMEOUT``; 0: never)."""
+    """Serve MLLP until cancelled, or until ``stop`` is set: then stop listening, answer the
+    messages being processed (``MllpServer.drain``) and return. ``on_listening(host, port)``
+    then ``ready`` are signalled once the socket listens (pass port 0 and read the port from
+    ``on_listening``). A connection silent for ``idle_timeout`` seconds is closed (default
+    ``DEFAULT_IDLE_TIMEOUT``; 0: never)."""
     server = MllpServer(
         handler,
         host,
@@ -485,7 +522,14 @@ async def serve_mllp(
         on_listening(*server.address)
     if ready is not None:
         ready.set()
-    await server.serve_forever()
+    if stop is None:
+        await server.serve_forever()
+        return
+    try:
+        await stop.wait()  # asyncio's server accepts connections meanwhile
+        await server.drain(drain_timeout)
+    finally:
+        await server.close()
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,13 +5,15 @@ processes it, with the integrator account named by ``--user`` (MLLP carries no c
 the listener binds to 127.0.0.1 unless told otherwise: put it behind the hospital's interface
 network or a TLS tunnel). The ACK is written back only after the message's data is committed;
 a client that disconnects before reading it can resend the message safely (same MSH-10 → the
-stored ACK, nothing stored twice).
+stored ACK, nothing stored twice). SIGTERM (``docker stop``) stops it gracefully: it stops
+listening, answers the messages it is processing, closes every connection and exits 0.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -71,7 +73,8 @@ class Command(BaseCommand):
             return await receive(message, user)
 
         async def main() -> None:
-            ready = asyncio.Event()
+            ready, stop = asyncio.Event(), asyncio.Event()
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
             server = asyncio.create_task(
                 serve_mllp(
                     handler,
@@ -79,6 +82,7 @@ class Command(BaseCommand):
                     options["port"],
                     ready=ready,
                     idle_timeout=options["idle_timeout"],
+                    stop=stop,
                 )
             )
             await ready.wait()
@@ -87,6 +91,7 @@ class Command(BaseCommand):
                 f"(messages stored as {user.get_username()}); Ctrl-C stops it"
             )
             await server
+            self.stdout.write("MLLP listener stopped (SIGTERM)")
 
         try:
             asyncio.run(main())

@@ -265,3 +265,49 @@ def test_a_silent_connection_is_closed_and_a_half_sent_message_is_not_acknowledg
     assert ack_code_of(ack) == "AA"
     assert after_idle == b""
     assert "idle for 0.3 s with 39 bytes of an unfinished frame; closing" in caplog.text
+
+
+def test_on_stop_the_message_being_processed_is_answered_and_the_rest_are_not() -> None:
+    async def scenario() -> tuple[list[str], bytes]:
+        ready, stop = asyncio.Event(), asyncio.Event()
+        started, release = asyncio.Event(), asyncio.Event()
+        ports: list[int] = []
+
+        async def handler(text: str) -> str:
+            started.set()
+            await release.wait()  # the message is being committed when the stop comes
+            return await _ack_handler(text)
+
+        server = asyncio.create_task(
+            serve_mllp(
+                handler, "127.0.0.1", 0, ready=ready, stop=stop,
+                on_listening=lambda host, port: ports.append(port),
+            )
+        )  # fmt: skip
+        await ready.wait()
+        busy_reader, busy = await asyncio.open_connection("127.0.0.1", ports[0])
+        idle_reader, idle = await asyncio.open_connection("127.0.0.1", ports[0])
+        busy.write(frame(oru(obx("NM", "1"), control_id="FIRST")))
+        busy.write(frame(oru(obx("NM", "2"), control_id="SECOND")))
+        await started.wait()
+
+        stop.set()
+        await asyncio.sleep(0.1)
+        assert not server.done()  # still answering FIRST
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection("127.0.0.1", ports[0])  # no longer listening
+        release.set()
+        await asyncio.wait_for(server, 5)
+
+        answered = await asyncio.wait_for(busy_reader.read(), 5)
+        idle_end = await asyncio.wait_for(idle_reader.read(), 5)
+        busy.close()
+        idle.close()
+        events = MllpDecoder().feed(answered)
+        acks = [e.payload.decode() for e in events if isinstance(e, MllpFrame)]
+        return acks, idle_end
+
+    acks, idle_end = asyncio.run(scenario())
+
+    assert [parse_oru_msa2(ack) for ack in acks] == ["FIRST"]  # SECOND is resent by its sender
+    assert idle_end == b""  # the idle connection was closed
