@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from labpanel.accounts.models import Role
+from labpanel.accounts.services import api_token_issue
 from labpanel.celery import app as celery_app
-from panels.accounts import api_token_issue
-from panels.models import ImportedPanel, ImportJob, ImportStatus, Panel, Patient, Result, Role
+from panels.models import ImportedPanel, ImportJob, ImportStatus, Panel, Patient, Result
 from reports.models import Report
 from tests.conftest import EXAMPLE_PANEL, token_client
 from tests.e2e.faults import (

@@ -22,10 +22,11 @@ from typing import Any
 
 import pytest
 
+from labpanel.accounts.models import Role
 from labpanel.celery import app as celery_app
 from panels.ingest.hl7.ack import ack_code_of
 from panels.ingest.hl7.mllp import MllpDecoder, MllpFrame, decode_payload, frame
-from panels.models import InboundMessage, Panel, Result, Role
+from panels.models import InboundMessage, Panel, Result
 from tests.e2e.faults import (
     admin_connect,
     backend_waiting_on_lock,
