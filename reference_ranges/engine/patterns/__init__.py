@@ -21,10 +21,11 @@ Principles, enforced here rather than left to review:
 * Unverified rules are marked in every finding they produce (``verified`` and the statement).
 * Nothing here reads a clock or imports a framework: times and values are passed in.
 
-Layout: :mod:`.types` (rules, inputs, findings), :mod:`.reading`, :mod:`.clinical_inputs` and
-:mod:`.loader` (the document), :mod:`.judging` (one criterion against a panel), one module per
-rule kind (:mod:`.any_of`, :mod:`.count_of`, :mod:`.hscore`, :mod:`.astct`, :mod:`.fold_rise`),
-:mod:`.dispatch` (a rule's finding, plainly) and :mod:`.memo` (the same findings, remembered).
+Layout: :mod:`.types` (rules, inputs, findings); :mod:`.reading`, :mod:`.clinical_inputs` and
+:mod:`.loader` (the document); :mod:`.judging` (one criterion against a panel) and
+:mod:`.findings` (what a finding is built from); one module per rule kind (:mod:`.any_of`,
+:mod:`.count_of`, :mod:`.hscore`, :mod:`.astct`, :mod:`.fold_rise`); :mod:`.dispatch` (a rule's
+finding, plainly) and :mod:`.memo` (the same findings, remembered).
 """
 
 from reference_ranges.engine.patterns.clinical_inputs import (

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reference_ranges.engine.patterns.judging import (
-    Judgement,
+from reference_ranges.engine.patterns.findings import (
     labels_met,
     make_finding,
     missing_of,
     not_evaluated,
     undecided_reasons,
 )
+from reference_ranges.engine.patterns.judging import Judgement
 from reference_ranges.engine.patterns.types import Finding, FindingStatus, PatternRule
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from reference_ranges.engine.decimals import plain
-from reference_ranges.engine.patterns.judging import clinical_number, clinical_text, make_finding
+from reference_ranges.engine.patterns.findings import make_finding
+from reference_ranges.engine.patterns.judging import clinical_number, clinical_text
 from reference_ranges.engine.patterns.types import (
     ASTCT_OXYGEN_DEVICES,
     NASAL_CANNULAS,

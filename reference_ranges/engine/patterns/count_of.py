@@ -8,12 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reference_ranges.engine.patterns.judging import (
-    Judgement,
-    make_finding,
-    not_evaluated,
-    required_count_of,
-)
+from reference_ranges.engine.patterns.findings import make_finding, not_evaluated
+from reference_ranges.engine.patterns.judging import Judgement, required_count_of
 from reference_ranges.engine.patterns.types import Evidence, Finding, FindingStatus, PatternRule
 
 

@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from reference_ranges.engine.patterns.any_of import evaluate_any_of
 from reference_ranges.engine.patterns.astct import evaluate_astct
 from reference_ranges.engine.patterns.count_of import evaluate_count_of
+from reference_ranges.engine.patterns.findings import not_evaluated
 from reference_ranges.engine.patterns.fold_rise import evaluate_fold_rise
 from reference_ranges.engine.patterns.hscore import evaluate_hscore
-from reference_ranges.engine.patterns.judging import Index, Judgement, judge, not_evaluated
+from reference_ranges.engine.patterns.judging import Index, Judgement, judge
 from reference_ranges.engine.patterns.types import (
     ANY_OF,
     ASTCT_CRS_GRADE,

@@ -11,18 +11,20 @@ from __future__ import annotations
 from decimal import Context, Decimal
 
 from reference_ranges.engine.decimals import plain
+from reference_ranges.engine.patterns.findings import (
+    labels_met,
+    make_finding,
+    missing_of,
+    not_evaluated,
+    undecided_reasons,
+)
 from reference_ranges.engine.patterns.judging import (
     Index,
     Judgement,
     exact_satisfies,
-    labels_met,
-    make_finding,
     measurement_text,
-    missing_of,
-    not_evaluated,
     required_count_of,
     threshold_of,
-    undecided_reasons,
 )
 from reference_ranges.engine.patterns.types import (
     Criterion,

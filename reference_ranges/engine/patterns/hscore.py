@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from reference_ranges.engine.decimals import plain
-from reference_ranges.engine.patterns.judging import (
-    Judgement,
+from reference_ranges.engine.patterns.findings import (
     make_finding,
     missing_of,
     not_evaluated,
     undecided_reasons,
 )
+from reference_ranges.engine.patterns.judging import Judgement
 from reference_ranges.engine.patterns.types import Evidence, Finding, FindingStatus, PatternRule
 
 

@@ -15,13 +15,8 @@ from dataclasses import fields
 from decimal import Decimal
 
 from reference_ranges.engine.patterns.dispatch import CONCLUSIONS, evaluate_rule
-from reference_ranges.engine.patterns.judging import (
-    Index,
-    Judgement,
-    index_measurements,
-    judge,
-    not_evaluated,
-)
+from reference_ranges.engine.patterns.findings import not_evaluated
+from reference_ranges.engine.patterns.judging import Index, Judgement, index_measurements, judge
 from reference_ranges.engine.patterns.types import (
     ANY_OF,
     ASTCT_CRS_GRADE,
