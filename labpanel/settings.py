@@ -91,8 +91,9 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-# Persistent connections: a new connection per request costs about 3.5x on a database-backed
-# endpoint on this kind of machine. Health checks drop connections the server closed.
+# Persistent connections: opening a connection per request would cost a database-backed
+# endpoint more than its own work (figure: bench/embedded_load.py). Health checks drop
+# connections the server closed.
 DEFAULT_SQLITE_URL = f"sqlite:///{VAR_DIR / 'labpanel.sqlite3'}"
 DATABASE_URL = env_str("DATABASE_URL", DEFAULT_SQLITE_URL) or DEFAULT_SQLITE_URL
 DATABASES = {
@@ -190,7 +191,8 @@ if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
         # The worker looks for messages this often once its 2 slots are busy or the queue is
-        # empty (kombu's default, 1 s, caps rendering at about 2 reports/s); a listdir each.
+        # empty (kombu's default, 1 s, leaves the worker idle between polls and holds rendering
+        # back; figures: bench/embedded_load.py --broker); a listdir each.
         "polling_interval": 0.1,
     }
 elif CELERY_BROKER_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):

@@ -23,6 +23,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from panels.models import Panel, PatientEvent, PatientEventKind, Result
+from reference_ranges.engine.decimals import trimmed
 from reference_ranges.engine.kinetics import AnalyteTrend, serial_trends
 from reference_ranges.engine.patterns import (
     ClinicalValue,
@@ -59,20 +60,13 @@ def result_measurement(result: Result) -> Measurement:
         value=result.value.quantize(Decimal(1).scaleb(-result.value_scale)),
         comparator=Comparator(result.comparator),
         unit=result.unit,
-        dilution_factor=_trimmed(result.dilution_factor),
+        dilution_factor=(
+            None if result.dilution_factor is None else trimmed(result.dilution_factor)
+        ),
     )
 
 
 _measurement = result_measurement
-
-
-def _trimmed(value: Decimal | None) -> Decimal | None:
-    if value is None:
-        return None
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return Decimal(text)
 
 
 def _text(value: Decimal | None) -> str | None:

@@ -125,7 +125,7 @@ class PanelSubmission:
 
 def canonical_json(content: Any) -> bytes:
     """``json.dumps(content, sort_keys=True, separators=(",", ":"))``, the form content hashes
-    were first made with, as bytes: made by orjson (ten times faster) whenever that gives the
+    were first made with, as bytes: made by orjson (the cheaper encoder) whenever that gives the
     same bytes, i.e. when the text is printable ASCII (json escapes everything else)."""
     fast = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
     if fast.isascii() and b"\x7f" not in fast:

@@ -11,18 +11,14 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 
+from reference_ranges.engine.decimals import trimmed
 from reference_ranges.engine.types import AgeUnit, RangeRule, RuleSet, Sex
 from reference_ranges.models import ReferenceRangeRule, ReferenceRangeSet, RuleSetStatus
 
 
 def _trimmed(value: Decimal | None) -> Decimal | None:
     """The stored bound without the column's padding zeros (2.500000 -> 2.5), never rounded."""
-    if value is None:
-        return None
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return Decimal(text)
+    return None if value is None else trimmed(value)
 
 
 def rule_to_engine(rule: ReferenceRangeRule, *, analyte_code: str) -> RangeRule:

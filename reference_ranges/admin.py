@@ -36,6 +36,7 @@ from reference_ranges.models import (
     RuleSetStatus,
 )
 from reference_ranges.patterns import pattern_rule_get, pattern_rules_all
+from reference_ranges.rule_fields import RULE_FIELDS
 from reference_ranges.services import (
     measuring_range_record,
     pattern_rule_setting_change,
@@ -59,26 +60,7 @@ def _is_published(ruleset: ReferenceRangeSet | None) -> bool:
 class RuleInline(admin.TabularInline[ReferenceRangeRule, ReferenceRangeSet]):
     model = ReferenceRangeRule
     extra = 0
-    fields = (
-        "key",
-        "analyte",
-        "unit",
-        "low",
-        "low_inclusive",
-        "high",
-        "high_inclusive",
-        "critical_low",
-        "critical_high",
-        "sex",
-        "age_unit",
-        "min_age",
-        "max_age",
-        "specimen_types",
-        "method",
-        "source",
-        "test_code",
-        "verified",
-    )
+    fields = RULE_FIELDS
 
     def has_change_permission(
         self, request: HttpRequest, obj: ReferenceRangeSet | None = None

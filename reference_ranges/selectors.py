@@ -21,6 +21,7 @@ from django.db.models import F, Prefetch, Q, QuerySet
 
 from labpanel.accounts import access
 from labpanel.accounts.models import Lab
+from reference_ranges.engine.decimals import trimmed
 from reference_ranges.engine.units import convert as unit_convert
 from reference_ranges.engine.units import quantity_of
 from reference_ranges.models import (
@@ -78,15 +79,7 @@ def analyte_molecular_weights_get() -> dict[str, Decimal]:
     rows = Analyte.objects.filter(molecular_weight_kda__isnull=False).values_list(
         "code", "molecular_weight_kda"
     )
-    return {code: _trimmed(weight) for code, weight in rows if weight is not None}
-
-
-def _trimmed(value: Decimal) -> Decimal:
-    """The stored number without the column's padding zeros (17.500 -> 17.5), never rounded."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return Decimal(text)
+    return {code: trimmed(weight) for code, weight in rows if weight is not None}
 
 
 def ruleset_get_active(
@@ -259,8 +252,8 @@ def _measuring_range_facts(row: AssayMeasuringRange) -> MeasuringRangeFacts:
         id=row.pk,
         analyte=row.analyte.code,
         assay=row.assay,
-        lloq=None if row.lloq is None else _trimmed(row.lloq),
-        uloq=None if row.uloq is None else _trimmed(row.uloq),
+        lloq=None if row.lloq is None else trimmed(row.lloq),
+        uloq=None if row.uloq is None else trimmed(row.uloq),
         unit=row.unit,
         effective_from=row.effective_from,
     )

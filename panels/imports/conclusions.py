@@ -73,7 +73,7 @@ def conclude(
     collection order: a patient's earlier panels in the file feed the later ones' trend), so
     that a large file's conclusions need not all be held at once."""
     matched = {p.patient_id for p in panels if p.patient_id is not None}
-    zone = timezone.get_current_timezone()  # looked up once: it costs ~50 µs a call
+    zone = timezone.get_current_timezone()  # looked up once: the lookup is costly
     history = _stored_history(patient_ids=matched)
     anchors = _anchor_events(patient_ids=matched)
     facts = _analyte_facts()

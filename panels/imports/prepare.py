@@ -86,7 +86,7 @@ def prepare(*, staged: StagedImport, lab: Lab, ruleset: ReferenceRangeSet) -> Pr
     engine_ruleset = ruleset_to_engine(ruleset)
     ranges_by_day: dict[date, Mapping[str, MeasuringRangeFacts]] = {}
     prepared = Prepared(panels=[], already_stored=[], ruleset=ruleset)
-    zone = timezone.get_current_timezone()  # looked up once: it costs ~50 µs a call
+    zone = timezone.get_current_timezone()  # looked up once: the lookup is costly
     for panel in staged.panels:
         submission = panel.submission
         content_sha256 = submission.content_sha256()

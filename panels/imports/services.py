@@ -356,8 +356,8 @@ def _validate(job: ImportJob) -> None:
 def gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector around bulk work. An import holds millions of
     long-lived objects (cells, results, measurements) and makes few reference cycles; the
-    collector would traverse all of them again and again — a third of validation's time on the
-    bench (3.5 s → 2.4 s for 10,000 panels). Cycles made meanwhile are collected afterwards."""
+    collector would traverse all of them again and again, a large share of validation's time
+    (figures: bench/import_csv.py). Cycles made meanwhile are collected afterwards."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

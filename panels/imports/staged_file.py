@@ -30,8 +30,8 @@ from panels.imports.prepare import PreparedPanel
 
 MAGIC = b"labpanel-staged/2\n"
 _LENGTH = struct.Struct(">I")
-# zstd level 1: as small as zlib's fastest level in a sixth of the time (measured on the bench's
-# records). A (de)compressor is not to be shared between threads: one each.
+# zstd level 1: as small as zlib's fastest level, in much less time (figures:
+# bench/import_csv.py). A (de)compressor is not to be shared between threads: one each.
 _codecs = threading.local()
 
 

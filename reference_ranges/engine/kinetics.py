@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Context, Decimal
 
+from reference_ranges.engine.decimals import COMPARATOR_SYMBOLS, plain
 from reference_ranges.engine.patterns import SerialPoint
-from reference_ranges.engine.types import Comparator, Measurement
+from reference_ranges.engine.types import Measurement
 
 __all__ = [
     "FOLD_CONTEXT",
@@ -30,14 +31,6 @@ FOLD_CONTEXT = Context(prec=6)
 # Differences and products of reported values are exact: 100 digits is far beyond any result.
 _EXACT = Context(prec=100)
 _ZERO = Decimal(0)
-
-_COMPARATOR_TEXT = {
-    Comparator.EQ: "",
-    Comparator.LT: "<",
-    Comparator.LE: "≤",
-    Comparator.GT: ">",
-    Comparator.GE: "≥",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +106,8 @@ def format_day(day: int) -> str:
     return f"day {day}"
 
 
-def _number(value: Decimal) -> str:
-    text = str(value)
-    return format(value, "f") if "E" in text else text
-
-
 def _value_text(measurement: Measurement) -> str:
-    return f"{_COMPARATOR_TEXT[measurement.comparator]}{_number(measurement.value)}"
+    return f"{COMPARATOR_SYMBOLS[measurement.comparator]}{plain(measurement.value)}"
 
 
 def _exact_value(measurement: Measurement | None) -> Decimal | None:

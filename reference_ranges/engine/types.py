@@ -200,12 +200,12 @@ class Interpretation:
     ``conversion`` is set when the value was converted into the rule's unit before it was
     judged ("12.4 ng/L = 12.4 pg/mL (1 ng/L = 1 pg/mL)"); the reason then starts with it.
 
-    Not a dataclass, for speed (a frozen dataclass costs several times more to build, and the
-    engine builds one per result): a slotted class whose fields are read-only properties, with
-    the constructor, equality, hash and repr a frozen dataclass would have. Assigning a field
-    raises ``AttributeError``. The engine hands out shared instances for identical questions,
-    which immutability makes safe. ``dataclasses.replace``/``asdict`` do not apply: build a new
-    ``Interpretation`` instead.
+    Not a dataclass, for speed (the engine builds one per result, and a frozen dataclass costs
+    more to build; figures: bench/engine.py): a slotted class whose fields are read-only
+    properties, with the constructor, equality, hash and repr a frozen dataclass would have.
+    Assigning a field raises ``AttributeError``. The engine hands out shared instances for
+    identical questions, which immutability makes safe. ``dataclasses.replace``/``asdict`` do
+    not apply: build a new ``Interpretation`` instead.
     """
 
     __slots__ = (

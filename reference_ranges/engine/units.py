@@ -28,6 +28,8 @@ from decimal import (
 )
 from enum import StrEnum
 
+from reference_ranges.engine.decimals import plain
+
 __all__ = [
     "ARBITRARY_UNITS",
     "CONTEXT",
@@ -89,11 +91,6 @@ def quantity_of(unit: str) -> Quantity | None:
     return None if known is None else known[0]
 
 
-def _plain(value: Decimal) -> str:
-    text = str(value)
-    return format(value, "f") if "E" in text else text
-
-
 @dataclass(frozen=True, slots=True)
 class Conversion:
     """``from_value`` ``from_unit`` is ``value`` ``to_unit``; ``factor_text`` says why.
@@ -117,13 +114,13 @@ class Conversion:
         """
         sign = "=" if self.exact else "≈"
         return (
-            f"{comparator}{_plain(self.from_value)} {self.from_unit} {sign} "
-            f"{comparator}{_plain(self.value)} {self.to_unit} ({self.factor_text})"
+            f"{comparator}{plain(self.from_value)} {self.from_unit} {sign} "
+            f"{comparator}{plain(self.value)} {self.to_unit} ({self.factor_text})"
         )
 
 
 def _power_of_ten(exponent: int) -> str:
-    return _plain(Decimal(1).scaleb(exponent))
+    return plain(Decimal(1).scaleb(exponent))
 
 
 # The same arithmetic as CONTEXT, but any rounding raises Inexact: a conversion is first tried
@@ -154,7 +151,7 @@ def _route(from_unit: str, to_unit: str, molecular_weight_kda: Decimal | None) -
         return (exponent, None, None, f"1 {from_unit} = {_power_of_ten(exponent)} {to_unit}")
     if molecular_weight_kda is None:
         return None
-    weight = _plain(molecular_weight_kda)
+    weight = plain(molecular_weight_kda)
     if from_quantity is Quantity.MASS_CONCENTRATION:
         # mol/L = (g/L) / (g/mol), and g/mol = kDa × 10^3.
         exponent -= _GRAMS_PER_MOLE_PER_KDA_EXPONENT
@@ -164,7 +161,7 @@ def _route(from_unit: str, to_unit: str, molecular_weight_kda: Decimal | None) -
         )
         return (exponent, molecular_weight_kda, None, factor)
     multiplier = molecular_weight_kda.scaleb(exponent + _GRAMS_PER_MOLE_PER_KDA_EXPONENT, CONTEXT)
-    factor = f"1 {from_unit} = {_plain(multiplier)} {to_unit}, molecular weight {weight} kDa"
+    factor = f"1 {from_unit} = {plain(multiplier)} {to_unit}, molecular weight {weight} kDa"
     return (0, None, multiplier, factor)
 
 

@@ -46,7 +46,9 @@ from reference_ranges.engine.patterns import (
 )
 
 engine_interpret = importlib.import_module("reference_ranges.engine.interpret")
-engine_patterns = importlib.import_module("reference_ranges.engine.patterns")
+engine_rule_index = importlib.import_module("reference_ranges.engine.rule_index")
+patterns_dispatch = importlib.import_module("reference_ranges.engine.patterns.dispatch")
+patterns_judging = importlib.import_module("reference_ranges.engine.patterns.judging")
 
 SETTINGS = settings(database=None, deadline=None, max_examples=300)
 ARUP = "ARUP Laboratories 3002601"
@@ -153,7 +155,7 @@ def _plain_interpret(
     """What ``interpret`` must answer, remembering nothing: for every measurement, the rules of
     its analyte and unit (or the unit it converts to) are tested against the patient one by one,
     and every result is worded by the engine's general path, never the inline one."""
-    index = engine_interpret._Index(ruleset)  # a new index: every memo empty
+    index = engine_rule_index.RuleIndex(ruleset)  # a new index: every memo empty
     results = []
     for measurement in measurements:
         group = index.rule_groups.get(measurement.analyte, {}).get(measurement.unit)
@@ -218,26 +220,24 @@ def test_interpret_answers_exactly_as_the_plain_path_with_tiny_memos(
     measurements: list[Measurement], patient: PatientContext
 ) -> None:
     # Memos and plans that are full at once: every bound is crossed.
-    saved = {
-        name: getattr(engine_interpret, name)
-        for name in (
-            "_RESULT_MEMO_SIZE",
-            "_PROFILE_MEMO_SIZE",
-            "_PLAN_UNITS",
-            "_UNMATCHED_ANALYTES",
-            "_RESOLVED_LIMIT",
-        )
-    }
+    bounds = (
+        (engine_interpret, "_RESULT_MEMO_SIZE"),
+        (engine_rule_index, "_PROFILE_MEMO_SIZE"),
+        (engine_rule_index, "_PLAN_UNITS"),
+        (engine_rule_index, "_UNMATCHED_ANALYTES"),
+        (engine_rule_index, "_RESOLVED_LIMIT"),
+    )
+    saved = {(module, name): getattr(module, name) for module, name in bounds}
     try:
-        for name in saved:
-            setattr(engine_interpret, name, 1)
+        for module, name in saved:
+            setattr(module, name, 1)
         ruleset = replace(RULESET)
         expected = _plain_interpret(measurements, patient, RULESET)
         for _ in range(2):
             assert interpret(measurements, patient, ruleset) == expected
     finally:
-        for name, value in saved.items():
-            setattr(engine_interpret, name, value)
+        for (module, name), value in saved.items():
+            setattr(module, name, value)
 
 
 # --- pattern findings ----------------------------------------------------------------------------
@@ -316,8 +316,8 @@ def _context(
 
 def _plain_findings(rules: tuple[PatternRule, ...], context: PatternContext) -> list[Finding]:
     """The findings with no memo: every rule judged from scratch."""
-    index = engine_patterns._index(context.measurements)
-    return [engine_patterns._evaluate(rule, context, index) for rule in rules if rule.enabled]
+    index = patterns_judging.index_measurements(context.measurements)
+    return [patterns_dispatch.evaluate_rule(rule, context, index) for rule in rules if rule.enabled]
 
 
 # Shared rule objects: their memos fill up across examples.
