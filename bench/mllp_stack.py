@@ -53,7 +53,7 @@ def main() -> int:
         "from django.core.management import call_command;"
         "call_command('migrate', verbosity=0);"
         "call_command('seed_reference_data', verbosity=0);"
-        "from panels.models import Role;"
+        "from labpanel.accounts.models import Role;"
         "from tests.factories import make_lab, make_staff;"
         "lab = make_lab(name='Bench Lab');"
         "make_staff(username='interface.engine', lab=lab, role=Role.INTEGRATOR);"
