@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "knox",
     "drf_spectacular",
     "django_filters",
+    "labpanel.events.apps.EventsConfig",
     "panels.apps.PanelsConfig",
     "reference_ranges.apps.ReferenceRangesConfig",
     "reports.apps.ReportsConfig",

@@ -23,6 +23,8 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from labpanel.events.models import EventKind
+from labpanel.events.services import event_record
 from labpanel.exceptions import Conflict, NotAllowed
 from panels.interpretation import PanelConclusions, evidence_json, panel_conclusions
 from panels.models import (
@@ -50,6 +52,11 @@ from reports.services import report_request
 logger = logging.getLogger(__name__)
 
 SUBMITTING_ROLES = (Role.TECHNICIAN, Role.DIRECTOR, Role.INTEGRATOR)
+# The ways a panel comes in, as its ``panel.stored`` event names them ("import" is the bulk
+# path, ``panels.imports``, which writes the same event).
+INTAKE_API = "api"
+INTAKE_HL7_HTTP = "hl7_http"
+INTAKE_HL7_MLLP = "hl7_mllp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,12 +297,16 @@ def _conclusions_store(*, panel: Panel, conclusions: PanelConclusions) -> None:
     panel.save(update_fields=["serial", "summary", "anchor_event", "updated_at"])
 
 
-def panel_submit(*, submitted_by: User, submission: PanelSubmission) -> tuple[Panel, bool]:
+def panel_submit(
+    *, submitted_by: User, submission: PanelSubmission, intake: str = INTAKE_API
+) -> tuple[Panel, bool]:
     """Store ``submission`` and request its report. Returns (panel, created).
 
     Raises ``NotAllowed`` (role may not submit), ``Conflict`` (accession reused with other
     content, patient demographics differ, no active rule set). Nothing is stored on error.
-    Side effect: enqueues ``reports.render_report_pdf`` after commit.
+    Side effects: writes a ``panel.stored`` event naming ``intake`` (the way in: ``api``,
+    ``hl7_http``, ``hl7_mllp``) in the storing transaction; enqueues
+    ``reports.render_report_pdf`` after commit. A re-sent identical panel writes no event.
     """
     lab = submitter_lab_get(user=submitted_by)
     content_sha256 = submission.content_sha256()
@@ -311,6 +322,7 @@ def panel_submit(*, submitted_by: User, submission: PanelSubmission) -> tuple[Pa
                 submitted_by=submitted_by,
                 submission=submission,
                 content_sha256=content_sha256,
+                intake=intake,
             )
         except IntegrityError:
             # A concurrent submission won a race for the accession (or the new patient's MRN):
@@ -329,7 +341,12 @@ def panel_submit(*, submitted_by: User, submission: PanelSubmission) -> tuple[Pa
 
 @transaction.atomic
 def _panel_create(
-    *, lab: Lab, submitted_by: User, submission: PanelSubmission, content_sha256: str
+    *,
+    lab: Lab,
+    submitted_by: User,
+    submission: PanelSubmission,
+    content_sha256: str,
+    intake: str,
 ) -> Panel:
     ruleset = ruleset_get_active(lab=lab)
     if ruleset is None:
@@ -392,6 +409,21 @@ def _panel_create(
     )
     _conclusions_store(panel=panel, conclusions=conclusions)
     report = report_request(panel=panel)
+    event_record(
+        kind=EventKind.PANEL_STORED,
+        lab_id=lab.pk,
+        actor_id=submitted_by.pk,
+        panel_id=panel.pk,
+        report_id=report.pk,
+        payload={
+            "accession": panel.accession,
+            "intake": intake,
+            "patient_id": patient.pk,
+            "report_id": report.pk,
+            "results": len(results),
+        },
+        occurred_at=panel.received_at,
+    )
     logger.info(
         "panel.submitted panel_id=%s report_id=%s results=%d ruleset_version=%s",
         panel.pk,
