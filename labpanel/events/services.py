@@ -58,6 +58,8 @@ def _payload_check(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def event_build(data: EventData, *, now: datetime) -> Event:
+    """The unsaved row of ``data`` (``occurred_at`` defaults to ``now``); raises ``ValueError``
+    when its payload names a demographic field."""
     return Event(
         uuid=uuid.uuid4(),
         kind=data.kind,
