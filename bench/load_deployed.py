@@ -372,7 +372,8 @@ def main() -> int:
     with deployed_stack(args.broker) as stack:
         stack.manage(
             "shell", "-c",
-            "from labpanel.accounts.models import Role; from tests.factories import make_lab, make_staff; "
+            "from labpanel.accounts.models import Role; "
+            "from tests.factories import make_lab, make_staff; "
             "lab = make_lab(name='Bench Lab'); "
             "make_staff(username='lab.tech', lab=lab, role=Role.TECHNICIAN); "
             "make_staff(username='dr.bench', lab=lab, role=Role.CLINICIAN)",

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_filters",
     "labpanel.accounts.apps.AccountsConfig",
+    "labpanel.events.apps.EventsConfig",
     "panels.apps.PanelsConfig",
     "reference_ranges.apps.ReferenceRangesConfig",
     "reports.apps.ReportsConfig",

@@ -25,6 +25,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from labpanel.accounts import access
+from labpanel.events.models import EventKind
+from labpanel.events.services import event_record
 from labpanel.exceptions import InvalidInput, NotReady
 from panels.imports.bulk import ids_reserve
 from panels.interpretation import panel_conclusions
@@ -66,11 +68,14 @@ def panel_amend(
     corrections: Sequence[ResultData],
     reason: str,
     kind: str = CORRECTION,
+    intake: str = "api",
 ) -> Amended:
     """Replace the results in ``corrections`` (one per analyte already on the panel) and issue
     an amended report. Raises ``InvalidInput`` naming every offending correction (nothing is
     stored), ``NotReady`` while the current report is still being produced, ``NotAllowed``.
-    Side effect: enqueues the amended report's rendering after commit.
+    Side effects: writes a ``panel.results_amended`` event (naming the amended report and
+    ``intake``, the way the correction came in) in the same transaction; enqueues the amended
+    report's rendering after commit.
     """
     if kind not in KINDS:
         raise InvalidInput(
@@ -132,6 +137,22 @@ def panel_amend(
             corrections=changes,
             requested_by=user,
             ruleset_version=panel.ruleset.version,
+        )
+        event_record(
+            kind=EventKind.PANEL_RESULTS_AMENDED,
+            lab_id=panel.lab_id,
+            actor_id=user.pk,
+            panel_id=panel.pk,
+            report_id=report.pk,
+            payload={
+                "accession": panel.accession,
+                "amendment_kind": kind,
+                "amends_report_id": current_report.pk,
+                "analytes": [new.analyte.code for new in new_results],
+                "intake": intake,
+                "report_id": report.pk,
+            },
+            occurred_at=now,
         )
         report_render_enqueue(report_ids=[report.pk])
     logger.info(

@@ -25,6 +25,8 @@ from django.utils import timezone
 
 from labpanel.accounts import access
 from labpanel.accounts.models import Lab
+from labpanel.events.models import EventKind
+from labpanel.events.services import event_record
 from labpanel.exceptions import Conflict
 from panels.interpretation import PanelConclusions, evidence_json, panel_conclusions
 from panels.models import (
@@ -47,6 +49,12 @@ from reference_ranges.selectors import (
 from reports.services import report_request
 
 logger = logging.getLogger(__name__)
+
+# The ways a panel comes in, as its ``panel.stored`` event names them ("import" is the bulk
+# path, ``panels.imports``, which writes the same event).
+INTAKE_API = "api"
+INTAKE_HL7_HTTP = "hl7_http"
+INTAKE_HL7_MLLP = "hl7_mllp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,12 +287,16 @@ def _conclusions_store(*, panel: Panel, conclusions: PanelConclusions) -> None:
     panel.save(update_fields=["serial", "summary", "anchor_event", "updated_at"])
 
 
-def panel_submit(*, submitted_by: User, submission: PanelSubmission) -> tuple[Panel, bool]:
+def panel_submit(
+    *, submitted_by: User, submission: PanelSubmission, intake: str = INTAKE_API
+) -> tuple[Panel, bool]:
     """Store ``submission`` and request its report. Returns (panel, created).
 
     Raises ``NotAllowed`` (role may not submit), ``Conflict`` (accession reused with other
     content, patient demographics differ, no active rule set). Nothing is stored on error.
-    Side effect: enqueues ``reports.render_report_pdf`` after commit.
+    Side effects: writes a ``panel.stored`` event naming ``intake`` (the way in: ``api``,
+    ``hl7_http``, ``hl7_mllp``) in the storing transaction; enqueues
+    ``reports.render_report_pdf`` after commit. A re-sent identical panel writes no event.
     """
     lab = access.submitting_lab(submitted_by)
     content_sha256 = submission.content_sha256()
@@ -300,6 +312,7 @@ def panel_submit(*, submitted_by: User, submission: PanelSubmission) -> tuple[Pa
                 submitted_by=submitted_by,
                 submission=submission,
                 content_sha256=content_sha256,
+                intake=intake,
             )
         except IntegrityError:
             # A concurrent submission won a race for the accession (or the new patient's MRN):
@@ -318,7 +331,12 @@ def panel_submit(*, submitted_by: User, submission: PanelSubmission) -> tuple[Pa
 
 @transaction.atomic
 def _panel_create(
-    *, lab: Lab, submitted_by: User, submission: PanelSubmission, content_sha256: str
+    *,
+    lab: Lab,
+    submitted_by: User,
+    submission: PanelSubmission,
+    content_sha256: str,
+    intake: str,
 ) -> Panel:
     ruleset = ruleset_get_active(lab=lab)
     if ruleset is None:
@@ -381,6 +399,21 @@ def _panel_create(
     )
     _conclusions_store(panel=panel, conclusions=conclusions)
     report = report_request(panel=panel)
+    event_record(
+        kind=EventKind.PANEL_STORED,
+        lab_id=lab.pk,
+        actor_id=submitted_by.pk,
+        panel_id=panel.pk,
+        report_id=report.pk,
+        payload={
+            "accession": panel.accession,
+            "intake": intake,
+            "patient_id": patient.pk,
+            "report_id": report.pk,
+            "results": len(results),
+        },
+        occurred_at=panel.received_at,
+    )
     logger.info(
         "panel.submitted panel_id=%s report_id=%s results=%d ruleset_version=%s",
         panel.pk,

@@ -1,5 +1,8 @@
 """Report jobs: request a report for a panel, render it once, mark it failed with a reason.
 
+A report becoming ready, or failing for good, writes its event (``labpanel.events``) in the
+transaction that records it.
+
 Rendering never holds a transaction or a row lock: the row is claimed with a conditional
 update, the PDF is drawn and stored outside any transaction, then a compare-and-set marks it
 ready. Running the render twice yields one report (idempotent), which is what makes
@@ -26,6 +29,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from labpanel.accounts import access
+from labpanel.events.models import EventKind
+from labpanel.events.services import event_record
 from labpanel.exceptions import Conflict
 from panels.models import Panel
 from reports.document_builder import report_document_build
@@ -227,7 +232,7 @@ def _claim(*, report_id: int, now: datetime) -> Report | None:
     )
     if not claimed:
         return None
-    return Report.objects.get(pk=report_id)
+    return Report.objects.select_related("panel").get(pk=report_id)
 
 
 def _release(*, report_id: int) -> None:
@@ -266,14 +271,22 @@ def report_render(*, report_id: int) -> None:
             if stored_name != name:  # pragma: no cover - storage renamed a concurrent write
                 name = stored_name
         with transaction.atomic():
+            rendered_at = timezone.now()
             finished = Report.objects.filter(pk=report.pk, status=ReportStatus.RENDERING).update(
                 status=ReportStatus.READY,
                 pdf=name,
                 checksum=checksum,
-                rendered_at=timezone.now(),
+                rendered_at=rendered_at,
                 error_message="",
-                updated_at=timezone.now(),
+                updated_at=rendered_at,
             )
+            if finished:
+                _report_event_record(
+                    report=report,
+                    kind=EventKind.REPORT_READY,
+                    occurred_at=rendered_at,
+                    payload={"checksum": checksum},
+                )
     except (OSError, OperationalError) as error:
         try:
             _release(report_id=report.pk)
@@ -294,7 +307,8 @@ def report_mark_failed(*, report_id: int, reason: str, kind: FailureKind) -> Non
     now = timezone.now()
     with transaction.atomic():
         report = (
-            Report.objects.select_for_update()
+            Report.objects.select_for_update(of=("self",))
+            .select_related("panel")
             .exclude(status=ReportStatus.READY)
             .filter(pk=report_id)
             .first()
@@ -318,12 +332,40 @@ def report_mark_failed(*, report_id: int, reason: str, kind: FailureKind) -> Non
                 "updated_at",
             ]
         )
+        if next_retry_at is None:
+            # Failed for good (nothing retries it by itself): others are told. A transient
+            # failure with an automatic retry ahead is not an event yet.
+            _report_event_record(
+                report=report,
+                kind=EventKind.REPORT_FAILED,
+                occurred_at=now,
+                payload={"failure_kind": str(kind), "auto_retries": report.auto_retries},
+            )
     logger.error(
         "report.render.failed report_id=%s kind=%s auto_retries=%d next_retry_at=%s",
         report_id,
         kind,
         report.auto_retries,
         next_retry_at.isoformat() if next_retry_at else None,
+    )
+
+
+def _report_event_record(
+    *, report: Report, kind: EventKind, occurred_at: datetime, payload: dict[str, object]
+) -> None:
+    """The event of ``report`` (whose panel is loaded) in the caller's transaction."""
+    event_record(
+        kind=kind,
+        lab_id=report.panel.lab_id,
+        panel_id=report.panel_id,
+        report_id=report.pk,
+        payload={
+            "accession": report.panel.accession,
+            "amends_report_id": report.amends_id,
+            "report_uuid": str(report.uuid),
+            **payload,
+        },
+        occurred_at=occurred_at,
     )
 
 

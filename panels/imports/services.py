@@ -32,6 +32,8 @@ from django.utils import timezone
 
 from labpanel.accounts import access
 from labpanel.accounts.models import Lab
+from labpanel.events.models import EventKind
+from labpanel.events.services import event_record
 from labpanel.exceptions import Conflict, InvalidInput
 from panels.imports.conclusions import Conclusions, conclude, history_fingerprint
 from panels.imports.prepare import Prepared, prepare
@@ -592,6 +594,18 @@ def import_job_commit(*, job_id: int) -> None:
             }
             locked.save(
                 update_fields=["status", "committed_at", "status_message", "summary", "updated_at"]
+            )
+            event_record(
+                kind=EventKind.IMPORT_COMMITTED,
+                lab_id=job.lab_id,
+                actor_id=submitter.pk,
+                import_job_id=job.pk,
+                payload={
+                    "import_job_uuid": str(job.uuid),
+                    "intake": "import",
+                    **locked.summary["stored"],
+                },
+                occurred_at=locked.committed_at,
             )
             transaction.on_commit(partial(_reports_request_send, locked.pk))
     except (_Changed, StagedFileError, IntegrityError) as error:

@@ -2,9 +2,10 @@
 
 It is both the preview the technician reads and what the commit stores: the commit renders
 each record's rows (``rows_of``: the panel, its results, findings, pending report, the link to
-the import, a new patient) in PostgreSQL COPY text and streams them to ``COPY ... FROM STDIN``,
-so it stores exactly what was shown. Rendering happens at commit, on a helper thread, while
-PostgreSQL stores the previous chunk (``panels.imports.store``).
+the import, a new patient, the panel's ``panel.stored`` event) in PostgreSQL COPY text and
+streams them to ``COPY ... FROM STDIN``, so it stores exactly what was shown. Rendering happens
+at commit, on a helper thread, while PostgreSQL stores the previous chunk
+(``panels.imports.store``).
 
 Layout: ``MAGIC``, then one record per panel in file order, each a 4-byte big-endian length and
 a zstd-compressed JSON body (records are made in any order and held compressed until written).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import struct
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, cast
@@ -29,6 +31,9 @@ from panels.imports.conclusions import Conclusions
 from panels.imports.prepare import PreparedPanel
 
 MAGIC = b"labpanel-staged/2\n"
+# The event each stored panel writes (``labpanel.events``: ``EventKind.PANEL_STORED``).
+PANEL_STORED = "panel.stored"
+PANEL_STORED_INTAKE = "import"
 _LENGTH = struct.Struct(">I")
 # zstd level 1: as small as zlib's fastest level, in much less time (figures:
 # bench/import_csv.py). A (de)compressor is not to be shared between threads: one each.
@@ -138,6 +143,7 @@ FINDING = Table(
 REPORT = Table(
     "reports.Report",
     (
+        "id",
         "created_at",
         "updated_at",
         "uuid",
@@ -153,8 +159,23 @@ REPORT = Table(
     ),
 )
 IMPORTED = Table("panels.ImportedPanel", ("job_id", "panel_id", "sample_id", "row"))
+# The panel's ``panel.stored`` event, as ``panels.services.panel_submit`` writes it.
+EVENT = Table(
+    "events.Event",
+    (
+        "uuid",
+        "kind",
+        "occurred_at",
+        "lab_id",
+        "actor_id",
+        "panel_id",
+        "report_id",
+        "import_job_id",
+        "payload",
+    ),
+)
 # In the order they are written (patients before the panels that point at them, and so on).
-TABLES = (PATIENT, PANEL, RESULT, FINDING, REPORT, IMPORTED)
+TABLES = (PATIENT, PANEL, RESULT, FINDING, REPORT, IMPORTED, EVENT)
 
 # Fields of a staged result, in order.
 (
@@ -347,6 +368,7 @@ def rows_of(
     *,
     panel_id: int,
     patient_id: int,
+    report_id: int,
     with_patient: bool,
     facts: CommitFacts,
 ) -> tuple[str, ...]:
@@ -478,10 +500,25 @@ def rows_of(
             + "\n"
         )
     report = _text(record["report_uuid"])
-    report_row = f"{now}\t{now}\t{report}\t{panel}\tpending\t0\t\t\t\t{version}\t\t[]\n"
+    report_row = (
+        f"{report_id}\t{now}\t{now}\t{report}\t{panel}\tpending\t0\t\t\t\t{version}\t\t[]\n"
+    )
     # PostgreSQL text cannot hold NUL: the link shows it as "\x00" (the archived file keeps it)
     sample_id = _text(record["sample_id"].replace("\x00", "\\x00")[:120])
     imported_row = f"{facts.job_id}\t{panel}\t{sample_id}\t{record['row']}\n"
+    payload = _json(
+        {
+            "accession": record["accession"],
+            "intake": PANEL_STORED_INTAKE,
+            "patient_id": patient_id,
+            "report_id": report_id,
+            "results": len(record["results"]),
+        }
+    )
+    event_row = (
+        f"{uuid.uuid4()}\t{PANEL_STORED}\t{now}\t{lab}\t{facts.submitted_by_id}\t{panel}\t"
+        f"{report_id}\t{facts.job_id}\t{payload}\n"
+    )
     return (
         patient_rows,
         panel_row,
@@ -489,6 +526,7 @@ def rows_of(
         "".join(finding_rows),
         report_row,
         imported_row,
+        event_row,
     )
 
 

@@ -1,4 +1,5 @@
-"""Writing a staged import: patients, panels, results, findings, pending reports — in bulk.
+"""Writing a staged import: patients, panels, results, findings, pending reports and each
+panel's ``panel.stored`` event — in bulk.
 
 The caller holds the transaction and has checked that the staged file still describes the
 database (``panels.imports.services``). The rows stored per panel are exactly those a single
@@ -20,6 +21,7 @@ from django.utils import timezone
 from panels.imports.bulk import ids_reserve, rows_insert
 from panels.imports.staged_file import TABLES, CommitFacts, StagedFileError, rows_of
 from panels.models import Panel, Patient
+from reports.models import Report
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ FIRST_CHUNK_PANELS = 200
 T = TypeVar("T")
 _RESULTS = 2  # index of the results section in TABLES
 _FINDINGS = 3
+_EVENTS = 6
 
 
 def staged_store(
@@ -45,24 +48,28 @@ def staged_store(
     new_mrns: Sequence[str],
     facts: Callable[[str], CommitFacts],
 ) -> Stored:
-    """Insert the ``panels`` panels of ``records`` (creating the patients of ``new_mrns``) and
-    their pending reports, in the caller's transaction; ``facts(now)`` gives what all rows
-    share.
+    """Insert the ``panels`` panels of ``records`` (creating the patients of ``new_mrns``),
+    their pending reports and one ``panel.stored`` event each, in the caller's transaction;
+    ``facts(now)`` gives what all rows share.
 
     Every id is reserved first; a helper thread then reads the records a chunk at a time and
     renders their rows while this thread streams the previous chunk to PostgreSQL — so a large
     import never holds all its rows, and making them overlaps with storing them.
     """
     panel_ids = ids_reserve(Panel, panels)
+    report_ids = ids_reserve(Report, panels)
     patient_ids = dict(zip(new_mrns, ids_reserve(Patient, len(new_mrns)), strict=True))
     counts = [0] * len(TABLES)
     batches = _table_batches(
-        records, iter(panel_ids), patient_ids, facts(timezone.now().isoformat())
+        records,
+        iter(zip(panel_ids, report_ids, strict=True)),
+        patient_ids,
+        facts(timezone.now().isoformat()),
     )
     for (batch,) in read_ahead(batches, 1):
         for index, (table, data) in enumerate(zip(TABLES, batch, strict=True)):
             counts[index] += rows_insert(apps.get_model(table.name), table.columns, data)
-    if counts[1] != panels or counts[0] != len(new_mrns):
+    if counts[1] != panels or counts[0] != len(new_mrns) or counts[_EVENTS] != panels:
         raise StagedFileError(
             f"the staged file holds {counts[1]} panel(s) and {counts[0]} new patient(s), "
             f"not the {panels} and {len(new_mrns)} validated"
@@ -77,7 +84,7 @@ def staged_store(
 
 def _table_batches(
     records: Iterable[dict[str, Any]],
-    panel_ids: Iterator[int],
+    panel_and_report_ids: Iterator[tuple[int, int]],
     patient_ids: dict[str, int],
     facts: CommitFacts,
 ) -> Iterator[list[bytes]]:
@@ -97,13 +104,15 @@ def _table_batches(
             patient_id = patient_ids[mrn]
             with_patient = mrn in unwritten
             unwritten.discard(mrn)
-        panel_id = next(panel_ids, None)
-        if panel_id is None:
+        ids = next(panel_and_report_ids, None)
+        if ids is None:
             raise StagedFileError("the staged file holds more panels than were validated")
+        panel_id, report_id = ids
         rows = rows_of(
             record,
             panel_id=panel_id,
             patient_id=patient_id,
+            report_id=report_id,
             with_patient=with_patient,
             facts=facts,
         )

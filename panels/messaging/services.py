@@ -191,9 +191,20 @@ def hl7_receive(
             for order, action in submissions:
                 try:
                     if action.corrected:
-                        _correct(order, action, lab=lab, user=user, parsed=parsed)
+                        _correct(
+                            order,
+                            action,
+                            lab=lab,
+                            user=user,
+                            parsed=parsed,
+                            intake=f"hl7_{transport}",
+                        )
                     else:
-                        panel_submit(submitted_by=user, submission=action.submission)
+                        panel_submit(
+                            submitted_by=user,
+                            submission=action.submission,
+                            intake=f"hl7_{transport}",
+                        )
                 except DomainError as error:
                     raise _OrderRefused(order, error) from error
             ack = build_ack(parsed, code="AA", problems=(), now=now, control_id=_ack_id(sha256))
@@ -256,7 +267,9 @@ def internal_error_ack(raw: str) -> str:
     )
 
 
-def _correct(order: OruOrder, action: _Order, *, lab: Lab, user: User, parsed: OruParse) -> None:
+def _correct(
+    order: OruOrder, action: _Order, *, lab: Lab, user: User, parsed: OruParse, intake: str
+) -> None:
     """OBX-11 C: amend the stored panel (an amended report follows; the original is kept).
 
     The OBR must name a stored accession of the same patient; observations sent as F in the
@@ -293,6 +306,7 @@ def _correct(order: OruOrder, action: _Order, *, lab: Lab, user: User, parsed: O
             f"(HL7 OBX-11 C, message {parsed.control_id})"
         ),
         kind=CORRECTION,
+        intake=intake,
     )
 
 

@@ -2,7 +2,8 @@
 
 The broker is a Redis server of the test's own (``tests.broker.RedisServer``: a free port, nothing
 kept on disk), killed and started again on the same port; the shared Redis is never touched.
-Panels go through the live server's HTTP API (or HL7, over HTTP and over MLLP); reports are
+Panels go through the live server's HTTP API (or HL7, over HTTP and over MLLP), each with its
+``panel.stored`` event written while the broker is down (the outbox needs none); reports are
 rendered by Celery worker processes (``tests.e2e.worker_process``); the sweep the beat schedule
 runs every minute is called directly (beat needs the broker too, so "the next sweep after the
 broker is back" is what production does).
@@ -31,6 +32,7 @@ from rest_framework.test import APIClient
 from labpanel.accounts.models import StaffMember
 from labpanel.accounts.services import api_token_issue
 from labpanel.celery import queue_depth
+from labpanel.events.models import Event, EventKind
 from panels.ingest.hl7.ack import ack_code_of
 from panels.ingest.hl7.mllp import MllpClient
 from panels.models import Panel
@@ -115,6 +117,12 @@ def test_every_post_is_answered_201_while_redis_is_down_and_every_report_ends_re
             status=ReportStatus.PENDING, dispatch_failed_at__isnull=False
         )
         assert unsent.count() == 70
+        # the outbox does not depend on the broker: every stored panel has its event
+        stored = Event.objects.filter(kind=EventKind.PANEL_STORED)
+        assert set(stored.values_list("panel_id", flat=True)) == set(
+            Panel.objects.values_list("pk", flat=True)
+        )
+        assert stored.count() == 100
 
         redis_server.start()  # same port, empty
         requeue_stalled_reports_task()  # the next sweep beat runs
@@ -122,6 +130,11 @@ def test_every_post_is_answered_201_while_redis_is_down_and_every_report_ends_re
 
     assert Report.objects.filter(dispatch_failed_at__isnull=False).count() == 0
     assert set(Report.objects.values_list("attempts", flat=True)) == {1}
+    ready = Event.objects.filter(kind=EventKind.REPORT_READY)
+    assert set(ready.values_list("report_id", flat=True)) == set(
+        Report.objects.values_list("pk", flat=True)
+    )
+    assert ready.count() == 100
 
 
 def test_hl7_over_http_is_answered_aa_while_redis_is_down_and_its_report_follows(
@@ -141,6 +154,8 @@ def test_hl7_over_http_is_answered_aa_while_redis_is_down_and_its_report_follows
         assert ack_code_of(body.decode()) == "AA", body
         report = Report.objects.get(panel__accession="H-1")
         assert (report.status, report.dispatch_failed_at is not None) == ("pending", True)
+        event = Event.objects.get(kind=EventKind.PANEL_STORED)
+        assert (event.report_id, event.payload["intake"]) == (report.pk, "hl7_http")
 
         redis_server.start()
         workers.append(worker_start(redis_server.url))
@@ -171,6 +186,8 @@ def test_hl7_over_mllp_is_answered_aa_while_redis_is_down(
     assert ack_code_of(ack) == "AA", ack
     report = Report.objects.get(panel__accession="H-1")
     assert (report.status, report.dispatch_failed_at is not None) == ("pending", True)
+    event = Event.objects.get(kind=EventKind.PANEL_STORED)
+    assert (event.report_id, event.payload["intake"]) == (report.pk, "hl7_mllp")
 
 
 def _listening(port: int, process: subprocess.Popen[Any]) -> bool:

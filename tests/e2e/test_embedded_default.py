@@ -7,12 +7,14 @@ A panel posted over HTTP comes back as a PDF rendered by the launcher's own Cele
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import json
 import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -110,6 +112,29 @@ def _import_csv_and_wait(base: str, token: str, log_path: Path) -> None:
     assert report["status"] == "ready", (report, log_path.read_text()[-3000:])
 
 
+def _events_recorded(database: Path) -> None:
+    """The event record on SQLite (no trigger there): each way in wrote its events."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        stored = db.execute(
+            "SELECT json_extract(payload, '$.accession'), json_extract(payload, '$.intake') "
+            "FROM events_event WHERE kind = 'panel.stored' AND "
+            "json_extract(payload, '$.accession') IN ('A-1001', 'E-2') ORDER BY id"
+        ).fetchall()
+        committed = db.execute(
+            "SELECT count(*) FROM events_event WHERE kind = 'import.committed'"
+        ).fetchone()
+        ready = db.execute(
+            "SELECT e.report_id FROM events_event e WHERE e.kind = 'report.ready' "
+            "ORDER BY e.report_id"
+        ).fetchall()
+        released = db.execute(
+            "SELECT id FROM reports_report WHERE status = 'ready' ORDER BY id"
+        ).fetchall()
+    assert stored == [("A-1001", "api"), ("E-2", "import")]
+    assert committed == (1,)
+    assert ready == released
+
+
 def _import_page_logs_in(base: str) -> None:
     """The technicians' page through the real web server: login form, then the imports list
     with the job made through the API."""
@@ -194,6 +219,7 @@ def test_launcher_serves_the_api_on_sqlite_and_renders_a_report(tmp_path: Path) 
         # A CSV import takes the bulk path on SQLite too: upload, preview, commit, report.
         _import_csv_and_wait(base, token, log_path)
         _import_page_logs_in(base)
+        _events_recorded(tmp_path / "var" / "labpanel.sqlite3")
     finally:
         os.killpg(launcher.pid, signal.SIGTERM)
         try:

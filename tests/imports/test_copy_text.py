@@ -84,6 +84,6 @@ def test_a_staged_file_with_more_panels_or_patients_than_validated_is_refused() 
     facts = CommitFacts(1, 1, 1, "v1", 1, "2026-11-26T00:00:00+00:00")
 
     with pytest.raises(StagedFileError, match="patient it was not validated for"):
-        list(_table_batches([record], iter([7]), {}, facts))
+        list(_table_batches([record], iter([(7, 8)]), {}, facts))
     with pytest.raises(StagedFileError, match="more panels than were validated"):
         list(_table_batches([record], iter([]), {"NEW-1": 3}, facts))

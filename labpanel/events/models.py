@@ -1,0 +1,97 @@
+"""The record of domain events: what happened, to which subjects, in commit order of writing.
+
+``Event`` is a transactional outbox. A change that others react to (a panel stored, results
+amended, a report ready or failed for good, an import committed) writes its event in the same
+transaction as the change, so the record holds an event exactly when the change committed.
+Consumers (webhooks, notifications, the read audit) read it in ``id`` order and keep their own
+cursor; they never change it.
+
+Rows are append-only: the model and its queryset refuse updates and deletes, and on PostgreSQL
+a trigger (migration ``0001_initial``) rejects ``UPDATE`` and ``DELETE`` from any client. The
+subjects are plain integers, not foreign keys: this app sits below the ones whose rows it
+names, and an event outlives nothing it points at. The payload holds ids, accessions, counts and
+the intake path — never a patient's name or other demographics.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import connections, models
+from django.db.models.expressions import RawSQL
+
+
+class EventKind(models.TextChoices):
+    PANEL_STORED = "panel.stored", "Panel stored"
+    PANEL_RESULTS_AMENDED = "panel.results_amended", "Panel results amended"
+    REPORT_READY = "report.ready", "Report ready"
+    REPORT_FAILED = "report.failed", "Report failed"
+    IMPORT_COMMITTED = "import.committed", "Import committed"
+
+
+# The oldest transaction that may still be open, as the bigint the insert trigger stores.
+_OLDEST_OPEN_TRANSACTION = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+
+
+class AppendOnlyError(Exception):
+    """An event was to be changed or deleted: the record is append-only."""
+
+
+class EventQuerySet(models.QuerySet["Event"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("events are append-only: they are never updated")
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        raise AppendOnlyError("events are append-only: they are never updated")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("events are append-only: they are never deleted")
+
+    def after(self, event_id: int) -> EventQuerySet:
+        """Events after ``event_id`` (a consumer's cursor), in id order, that a consumer may
+        handle now: ids are taken at insert, not at commit, so on PostgreSQL only events of
+        transactions older than every open one are given (an event with a smaller id could
+        otherwise commit later, behind the cursor). Read again later for the rest."""
+        events = self.filter(pk__gt=event_id)
+        if connections[self.db].vendor == "postgresql":
+            oldest_open = RawSQL(_OLDEST_OPEN_TRANSACTION, ())  # noqa: S611 - constant SQL
+            events = events.filter(transaction_id__lt=oldest_open)
+        return events.order_by("pk")
+
+
+class Event(models.Model):
+    # The id is the order: a consumer reads ``id > its cursor`` in id order.
+    id = models.BigAutoField(primary_key=True)
+    # Stable across deliveries: a consumer de-duplicates on it.
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=40, choices=EventKind.choices)
+    occurred_at = models.DateTimeField()
+    lab_id = models.BigIntegerField(db_index=True)
+    actor_id = models.BigIntegerField(null=True, blank=True)  # the user, when one acted
+    panel_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    report_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    import_job_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    payload = models.JSONField(default=dict, blank=True)
+    # PostgreSQL: the id of the writing transaction, set by a trigger (0001_initial). A
+    # consumer's read skips events of transactions that may still be open, so that an event
+    # with a smaller id can never commit behind its cursor (see ``EventQuerySet.after``).
+    # SQLite (one writer at a time) leaves it empty.
+    transaction_id = models.BigIntegerField(null=True, blank=True, editable=False)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("id",)
+        indexes = (models.Index(fields=("lab_id", "kind", "id"), name="event_lab_kind_id"),)
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("events are append-only: they are never updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("events are append-only: they are never deleted")
