@@ -13,7 +13,7 @@ Pure Python + reportlab (and the two shaping libraries), no Django. Three rules:
   Japanese, with Hangul Korean, otherwise Chinese. A character the preferred font's encoding
   does not map falls back to the next font that maps it (a rare kanji drawn with the Chinese
   font) rather than being dropped. Which code points each encoding maps is Adobe's own CMap
-  data (``_cid_coverage.py``).
+  data (``fonts/cid_coverage.txt``).
 * **Right-to-left text is shaped and ordered here**, because reportlab draws glyphs left to
   right as given: Arabic letters are joined into their contextual presentation forms by
   ``arabic-reshaper`` (lam-alef ligatures only; harakat are kept, never deleted) and every line
@@ -31,12 +31,12 @@ from __future__ import annotations
 import threading
 import unicodedata
 from collections.abc import Iterable
+from pathlib import Path
 
 import arabic_reshaper
 from bidi import get_display
 
 from reports.rendering import styles
-from reports.rendering._cid_coverage import COVERAGE
 from reports.rendering.errors import RenderError
 
 CHINESE, JAPANESE, KOREAN = styles.CID_FACES
@@ -62,14 +62,22 @@ def _parse(ranges: str) -> frozenset[int]:
     return frozenset(points)
 
 
+def _coverage_by_encoding() -> dict[str, str]:
+    """fonts/cid_coverage.txt: one encoding a line, ``NAME: ranges``; ``#`` lines are comments."""
+    text = (Path(__file__).resolve().parent / "fonts" / "cid_coverage.txt").read_text("ascii")
+    entries = (line.partition(":") for line in text.splitlines() if not line.startswith("#"))
+    return {name.strip(): ranges.strip() for name, _, ranges in entries if name.strip()}
+
+
 def cid_coverage(font: str) -> frozenset[int]:
     """Code points the CID font ``font`` draws (its encoding maps them to a glyph)."""
     global _coverage
     if _coverage is None:
         with _lock:
             if _coverage is None:
+                coverage = _coverage_by_encoding()
                 _coverage = {
-                    face: _parse(COVERAGE[encoding]) for face, encoding in CID_FONTS.items()
+                    face: _parse(coverage[encoding]) for face, encoding in CID_FONTS.items()
                 }
     return _coverage[font]
 
