@@ -349,3 +349,22 @@ def test_the_walker_catches_a_synthetic_back_edge(
 ) -> None:
     module = SourceModule(name=name, is_package=is_package, source=source, path="<synthetic>")
     assert back_edges([module], KNOWN_FOR_SELF_TEST) == expected
+
+
+APP_PACKAGES = (
+    "labpanel/accounts",
+    "labpanel/events",
+    "reference_ranges",
+    "panels",
+    "reports",
+    "panels/intake",  # once the intake move lands
+)
+
+
+@pytest.mark.parametrize("package", APP_PACKAGES)
+def test_every_app_package_opens_with_what_it_owns(package: str) -> None:
+    init = ROOT / package / "__init__.py"
+    if not init.exists():
+        pytest.skip(f"{package} is not a package yet")
+    docstring = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
+    assert docstring, f"{package}/__init__.py has no docstring"
