@@ -242,12 +242,17 @@ def test_allowed_back_edges_all_exist() -> None:
     )
 
 
-def test_the_importable_configuration_imports_no_layered_module() -> None:
+def test_the_importable_configuration_imports_no_layered_module_and_is_used() -> None:
     known = all_module_names()
+    used: set[str] = set()
     for module in walked_modules():
+        imported = imports_of(module, known)
         if module.name in CONFIGURATION_IMPORTABLE:
-            layered = {name for name in imports_of(module, known) if layer_of(name) is not None}
+            layered = {name for name in imported if layer_of(name) is not None}
             assert layered == set(), module.name
+        if layer_of(module.name) is not None:
+            used.update(imported & CONFIGURATION_IMPORTABLE.keys())
+    assert used == set(CONFIGURATION_IMPORTABLE)  # like the back edges, this list only shrinks
 
 
 KNOWN_FOR_SELF_TEST = frozenset(
