@@ -3,8 +3,8 @@
 from rest_framework.routers import DefaultRouter
 
 from panels.imports.views import ImportJobViewSet
+from panels.ruleset_views import RulesetViewSet  # the rule-set API with its impact preview
 from panels.views import PanelViewSet
-from reference_ranges.views import RulesetViewSet
 from reports.views import ReportViewSet
 
 router = DefaultRouter()

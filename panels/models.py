@@ -15,7 +15,13 @@ from django.db import models
 from django.db.models import Q
 
 from labpanel.db import TimestampedModel
-from reference_ranges.models import Analyte, ReferenceRangeRule, ReferenceRangeSet, Sex
+from reference_ranges.models import (
+    Analyte,
+    ReferenceRangeRule,
+    ReferenceRangeSet,
+    Sex,
+    SpecimenType,
+)
 
 
 class Patient(TimestampedModel):
@@ -54,15 +60,6 @@ class PatientEvent(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} for patient {self.patient_id} at {self.occurred_at:%Y-%m-%d}"
-
-
-class SpecimenType(models.TextChoices):
-    SERUM = "serum", "Serum"
-    PLASMA = "plasma", "Plasma"
-    PLASMA_EDTA = "plasma_edta", "EDTA plasma"
-    PLASMA_HEPARIN = "plasma_heparin", "Heparin plasma"
-    PLASMA_CITRATE = "plasma_citrate", "Citrate plasma"
-    CSF = "csf", "Cerebrospinal fluid"
 
 
 class Panel(TimestampedModel):

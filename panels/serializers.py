@@ -23,7 +23,6 @@ from panels.models import (
     Panel,
     PatientEventKind,
     Result,
-    SpecimenType,
 )
 from panels.notation import NotationError, parse_reported_value
 from panels.services import EventData, PanelSubmission, PatientData, ResultData
@@ -36,7 +35,7 @@ from panels.validation import (
     unprintable,
 )
 from reference_ranges.engine.patterns import check_clinical_value
-from reference_ranges.models import Sex
+from reference_ranges.models import Sex, SpecimenType
 from reference_ranges.patterns import clinical_inputs
 from reference_ranges.selectors import AnalyteCatalogue
 

@@ -13,9 +13,8 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from panels.models import SpecimenType
 from panels.notation import NotationError, parse_reported_value
-from reference_ranges.models import Analyte, Sex
+from reference_ranges.models import Analyte, Sex, SpecimenType
 from reports.rendering.scripts import describe, undrawable_characters
 
 ACCESSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"

@@ -173,6 +173,17 @@ class Sex(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
+class SpecimenType(models.TextChoices):
+    """The specimen a panel is measured on; a rule may be restricted to some of them."""
+
+    SERUM = "serum", "Serum"
+    PLASMA = "plasma", "Plasma"
+    PLASMA_EDTA = "plasma_edta", "EDTA plasma"
+    PLASMA_HEPARIN = "plasma_heparin", "Heparin plasma"
+    PLASMA_CITRATE = "plasma_citrate", "Citrate plasma"
+    CSF = "csf", "Cerebrospinal fluid"
+
+
 class AgeUnit(models.TextChoices):
     DAYS = "days", "Days"
     YEARS = "years", "Years"

@@ -114,37 +114,3 @@ class RulesetPublishOutput(serializers.Serializer[Any]):
     ruleset = RulesetOutput()
     retired = RulesetRefOutput(allow_null=True)
     warnings = ProblemOutput(many=True)
-
-
-class ImpactSideOutput(serializers.Serializer[Any]):
-    code = serializers.CharField(allow_null=True)
-    interval = serializers.CharField(allow_null=True)
-    rule_key = serializers.CharField(allow_null=True)
-    ruleset_version = serializers.CharField(allow_null=True)
-    reason = serializers.CharField()
-
-
-class ImpactExampleOutput(serializers.Serializer[Any]):
-    accession = serializers.CharField()
-    analyte = serializers.CharField()
-    value = serializers.CharField()
-    unit = serializers.CharField()
-    old = ImpactSideOutput()
-    new = ImpactSideOutput()
-
-
-class ImpactPreviewOutput(serializers.Serializer[Any]):
-    ruleset_id = serializers.IntegerField()
-    key = serializers.CharField()
-    version = serializers.CharField()
-    lab = serializers.CharField(allow_null=True)
-    panels_examined = serializers.IntegerField()
-    results_examined = serializers.IntegerField()
-    unchanged = serializers.IntegerField()
-    changed = serializers.IntegerField()
-    transitions = serializers.DictField(child=serializers.IntegerField())
-    examples = ImpactExampleOutput(many=True)
-
-
-class ImpactPreviewInput(serializers.Serializer[Any]):
-    examples = serializers.IntegerField(required=False, min_value=0, max_value=200, default=20)

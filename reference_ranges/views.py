@@ -1,8 +1,10 @@
-"""HTTP endpoints for reference-range sets: read, export, import, publish, impact preview.
+"""HTTP endpoints for reference-range sets: read, export, import, publish.
 
 Thin: selectors scope what a user may see (404 outside it), services decide and write. Imports
 and publications are a director's, for their own lab's sets; installation-wide sets are
-readable here and managed with the management commands.
+readable here and managed with the management commands. The impact preview reads stored panel
+results, a layer above, so its action is added in :mod:`panels.ruleset_views`, whose subclass
+of :class:`RulesetViewSet` the API router registers.
 """
 
 from __future__ import annotations
@@ -29,19 +31,13 @@ from reference_ranges.models import ReferenceRangeSet
 from reference_ranges.ruleset_format import DocumentFormat, document_dump, document_load
 from reference_ranges.selectors import ruleset_document_get, ruleset_get, ruleset_list
 from reference_ranges.serializers import (
-    ImpactPreviewInput,
-    ImpactPreviewOutput,
     ProblemOutput,
     RulesetImportOutput,
     RulesetOutput,
     RulesetPublishInput,
     RulesetPublishOutput,
 )
-from reference_ranges.services import (
-    ruleset_impact_preview,
-    ruleset_import,
-    ruleset_publish,
-)
+from reference_ranges.services import ruleset_import, ruleset_publish
 
 
 class _DocumentParser(BaseParser):
@@ -225,25 +221,3 @@ class RulesetViewSet(
             context={"request": request},
         )
         return Response(output.data)
-
-    @extend_schema(
-        parameters=[ImpactPreviewInput],
-        responses={
-            200: ImpactPreviewOutput,
-            400: OpenApiResponse(description="The set fails validation"),
-            403: OpenApiResponse(description="Not a director of the set's lab"),
-        },
-    )
-    @action(detail=True, methods=["get"], url_path="impact", url_name="impact")
-    def impact(self, request: Request, pk: Any = None) -> Response:
-        """Dry run over the lab's stored results: every interpretation this set would change."""
-        ruleset = self.get_object()
-        access.ruleset_manager_check(
-            user=self._user(), lab_id=ruleset.lab_id, installation_wide_allowed=False
-        )
-        query = ImpactPreviewInput(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        preview = ruleset_impact_preview(
-            candidate=ruleset, limit_examples=query.validated_data["examples"]
-        )
-        return Response(ImpactPreviewOutput(preview.as_dict()).data)

@@ -12,10 +12,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from panels.models import Panel, Result, SpecimenType
+from panels.models import Panel, Result
 from panels.selectors import panel_get_for_rendering
 from reference_ranges.engine import age_on
-from reference_ranges.models import Sex
+from reference_ranges.models import Sex, SpecimenType
 from reports.models import Report
 from reports.rendering.document import (
     Amendment,

@@ -1,15 +1,10 @@
 """Writes to the catalogue, rule sets and lab configuration: seed loading, imports, drafts,
-publishing, impact, pattern-rule switches and assay measuring ranges.
+publishing, pattern-rule switches and assay measuring ranges. (The impact preview reads stored
+panel results, a layer above, and lives in :mod:`panels.ruleset_impact`.)
 
 The package re-exports every service so callers import from ``reference_ranges.services``.
 """
 
-from reference_ranges.services.impact import (
-    ImpactExample,
-    ImpactPreview,
-    ImpactSide,
-    ruleset_impact_preview,
-)
 from reference_ranges.services.measuring_ranges import measuring_range_record
 from reference_ranges.services.pattern_settings import (
     PatternDefaultsSummary,
@@ -36,9 +31,6 @@ from reference_ranges.services.seed import (
 
 __all__ = [
     "SEED_DIR",
-    "ImpactExample",
-    "ImpactPreview",
-    "ImpactSide",
     "PatternDefaultsSummary",
     "RulesetImmutable",
     "RulesetImportOutcome",
@@ -50,7 +42,6 @@ __all__ = [
     "pattern_rule_setting_change",
     "ruleset_document_check",
     "ruleset_draft_create_from",
-    "ruleset_impact_preview",
     "ruleset_import",
     "ruleset_publish",
     "ruleset_rule_delete",

@@ -24,12 +24,12 @@ from django.utils import timezone
 from labpanel.accounts import access
 from labpanel.accounts.models import Lab
 from labpanel.exceptions import Conflict, InvalidInput
-from panels.models import SpecimenType
 from reference_ranges.models import (
     Analyte,
     ReferenceRangeRule,
     ReferenceRangeSet,
     RuleSetStatus,
+    SpecimenType,
 )
 from reference_ranges.ruleset_format import (
     RULE_VALUE_FIELDS,

@@ -11,9 +11,10 @@ import time_machine
 from rest_framework.test import APIClient
 
 from panels.models import Result
+from panels.ruleset_impact import ruleset_impact_preview
 from reference_ranges.models import ReferenceRangeSet
 from reference_ranges.selectors import ruleset_document_get
-from reference_ranges.services import ruleset_impact_preview, ruleset_import, ruleset_publish
+from reference_ranges.services import ruleset_import, ruleset_publish
 from tests.conftest import token_client
 from tests.factories import make_lab
 from tests.reference_ranges.helpers import document, rule

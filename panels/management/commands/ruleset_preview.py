@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from labpanel.exceptions import DomainError
+from panels.ruleset_impact import ImpactSide, ruleset_impact_preview
 from reference_ranges.management.commands._common import command_error, ruleset_find
-from reference_ranges.services import ImpactSide, ruleset_impact_preview
 
 
 def _side(side: ImpactSide) -> str:

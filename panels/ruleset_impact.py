@@ -1,5 +1,8 @@
 """Impact preview: what a candidate rule set would change in the interpretations already stored.
 
+It reads the panels' stored results, so it lives in panels, above the rule sets it previews
+(``manage.py ruleset_preview`` and ``GET /api/v1/rulesets/{id}/impact/`` serve it).
+
 A dry run, before publishing: every stored result the candidate would judge (its lab's panels,
 or for an installation-wide set the panels of labs without a set of their own) is interpreted
 again with the candidate through the same adapter and engine call as a submission, and compared
