@@ -2,8 +2,8 @@
 
 from rest_framework.routers import DefaultRouter
 
-from panels.imports.views import ImportJobViewSet
-from panels.views import PanelViewSet
+from panels.intake.api import PanelViewSet
+from panels.intake.imports.views import ImportJobViewSet
 from reference_ranges.views import RulesetViewSet
 from reports.views import ReportViewSet
 
