@@ -1,23 +1,16 @@
 """Panels: what every way in shares to store one panel (its patient, events, results, findings).
 
-The submission types, the content hash, the engine's inputs for a submission and the row
-builders. The ways in (``panels.intake``: the JSON submission, HL7, amendments, file imports)
-orchestrate them; ``panels.intake.submission.panel_submit`` stores one panel.
+The engine's inputs for a submission and the row builders (the submission itself and its
+builder are ``panels.submission``). The ways in (``panels.intake``: the JSON submission, HL7,
+amendments, file imports) orchestrate them; ``panels.intake.submission.panel_submit`` stores
+one panel.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Any
 
-import orjson
-from django.contrib.auth.models import User
 from django.utils import timezone
 
 from labpanel.accounts.models import Lab
@@ -30,102 +23,12 @@ from panels.models import (
     PatientEvent,
     Result,
 )
-from panels.notation import ReportedValue
+from panels.submission import EventData, PanelSubmission, PatientData, ResultData
 from reference_ranges.engine.types import Interpretation, Measurement
-from reference_ranges.models import Analyte, ReferenceRangeRule
-from reference_ranges.selectors import (
-    MeasuringRangeFacts,
-)
+from reference_ranges.models import ReferenceRangeRule
+from reference_ranges.selectors import MeasuringRangeFacts
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class PatientData:
-    mrn: str
-    family_name: str
-    given_name: str
-    birth_date: date | None
-    sex: str
-
-
-@dataclass(frozen=True, slots=True)
-class ResultData:
-    analyte: Analyte
-    analyte_as_received: str
-    raw_value: str
-    reported: ReportedValue
-    unit: str
-    dilution_factor: Decimal | None = None
-    sender_range: str = ""  # e.g. HL7 OBX-7: the sender's range, stored as sent, never used
-    sender_flags: str = ""  # e.g. HL7 OBX-8
-
-
-@dataclass(frozen=True, slots=True)
-class EventData:
-    kind: str
-    occurred_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class PanelSubmission:
-    accession: str
-    patient: PatientData
-    specimen_type: str
-    collected_at: datetime
-    ordering_clinician: User
-    results: tuple[ResultData, ...]
-    clinical: Mapping[str, Decimal | bool | str] = field(default_factory=dict)
-    events: tuple[EventData, ...] = ()
-
-    def content_sha256(self) -> str:
-        """A hash of what was said, independent of result order and analyte spelling."""
-        content = {
-            "accession": self.accession,
-            "patient": {
-                "mrn": self.patient.mrn,
-                "family_name": self.patient.family_name,
-                "given_name": self.patient.given_name,
-                "birth_date": self.patient.birth_date.isoformat()
-                if self.patient.birth_date
-                else None,
-                "sex": self.patient.sex,
-            },
-            "specimen": {"type": self.specimen_type, "collected_at": self.collected_at.isoformat()},
-            "ordering_clinician": self.ordering_clinician.get_username(),
-            "clinical": {name: json_value(value) for name, value in self.clinical.items()},
-            "events": sorted([event.kind, event.occurred_at.isoformat()] for event in self.events),
-            "results": sorted(
-                [
-                    result.analyte.code,
-                    result.reported.text,
-                    result.unit,
-                    json_value(result.dilution_factor),
-                    # only when given, so that hashes of panels without them stay as they were
-                    *(
-                        [result.sender_range, result.sender_flags]
-                        if result.sender_range or result.sender_flags
-                        else []
-                    ),
-                ]
-                for result in self.results
-            ),
-        }
-        return hashlib.sha256(canonical_json(content)).hexdigest()
-
-
-def canonical_json(content: Any) -> bytes:
-    """``json.dumps(content, sort_keys=True, separators=(",", ":"))``, the form content hashes
-    were first made with, as bytes: made by orjson (the cheaper encoder) whenever that gives the
-    same bytes, i.e. when the text is printable ASCII (json escapes everything else)."""
-    fast = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
-    if fast.isascii() and b"\x7f" not in fast:
-        return fast
-    return json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
-
-
-def json_value(value: Decimal | bool | str | None) -> Any:
-    return format(value, "f") if isinstance(value, Decimal) else value
 
 
 def submission_measurements(

@@ -32,14 +32,8 @@ from panels.intake.imports.bulk import ids_reserve
 from panels.interpretation import panel_conclusions
 from panels.models import Finding, Panel, Result
 from panels.notation import NotationError, parse_reported_value
-from panels.services import (
-    PanelSubmission,
-    PatientData,
-    ResultData,
-    conclusions_store,
-    result_build,
-    submission_measurements,
-)
+from panels.services import conclusions_store, result_build, submission_measurements
+from panels.submission import PanelSubmission, PatientData, ResultData
 from reference_ranges.adapters import ruleset_to_engine
 from reference_ranges.engine import age_on, interpret
 from reference_ranges.engine.types import PatientContext, Sex

@@ -34,7 +34,15 @@ from panels.models import (
     SpecimenType,
 )
 from panels.notation import NotationError, parse_reported_value
-from panels.services import EventData, PanelSubmission, PatientData, ResultData
+from panels.submission import (
+    EventData,
+    PanelSubmission,
+    PatientData,
+    ResultData,
+    panel_submission_build,
+    results_problems,
+    specimen_problems,
+)
 from reference_ranges.engine.patterns import check_clinical_value
 from reference_ranges.models import Sex
 from reference_ranges.patterns import clinical_inputs
@@ -222,40 +230,38 @@ class PanelSubmitInput(serializers.Serializer[Any]):
         return staff.user
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The builder's shared checks (panels.submission), named as JSON fields.
         errors: dict[str, Any] = {}
-        seen: dict[str, int] = {}
-        duplicate_errors: list[dict[str, list[str]]] = [{} for _ in attrs["results"]]
-        for index, result in enumerate(attrs["results"]):
-            code = result["analyte_obj"].code
-            if code in seen:
-                duplicate_errors[index] = {
-                    "analyte": [f"{code} is already reported at results[{seen[code]}]"]
-                }
-            seen.setdefault(code, index)
-        if any(duplicate_errors):
+        duplicates = results_problems([result["analyte_obj"].code for result in attrs["results"]])
+        if duplicates:
+            duplicate_errors: list[dict[str, list[str]]] = [{} for _ in attrs["results"]]
+            for problem in duplicates:
+                if problem.position is not None:
+                    duplicate_errors[problem.position] = {"analyte": [problem.message]}
             errors["results"] = duplicate_errors
-        birth_date = attrs["patient"]["birth_date"]
-        collected_at = attrs["specimen"]["collected_at"]
-        if birth_date is not None and timezone.localdate(collected_at) < birth_date:
-            errors["specimen"] = {"collected_at": ["collected before the patient's birth date"]}
+        for problem in specimen_problems(
+            birth_date=attrs["patient"]["birth_date"],
+            collected_at=attrs["specimen"]["collected_at"],
+        ):
+            errors["specimen"] = {"collected_at": [problem.message]}
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
 
     def to_submission(self) -> PanelSubmission:
         data = self.validated_data
-        return PanelSubmission(
+        return panel_submission_build(
             accession=data["accession"],
             patient=PatientData(**data["patient"]),
             specimen_type=data["specimen"]["type"],
             collected_at=data["specimen"]["collected_at"],
             ordering_clinician=data["ordering_clinician"],
             clinical=data.get("clinical", {}),
-            events=tuple(
+            events=[
                 EventData(kind=event["type"], occurred_at=event["at"])
                 for event in data.get("events", [])
-            ),
-            results=tuple(
+            ],
+            results=[
                 ResultData(
                     analyte=result["analyte_obj"],
                     analyte_as_received=result["analyte"],
@@ -265,7 +271,7 @@ class PanelSubmitInput(serializers.Serializer[Any]):
                     dilution_factor=result.get("dilution_factor"),
                 )
                 for result in data["results"]
-            ),
+            ],
         )
 
 

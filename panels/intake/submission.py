@@ -25,14 +25,13 @@ from labpanel.exceptions import Conflict
 from panels.interpretation import panel_conclusions
 from panels.models import Panel, Result
 from panels.services import (
-    PanelSubmission,
     conclusions_store,
     events_record,
-    json_value,
     patient_for,
     result_build,
     submission_measurements,
 )
+from panels.submission import PanelSubmission, json_value
 from reference_ranges.adapters import ruleset_to_engine
 from reference_ranges.engine import age_on, interpret
 from reference_ranges.engine.types import PatientContext, Sex

@@ -68,7 +68,7 @@ def test_content_hashes_are_made_from_the_same_bytes_as_before(content: object) 
     # stored panels' content_sha256 were made with json.dumps: a resend must still match them
     import json
 
-    from panels.services import canonical_json
+    from panels.submission import canonical_json
 
     assert (
         canonical_json(content)

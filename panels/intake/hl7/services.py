@@ -48,7 +48,14 @@ from panels.intake.validation import (
 )
 from panels.models import InboundMessage, Panel
 from panels.notation import NotationError, parse_reported_value
-from panels.services import PanelSubmission, PatientData, ResultData
+from panels.submission import (
+    PanelSubmission,
+    PatientData,
+    ResultData,
+    SubmissionInvalid,
+    panel_submission_build,
+    specimen_problems,
+)
 from reference_ranges.selectors import AnalyteCatalogue, analyte_catalogue_get
 
 logger = logging.getLogger(__name__)
@@ -513,6 +520,11 @@ def _submission(
                 "UNKNOWN_PROVIDER",
             )
         )
+    if isinstance(birth_date, date) and isinstance(collected_at, datetime):
+        for problem in specimen_problems(
+            birth_date=birth_date, collected_at=collected_at, zone=zone
+        ):
+            problems.append(_problem("OBR", obr, 7, problem.message, "INVALID_FIELD"))
     results = [r for r in (_result(obs, catalogue, problems) for obs in order.observations) if r]
     codes = [r.analyte.code for r in results]
     for observation, result in zip(order.observations, results, strict=False):
@@ -536,21 +548,29 @@ def _submission(
         for observation, result in zip(order.observations, results, strict=True)
         if observation.status.strip().upper() == "C"
     }
-    return _Order(
-        corrected=frozenset(corrected),
-        submission=_panel_submission(
-            accession,
-            mrn,
-            family,
-            given,
-            birth_date,
-            sex,
-            specimen,
-            collected_at,
-            clinician,
-            results,
-        ),
-    )
+    try:
+        submission = panel_submission_build(
+            accession=str(accession),
+            patient=PatientData(
+                mrn=str(mrn),
+                family_name=str(family),
+                given_name=str(given),
+                birth_date=birth_date if isinstance(birth_date, date) else None,
+                sex=str(sex),
+            ),
+            specimen_type=str(specimen),
+            collected_at=collected_at,
+            ordering_clinician=clinician,
+            results=results,
+            zone=zone,
+        )
+    except SubmissionInvalid as invalid:  # pragma: no cover - each check was named above
+        for problem in invalid.problems:
+            problems.append(
+                _problem("OBR", obr, 7, f"{problem.field}: {problem.message}", "INVALID_FIELD")
+            )
+        return None
+    return _Order(corrected=frozenset(corrected), submission=submission)
 
 
 @dataclass(frozen=True)
@@ -559,34 +579,6 @@ class _Order:
 
     submission: PanelSubmission
     corrected: frozenset[str]  # analyte codes sent with OBX-11 C
-
-
-def _panel_submission(
-    accession: object,
-    mrn: object,
-    family: object,
-    given: object,
-    birth_date: object,
-    sex: object,
-    specimen: object,
-    collected_at: datetime,
-    clinician: User,
-    results: list[ResultData],
-) -> PanelSubmission:
-    return PanelSubmission(
-        accession=str(accession),
-        patient=PatientData(
-            mrn=str(mrn),
-            family_name=str(family),
-            given_name=str(given),
-            birth_date=birth_date if isinstance(birth_date, date) else None,
-            sex=str(sex),
-        ),
-        specimen_type=str(specimen),
-        collected_at=collected_at,
-        ordering_clinician=clinician,
-        results=tuple(results),
-    )
 
 
 def _result(

@@ -40,7 +40,14 @@ from panels.intake.validation import (
     unit_problem,
 )
 from panels.notation import NotationError, ReportedValue, parse_reported_value
-from panels.services import PanelSubmission, PatientData, ResultData
+from panels.submission import (
+    PanelSubmission,
+    PatientData,
+    ResultData,
+    SubmissionInvalid,
+    panel_submission_build,
+    specimen_problems,
+)
 from reference_ranges.models import Analyte
 from reference_ranges.selectors import AnalyteCatalogue, MeasuringRangeFacts
 
@@ -330,18 +337,11 @@ def _stage_sample(
             f"ordering_clinician: {fields.ordering_clinician.strip()!r} is not an active "
             "clinician of this lab",
         )
-    if (
-        isinstance(birth_date, date)
-        and isinstance(collected_at, datetime)
-        and collected_at.astimezone(context.local_zone).date() < birth_date
-    ):
-        problems.error(
-            src,
-            row,
-            "collected_at",
-            "collected_before_birth",
-            "collected before the patient's birth date",
-        )
+    if isinstance(birth_date, date) and isinstance(collected_at, datetime):
+        for problem in specimen_problems(
+            birth_date=birth_date, collected_at=collected_at, zone=context.local_zone
+        ):
+            problems.error(src, row, "collected_at", problem.code, problem.message)
     results, positions = _stage_values(sample, context, problems)
     if not results and not problems.failed:
         problems.error(
@@ -355,20 +355,26 @@ def _stage_sample(
         return None
     if not isinstance(collected_at, datetime) or clinician is None:  # pragma: no cover
         return None  # unreachable: both were reported as problems above
-    submission = PanelSubmission(
-        accession=str(accession),
-        patient=PatientData(
-            mrn=str(mrn),
-            family_name=str(family_name),
-            given_name=str(given_name),
-            birth_date=birth_date if isinstance(birth_date, date) else None,
-            sex=str(sex),
-        ),
-        specimen_type=str(specimen_type),
-        collected_at=collected_at,
-        ordering_clinician=clinician,
-        results=tuple(results),
-    )
+    try:
+        submission = panel_submission_build(
+            accession=str(accession),
+            patient=PatientData(
+                mrn=str(mrn),
+                family_name=str(family_name),
+                given_name=str(given_name),
+                birth_date=birth_date if isinstance(birth_date, date) else None,
+                sex=str(sex),
+            ),
+            specimen_type=str(specimen_type),
+            collected_at=collected_at,
+            ordering_clinician=clinician,
+            results=results,
+            zone=context.local_zone,
+        )
+    except SubmissionInvalid as invalid:  # pragma: no cover - each check was named above
+        for problem in invalid.problems:
+            problems.error(src, row, None, problem.code, f"{problem.field}: {problem.message}")
+        return None
     return StagedPanel(
         sample_id=sample.sample_id,
         row=sample.row,
