@@ -1,6 +1,6 @@
 """Panels: what every way in shares to store one panel (its patient, events, results, findings).
 
-The engine's inputs for a submission and the row builders (the submission itself and its
+The row builders (the submission itself and its
 builder are ``panels.submission``). The ways in (``panels.intake``: the JSON submission, HL7,
 amendments, file imports) orchestrate them; ``panels.intake.submission.panel_submit`` stores
 one panel.
@@ -23,35 +23,11 @@ from panels.models import (
     PatientEvent,
     Result,
 )
-from panels.submission import EventData, PanelSubmission, PatientData, ResultData
-from reference_ranges.engine.types import Interpretation, Measurement
+from panels.submission import EventData, PatientData, ResultData
+from reference_ranges.engine.types import Interpretation
 from reference_ranges.models import ReferenceRangeRule
-from reference_ranges.selectors import MeasuringRangeFacts
 
 logger = logging.getLogger(__name__)
-
-
-def submission_measurements(
-    submission: PanelSubmission, *, measuring_ranges: Mapping[str, MeasuringRangeFacts]
-) -> list[Measurement]:
-    """The engine's inputs for ``submission``, with the lab's measuring range of each assay
-    (LLOQ/ULOQ, in the result's unit when it converts exactly; otherwise left out)."""
-    measurements = []
-    for result in submission.results:
-        facts = measuring_ranges.get(result.analyte.code)
-        limits = facts.limits_in(result.unit) if facts is not None else None
-        measurements.append(
-            Measurement(
-                analyte=result.analyte.code,
-                value=result.reported.value,
-                comparator=result.reported.comparator,
-                unit=result.unit,
-                dilution_factor=result.dilution_factor,
-                lloq=limits[0] if limits else None,
-                uloq=limits[1] if limits else None,
-            )
-        )
-    return measurements
 
 
 def result_build(

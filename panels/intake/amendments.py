@@ -29,16 +29,18 @@ from labpanel.events.models import EventKind
 from labpanel.events.services import event_record
 from labpanel.exceptions import InvalidInput, NotReady
 from panels.intake.imports.bulk import ids_reserve
-from panels.interpretation import panel_conclusions
+from panels.interpretation import (
+    PanelInterpretation,
+    panel_conclusions,
+    panel_interpret,
+    result_data_measurement,
+)
 from panels.models import Finding, Panel, Result
 from panels.notation import NotationError, parse_reported_value
-from panels.services import conclusions_store, result_build, submission_measurements
-from panels.submission import PanelSubmission, PatientData, ResultData
+from panels.services import conclusions_store, result_build
+from panels.submission import ResultData
 from reference_ranges.adapters import ruleset_to_engine
-from reference_ranges.engine import age_on, interpret
-from reference_ranges.engine.types import PatientContext, Sex
 from reference_ranges.models import ReferenceRangeRule
-from reference_ranges.selectors import measuring_ranges_active
 from reports.models import Report, ReportStatus
 from reports.services import report_render_enqueue
 
@@ -214,15 +216,7 @@ def _store_corrections(
     *, panel: Panel, corrections: Sequence[ResultData], current: dict[int, Result], now: Any
 ) -> list[Result]:
     ruleset = panel.ruleset
-    patient = panel.patient
-    collected_on = timezone.localdate(panel.collected_at)
-    age = age_on(patient.birth_date, collected_on) if patient.birth_date else None
-    context = PatientContext(sex=Sex(patient.sex), age=age, specimen_type=panel.specimen_type)
-    submission = _as_submission(panel, corrections)
-    measurements = submission_measurements(
-        submission, measuring_ranges=measuring_ranges_active(lab_id=panel.lab_id, on=collected_on)
-    )
-    interpretations = interpret(measurements, context, ruleset_to_engine(ruleset))
+    interpretations = _interpret(panel, corrections).interpretations
     rules = {
         rule.key: rule
         for rule in ReferenceRangeRule.objects.filter(
@@ -254,21 +248,17 @@ def _store_corrections(
     )
 
 
-def _as_submission(panel: Panel, results: Sequence[ResultData]) -> PanelSubmission:
+def _interpret(panel: Panel, results: Sequence[ResultData]) -> PanelInterpretation:
+    """``results`` interpreted as the panel's submission was: the same recipe, rule set and day."""
     patient = panel.patient
-    return PanelSubmission(
-        accession=panel.accession,
-        patient=PatientData(
-            mrn=patient.mrn,
-            family_name=patient.family_name,
-            given_name=patient.given_name,
-            birth_date=patient.birth_date,
-            sex=patient.sex,
-        ),
+    return panel_interpret(
+        sex=patient.sex,
+        birth_date=patient.birth_date,
         specimen_type=panel.specimen_type,
         collected_at=panel.collected_at,
-        ordering_clinician=panel.ordering_clinician,
-        results=tuple(results),
+        measurements=[result_data_measurement(result) for result in results],
+        ruleset=ruleset_to_engine(panel.ruleset),
+        lab_id=panel.lab_id,
     )
 
 
@@ -278,10 +268,6 @@ def _reconclude(*, panel: Panel, now: Any) -> None:
     results = list(
         Result.objects.current().filter(panel=panel).select_related("analyte").order_by("position")
     )
-    patient = panel.patient
-    collected_on = timezone.localdate(panel.collected_at)
-    age = age_on(patient.birth_date, collected_on) if patient.birth_date else None
-    context = PatientContext(sex=Sex(patient.sex), age=age, specimen_type=panel.specimen_type)
     data = [
         ResultData(
             analyte=result.analyte,
@@ -293,17 +279,13 @@ def _reconclude(*, panel: Panel, now: Any) -> None:
         )
         for result in results
     ]
-    measurements = submission_measurements(
-        _as_submission(panel, data),
-        measuring_ranges=measuring_ranges_active(lab_id=panel.lab_id, on=collected_on),
-    )
-    interpretations = interpret(measurements, context, ruleset_to_engine(panel.ruleset))
+    interpreted = _interpret(panel, data)
     conclusions = panel_conclusions(
         panel=panel,
         results=results,
-        interpretations=interpretations,
+        interpretations=interpreted.interpretations,
         clinical={name: _clinical(value) for name, value in panel.clinical.items()},
-        age_years=age.years if age else None,
+        age_years=interpreted.age.years if interpreted.age else None,
         analytes={result.analyte.code: result.analyte for result in results},
     )
     conclusions_store(panel=panel, conclusions=conclusions)

@@ -22,21 +22,18 @@ from labpanel.accounts.models import Lab
 from labpanel.events.models import EventKind
 from labpanel.events.services import event_record
 from labpanel.exceptions import Conflict
-from panels.interpretation import panel_conclusions
+from panels.interpretation import panel_conclusions, panel_interpret, result_data_measurement
 from panels.models import Panel, Result
 from panels.services import (
     conclusions_store,
     events_record,
     patient_for,
     result_build,
-    submission_measurements,
 )
 from panels.submission import PanelSubmission, json_value
 from reference_ranges.adapters import ruleset_to_engine
-from reference_ranges.engine import age_on, interpret
-from reference_ranges.engine.types import PatientContext, Sex
 from reference_ranges.models import ReferenceRangeRule
-from reference_ranges.selectors import measuring_ranges_active, ruleset_get_active
+from reference_ranges.selectors import ruleset_get_active
 from reports.services import report_request
 
 logger = logging.getLogger(__name__)
@@ -117,13 +114,17 @@ def _panel_create(
         raise Conflict("no reference range set is active; a director must publish one")
     patient = patient_for(lab=lab, data=submission.patient)
     events_record(patient=patient, events=submission.events)
-    collected_on = timezone.localdate(submission.collected_at)
-    age = age_on(patient.birth_date, collected_on) if patient.birth_date else None
-    context = PatientContext(sex=Sex(patient.sex), age=age, specimen_type=submission.specimen_type)
-    measurements = submission_measurements(
-        submission, measuring_ranges=measuring_ranges_active(lab_id=lab.pk, on=collected_on)
+    interpreted = panel_interpret(
+        sex=patient.sex,
+        birth_date=patient.birth_date,
+        specimen_type=submission.specimen_type,
+        collected_at=submission.collected_at,
+        measurements=[result_data_measurement(result) for result in submission.results],
+        ruleset=ruleset_to_engine(ruleset),
+        lab_id=lab.pk,
     )
-    interpretations = interpret(measurements, context, ruleset_to_engine(ruleset))
+    interpretations = interpreted.interpretations
+    age = interpreted.age
     rules_by_key = {
         rule.key: rule
         for rule in ReferenceRangeRule.objects.filter(

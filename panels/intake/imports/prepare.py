@@ -2,14 +2,14 @@
 
 Reads only: registered patients by MRN (new, matched, or conflicting demographics), accessions
 already stored (an identical panel is skipped, a different one is an error), then interprets
-every result against the lab's active rule set with the pure engine, as a single submission
-would.
+every result against the lab's active rule set with ``panels.interpretation.panel_interpret``,
+as a single submission does.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,13 +17,12 @@ from django.utils import timezone
 
 from labpanel.accounts.models import Lab
 from panels.intake.imports.staging import FILE, StagedImport, StagedPanel, StagedProblem
+from panels.interpretation import MeasuringRanges, panel_interpret, result_data_measurement
 from panels.models import Panel, Patient
-from panels.services import submission_measurements
 from reference_ranges.adapters import ruleset_to_engine
-from reference_ranges.engine import Age, age_on, interpret
-from reference_ranges.engine.types import Interpretation, Measurement, PatientContext, Sex
+from reference_ranges.engine import Age
+from reference_ranges.engine.types import Interpretation, Measurement
 from reference_ranges.models import ReferenceRangeSet
-from reference_ranges.selectors import MeasuringRangeFacts, measuring_ranges_active
 
 CHUNK = 5000
 DEMOGRAPHICS = ("family_name", "given_name", "birth_date", "sex")
@@ -84,7 +83,7 @@ def prepare(*, staged: StagedImport, lab: Lab, ruleset: ReferenceRangeSet) -> Pr
             Panel.objects.filter(accession__in=chunk).values_list("accession", "content_sha256")
         )
     engine_ruleset = ruleset_to_engine(ruleset)
-    ranges_by_day: dict[date, Mapping[str, MeasuringRangeFacts]] = {}
+    ranges_by_day: dict[date, MeasuringRanges] = {}
     prepared = Prepared(panels=[], already_stored=[], ruleset=ruleset)
     zone = timezone.get_current_timezone()  # looked up once: the lookup is costly
     for panel in staged.panels:
@@ -109,25 +108,25 @@ def prepare(*, staged: StagedImport, lab: Lab, ruleset: ReferenceRangeSet) -> Pr
         patient = patients.get(submission.patient.mrn)
         if patient is not None and not _same_patient(patient, panel, lab, staged):
             continue
-        collected_on = timezone.localdate(submission.collected_at, zone)
-        birth_date = submission.patient.birth_date
-        age = age_on(birth_date, collected_on) if birth_date else None
-        context = PatientContext(
-            sex=Sex(submission.patient.sex), age=age, specimen_type=submission.specimen_type
-        )
-        if collected_on not in ranges_by_day:
-            ranges_by_day[collected_on] = measuring_ranges_active(lab_id=lab.pk, on=collected_on)
-        measurements = submission_measurements(
-            submission, measuring_ranges=ranges_by_day[collected_on]
+        interpreted = panel_interpret(
+            sex=submission.patient.sex,
+            birth_date=submission.patient.birth_date,
+            specimen_type=submission.specimen_type,
+            collected_at=submission.collected_at,
+            measurements=[result_data_measurement(result) for result in submission.results],
+            ruleset=engine_ruleset,
+            lab_id=lab.pk,
+            measuring_ranges_by_day=ranges_by_day,
+            zone=zone,
         )
         prepared.panels.append(
             PreparedPanel(
                 staged=panel,
                 content_sha256=content_sha256,
                 patient_id=patient.pk if patient else None,
-                age=age,
-                measurements=tuple(measurements),
-                interpretations=tuple(interpret(measurements, context, engine_ruleset)),
+                age=interpreted.age,
+                measurements=interpreted.measurements,
+                interpretations=interpreted.interpretations,
             )
         )
     return prepared
