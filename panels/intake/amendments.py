@@ -42,7 +42,7 @@ from panels.submission import ResultData
 from reference_ranges.adapters import ruleset_to_engine
 from reference_ranges.models import ReferenceRangeRule
 from reports.models import Report, ReportStatus
-from reports.services import report_render_enqueue
+from reports.services import report_amend_request
 
 logger = logging.getLogger(__name__)
 
@@ -126,13 +126,12 @@ def panel_amend(
             }
             for new in new_results
         ]
-        report = Report.objects.create(
+        report = report_amend_request(
             panel=panel,
             amends=current_report,
-            amendment_reason=reason.strip(),
+            reason=reason.strip(),
             corrections=changes,
             requested_by=user,
-            ruleset_version=panel.ruleset.version,
         )
         event_record(
             kind=EventKind.PANEL_RESULTS_AMENDED,
@@ -150,7 +149,6 @@ def panel_amend(
             },
             occurred_at=now,
         )
-        report_render_enqueue(report_ids=[report.pk])
     logger.info(
         "panel.amended panel_id=%s report_id=%s amends_report_id=%s results=%d kind=%s",
         panel.pk,

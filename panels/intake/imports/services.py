@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any, BinaryIO, cast
-from uuid import uuid4
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -66,7 +65,8 @@ from reference_ranges.selectors import (
     measuring_ranges_active,
     ruleset_get_active,
 )
-from reports.services import BROKER_ERRORS, report_dispatch_failed_record, report_render_enqueue
+from reports.bulk import import_pending_report_ids, import_reports_enqueue, report_uuid_new
+from reports.services import BROKER_ERRORS, report_dispatch_failed_record
 
 logger = logging.getLogger(__name__)
 
@@ -307,7 +307,7 @@ def _validate(job: ImportJob) -> None:
         panels = prepared.panels
 
         def emit(index: int, conclusions: Conclusions) -> None:
-            members[index] = staged_record(panels[index], conclusions, rule_ids, str(uuid4()))
+            members[index] = staged_record(panels[index], conclusions, rule_ids, report_uuid_new())
 
         conclude(
             panels, rules=pattern_rules_enabled(lab_id=job.lab_id), now=timezone.now(), emit=emit
@@ -731,21 +731,11 @@ def _reports_request_send(job_id: int) -> None:
     try:
         request_import_reports_task.delay(job_id)
     except BROKER_ERRORS as error:
-        report_dispatch_failed_record(report_ids=_pending_report_ids(job_id), error=error)
-
-
-def _pending_report_ids(job_id: int) -> list[int]:
-    from reports.models import Report, ReportStatus
-
-    return list(
-        Report.objects.filter(
-            panel__imported_from__job_id=job_id, status=ReportStatus.PENDING
-        ).values_list("pk", flat=True)
-    )
+        report_dispatch_failed_record(
+            report_ids=import_pending_report_ids(job_id=job_id), error=error
+        )
 
 
 def import_reports_request(*, job_id: int) -> int:
     """Enqueue the rendering of every pending report of a committed import's panels."""
-    report_ids = _pending_report_ids(job_id)
-    report_render_enqueue(report_ids=report_ids)
-    return len(report_ids)
+    return import_reports_enqueue(job_id=job_id)

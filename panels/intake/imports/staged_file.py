@@ -1,7 +1,8 @@
 """The staged import: what validation concluded, one compact record per panel.
 
 It is both the preview the technician reads and what the commit stores: the commit renders
-each record's rows (``rows_of``: the panel, its results, findings, pending report, the link to
+each record's rows (``rows_of``: the panel, its results, findings, pending report (made by
+``reports.bulk``), the link to
 the import, a new patient, the panel's ``panel.stored`` event) in PostgreSQL COPY text and
 streams them to ``COPY ... FROM STDIN``, so it stores exactly what was shown. Rendering happens
 at commit, on a helper thread, while PostgreSQL stores the previous chunk
@@ -29,6 +30,7 @@ import zstandard
 from panels.intake.imports import copy_text
 from panels.intake.imports.conclusions import Conclusions
 from panels.intake.imports.prepare import PreparedPanel
+from reports.bulk import REPORT_COLUMNS, REPORT_TABLE, report_copy_row
 
 MAGIC = b"labpanel-staged/2\n"
 # The event each stored panel writes (``labpanel.events``: ``EventKind.PANEL_STORED``).
@@ -140,24 +142,8 @@ FINDING = Table(
         "evaluated_at",
     ),
 )
-REPORT = Table(
-    "reports.Report",
-    (
-        "id",
-        "created_at",
-        "updated_at",
-        "uuid",
-        "panel_id",
-        "status",
-        "attempts",
-        "error_message",
-        "pdf",
-        "checksum",
-        "ruleset_version",
-        "amendment_reason",
-        "corrections",
-    ),
-)
+# The pending report of each panel: its rows are made by reports (``reports.bulk``).
+REPORT = Table(REPORT_TABLE, REPORT_COLUMNS)
 IMPORTED = Table("panels.ImportedPanel", ("job_id", "panel_id", "sample_id", "row"))
 # The panel's ``panel.stored`` event, as ``panels.intake.submission.panel_submit`` writes it.
 EVENT = Table(
@@ -499,9 +485,12 @@ def rows_of(
             )
             + "\n"
         )
-    report = _text(record["report_uuid"])
-    report_row = (
-        f"{report_id}\t{now}\t{now}\t{report}\t{panel}\tpending\t0\t\t\t\t{version}\t\t[]\n"
+    report_row = report_copy_row(
+        report_id=report_id,
+        panel_id=panel,
+        report_uuid=_text(record["report_uuid"]),
+        ruleset_version=version,
+        now=now,
     )
     # PostgreSQL text cannot hold NUL: the link shows it as "\x00" (the archived file keeps it)
     sample_id = _text(record["sample_id"].replace("\x00", "\\x00")[:120])
