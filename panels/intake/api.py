@@ -13,10 +13,10 @@ from rest_framework.response import Response
 
 from labpanel.accounts import access
 from panels.intake.amendments import panel_amend
+from panels.intake.selectors import panel_get, panel_list
 from panels.intake.serializers import AmendmentInput, PanelOutput, PanelSubmitInput
 from panels.intake.submission import panel_submit
 from panels.models import Panel
-from panels.selectors import panel_get, panel_list
 from reference_ranges.selectors import analyte_catalogue_get
 
 
