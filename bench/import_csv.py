@@ -21,7 +21,7 @@ bench is where to measure them again):
 * ``timezone.get_current_timezone()`` costs about 50 µs a call, so the import looks it up once
   (``panels/intake/imports/prepare.py``, ``panels/intake/imports/conclusions.py``);
 * orjson makes the content hashes' JSON about ten times faster than ``json.dumps``, and is used
-  whenever it gives the same bytes (``panels/services.py``).
+  whenever it gives the same bytes (``panels/submission.py``).
 """
 
 from __future__ import annotations
