@@ -12,14 +12,16 @@ import stored (read back with COPY TO and deleted first) with raw COPY FROM, com
 Figures behind design choices in the import (as recorded when each choice was made; this
 bench is where to measure them again):
 
-* pausing the cyclic garbage collector around bulk work (``panels.imports.services.gc_paused``)
-  took validation of 10,000 panels from 3.5 s to 2.4 s: the collector had been a third of it;
+* pausing the cyclic garbage collector around bulk work
+  (``panels.intake.imports.services.gc_paused``) took validation of 10,000 panels from 3.5 s
+  to 2.4 s:
+  the collector had been a third of it;
 * zstd level 1 compresses the staged records as small as zlib's fastest level in a sixth of
-  the time (``panels/imports/staged_file.py``);
+  the time (``panels/intake/imports/staged_file.py``);
 * ``timezone.get_current_timezone()`` costs about 50 µs a call, so the import looks it up once
-  (``panels/imports/prepare.py``, ``panels/imports/conclusions.py``);
+  (``panels/intake/imports/prepare.py``, ``panels/intake/imports/conclusions.py``);
 * orjson makes the content hashes' JSON about ten times faster than ``json.dumps``, and is used
-  whenever it gives the same bytes (``panels/services.py``).
+  whenever it gives the same bytes (``panels/submission.py``).
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def _csv(panels: int) -> bytes:
 def _timed_steps() -> dict[str, float]:
     """Wrap what ``import_job_validate`` calls, summing the seconds each takes (exclusive of
     the ones nested in it: the staged rows are rendered inside the conclusions' callback)."""
-    from panels.imports import services
+    from panels.intake.imports import services
 
     spent: dict[str, float] = {}
     nested = {"active": 0.0}
@@ -146,7 +148,7 @@ def main() -> None:
     from django.db import connection, transaction
 
     from labpanel.accounts.models import Lab, Role, StaffMember
-    from panels.imports.services import (
+    from panels.intake.imports.services import (
         import_job_commit,
         import_job_commit_request,
         import_job_create,

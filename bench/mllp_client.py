@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from panels.ingest.hl7.ack import ack_code_of, build_ack
-from panels.ingest.hl7.mllp import MllpClient, serve_mllp
-from panels.ingest.hl7.parse import parse_oru
+from panels.intake.hl7.ack import ack_code_of, build_ack
+from panels.intake.hl7.mllp import MllpClient, serve_mllp
+from panels.intake.hl7.parse import parse_oru
 
 ANALYTES = [
     ("IL-6", "Interleukin 6", 3.0),

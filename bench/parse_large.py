@@ -1,4 +1,4 @@
-"""Parse a large long-layout Labpanel CSV with ``panels.ingest.files.parse_file``, streaming.
+"""Parse a large long-layout Labpanel CSV with ``panels.intake.files.parse_file``, streaming.
 
 Generates a CSV of about ``--megabytes`` MB (default 200) in a temporary folder, parses it from
 a file opened in binary mode, and prints rows/s, peak RSS and the progress callbacks seen. No
@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from panels.ingest.files import parse_file
+from panels.intake.files import parse_file
 
 HEADER = (
     "accession,mrn,family_name,given_name,birth_date,sex,specimen_type,collected_at,"

@@ -2,9 +2,9 @@
 
 from rest_framework.routers import DefaultRouter
 
-from panels.imports.views import ImportJobViewSet
+from panels.intake.api import PanelViewSet
+from panels.intake.imports.views import ImportJobViewSet
 from panels.ruleset_views import RulesetViewSet  # the rule-set API with its impact preview
-from panels.views import PanelViewSet
 from reports.views import ReportViewSet
 
 router = DefaultRouter()

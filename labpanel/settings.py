@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "labpanel.accounts.apps.AccountsConfig",
     "labpanel.events.apps.EventsConfig",
     "panels.apps.PanelsConfig",
+    "panels.intake.apps.IntakeConfig",
     "reference_ranges.apps.ReferenceRangesConfig",
     "reports.apps.ReportsConfig",
 ]
@@ -218,8 +219,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.2,
 }
-# Every minute, work whose message was lost is sent again (reports.tasks, panels.tasks): the
-# launcher runs the scheduler inside its worker (-B); docker-compose runs a "beat" service.
+# Every minute, work whose message was lost is sent again (reports.tasks,
+# panels.intake.imports.tasks): the launcher runs the scheduler inside its worker (-B);
+# docker-compose runs a "beat" service.
 CELERY_BEAT_SCHEDULE: dict[str, object] = {
     "requeue-stalled-reports": {"task": "reports.requeue_stalled", "schedule": 60.0},
     "requeue-stalled-imports": {"task": "panels.requeue_stalled_imports", "schedule": 60.0},
@@ -246,7 +248,8 @@ IMPORT_MAX_BYTES = 256 * 1024 * 1024
 # HL7 MSH-11 this installation takes: P (production); a test system sets T. Other messages: AR.
 HL7_PROCESSING_ID = env_str("LABPANEL_HL7_PROCESSING_ID", "P") or "P"
 # An import left validating/committing longer than its task may run (30 min soft, 31 hard: see
-# panels.tasks) lost its message or worker; its task is sent again, at most this many times.
+# panels.intake.imports.tasks) lost its message or worker; its task is sent again, at most this
+# many times.
 IMPORT_REQUEUE_AFTER = timedelta(minutes=35)
 IMPORT_MAX_REQUEUES = 2
 

@@ -10,7 +10,7 @@ from knox import views as knox_views
 
 from labpanel.api_router import router
 from labpanel.views import healthz
-from panels.messaging.views import Hl7View
+from panels.intake.hl7.views import Hl7View
 
 api_patterns = [
     *router.urls,
@@ -26,7 +26,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("imports/", include("panels.imports.pages")),
+    path("imports/", include("panels.intake.imports.pages")),
     path("", RedirectView.as_view(pattern_name="imports:list"), name="home"),
     path("healthz", healthz, name="healthz"),
 ]

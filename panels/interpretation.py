@@ -4,8 +4,11 @@ Per result: the interpretation against the active rule set. Per panel: the patte
 (CRS / cytokine storm / HLH criteria, with their evidence), the trend against the patient's
 earlier panels (day +N from the anchor event, fold change from baseline), and the summary by
 family and role. The engine is pure; this module is the only place that feeds it from the
-database for a submission. :func:`result_measurement` is the one way a stored result becomes an
-engine measurement again (history, impact preview), exactly as it was submitted.
+database for a submission. :func:`panel_interpret` is the one interpretation recipe (age on
+the collection day → patient context → the lab's measuring ranges → the engine call), used by
+every way in: the JSON submission, file imports, HL7 and amendments. :func:`result_measurement`
+is the one way a stored result becomes an engine measurement again (history, impact preview),
+exactly as it was submitted.
 
 The pattern rules evaluated are the ones switched on for the panel's lab
 (:func:`reference_ranges.patterns.pattern_rules_enabled`).
@@ -13,16 +16,19 @@ The pattern rules evaluated are the ones switched on for the panel's lab
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from labpanel.exceptions import InvalidInput
 from panels.models import Panel, PatientEvent, PatientEventKind, Result
+from panels.submission import ResultData, collected_on
+from reference_ranges.engine import Age, age_on, interpret
 from reference_ranges.engine.decimals import trimmed
 from reference_ranges.engine.kinetics import AnalyteTrend, serial_trends
 from reference_ranges.engine.patterns import (
@@ -33,9 +39,19 @@ from reference_ranges.engine.patterns import (
     evaluate_patterns,
 )
 from reference_ranges.engine.summary import AnalyteFacts, GroupSummary, summarize
-from reference_ranges.engine.types import Comparator, Interpretation, Measurement
+from reference_ranges.engine.types import (
+    Comparator,
+    Interpretation,
+    Measurement,
+    PatientContext,
+    RuleSet,
+    Sex,
+)
 from reference_ranges.models import Analyte
 from reference_ranges.patterns import pattern_rules_enabled
+from reference_ranges.selectors import MeasuringRangeFacts, measuring_ranges_active
+
+MeasuringRanges = Mapping[str, MeasuringRangeFacts]
 
 ANCHOR_KINDS = (PatientEventKind.CAR_T_INFUSION, PatientEventKind.BISPECIFIC_START)
 
@@ -46,6 +62,99 @@ class PanelConclusions:
     serial: dict[str, Any]
     summary: dict[str, Any]
     anchor_event: PatientEvent | None
+
+
+@dataclass(frozen=True)
+class PanelInterpretation:
+    """What :func:`panel_interpret` gives: the age it used, the measurements as the engine saw
+    them (with the lab's measuring range), and one interpretation per measurement, in order."""
+
+    collected_on: date
+    age: Age | None
+    measurements: tuple[Measurement, ...]
+    interpretations: tuple[Interpretation, ...]
+
+
+def result_data_measurement(result: ResultData) -> Measurement:
+    """The engine measurement of a result as reported (no measuring range yet)."""
+    return Measurement(
+        analyte=result.analyte.code,
+        value=result.reported.value,
+        comparator=result.reported.comparator,
+        unit=result.unit,
+        dilution_factor=result.dilution_factor,
+    )
+
+
+def _with_measuring_range(measurement: Measurement, ranges: MeasuringRanges) -> Measurement:
+    """``measurement`` with its assay's LLOQ/ULOQ, in its unit when they convert exactly;
+    otherwise without (never guessed)."""
+    facts = ranges.get(measurement.analyte)
+    limits = facts.limits_in(measurement.unit) if facts is not None else None
+    lloq, uloq = limits if limits is not None else (None, None)
+    if lloq is measurement.lloq and uloq is measurement.uloq:
+        return measurement
+    return Measurement(
+        analyte=measurement.analyte,
+        value=measurement.value,
+        comparator=measurement.comparator,
+        unit=measurement.unit,
+        dilution_factor=measurement.dilution_factor,
+        lloq=lloq,
+        uloq=uloq,
+    )
+
+
+def panel_interpret(
+    *,
+    sex: str,
+    birth_date: date | None,
+    specimen_type: str,
+    collected_at: datetime,
+    measurements: Sequence[Measurement],
+    ruleset: RuleSet,
+    lab_id: int | None,
+    measuring_ranges_by_day: MutableMapping[date, MeasuringRanges] | None = None,
+    zone: tzinfo | None = None,
+) -> PanelInterpretation:
+    """Interpret one panel: the one recipe every way in uses.
+
+    The patient's age on the lab's day of collection (``zone``, default the current clock),
+    the patient context (sex, age, specimen), the measuring ranges of ``lab_id`` in force that
+    day (``None``: judge the measurements as given, e.g. stored ones), then the engine against
+    ``ruleset`` (the engine form: ``reference_ranges.adapters.ruleset_to_engine``).
+    ``measuring_ranges_by_day`` is a cache the caller may keep across many panels (bulk import).
+
+    Raises ``InvalidInput`` naming ``specimen.collected_at`` when the specimen was collected
+    before the birth date (the builder refuses such a submission first; no age is guessed),
+    and the engine's errors (``AmbiguousRules``...) as they are.
+    """
+    day = collected_on(collected_at, zone)
+    if birth_date is not None and day < birth_date:
+        raise InvalidInput(
+            "the specimen was collected before the patient's birth date",
+            details=[
+                {
+                    "field": "specimen.collected_at",
+                    "message": "collected before the patient's birth date",
+                }
+            ],
+        )
+    age = age_on(birth_date, day) if birth_date is not None else None
+    context = PatientContext(sex=Sex(sex), age=age, specimen_type=specimen_type)
+    if lab_id is not None:
+        if measuring_ranges_by_day is None:
+            measuring_ranges_by_day = {}
+        ranges = measuring_ranges_by_day.get(day)
+        if ranges is None:
+            ranges = measuring_ranges_by_day[day] = measuring_ranges_active(lab_id=lab_id, on=day)
+        measurements = [_with_measuring_range(m, ranges) for m in measurements]
+    return PanelInterpretation(
+        collected_on=day,
+        age=age,
+        measurements=tuple(measurements),
+        interpretations=tuple(interpret(measurements, context, ruleset)),
+    )
 
 
 def result_measurement(result: Result) -> Measurement:

@@ -13,7 +13,6 @@ from typing import Any
 from django.utils import timezone
 
 from panels.models import Panel, Result
-from panels.selectors import panel_get_for_rendering
 from reference_ranges.engine import age_on
 from reference_ranges.models import Sex, SpecimenType
 from reports.models import Report
@@ -27,6 +26,7 @@ from reports.rendering.document import (
     TrendRow,
     TrendTable,
 )
+from reports.selectors import panel_get_for_rendering
 
 FLAG_TEXT = {
     "N": "Normal",

@@ -16,9 +16,10 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, OperationalError, transaction
@@ -64,6 +65,32 @@ def report_request(*, panel: Panel) -> Report:
     )
     if created:
         report_render_enqueue(report_ids=[report.pk])
+    return report
+
+
+def report_amend_request(
+    *,
+    panel: Panel,
+    amends: Report,
+    reason: str,
+    corrections: list[dict[str, Any]],
+    requested_by: User,
+) -> Report:
+    """Create the amended report of ``panel`` (it follows ``amends``, which is kept as it was)
+    and enqueue its rendering after commit. ``corrections`` lists every changed result, previous
+    and corrected, as the amended report prints them; ``reason`` is printed too.
+
+    Must run inside the transaction that stores the corrections.
+    """
+    report = Report.objects.create(
+        panel=panel,
+        amends=amends,
+        amendment_reason=reason,
+        corrections=corrections,
+        requested_by=requested_by,
+        ruleset_version=panel.ruleset.version,
+    )
+    report_render_enqueue(report_ids=[report.pk])
     return report
 
 

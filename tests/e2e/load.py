@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from labpanel.launcher import LOCAL_REDIS_HOST, LOCAL_REDIS_PORT, LOCAL_REDIS_URL, redis_answers
-from panels.ingest.hl7.ack import ack_code_of
-from panels.ingest.hl7.mllp import MllpClient
+from panels.intake.hl7.ack import ack_code_of
+from panels.intake.hl7.mllp import MllpClient
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 ORU_FIXTURE = BASE_DIR / "tests" / "fixtures" / "hl7" / "oru_r01_single.hl7"

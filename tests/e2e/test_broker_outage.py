@@ -33,8 +33,8 @@ from labpanel.accounts.models import StaffMember
 from labpanel.accounts.services import api_token_issue
 from labpanel.celery import queue_depth
 from labpanel.events.models import Event, EventKind
-from panels.ingest.hl7.ack import ack_code_of
-from panels.ingest.hl7.mllp import MllpClient
+from panels.intake.hl7.ack import ack_code_of
+from panels.intake.hl7.mllp import MllpClient
 from panels.models import Panel
 from reports.models import Report, ReportStatus
 from reports.services import report_render, reports_stalled_requeue

@@ -24,8 +24,8 @@ import pytest
 
 from labpanel.accounts.models import Role
 from labpanel.celery import app as celery_app
-from panels.ingest.hl7.ack import ack_code_of
-from panels.ingest.hl7.mllp import MllpDecoder, MllpFrame, decode_payload, frame
+from panels.intake.hl7.ack import ack_code_of
+from panels.intake.hl7.mllp import MllpDecoder, MllpFrame, decode_payload, frame
 from panels.models import InboundMessage, Panel, Result
 from tests.e2e.faults import (
     admin_connect,

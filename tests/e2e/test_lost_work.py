@@ -15,8 +15,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from labpanel.celery import app, queue_depth
+from panels.intake.imports.tasks import requeue_stalled_imports_task
 from panels.models import ImportJob, ImportStatus
-from panels.tasks import requeue_stalled_imports_task
 from reports.models import Report, ReportStatus
 from reports.tasks import requeue_stalled_reports_task
 from tests.e2e.conftest import WAIT_SECONDS

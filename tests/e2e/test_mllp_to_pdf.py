@@ -24,8 +24,8 @@ from pypdf import PdfReader
 
 from labpanel.accounts.models import Role
 from labpanel.accounts.services import api_token_issue
-from panels.ingest.hl7.ack import ack_code_of
-from panels.ingest.hl7.mllp import MllpClient
+from panels.intake.hl7.ack import ack_code_of
+from panels.intake.hl7.mllp import MllpClient
 from panels.models import Panel
 from tests.e2e.conftest import http, wait_for
 from tests.factories import make_lab, make_staff

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from panels.imports import copy_text
+from panels.intake.imports import copy_text
 from panels.notation import parse_reported_value
 
 # every character PostgreSQL text can hold (no NUL, no lone surrogates)
@@ -68,7 +68,7 @@ def test_content_hashes_are_made_from_the_same_bytes_as_before(content: object) 
     # stored panels' content_sha256 were made with json.dumps: a resend must still match them
     import json
 
-    from panels.services import canonical_json
+    from panels.submission import canonical_json
 
     assert (
         canonical_json(content)
@@ -77,8 +77,8 @@ def test_content_hashes_are_made_from_the_same_bytes_as_before(content: object) 
 
 
 def test_a_staged_file_with_more_panels_or_patients_than_validated_is_refused() -> None:
-    from panels.imports.staged_file import CommitFacts, StagedFileError
-    from panels.imports.store import _table_batches
+    from panels.intake.imports.staged_file import CommitFacts, StagedFileError
+    from panels.intake.imports.store import _table_batches
 
     record = {"patient_id": None, "patient": {"mrn": "NEW-1"}}
     facts = CommitFacts(1, 1, 1, "v1", 1, "2026-11-26T00:00:00+00:00")

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from labpanel.accounts.models import Role
-from panels.imports.services import import_job_commit, import_job_validate
+from panels.intake.imports.services import import_job_commit, import_job_validate
 from panels.models import Finding, ImportedPanel, ImportJob, ImportStatus, Panel, Patient, Result
 from reports.models import Report
 from tests.conftest import token_client
@@ -267,14 +267,14 @@ def test_a_crash_during_commit_rolls_everything_back(
 ) -> None:
     job = validated(upload(technician_client, LONG_CSV))
     technician_client.post(f"/api/v1/imports/{job.uuid}/commit/")
-    from panels.imports.bulk import rows_insert as original
+    from panels.intake.imports.bulk import rows_insert as original
 
     def failing(model: Any, columns: Any, rows: Any) -> int:
         if model is Finding:
             raise RuntimeError("disk full")
         return original(model, columns, rows)
 
-    monkeypatch.setattr("panels.imports.store.rows_insert", failing)
+    monkeypatch.setattr("panels.intake.imports.store.rows_insert", failing)
 
     with pytest.raises(RuntimeError):
         import_job_commit(job_id=job.pk)
@@ -363,7 +363,7 @@ def test_a_commit_in_chunks_creates_each_new_patient_once(
     )
     job = validated(upload(technician_client, content))
     technician_client.post(f"/api/v1/imports/{job.uuid}/commit/")
-    monkeypatch.setattr("panels.imports.store.CHUNK_PANELS", 1)
+    monkeypatch.setattr("panels.intake.imports.store.CHUNK_PANELS", 1)
 
     import_job_commit(job_id=job.pk)
 

@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from labpanel.accounts.models import Role, StaffMember
-from panels.imports.services import (
+from panels.intake.imports.services import (
     import_job_commit,
     import_job_commit_request,
     import_job_create,

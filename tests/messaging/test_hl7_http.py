@@ -287,3 +287,21 @@ def test_a_test_system_takes_training_messages_only(
 
     assert [str(ack.segment("MSA")[1]) for ack in (refused, taken)] == ["AR", "AA"]
     assert Panel.objects.count() == 1
+
+
+def test_a_specimen_collected_before_the_patients_birth_is_refused_naming_obr_7(
+    integrator_client: APIClient,
+) -> None:
+    message = oru().replace("||19800402|F", "||20261121|F")  # born the day after collection
+
+    response, ack = post(integrator_client, message)
+
+    assert response.status_code == 200
+    assert str(ack.segment("MSA")[1]) == "AE"
+    errors = ack.segments("ERR")
+    assert [str(err[2]) for err in errors] == ["OBR^1^7^1"]
+    assert "collected before the patient's birth date" in str(errors[0][8])
+    assert Panel.objects.count() == 0
+    assert Patient.objects.count() == 0
+    assert Report.objects.count() == 0
+    assert InboundMessage.objects.get().ack_code == "AE"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from panels.ingest.files import parse_file, parse_manifest
-from panels.ingest.files.types import CellValue, ParsedFile, ParsedSample, Problem
+from panels.intake.files import parse_file, parse_manifest
+from panels.intake.files.types import CellValue, ParsedFile, ParsedSample, Problem
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "imports"
 LONG_HEADER = (

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from panels.ingest.files.types import ValueKind
+from panels.intake.files.types import ValueKind
 from tests.ingest.files.helpers import FIXTURES, parse
 
 allotropy = pytest.importorskip(

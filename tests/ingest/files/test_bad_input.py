@@ -6,8 +6,8 @@ import codecs
 
 import pytest
 
-from panels.ingest.files.types import ValueKind
-from panels.ingest.files.values import read_value
+from panels.intake.files.types import ValueKind
+from panels.intake.files.values import read_value
 from tests.ingest.files.helpers import (
     LONG_HEADER,
     PATIENT,

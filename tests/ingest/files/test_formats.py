@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from panels.ingest.files import detect_format
-from panels.ingest.files.types import SampleKind, ValueKind
+from panels.intake.files import detect_format
+from panels.intake.files.types import SampleKind, ValueKind
 from tests.ingest.files.helpers import errors, fixture, manifest, parse, sample, value, where
 
 FIXTURES = {

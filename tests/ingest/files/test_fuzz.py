@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from panels.ingest.files import FORMATS, parse_file
-from panels.ingest.files.types import ParsedFile, ValueKind
+from panels.intake.files import FORMATS, parse_file
+from panels.intake.files.types import ParsedFile, ValueKind
 from tests.ingest.files.helpers import FIXTURES
 
 NOTATION = re.compile(r"^(?:<=|>=|≤|≥|<|>)?[0-9]+(?:\.[0-9]+)?$")

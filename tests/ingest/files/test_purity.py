@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-PACKAGE = ROOT / "panels" / "ingest" / "files"
+PACKAGE = ROOT / "panels" / "intake" / "files"
 FRAMEWORKS = ("django", "rest_framework", "celery")
 PROBE = """
 import importlib, sys
-importlib.import_module("panels.ingest.files")
+importlib.import_module("panels.intake.files")
 print("\\n".join(sorted(name for name in sys.modules if name.startswith({frameworks!r}))))
 """
 
@@ -41,7 +41,7 @@ def test_the_package_imports_only_the_standard_library_and_itself() -> None:
                 imported.add(node.module)
 
     foreign = {
-        name.split(".")[0] for name in imported if not name.startswith("panels.ingest.files")
+        name.split(".")[0] for name in imported if not name.startswith("panels.intake.files")
     }
 
     assert foreign <= set(sys.stdlib_module_names) | {"__future__"}, foreign

@@ -8,9 +8,9 @@ import io
 
 import pytest
 
-from panels.ingest.files import parse_file, parse_manifest
-from panels.ingest.files.source import CHUNK
-from panels.ingest.files.types import CellValue, ValueKind, make_cell
+from panels.intake.files import parse_file, parse_manifest
+from panels.intake.files.source import CHUNK
+from panels.intake.files.types import CellValue, ValueKind, make_cell
 from tests.ingest.files.helpers import FIXTURES, PATIENT, errors, long_csv
 
 

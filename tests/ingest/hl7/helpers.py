@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from panels.ingest.hl7.types import Hl7Problem, OruParse
+from panels.intake.hl7.types import Hl7Problem, OruParse
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "hl7"
 

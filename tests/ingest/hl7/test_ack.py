@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import hl7
 import pytest
 
-from panels.ingest.hl7.ack import HL7_ERROR_CODES, ack_code_of, build_ack, escape_text
-from panels.ingest.hl7.parse import parse_oru
-from panels.ingest.hl7.types import Hl7Problem, ProblemCode
+from panels.intake.hl7.ack import HL7_ERROR_CODES, ack_code_of, build_ack, escape_text
+from panels.intake.hl7.parse import parse_oru
+from panels.intake.hl7.types import Hl7Problem, ProblemCode
 from tests.ingest.hl7.helpers import fixture, obx, oru
 
 NOW = datetime(2026, 11, 20, 9, 30, 5, tzinfo=UTC)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from panels.ingest.hl7.parse import parse_oru, read_batch, split_batch
-from panels.ingest.hl7.types import ProblemCode
+from panels.intake.hl7.parse import parse_oru, read_batch, split_batch
+from panels.intake.hl7.types import ProblemCode
 from tests.ingest.hl7.helpers import fixture, oru
 
 

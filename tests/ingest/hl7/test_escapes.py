@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from panels.ingest.hl7.parse import parse_oru
-from panels.ingest.hl7.types import ProblemCode
+from panels.intake.hl7.parse import parse_oru
+from panels.intake.hl7.types import ProblemCode
 from tests.ingest.hl7.helpers import OBR, codes, fixture, message, obx, oru
 
 

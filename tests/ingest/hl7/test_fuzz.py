@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from panels.ingest.hl7.ack import ack_code_of, build_ack
-from panels.ingest.hl7.mllp import MllpDecoder, MllpDiscard, MllpFrame, frame
-from panels.ingest.hl7.parse import parse_oru, split_batch
-from panels.ingest.hl7.types import OruParse
+from panels.intake.hl7.ack import ack_code_of, build_ack
+from panels.intake.hl7.mllp import MllpDecoder, MllpDiscard, MllpFrame, frame
+from panels.intake.hl7.parse import parse_oru, split_batch
+from panels.intake.hl7.types import OruParse
 from tests.ingest.hl7.helpers import fixture, fixture_names
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from panels.ingest.hl7.mllp import (
+from panels.intake.hl7.mllp import (
     END_BLOCK,
     START_BLOCK,
     MllpDecoder,
@@ -14,8 +14,8 @@ from panels.ingest.hl7.mllp import (
     decode_payload,
     frame,
 )
-from panels.ingest.hl7.parse import parse_oru
-from panels.ingest.hl7.types import ProblemCode
+from panels.intake.hl7.parse import parse_oru
+from panels.intake.hl7.types import ProblemCode
 from tests.ingest.hl7.helpers import fixture_bytes, oru
 
 

@@ -11,8 +11,8 @@ from typing import TypeVar
 
 import pytest
 
-from panels.ingest.hl7.ack import ack_code_of, build_ack
-from panels.ingest.hl7.mllp import (
+from panels.intake.hl7.ack import ack_code_of, build_ack
+from panels.intake.hl7.mllp import (
     MllpClient,
     MllpDecoder,
     MllpFrame,
@@ -20,7 +20,7 @@ from panels.ingest.hl7.mllp import (
     send_messages,
     serve_mllp,
 )
-from panels.ingest.hl7.parse import parse_oru
+from panels.intake.hl7.parse import parse_oru
 from tests.ingest.hl7.helpers import fixture, obx, oru
 
 T = TypeVar("T")
@@ -66,7 +66,7 @@ def test_messages_on_one_connection_are_acknowledged_in_order(
         fixture("adt_a01.hl7")
     ]
 
-    with caplog.at_level(logging.INFO, logger="panels.ingest.hl7.mllp"):
+    with caplog.at_level(logging.INFO, logger="panels.intake.hl7.mllp"):
         acks = asyncio.run(
             _with_server(_ack_handler, lambda port: send_messages("127.0.0.1", port, messages))
         )
@@ -158,7 +158,7 @@ def test_handler_failure_answers_ar_and_keeps_the_connection(
             raise RuntimeError("patient Doe could not be stored")
         return await _ack_handler(text)
 
-    with caplog.at_level(logging.INFO, logger="panels.ingest.hl7.mllp"):
+    with caplog.at_level(logging.INFO, logger="panels.intake.hl7.mllp"):
         acks = asyncio.run(
             _with_server(
                 handler,
@@ -259,7 +259,7 @@ def test_a_silent_connection_is_closed_and_a_half_sent_message_is_not_acknowledg
             half.sendall(frame(oru(obx("NM", "1"), control_id="CUT"))[:40])  # no end block
             return ack, half.recv(1024)  # b"": the server closed, nothing acknowledged
 
-    with caplog.at_level(logging.INFO, logger="panels.ingest.hl7.mllp"):
+    with caplog.at_level(logging.INFO, logger="panels.intake.hl7.mllp"):
         ack, after_idle = asyncio.run(_with_server(_ack_handler, client, idle_timeout=0.3))
 
     assert ack_code_of(ack) == "AA"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from panels.ingest.hl7.parse import parse_oru
-from panels.ingest.hl7.types import ProblemCode
+from panels.intake.hl7.parse import parse_oru
+from panels.intake.hl7.types import ProblemCode
 from tests.ingest.hl7.helpers import codes, fixture, obx, oru
 
 

@@ -1,9 +1,0 @@
-"""HL7 v2.5.1 results interface, pure Python (no Django, DRF or Celery; see test_purity).
-
-- ``types``: the frozen dataclasses handed to the application (OruParse, Hl7Problem...).
-- ``parse``: ``parse_oru(text)`` (never raises) and ``split_batch(text)``.
-- ``ack``: ``build_ack(...)``, the ACK^R01^ACK with MSA and one ERR per problem.
-- ``mllp``: MLLP framing, ``MllpDecoder``, ``serve_mllp(handler, ...)``, ``send_messages``.
-
-docs/hl7-interface.md describes what is accepted and what each ACK means.
-"""

@@ -1,0 +1,63 @@
+"""``POST /api/v1/hl7/``: an HL7 v2 ER7 message in the body, its ACK in the response body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.parsers import BaseParser
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from labpanel.exceptions import InvalidInput
+from panels.intake.hl7.services import hl7_receive_any
+from panels.models import Transport
+
+ACK_CONTENT_TYPE = "x-application/hl7-v2+er7; charset=utf-8"
+
+
+class Er7Parser(BaseParser):
+    """Accepts the body as it is; the view decodes it (HL7 over HTTP uses several types)."""
+
+    media_type = "*/*"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        return stream.read() if stream is not None else b""
+
+
+class Hl7View(APIView):
+    parser_classes = [Er7Parser]
+
+    @extend_schema(
+        request={"x-application/hl7-v2+er7": OpenApiTypes.STR},
+        responses={
+            (200, "x-application/hl7-v2+er7"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="The HL7 ACK: MSA-1 AA (stored), AE or AR (nothing stored) with "
+                "ERR segments naming segment and field. The HTTP status is 200 whenever an "
+                "ACK was produced; the ACK code is also in the X-HL7-Ack-Code header.",
+            )
+        },
+    )
+    def post(self, request: Request) -> HttpResponse:
+        body = request.data if isinstance(request.data, bytes) else b""
+        charset = request.content_type.partition("charset=")[2].strip() or "utf-8"
+        try:
+            raw = body.decode(charset)
+        except (LookupError, UnicodeDecodeError) as error:
+            # Never guess an encoding: a mis-decoded name would be stored as another patient's.
+            raise InvalidInput(
+                f"the body is not valid {charset}; declare the charset in Content-Type",
+                details=[{"field": "body", "message": str(error)}],
+            ) from error
+        outcome = hl7_receive_any(
+            raw=raw,
+            user=request.user,  # type: ignore[arg-type]
+            transport=Transport.HTTP,
+            raw_bytes=body,
+        )
+        response = HttpResponse(outcome.ack.encode("utf-8"), content_type=ACK_CONTENT_TYPE)
+        response["X-HL7-Ack-Code"] = outcome.ack_code
+        return response

@@ -1,0 +1,518 @@
+"""Input and output shapes of the panels API. Inputs validate; they never write.
+
+``PanelSubmitInput`` checks every part of a submission at once — analyte names against the
+catalogue, values against the lab's notation, units against the analyte, the clinician against
+the lab — so one 400 names every offending result and field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+
+from labpanel.accounts import access
+from labpanel.accounts.models import Lab
+from panels.intake.validation import (
+    ACCESSION_PATTERN,
+    FieldError,
+    dilution_factor_clean,
+    unit_match,
+    unit_problem,
+    unprintable,
+)
+from panels.models import (
+    Finding,
+    Panel,
+    PatientEventKind,
+    Result,
+)
+from panels.notation import NotationError, parse_reported_value
+from panels.submission import (
+    EventData,
+    PanelSubmission,
+    PatientData,
+    ResultData,
+    panel_submission_build,
+    results_problems,
+    specimen_problems,
+)
+from reference_ranges.engine.patterns import check_clinical_value
+from reference_ranges.models import Sex, SpecimenType
+from reference_ranges.patterns import clinical_inputs
+from reference_ranges.selectors import AnalyteCatalogue
+
+MAX_RESULTS = 200
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 timestamp that must carry its UTC offset: a naive time is ambiguous."""
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if isinstance(value, str):
+            parsed = None
+            try:
+                parsed = parse_datetime(value)
+            except ValueError:
+                self.fail("invalid_date")
+            if parsed is None:
+                self.fail("invalid", format="ISO 8601, e.g. 2026-11-20T08:30:00Z")
+            if parsed is not None and parsed.tzinfo is None:
+                raise serializers.ValidationError(
+                    "timestamp has no UTC offset; add one (e.g. 'Z' or '+01:00')"
+                )
+        return super().to_internal_value(value)
+
+    default_error_messages = {
+        "invalid_date": "not a real date and time",
+        "invalid": "not a valid timestamp; use ISO 8601, e.g. 2026-11-20T08:30:00Z",
+    }
+
+
+class StrictCharField(serializers.CharField):
+    """A string that must arrive as a JSON string: numbers are refused, never re-notated."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(
+                'must be a JSON string in the lab\'s notation, e.g. "12.4" or "<1.5"'
+            )
+        return str(super().to_internal_value(data))
+
+
+def printable(value: str) -> None:
+    """Refuse text the PDF report cannot print (a script no report font has, a control
+    character): the submission fails with a 400 naming the field, not the report later."""
+    problem = unprintable(value)
+    if problem:
+        raise serializers.ValidationError(problem)
+
+
+class PatientInput(serializers.Serializer[Any]):
+    mrn = serializers.CharField(max_length=64, validators=[printable])
+    family_name = serializers.CharField(max_length=120, validators=[printable])
+    given_name = serializers.CharField(max_length=120, allow_blank=True, validators=[printable])
+    birth_date = serializers.DateField(
+        allow_null=True,
+        error_messages={"invalid": "not a real date; use YYYY-MM-DD"},
+        help_text="null when unknown: age-partitioned intervals then do not apply",
+    )
+    sex = serializers.ChoiceField(choices=Sex.choices)
+
+    def validate_birth_date(self, value: Any) -> Any:
+        if value is not None and value > timezone.localdate():
+            raise serializers.ValidationError("birth date is in the future")
+        return value
+
+
+class SpecimenInput(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(choices=SpecimenType.choices)
+    collected_at = AwareDateTimeField()
+
+    def validate_collected_at(self, value: datetime) -> datetime:
+        if value > timezone.now() + timedelta(minutes=5):
+            raise serializers.ValidationError("collection time is in the future")
+        return value
+
+
+class ResultInput(serializers.Serializer[Any]):
+    analyte = serializers.CharField(max_length=120)
+    value = StrictCharField(max_length=64, trim_whitespace=False)
+    unit = serializers.CharField(max_length=16)
+    dilution_factor = StrictCharField(
+        max_length=16, required=False, help_text="Dilution the reported value already includes"
+    )
+
+    def validate_dilution_factor(self, value: str) -> Decimal:
+        try:
+            return dilution_factor_clean(value)
+        except FieldError as error:
+            raise serializers.ValidationError(str(error)) from error
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        catalogue: AnalyteCatalogue = self.context["catalogue"]
+        errors: dict[str, str] = {}
+        analyte = catalogue.resolve(attrs["analyte"])
+        if analyte is None:
+            errors["analyte"] = f"unknown analyte {attrs['analyte']!r}"
+        try:
+            attrs["reported"] = parse_reported_value(attrs["value"])
+        except NotationError as error:
+            errors["value"] = str(error)
+        if analyte is not None:
+            unit = unit_match(attrs["unit"], analyte)
+            if unit is None:
+                errors["unit"] = unit_problem(attrs["unit"], analyte)
+            attrs["unit"] = unit
+        if errors:
+            raise serializers.ValidationError(errors)
+        attrs["analyte_obj"] = analyte
+        return attrs
+
+
+class EventInput(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(choices=PatientEventKind.choices)
+    at = AwareDateTimeField()
+
+
+def _clinical_value(value: Any) -> Decimal | bool | str:
+    """JSON booleans stay booleans; integers and numeric strings become Decimals."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str):
+        try:
+            reported = parse_reported_value(value)
+        except NotationError:
+            return value.strip()
+        if not reported.comparator.is_censored:
+            return reported.value
+        return value
+    raise serializers.ValidationError(
+        'must be true/false, an integer, a choice or a number as a string such as "38.9"'
+    )
+
+
+class PanelSubmitInput(serializers.Serializer[Any]):
+    accession = serializers.RegexField(
+        ACCESSION_PATTERN,
+        error_messages={"invalid": "use 1-64 letters, digits, '.', '_' or '-'"},
+    )
+    patient = PatientInput()
+    specimen = SpecimenInput()
+    ordering_clinician = serializers.CharField(max_length=150)
+    results = ResultInput(many=True, allow_empty=False)
+    clinical = serializers.DictField(
+        required=False,
+        help_text="Clinical inputs for pattern rules (HScore, ASTCT grade, HLH-2004), e.g. "
+        '{"temperature_c": "39.2", "vasopressors_excluding_vasopressin": 1}',
+    )
+    events = EventInput(many=True, required=False)
+
+    def validate_clinical(self, value: dict[str, Any]) -> dict[str, Decimal | bool | str]:
+        specs = clinical_inputs()
+        errors: dict[str, str] = {}
+        clean: dict[str, Decimal | bool | str] = {}
+        for name, raw in value.items():
+            spec = specs.get(name)
+            if spec is None:
+                errors[name] = "unknown clinical input (see the API docs for the list)"
+                continue
+            try:
+                clean[name] = _clinical_value(raw)
+            except serializers.ValidationError as error:
+                errors[name] = str(error.detail[0])  # type: ignore[index]
+                continue
+            problem = check_clinical_value(spec, clean[name])
+            if problem:
+                errors[name] = problem
+        if errors:
+            raise serializers.ValidationError(errors)
+        return clean
+
+    def validate_results(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(value) > MAX_RESULTS:
+            raise serializers.ValidationError(f"at most {MAX_RESULTS} results per panel")
+        return value
+
+    def validate_ordering_clinician(self, value: str) -> Any:
+        lab: Lab = self.context["lab"]
+        staff = access.ordering_clinicians(lab_id=lab.pk).filter(user__username=value).first()
+        if staff is None:
+            raise serializers.ValidationError(f"clinician {value!r} not found in this lab")
+        return staff.user
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The builder's shared checks (panels.submission), named as JSON fields.
+        errors: dict[str, Any] = {}
+        duplicates = results_problems([result["analyte_obj"].code for result in attrs["results"]])
+        if duplicates:
+            duplicate_errors: list[dict[str, list[str]]] = [{} for _ in attrs["results"]]
+            for problem in duplicates:
+                if problem.position is not None:
+                    duplicate_errors[problem.position] = {"analyte": [problem.message]}
+            errors["results"] = duplicate_errors
+        for problem in specimen_problems(
+            birth_date=attrs["patient"]["birth_date"],
+            collected_at=attrs["specimen"]["collected_at"],
+        ):
+            errors["specimen"] = {"collected_at": [problem.message]}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def to_submission(self) -> PanelSubmission:
+        data = self.validated_data
+        return panel_submission_build(
+            accession=data["accession"],
+            patient=PatientData(**data["patient"]),
+            specimen_type=data["specimen"]["type"],
+            collected_at=data["specimen"]["collected_at"],
+            ordering_clinician=data["ordering_clinician"],
+            clinical=data.get("clinical", {}),
+            events=[
+                EventData(kind=event["type"], occurred_at=event["at"])
+                for event in data.get("events", [])
+            ],
+            results=[
+                ResultData(
+                    analyte=result["analyte_obj"],
+                    analyte_as_received=result["analyte"],
+                    raw_value=result["value"],
+                    reported=result["reported"],
+                    unit=result["unit"],
+                    dilution_factor=result.get("dilution_factor"),
+                )
+                for result in data["results"]
+            ],
+        )
+
+
+class AmendmentInput(serializers.Serializer[Any]):
+    reason = serializers.CharField(
+        max_length=2000, help_text="Why the results change; printed on the amended report"
+    )
+    kind = serializers.ChoiceField(
+        choices=[("correction", "Correction"), ("dilution_rerun", "Re-run on dilution")],
+        default="correction",
+        help_text="dilution_rerun: a result above the measuring range measured again diluted",
+    )
+    results = ResultInput(many=True, allow_empty=False)
+
+    def corrections(self) -> list[ResultData]:
+        return [
+            ResultData(
+                analyte=result["analyte_obj"],
+                analyte_as_received=result["analyte"],
+                raw_value=result["value"],
+                reported=result["reported"],
+                unit=result["unit"],
+                dilution_factor=result.get("dilution_factor"),
+            )
+            for result in self.validated_data["results"]
+        ]
+
+
+# --- Outputs -----------------------------------------------------------------------------------
+
+
+def _rule_output(result: Result) -> dict[str, Any] | None:
+    rule = result.rule
+    if rule is None:
+        return None
+    return {
+        "key": rule.key,
+        "ruleset_version": result.ruleset_version,
+        "source": rule.source,
+        "test_code": rule.test_code,
+        "citation": rule.citation,
+        "verified": rule.verified,
+        "published_text": rule.published_text,
+    }
+
+
+class ResultOutput(serializers.ModelSerializer[Result]):
+    analyte = serializers.CharField(source="analyte.code")
+    analyte_name = serializers.CharField(source="analyte.short_name")
+    value = serializers.SerializerMethodField(method_name="get_value_text")
+    interpretation = serializers.SerializerMethodField()
+    reference_interval = serializers.SerializerMethodField()
+    rule = serializers.SerializerMethodField()
+    dilution_factor = serializers.SerializerMethodField()
+    conversion = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Result
+        fields = (
+            "position",
+            "analyte",
+            "analyte_name",
+            "analyte_as_received",
+            "raw_value",
+            "value",
+            "comparator",
+            "unit",
+            "dilution_factor",
+            "interpretation",
+            "conversion",
+            "interpretation_reason",
+            "reference_interval",
+            "ruleset_version",
+            "rule",
+        )
+        read_only_fields = fields
+
+    def get_value_text(self, result: Result) -> str:
+        """The number with the decimals as reported (no comparator; see ``comparator``)."""
+        return result.value_text.lstrip("<>=")
+
+    def get_dilution_factor(self, result: Result) -> str | None:
+        return (
+            None
+            if result.dilution_factor is None
+            else format(result.dilution_factor.normalize(), "f")
+        )
+
+    def get_conversion(self, result: Result) -> str | None:
+        return result.conversion or None
+
+    def get_interpretation(self, result: Result) -> str | None:
+        return result.interpretation or None
+
+    def get_reference_interval(self, result: Result) -> str | None:
+        return result.reference_text or None
+
+    def get_rule(self, result: Result) -> dict[str, Any] | None:
+        return _rule_output(result)
+
+
+class ReportSummaryOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    status = serializers.CharField(source="public_status")
+    amends = serializers.IntegerField(source="amends_id", allow_null=True)
+    url = serializers.SerializerMethodField()
+    pdf_url = serializers.SerializerMethodField()
+
+    def _absolute(self, path: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    def get_url(self, report: Any) -> str:
+        return self._absolute(reverse("api:report-detail", args=[report.pk]))
+
+    def get_pdf_url(self, report: Any) -> str:
+        return self._absolute(reverse("api:report-pdf", args=[report.pk]))
+
+
+class FindingOutput(serializers.ModelSerializer[Finding]):
+    score = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Finding
+        fields = (
+            "rule_id",
+            "rule_version",
+            "name",
+            "status",
+            "statement",
+            "score",
+            "evidence",
+            "missing_inputs",
+            "citation",
+            "verified",
+            "verification_note",
+            "evaluated_at",
+        )
+        read_only_fields = fields
+
+    def get_score(self, finding: Finding) -> str | None:
+        return None if finding.score is None else format(finding.score.normalize(), "f")
+
+
+class PanelOutput(serializers.ModelSerializer[Panel]):
+    patient = serializers.SerializerMethodField()
+    specimen = serializers.SerializerMethodField()
+    ordering_clinician = serializers.CharField(source="ordering_clinician.username")
+    ruleset = serializers.SerializerMethodField()
+    results = ResultOutput(many=True)
+    findings = FindingOutput(many=True)
+    report = serializers.SerializerMethodField()
+    reports = serializers.SerializerMethodField()
+    superseded_results = serializers.SerializerMethodField()
+    flagged = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Panel
+        fields = (
+            "id",
+            "accession",
+            "patient",
+            "specimen",
+            "ordering_clinician",
+            "ruleset",
+            "flagged",
+            "results",
+            "superseded_results",
+            "findings",
+            "summary",
+            "serial",
+            "clinical",
+            "report",
+            "reports",
+            "created_at",
+        )
+        read_only_fields = fields
+
+    def get_patient(self, panel: Panel) -> dict[str, Any]:
+        patient = panel.patient
+        return {
+            "mrn": patient.mrn,
+            "family_name": patient.family_name,
+            "given_name": patient.given_name,
+            "birth_date": patient.birth_date.isoformat() if patient.birth_date else None,
+            "sex": patient.sex,
+        }
+
+    def get_specimen(self, panel: Panel) -> dict[str, Any]:
+        return {
+            "type": panel.specimen_type,
+            "collected_at": serializers.DateTimeField().to_representation(panel.collected_at),
+            "received_at": serializers.DateTimeField().to_representation(panel.received_at),
+        }
+
+    def get_ruleset(self, panel: Panel) -> dict[str, str]:
+        return {
+            "key": panel.ruleset.key,
+            "name": panel.ruleset.name,
+            "version": panel.ruleset.version,
+        }
+
+    def get_flagged(self, panel: Panel) -> bool:
+        return any(result.interpretation not in ("", "N", "IND") for result in panel.results.all())
+
+    def get_report(self, panel: Panel) -> dict[str, Any] | None:
+        """The current report: the latest amendment, or the original."""
+        reports = sorted(panel.reports.all(), key=lambda report: report.pk, reverse=True)
+        if not reports:
+            return None
+        return dict(ReportSummaryOutput(reports[0], context=self.context).data)
+
+    def get_reports(self, panel: Panel) -> list[dict[str, Any]]:
+        """Every report of the panel, newest first: amended reports keep the originals."""
+        reports = sorted(panel.reports.all(), key=lambda report: report.pk, reverse=True)
+        return [dict(ReportSummaryOutput(report, context=self.context).data) for report in reports]
+
+    def get_superseded_results(self, panel: Panel) -> list[dict[str, Any]]:
+        """Results a correction or a dilution re-run replaced (kept, never deleted)."""
+        superseded = getattr(panel, "superseded", None)
+        if superseded is None:
+            superseded = list(
+                panel.results.filter(superseded_by__isnull=False).select_related(
+                    "analyte", "superseded_by"
+                )
+            )
+        return [
+            {
+                "analyte": result.analyte.code,
+                "value": result.value_text.lstrip("<>="),
+                "comparator": result.comparator,
+                "unit": result.unit,
+                "dilution_factor": None
+                if result.dilution_factor is None
+                else format(result.dilution_factor.normalize(), "f"),
+                "interpretation": result.interpretation or None,
+                "superseded_at": serializers.DateTimeField().to_representation(
+                    result.superseded_at
+                ),
+                "replaced_by_position": result.superseded_by.position
+                if result.superseded_by
+                else None,
+            }
+            for result in superseded
+        ]
