@@ -68,32 +68,11 @@ LAYER_NAMES = {
     5: "panels.intake",
 }
 
-INTAKE_MOVE = "removed by the intake move"
 
 # Edges that run back up and cannot be removed yet: (importing module, imported module) -> why.
 # Only edges that exist may stay here (test_allowed_back_edges_all_exist fails on a stale one),
 # so this list can only shrink.
-ALLOWED_BACK_EDGES: dict[tuple[str, str], str] = {
-    # The JSON submission service creates the submission's report and queues its PDF; it moves
-    # to panels.intake (layer 5), which may call reports.
-    ("panels.services", "reports.services"): INTAKE_MOVE,
-    # Amendments produce the amended report; they move to panels.intake with the other ways in.
-    ("panels.amendments", "reports.models"): INTAKE_MOVE,
-    ("panels.amendments", "reports.services"): INTAKE_MOVE,
-    # Submission validation checks the patient's name is printable in the report's fonts;
-    # it moves to panels.intake.
-    ("panels.validation", "reports.rendering.scripts"): INTAKE_MOVE,
-    # The bulk import (panels/imports) stores each panel's pending report and queues the PDFs;
-    # it moves to panels.intake.
-    ("panels.imports.services", "reports.models"): INTAKE_MOVE,
-    ("panels.imports.services", "reports.services"): INTAKE_MOVE,
-    ("panels.imports.store", "reports.models"): INTAKE_MOVE,
-    # The panel reads prefetch a panel's reports (newest first) for the panel API's output and
-    # for the report document (reports.document_builder). Gone once the API's reads move with
-    # panels/views.py into panels.intake and the rendering read into reports; if the selectors
-    # stay, this edge stays and the test keeps saying so.
-    ("panels.selectors", "reports.models"): INTAKE_MOVE,
-}
+ALLOWED_BACK_EDGES: dict[tuple[str, str], str] = {}
 
 
 def layer_of(module: str) -> int | None:
