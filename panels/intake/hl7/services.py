@@ -32,7 +32,9 @@ from labpanel.accounts.models import Lab
 from labpanel.exceptions import Conflict, DomainError
 from panels.intake.amendments import CORRECTION, panel_amend
 from panels.intake.hl7.ack import build_ack
-from panels.intake.hl7.parse import normalize_segments, parse_oru, read_batch
+from panels.intake.hl7.batch import read_batch
+from panels.intake.hl7.parse import parse_oru
+from panels.intake.hl7.segments import normalize_segments
 from panels.intake.hl7.types import Hl7Problem, OruObservation, OruOrder, OruParse, ProblemCode
 from panels.intake.submission import panel_submit
 from panels.intake.validation import (
