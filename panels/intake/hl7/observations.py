@@ -129,8 +129,7 @@ def _read_value(reader: SegmentReader, segment: Any, value_type: str) -> tuple[s
     if len(parts) > 1:
         reader.problem(
             ProblemCode.VALUE_NOT_NUMERIC,
-            f"OBX-5 has components but OBX-2 is {value_type}; a structured value is "
-            "written as SN",
+            f"OBX-5 has components but OBX-2 is {value_type}; a structured value is written as SN",
             field=5,
         )
         return None
