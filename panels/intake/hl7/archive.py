@@ -1,0 +1,103 @@
+"""The archive of every HL7 message received (``InboundMessage``): the bytes exactly as received,
+the ACK they got, the problems it named and the header fields a message is found by; the
+look-up of a message accepted before (same sender and MSH-10), whose stored ACK answers a
+resend; and :class:`Hl7Outcome`, what processing a message answers. Archived text columns never
+hold a NUL (the raw bytes keep it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.contrib.auth.models import User
+
+from labpanel.accounts.models import Lab
+from panels.intake.hl7.types import Hl7Problem, OruParse
+from panels.models import InboundMessage
+
+__all__ = ["Hl7Outcome", "ack_control_id", "message_accepted_before", "message_archive"]
+
+
+@dataclass(frozen=True)
+class Hl7Outcome:
+    ack: str
+    ack_code: str
+    accessions: tuple[str, ...]
+    replayed: bool = False
+
+    @classmethod
+    def replay(cls, previous: InboundMessage) -> Hl7Outcome:
+        """The answer to a resend of ``previous`` (accepted before): its stored ACK."""
+        return cls(
+            ack=previous.ack, ack_code="AA", accessions=tuple(previous.accessions), replayed=True
+        )
+
+
+def ack_control_id(sha256: str) -> str:
+    """The ACK's own MSH-10, from the message's SHA-256: a resend gets the same one."""
+    return f"LP{sha256[:18]}"
+
+
+def message_archive(
+    *,
+    parsed: OruParse,
+    archived: bytes,
+    sha256: str,
+    lab: Lab,
+    user: User,
+    transport: str,
+    ack_code: str,
+    ack: str,
+    accessions: Sequence[str] = (),
+    problems: Sequence[Hl7Problem] = (),
+) -> InboundMessage:
+    """Store the message as received with the ACK it got (``accessions``: the panels an AA
+    stored; ``problems``: what an AE/AR named). Runs in the caller's transaction, if any."""
+    return InboundMessage.objects.create(
+        sending_application=_clean(parsed.sending_application, 180),
+        sending_facility=_clean(parsed.sending_facility, 180),
+        control_id=_clean(parsed.control_id, 199),
+        message_type=_clean(parsed.message_type, 40),
+        raw=archived,
+        sha256=sha256,
+        lab=lab,
+        received_by=user,
+        transport=transport,
+        ack_code=ack_code,
+        ack=ack,
+        accessions=list(accessions),
+        problems=[
+            {
+                "segment": _visible(p.segment),
+                "segment_index": p.segment_index,
+                "field": p.field,
+                "component": p.component,
+                "code": _visible(p.code),
+                "message": _visible(p.message),
+            }
+            for p in problems
+        ],
+    )
+
+
+def message_accepted_before(*, lab: Lab, parsed: OruParse) -> InboundMessage | None:
+    """The message of the same sender and MSH-10 that ``lab`` accepted (AA), if any."""
+    if not parsed.control_id:
+        return None
+    return InboundMessage.objects.filter(
+        lab=lab,
+        sending_application=_clean(parsed.sending_application, 180),
+        sending_facility=_clean(parsed.sending_facility, 180),
+        control_id=_clean(parsed.control_id, 199),
+        ack_code="AA",
+    ).first()
+
+
+def _clean(text: str, length: int) -> str:
+    """A header value fit for a text column (the raw message keeps it as it was)."""
+    return _visible(text)[:length]
+
+
+def _visible(text: str) -> str:
+    """PostgreSQL text cannot hold NUL: show it as ``\\x00`` (the archive keeps the byte)."""
+    return text.replace("\x00", "\\x00")
