@@ -15,7 +15,13 @@ from labpanel.accounts.models import Lab
 from panels.intake.hl7.types import Hl7Problem, OruParse
 from panels.models import InboundMessage
 
-__all__ = ["Hl7Outcome", "ack_control_id", "message_accepted_before", "message_archive"]
+__all__ = [
+    "Hl7Outcome",
+    "ReceivedMessage",
+    "ack_control_id",
+    "message_accepted_before",
+    "message_archive",
+]
 
 
 @dataclass(frozen=True)
@@ -33,19 +39,26 @@ class Hl7Outcome:
         )
 
 
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """One message as received, and by whom: what its archive row records."""
+
+    archived: bytes  # the bytes as received (or the text's UTF-8 when only text was given)
+    sha256: str  # of ``archived``
+    parsed: OruParse
+    lab: Lab
+    user: User
+    transport: str
+
+
 def ack_control_id(sha256: str) -> str:
     """The ACK's own MSH-10, from the message's SHA-256: a resend gets the same one."""
     return f"LP{sha256[:18]}"
 
 
 def message_archive(
+    message: ReceivedMessage,
     *,
-    parsed: OruParse,
-    archived: bytes,
-    sha256: str,
-    lab: Lab,
-    user: User,
-    transport: str,
     ack_code: str,
     ack: str,
     accessions: Sequence[str] = (),
@@ -53,16 +66,17 @@ def message_archive(
 ) -> InboundMessage:
     """Store the message as received with the ACK it got (``accessions``: the panels an AA
     stored; ``problems``: what an AE/AR named). Runs in the caller's transaction, if any."""
+    parsed = message.parsed
     return InboundMessage.objects.create(
         sending_application=_clean(parsed.sending_application, 180),
         sending_facility=_clean(parsed.sending_facility, 180),
         control_id=_clean(parsed.control_id, 199),
         message_type=_clean(parsed.message_type, 40),
-        raw=archived,
-        sha256=sha256,
-        lab=lab,
-        received_by=user,
-        transport=transport,
+        raw=message.archived,
+        sha256=message.sha256,
+        lab=message.lab,
+        received_by=message.user,
+        transport=message.transport,
         ack_code=ack_code,
         ack=ack,
         accessions=list(accessions),

@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from panels.intake.validation import FieldError, specimen_type_clean
+from panels.intake.validation import FieldError, birth_date_read, specimen_type_clean
 
 __all__ = ["SPECIMEN_CODES", "hl7_date_clean", "hl7_timestamp_clean", "specimen_clean"]
 
@@ -36,13 +36,12 @@ def hl7_date_clean(text: str, *, today: date) -> date | None:
         return None
     if not re.match(r"^\d{8}", value):
         raise FieldError(f"{value!r} is not an HL7 date (YYYYMMDD)")
-    try:
-        born = date(int(value[:4]), int(value[4:6]), int(value[6:8]))
-    except ValueError as error:
-        raise FieldError(f"{value!r} is not a real date") from error
-    if born > today:
-        raise FieldError("birth date is in the future")
-    return born
+    return birth_date_read(value, _yyyymmdd, today=today)
+
+
+def _yyyymmdd(value: str) -> date:
+    """The date of the first eight digits (a PID-7 may go on with a time)."""
+    return date(int(value[:4]), int(value[4:6]), int(value[6:8]))
 
 
 def hl7_timestamp_clean(text: str, *, zone: ZoneInfo, now: datetime) -> datetime:

@@ -25,11 +25,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from labpanel.accounts import access
-from labpanel.accounts.models import Lab
 from labpanel.exceptions import DomainError
 from panels.intake.hl7.ack import build_ack
 from panels.intake.hl7.archive import (
     Hl7Outcome,
+    ReceivedMessage,
     ack_control_id,
     message_accepted_before,
     message_archive,
@@ -39,7 +39,7 @@ from panels.intake.hl7.corrections import order_correct
 from panels.intake.hl7.parse import parse_oru
 from panels.intake.hl7.segments import normalize_segments
 from panels.intake.hl7.submissions import order_submissions
-from panels.intake.hl7.types import AckCode, Hl7Problem, OruOrder, OruParse, ProblemCode
+from panels.intake.hl7.types import AckCode, Hl7Problem, OruOrder, ProblemCode
 from panels.intake.submission import panel_submit
 
 logger = logging.getLogger(__name__)
@@ -113,10 +113,9 @@ def hl7_receive(
     sha256 = hashlib.sha256(archived).hexdigest()
     parsed = parse_oru(raw)
     now = timezone.now()
+    received = ReceivedMessage(archived, sha256, parsed, lab, user, transport)
     if parsed.rejected:
-        return _answer(
-            archived, sha256, parsed, lab, user, transport, "AR", list(parsed.problems), now
-        )
+        return _answer(received, "AR", list(parsed.problems), now)
     expected = settings.HL7_PROCESSING_ID
     if parsed.processing_id != expected:
         # a training (T) or debugging (D) message must never land among patients' results
@@ -134,7 +133,7 @@ def hl7_receive(
             severity="reject",
             hl7_error_code="202",
         )
-        return _answer(archived, sha256, parsed, lab, user, transport, "AR", [problem], now)
+        return _answer(received, "AR", [problem], now)
     previous = message_accepted_before(lab=lab, parsed=parsed)
     if previous is not None:
         if previous.sha256 == sha256:
@@ -153,12 +152,12 @@ def hl7_receive(
             severity="reject",
             hl7_error_code="205",
         )
-        return _answer(archived, sha256, parsed, lab, user, transport, "AR", [problem], now)
+        return _answer(received, "AR", [problem], now)
     problems: list[Hl7Problem] = []
     submissions = order_submissions(parsed, lab=lab, problems=problems, now=now)
     if parsed.problems or problems:
         located = [*parsed.problems, *_with_occurrences(raw, problems)]
-        return _answer(archived, sha256, parsed, lab, user, transport, "AE", located, now)
+        return _answer(received, "AE", located, now)
     try:
         with transaction.atomic():
             for order, action in submissions:
@@ -183,12 +182,7 @@ def hl7_receive(
                 parsed, code="AA", problems=(), now=now, control_id=ack_control_id(sha256)
             )
             message_archive(
-                parsed=parsed,
-                archived=archived,
-                sha256=sha256,
-                lab=lab,
-                user=user,
-                transport=transport,
+                received,
                 ack_code="AA",
                 ack=ack,
                 accessions=[action.submission.accession for _, action in submissions],
@@ -205,7 +199,7 @@ def hl7_receive(
             hl7_error_code="205",
         )
         located = _with_occurrences(raw, [problem])
-        return _answer(archived, sha256, parsed, lab, user, transport, "AE", located, now)
+        return _answer(received, "AE", located, now)
     except IntegrityError:
         # The same message was accepted on another connection a moment ago.
         previous = message_accepted_before(lab=lab, parsed=parsed)
@@ -265,35 +259,21 @@ def _with_occurrences(raw: str, problems: list[Hl7Problem]) -> list[Hl7Problem]:
 
 
 def _answer(
-    archived: bytes,
-    sha256: str,
-    parsed: OruParse,
-    lab: Lab,
-    user: User,
-    transport: str,
-    code: AckCode,
-    problems: list[Hl7Problem],
-    now: datetime,
+    received: ReceivedMessage, code: AckCode, problems: list[Hl7Problem], now: datetime
 ) -> Hl7Outcome:
     """Archive a message that was not accepted, with its AE/AR ACK; nothing else is stored."""
     ack = build_ack(
-        parsed, code=code, problems=problems, now=now, control_id=ack_control_id(sha256)
-    )
-    message = message_archive(
-        parsed=parsed,
-        archived=archived,
-        sha256=sha256,
-        lab=lab,
-        user=user,
-        transport=transport,
-        ack_code=code,
-        ack=ack,
+        received.parsed,
+        code=code,
         problems=problems,
+        now=now,
+        control_id=ack_control_id(received.sha256),
     )
+    message = message_archive(received, ack_code=code, ack=ack, problems=problems)
     logger.info(
         "hl7.refused message_id=%s control_id=%s ack=%s problems=%d",
         message.pk,
-        parsed.control_id,
+        received.parsed.control_id,
         code,
         len(problems),
     )
