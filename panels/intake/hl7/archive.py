@@ -66,12 +66,9 @@ def message_archive(
 ) -> InboundMessage:
     """Store the message as received with the ACK it got (``accessions``: the panels an AA
     stored; ``problems``: what an AE/AR named). Runs in the caller's transaction, if any."""
-    parsed = message.parsed
     return InboundMessage.objects.create(
-        sending_application=_clean(parsed.sending_application, 180),
-        sending_facility=_clean(parsed.sending_facility, 180),
-        control_id=_clean(parsed.control_id, 199),
-        message_type=_clean(parsed.message_type, 40),
+        **_sender_and_control_id(message.parsed),
+        message_type=_clean(message.parsed.message_type, 40),
         raw=message.archived,
         sha256=message.sha256,
         lab=message.lab,
@@ -99,12 +96,17 @@ def message_accepted_before(*, lab: Lab, parsed: OruParse) -> InboundMessage | N
     if not parsed.control_id:
         return None
     return InboundMessage.objects.filter(
-        lab=lab,
-        sending_application=_clean(parsed.sending_application, 180),
-        sending_facility=_clean(parsed.sending_facility, 180),
-        control_id=_clean(parsed.control_id, 199),
-        ack_code="AA",
+        lab=lab, **_sender_and_control_id(parsed), ack_code="AA"
     ).first()
+
+
+def _sender_and_control_id(parsed: OruParse) -> dict[str, str]:
+    """The columns a message is found by (one AA per lab and key), as archived."""
+    return {
+        "sending_application": _clean(parsed.sending_application, 180),
+        "sending_facility": _clean(parsed.sending_facility, 180),
+        "control_id": _clean(parsed.control_id, 199),
+    }
 
 
 def _clean(text: str, length: int) -> str:
