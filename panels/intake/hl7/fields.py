@@ -24,6 +24,7 @@ _TS = re.compile(
 
 
 def specimen_clean(text: str) -> str:
+    """SPM-4/OBR-15: an HL7 table 0487 code this service interprets, or Labpanel's word."""
     code = text.strip()
     if not code:
         raise FieldError("specimen type is missing (SPM-4 or OBR-15)")
@@ -31,6 +32,7 @@ def specimen_clean(text: str) -> str:
 
 
 def hl7_date_clean(text: str, *, today: date) -> date | None:
+    """PID-7: the birth date of its first eight digits (YYYYMMDD); None when empty."""
     value = text.strip()
     if not value:
         return None
@@ -45,6 +47,7 @@ def _yyyymmdd(value: str) -> date:
 
 
 def hl7_timestamp_clean(text: str, *, zone: ZoneInfo, now: datetime) -> datetime:
+    """OBR-7 to the minute at least; read on ``zone`` (the lab's clock) without an offset."""
     value = text.strip()
     match = _TS.match(value)
     if match is None:

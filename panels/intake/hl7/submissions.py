@@ -93,6 +93,8 @@ def _clinicians(lab: Lab) -> dict[str, User]:
 def order_submissions(
     parsed: OruParse, *, lab: Lab, problems: list[Hl7Problem], now: datetime
 ) -> list[tuple[OruOrder, OrderAction]]:
+    """Each order of ``parsed`` that maps to a submission, with what to do with it; what
+    cannot be used is added to ``problems`` (located; the caller stores nothing then)."""
     catalogue = analyte_catalogue_get()
     clinicians = _clinicians(lab)
     zone = local_zone()
