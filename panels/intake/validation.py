@@ -7,6 +7,7 @@ with a reason a technician can act on. Nothing is rounded, converted or guessed 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -113,8 +114,15 @@ def birth_date_clean(text: str, *, today: date) -> date | None:
         raise FieldError(
             f"{value!r} is not a date in YYYY-MM-DD form (day/month order is never guessed)"
         )
+    return birth_date_read(value, date.fromisoformat, today=today)
+
+
+def birth_date_read(value: str, read: Callable[[str], date], *, today: date) -> date:
+    """The birth date ``value`` as ``read`` reads it (each way in has its form: YYYY-MM-DD,
+    HL7's YYYYMMDD); refused when it is not a real date (``read`` raises ``ValueError``) or is
+    in the future."""
     try:
-        born = date.fromisoformat(value)
+        born = read(value)
     except ValueError as error:
         raise FieldError(f"{value!r} is not a real date") from error
     if born > today:

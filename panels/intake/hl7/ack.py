@@ -20,7 +20,8 @@ from datetime import datetime
 
 import hl7
 
-from panels.intake.hl7.parse import normalize_segments, parse_oru
+from panels.intake.hl7.parse import parse_oru
+from panels.intake.hl7.segments import normalize_segments
 from panels.intake.hl7.types import AckCode, Hl7Problem, OruParse, ProblemCode
 
 __all__ = ["HL7_ERROR_CODES", "TABLE_0357", "ack_code_of", "build_ack", "escape_text"]

@@ -1,15 +1,11 @@
-"""MLLP (Minimal Lower Layer Protocol, HL7 v2 over TCP): framing, an incremental decoder, an
-asyncio server and a small blocking client.
+"""The asyncio MLLP server (HL7 v2 over TCP): connections accepted, each frame decoded and
+handed to the handler, each answered with exactly one framed ACK, in order; idle connections
+closed, a graceful drain on shutdown.
 
-A frame is ``0x0B`` (start block), the message bytes, ``0x1C 0x0D`` (end block). The server
-answers every frame with exactly one framed ACK, in order, and writes it only once the handler
-has returned: the handler commits before it returns, so an AA never precedes the commit. Logs
-carry connection ids, sizes, ACK codes and timings, never message content.
-
-Character set: MSH-18 (first repetition) chooses the decoding; when absent the message is read
-as UTF-8. A declared set this module does not know, or bytes that do not decode in the chosen
-one, are refused with an AR (the MSH is then read as ISO 8859-1 just to address the ACK); the
-handler is not called with text that might be wrong.
+The server writes an ACK only once the handler has returned: the handler commits before it
+returns, so an AA never precedes the commit. Logs carry connection ids, sizes, ACK codes and
+timings, never message content. Framing is in ``framing``, the character sets in ``charsets``,
+the blocking client in ``client`` (their public names are importable from here too).
 """
 
 from __future__ import annotations
@@ -17,26 +13,35 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Literal
 
 import hl7
 
 from panels.intake.hl7.ack import ack_code_of, build_ack
+from panels.intake.hl7.charsets import decode_payload
+from panels.intake.hl7.client import MllpClient, send_messages
+from panels.intake.hl7.framing import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    END_BLOCK,
+    READ_SIZE,
+    START_BLOCK,
+    MllpDecoder,
+    MllpDiscard,
+    MllpEvent,
+    MllpFrame,
+    frame,
+)
 from panels.intake.hl7.types import Hl7Problem, ProblemCode
 
+# The framing, charset and client names are read from here by the listener, tests and benches.
 __all__ = [
     "DEFAULT_DRAIN_TIMEOUT",
-    "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_IDLE_TIMEOUT",
     "END_BLOCK",
     "START_BLOCK",
-    "DecodedPayload",
     "MllpClient",
     "MllpDecoder",
     "MllpDiscard",
@@ -51,227 +56,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-START_BLOCK = b"\x0b"
-END_BLOCK = b"\x1c\x0d"
-DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
-#: How much of a refused (oversize) frame is kept: enough to read its MSH and address an AR.
-HEAD_SIZE = 4096
-_READ_SIZE = 64 * 1024
-
-#: MSH-18 values (HL7 table 0211) this module decodes, and the Python codec for each.
-CHARSETS: dict[str, str] = {
-    "": "utf-8",
-    "ASCII": "ascii",
-    "UNICODE UTF-8": "utf-8",
-    "8859/1": "latin-1",
-    "8859/2": "iso8859-2",
-    "8859/3": "iso8859-3",
-    "8859/4": "iso8859-4",
-    "8859/5": "iso8859-5",
-    "8859/6": "iso8859-6",
-    "8859/7": "iso8859-7",
-    "8859/8": "iso8859-8",
-    "8859/9": "iso8859-9",
-    "8859/15": "iso8859-15",
-}
-
 Handler = Callable[[str], Awaitable[str]]
-
-
-# --------------------------------------------------------------------------------------------
-# Framing
-
-
-def frame(message: str, encoding: str = "utf-8") -> bytes:
-    """``message`` encoded and wrapped in MLLP start and end blocks."""
-    if "\x0b" in message or "\x1c" in message:
-        raise ValueError("the message contains an MLLP block character (0x0B or 0x1C)")
-    return START_BLOCK + message.encode(encoding) + END_BLOCK
-
-
-@dataclass(frozen=True, slots=True)
-class MllpFrame:
-    """A complete message: the bytes between a start block and an end block."""
-
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class MllpDiscard:
-    """Bytes thrown away: outside any frame ("garbage"), a frame cut short by a new start
-    block ("interrupted") or by the end of the stream ("truncated"), or a frame larger than the
-    maximum ("oversize": ``head`` keeps its first bytes so that an AR can be addressed)."""
-
-    reason: Literal["garbage", "interrupted", "truncated", "oversize"]
-    byte_count: int
-    head: bytes = b""
-
-
-MllpEvent = MllpFrame | MllpDiscard
-
-
-class MllpDecoder:
-    """Feed it bytes as they arrive; it returns the complete frames and what it discarded.
-
-    Frames may be split across reads, several may arrive in one read. A frame longer than
-    ``max_message_size`` is refused as soon as it exceeds it: the decoder keeps nothing of it
-    but its head, and skips to its end block (or to the next start block). Never raises.
-    """
-
-    def __init__(self, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
-        if max_message_size < 1:
-            raise ValueError("max_message_size must be positive")
-        self.max_message_size = max_message_size
-        self._state: Literal["outside", "frame", "skip"] = "outside"
-        self._buffer = bytearray()
-        self._skipped = 0
-
-    @property
-    def buffered(self) -> int:
-        """Bytes held for the frame in progress."""
-        return len(self._buffer)
-
-    def feed(self, data: bytes) -> list[MllpEvent]:
-        events: list[MllpEvent] = []
-        position, size = 0, len(data)
-        while position < size:
-            if self._state == "outside":
-                start = data.find(START_BLOCK, position)
-                if start == -1:
-                    events.append(MllpDiscard("garbage", size - position))
-                    break
-                if start > position:
-                    events.append(MllpDiscard("garbage", start - position))
-                self._state, position = "frame", start + 1
-                self._buffer.clear()
-            elif self._state == "frame":
-                position = self._in_frame(data, position, events)
-            else:
-                position = self._skipping(data, position)
-        return events
-
-    def finish(self) -> list[MllpEvent]:
-        """The stream ended: report a frame left incomplete, and reset."""
-        events: list[MllpEvent] = []
-        if self._state == "frame":
-            events.append(MllpDiscard("truncated", len(self._buffer)))
-        self._state = "outside"
-        self._buffer.clear()
-        return events
-
-    def _in_frame(self, data: bytes, position: int, events: list[MllpEvent]) -> int:
-        buffer = self._buffer
-        if buffer and buffer[-1] == 0x1C and data[position] == 0x0D:  # end block split in two
-            del buffer[-1]
-            self._complete(bytes(buffer), events)
-            return position + 1
-        end = data.find(END_BLOCK, position)
-        restart = data.find(START_BLOCK, position, len(data) if end == -1 else end)
-        if restart != -1:
-            events.append(MllpDiscard("interrupted", len(buffer) + restart - position))
-            buffer.clear()
-            return restart + 1
-        if end != -1:
-            length = len(buffer) + end - position
-            if length > self.max_message_size:
-                events.append(self._oversize(data, position, length))
-            else:
-                self._complete(bytes(buffer) + data[position:end], events)
-            return end + 2
-        length = len(buffer) + len(data) - position
-        if length > self.max_message_size:
-            events.append(self._oversize(data, position, length))
-            self._state, self._skipped = "skip", 0
-            if data.endswith(b"\x1c"):
-                self._buffer.append(0x1C)
-            return len(data)
-        buffer += data[position:]
-        return len(data)
-
-    def _skipping(self, data: bytes, position: int) -> int:
-        if self._buffer and data[position] == 0x0D:  # end block split in two
-            self._buffer.clear()
-            self._state = "outside"
-            return position + 1
-        self._buffer.clear()
-        end = data.find(END_BLOCK, position)
-        restart = data.find(START_BLOCK, position, len(data) if end == -1 else end)
-        if restart != -1:
-            self._state = "frame"
-            return restart + 1
-        if end != -1:
-            self._state = "outside"
-            return end + 2
-        if data.endswith(b"\x1c"):
-            self._buffer.append(0x1C)
-        return len(data)
-
-    def _complete(self, payload: bytes, events: list[MllpEvent]) -> None:
-        self._buffer.clear()
-        self._state = "outside"
-        events.append(MllpFrame(payload))
-
-    def _oversize(self, data: bytes, position: int, length: int) -> MllpDiscard:
-        head = (bytes(self._buffer[:HEAD_SIZE]) + data[position : position + HEAD_SIZE])[:HEAD_SIZE]
-        self._buffer.clear()
-        self._state = "outside"
-        return MllpDiscard("oversize", length, head)
-
-
-# --------------------------------------------------------------------------------------------
-# Character sets
-
-
-@dataclass(frozen=True, slots=True)
-class DecodedPayload:
-    text: str
-    encoding: str  # the Python codec used
-    problem: Hl7Problem | None  # a reject problem: the text is only good for addressing an AR
-
-
-def _declared_charset(payload: bytes) -> str:
-    first = payload.replace(b"\n", b"\r").split(b"\r", 1)[0]
-    if not first.startswith(b"MSH") or len(first) < 5:
-        return ""
-    fields = first.split(first[3:4])
-    if len(fields) < 18:
-        return ""
-    repetition = fields[1][1:2] or b"~"
-    return fields[17].split(repetition)[0].decode("latin-1").strip()
-
-
-def decode_payload(payload: bytes) -> DecodedPayload:
-    """Decode a frame's bytes in the character set MSH-18 names (UTF-8 when it names none)."""
-    declared = _declared_charset(payload)
-    codec = CHARSETS.get(declared.upper())
-    if codec is None:
-        return DecodedPayload(
-            payload.decode("latin-1"),
-            "latin-1",
-            Hl7Problem(
-                "MSH", 1, 18, None, ProblemCode.UNSUPPORTED_CHARSET,
-                f"MSH-18 character set {declared[:40]!r} is not supported "
-                f"(accepted: {', '.join(name or '(none: UTF-8)' for name in CHARSETS)})",
-                "reject", repetition=1, segment_occurrence=1,
-            ),
-        )  # fmt: skip
-    try:
-        return DecodedPayload(payload.decode(codec), codec, None)
-    except UnicodeDecodeError as error:
-        return DecodedPayload(
-            payload.decode("latin-1"),
-            "latin-1",
-            Hl7Problem(
-                "MSH", 1, 18, None, ProblemCode.UNDECODABLE_CHARSET,
-                f"byte {error.start} is not {codec} (MSH-18 is {declared or 'empty: UTF-8'}); "
-                "declare the character set the message is written in",
-                "reject", repetition=1, segment_occurrence=1,
-            ),
-        )  # fmt: skip
-
-
-# --------------------------------------------------------------------------------------------
-# Server
 
 
 # Interface engines keep MLLP connections open between messages, often for hours; one silent
@@ -326,7 +111,7 @@ class MllpServer:
 
     async def start(self) -> tuple[str, int]:
         self._server = await asyncio.start_server(
-            self._serve_connection, self.host, self.port, limit=_READ_SIZE
+            self._serve_connection, self.host, self.port, limit=READ_SIZE
         )
         logger.info("MLLP listening on %s:%d", *self.address)
         return self.address
@@ -430,7 +215,7 @@ class MllpServer:
         try:
             while True:
                 try:
-                    data = await asyncio.wait_for(reader.read(_READ_SIZE), self.idle_timeout)
+                    data = await asyncio.wait_for(reader.read(READ_SIZE), self.idle_timeout)
                 except TimeoutError:
                     # a half-open or forgotten connection; a message cut off here was not
                     # acknowledged, so its sender resends it after reconnecting
@@ -530,58 +315,3 @@ async def serve_mllp(
         await server.drain(drain_timeout)
     finally:
         await server.close()
-
-
-# --------------------------------------------------------------------------------------------
-# Blocking client
-
-
-class MllpClient:
-    """One TCP connection; ``send(message)`` writes a frame and waits for the answer's frame."""
-
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 2575,
-        *,
-        timeout: float = 30.0,
-        encoding: str = "utf-8",
-        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
-    ) -> None:
-        self.encoding = encoding
-        self._socket = socket.create_connection((host, port), timeout=timeout)
-        self._decoder = MllpDecoder(max_message_size)
-        self._frames: list[bytes] = []
-
-    def send(self, message: str) -> str:
-        self._socket.sendall(frame(message, self.encoding))
-        while not self._frames:
-            data = self._socket.recv(_READ_SIZE)
-            if not data:
-                raise ConnectionError("the server closed the connection before answering")
-            self._frames += [
-                event.payload for event in self._decoder.feed(data) if isinstance(event, MllpFrame)
-            ]
-        return decode_payload(self._frames.pop(0)).text
-
-    def close(self) -> None:
-        self._socket.close()
-
-    def __enter__(self) -> MllpClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-def send_messages(
-    host: str, port: int, messages: Iterable[str], *, timeout: float = 30.0
-) -> list[str]:
-    """Send ``messages`` over one connection, each after the previous one's ACK; the ACKs."""
-    with MllpClient(host, port, timeout=timeout) as client:
-        return [client.send(message) for message in messages]
