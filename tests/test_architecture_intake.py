@@ -142,7 +142,7 @@ def test_the_walk_covers_the_places_that_do_it() -> None:
     relative = {path.relative_to(ROOT).as_posix() for path in _modules(*PACKAGES)}
     assert {
         "panels/intake/amendments.py",
-        "panels/intake/imports/staged_file.py",
+        "panels/intake/imports/staged_rows.py",
         "panels/intake/submission.py",
         "reports/services.py",
         "reports/bulk.py",

@@ -8,13 +8,10 @@ from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 from django.db import InterfaceError, OperationalError
 
-from panels.intake.imports.services import (
-    import_job_commit,
-    import_job_fail,
-    import_job_validate,
-    import_jobs_stalled_requeue,
-    import_reports_request,
-)
+from panels.intake.imports.commit import import_job_commit
+from panels.intake.imports.dispatch import import_jobs_stalled_requeue, import_reports_request
+from panels.intake.imports.services import import_job_fail
+from panels.intake.imports.validate import import_job_validate
 
 # A 200 MB file takes minutes to validate; the default one-minute limit is for reports.
 IMPORT_SOFT_TIME_LIMIT = 30 * 60
