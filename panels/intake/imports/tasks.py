@@ -40,26 +40,22 @@ class ImportTask(DjangoTask[Any, Any]):
             import_job_fail(job_id=int(job_id))
 
 
-@shared_task(
-    name="panels.validate_import",
-    base=ImportTask,
-    ignore_result=True,
-    soft_time_limit=IMPORT_SOFT_TIME_LIMIT,
-    time_limit=IMPORT_SOFT_TIME_LIMIT + 60,
+# Validating and committing: long, retried on a lost database, rejected when they fail for good.
+IMPORT_STEP: dict[str, Any] = {
+    "base": ImportTask,
+    "ignore_result": True,
+    "soft_time_limit": IMPORT_SOFT_TIME_LIMIT,
+    "time_limit": IMPORT_SOFT_TIME_LIMIT + 60,
     **RETRY_POLICY,
-)
+}
+
+
+@shared_task(name="panels.validate_import", **IMPORT_STEP)
 def validate_import_task(job_id: int) -> None:
     import_job_validate(job_id=job_id)
 
 
-@shared_task(
-    name="panels.commit_import",
-    base=ImportTask,
-    ignore_result=True,
-    soft_time_limit=IMPORT_SOFT_TIME_LIMIT,
-    time_limit=IMPORT_SOFT_TIME_LIMIT + 60,
-    **RETRY_POLICY,
-)
+@shared_task(name="panels.commit_import", **IMPORT_STEP)
 def commit_import_task(job_id: int) -> None:
     import_job_commit(job_id=job_id)
 
