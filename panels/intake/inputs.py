@@ -256,17 +256,7 @@ class PanelSubmitInput(serializers.Serializer[Any]):
                 EventData(kind=event["type"], occurred_at=event["at"])
                 for event in data.get("events", [])
             ],
-            results=[
-                ResultData(
-                    analyte=result["analyte_obj"],
-                    analyte_as_received=result["analyte"],
-                    raw_value=result["value"],
-                    reported=result["reported"],
-                    unit=result["unit"],
-                    dilution_factor=result.get("dilution_factor"),
-                )
-                for result in data["results"]
-            ],
+            results=[_result_data(result) for result in data["results"]],
         )
 
 
@@ -282,14 +272,16 @@ class AmendmentInput(serializers.Serializer[Any]):
     results = ResultInput(many=True, allow_empty=False)
 
     def corrections(self) -> list[ResultData]:
-        return [
-            ResultData(
-                analyte=result["analyte_obj"],
-                analyte_as_received=result["analyte"],
-                raw_value=result["value"],
-                reported=result["reported"],
-                unit=result["unit"],
-                dilution_factor=result.get("dilution_factor"),
-            )
-            for result in self.validated_data["results"]
-        ]
+        return [_result_data(result) for result in self.validated_data["results"]]
+
+
+def _result_data(result: dict[str, Any]) -> ResultData:
+    """A result as ``ResultInput`` validated it (a submission's or a correction's)."""
+    return ResultData(
+        analyte=result["analyte_obj"],
+        analyte_as_received=result["analyte"],
+        raw_value=result["value"],
+        reported=result["reported"],
+        unit=result["unit"],
+        dilution_factor=result.get("dilution_factor"),
+    )
