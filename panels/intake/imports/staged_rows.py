@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labpanel import copy_text
+from panels.intake.imports.problems import visible
 from panels.intake.imports.staged_file import (
     R_ANALYTE_ID,
     R_AS_RECEIVED,
@@ -314,8 +315,7 @@ def rows_of(
         ruleset_version=version,
         now=now,
     )
-    # PostgreSQL text cannot hold NUL: the link shows it as "\x00" (the archived file keeps it)
-    sample_id = _text(record["sample_id"].replace("\x00", "\\x00")[:120])
+    sample_id = _text(visible(record["sample_id"])[:120])
     imported_row = f"{facts.job_id}\t{panel}\t{sample_id}\t{record['row']}\n"
     payload = _json(
         {
