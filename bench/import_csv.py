@@ -13,7 +13,7 @@ Figures behind design choices in the import (as recorded when each choice was ma
 bench is where to measure them again):
 
 * pausing the cyclic garbage collector around bulk work
-  (``panels.intake.imports.services.gc_paused``) took validation of 10,000 panels from 3.5 s
+  (``panels.intake.imports.memory.gc_paused``) took validation of 10,000 panels from 3.5 s
   to 2.4 s:
   the collector had been a third of it;
 * zstd level 1 compresses the staged records as small as zlib's fastest level in a sixth of
@@ -90,7 +90,7 @@ def _csv(panels: int) -> bytes:
 def _timed_steps() -> dict[str, float]:
     """Wrap what ``import_job_validate`` calls, summing the seconds each takes (exclusive of
     the ones nested in it: the staged rows are rendered inside the conclusions' callback)."""
-    from panels.intake.imports import services
+    from panels.intake.imports import commit, validate
 
     spent: dict[str, float] = {}
     nested = {"active": 0.0}
@@ -115,9 +115,11 @@ def _timed_steps() -> dict[str, float]:
         ("prepare", "prepare: patients, accessions, interpret"),
         ("conclude", "conclusions: findings, trend, summary"),
         ("staged_record", "staged records (JSON, zstd)"),
-        ("_basis", "basis hash (at validation and at commit)"),
+        ("basis_of", "basis hash (at validation and at commit)"),
     ):
-        setattr(services, name, timed(label, getattr(services, name)))
+        for module in (validate, commit):
+            if hasattr(module, name):
+                setattr(module, name, timed(label, getattr(module, name)))
     return spent
 
 
@@ -148,12 +150,9 @@ def main() -> None:
     from django.db import connection, transaction
 
     from labpanel.accounts.models import Lab, Role, StaffMember
-    from panels.intake.imports.services import (
-        import_job_commit,
-        import_job_commit_request,
-        import_job_create,
-        import_job_validate,
-    )
+    from panels.intake.imports.commit import import_job_commit
+    from panels.intake.imports.services import import_job_commit_request, import_job_create
+    from panels.intake.imports.validate import import_job_validate
     from panels.models import ImportJob, Result
     from tests.factories import make_lab, make_staff
 

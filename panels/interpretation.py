@@ -267,16 +267,7 @@ def panel_conclusions(
     anchor = anchor_event_for(patient_id=panel.patient_id, collected_at=panel.collected_at)
     # Day numbering counts dates on the lab's calendar: both times in the lab's time zone.
     anchor_at = timezone.localtime(anchor.occurred_at) if anchor else None
-    baseline = _baseline(history=history, current=current, anchor_at=anchor_at)
-    trends = (
-        serial_trends(
-            [*history, current],
-            anchor=anchor_at,
-            baseline_key=baseline.panel_key if baseline else None,
-        )
-        if history
-        else []
-    )
+    baseline, trends = baseline_and_trends(history=history, current=current, anchor_at=anchor_at)
     context = PatternContext(
         measurements=current.measurements,
         clinical={name: ClinicalValue(name=name, value=value) for name, value in clinical.items()},
@@ -285,15 +276,7 @@ def panel_conclusions(
         age_years=age_years,
     )
     findings = evaluate_patterns(pattern_rules_enabled(lab_id=panel.lab_id), context)
-    facts = {
-        code: AnalyteFacts(
-            code=code,
-            name=analyte.short_name,
-            family=analyte.family,
-            role=analyte.inflammatory_role,
-        )
-        for code, analyte in analytes.items()
-    }
+    facts = {code: analyte_facts(analyte) for code, analyte in analytes.items()}
     return PanelConclusions(
         findings=findings,
         serial=serial_json(trends, anchor=anchor, baseline=baseline),
@@ -335,6 +318,34 @@ def evidence_json(finding: Finding) -> list[dict[str, Any]]:
         }
         for item in finding.evidence
     ]
+
+
+def analyte_facts(analyte: Analyte) -> AnalyteFacts:
+    """What the summary groups ``analyte`` by: its name, family and inflammatory role."""
+    return AnalyteFacts(
+        code=analyte.code,
+        name=analyte.short_name,
+        family=analyte.family,
+        role=analyte.inflammatory_role,
+    )
+
+
+def baseline_and_trends(
+    *, history: Sequence[SerialPoint], current: SerialPoint, anchor_at: datetime | None
+) -> tuple[SerialPoint | None, list[AnalyteTrend]]:
+    """The baseline of ``current``'s series (``_baseline``) and its trends (none without
+    history); ``anchor_at`` in the lab's time zone."""
+    baseline = _baseline(history=history, current=current, anchor_at=anchor_at)
+    trends = (
+        serial_trends(
+            [*history, current],
+            anchor=anchor_at,
+            baseline_key=baseline.panel_key if baseline else None,
+        )
+        if history
+        else []
+    )
+    return baseline, trends
 
 
 def _baseline(

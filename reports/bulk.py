@@ -3,14 +3,16 @@
 The bulk path (``panels.intake.imports``) stores thousands of panels with PostgreSQL ``COPY``
 instead of per-row saves; their pending reports are rows of that COPY too. This module is the
 one place those rows are made (``report_copy_row``, in the columns ``REPORT_COLUMNS`` of the
-table ``REPORT_TABLE``), so that reports stay the only code that creates a report, and the one
-way the committed import's reports are found and enqueued (``import_reports_enqueue``).
+table ``REPORT_TABLE``, with ids reserved by ``report_ids_reserve``), so that reports stay the
+only code that creates a report and the bulk path never names the Report model, and the one way
+the committed import's reports are found and enqueued (``import_reports_enqueue``).
 """
 
 from __future__ import annotations
 
 import uuid
 
+from labpanel.bulk import ids_reserve
 from reports.models import Report, ReportStatus
 from reports.services import report_render_enqueue
 
@@ -33,6 +35,12 @@ REPORT_COLUMNS = (
     "corrections",
 )
 _PENDING = ReportStatus.PENDING.value
+
+
+def report_ids_reserve(count: int) -> list[int]:
+    """``count`` fresh report ids for rows ``report_copy_row`` will make (the caller is inside
+    the storing transaction)."""
+    return ids_reserve(Report, count)
 
 
 def report_uuid_new() -> str:

@@ -48,7 +48,7 @@ class Report(TimestampedModel):
     attempts = models.PositiveSmallIntegerField(default=0)
     error_message = models.TextField(blank=True)
     # Database defaults too: an import writes its pending reports with COPY, naming the
-    # columns it sets (panels.intake.imports.staged_file.REPORT).
+    # columns it sets (reports.bulk.REPORT_COLUMNS).
     failure_kind = models.CharField(
         max_length=10, choices=FailureKind.choices, blank=True, default="", db_default=""
     )

@@ -4,6 +4,9 @@
   through ``Report.objects`` (create, bulk_create, get_or_create, update...), builds a
   ``Report(...)``, names the ``reports.Report`` table for a bulk write, or touches
   ``render_report_pdf_task``;
+- the ways in (``panels/intake/``) do not import ``reports.models``: they ask reports' services
+  (``reports.services``, ``reports.bulk``: a bulk import's report ids are reserved by
+  ``reports.bulk.report_ids_reserve``), except where listed in ``INTAKE_READS_REPORT_MODELS``;
 - a ``PanelSubmission`` is built only by ``panels.submission`` (its one builder);
 - in panels/, only ``panels.interpretation`` (``panel_interpret``) calls the engine's
   ``interpret`` or ``age_on``.
@@ -31,6 +34,13 @@ REPORT_WRITES = frozenset(
     }
 )
 RENDER_TASK = "render_report_pdf_task"
+REPORT_MODELS = "reports.models"
+# Modules of panels/intake/ that may import reports.models, with the reason; only reads.
+INTAKE_READS_REPORT_MODELS = {
+    # An amendment refuses while the current report is still being produced: it reads the
+    # report's status (ReportStatus) and names the type of the amended report it returns.
+    "panels/intake/amendments.py": "reads the current report's status",
+}
 
 
 def _modules(*packages: str) -> list[Path]:
@@ -86,6 +96,24 @@ def report_writes(source: str) -> list[tuple[int, str]]:
     return found
 
 
+def report_model_imports(source: str) -> list[tuple[int, str]]:
+    """Each import of ``reports.models`` (or a name from it) in ``source``, as (line, what)."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 0:
+            if node.module == REPORT_MODELS or (
+                node.module == "reports" and any(alias.name == "models" for alias in node.names)
+            ):
+                found.append((node.lineno, f"from {node.module} import ..."))
+        elif isinstance(node, ast.Import):
+            found.extend(
+                (node.lineno, f"import {alias.name}")
+                for alias in node.names
+                if alias.name == REPORT_MODELS or alias.name.startswith(REPORT_MODELS + ".")
+            )
+    return found
+
+
 def calls_of(source: str, names: frozenset[str]) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(source)):
@@ -115,6 +143,52 @@ def test_only_reports_creates_or_enqueues_a_report() -> None:
     assert offences == [], "ask a service of reports/ instead:\n" + "\n".join(offences)
 
 
+def test_the_ways_in_ask_reports_instead_of_importing_its_models() -> None:
+    offences = _offences(
+        _modules("panels/intake"), report_model_imports, tuple(INTAKE_READS_REPORT_MODELS)
+    )
+    assert offences == [], (
+        "ask reports.services or reports.bulk (e.g. report_ids_reserve) instead:\n"
+        + "\n".join(offences)
+    )
+
+
+def test_the_report_model_readers_all_exist_and_still_import_it() -> None:
+    for relative in INTAKE_READS_REPORT_MODELS:
+        path = ROOT / relative
+        assert path.exists(), f"{relative} is gone: remove it from INTAKE_READS_REPORT_MODELS"
+        assert report_model_imports(path.read_text(encoding="utf-8")), (
+            f"{relative} no longer imports reports.models: remove it from the list"
+        )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from reports.models import Report",
+        "from reports.models import Report as R, ReportStatus",
+        "from reports import models",
+        "import reports.models",
+        "def f():\n    from reports.models import Report\n    return ids_reserve(Report, 3)",
+    ],
+)
+def test_the_checker_finds_an_import_of_the_report_models(source: str) -> None:
+    assert report_model_imports(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from reports.bulk import report_ids_reserve",
+        "from reports.services import report_request",
+        "from panels.models import Panel",
+        "import reports.services",
+    ],
+)
+def test_the_checker_lets_reports_services_pass(source: str) -> None:
+    assert report_model_imports(source) == []
+
+
 def test_a_panel_submission_is_built_only_by_the_builder() -> None:
     offences = _offences(
         _modules(*PACKAGES),
@@ -142,7 +216,7 @@ def test_the_walk_covers_the_places_that_do_it() -> None:
     relative = {path.relative_to(ROOT).as_posix() for path in _modules(*PACKAGES)}
     assert {
         "panels/intake/amendments.py",
-        "panels/intake/imports/staged_file.py",
+        "panels/intake/imports/staged_rows.py",
         "panels/intake/submission.py",
         "reports/services.py",
         "reports/bulk.py",

@@ -3,7 +3,7 @@
 The layers, from the bottom (a module may import its own layer and any layer below it):
 
 0. the project's base modules: ``labpanel.env``, ``labpanel.db``, ``labpanel.exceptions``,
-   ``labpanel.middleware``;
+   ``labpanel.middleware``, ``labpanel.bulk``, ``labpanel.copy_text``;
 1. ``labpanel.accounts`` and ``labpanel.events``;
 2. ``reference_ranges``;
 3. ``panels``, the records;

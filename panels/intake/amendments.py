@@ -25,10 +25,10 @@ from django.db.models import Max
 from django.utils import timezone
 
 from labpanel.accounts import access
+from labpanel.bulk import ids_reserve
 from labpanel.events.models import EventKind
 from labpanel.events.services import event_record
 from labpanel.exceptions import InvalidInput, NotReady
-from panels.intake.imports.bulk import ids_reserve
 from panels.interpretation import (
     PanelInterpretation,
     panel_conclusions,

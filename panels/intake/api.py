@@ -13,8 +13,9 @@ from rest_framework.response import Response
 
 from labpanel.accounts import access
 from panels.intake.amendments import panel_amend
+from panels.intake.inputs import AmendmentInput, PanelSubmitInput
+from panels.intake.outputs import PanelOutput
 from panels.intake.selectors import panel_get, panel_list
-from panels.intake.serializers import AmendmentInput, PanelOutput, PanelSubmitInput
 from panels.intake.submission import panel_submit
 from panels.models import Panel
 from reference_ranges.selectors import analyte_catalogue_get

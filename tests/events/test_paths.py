@@ -14,7 +14,8 @@ from rest_framework.test import APIClient
 from labpanel.accounts.models import StaffMember
 from labpanel.events.models import Event, EventKind
 from panels.intake.hl7.services import hl7_receive_any
-from panels.intake.imports.services import import_job_commit, import_job_commit_request
+from panels.intake.imports.commit import import_job_commit
+from panels.intake.imports.services import import_job_commit_request
 from panels.models import Finding, ImportJob, ImportStatus, Panel, Transport
 from reports.models import FailureKind, Report, ReportStatus
 from reports.rendering import RenderError
@@ -277,7 +278,7 @@ def test_an_import_commit_that_crashes_after_storing_its_events_leaves_none(
 ) -> None:
     job = validated(upload(technician_client, LONG_CSV))
     technician_client.post(f"/api/v1/imports/{job.uuid}/commit/")
-    from panels.intake.imports.bulk import rows_insert as original
+    from labpanel.bulk import rows_insert as original
 
     written: list[int] = []
 

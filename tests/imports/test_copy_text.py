@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from panels.intake.imports import copy_text
+from labpanel import copy_text
 from panels.notation import parse_reported_value
 
 # every character PostgreSQL text can hold (no NUL, no lone surrogates)
@@ -77,7 +77,8 @@ def test_content_hashes_are_made_from_the_same_bytes_as_before(content: object) 
 
 
 def test_a_staged_file_with_more_panels_or_patients_than_validated_is_refused() -> None:
-    from panels.intake.imports.staged_file import CommitFacts, StagedFileError
+    from panels.intake.imports.staged_file import StagedFileError
+    from panels.intake.imports.staged_rows import CommitFacts
     from panels.intake.imports.store import _table_batches
 
     record = {"patient_id": None, "patient": {"mrn": "NEW-1"}}

@@ -18,7 +18,8 @@ from labpanel.accounts.models import StaffMember
 from panels.intake.hl7.ack import ack_code_of
 from panels.intake.hl7.parse import parse_oru
 from panels.intake.hl7.services import hl7_receive
-from panels.intake.imports.services import import_job_create, import_job_validate
+from panels.intake.imports.services import import_job_create
+from panels.intake.imports.validate import import_job_validate
 from panels.models import ImportStatus, Panel, Patient, Result, Transport
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from labpanel.accounts.models import Role
-from panels.intake.imports.services import import_job_commit, import_job_validate
+from panels.intake.imports.commit import import_job_commit
+from panels.intake.imports.validate import import_job_validate
 from panels.models import Finding, ImportedPanel, ImportJob, ImportStatus, Panel, Patient, Result
 from reports.models import Report
 from tests.conftest import token_client
@@ -267,7 +268,7 @@ def test_a_crash_during_commit_rolls_everything_back(
 ) -> None:
     job = validated(upload(technician_client, LONG_CSV))
     technician_client.post(f"/api/v1/imports/{job.uuid}/commit/")
-    from panels.intake.imports.bulk import rows_insert as original
+    from labpanel.bulk import rows_insert as original
 
     def failing(model: Any, columns: Any, rows: Any) -> int:
         if model is Finding:

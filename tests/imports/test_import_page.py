@@ -8,7 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from labpanel.accounts.models import StaffMember
-from panels.intake.imports.services import import_job_commit, import_job_validate
+from panels.intake.imports.commit import import_job_commit
+from panels.intake.imports.validate import import_job_validate
 from panels.models import ImportJob, ImportStatus, Panel
 from tests.imports.test_import_jobs import HEADER, LONG_CSV, PATIENT_1
 

@@ -11,7 +11,8 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from panels.intake.imports.services import import_job_validate, import_jobs_stalled_requeue
+from panels.intake.imports.dispatch import import_jobs_stalled_requeue
+from panels.intake.imports.validate import import_job_validate
 from panels.models import ImportJob, ImportStatus
 from tests.imports.test_import_jobs import LONG_CSV, upload
 

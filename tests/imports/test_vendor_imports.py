@@ -15,12 +15,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from labpanel.accounts.models import Role, StaffMember
-from panels.intake.imports.services import (
-    import_job_commit,
-    import_job_commit_request,
-    import_job_create,
-    import_job_validate,
-)
+from panels.intake.imports.commit import import_job_commit
+from panels.intake.imports.services import import_job_commit_request, import_job_create
+from panels.intake.imports.validate import import_job_validate
 from panels.models import BeadRegion, ImportJob, ImportStatus, Panel, Result
 from reference_ranges.models import Analyte
 from reference_ranges.services.measuring_ranges import measuring_range_record

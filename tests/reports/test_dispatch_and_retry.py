@@ -20,7 +20,8 @@ from rest_framework.test import APIClient
 
 from labpanel.accounts.models import Role, StaffMember
 from labpanel.celery import app, queue_depth
-from panels.intake.imports.services import import_job_commit, import_job_commit_request
+from panels.intake.imports.commit import import_job_commit
+from panels.intake.imports.services import import_job_commit_request
 from panels.intake.imports.tasks import requeue_stalled_imports_task
 from panels.models import ImportJob, ImportStatus, Panel
 from reports.models import FailureKind, Report, ReportStatus

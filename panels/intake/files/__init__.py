@@ -22,7 +22,9 @@ from panels.intake.files.detect import (
     detect_text,
     sniff_delimiter,
 )
-from panels.intake.files.labpanel import parse_long, parse_manifest_rows, parse_wide
+from panels.intake.files.labpanel_long import parse_long
+from panels.intake.files.labpanel_manifest import parse_manifest_rows
+from panels.intake.files.labpanel_wide import parse_wide
 from panels.intake.files.source import decode_head, inspect, text_reader
 from panels.intake.files.types import ParsedFile, ParsedSample, ProblemCode
 

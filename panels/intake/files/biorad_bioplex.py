@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from panels.intake.files.common import Context, is_blank, records, split_bead_region
-from panels.intake.files.labpanel import split_unit
+from panels.intake.files.labpanel_wide import split_unit
 from panels.intake.files.plate import Plate, missing_sample_id
 from panels.intake.files.types import ParsedSample, ProblemCode, SampleKind
 from panels.intake.files.values import decimal_text
@@ -193,13 +193,7 @@ def _row(
     width = len(table.cells)
     if len(row) < width:
         if ctx.ends_with_newline:
-            ctx.problems.add(
-                start,
-                None,
-                ProblemCode.ROW_LENGTH,
-                f"line {start} has {len(row)} cells but the table header has {width}; the row was "
-                "not read",
-            )
+            ctx.problems.row_length(start, len(row), width, header="table header")
         return  # a short last line without a newline is reported as truncated at the end
     type_ = row[table.type].strip()
     well = row[table.well].strip() or None

@@ -44,6 +44,27 @@ class Problems:
     def warn(self, row: int | None, column: str | None, code: ProblemCode, message: str) -> None:
         self.add(row, column, code, message, "warning")
 
+    def missing_columns(self, row: int, names: Iterable[str]) -> None:
+        """The header on line ``row`` lacks the required columns ``names``: one error for all."""
+        self.add(
+            row,
+            None,
+            ProblemCode.MISSING_COLUMN,
+            f"the header on line {row} lacks the required column(s): {', '.join(names)}",
+        )
+
+    def row_length(
+        self, row: int, cells: int, width: int, *, header: str = "header", why: str = ""
+    ) -> None:
+        """Line ``row`` has ``cells`` cells where ``header`` has ``width``: it was not read."""
+        self.add(
+            row,
+            None,
+            ProblemCode.ROW_LENGTH,
+            f"line {row} has {cells} cells but the {header} has {width}; the row was not read"
+            + (f" ({why})" if why else ""),
+        )
+
     def final(self) -> tuple[Problem, ...]:
         items = list(self.items)
         if self.dropped:

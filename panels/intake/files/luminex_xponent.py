@@ -137,13 +137,7 @@ def _build(sections: dict[str, _Section], ctx: Context) -> list[ParsedSample]:
     width = len(header)
     for start, row in concentration.rows:
         if len(row) < width and any(cell.strip() for cell in row):
-            ctx.problems.add(
-                start,
-                None,
-                ProblemCode.ROW_LENGTH,
-                f"line {start} has {len(row)} cells but the {concentration.name} header has "
-                f"{width}; the row was not read",
-            )
+            ctx.problems.row_length(start, len(row), width, header=f"{concentration.name} header")
             continue
         location = row[0].strip()
         name = row[1].strip()

@@ -67,13 +67,7 @@ def parse(reader: CsvReader, ctx: Context) -> tuple[list[ParsedSample], dict[str
     folded_header = [cell.casefold() for cell in header]
     missing = [name for name in REQUIRED if name not in folded_header]
     if missing:
-        ctx.problems.add(
-            header_row,
-            None,
-            ProblemCode.MISSING_COLUMN,
-            f"the header on line {header_row} lacks the required column(s): "
-            + ", ".join(name.title() for name in missing),
-        )
+        ctx.problems.missing_columns(header_row, (name.title() for name in missing))
         return [], metadata
 
     def position(*names: str) -> int | None:
@@ -108,13 +102,7 @@ def parse(reader: CsvReader, ctx: Context) -> tuple[list[ParsedSample], dict[str
             continue
         if len(row) < width:
             if ctx.ends_with_newline:
-                ctx.problems.add(
-                    start,
-                    None,
-                    ProblemCode.ROW_LENGTH,
-                    f"line {start} has {len(row)} cells but the header has {width}; the row was "
-                    "not read",
-                )
+                ctx.problems.row_length(start, len(row), width)
             continue
         data_rows += 1
         name = row[i_sample].strip()

@@ -20,14 +20,14 @@ from django.utils import timezone
 from panels.intake.imports.prepare import PreparedPanel
 from panels.interpretation import (
     ANCHOR_KINDS,
-    _baseline,
+    analyte_facts,
+    baseline_and_trends,
     evidence_json,
     result_measurement,
     serial_json,
     summary_json,
 )
 from panels.models import Panel, PatientEvent, Result
-from reference_ranges.engine.kinetics import serial_trends
 from reference_ranges.engine.patterns import (
     PatternContext,
     PatternRule,
@@ -154,15 +154,7 @@ def _anchor_for(events: Sequence[PatientEvent], collected_at: datetime) -> Patie
 
 
 def _analyte_facts() -> dict[str, AnalyteFacts]:
-    return {
-        analyte.code: AnalyteFacts(
-            code=analyte.code,
-            name=analyte.short_name,
-            family=analyte.family,
-            role=analyte.inflammatory_role,
-        )
-        for analyte in Analyte.objects.all()
-    }
+    return {analyte.code: analyte_facts(analyte) for analyte in Analyte.objects.all()}
 
 
 def _conclusions(
@@ -177,7 +169,7 @@ def _conclusions(
     zone: tzinfo,
 ) -> Conclusions:
     anchor_at = timezone.localtime(anchor.occurred_at, zone) if anchor else None
-    baseline = _baseline(history=history, current=current, anchor_at=anchor_at)
+    baseline, trends = baseline_and_trends(history=history, current=current, anchor_at=anchor_at)
     context = PatternContext(
         measurements=current.measurements,
         clinical={},
@@ -203,15 +195,6 @@ def _conclusions(
         }
         for position, finding in enumerate(evaluate_patterns(rules, context), start=1)
     ]
-    trends = (
-        serial_trends(
-            [*history, current],
-            anchor=anchor_at,
-            baseline_key=baseline.panel_key if baseline else None,
-        )
-        if history
-        else []
-    )
     return Conclusions(
         findings=findings,
         serial=serial_json(trends, anchor=anchor, baseline=baseline),

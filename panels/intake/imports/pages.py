@@ -4,6 +4,7 @@ abandon. Server-rendered HTML over the same services and selectors as the API
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -24,8 +25,8 @@ from panels.intake.imports.services import (
     import_job_abandon,
     import_job_commit_request,
     import_job_create,
-    preview_read,
 )
+from panels.intake.imports.validate import preview_read
 from panels.models import ImportJob, ImportStatus
 
 PAGE_PANELS = 25
@@ -125,28 +126,32 @@ def import_page(request: HttpRequest, key: str) -> HttpResponse:
 @login_required
 @require_POST
 def import_commit(request: HttpRequest, key: str) -> HttpResponse:
-    _importer(request)
-    job = _job(request, key)
-    try:
-        import_job_commit_request(job=job, user=request.user)  # type: ignore[arg-type]
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, "Committing: every panel is stored in one go, or none.")
-    return redirect("imports:detail", key=job.uuid)
+    return _act(
+        request,
+        key,
+        import_job_commit_request,
+        "Committing: every panel is stored in one go, or none.",
+    )
 
 
 @login_required
 @require_POST
 def import_abandon(request: HttpRequest, key: str) -> HttpResponse:
+    return _act(request, key, import_job_abandon, "Abandoned: nothing from this file was stored.")
+
+
+def _act(
+    request: HttpRequest, key: str, service: Callable[..., ImportJob], done: str
+) -> HttpResponse:
+    """Ask ``service`` to act on the job; say ``done``, or why not; back to the job's page."""
     _importer(request)
     job = _job(request, key)
     try:
-        import_job_abandon(job=job, user=request.user)  # type: ignore[arg-type]
+        service(job=job, user=request.user)
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Abandoned: nothing from this file was stored.")
+        messages.success(request, done)
     return redirect("imports:detail", key=job.uuid)
 
 

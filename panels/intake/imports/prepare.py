@@ -16,7 +16,7 @@ from datetime import date
 from django.utils import timezone
 
 from labpanel.accounts.models import Lab
-from panels.intake.imports.staging import FILE, StagedImport, StagedPanel, StagedProblem
+from panels.intake.imports.staged import FILE, StagedImport, StagedPanel, StagedProblem
 from panels.interpretation import MeasuringRanges, panel_interpret, result_data_measurement
 from panels.models import Panel, Patient
 from reference_ranges.adapters import ruleset_to_engine

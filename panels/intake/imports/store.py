@@ -2,7 +2,7 @@
 panel's ``panel.stored`` event — in bulk.
 
 The caller holds the transaction and has checked that the staged file still describes the
-database (``panels.intake.imports.services``). The rows stored per panel are exactly those a single
+database (``panels.intake.imports.commit``). The rows stored per panel are exactly those a single
 submission (``panels.intake.submission.panel_submit``) stores; they are the staged file's rows, i.e.
 what the preview showed, with the ids and the time only the commit knows.
 """
@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 from django.apps import apps
 from django.utils import timezone
 
-from panels.intake.imports.bulk import ids_reserve, rows_insert
-from panels.intake.imports.staged_file import TABLES, CommitFacts, StagedFileError, rows_of
+from labpanel.bulk import ids_reserve, rows_insert
+from panels.intake.imports.staged_file import StagedFileError
+from panels.intake.imports.staged_rows import TABLES, CommitFacts, rows_of
 from panels.models import Panel, Patient
-from reports.models import Report
+from reports.bulk import report_ids_reserve
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def staged_store(
     import never holds all its rows, and making them overlaps with storing them.
     """
     panel_ids = ids_reserve(Panel, panels)
-    report_ids = ids_reserve(Report, panels)
+    report_ids = report_ids_reserve(panels)
     patient_ids = dict(zip(new_mrns, ids_reserve(Patient, len(new_mrns)), strict=True))
     counts = [0] * len(TABLES)
     batches = _table_batches(

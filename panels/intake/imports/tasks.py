@@ -8,13 +8,10 @@ from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 from django.db import InterfaceError, OperationalError
 
-from panels.intake.imports.services import (
-    import_job_commit,
-    import_job_fail,
-    import_job_validate,
-    import_jobs_stalled_requeue,
-    import_reports_request,
-)
+from panels.intake.imports.commit import import_job_commit
+from panels.intake.imports.dispatch import import_jobs_stalled_requeue, import_reports_request
+from panels.intake.imports.services import import_job_fail
+from panels.intake.imports.validate import import_job_validate
 
 # A 200 MB file takes minutes to validate; the default one-minute limit is for reports.
 IMPORT_SOFT_TIME_LIMIT = 30 * 60
@@ -43,26 +40,22 @@ class ImportTask(DjangoTask[Any, Any]):
             import_job_fail(job_id=int(job_id))
 
 
-@shared_task(
-    name="panels.validate_import",
-    base=ImportTask,
-    ignore_result=True,
-    soft_time_limit=IMPORT_SOFT_TIME_LIMIT,
-    time_limit=IMPORT_SOFT_TIME_LIMIT + 60,
+# Validating and committing: long, retried on a lost database, rejected when they fail for good.
+IMPORT_STEP: dict[str, Any] = {
+    "base": ImportTask,
+    "ignore_result": True,
+    "soft_time_limit": IMPORT_SOFT_TIME_LIMIT,
+    "time_limit": IMPORT_SOFT_TIME_LIMIT + 60,
     **RETRY_POLICY,
-)
+}
+
+
+@shared_task(name="panels.validate_import", **IMPORT_STEP)
 def validate_import_task(job_id: int) -> None:
     import_job_validate(job_id=job_id)
 
 
-@shared_task(
-    name="panels.commit_import",
-    base=ImportTask,
-    ignore_result=True,
-    soft_time_limit=IMPORT_SOFT_TIME_LIMIT,
-    time_limit=IMPORT_SOFT_TIME_LIMIT + 60,
-    **RETRY_POLICY,
-)
+@shared_task(name="panels.commit_import", **IMPORT_STEP)
 def commit_import_task(job_id: int) -> None:
     import_job_commit(job_id=job_id)
 

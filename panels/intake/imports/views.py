@@ -25,8 +25,8 @@ from panels.intake.imports.services import (
     import_job_abandon,
     import_job_commit_request,
     import_job_create,
-    preview_read,
 )
+from panels.intake.imports.validate import preview_read
 from panels.models import ImportJob, ImportStatus
 
 PREVIEW_STATUSES = (ImportStatus.PREVIEW, ImportStatus.COMMITTING, ImportStatus.COMMITTED)

@@ -1,4 +1,4 @@
-"""Input and output shapes of the panels API. Inputs validate; they never write.
+"""Input shapes of the panels API: a submission and an amendment. Inputs validate; they never write.
 
 ``PanelSubmitInput`` checks every part of a submission at once — analyte names against the
 catalogue, values against the lab's notation, units against the analyte, the clinician against
@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
@@ -27,10 +26,7 @@ from panels.intake.validation import (
     unprintable,
 )
 from panels.models import (
-    Finding,
-    Panel,
     PatientEventKind,
-    Result,
 )
 from panels.notation import NotationError, parse_reported_value
 from panels.submission import (
@@ -260,17 +256,7 @@ class PanelSubmitInput(serializers.Serializer[Any]):
                 EventData(kind=event["type"], occurred_at=event["at"])
                 for event in data.get("events", [])
             ],
-            results=[
-                ResultData(
-                    analyte=result["analyte_obj"],
-                    analyte_as_received=result["analyte"],
-                    raw_value=result["value"],
-                    reported=result["reported"],
-                    unit=result["unit"],
-                    dilution_factor=result.get("dilution_factor"),
-                )
-                for result in data["results"]
-            ],
+            results=[_result_data(result) for result in data["results"]],
         )
 
 
@@ -286,233 +272,16 @@ class AmendmentInput(serializers.Serializer[Any]):
     results = ResultInput(many=True, allow_empty=False)
 
     def corrections(self) -> list[ResultData]:
-        return [
-            ResultData(
-                analyte=result["analyte_obj"],
-                analyte_as_received=result["analyte"],
-                raw_value=result["value"],
-                reported=result["reported"],
-                unit=result["unit"],
-                dilution_factor=result.get("dilution_factor"),
-            )
-            for result in self.validated_data["results"]
-        ]
+        return [_result_data(result) for result in self.validated_data["results"]]
 
 
-# --- Outputs -----------------------------------------------------------------------------------
-
-
-def _rule_output(result: Result) -> dict[str, Any] | None:
-    rule = result.rule
-    if rule is None:
-        return None
-    return {
-        "key": rule.key,
-        "ruleset_version": result.ruleset_version,
-        "source": rule.source,
-        "test_code": rule.test_code,
-        "citation": rule.citation,
-        "verified": rule.verified,
-        "published_text": rule.published_text,
-    }
-
-
-class ResultOutput(serializers.ModelSerializer[Result]):
-    analyte = serializers.CharField(source="analyte.code")
-    analyte_name = serializers.CharField(source="analyte.short_name")
-    value = serializers.SerializerMethodField(method_name="get_value_text")
-    interpretation = serializers.SerializerMethodField()
-    reference_interval = serializers.SerializerMethodField()
-    rule = serializers.SerializerMethodField()
-    dilution_factor = serializers.SerializerMethodField()
-    conversion = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Result
-        fields = (
-            "position",
-            "analyte",
-            "analyte_name",
-            "analyte_as_received",
-            "raw_value",
-            "value",
-            "comparator",
-            "unit",
-            "dilution_factor",
-            "interpretation",
-            "conversion",
-            "interpretation_reason",
-            "reference_interval",
-            "ruleset_version",
-            "rule",
-        )
-        read_only_fields = fields
-
-    def get_value_text(self, result: Result) -> str:
-        """The number with the decimals as reported (no comparator; see ``comparator``)."""
-        return result.value_text.lstrip("<>=")
-
-    def get_dilution_factor(self, result: Result) -> str | None:
-        return (
-            None
-            if result.dilution_factor is None
-            else format(result.dilution_factor.normalize(), "f")
-        )
-
-    def get_conversion(self, result: Result) -> str | None:
-        return result.conversion or None
-
-    def get_interpretation(self, result: Result) -> str | None:
-        return result.interpretation or None
-
-    def get_reference_interval(self, result: Result) -> str | None:
-        return result.reference_text or None
-
-    def get_rule(self, result: Result) -> dict[str, Any] | None:
-        return _rule_output(result)
-
-
-class ReportSummaryOutput(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    status = serializers.CharField(source="public_status")
-    amends = serializers.IntegerField(source="amends_id", allow_null=True)
-    url = serializers.SerializerMethodField()
-    pdf_url = serializers.SerializerMethodField()
-
-    def _absolute(self, path: str) -> str:
-        request = self.context.get("request")
-        return request.build_absolute_uri(path) if request else path
-
-    def get_url(self, report: Any) -> str:
-        return self._absolute(reverse("api:report-detail", args=[report.pk]))
-
-    def get_pdf_url(self, report: Any) -> str:
-        return self._absolute(reverse("api:report-pdf", args=[report.pk]))
-
-
-class FindingOutput(serializers.ModelSerializer[Finding]):
-    score = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Finding
-        fields = (
-            "rule_id",
-            "rule_version",
-            "name",
-            "status",
-            "statement",
-            "score",
-            "evidence",
-            "missing_inputs",
-            "citation",
-            "verified",
-            "verification_note",
-            "evaluated_at",
-        )
-        read_only_fields = fields
-
-    def get_score(self, finding: Finding) -> str | None:
-        return None if finding.score is None else format(finding.score.normalize(), "f")
-
-
-class PanelOutput(serializers.ModelSerializer[Panel]):
-    patient = serializers.SerializerMethodField()
-    specimen = serializers.SerializerMethodField()
-    ordering_clinician = serializers.CharField(source="ordering_clinician.username")
-    ruleset = serializers.SerializerMethodField()
-    results = ResultOutput(many=True)
-    findings = FindingOutput(many=True)
-    report = serializers.SerializerMethodField()
-    reports = serializers.SerializerMethodField()
-    superseded_results = serializers.SerializerMethodField()
-    flagged = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Panel
-        fields = (
-            "id",
-            "accession",
-            "patient",
-            "specimen",
-            "ordering_clinician",
-            "ruleset",
-            "flagged",
-            "results",
-            "superseded_results",
-            "findings",
-            "summary",
-            "serial",
-            "clinical",
-            "report",
-            "reports",
-            "created_at",
-        )
-        read_only_fields = fields
-
-    def get_patient(self, panel: Panel) -> dict[str, Any]:
-        patient = panel.patient
-        return {
-            "mrn": patient.mrn,
-            "family_name": patient.family_name,
-            "given_name": patient.given_name,
-            "birth_date": patient.birth_date.isoformat() if patient.birth_date else None,
-            "sex": patient.sex,
-        }
-
-    def get_specimen(self, panel: Panel) -> dict[str, Any]:
-        return {
-            "type": panel.specimen_type,
-            "collected_at": serializers.DateTimeField().to_representation(panel.collected_at),
-            "received_at": serializers.DateTimeField().to_representation(panel.received_at),
-        }
-
-    def get_ruleset(self, panel: Panel) -> dict[str, str]:
-        return {
-            "key": panel.ruleset.key,
-            "name": panel.ruleset.name,
-            "version": panel.ruleset.version,
-        }
-
-    def get_flagged(self, panel: Panel) -> bool:
-        return any(result.interpretation not in ("", "N", "IND") for result in panel.results.all())
-
-    def get_report(self, panel: Panel) -> dict[str, Any] | None:
-        """The current report: the latest amendment, or the original."""
-        reports = sorted(panel.reports.all(), key=lambda report: report.pk, reverse=True)
-        if not reports:
-            return None
-        return dict(ReportSummaryOutput(reports[0], context=self.context).data)
-
-    def get_reports(self, panel: Panel) -> list[dict[str, Any]]:
-        """Every report of the panel, newest first: amended reports keep the originals."""
-        reports = sorted(panel.reports.all(), key=lambda report: report.pk, reverse=True)
-        return [dict(ReportSummaryOutput(report, context=self.context).data) for report in reports]
-
-    def get_superseded_results(self, panel: Panel) -> list[dict[str, Any]]:
-        """Results a correction or a dilution re-run replaced (kept, never deleted)."""
-        superseded = getattr(panel, "superseded", None)
-        if superseded is None:
-            superseded = list(
-                panel.results.filter(superseded_by__isnull=False).select_related(
-                    "analyte", "superseded_by"
-                )
-            )
-        return [
-            {
-                "analyte": result.analyte.code,
-                "value": result.value_text.lstrip("<>="),
-                "comparator": result.comparator,
-                "unit": result.unit,
-                "dilution_factor": None
-                if result.dilution_factor is None
-                else format(result.dilution_factor.normalize(), "f"),
-                "interpretation": result.interpretation or None,
-                "superseded_at": serializers.DateTimeField().to_representation(
-                    result.superseded_at
-                ),
-                "replaced_by_position": result.superseded_by.position
-                if result.superseded_by
-                else None,
-            }
-            for result in superseded
-        ]
+def _result_data(result: dict[str, Any]) -> ResultData:
+    """A result as ``ResultInput`` validated it (a submission's or a correction's)."""
+    return ResultData(
+        analyte=result["analyte_obj"],
+        analyte_as_received=result["analyte"],
+        raw_value=result["value"],
+        reported=result["reported"],
+        unit=result["unit"],
+        dilution_factor=result.get("dilution_factor"),
+    )

@@ -1,4 +1,4 @@
-"""PostgreSQL COPY text: how a staged import's rows are written, and read back (SQLite path).
+"""PostgreSQL COPY text: how bulk rows are written (``labpanel.bulk``), and read back (SQLite path).
 
 https://www.postgresql.org/docs/current/sql-copy.html — columns separated by a tab, rows ended
 by a newline, ``\\N`` for NULL, and a backslash escaping backslash and control characters. Every

@@ -1,9 +1,11 @@
-"""The bulk path: many staged panels stored in one transaction without per-row ORM saves.
+"""Bulk writing without per-row ORM saves: reserve primary keys, then COPY rows into a table.
 
-On PostgreSQL rows go in with ``COPY ... FROM STDIN`` and the ids that other rows point at
-(patients, panels) are reserved from the tables' sequences first; elsewhere (the embedded
-SQLite default) the same rows go through ``bulk_create``. Either way the caller holds the
-transaction: everything or nothing.
+Generic (any model, any columns): ``ids_reserve`` takes ``count`` ids from a table's sequence so
+that rows can point at each other before any is written; ``rows_insert`` stores rows given as
+PostgreSQL COPY text (``labpanel.copy_text``) with ``COPY ... FROM STDIN``, or, elsewhere (the
+embedded SQLite default), the same rows through ``bulk_create``. The caller holds the
+transaction: everything or nothing. Used by the bulk import (``panels.intake.imports.store``),
+amendments, and ``reports.bulk`` (a report's id is reserved by reports).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from typing import Any
 import orjson
 from django.db import connection, models
 
-from panels.intake.imports import copy_text
+from labpanel import copy_text
 
 
 def uses_copy() -> bool:
+    """Whether rows go in with COPY (PostgreSQL) rather than ``bulk_create``."""
     return connection.vendor == "postgresql"
 
 
