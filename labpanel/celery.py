@@ -5,13 +5,27 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labpanel.settings")
 
 app = Celery("labpanel")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _close_old_connections(**kwargs: Any) -> None:
+    """Around each task, as around each request: drop a connection that broke or is too old.
+
+    Celery's own closing is relaxed by ``CELERY_DB_REUSE_MAX`` (settings): without this, a
+    connection that failed mid-task would be handed to the next one."""
+    if kwargs.get("sender") is not None and getattr(kwargs["sender"].request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 def queue_depth(queue: str | None = None) -> int | None:

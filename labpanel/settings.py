@@ -208,6 +208,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connection around every task, so each report
+# opened a new PostgreSQL session. With a reuse count it keeps the connection (closing it every
+# 100 tasks), and labpanel.celery closes it the way Django closes a request's: when it broke or
+# outlived CONN_MAX_AGE (django.db.close_old_connections after each task).
+CELERY_DB_REUSE_MAX = 100
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing gives up after about a second when the broker is down (reports.services records
