@@ -48,8 +48,9 @@ LEGEND = (
     "HH/LL critical, '<'/'>' below/above the measuring range, IND indeterminate (cannot be "
     "placed within or outside the interval); 'Not interpreted': no reference interval applies, "
     "so the value carries no flag. Range bar: the shaded band is the reference interval, ◆ the "
-    "value judged, an arrow (◀ or ▶) a value below or above its measuring limit; 'log' marks a "
-    "logarithmic scale."
+    "value judged; a value reported below or above a measuring limit ('<', '>') is a stroke at "
+    "that limit with a dashed arrow (◀ or ▶) over every value it may stand for, never a point; "
+    "'log' marks a logarithmic scale. No bar is drawn where no interval applies."
 )
 
 # Conversion.describe(): "<c>0.005 ng/mL = <c>5 pg/mL (1 ng/mL = 1000 pg/mL)", "≈" when rounded.

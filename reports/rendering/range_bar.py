@@ -3,16 +3,18 @@
 One small flowable per result row that draws straight on the canvas (no reportlab Drawing, no
 graphics tree): an axis, the interval as a shaded band with black edges, and the value as a
 filled diamond, or, for a censored value ("<1.5", ">5000"), a stroke at the measuring limit with
-an arrow pointing where the true value lies, never a point. It reads in black-and-white print:
-shapes and position carry the meaning, the grey is decoration. The scale is logarithmic when the
-value and the interval's limits span more than ``LOG_RATIO`` (the bar then says "log", with a
-tick per power of ten). Positions are drawing coordinates only: no number is printed or rounded
-here, the row prints the values.
+a dashed arrow over every value it may stand for, to the end of the bar: never a point. It
+reads in black-and-white print: shapes and position carry the meaning, the grey is decoration.
+The scale is logarithmic when the value and the interval's limits span more than ``LOG_RATIO``
+(the bar then says "log", with a tick per power of ten). Positions are drawing coordinates
+only: no number is printed or rounded here, the row prints the values. ``geometry`` lays a bar
+out (pure, tested); the flowable paints it.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from decimal import Decimal
 
 from reportlab.platypus import Flowable
@@ -25,7 +27,7 @@ LOG_RATIO = 20.0  # largest/smallest positive number beyond which the scale is l
 _MARGIN = 5.0  # room at each end for the marker and arrows
 _BAND_HALF = 2.6
 _DIAMOND = 3.2
-_ARROW = 9.0
+_LABEL = 11.0  # room at the right for "log"
 
 
 def is_logarithmic(bar: RangeBar) -> bool:
@@ -51,6 +53,59 @@ def domain(bar: RangeBar) -> tuple[float, float, bool]:
     return 0.0, largest * (1.5 if bar.high is None else 1.25), False
 
 
+@dataclass(frozen=True, slots=True)
+class BarGeometry:
+    """Where each part of a range bar goes, in points from the bar's left edge."""
+
+    axis: tuple[float, float]  # the axis line, start and end
+    band: tuple[float, float]  # the interval's band, start and end
+    band_edges: tuple[float, ...]  # the band's closed (bounded) sides
+    value_x: float  # the value, or the measuring limit a censored value is bounded by
+    marker: str  # "point" (an exact value), "below" or "above" (a bound: arrow to that end)
+    arrow_tip: float | None  # where a bound's arrow ends (the end of the bar); None for a point
+    decade_ticks: tuple[float, ...]  # one per power of ten on a logarithmic scale
+    logarithmic: bool
+
+
+def geometry(bar: RangeBar, width: float) -> BarGeometry:
+    """Lay ``bar`` out across ``width`` points (pure: no drawing)."""
+    left, right, logarithmic = domain(bar)
+    end = width - _MARGIN - (_LABEL if logarithmic else 0.0)
+
+    def x_of(number: float) -> float:
+        if logarithmic:
+            if number <= left:
+                return _MARGIN
+            fraction = (math.log10(number) - math.log10(left)) / (
+                math.log10(right) - math.log10(left)
+            )
+        else:
+            fraction = (number - left) / (right - left)
+        return _MARGIN + (end - _MARGIN) * min(1.0, max(0.0, fraction))
+
+    band_start = _MARGIN if bar.low is None else x_of(float(bar.low))
+    band_end = end if bar.high is None else x_of(float(bar.high))
+    edges = tuple(
+        x for x, bounded in ((band_start, bar.low), (band_end, bar.high)) if bounded is not None
+    )
+    ticks: tuple[float, ...] = ()
+    if logarithmic:
+        powers = range(math.ceil(math.log10(left)), math.floor(math.log10(right)) + 1)
+        ticks = tuple(x_of(10.0**power) for power in powers)
+    marker = {"": "point", "<": "below", ">": "above"}[bar.censoring]
+    tip = {"point": None, "below": 0.5, "above": end + _MARGIN - 0.5}[marker]
+    return BarGeometry(
+        axis=(_MARGIN, end),
+        band=(band_start, band_end),
+        band_edges=edges,
+        value_x=x_of(float(bar.value)),
+        marker=marker,
+        arrow_tip=tip,
+        decade_ticks=ticks,
+        logarithmic=logarithmic,
+    )
+
+
 class RangeBarFlowable(Flowable):  # type: ignore[misc]  # reportlab ships no type hints
     """Draws one ``RangeBar`` across the width its table cell gives it."""
 
@@ -64,56 +119,34 @@ class RangeBarFlowable(Flowable):  # type: ignore[misc]  # reportlab ships no ty
         self.width = available_width
         return available_width, BAR_HEIGHT
 
-    def _x(self, value: float, left: float, right: float, logarithmic: bool) -> float:
-        span = self.width - 2 * _MARGIN
-        if logarithmic:
-            if value <= left:
-                return _MARGIN
-            fraction = (math.log10(value) - math.log10(left)) / (
-                math.log10(right) - math.log10(left)
-            )
-        else:
-            fraction = (value - left) / (right - left)
-        return _MARGIN + span * min(1.0, max(0.0, fraction))
-
     def draw(self) -> None:
-        bar, canvas = self.bar, self.canv
-        left, right, logarithmic = domain(bar)
+        shape, canvas = geometry(self.bar, self.width), self.canv
         middle = BAR_HEIGHT / 2
         canvas.saveState()
         canvas.setLineWidth(0.5)
         canvas.setStrokeColor(styles.MUTED)
-        canvas.line(_MARGIN, middle, self.width - _MARGIN, middle)
-        if logarithmic:
-            canvas.setFont(styles.FONT_REGULAR, 5)
+        canvas.line(shape.axis[0], middle, shape.axis[1], middle)
+        if shape.logarithmic:
+            canvas.setFont(styles.FONT_REGULAR, 5.5)
             canvas.setFillColor(styles.MUTED)
-            canvas.drawRightString(self.width, 0, "log")
-            for power in range(math.ceil(math.log10(left)), math.floor(math.log10(right)) + 1):
-                x = self._x(10.0**power, left, right, logarithmic)
+            canvas.drawRightString(self.width, middle - 2, "log")
+            for x in shape.decade_ticks:
                 canvas.line(x, middle - 2.5, x, middle)
         # the interval: a grey band between black edges; an open side has no edge
-        start = _MARGIN if bar.low is None else self._x(float(bar.low), left, right, logarithmic)
-        end = (
-            self.width - _MARGIN
-            if bar.high is None
-            else self._x(float(bar.high), left, right, logarithmic)
-        )
+        start, end = shape.band
         canvas.setFillColor(styles.BAR_FILL)
         canvas.rect(start, middle - _BAND_HALF, max(end - start, 0.8), 2 * _BAND_HALF, 0, 1)
         canvas.setStrokeColor(styles.TEXT)
+        canvas.setFillColor(styles.TEXT)
         canvas.setLineWidth(0.8)
-        for x, closed in ((start, bar.low is not None), (end, bar.high is not None)):
-            if closed:
-                canvas.line(x, middle - _BAND_HALF - 1, x, middle + _BAND_HALF + 1)
-        self._draw_value(self._x(float(bar.value), left, right, logarithmic), middle)
+        for x in shape.band_edges:
+            canvas.line(x, middle - _BAND_HALF - 1, x, middle + _BAND_HALF + 1)
+        self._draw_value(shape, middle)
         canvas.restoreState()
 
-    def _draw_value(self, x: float, middle: float) -> None:
-        canvas = self.canv
-        canvas.setFillColor(styles.TEXT)
-        canvas.setStrokeColor(styles.TEXT)
-        censoring = self.bar.censoring
-        if not censoring:
+    def _draw_value(self, shape: BarGeometry, middle: float) -> None:
+        canvas, x = self.canv, shape.value_x
+        if shape.arrow_tip is None:
             path = canvas.beginPath()
             path.moveTo(x, middle + _DIAMOND)
             path.lineTo(x + _DIAMOND, middle)
@@ -122,12 +155,14 @@ class RangeBarFlowable(Flowable):  # type: ignore[misc]  # reportlab ships no ty
             path.close()
             canvas.drawPath(path, stroke=0, fill=1)
             return
-        # a bound, not a point: a stroke at the limit, an arrow towards the possible values
-        direction = -1.0 if censoring == "<" else 1.0
-        tip = min(max(x + direction * _ARROW, 0.5), self.width - 0.5)
+        # a bound, not a point: a stroke at the limit, a dashed arrow over every possible value
+        tip = shape.arrow_tip
+        direction = -1.0 if shape.marker == "below" else 1.0
         canvas.setLineWidth(1.2)
         canvas.line(x, middle - _DIAMOND - 0.5, x, middle + _DIAMOND + 0.5)
-        canvas.line(x, middle, tip, middle)
+        canvas.setDash(2, 1.5)
+        canvas.line(x, middle, tip - direction * 3, middle)
+        canvas.setDash()
         head = canvas.beginPath()
         head.moveTo(tip, middle)
         head.lineTo(tip - direction * 3.2, middle + 2.6)

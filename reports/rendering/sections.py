@@ -80,7 +80,7 @@ def summary(family: tuple[SummaryLine, ...], role: tuple[SummaryLine, ...]) -> l
     if not family and not role:
         return []
     width = styles.CONTENT_WIDTH
-    widths = (width * 0.27, width * 0.10, width * 0.30, width * 0.33)
+    widths = (width * 0.27, width * 0.12, width * 0.29, width * 0.32)
     story: list[Flowable] = [
         Spacer(1, 8),
         CondPageBreak(SECTION_MIN_SPACE),
