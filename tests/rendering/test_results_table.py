@@ -144,18 +144,18 @@ def test_a_value_inside_its_interval_is_always_drawn_inside_the_band(
 JUDGED = ResultLine(
     analyte_name="IL-6",
     analyte_code="IL6",
-    value_text="0.005",
+    value_text="0.0123",
     unit="ng/mL",
     reference_text="≤2.5 pg/mL",
     flag_code="H",
     flag_text="High",
     is_abnormal=True,
-    note="5 > 2.5 (upper limit, inclusive)",
-    converted_text="= 5 pg/mL",
-    conversion="Converted for interpretation: 0.005 ng/mL = 5 pg/mL (1 ng/mL = 1000 pg/mL); "
-    "the flag was judged on 5 pg/mL.",
+    note="12.3 > 2.5 (upper limit, inclusive)",
+    converted_text="= 12.3 pg/mL",
+    conversion="Converted for interpretation: 0.0123 ng/mL = 12.3 pg/mL (1 ng/mL = 1000 pg/mL); "
+    "the flag was judged on 12.3 pg/mL.",
     source_mark="a",
-    bar=RangeBar(value=D("5"), censoring="", low=None, high=D("2.5")),
+    bar=RangeBar(value=D("12.3"), censoring="", low=None, high=D("2.5")),
 )
 UNJUDGED = ResultLine(
     analyte_name="IL-4",
@@ -185,7 +185,7 @@ def test_a_bar_is_drawn_only_where_an_interval_applies() -> None:
 def test_results_rows_golden_text() -> None:
     document = _document(
         results=(JUDGED, UNJUDGED),
-        banner="1 result outside the reference interval: IL-6 0.005 ng/mL (= 5 pg/mL) (H)",
+        banner="1 result outside the reference interval: IL-6 0.0123 ng/mL (= 12.3 pg/mL) (H)",
         notices=(
             Notice(
                 "NOT INTERPRETED",
@@ -206,29 +206,23 @@ def test_results_rows_golden_text() -> None:
 
     lines = _lines(render_pdf(document))
     first = next(index for index, line in enumerate(lines) if line.startswith("⚠"))
-    excerpt = lines[first : lines.index("Interleukins") + 4]
 
-    assert excerpt == [
-        "⚠ ABNORMAL RESULTS: 1 result outside the reference interval: IL-6 0.005 ng/mL (= 5",
-        "pg/mL) (H)",
+    assert lines[first : lines.index("Results")] == [
+        "⚠ ABNORMAL RESULTS: 1 result outside the reference interval: IL-6 0.0123 ng/mL (=",
+        "12.3 pg/mL) (H)",
         "⚠ NOT INTERPRETED: 1 result not interpreted — no reference interval for age 10",
         "years: IL-4 0.8 pg/mL. No flag is given to this value.",
-        "Results",
-        "Analyte",
-        "Result",
-        "Units",
-        "Reference interval",
-        "Range bar",
-        "Flag",
+    ]
+    assert lines[lines.index("IL-6") : lines.index("Interleukins") + 4] == [
         "IL-6",
-        "0.005",
-        "= 5 pg/mL",
+        "0.0123",
+        "= 12.3 pg/mL",
         "ng/mL",
         "≤2.5 pg/mL [a]",
         "H High",
-        "Converted for interpretation: 0.005 ng/mL = 5 pg/mL (1 ng/mL = 1000 pg/mL); the flag was "
-        "judged on 5 pg/mL.",
-        "Note: 5 > 2.5 (upper limit, inclusive)",
+        "Converted for interpretation: 0.0123 ng/mL = 12.3 pg/mL (1 ng/mL = 1000 pg/mL); the flag "
+        "was judged on 12.3 pg/mL.",
+        "Note: 12.3 > 2.5 (upper limit, inclusive)",
         "IL-4 †",
         "0.8",
         "pg/mL",
