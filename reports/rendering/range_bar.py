@@ -41,16 +41,19 @@ def domain(bar: RangeBar) -> tuple[float, float, bool]:
     """(left, right, logarithmic): the span drawn, holding the value and both limits.
 
     Linear scales start at 0 (concentrations are never negative); logarithmic ones a third of
-    the smallest positive number below it, three times the largest above it.
+    the smallest positive number below it, three times the largest above it (ten times for a
+    value reported above a measuring limit, so that its arrow shows).
     """
     numbers = [float(n) for n in (bar.value, bar.low, bar.high) if n is not None]
     largest = max(numbers)
+    # a value bounded below (">5000") gets room on the right for its arrow
+    above = bar.censoring == ">"
     if is_logarithmic(bar):
         smallest = min(n for n in numbers if n > 0)
-        return smallest / 3, largest * 3, True
+        return smallest / 3, largest * (10 if above else 3), True
     if largest <= 0:
         return 0.0, 1.0, False
-    return 0.0, largest * (1.5 if bar.high is None else 1.25), False
+    return 0.0, largest * (1.5 if bar.high is None or above else 1.25), False
 
 
 @dataclass(frozen=True, slots=True)
