@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from django.utils import timezone
 
-from panels.models import Panel, Result
+from panels.models import Panel
 from reference_ranges.engine import age_on
 from reference_ranges.models import Sex, SpecimenType
 from reports.models import Report
@@ -21,25 +20,20 @@ from reports.rendering.document import (
     CorrectionLine,
     FindingLine,
     ReportDocument,
-    ResultLine,
-    SummaryLine,
     TrendRow,
     TrendTable,
 )
+from reports.results_builder import (
+    FLAG_TEXT,
+    banner,
+    footnotes,
+    notices,
+    result_line,
+    source_marks,
+    summary_lines,
+)
 from reports.selectors import panel_get_for_rendering
 
-FLAG_TEXT = {
-    "N": "Normal",
-    "H": "High",
-    "L": "Low",
-    "HH": "Critical high",
-    "LL": "Critical low",
-    "<": "Below measuring range",
-    ">": "Above measuring range",
-    "IND": "Indeterminate",
-    "": "No range",
-}
-NOT_FLAGGED = ("", "N", "IND")
 STATUS_TEXT = {
     "met": "Met",
     "not_met": "Not met",
@@ -72,56 +66,6 @@ def _clinician_text(panel: Panel) -> str:
     return f"{display} ({username})" if display else username
 
 
-def _result_line(result: Result) -> ResultLine:
-    code = result.interpretation
-    rule = result.rule
-    if rule is None:
-        note = result.interpretation_reason
-    else:
-        source = " ".join(part for part in (rule.source, rule.test_code) if part)
-        note = f"Interval: {source}" + ("" if rule.verified else " (unverified source)")
-    return ResultLine(
-        analyte_name=result.analyte.short_name,
-        analyte_code=result.analyte.code,
-        value_text=result.value_text,
-        unit=result.unit,
-        reference_text=result.reference_text or "No applicable range",
-        flag_code=code,
-        flag_text=FLAG_TEXT[code],
-        is_abnormal=code not in NOT_FLAGGED,
-        note=note,
-    )
-
-
-def _banner(lines: list[ResultLine]) -> str:
-    flagged = [line for line in lines if line.is_abnormal]
-    if not flagged:
-        return ""
-    listing = ", ".join(
-        f"{line.analyte_name} {line.value_text} ({line.flag_code})" for line in flagged
-    )
-    noun = "result" if len(flagged) == 1 else "results"
-    return f"{len(flagged)} {noun} outside the reference interval: {listing}"
-
-
-def _footnotes(panel: Panel) -> tuple[str, ...]:
-    notes: list[str] = []
-    seen: set[str] = set()
-    for result in panel.results.all():
-        rule = result.rule
-        if rule is None or rule.source in seen:
-            continue
-        seen.add(rule.source)
-        mark = "" if rule.verified else " — UNVERIFIED source"
-        notes.append(f"{rule.source}: {rule.citation}{mark}")
-    notes.append(
-        "Values are shown exactly as reported; '<' and '>' mark results outside the "
-        "measuring range. Units are never converted. Flags: N normal, H high, L low, "
-        "HH/LL critical, '<'/'>' below/above the measuring range."
-    )
-    return tuple(notes)
-
-
 def _finding_lines(panel: Panel) -> tuple[FindingLine, ...]:
     lines = []
     for finding in panel.findings.all():
@@ -142,17 +86,6 @@ def _finding_lines(panel: Panel) -> tuple[FindingLine, ...]:
             )
         )
     return tuple(lines)
-
-
-def _summary_lines(groups: list[dict[str, Any]]) -> tuple[SummaryLine, ...]:
-    return tuple(
-        SummaryLine(
-            label=group["label"],
-            measured=group["measured"],
-            elevated=", ".join(group["elevated"]) or "none",
-        )
-        for group in groups
-    )
 
 
 def _day_text(day: int | None) -> str:
@@ -242,7 +175,9 @@ def _amendment(report: Report) -> Amendment | None:
 def report_document_build(*, report: Report, reported_at: datetime) -> ReportDocument:
     panel = panel_get_for_rendering(pk=report.panel_id)
     patient = panel.patient
-    lines = [_result_line(result) for result in panel.results.all()]
+    results = list(panel.results.all())
+    marks = source_marks(results)
+    lines = [result_line(result, marks) for result in results]
     ruleset = panel.ruleset
     return ReportDocument(
         report_id=str(report.pk),
@@ -262,11 +197,14 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
         ordering_clinician=_clinician_text(panel),
         ruleset_label=f"{ruleset.name}, version {ruleset.version}",
         results=tuple(lines),
-        banner=_banner(lines),
-        footnotes=_footnotes(panel),
+        banner=banner(lines),
+        notices=notices(lines),
+        footnotes=footnotes(results, marks),
         findings=_finding_lines(panel),
-        family_summary=_summary_lines(panel.summary.get("by_family", [])),
-        role_summary=_summary_lines(panel.summary.get("by_role", [])),
+        family_summary=summary_lines(
+            panel.summary.get("by_family", []), results, lines, by_role=False
+        ),
+        role_summary=summary_lines(panel.summary.get("by_role", []), results, lines, by_role=True),
         trend=_trend_table(panel),
         amendment=_amendment(report),
     )

@@ -7,6 +7,23 @@ rounds, converts or re-interprets a value.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RangeBar:
+    """Where the judged value sits against its reference interval: drawn, never printed.
+
+    Everything is in the interval's unit, and ``value`` is the value the flag was judged on (the
+    engine's converted value where it converted). A censored value is a bound: ``censoring``
+    "<" means the true value is at or below ``value``, ">" at or above it. A missing limit is
+    unbounded on that side (concentrations start at 0).
+    """
+
+    value: Decimal
+    censoring: str  # "", "<" or ">"
+    low: Decimal | None
+    high: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,11 +32,19 @@ class ResultLine:
     analyte_code: str  # e.g. "IL1B"
     value_text: str  # value with comparator exactly as reported, e.g. "<2.0", "12.4"
     unit: str  # e.g. "pg/mL"
-    reference_text: str  # e.g. "≤2.5 pg/mL"; "No applicable range" when none applies
-    flag_code: str  # "", "N", "H", "L", "HH", "LL", "<", ">"
-    flag_text: str  # words for the flag: "High", "Critical high", "Normal", "No range" ...
+    reference_text: str  # e.g. "≤2.5 pg/mL"; "None applies" when no interval applies
+    flag_code: str  # "", "N", "H", "L", "HH", "LL", "<", ">", "IND"
+    flag_text: str  # words for the flag: "High", "Critical high", "Normal", "Not interpreted" ...
     is_abnormal: bool
-    note: str  # why: rule source, or why no range applies; may be ""
+    note: str  # the engine's explanation (extrapolated, dilution, why indeterminate...); may be ""
+    converted_text: str = ""  # the value the flag was judged on, e.g. "= 5 pg/mL"; "" if none
+    # the engine's conversion as a sentence: "Converted for interpretation: 0.005 ng/mL = 5 pg/mL
+    # (1 ng/mL = 1000 pg/mL); the flag was judged on 5 pg/mL."
+    conversion: str = ""
+    source_mark: str = ""  # e.g. "a": the footnote naming who published the interval
+    analyte_mark: str = ""  # e.g. "†": the analyte's inflammatory role is unverified (footnote)
+    needs_review: bool = False  # indeterminate, or not interpreted: the flag is drawn bold
+    bar: RangeBar | None = None  # None: no interval applies, and no bar is drawn
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +60,20 @@ class FindingLine:
 
 @dataclass(frozen=True, slots=True)
 class SummaryLine:
-    label: str  # "Interleukins", "Pro-inflammatory"
+    label: str  # "Interleukins", "Pro-inflammatory", "Anti-inflammatory (IL-4†: role unverified)"
     measured: int
-    elevated: str  # analyte names, or "none"
+    elevated: str  # analyte names; "none among 4 judged" when some were not; never a bare "none"
+    #                unless every measured result was judged
+    not_judged: str = ""  # "9 not interpreted: IL-6, ...; 1 indeterminate: IL-10", or ""
+    has_elevated: bool = False  # some analyte is elevated: drawn bold
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One statement of the banner: ``heading`` in capitals ("ABNORMAL RESULTS"), then text."""
+
+    heading: str
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +133,6 @@ class ReportDocument:
     role_summary: tuple[SummaryLine, ...] = ()
     trend: TrendTable | None = None
     amendment: Amendment | None = None  # set on an amended report
+    # Statements beside the abnormal-results banner: results not interpreted (no interval
+    # applies, grouped by the engine's reason), results that could not be placed (indeterminate)
+    notices: tuple[Notice, ...] = ()

@@ -61,15 +61,16 @@ def _summary_rows(title: str, lines: tuple[SummaryLine, ...]) -> list[list[Any]]
             Paragraph(markup(title), styles.CELL_HEAD),
             Paragraph("Measured", styles.CELL_HEAD_RIGHT),
             Paragraph("Elevated", styles.CELL_HEAD),
+            Paragraph("Not judged", styles.CELL_HEAD),
         ]
     ]
     for line in lines:
-        elevated_style = styles.CELL_BOLD if line.elevated != "none" else styles.CELL
         rows.append(
             [
                 para(line.label, styles.CELL),
                 para(str(line.measured), styles.CELL_RIGHT),
-                para(line.elevated, elevated_style),
+                para(line.elevated, styles.CELL_BOLD if line.has_elevated else styles.CELL),
+                para(line.not_judged or "—", styles.CELL_BOLD if line.not_judged else styles.CELL),
             ]
         )
     return rows
@@ -79,7 +80,7 @@ def summary(family: tuple[SummaryLine, ...], role: tuple[SummaryLine, ...]) -> l
     if not family and not role:
         return []
     width = styles.CONTENT_WIDTH
-    widths = (width * 0.28, width * 0.12, width * 0.60)
+    widths = (width * 0.27, width * 0.12, width * 0.29, width * 0.32)
     story: list[Flowable] = [
         Spacer(1, 8),
         CondPageBreak(SECTION_MIN_SPACE),

@@ -99,13 +99,14 @@ MARGIN_TOP = 0.75 * inch  # room for the running header on continuation pages
 MARGIN_BOTTOM = 0.85 * inch  # room for the two-line patient/page footer
 CONTENT_WIDTH: float = PAGE_SIZE[0] - MARGIN_LEFT - MARGIN_RIGHT
 
-# Results table: Analyte | Result | Units | Reference interval | Flag
+# Results table: Analyte | Result | Units | Reference interval | Range bar | Flag
 RESULT_COL_WIDTHS: tuple[float, ...] = (
-    CONTENT_WIDTH * 0.25,
+    CONTENT_WIDTH * 0.20,
     CONTENT_WIDTH * 0.12,
-    CONTENT_WIDTH * 0.12,
-    CONTENT_WIDTH * 0.24,
-    CONTENT_WIDTH * 0.27,
+    CONTENT_WIDTH * 0.09,
+    CONTENT_WIDTH * 0.19,
+    CONTENT_WIDTH * 0.14,
+    CONTENT_WIDTH * 0.26,
 )
 # Patient / specimen block: label | value | label | value
 ID_COL_WIDTHS: tuple[float, ...] = (
@@ -125,6 +126,7 @@ HEADER_FILL = colors.HexColor("#E4E4E4")
 ABNORMAL_FILL = colors.HexColor("#FBE3E0")
 BANNER_BORDER = colors.HexColor("#A3180F")
 BANNER_FILL = colors.HexColor("#FDF0EE")
+BAR_FILL = colors.HexColor("#C4C4C4")  # the reference interval's band in the range bar
 
 # --- Paragraph styles -------------------------------------------------------------------------
 
@@ -162,6 +164,7 @@ CELL_RIGHT = _style("CellRight", fontSize=8.5, leading=10.5, alignment=TA_RIGHT)
 CELL_RIGHT_BOLD = _style(
     "CellRightBold", fontName=FONT_BOLD, fontSize=8.5, leading=10.5, alignment=TA_RIGHT
 )
+CONVERTED = _style("Converted", fontSize=7.5, leading=9, alignment=TA_RIGHT)
 NOTE = _style("Note", fontSize=7.5, leading=9.5, textColor=MUTED, leftIndent=10)
 BODY = _style("Body", fontSize=8.5, leading=11)
 FOOTNOTE = _style("Footnote", fontSize=7.5, leading=9.5, leftIndent=12, firstLineIndent=-12)

@@ -88,7 +88,7 @@ def test_posted_panel_becomes_a_pdf_report_with_every_result_and_flag(
         "High",
         "Normal",
         "Above measuring range",
-        "No range",
+        "Not interpreted",
     ):
         assert expected in text, (expected, text)
     by_analyte = {result["analyte"]: result for result in panel["results"]}
