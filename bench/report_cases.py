@@ -95,10 +95,10 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         "extrapolated",
-        "Adult, IL-6 above the measuring range, re-run diluted",
+        "Adult, IL-10 extrapolated above the measuring range, IL-6 diluted",
         "1959-12-02",
         "male",
-        (Step(4, _with(IL6="24800", IFNG=">1000"), dilution={"IL6": "10"}),),
+        (Step(4, _with(IL6="24800", IL10="6200", IFNG=">1000"), dilution={"IL6": "10"}),),
     ),
     Case(
         "serial",

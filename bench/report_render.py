@@ -62,7 +62,33 @@ def _configure() -> dict[str, str]:
 
     for command in ("migrate", "seed_reference_data", "seed_demo"):
         call_command(command, verbosity=0)
+    _measuring_ranges()
     return env
+
+
+def _measuring_ranges() -> None:
+    """The demo lab's IL-6 and IL-10 assays measure 1.5-5000 pg/mL (the extrapolated case)."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from labpanel.accounts.models import StaffMember
+    from reference_ranges.models import Analyte
+    from reference_ranges.services.measuring_ranges import measuring_range_record
+
+    lab = StaffMember.objects.get(user__username="lab.tech").lab
+    for code in ("IL6", "IL10"):
+        measuring_range_record(
+            lab=lab,
+            analyte=Analyte.objects.get(code=code),
+            assay="Demo bead assay",
+            lloq=Decimal("1.5"),
+            uloq=Decimal("5000"),
+            unit="pg/mL",
+            effective_from=timezone.localdate(),
+            source="bench/report_render.py",
+            created_by=None,
+        )
 
 
 def _post_cases(copies: int) -> dict[str, list[int]]:

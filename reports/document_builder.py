@@ -31,6 +31,7 @@ from reports.results_builder import (
     result_line,
     source_marks,
     summary_lines,
+    table_rows,
 )
 from reports.selectors import panel_get_for_rendering
 
@@ -196,7 +197,7 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
         reported_at=_when(reported_at),
         ordering_clinician=_clinician_text(panel),
         ruleset_label=f"{ruleset.name}, version {ruleset.version}",
-        results=tuple(lines),
+        results=table_rows(lines),
         banner=banner(lines),
         notices=notices(lines),
         footnotes=footnotes(results, marks),

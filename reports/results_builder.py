@@ -11,7 +11,9 @@ engine's own (read from the conversion it stored), never recomputed here.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -159,6 +161,19 @@ def result_line(result: Result, marks: Mapping[int, str]) -> ResultLine:
         analyte_mark="" if result.analyte.role_verified else ROLE_MARK,
         needs_review=code in ("", "IND"),
         bar=_bar(result, rule),
+    )
+
+
+def table_rows(lines: Sequence[ResultLine]) -> tuple[ResultLine, ...]:
+    """The rows as the table prints them: a reason no interval applies that the banner states
+    for several results (a child's whole panel) is not repeated under each; the row points to
+    the statement instead. A reason given for one result alone stays under its row."""
+    shared = Counter(line.note for line in lines if not line.flag_code)
+    return tuple(
+        replace(line, note="", reference_text="None (see above)")
+        if not line.flag_code and line.note and shared[line.note] > 1
+        else line
+        for line in lines
     )
 
 

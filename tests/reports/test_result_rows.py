@@ -119,11 +119,13 @@ def test_a_child_with_il6_5000_is_told_on_the_page_that_nothing_was_interpreted(
     # when
     document = _document(report)
 
-    # then: no row is flagged, every row says why, and the banner names them all
+    # then: no row is flagged, every row points to the reason, and the banner names them all
     assert [(line.flag_text, line.needs_review, line.bar) for line in document.results] == [
         ("Not interpreted", True, None)
     ] * 3
-    assert {line.note for line in document.results} == {AGE_REASON}
+    assert {(line.note, line.reference_text) for line in document.results} == {
+        ("", "None (see above)")
+    }
     assert document.banner == ""
     assert document.notices == (
         Notice(
@@ -173,6 +175,35 @@ def test_child_banner_and_rows_golden_text(
     assert _between(lines, "Family", "Interleukins")[-1:] + lines[
         lines.index("Interleukins") + 1 : lines.index("Interleukins") + 4
     ] == ["Interleukins", "1", "not assessed: no result judged", "1 not interpreted: IL-6"]
+
+
+def test_a_reason_shared_by_several_results_is_stated_once_above_the_table(
+    technician_client: APIClient, panel_payload: dict[str, Any]
+) -> None:
+    # given: a child's IL-6 and IFN-γ, neither with an interval for age 10
+    report = _post(
+        technician_client,
+        panel_payload,
+        [_result("IL-6", "5000"), _result("IFN-γ", "220")],
+        birth_date=CHILD,
+    )
+
+    lines = _pdf_lines(report)
+
+    # then: the banner names both with the reason; the rows point to it instead of repeating it
+    assert _between(lines, "⚠", "Results")[:3] == [
+        "⚠ NOT INTERPRETED: 2 results not interpreted — no reference interval for age 10",
+        "years; no age partition covers it (intervals exist for ages ≥18 years): IL-6 5000",
+        "pg/mL, IFN-γ 220 pg/mL. No flag is given to these values.",
+    ]
+    assert _between(lines, "IL-6", "Not interpreted") == [
+        "IL-6",
+        "5000",
+        "pg/mL",
+        "None (see above)",
+        "Not interpreted",
+    ]
+    assert not any(AGE_REASON[:40] in line for line in lines[lines.index("Results") :])
 
 
 def test_a_summary_with_unjudged_results_never_says_none_elevated(
