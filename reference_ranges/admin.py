@@ -18,6 +18,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import BaseModelAdmin
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -57,25 +58,31 @@ def _is_published(ruleset: ReferenceRangeSet | None) -> bool:
     return ruleset is not None and ruleset.status != RuleSetStatus.DRAFT
 
 
-class RuleInline(admin.TabularInline[ReferenceRangeRule, ReferenceRangeSet]):
+class _EditableWhileDraft(BaseModelAdmin[Any]):
+    """Changed or deleted only while its rule set is a draft: a published set never changes."""
+
+    def _ruleset_of(self, obj: Any) -> ReferenceRangeSet | None:
+        """The rule set ``obj`` (a set, or None) belongs to."""
+        return obj  # type: ignore[no-any-return]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        published = _is_published(self._ruleset_of(obj))
+        return not published and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        published = _is_published(self._ruleset_of(obj))
+        return not published and super().has_delete_permission(request, obj)
+
+
+class RuleInline(_EditableWhileDraft, admin.TabularInline[ReferenceRangeRule, ReferenceRangeSet]):
     model = ReferenceRangeRule
     extra = 0
     fields = RULE_FIELDS
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: ReferenceRangeSet | None = None
-    ) -> bool:
-        return not _is_published(obj) and super().has_change_permission(request, obj)
 
     def has_add_permission(
         self, request: HttpRequest, obj: ReferenceRangeSet | None = None
     ) -> bool:
         return not _is_published(obj) and super().has_add_permission(request, obj)
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: ReferenceRangeSet | None = None
-    ) -> bool:
-        return not _is_published(obj) and super().has_delete_permission(request, obj)
 
 
 @admin.action(description="Publish the selected draft (as yourself, a director)")
@@ -110,7 +117,7 @@ def publish_draft(
 
 
 @admin.register(ReferenceRangeSet)
-class ReferenceRangeSetAdmin(admin.ModelAdmin[ReferenceRangeSet]):
+class ReferenceRangeSetAdmin(_EditableWhileDraft, admin.ModelAdmin[ReferenceRangeSet]):
     list_display = (
         "key",
         "version",
@@ -122,46 +129,19 @@ class ReferenceRangeSetAdmin(admin.ModelAdmin[ReferenceRangeSet]):
         "retired_at",
     )
     list_filter = ("status", "panel_type", "lab")
-    readonly_fields = (
-        "status",
-        "effective_from",
-        "published_at",
-        "published_by",
-        "created_by",
-        "retired_at",
-        "superseded_by",
-    )
+    readonly_fields = ReferenceRangeSet.LIFECYCLE_FIELDS
     actions = (publish_draft,)
     inlines = (RuleInline,)
 
-    def has_change_permission(
-        self, request: HttpRequest, obj: ReferenceRangeSet | None = None
-    ) -> bool:
-        return not _is_published(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: ReferenceRangeSet | None = None
-    ) -> bool:
-        return not _is_published(obj) and super().has_delete_permission(request, obj)
-
 
 @admin.register(ReferenceRangeRule)
-class ReferenceRangeRuleAdmin(admin.ModelAdmin[ReferenceRangeRule]):
+class ReferenceRangeRuleAdmin(_EditableWhileDraft, admin.ModelAdmin[ReferenceRangeRule]):
     list_display = ("key", "ruleset", "analyte", "unit", "low", "high", "verified")
     list_filter = ("ruleset", "verified", "analyte")
     search_fields = ("key", "source")
 
-    def has_change_permission(
-        self, request: HttpRequest, obj: ReferenceRangeRule | None = None
-    ) -> bool:
-        published = obj is not None and _is_published(obj.ruleset)
-        return not published and super().has_change_permission(request, obj)
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: ReferenceRangeRule | None = None
-    ) -> bool:
-        published = obj is not None and _is_published(obj.ruleset)
-        return not published and super().has_delete_permission(request, obj)
+    def _ruleset_of(self, obj: Any) -> ReferenceRangeSet | None:
+        return obj.ruleset if obj is not None else None
 
 
 # --- Lab configuration: pattern-rule switches and measuring ranges -------------------------------
@@ -211,6 +191,14 @@ class _LabConfigurationAdmin(admin.ModelAdmin[Any]):
             kwargs["required"] = True
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        """The form checks with the services before saving: it is given the request's user."""
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.request = request  # type: ignore[attr-defined]
+        return form
+
 
 def _rule_choice_label(rule_id: str) -> str:
     rule = pattern_rule_get(rule_id)
@@ -220,11 +208,22 @@ def _rule_choice_label(rule_id: str) -> str:
     return f"{rule.id} v{rule.version} — {rule.name} ({verification})"
 
 
-class PatternRuleSettingForm(forms.ModelForm[PatternRuleSetting]):
+class _LabConfigurationForm(forms.ModelForm[Any]):
+    """A lab-configuration form: its ``clean`` asks the service's check with the request's user
+    (set by ``_LabConfigurationAdmin.get_form``), and the service writes. Uniqueness is the
+    service's too: a pattern-rule setting updates its scope's existing row, a second measuring
+    range starting the same day is refused on save (a form error)."""
+
+    request: HttpRequest | None = None
+
+    def validate_unique(self) -> None:
+        """Nothing to refuse here: the service decides (see the class)."""
+
+
+class PatternRuleSettingForm(_LabConfigurationForm):
     """Switch one shipped rule for a lab. The service writes; this form only checks first."""
 
     rule_id = forms.ChoiceField(label="Pattern rule")
-    request: HttpRequest | None = None
 
     class Meta:
         model = PatternRuleSetting
@@ -271,9 +270,6 @@ class PatternRuleSettingForm(forms.ModelForm[PatternRuleSetting]):
             self.add_error(field, _error_text(error))
         return data
 
-    def validate_unique(self) -> None:
-        """The service updates the scope's existing setting; there is nothing to refuse."""
-
 
 @admin.register(PatternRuleSetting)
 class PatternRuleSettingAdmin(_LabConfigurationAdmin):
@@ -303,13 +299,6 @@ class PatternRuleSettingAdmin(_LabConfigurationAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._allowed(request)
-
-    def get_form(
-        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
-    ) -> Any:
-        form = super().get_form(request, obj, change=change, **kwargs)
-        form.request = request  # type: ignore[attr-defined]
-        return form
 
     @admin.display(description="Scope")
     def scope(self, setting: PatternRuleSetting) -> str:
@@ -391,8 +380,8 @@ class PatternRuleSettingAdmin(_LabConfigurationAdmin):
             )
 
 
-class AssayMeasuringRangeForm(forms.ModelForm[AssayMeasuringRange]):
-    request: HttpRequest | None = None
+class AssayMeasuringRangeForm(_LabConfigurationForm):
+    """Record one assay's measuring range. The service writes; this form only checks first."""
 
     class Meta:
         model = AssayMeasuringRange
@@ -432,9 +421,6 @@ class AssayMeasuringRangeForm(forms.ModelForm[AssayMeasuringRange]):
             self.add_error(field, problem["message"])
         return data
 
-    def validate_unique(self) -> None:
-        """The service refuses a second range starting the same day (a form error on save)."""
-
 
 @admin.register(AssayMeasuringRange)
 class AssayMeasuringRangeAdmin(_LabConfigurationAdmin):
@@ -457,13 +443,6 @@ class AssayMeasuringRangeAdmin(_LabConfigurationAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Recorded ranges are shown, never edited: a new range supersedes one.
         return False
-
-    def get_form(
-        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
-    ) -> Any:
-        form = super().get_form(request, obj, change=change, **kwargs)
-        form.request = request  # type: ignore[attr-defined]
-        return form
 
     def save_model(
         self, request: HttpRequest, obj: AssayMeasuringRange, form: Any, change: bool

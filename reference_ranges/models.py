@@ -94,6 +94,17 @@ class ReferenceRangeSetQuerySet(models.QuerySet["ReferenceRangeSet"]):
 
 
 class ReferenceRangeSet(TimestampedModel):
+    # Written only by the services (import, publish, retire), never by an editor's hand.
+    LIFECYCLE_FIELDS = (
+        "status",
+        "effective_from",
+        "published_at",
+        "published_by",
+        "created_by",
+        "retired_at",
+        "superseded_by",
+    )
+
     key = models.SlugField(max_length=64)
     name = models.CharField(max_length=200)
     version = models.CharField(max_length=32)
