@@ -43,7 +43,10 @@ from reference_ranges.services import (
     pattern_rule_setting_change,
     ruleset_publish,
 )
-from reference_ranges.services.measuring_ranges import measuring_range_check
+from reference_ranges.services.measuring_ranges import (
+    MeasuringRangeFields,
+    measuring_range_check,
+)
 from reference_ranges.services.pattern_settings import pattern_rule_change_check
 
 
@@ -407,19 +410,24 @@ class AssayMeasuringRangeForm(_LabConfigurationForm):
         effective_from = data.get("effective_from")
         if self.errors or lab is None or analyte is None or effective_from is None:
             return data
-        for problem in measuring_range_check(
-            lab=lab,
-            analyte=analyte,
+        for problem in measuring_range_check(**self.range_fields()):
+            field = problem["field"] if problem["field"] in self.fields else None
+            self.add_error(field, problem["message"])
+        return data
+
+    def range_fields(self) -> MeasuringRangeFields:
+        """The range to record, from the cleaned form (lab, analyte and day checked present)."""
+        data = self.cleaned_data
+        return MeasuringRangeFields(
+            lab=data["lab"],
+            analyte=data["analyte"],
             assay=data.get("assay", ""),
             lloq=data.get("lloq"),
             uloq=data.get("uloq"),
             unit=data.get("unit", ""),
-            effective_from=effective_from,
+            effective_from=data["effective_from"],
             source=data.get("source", ""),
-        ):
-            field = problem["field"] if problem["field"] in self.fields else None
-            self.add_error(field, problem["message"])
-        return data
+        )
 
 
 @admin.register(AssayMeasuringRange)
@@ -447,19 +455,8 @@ class AssayMeasuringRangeAdmin(_LabConfigurationAdmin):
     def save_model(
         self, request: HttpRequest, obj: AssayMeasuringRange, form: Any, change: bool
     ) -> None:
-        data = form.cleaned_data
         try:
-            saved = measuring_range_record(
-                lab=data["lab"],
-                analyte=data["analyte"],
-                assay=data["assay"],
-                lloq=data.get("lloq"),
-                uloq=data.get("uloq"),
-                unit=data["unit"],
-                effective_from=data["effective_from"],
-                source=data["source"],
-                created_by=_acting_user(request),
-            )
+            saved = measuring_range_record(created_by=_acting_user(request), **form.range_fields())
         except DomainError as error:
             # Lost a race with another recording, or not this lab's director: say so.
             self.message_user(request, _error_text(error), messages.ERROR)
