@@ -14,6 +14,7 @@ ever deleted, and a recorded measuring range is never edited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -223,6 +224,20 @@ class _LabConfigurationForm(forms.ModelForm[Any]):
         """Nothing to refuse here: the service decides (see the class)."""
 
 
+def _shipped_rule_text(
+    attribute: str, description: str
+) -> Callable[[Any, PatternRuleSetting], str]:
+    """A read-only column of the setting's shipped rule: its ``attribute`` ("" when the rule is
+    no longer shipped)."""
+
+    @admin.display(description=description)
+    def column(modeladmin: Any, setting: PatternRuleSetting) -> str:
+        rule = pattern_rule_get(setting.rule_id)
+        return "" if rule is None else str(getattr(rule, attribute))
+
+    return column
+
+
 class PatternRuleSettingForm(_LabConfigurationForm):
     """Switch one shipped rule for a lab. The service writes; this form only checks first."""
 
@@ -313,20 +328,9 @@ class PatternRuleSettingAdmin(_LabConfigurationAdmin):
         verified = setting.rule_verified if rule is None else rule.verified
         return "verified" if verified else "UNVERIFIED — findings are labelled unverified"
 
-    @admin.display(description="Citation")
-    def citation(self, setting: PatternRuleSetting) -> str:
-        rule = pattern_rule_get(setting.rule_id)
-        return "" if rule is None else rule.citation
-
-    @admin.display(description="Verification note")
-    def verification_note(self, setting: PatternRuleSetting) -> str:
-        rule = pattern_rule_get(setting.rule_id)
-        return "" if rule is None else rule.verification_note
-
-    @admin.display(description="Logic")
-    def logic(self, setting: PatternRuleSetting) -> str:
-        rule = pattern_rule_get(setting.rule_id)
-        return "" if rule is None else rule.logic
+    citation = _shipped_rule_text("citation", "Citation")
+    verification_note = _shipped_rule_text("verification_note", "Verification note")
+    logic = _shipped_rule_text("logic", "Logic")
 
     @admin.display(description="History (who, when, why)")
     def history(self, setting: PatternRuleSetting) -> str:

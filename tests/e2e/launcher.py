@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 BOOT_TIMEOUT_SECONDS = 180
@@ -45,6 +46,17 @@ def new_user_environment(**variables: str) -> dict[str, str]:
     return env
 
 
+def process_stop(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM to ``process`` (a server stops its own children), SIGKILL after 20 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)
+
+
 def process_group_stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM to the process's group (started with ``start_new_session``), SIGKILL after 30 s."""
     if process.poll() is not None:
@@ -55,6 +67,23 @@ def process_group_stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def process_start(
+    command: Sequence[str], env: dict[str, str], log_path: Path, *, cwd: Path = BASE_DIR
+) -> subprocess.Popen[bytes]:
+    """``command`` in a process group of its own (``process_group_stop`` ends it), its output
+    appended to ``log_path`` (a file, not a pipe: a pipe nobody reads would stop the process
+    once full)."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 @contextmanager
@@ -68,15 +97,8 @@ def launcher_running(
     """``command`` (the launcher, or ``make run``) in ``cwd``, its output in ``log_path``;
     yields it once it says it is running. Raises ``RuntimeError`` with the log when it exits or
     takes BOOT_TIMEOUT_SECONDS first. The process group is stopped when the block ends."""
-    with log_path.open("w") as log:
-        launcher = subprocess.Popen(
-            list(command),
-            cwd=cwd,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    log_path.write_text("")
+    launcher = process_start(command, env, log_path, cwd=cwd)
     try:
         deadline = time.monotonic() + BOOT_TIMEOUT_SECONDS
         while RUNNING not in log_path.read_text():
@@ -100,3 +122,26 @@ def technician_token(
         text=True,
         check=True,
     ).stdout.strip()
+
+
+def port_wait(
+    port: int,
+    process: subprocess.Popen[Any],
+    log: Path | None = None,
+    *,
+    timeout: float = BOOT_TIMEOUT_SECONDS,
+) -> None:
+    """Return once something listens on 127.0.0.1:``port``. Raises ``RuntimeError`` (with the
+    end of ``log``) when ``process`` exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = log.read_text(errors="replace")[-4000:] if log is not None else ""
+                raise RuntimeError(
+                    f"{process.args!r} did not listen on {port}:\n{output}"
+                ) from None
+            time.sleep(0.1)

@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -33,11 +31,12 @@ from panels.intake.hl7.ack import ack_code_of
 from panels.intake.hl7.mllp import MllpClient
 from tests.e2e.launcher import (
     BASE_DIR,
-    BOOT_TIMEOUT_SECONDS,
     free_port,
     launcher_running,
     new_user_environment,
+    port_wait,
     process_group_stop,
+    process_start,
     technician_token,
 )
 
@@ -90,18 +89,6 @@ class Stack:
         )
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + BOOT_TIMEOUT_SECONDS
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the MLLP listener did not start:\n{log.read_text()}") from None
-            time.sleep(0.2)
-
-
 @contextmanager
 def launched_stack(
     workdir: Path, *, queue: str, database_url: str | None = None, broker_url: str | None = None
@@ -123,7 +110,6 @@ def launched_stack(
         env["CELERY_BROKER_URL"] = broker_url
     launcher_log = workdir / "launcher.log"
     listener_log = workdir / "mllp_listener.log"
-    listener: subprocess.Popen[bytes] | None = None
     try:
         with launcher_running(launcher_log, env):
             # What the launcher filled in: its generated key, and the broker it chose.
@@ -141,20 +127,16 @@ def launched_stack(
             )
             token = technician_token(env)
             mllp_port = free_port()
-            with listener_log.open("w") as log:
-                listener = subprocess.Popen(
-                    [
-                        *(sys.executable, "manage.py", "mllp_listener"),
-                        *("--port", str(mllp_port), "--user", "interface.engine"),
-                    ],
-                    cwd=BASE_DIR,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+            listener = process_start(
+                [
+                    *(sys.executable, "manage.py", "mllp_listener"),
+                    *("--port", str(mllp_port), "--user", "interface.engine"),
+                ],
+                env,
+                listener_log,
+            )
             try:
-                _wait_for_port(mllp_port, listener, listener_log)
+                port_wait(mllp_port, listener, listener_log)
                 yield Stack(
                     f"http://127.0.0.1:{port}", token, mllp_port, launcher_log, listener_log
                 )

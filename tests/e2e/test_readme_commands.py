@@ -14,11 +14,8 @@ not run again.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
-import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -28,7 +25,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.launcher import free_port, launcher_running, new_user_environment, technician_token
+from panels.intake.hl7.mllp import MllpClient
+from tests.e2e.launcher import (
+    free_port,
+    launcher_running,
+    new_user_environment,
+    port_wait,
+    process_group_stop,
+    technician_token,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -135,25 +140,6 @@ def _get(url: str, token: str) -> dict[str, object]:
         return dict(json.loads(response.read()))
 
 
-def _mllp_exchange(port: int, message: bytes) -> bytes:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        try:
-            connection = socket.create_connection(("127.0.0.1", port), timeout=30)
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "the MLLP listener never listened"
-            time.sleep(0.3)
-    with connection:
-        connection.sendall(b"\x0b" + message + b"\x1c\r")
-        answer = b""
-        while not answer.endswith(b"\x1c\r"):
-            chunk = connection.recv(65536)
-            assert chunk, answer
-            answer += chunk
-    return answer
-
-
 def test_every_readme_command_works_as_written(
     service: tuple[Path, dict[str, str], int, Path],
 ) -> None:
@@ -224,8 +210,9 @@ def test_every_readme_command_works_as_written(
     try:
         message = (copy / "docs" / "examples" / "oru_r01.hl7").read_bytes()
         message = message.replace(b"A-2001", b"A-2002").replace(b"|MSG00001|", b"|MSG00002|")
-        mllp_ack = _mllp_exchange(mllp_port, message)
-        assert b"MSA|AA|MSG00002" in mllp_ack, mllp_ack
+        port_wait(mllp_port, listener, timeout=WAIT_SECONDS)
+        with MllpClient("127.0.0.1", mllp_port) as client:
+            mllp_ack = client.send(message.decode())
+        assert "MSA|AA|MSG00002" in mllp_ack, mllp_ack
     finally:
-        os.killpg(listener.pid, signal.SIGTERM)
-        listener.wait(timeout=30)
+        process_group_stop(listener)
