@@ -33,7 +33,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,52 +48,28 @@ from pathlib import Path
 
 import psycopg
 import redis
+from bench_panel import bench_panel
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.e2e.launcher import free_port
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "labpanel_bench_load"
 DATABASE_DSN = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
-ANALYTES = (
-    ("SIL2R", "900"),
-    ("IL12P70", "3.1"),
-    ("IFNG", "25.0"),
-    ("IL4", "<1.0"),
-    ("IL5", "1.9"),
-    ("IL10", "12.7"),
-    ("IL13", "2.2"),
-    ("IL1B", "7.4"),
-    ("IL6", "148.2"),
-    ("IL8", "30.5"),
-    ("TNFA", "16.1"),
-    ("IL2", "2.0"),
-    ("IL17A", ">500"),
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _panel(run: str, number: int) -> bytes:
     """One full 13-cytokine panel of a new patient (a unique accession and MRN)."""
     return json.dumps(
-        {
-            "accession": f"LOAD-{run}-{number}",
-            "patient": {
-                "mrn": f"LOAD-{run}-{number}",
-                "family_name": "Load",
-                "given_name": f"Patient {number}",
-                "birth_date": "1970-01-01",
-                "sex": "female" if number % 2 else "male",
-            },
-            "specimen": {"type": "plasma", "collected_at": "2026-11-20T08:30:00Z"},
-            "ordering_clinician": "dr.bench",
-            "results": [
-                {"analyte": code, "value": value, "unit": "pg/mL"} for code, value in ANALYTES
-            ],
-        }
+        bench_panel(
+            accession=f"LOAD-{run}-{number}",
+            mrn=f"LOAD-{run}-{number}",
+            given_name=f"Patient {number}",
+            sex="female" if number % 2 else "male",
+            clinician="dr.bench",
+        )
     ).encode()
 
 
@@ -174,7 +149,7 @@ def deployed_stack(broker: str) -> Iterator[Stack]:
         LABPANEL_TIME_ZONE="UTC",
         LABPANEL_LOG_LEVEL="INFO",
     )
-    stack = Stack(port=_free_port(), queue=queue, broker=broker, folder=folder, env=env)
+    stack = Stack(port=free_port(), queue=queue, broker=broker, folder=folder, env=env)
     try:
         stack.manage("collectstatic", "--noinput")  # as the Dockerfile builds the image
         stack.manage("migrate", "--noinput")

@@ -10,25 +10,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import psycopg
 import redis
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.e2e.launcher import free_port, port_wait
+
 BASE_DIR = Path(__file__).resolve().parents[1]
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "labpanel_bench_mllp"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> int:
@@ -65,22 +61,14 @@ def main() -> int:
         env=env,
         check=True,
     )
-    port = _free_port()
+    port = free_port()
     listener = subprocess.Popen(
         [python, "manage.py", "mllp_listener", "--port", str(port), "--user", "interface.engine"],
         cwd=BASE_DIR,
         env=env,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("the listener did not start") from None
-                time.sleep(0.2)
+        port_wait(port, listener, timeout=60)
         return subprocess.run(
             [python, "bench/mllp_client.py", "--port", str(port), "-n", str(args.count)],
             cwd=BASE_DIR,

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,17 +22,20 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from bench_panel import bench_panel
 
-BASE_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.e2e.launcher import (
+    free_port,
+    launcher_running,
+    new_user_environment,
+    technician_token,
+)
+
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "labpanel_bench"
 POLL_SECONDS = 0.005
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _call(method: str, url: str, token: str, body: Any = None) -> Any:
@@ -54,36 +53,13 @@ def _call(method: str, url: str, token: str, body: Any = None) -> Any:
 
 
 def _panel(index: int) -> dict[str, Any]:
-    return {
-        "accession": f"BENCH-{uuid.uuid4().hex[:10]}",
-        "patient": {
-            "mrn": f"BENCH-MRN-{index}",
-            "family_name": "Bench",
-            "given_name": f"Patient {index}",
-            "birth_date": "1970-01-01",
-            "sex": "female",
-        },
-        "specimen": {"type": "plasma", "collected_at": "2026-11-20T08:30:00Z"},
-        "ordering_clinician": "dr.house",
-        "results": [
-            {"analyte": code, "value": value, "unit": "pg/mL"}
-            for code, value in (
-                ("SIL2R", "900"),
-                ("IL12P70", "3.1"),
-                ("IFNG", "25.0"),
-                ("IL4", "<1.0"),
-                ("IL5", "1.9"),
-                ("IL10", "12.7"),
-                ("IL13", "2.2"),
-                ("IL1B", "7.4"),
-                ("IL6", "148.2"),
-                ("IL8", "30.5"),
-                ("TNFA", "16.1"),
-                ("IL2", "2.0"),
-                ("IL17A", ">500"),
-            )
-        ],
-    }
+    return bench_panel(
+        accession=f"BENCH-{uuid.uuid4().hex[:10]}",
+        mrn=f"BENCH-MRN-{index}",
+        given_name=f"Patient {index}",
+        sex="female",
+        clinician="dr.house",
+    )
 
 
 def main() -> int:
@@ -94,14 +70,9 @@ def main() -> int:
     with psycopg.connect(ADMIN_DSN, autocommit=True) as connection:
         connection.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
         connection.execute(f"CREATE DATABASE {DATABASE}")
-    port = _free_port()
+    port = free_port()
     var_dir = tempfile.mkdtemp(prefix="labpanel-bench-")
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "CELERY_", "LABPANEL_"))
-    }
-    env.update(
+    env = new_user_environment(
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
         CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
         CELERY_TASK_DEFAULT_QUEUE=f"labpanel-bench-{uuid.uuid4().hex[:8]}",
@@ -109,31 +80,8 @@ def main() -> int:
         LABPANEL_LOG_LEVEL="WARNING",
         PORT=str(port),
     )
-    log_path = Path(var_dir) / "launcher.log"
-    with log_path.open("w") as log:
-        launcher = subprocess.Popen(
-            [sys.executable, "-m", "labpanel.launcher"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while "Labpanel is running at" not in log_path.read_text():
-            if launcher.poll() is not None or time.monotonic() > deadline:
-                print(log_path.read_text())
-                return 1
-            time.sleep(0.2)
-        token = subprocess.run(
-            [sys.executable, "manage.py", "issue_api_token", "lab.tech", "--role", "technician"],
-            cwd=BASE_DIR,
-            env={**env, "DJANGO_SECRET_KEY_FILE": f"{var_dir}/secret_key"},
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+    with launcher_running(Path(var_dir) / "launcher.log", env):
+        token = technician_token({**env, "DJANGO_SECRET_KEY_FILE": f"{var_dir}/secret_key"})
         base = f"http://127.0.0.1:{port}"
         _call("POST", f"{base}/api/v1/panels/", token, _panel(-1))  # warm-up, not counted
         timings = []
@@ -159,10 +107,7 @@ def main() -> int:
             f"POST -> PDF      min {total_ms[0]:7.1f}  median {statistics.median(total_ms):7.1f}"
             f"  p90 {p90:7.1f}  max {total_ms[-1]:7.1f} ms"
         )
-        return 0
-    finally:
-        os.killpg(launcher.pid, signal.SIGTERM)
-        launcher.wait(timeout=30)
+    return 0
 
 
 if __name__ == "__main__":

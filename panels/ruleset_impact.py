@@ -5,8 +5,9 @@ It reads the panels' stored results, so it lives in panels, above the rule sets 
 
 A dry run, before publishing: every stored result the candidate would judge (its lab's panels,
 or for an installation-wide set the panels of labs without a set of their own) is interpreted
-again with the candidate through the same adapter and engine call as a submission, and compared
-with the stored flag and interval. Nothing is written. Each stored result is given to the engine
+again with the candidate through the one interpretation recipe (``panel_interpret``, with no
+lab's measuring ranges: the stored measurements are judged as given) and compared with the
+stored flag and interval. Nothing is written. Each stored result is given to the engine
 as the submission gave it (the reported decimals, the dilution factor), so the preview's new
 conclusion, reason included, is what a submission under the candidate would store.
 """
@@ -15,17 +16,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
-from django.utils import timezone
 
 from labpanel.exceptions import InvalidInput
-from panels.interpretation import result_measurement
+from panels.interpretation import panel_interpret, result_measurement
 from panels.models import Panel, Result
 from reference_ranges.adapters import ruleset_to_engine
-from reference_ranges.engine import AmbiguousRules, age_on, interpret
-from reference_ranges.engine.types import Age, Interpretation, PatientContext, Sex
+from reference_ranges.engine import AmbiguousRules
+from reference_ranges.engine.types import Interpretation, Measurement, RuleSet
 from reference_ranges.models import ReferenceRangeSet
 from reference_ranges.selectors import ruleset_document_get
 from reference_ranges.services.rulesets import problems_error, ruleset_document_check
@@ -97,15 +98,32 @@ def _panels_in_scope(candidate: ReferenceRangeSet) -> QuerySet[Panel]:
     )
 
 
-def _patient_context(panel: Panel) -> PatientContext:
+def _interpretations(
+    panel: Panel, measurements: list[Measurement], ruleset: RuleSet
+) -> tuple[Interpretation, ...]:
+    """The candidate's interpretations of a stored panel, through the one recipe.
+
+    No lab's measuring ranges (``lab_id=None``): the stored measurements are judged as given.
+    A panel stored as collected before the patient's birth date (possible only before the
+    builder refused it) is judged without an age, never with a guessed one.
+    """
     patient = panel.patient
-    age: Age | None = None
-    if patient.birth_date is not None:
-        try:
-            age = age_on(patient.birth_date, timezone.localdate(panel.collected_at))
-        except ValueError:
-            age = None  # collected before birth: the engine never guesses an age
-    return PatientContext(sex=Sex(patient.sex), age=age, specimen_type=panel.specimen_type)
+
+    def judged(birth_date: date | None) -> tuple[Interpretation, ...]:
+        return panel_interpret(
+            sex=patient.sex,
+            birth_date=birth_date,
+            specimen_type=panel.specimen_type,
+            collected_at=panel.collected_at,
+            measurements=measurements,
+            ruleset=ruleset,
+            lab_id=None,
+        ).interpretations
+
+    try:
+        return judged(patient.birth_date)
+    except InvalidInput:
+        return judged(None)
 
 
 def _old_side(result: Result) -> ImpactSide:
@@ -156,7 +174,7 @@ def ruleset_impact_preview(
             continue
         measurements = [result_measurement(result) for result in results]
         try:
-            interpretations = interpret(measurements, _patient_context(panel), engine_ruleset)
+            interpretations = _interpretations(panel, measurements, engine_ruleset)
         except AmbiguousRules as error:
             raise InvalidInput(
                 str(error),

@@ -14,10 +14,12 @@ ever deleted, and a recorded measuring range is never edited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import BaseModelAdmin
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -42,7 +44,10 @@ from reference_ranges.services import (
     pattern_rule_setting_change,
     ruleset_publish,
 )
-from reference_ranges.services.measuring_ranges import measuring_range_check
+from reference_ranges.services.measuring_ranges import (
+    MeasuringRangeFields,
+    measuring_range_check,
+)
 from reference_ranges.services.pattern_settings import pattern_rule_change_check
 
 
@@ -57,25 +62,31 @@ def _is_published(ruleset: ReferenceRangeSet | None) -> bool:
     return ruleset is not None and ruleset.status != RuleSetStatus.DRAFT
 
 
-class RuleInline(admin.TabularInline[ReferenceRangeRule, ReferenceRangeSet]):
+class _EditableWhileDraft(BaseModelAdmin[Any]):
+    """Changed or deleted only while its rule set is a draft: a published set never changes."""
+
+    def _ruleset_of(self, obj: Any) -> ReferenceRangeSet | None:
+        """The rule set ``obj`` (a set, or None) belongs to."""
+        return obj  # type: ignore[no-any-return]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        published = _is_published(self._ruleset_of(obj))
+        return not published and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        published = _is_published(self._ruleset_of(obj))
+        return not published and super().has_delete_permission(request, obj)
+
+
+class RuleInline(_EditableWhileDraft, admin.TabularInline[ReferenceRangeRule, ReferenceRangeSet]):
     model = ReferenceRangeRule
     extra = 0
     fields = RULE_FIELDS
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: ReferenceRangeSet | None = None
-    ) -> bool:
-        return not _is_published(obj) and super().has_change_permission(request, obj)
 
     def has_add_permission(
         self, request: HttpRequest, obj: ReferenceRangeSet | None = None
     ) -> bool:
         return not _is_published(obj) and super().has_add_permission(request, obj)
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: ReferenceRangeSet | None = None
-    ) -> bool:
-        return not _is_published(obj) and super().has_delete_permission(request, obj)
 
 
 @admin.action(description="Publish the selected draft (as yourself, a director)")
@@ -110,7 +121,7 @@ def publish_draft(
 
 
 @admin.register(ReferenceRangeSet)
-class ReferenceRangeSetAdmin(admin.ModelAdmin[ReferenceRangeSet]):
+class ReferenceRangeSetAdmin(_EditableWhileDraft, admin.ModelAdmin[ReferenceRangeSet]):
     list_display = (
         "key",
         "version",
@@ -122,46 +133,19 @@ class ReferenceRangeSetAdmin(admin.ModelAdmin[ReferenceRangeSet]):
         "retired_at",
     )
     list_filter = ("status", "panel_type", "lab")
-    readonly_fields = (
-        "status",
-        "effective_from",
-        "published_at",
-        "published_by",
-        "created_by",
-        "retired_at",
-        "superseded_by",
-    )
+    readonly_fields = ReferenceRangeSet.LIFECYCLE_FIELDS
     actions = (publish_draft,)
     inlines = (RuleInline,)
 
-    def has_change_permission(
-        self, request: HttpRequest, obj: ReferenceRangeSet | None = None
-    ) -> bool:
-        return not _is_published(obj) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: ReferenceRangeSet | None = None
-    ) -> bool:
-        return not _is_published(obj) and super().has_delete_permission(request, obj)
-
 
 @admin.register(ReferenceRangeRule)
-class ReferenceRangeRuleAdmin(admin.ModelAdmin[ReferenceRangeRule]):
+class ReferenceRangeRuleAdmin(_EditableWhileDraft, admin.ModelAdmin[ReferenceRangeRule]):
     list_display = ("key", "ruleset", "analyte", "unit", "low", "high", "verified")
     list_filter = ("ruleset", "verified", "analyte")
     search_fields = ("key", "source")
 
-    def has_change_permission(
-        self, request: HttpRequest, obj: ReferenceRangeRule | None = None
-    ) -> bool:
-        published = obj is not None and _is_published(obj.ruleset)
-        return not published and super().has_change_permission(request, obj)
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: ReferenceRangeRule | None = None
-    ) -> bool:
-        published = obj is not None and _is_published(obj.ruleset)
-        return not published and super().has_delete_permission(request, obj)
+    def _ruleset_of(self, obj: Any) -> ReferenceRangeSet | None:
+        return obj.ruleset if obj is not None else None
 
 
 # --- Lab configuration: pattern-rule switches and measuring ranges -------------------------------
@@ -211,6 +195,14 @@ class _LabConfigurationAdmin(admin.ModelAdmin[Any]):
             kwargs["required"] = True
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        """The form checks with the services before saving: it is given the request's user."""
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.request = request  # type: ignore[attr-defined]
+        return form
+
 
 def _rule_choice_label(rule_id: str) -> str:
     rule = pattern_rule_get(rule_id)
@@ -220,11 +212,36 @@ def _rule_choice_label(rule_id: str) -> str:
     return f"{rule.id} v{rule.version} — {rule.name} ({verification})"
 
 
-class PatternRuleSettingForm(forms.ModelForm[PatternRuleSetting]):
+class _LabConfigurationForm(forms.ModelForm[Any]):
+    """A lab-configuration form: its ``clean`` asks the service's check with the request's user
+    (set by ``_LabConfigurationAdmin.get_form``), and the service writes. Uniqueness is the
+    service's too: a pattern-rule setting updates its scope's existing row, a second measuring
+    range starting the same day is refused on save (a form error)."""
+
+    request: HttpRequest | None = None
+
+    def validate_unique(self) -> None:
+        """Nothing to refuse here: the service decides (see the class)."""
+
+
+def _shipped_rule_text(
+    attribute: str, description: str
+) -> Callable[[Any, PatternRuleSetting], str]:
+    """A read-only column of the setting's shipped rule: its ``attribute`` ("" when the rule is
+    no longer shipped)."""
+
+    @admin.display(description=description)
+    def column(modeladmin: Any, setting: PatternRuleSetting) -> str:
+        rule = pattern_rule_get(setting.rule_id)
+        return "" if rule is None else str(getattr(rule, attribute))
+
+    return column
+
+
+class PatternRuleSettingForm(_LabConfigurationForm):
     """Switch one shipped rule for a lab. The service writes; this form only checks first."""
 
     rule_id = forms.ChoiceField(label="Pattern rule")
-    request: HttpRequest | None = None
 
     class Meta:
         model = PatternRuleSetting
@@ -271,9 +288,6 @@ class PatternRuleSettingForm(forms.ModelForm[PatternRuleSetting]):
             self.add_error(field, _error_text(error))
         return data
 
-    def validate_unique(self) -> None:
-        """The service updates the scope's existing setting; there is nothing to refuse."""
-
 
 @admin.register(PatternRuleSetting)
 class PatternRuleSettingAdmin(_LabConfigurationAdmin):
@@ -304,13 +318,6 @@ class PatternRuleSettingAdmin(_LabConfigurationAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._allowed(request)
 
-    def get_form(
-        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
-    ) -> Any:
-        form = super().get_form(request, obj, change=change, **kwargs)
-        form.request = request  # type: ignore[attr-defined]
-        return form
-
     @admin.display(description="Scope")
     def scope(self, setting: PatternRuleSetting) -> str:
         return setting.lab.name if setting.lab is not None else "installation default"
@@ -321,20 +328,9 @@ class PatternRuleSettingAdmin(_LabConfigurationAdmin):
         verified = setting.rule_verified if rule is None else rule.verified
         return "verified" if verified else "UNVERIFIED — findings are labelled unverified"
 
-    @admin.display(description="Citation")
-    def citation(self, setting: PatternRuleSetting) -> str:
-        rule = pattern_rule_get(setting.rule_id)
-        return "" if rule is None else rule.citation
-
-    @admin.display(description="Verification note")
-    def verification_note(self, setting: PatternRuleSetting) -> str:
-        rule = pattern_rule_get(setting.rule_id)
-        return "" if rule is None else rule.verification_note
-
-    @admin.display(description="Logic")
-    def logic(self, setting: PatternRuleSetting) -> str:
-        rule = pattern_rule_get(setting.rule_id)
-        return "" if rule is None else rule.logic
+    citation = _shipped_rule_text("citation", "Citation")
+    verification_note = _shipped_rule_text("verification_note", "Verification note")
+    logic = _shipped_rule_text("logic", "Logic")
 
     @admin.display(description="History (who, when, why)")
     def history(self, setting: PatternRuleSetting) -> str:
@@ -391,8 +387,8 @@ class PatternRuleSettingAdmin(_LabConfigurationAdmin):
             )
 
 
-class AssayMeasuringRangeForm(forms.ModelForm[AssayMeasuringRange]):
-    request: HttpRequest | None = None
+class AssayMeasuringRangeForm(_LabConfigurationForm):
+    """Record one assay's measuring range. The service writes; this form only checks first."""
 
     class Meta:
         model = AssayMeasuringRange
@@ -418,22 +414,24 @@ class AssayMeasuringRangeForm(forms.ModelForm[AssayMeasuringRange]):
         effective_from = data.get("effective_from")
         if self.errors or lab is None or analyte is None or effective_from is None:
             return data
-        for problem in measuring_range_check(
-            lab=lab,
-            analyte=analyte,
-            assay=data.get("assay", ""),
-            lloq=data.get("lloq"),
-            uloq=data.get("uloq"),
-            unit=data.get("unit", ""),
-            effective_from=effective_from,
-            source=data.get("source", ""),
-        ):
+        for problem in measuring_range_check(**self.range_fields()):
             field = problem["field"] if problem["field"] in self.fields else None
             self.add_error(field, problem["message"])
         return data
 
-    def validate_unique(self) -> None:
-        """The service refuses a second range starting the same day (a form error on save)."""
+    def range_fields(self) -> MeasuringRangeFields:
+        """The range to record, from the cleaned form (lab, analyte and day checked present)."""
+        data = self.cleaned_data
+        return MeasuringRangeFields(
+            lab=data["lab"],
+            analyte=data["analyte"],
+            assay=data.get("assay", ""),
+            lloq=data.get("lloq"),
+            uloq=data.get("uloq"),
+            unit=data.get("unit", ""),
+            effective_from=data["effective_from"],
+            source=data.get("source", ""),
+        )
 
 
 @admin.register(AssayMeasuringRange)
@@ -458,29 +456,11 @@ class AssayMeasuringRangeAdmin(_LabConfigurationAdmin):
         # Recorded ranges are shown, never edited: a new range supersedes one.
         return False
 
-    def get_form(
-        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
-    ) -> Any:
-        form = super().get_form(request, obj, change=change, **kwargs)
-        form.request = request  # type: ignore[attr-defined]
-        return form
-
     def save_model(
         self, request: HttpRequest, obj: AssayMeasuringRange, form: Any, change: bool
     ) -> None:
-        data = form.cleaned_data
         try:
-            saved = measuring_range_record(
-                lab=data["lab"],
-                analyte=data["analyte"],
-                assay=data["assay"],
-                lloq=data.get("lloq"),
-                uloq=data.get("uloq"),
-                unit=data["unit"],
-                effective_from=data["effective_from"],
-                source=data["source"],
-                created_by=_acting_user(request),
-            )
+            saved = measuring_range_record(created_by=_acting_user(request), **form.range_fields())
         except DomainError as error:
             # Lost a race with another recording, or not this lab's director: say so.
             self.message_user(request, _error_text(error), messages.ERROR)

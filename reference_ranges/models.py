@@ -20,11 +20,10 @@ the one in use.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from labpanel.db import TimestampedModel
+from labpanel.db import TimestampedModel, user_reference
 
 
 class AnalyteFamily(models.TextChoices):
@@ -94,6 +93,17 @@ class ReferenceRangeSetQuerySet(models.QuerySet["ReferenceRangeSet"]):
 
 
 class ReferenceRangeSet(TimestampedModel):
+    # Written only by the services (import, publish, retire), never by an editor's hand.
+    LIFECYCLE_FIELDS = (
+        "status",
+        "effective_from",
+        "published_at",
+        "published_by",
+        "created_by",
+        "retired_at",
+        "superseded_by",
+    )
+
     key = models.SlugField(max_length=64)
     name = models.CharField(max_length=200)
     version = models.CharField(max_length=32)
@@ -103,9 +113,7 @@ class ReferenceRangeSet(TimestampedModel):
     )
     effective_from = models.DateField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
-    published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    published_by = user_reference()
     description = models.TextField(blank=True)
     lab = models.ForeignKey(
         "accounts.Lab",
@@ -115,9 +123,7 @@ class ReferenceRangeSet(TimestampedModel):
         related_name="rulesets",
         help_text="The lab this set is for; empty = the installation-wide default set",
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    created_by = user_reference()
     retired_at = models.DateTimeField(null=True, blank=True)
     superseded_by = models.ForeignKey(
         "self",
@@ -253,7 +259,23 @@ class PatternRuleSettingQuerySet(models.QuerySet["PatternRuleSetting"]):
 _UNVERIFIED_ENABLED_NEEDS_REASON = ~Q(enabled=True, rule_verified=False) | ~Q(reason="")
 
 
-class PatternRuleSetting(models.Model):
+class PatternRuleChoice(models.Model):
+    """What a pattern-rule setting says, kept by the setting and by each change of it: the rule
+    and the version it was made for, the rule's verification then, on or off, why, who, when."""
+
+    rule_id = models.CharField(max_length=64)
+    rule_version = models.CharField(max_length=32)
+    rule_verified = models.BooleanField()
+    enabled = models.BooleanField()
+    reason = models.TextField(blank=True)
+    changed_by = user_reference()
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class PatternRuleSetting(PatternRuleChoice):
     """Whether one shipped pattern rule is evaluated for one lab (or, lab empty, by default).
 
     A setting is given for one version of the rule (``rule_version``): when a release ships a
@@ -271,20 +293,9 @@ class PatternRuleSetting(models.Model):
         related_name="pattern_rule_settings",
         help_text="The lab this setting is for; empty = the installation default",
     )
-    rule_id = models.CharField(max_length=64)
-    rule_version = models.CharField(max_length=32)
-    rule_verified = models.BooleanField()
-    enabled = models.BooleanField()
-    reason = models.TextField(blank=True)
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        help_text="Empty when set by seed_reference_data from the shipped rules file",
+    changed_by = user_reference(
+        help_text="Empty when set by seed_reference_data from the shipped rules file"
     )
-    changed_at = models.DateTimeField()
 
     objects = PatternRuleSettingQuerySet.as_manager()
 
@@ -313,21 +324,12 @@ class PatternRuleSetting(models.Model):
         return f"{self.rule_id} v{self.rule_version}: {'on' if self.enabled else 'off'} ({scope})"
 
 
-class PatternRuleSettingChange(models.Model):
+class PatternRuleSettingChange(PatternRuleChoice):
     """One change of a pattern-rule setting: who, when, why, and to what. Append-only."""
 
     setting = models.ForeignKey(
         PatternRuleSetting, on_delete=models.PROTECT, related_name="changes"
     )
-    rule_id = models.CharField(max_length=64)
-    rule_version = models.CharField(max_length=32)
-    rule_verified = models.BooleanField()
-    enabled = models.BooleanField()
-    reason = models.TextField(blank=True)
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    changed_at = models.DateTimeField()
 
     class Meta:
         ordering = ["setting", "changed_at", "pk"]
@@ -363,9 +365,7 @@ class AssayMeasuringRange(models.Model):
     source = models.TextField(
         help_text="Where the limits come from: package insert, local validation report..."
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    created_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

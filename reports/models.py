@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import uuid
 
-from django.conf import settings
 from django.db import models
 
-from labpanel.db import TimestampedModel
+from labpanel.db import TimestampedModel, user_reference
 from panels.models import Panel
 
 
@@ -84,14 +83,7 @@ class Report(TimestampedModel):
         blank=True,
         help_text="What this amendment changed: analyte, previous and corrected value",
     )
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        help_text="Who asked for the amendment",
-    )
+    requested_by = user_reference(help_text="Who asked for the amendment")
 
     objects = ReportQuerySet.as_manager()
 

@@ -141,6 +141,23 @@ def report_dispatch_failed_record(*, report_ids: Sequence[int], error: BaseExcep
         logger.error("report.dispatch.record_failed count=%d report_ids=%s", len(ids), ids[:20])
 
 
+# A failed or stalled report going back to the queue: no failure left, no retry scheduled.
+_PENDING_AGAIN: dict[str, Any] = {
+    "status": ReportStatus.PENDING,
+    "error_message": "",
+    "failure_kind": "",
+    "next_retry_at": None,
+    "dispatch_failed_at": None,
+}
+
+
+def _report_save(report: Report, **changes: Any) -> None:
+    """Set ``changes`` on ``report`` and save exactly those columns (and ``updated_at``)."""
+    for name, value in changes.items():
+        setattr(report, name, value)
+    report.save(update_fields=[*changes, "updated_at"])
+
+
 def reports_stalled_requeue(
     *, waiting: int | None, now: datetime | None = None, limit: int = 500
 ) -> list[int]:
@@ -187,13 +204,7 @@ def reports_stalled_requeue(
             .values_list("pk", flat=True)[:limit]
         )
         Report.objects.filter(pk__in=due).update(
-            status=ReportStatus.PENDING,
-            auto_retries=F("auto_retries") + 1,
-            next_retry_at=None,
-            failure_kind="",
-            error_message="",
-            dispatch_failed_at=None,
-            updated_at=now,
+            **_PENDING_AGAIN, auto_retries=F("auto_retries") + 1, updated_at=now
         )
         report_render_enqueue(report_ids=[*ids, *due])
     if ids:
@@ -222,23 +233,7 @@ def report_retry(*, report_id: int, user: AbstractBaseUser | AnonymousUser) -> R
                 "retried",
                 details=[{"field": "status", "message": report.public_status}],
             )
-        report.status = ReportStatus.PENDING
-        report.error_message = ""
-        report.failure_kind = ""
-        report.next_retry_at = None
-        report.auto_retries = 0
-        report.dispatch_failed_at = None
-        report.save(
-            update_fields=[
-                "status",
-                "error_message",
-                "failure_kind",
-                "next_retry_at",
-                "auto_retries",
-                "dispatch_failed_at",
-                "updated_at",
-            ]
-        )
+        _report_save(report, **_PENDING_AGAIN, auto_retries=0)
         report_render_enqueue(report_ids=[report.pk])
     logger.info("report.retry.requested report_id=%s user_id=%s", report.pk, user.pk)
     return report
@@ -346,18 +341,12 @@ def report_mark_failed(*, report_id: int, reason: str, kind: FailureKind) -> Non
         next_retry_at = None
         if kind == FailureKind.TRANSIENT and report.auto_retries < settings.REPORT_AUTO_RETRY_LIMIT:
             next_retry_at = now + report_retry_backoff(auto_retries=report.auto_retries)
-        report.status = ReportStatus.FAILED
-        report.error_message = reason
-        report.failure_kind = kind
-        report.next_retry_at = next_retry_at
-        report.save(
-            update_fields=[
-                "status",
-                "error_message",
-                "failure_kind",
-                "next_retry_at",
-                "updated_at",
-            ]
+        _report_save(
+            report,
+            status=ReportStatus.FAILED,
+            error_message=reason,
+            failure_kind=kind,
+            next_retry_at=next_retry_at,
         )
         if next_retry_at is None:
             # Failed for good (nothing retries it by itself): others are told. A transient

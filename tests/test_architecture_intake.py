@@ -204,10 +204,7 @@ def test_in_panels_only_panel_interpret_feeds_the_engine() -> None:
     offences = _offences(
         _modules("panels"),
         lambda source: calls_of(source, frozenset({"interpret", "age_on"})),
-        # ruleset_impact.py (the rule-set impact preview, moved up from reference_ranges) still
-        # runs its own recipe: it applies no measuring range and reads "collected before birth"
-        # as no age. Moving it onto panel_interpret is open work (issue 10's note).
-        ("panels/interpretation.py", "panels/ruleset_impact.py"),
+        ("panels/interpretation.py",),
     )
     assert offences == [], "use panels.interpretation.panel_interpret:\n" + "\n".join(offences)
 

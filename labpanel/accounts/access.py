@@ -151,16 +151,22 @@ def admin_site_allowed(role: str) -> bool:
     return role == Role.DIRECTOR
 
 
+def _lab_of_member_in(user: Any, roles: frozenset[str], refusal: str) -> Lab:
+    """The lab of ``user`` when their role is one of ``roles``; else ``NotAllowed(refusal)``."""
+    staff = staff_for(user)
+    if staff is None or staff.role not in roles:
+        raise NotAllowed(refusal)
+    return staff.lab
+
+
 def can_submit_panels(staff: StaffMember | None) -> bool:
     return staff is not None and staff.role in SUBMITTING
 
 
 def submitting_lab(user: Any) -> Lab:
     """The lab ``user`` submits panels for. Raises ``NotAllowed``."""
-    staff = staff_for(user)
-    if staff is None or not can_submit_panels(staff):
-        raise NotAllowed("only technicians, directors and integrators may submit panels")
-    return staff.lab
+    refusal = "only technicians, directors and integrators may submit panels"
+    return _lab_of_member_in(user, SUBMITTING, refusal)
 
 
 def can_send_hl7(staff: StaffMember | None) -> bool:
@@ -169,10 +175,8 @@ def can_send_hl7(staff: StaffMember | None) -> bool:
 
 def hl7_receiver_lab(user: Any) -> Lab:
     """The lab whose HL7 messages ``user`` sends. Raises ``NotAllowed``."""
-    staff = staff_for(user)
-    if staff is None or not can_send_hl7(staff):
-        raise NotAllowed("only integrators and directors may send HL7 messages")
-    return staff.lab
+    refusal = "only integrators and directors may send HL7 messages"
+    return _lab_of_member_in(user, HL7_SENDING, refusal)
 
 
 def can_use_imports(staff: StaffMember | None) -> bool:
@@ -181,10 +185,7 @@ def can_use_imports(staff: StaffMember | None) -> bool:
 
 def importing_lab(user: Any) -> Lab:
     """The lab ``user`` imports files for. Raises ``NotAllowed``."""
-    staff = staff_for(user)
-    if staff is None or not can_use_imports(staff):
-        raise NotAllowed("only technicians and directors may import files")
-    return staff.lab
+    return _lab_of_member_in(user, IMPORTING, "only technicians and directors may import files")
 
 
 def amend_check(user: Any, *, lab_id: int, submitted_by_id: int) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 from decimal import Decimal
+from typing import TypedDict, Unpack
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
@@ -53,18 +54,23 @@ def _limit_problems(name: str, value: Decimal | None) -> list[dict[str, str]]:
     return []
 
 
-def measuring_range_check(
-    *,
-    lab: Lab,
-    analyte: Analyte,
-    assay: str,
-    lloq: Decimal | None,
-    uloq: Decimal | None,
-    unit: str,
-    effective_from: date,
-    source: str,
-) -> list[dict[str, str]]:
+class MeasuringRangeFields(TypedDict):
+    """A range to record, as the command and the admin give it."""
+
+    lab: Lab
+    analyte: Analyte
+    assay: str
+    lloq: Decimal | None
+    uloq: Decimal | None
+    unit: str
+    effective_from: date
+    source: str
+
+
+def measuring_range_check(**fields: Unpack[MeasuringRangeFields]) -> list[dict[str, str]]:
     """Every problem with a range to record, as ``{"field", "message"}``; writes nothing."""
+    lab, analyte, effective_from = fields["lab"], fields["analyte"], fields["effective_from"]
+    lloq, uloq, unit = fields["lloq"], fields["uloq"], fields["unit"]
     problems = [*_limit_problems("lloq", lloq), *_limit_problems("uloq", uloq)]
     if lloq is None and uloq is None:
         problems.append(_problem("lloq", "give an LLOQ, a ULOQ, or both"))
@@ -77,9 +83,9 @@ def measuring_range_check(
         problems.append(
             _problem("unit", f"{unit!r} is not a unit {analyte.code} is reported in ({allowed})")
         )
-    if not assay.strip():
+    if not fields["assay"].strip():
         problems.append(_problem("assay", "name the assay or method"))
-    if not source.strip():
+    if not fields["source"].strip():
         problems.append(
             _problem("source", "say where the limits come from (package insert, validation)")
         )
@@ -99,16 +105,7 @@ def measuring_range_check(
 
 
 def measuring_range_record(
-    *,
-    lab: Lab,
-    analyte: Analyte,
-    assay: str,
-    lloq: Decimal | None,
-    uloq: Decimal | None,
-    unit: str,
-    effective_from: date,
-    source: str,
-    created_by: User | None,
+    *, created_by: User | None, **fields: Unpack[MeasuringRangeFields]
 ) -> AssayMeasuringRange:
     """Record a measuring range for ``analyte`` in ``lab`` from ``effective_from``.
 
@@ -120,17 +117,9 @@ def measuring_range_record(
     naming every problem, ``NotAllowed``, ``Conflict`` (a range already starts that day, or
     a later one exists: ranges are recorded in order).
     """
+    lab, analyte, effective_from = fields["lab"], fields["analyte"], fields["effective_from"]
     access.measuring_range_record_check(created_by, lab_id=lab.pk)
-    problems = measuring_range_check(
-        lab=lab,
-        analyte=analyte,
-        assay=assay,
-        lloq=lloq,
-        uloq=uloq,
-        unit=unit,
-        effective_from=effective_from,
-        source=source,
-    )
+    problems = measuring_range_check(**fields)
     if problems:
         count = len(problems)
         raise InvalidInput(
@@ -149,14 +138,7 @@ def measuring_range_record(
             if later.exists():
                 raise conflict
             measuring_range = AssayMeasuringRange(
-                lab=lab,
-                analyte=analyte,
-                assay=assay.strip(),
-                lloq=lloq,
-                uloq=uloq,
-                unit=unit,
-                effective_from=effective_from,
-                source=source.strip(),
+                **{**fields, "assay": fields["assay"].strip(), "source": fields["source"].strip()},
                 created_by=created_by,
             )
             measuring_range.full_clean(validate_constraints=False)

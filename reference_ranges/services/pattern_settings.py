@@ -23,7 +23,11 @@ from labpanel.accounts import access
 from labpanel.accounts.models import Lab
 from labpanel.exceptions import Conflict, InvalidInput
 from reference_ranges.engine.patterns import PatternRule
-from reference_ranges.models import PatternRuleSetting, PatternRuleSettingChange
+from reference_ranges.models import (
+    PatternRuleChoice,
+    PatternRuleSetting,
+    PatternRuleSettingChange,
+)
 from reference_ranges.patterns import pattern_rule_get, pattern_rules_all
 
 logger = logging.getLogger(__name__)
@@ -38,16 +42,13 @@ class PatternDefaultsSummary:
     kept: int
 
 
+# What a change row copies from its setting: every field of the choice they share.
+_CHOICE_ATTRIBUTES = tuple(field.attname for field in PatternRuleChoice._meta.local_fields)
+
+
 def _record_change(setting: PatternRuleSetting) -> None:
     change = PatternRuleSettingChange(
-        setting=setting,
-        rule_id=setting.rule_id,
-        rule_version=setting.rule_version,
-        rule_verified=setting.rule_verified,
-        enabled=setting.enabled,
-        reason=setting.reason,
-        changed_by=setting.changed_by,
-        changed_at=setting.changed_at,
+        setting=setting, **{name: getattr(setting, name) for name in _CHOICE_ATTRIBUTES}
     )
     change.full_clean(exclude=["setting"])
     change.save()

@@ -4,7 +4,6 @@ PostgreSQL backends terminated by application name."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,13 +16,9 @@ import psycopg
 import pytest
 from django.db import connection
 
+from tests.e2e.launcher import process_start
+
 BASE_DIR = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def database_url() -> str:
@@ -92,32 +87,6 @@ def table_locked(table: str) -> Iterator[psycopg.Connection[Any]]:
         yield locker
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"{process.args!r} did not start: {log.read_text()[-4000:]}")
-            time.sleep(0.1)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
-
-
 def python_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """``python args...`` in the project folder, its output appended to ``log`` (a file, not a
-    pipe: a pipe nobody reads would stop the process once full)."""
-    with log.open("ab") as output:
-        return subprocess.Popen(
-            [sys.executable, *args], cwd=BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
+    """``python args...`` in the project folder, its output appended to ``log``."""
+    return process_start([sys.executable, *args], env, log)

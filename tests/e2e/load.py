@@ -12,12 +12,8 @@ else the embedded file-system queue), and the MLLP listener is given the same.
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -33,24 +29,18 @@ from typing import Any
 from labpanel.launcher import LOCAL_REDIS_HOST, LOCAL_REDIS_PORT, LOCAL_REDIS_URL, redis_answers
 from panels.intake.hl7.ack import ack_code_of
 from panels.intake.hl7.mllp import MllpClient
-
-BASE_DIR = Path(__file__).resolve().parents[2]
-ORU_FIXTURE = BASE_DIR / "tests" / "fixtures" / "hl7" / "oru_r01_single.hl7"
-BOOT_TIMEOUT_SECONDS = 180
-# Variables a developer's or the test run's environment may carry that a new user has not set.
-CONFIGURATION = (
-    "DATABASE_URL",
-    "CELERY_BROKER_URL",
-    "CELERY_TASK_DEFAULT_QUEUE",
-    "DJANGO_SECRET_KEY",
-    "DJANGO_SECRET_KEY_FILE",
-    "DJANGO_SETTINGS_MODULE",
-    "DJANGO_DEBUG",
-    "DJANGO_ALLOWED_HOSTS",
-    "LABPANEL_VAR_DIR",
-    "LABPANEL_MEDIA_ROOT",
-    "PORT",
+from tests.e2e.launcher import (
+    BASE_DIR,
+    free_port,
+    launcher_running,
+    new_user_environment,
+    port_wait,
+    process_group_stop,
+    process_start,
+    technician_token,
 )
+
+ORU_FIXTURE = BASE_DIR / "tests" / "fixtures" / "hl7" / "oru_r01_single.hl7"
 # The 13 analytes of the cytokine panel, with a typical value (pg/mL) to vary around.
 ANALYTES = (
     ("IL-6", 3.0),
@@ -68,12 +58,6 @@ ANALYTES = (
     ("GM-CSF", 2.0),
 )
 PATIENTS = 40  # the API clients' panels share this many patients (concurrent first visits)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def call(method: str, url: str, token: str, body: Any = None) -> tuple[int, bytes]:
@@ -105,29 +89,6 @@ class Stack:
         )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + BOOT_TIMEOUT_SECONDS
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the MLLP listener did not start:\n{log.read_text()}") from None
-            time.sleep(0.2)
-
-
 @contextmanager
 def launched_stack(
     workdir: Path, *, queue: str, database_url: str | None = None, broker_url: str | None = None
@@ -138,75 +99,50 @@ def launched_stack(
     ``broker_url`` the launcher chooses the broker (``filesystem://`` stands in for a machine
     without Redis).
     """
-    env = {key: value for key, value in os.environ.items() if key not in CONFIGURATION}
     port = free_port()
     var = workdir / "var"
-    env.update(LABPANEL_VAR_DIR=str(var), PORT=str(port), CELERY_TASK_DEFAULT_QUEUE=queue)
+    env = new_user_environment(
+        LABPANEL_VAR_DIR=str(var), PORT=str(port), CELERY_TASK_DEFAULT_QUEUE=queue
+    )
     if database_url:
         env["DATABASE_URL"] = database_url
     if broker_url:
         env["CELERY_BROKER_URL"] = broker_url
     launcher_log = workdir / "launcher.log"
     listener_log = workdir / "mllp_listener.log"
-    processes: list[subprocess.Popen[bytes]] = []
     try:
-        with launcher_log.open("w") as log:
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "labpanel.launcher"],
-                    cwd=BASE_DIR,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+        with launcher_running(launcher_log, env):
+            # What the launcher filled in: its generated key, and the broker it chose.
+            if broker_url is None:
+                redis_up = redis_answers(LOCAL_REDIS_HOST, LOCAL_REDIS_PORT)
+                broker_url = LOCAL_REDIS_URL if redis_up else "filesystem://"
+                if redis_up and LOCAL_REDIS_URL not in launcher_log.read_text():
+                    raise RuntimeError(
+                        f"the launcher chose another broker:\n{launcher_log.read_text()}"
+                    )
+            env.update(
+                DJANGO_SECRET_KEY_FILE=str(var / "secret_key"),
+                DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+                CELERY_BROKER_URL=broker_url,
             )
-        deadline = time.monotonic() + BOOT_TIMEOUT_SECONDS
-        while "Labpanel is running at" not in launcher_log.read_text():
-            if processes[0].poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the launcher did not start:\n{launcher_log.read_text()}")
-            time.sleep(0.5)
-        # What the launcher filled in: its generated key, and the broker it chose.
-        if broker_url is None:
-            redis_up = redis_answers(LOCAL_REDIS_HOST, LOCAL_REDIS_PORT)
-            broker_url = LOCAL_REDIS_URL if redis_up else "filesystem://"
-            if redis_up and LOCAL_REDIS_URL not in launcher_log.read_text():
-                raise RuntimeError(
-                    f"the launcher chose another broker:\n{launcher_log.read_text()}"
-                )
-        env.update(
-            DJANGO_SECRET_KEY_FILE=str(var / "secret_key"),
-            DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-            CELERY_BROKER_URL=broker_url,
-        )
-        token = subprocess.run(
-            [sys.executable, "manage.py", "issue_api_token", "lab.tech", "--role", "technician"],
-            cwd=BASE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        mllp_port = free_port()
-        with listener_log.open("w") as log:
-            processes.append(
-                subprocess.Popen(
-                    [
-                        *(sys.executable, "manage.py", "mllp_listener"),
-                        *("--port", str(mllp_port), "--user", "interface.engine"),
-                    ],
-                    cwd=BASE_DIR,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+            token = technician_token(env)
+            mllp_port = free_port()
+            listener = process_start(
+                [
+                    *(sys.executable, "manage.py", "mllp_listener"),
+                    *("--port", str(mllp_port), "--user", "interface.engine"),
+                ],
+                env,
+                listener_log,
             )
-        _wait_for_port(mllp_port, processes[1], listener_log)
-        yield Stack(f"http://127.0.0.1:{port}", token, mllp_port, launcher_log, listener_log)
+            try:
+                port_wait(mllp_port, listener, listener_log)
+                yield Stack(
+                    f"http://127.0.0.1:{port}", token, mllp_port, launcher_log, listener_log
+                )
+            finally:
+                process_group_stop(listener)
     finally:
-        for process in reversed(processes):
-            _stop(process)
         redis_broker = (broker_url or LOCAL_REDIS_URL) == LOCAL_REDIS_URL
         if redis_broker and redis_answers(LOCAL_REDIS_HOST, LOCAL_REDIS_PORT):
             import redis

@@ -15,11 +15,9 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -42,21 +40,15 @@ from reports.tasks import requeue_stalled_reports_task
 from tests.broker import RedisServer, celery_broker, free_port
 from tests.conftest import EXAMPLE_PANEL
 from tests.e2e.conftest import http
-from tests.e2e.worker_process import BASE_DIR, worker_env, worker_start, worker_stop
+from tests.e2e.faults import until
+from tests.e2e.launcher import port_wait, process_stop
+from tests.e2e.worker_process import BASE_DIR, worker_env, worker_start
 from tests.messaging.test_hl7_http import oru
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 WAIT_SECONDS = 40
 ER7 = "x-application/hl7-v2+er7"
-
-
-def _until(condition: Callable[[], bool], what: str, seconds: float = WAIT_SECONDS) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -73,7 +65,7 @@ def workers() -> Iterator[list[subprocess.Popen[Any]]]:
     started: list[subprocess.Popen[Any]] = []
     yield started
     for worker in started:
-        worker_stop(worker)
+        process_stop(worker)
 
 
 def _panel(number: int) -> dict[str, Any]:
@@ -104,7 +96,7 @@ def test_every_post_is_answered_201_while_redis_is_down_and_every_report_ends_re
         for number in range(100):
             if number == 30:
                 # the first 30 were rendered; then Redis dies (its messages with it)
-                _until(lambda: _ready_count() == 30, "the first 30 reports")
+                until(lambda: _ready_count() == 30, "the first 30 reports", WAIT_SECONDS)
                 redis_server.stop()
             status, body, _ = http(
                 "POST", f"{live_server.url}/api/v1/panels/", token, _panel(number)
@@ -126,7 +118,7 @@ def test_every_post_is_answered_201_while_redis_is_down_and_every_report_ends_re
 
         redis_server.start()  # same port, empty
         requeue_stalled_reports_task()  # the next sweep beat runs
-        _until(lambda: _ready_count() == 100, "all 100 reports")
+        until(lambda: _ready_count() == 100, "all 100 reports", WAIT_SECONDS)
 
     assert Report.objects.filter(dispatch_failed_at__isnull=False).count() == 0
     assert set(Report.objects.values_list("attempts", flat=True)) == {1}
@@ -160,7 +152,11 @@ def test_hl7_over_http_is_answered_aa_while_redis_is_down_and_its_report_follows
         redis_server.start()
         workers.append(worker_start(redis_server.url))
         requeue_stalled_reports_task()
-        _until(lambda: Report.objects.get(pk=report.pk).status == ReportStatus.READY, "the report")
+        until(
+            lambda: Report.objects.get(pk=report.pk).status == ReportStatus.READY,
+            "the report",
+            WAIT_SECONDS,
+        )
 
 
 def test_hl7_over_mllp_is_answered_aa_while_redis_is_down(
@@ -176,28 +172,17 @@ def test_hl7_over_mllp_is_answered_aa_while_redis_is_down(
         stderr=None,
     )
     try:
-        _until(lambda: _listening(port, listener), "the MLLP listener", seconds=30)
+        port_wait(port, listener, timeout=30)
         with MllpClient("127.0.0.1", port) as client:
             ack = client.send(oru())
     finally:
-        listener.terminate()
-        listener.wait(timeout=20)
+        process_stop(listener)
 
     assert ack_code_of(ack) == "AA", ack
     report = Report.objects.get(panel__accession="H-1")
     assert (report.status, report.dispatch_failed_at is not None) == ("pending", True)
     event = Event.objects.get(kind=EventKind.PANEL_STORED)
     assert (event.report_id, event.payload["intake"]) == (report.pk, "hl7_mllp")
-
-
-def _listening(port: int, process: subprocess.Popen[Any]) -> bool:
-    if process.poll() is not None:
-        pytest.fail("mllp_listener exited")
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 def test_a_worker_killed_mid_render_leaves_one_ready_report_with_one_pdf(
@@ -229,7 +214,7 @@ def test_a_worker_killed_mid_render_leaves_one_ready_report_with_one_pdf(
         response = technician_client.post("/api/v1/panels/", panel_payload, format="json")
         assert response.status_code == 201
         report = Report.objects.get(pk=response.json()["report"]["id"])
-        _until(started.exists, "the render to start")
+        until(started.exists, "the render to start", WAIT_SECONDS)
         assert Report.objects.get(pk=report.pk).status == ReportStatus.RENDERING
 
         os.kill(blocked.pid, signal.SIGKILL)
@@ -241,9 +226,17 @@ def test_a_worker_killed_mid_render_leaves_one_ready_report_with_one_pdf(
         workers.append(worker_start(redis_server.url, env=stale))
         claimed_at = Report.objects.get(pk=report.pk).rendering_started_at
         assert claimed_at is not None
-        _until(lambda: timezone.now() > claimed_at + timedelta(seconds=3), "the render to go stale")
+        until(
+            lambda: timezone.now() > claimed_at + timedelta(seconds=3),
+            "the render to go stale",
+            WAIT_SECONDS,
+        )
         assert reports_stalled_requeue(waiting=queue_depth()) == [report.pk]  # the sweep
-        _until(lambda: Report.objects.get(pk=report.pk).status == ReportStatus.READY, "the report")
+        until(
+            lambda: Report.objects.get(pk=report.pk).status == ReportStatus.READY,
+            "the report",
+            WAIT_SECONDS,
+        )
 
     report.refresh_from_db()
     assert report.attempts == 2  # the killed render, then the one that finished

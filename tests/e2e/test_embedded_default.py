@@ -10,13 +10,8 @@ from __future__ import annotations
 import contextlib
 import http.cookiejar
 import json
-import os
 import re
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -28,44 +23,12 @@ import pytest
 
 from tests.conftest import EXAMPLE_PANEL
 from tests.e2e.conftest import multipart
+from tests.e2e.launcher import free_port, launcher_running, new_user_environment, technician_token
+from tests.e2e.load import call
 
 pytestmark = pytest.mark.e2e
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-BOOT_TIMEOUT_SECONDS = 120
 READY_TIMEOUT_SECONDS = 60
-# Variables a developer's or the test run's environment may carry that a new user has not set.
-CONFIGURATION = (
-    "DATABASE_URL",
-    "CELERY_BROKER_URL",
-    "CELERY_TASK_DEFAULT_QUEUE",
-    "DJANGO_SECRET_KEY",
-    "DJANGO_SECRET_KEY_FILE",
-    "DJANGO_SETTINGS_MODULE",
-    "DJANGO_DEBUG",
-    "DJANGO_ALLOWED_HOSTS",
-    "LABPANEL_VAR_DIR",
-    "LABPANEL_MEDIA_ROOT",
-    "PORT",
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _call(method: str, url: str, token: str, body: Any = None) -> tuple[int, bytes]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Authorization", f"Token {token}")
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 IMPORT_CSV = (
@@ -79,7 +42,7 @@ IMPORT_CSV = (
 def _wait(url: str, token: str, done: Any) -> dict[str, Any]:
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while True:
-        _, body = _call("GET", url, token)
+        _, body = call("GET", url, token)
         payload = dict(json.loads(body))
         if done(payload) or time.monotonic() > deadline:
             return payload
@@ -95,7 +58,7 @@ def _import_csv_and_wait(base: str, token: str, log_path: Path) -> None:
         job = json.loads(response.read())
     job = _wait(job["links"]["self"], token, lambda j: j["status"] != "validating")
     assert job["status"] == "preview", (job, log_path.read_text()[-3000:])
-    status, _ = _call("POST", job["links"]["commit"], token)
+    status, _ = call("POST", job["links"]["commit"], token)
     assert status == 202
     job = _wait(job["links"]["self"], token, lambda j: j["status"] != "committing")
     assert job["status"] == "committed", (job, log_path.read_text()[-3000:])
@@ -105,7 +68,7 @@ def _import_csv_and_wait(base: str, token: str, log_path: Path) -> None:
         "findings": job["summary"]["stored"]["findings"],
         "patients_created": 1,
     }
-    _, body = _call("GET", f"{base}/api/v1/panels/", token)
+    _, body = call("GET", f"{base}/api/v1/panels/", token)
     panel = next(p for p in json.loads(body)["results"] if p["accession"] == "E-2")
     assert [r["raw_value"] for r in panel["results"]] == ["148.2", "<2.0"]
     report = _wait(panel["report"]["url"], token, lambda r: r["status"] in ("ready", "failed"))
@@ -162,57 +125,31 @@ def _import_page_logs_in(base: str) -> None:
 
 
 def test_launcher_serves_the_api_on_sqlite_and_renders_a_report(tmp_path: Path) -> None:
-    env = {key: value for key, value in os.environ.items() if key not in CONFIGURATION}
-    port = _free_port()
-    env.update(
+    port = free_port()
+    env = new_user_environment(
         LABPANEL_VAR_DIR=str(tmp_path / "var"),
         PORT=str(port),
         # Stands in for "Redis is not answering": the launcher's own fallback.
         CELERY_BROKER_URL="filesystem://",
     )
     log_path = tmp_path / "launcher.log"
-    with log_path.open("w") as log:
-        launcher = subprocess.Popen(
-            [sys.executable, "-m", "labpanel.launcher"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + BOOT_TIMEOUT_SECONDS
-        while "Labpanel is running at" not in log_path.read_text():
-            assert launcher.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.5)
+    with launcher_running(log_path, env):
         boot_log = log_path.read_text()
         assert "sqlite" in boot_log.lower()
         assert "dr.house" in boot_log
         assert (tmp_path / "var" / "labpanel.sqlite3").exists()
 
-        token = subprocess.run(
-            [sys.executable, "manage.py", "issue_api_token", "lab.tech", "--role", "technician"],
-            cwd=BASE_DIR,
-            env={**env, "DJANGO_SECRET_KEY_FILE": str(tmp_path / "var" / "secret_key")},
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        token = technician_token(
+            {**env, "DJANGO_SECRET_KEY_FILE": str(tmp_path / "var" / "secret_key")}
+        )
         base = f"http://127.0.0.1:{port}"
 
-        status, body = _call("POST", f"{base}/api/v1/panels/", token, EXAMPLE_PANEL)
+        status, body = call("POST", f"{base}/api/v1/panels/", token, EXAMPLE_PANEL)
         assert status == 201, (body, log_path.read_text()[-3000:])
         report_url = json.loads(body)["report"]["url"]
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while True:
-            status, body = _call("GET", report_url, token)
-            report = json.loads(body)
-            if report["status"] in ("ready", "failed") or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+        report = _wait(report_url, token, lambda r: r["status"] in ("ready", "failed"))
         assert report["status"] == "ready", (report, log_path.read_text())
-        status, pdf = _call("GET", report["pdf_url"], token)
+        status, pdf = call("GET", report["pdf_url"], token)
         assert status == 200
         assert pdf.startswith(b"%PDF-")
 
@@ -220,10 +157,3 @@ def test_launcher_serves_the_api_on_sqlite_and_renders_a_report(tmp_path: Path) 
         _import_csv_and_wait(base, token, log_path)
         _import_page_logs_in(base)
         _events_recorded(tmp_path / "var" / "labpanel.sqlite3")
-    finally:
-        os.killpg(launcher.pid, signal.SIGTERM)
-        try:
-            launcher.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(launcher.pid, signal.SIGKILL)
-            launcher.wait()

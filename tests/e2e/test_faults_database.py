@@ -34,14 +34,12 @@ from tests.e2e.faults import (
     admin_connect,
     backend_waiting_on_lock,
     backends_terminate,
-    free_port,
     process_env,
     python_process,
-    stop,
     table_locked,
     until,
-    wait_for_port,
 )
+from tests.e2e.launcher import free_port, port_wait, process_stop
 from tests.factories import make_lab, make_staff
 from tests.imports.test_import_jobs import HEADER, upload
 
@@ -81,11 +79,11 @@ def web(reference_data: None, tmp_path: Path) -> Iterator[Web]:
     command = ["-m", "gunicorn", "labpanel.wsgi:application", "--bind", f"127.0.0.1:{port}"]
     server = python_process([*command, "--workers", "2", "--access-logfile", "-"], env, log)
     try:
-        wait_for_port(port, server, log)
+        port_wait(port, server, log)
         until(lambda: len(_workers_of(server.pid)) == 2, "both gunicorn workers")
         yield Web(f"http://127.0.0.1:{port}", token, server.pid)
     finally:
-        stop(server)
+        process_stop(server)
         # no worker here: the report renderings the panels asked for are dropped
         with celery_app.connection_for_write() as broker:
             channel: Any = broker.default_channel

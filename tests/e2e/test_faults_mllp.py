@@ -30,14 +30,12 @@ from panels.models import InboundMessage, Panel, Result
 from tests.e2e.faults import (
     admin_connect,
     backend_waiting_on_lock,
-    free_port,
     process_env,
     python_process,
-    stop,
     table_locked,
     until,
-    wait_for_port,
 )
+from tests.e2e.launcher import free_port, port_wait, process_stop
 from tests.factories import make_lab, make_staff
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -130,7 +128,7 @@ def test_a_listener_killed_and_restarted_mid_stream_loses_and_duplicates_nothing
 
     def start() -> subprocess.Popen[bytes]:
         listener = python_process(command, env, log)
-        wait_for_port(port, listener, log)
+        port_wait(port, listener, log)
         return listener
 
     messages = [_oru(number) for number in range(1, MESSAGES + 1)]
@@ -161,7 +159,7 @@ def test_a_listener_killed_and_restarted_mid_stream_loses_and_duplicates_nothing
         listener = start()
         thread.join(timeout=55)
     finally:
-        stop(listener)
+        process_stop(listener)
         # no worker here: the report renderings the panels asked for are dropped
         with celery_app.connection_for_write() as broker:
             channel: Any = broker.default_channel

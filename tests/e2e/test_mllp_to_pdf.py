@@ -9,17 +9,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from pypdf import PdfReader
 
 from labpanel.accounts.models import Role
@@ -28,11 +22,12 @@ from panels.intake.hl7.ack import ack_code_of
 from panels.intake.hl7.mllp import MllpClient
 from panels.models import Panel
 from tests.e2e.conftest import http, wait_for
+from tests.e2e.faults import process_env, python_process
+from tests.e2e.launcher import free_port, port_wait, process_stop
 from tests.factories import make_lab, make_staff
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 ORU = (
     "MSH|^~\\&|HIS|GENERAL HOSPITAL|LABPANEL|LAB|20261120103000||ORU^R01^ORU_R01|E2E-1|P|2.5.1\r"
     "PID|1||MRN-E2E^^^HOSP^MR||Doe^Jane||19800402|F\r"
@@ -43,60 +38,23 @@ ORU = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def mllp_listener(transactional_db: None, reference_data: None) -> Iterator[tuple[int, Any]]:
+def mllp_listener(
+    transactional_db: None, reference_data: None, tmp_path: Path
+) -> Iterator[tuple[int, Any]]:
     lab = make_lab(name="Springfield Cytokine Laboratory")
     integrator = make_staff(username="interface.engine", lab=lab, role=Role.INTEGRATOR)
     make_staff(username="dr.house", lab=lab, role=Role.CLINICIAN)
-    port = _free_port()
-    database = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-        ),
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-    }
-    listener = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "mllp_listener",
-            "--port",
-            str(port),
-            "--user",
-            "interface.engine",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    port = free_port()
+    env = process_env("labpanel-e2e-mllp", DJANGO_SETTINGS_MODULE="tests.settings")
+    log = tmp_path / "mllp_listener.log"
+    command = ["manage.py", "mllp_listener", "--port", str(port), "--user", "interface.engine"]
+    listener = python_process(command, env, log)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if listener.poll() is not None or time.monotonic() > deadline:
-                    output = listener.stdout.read() if listener.stdout else ""
-                    pytest.fail(f"mllp_listener did not start: {output}")
-                time.sleep(0.2)
+        port_wait(port, listener, log, timeout=60)
         yield port, integrator
     finally:
-        listener.terminate()
-        try:
-            listener.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            listener.kill()
+        process_stop(listener)
 
 
 def test_an_oru_over_mllp_is_acked_after_commit_and_becomes_a_pdf(

@@ -14,11 +14,8 @@ not run again.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
-import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -28,13 +25,21 @@ from pathlib import Path
 
 import pytest
 
+from panels.intake.hl7.mllp import MllpClient
+from tests.e2e.launcher import (
+    free_port,
+    launcher_running,
+    new_user_environment,
+    port_wait,
+    process_group_stop,
+    technician_token,
+)
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
-BOOT_TIMEOUT_SECONDS = 180
 WAIT_SECONDS = 90
-CONFIGURATION_PREFIXES = ("DJANGO_", "CELERY_", "LABPANEL_", "DATABASE_URL", "PORT")
 BEGIN, END = "<<<begin {}>>>", "<<<end {} status={}>>>"
 
 
@@ -58,12 +63,6 @@ def readme_commands() -> list[list[str]]:
         assert not pending, pending
         commands.append(found)
     return commands
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _fresh_copy(target: Path) -> None:
@@ -92,38 +91,13 @@ def service(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], int, Path]]:
     assert first_command.startswith("make run"), first_command
     copy = tmp_path / "labpanel"
     _fresh_copy(copy)
-    port = _free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(CONFIGURATION_PREFIXES)
-    }
-    env["CELERY_TASK_DEFAULT_QUEUE"] = f"labpanel-readme-{uuid.uuid4().hex[:10]}"
-    env["PORT"] = str(port)
+    port = free_port()
+    env = new_user_environment(
+        CELERY_TASK_DEFAULT_QUEUE=f"labpanel-readme-{uuid.uuid4().hex[:10]}", PORT=str(port)
+    )
     log_path = tmp_path / "make-run.log"
-    with log_path.open("w") as log:
-        launcher = subprocess.Popen(
-            ["bash", "-c", first_command],
-            cwd=copy,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + BOOT_TIMEOUT_SECONDS
-        while "Labpanel is running at" not in log_path.read_text():
-            assert launcher.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.5)
+    with launcher_running(log_path, env, command=("bash", "-c", first_command), cwd=copy):
         yield copy, env, port, log_path
-    finally:
-        os.killpg(launcher.pid, signal.SIGTERM)
-        try:
-            launcher.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(launcher.pid, signal.SIGKILL)
-            launcher.wait()
 
 
 def _script(commands: list[str], port: int) -> str:
@@ -166,25 +140,6 @@ def _get(url: str, token: str) -> dict[str, object]:
         return dict(json.loads(response.read()))
 
 
-def _mllp_exchange(port: int, message: bytes) -> bytes:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        try:
-            connection = socket.create_connection(("127.0.0.1", port), timeout=30)
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "the MLLP listener never listened"
-            time.sleep(0.3)
-    with connection:
-        connection.sendall(b"\x0b" + message + b"\x1c\r")
-        answer = b""
-        while not answer.endswith(b"\x1c\r"):
-            chunk = connection.recv(65536)
-            assert chunk, answer
-            answer += chunk
-    return answer
-
-
 def test_every_readme_command_works_as_written(
     service: tuple[Path, dict[str, str], int, Path],
 ) -> None:
@@ -221,14 +176,7 @@ def test_every_readme_command_works_as_written(
     assert (copy / "report.pdf").read_bytes().startswith(b"%PDF-"), context
 
     # Files from the bench: both uploads are read into a preview by the launcher's worker.
-    token = subprocess.run(
-        [".venv/bin/python", "manage.py", "issue_api_token", "lab.tech", "--role", "technician"],
-        cwd=copy,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    token = technician_token(env, cwd=copy, python=".venv/bin/python")
     uploads = [out for command, (out, _) in outputs.items() if "/api/v1/imports/" in command]
     assert len(uploads) == 2, context
     for upload in uploads:
@@ -250,7 +198,7 @@ def test_every_readme_command_works_as_written(
     assert "MSA|AA|" in ack, ack
 
     # The MLLP listener, as written (on a free port), answers AA for a new message.
-    mllp_port = _free_port()
+    mllp_port = free_port()
     listener = subprocess.Popen(
         ["bash", "-c", "exec " + listener_command.replace("--port 2575", f"--port {mllp_port}")],
         cwd=copy,
@@ -262,8 +210,9 @@ def test_every_readme_command_works_as_written(
     try:
         message = (copy / "docs" / "examples" / "oru_r01.hl7").read_bytes()
         message = message.replace(b"A-2001", b"A-2002").replace(b"|MSG00001|", b"|MSG00002|")
-        mllp_ack = _mllp_exchange(mllp_port, message)
-        assert b"MSA|AA|MSG00002" in mllp_ack, mllp_ack
+        port_wait(mllp_port, listener, timeout=WAIT_SECONDS)
+        with MllpClient("127.0.0.1", mllp_port) as client:
+            mllp_ack = client.send(message.decode())
+        assert "MSA|AA|MSG00002" in mllp_ack, mllp_ack
     finally:
-        os.killpg(listener.pid, signal.SIGTERM)
-        listener.wait(timeout=30)
+        process_group_stop(listener)

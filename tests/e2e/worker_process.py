@@ -79,16 +79,6 @@ def worker_start(
     )
 
 
-def worker_stop(worker: subprocess.Popen[Any]) -> None:
-    if worker.poll() is None:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=20)
-
-
 def _blocking_worker_main() -> None:
     import django
 

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from labpanel.accounts.models import Lab, Role, StaffMember
 from panels.models import Result
-from tests.factories import make_user
+from tests.factories import make_lab, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +36,28 @@ def test_issue_api_token_creates_the_user_and_prints_only_a_working_token(lab: L
 def test_issue_api_token_never_changes_an_existing_role(clinician: StaffMember) -> None:
     with pytest.raises(CommandError, match="already has role clinician"):
         call_command("issue_api_token", clinician.user.username, "--role", "director")
+
+
+@pytest.mark.parametrize(
+    ("command", "arguments"),
+    [
+        ("issue_api_token", ["new.tech", "--role", "technician", "--lab", "Twin Lab"]),
+        ("ruleset_import", ["README.md", "--lab", "Twin Lab"]),
+        (
+            "measuring_range_record",
+            ["Twin Lab", "IL6", "--assay", "A", "--unit", "pg/mL", "--source", "package insert"],
+        ),
+    ],
+)
+def test_a_lab_name_two_labs_share_is_refused_never_guessed(
+    command: str, arguments: list[str]
+) -> None:
+    first, second = make_lab(name="Twin Lab"), make_lab(name="Twin Lab")
+
+    with pytest.raises(CommandError, match="more than one lab named 'Twin Lab'"):
+        call_command(command, *arguments)
+
+    assert not StaffMember.objects.filter(lab__in=[first, second]).exists()
 
 
 def test_seed_demo_creates_one_user_per_role_and_prints_the_logins() -> None:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from panels.models import Result
-from panels.ruleset_impact import ruleset_impact_preview
+from panels.models import Patient, Result
+from panels.ruleset_impact import ImpactSide, ruleset_impact_preview
 from reference_ranges.models import ReferenceRangeSet
 from reference_ranges.selectors import ruleset_document_get
 from reference_ranges.services import ruleset_import, ruleset_publish
@@ -243,3 +243,30 @@ def test_the_preview_judges_a_stored_result_exactly_as_a_submission_under_the_ca
         "to the reported value) — ARUP Laboratories 3002601"
     )
     assert (example.new.code, resubmitted["interpretation"]) == ("H", "H")
+
+
+def test_a_panel_stored_as_collected_before_birth_is_judged_without_an_age(
+    stored_panels: None, director: Any
+) -> None:
+    # given: a stored patient whose birth date (corrected later) falls after the collection
+    # day, and a draft whose only IL-6 rule is for adults
+    Patient.objects.update(birth_date=date(2026, 11, 30))
+    candidate = ruleset_import(
+        document=document(rule("IL6-ADULT", high="20", min_age=18)),
+        created_by=None,
+        lab=director.lab,
+    ).ruleset
+
+    # when
+    preview = ruleset_impact_preview(candidate=candidate, limit_examples=1)
+
+    # then: no age is guessed, so the adults' rule judges nothing (never "normal")
+    assert (preview.panels_examined, preview.results_examined) == (3, 4)
+    assert preview.transitions == {"H→None": 2, "N→None": 2}
+    assert preview.examples[0].new == ImpactSide(
+        code=None,
+        interval=None,
+        rule_key=None,
+        ruleset_version="1",
+        reason="patient age unknown; intervals are age-partitioned",
+    )

@@ -6,9 +6,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from labpanel.exceptions import DomainError
 from panels.ruleset_impact import ImpactSide, ruleset_impact_preview
-from reference_ranges.management.commands._common import command_error, ruleset_find
+from reference_ranges.management.commands._common import (
+    domain_errors_readable,
+    ruleset_arguments_add,
+    ruleset_of,
+)
 
 
 def _side(side: ImpactSide) -> str:
@@ -22,16 +25,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("key")
-        parser.add_argument("set_version", metavar="version")
+        ruleset_arguments_add(parser)
         parser.add_argument("--examples", type=int, default=20)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        ruleset = ruleset_find(options["key"], options["set_version"])
-        try:
+        ruleset = ruleset_of(options)
+        with domain_errors_readable():
             preview = ruleset_impact_preview(candidate=ruleset, limit_examples=options["examples"])
-        except DomainError as error:
-            raise command_error(error) from error
         self.stdout.write(
             f"Impact of {preview.key} v{preview.version}: {preview.results_examined} results "
             f"in {preview.panels_examined} panels examined, {preview.unchanged} unchanged, "

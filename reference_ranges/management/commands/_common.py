@@ -1,11 +1,14 @@
-"""Shared by the rule-set commands: finding sets and users, and errors as readable lines."""
+"""Shared by the rule-set commands: the KEY VERSION arguments, an effective day, and errors and
+warnings as readable lines."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
-from django.contrib.auth.models import User
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from labpanel.exceptions import DomainError
 from reference_ranges.models import ReferenceRangeSet
@@ -45,8 +48,37 @@ def ruleset_find(key: str, version: str) -> ReferenceRangeSet:
     return ruleset
 
 
-def user_find(username: str) -> User:
-    user = User.objects.filter(username=username).first()
-    if user is None:
-        raise CommandError(f"no user {username!r}")
-    return user
+def ruleset_arguments_add(parser: CommandParser) -> None:
+    """The positional KEY VERSION naming one rule set (read back with :func:`ruleset_of`)."""
+    parser.add_argument("key")
+    parser.add_argument("set_version", metavar="version")
+
+
+def ruleset_of(options: Mapping[str, Any]) -> ReferenceRangeSet:
+    return ruleset_find(options["key"], options["set_version"])
+
+
+def effective_from_parse(text: str | None) -> date | None:
+    """``--effective-from`` as a date (None when not given)."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise CommandError("--effective-from: use YYYY-MM-DD") from error
+
+
+@contextmanager
+def domain_errors_readable() -> Iterator[None]:
+    """A ``DomainError`` raised in the block leaves it as :func:`command_error`."""
+    try:
+        yield
+    except DomainError as error:
+        raise command_error(error) from error
+
+
+def warnings_write(stdout: OutputWrapper, warnings: Iterable[Mapping[str, Any]]) -> None:
+    """One line per warning of a rule-set check ("Warning: rule KEY, field: message")."""
+    for warning in warnings:
+        where = f"rule {warning['rule']}, " if warning["rule"] else ""
+        stdout.write(f"Warning: {where}{warning['field']}: {warning['message']}")

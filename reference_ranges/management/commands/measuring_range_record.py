@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from labpanel.accounts.models import Lab
-from labpanel.exceptions import DomainError
-from reference_ranges.management.commands._common import command_error, user_find
+from labpanel.accounts.management.arguments import lab_find, user_find
+from reference_ranges.management.commands._common import (
+    domain_errors_readable,
+    effective_from_parse,
+)
 from reference_ranges.selectors import analyte_catalogue_get
 from reference_ranges.services import measuring_range_record
 
@@ -47,22 +48,15 @@ class Command(BaseCommand):
         parser.add_argument("--as", dest="username", help="A director of the lab")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        labs = list(Lab.objects.filter(name=options["lab"])[:2])
-        if len(labs) != 1:
-            raise CommandError(f"{'no' if not labs else 'more than one'} lab {options['lab']!r}")
+        lab = lab_find(options["lab"])
         analyte = analyte_catalogue_get().resolve(options["analyte"])
         if analyte is None:
             raise CommandError(f"unknown analyte {options['analyte']!r}")
-        effective_from = timezone.localdate()
-        if options["effective_from"]:
-            try:
-                effective_from = date.fromisoformat(options["effective_from"])
-            except ValueError as error:
-                raise CommandError("--effective-from: use YYYY-MM-DD") from error
+        effective_from = effective_from_parse(options["effective_from"]) or timezone.localdate()
         user = user_find(options["username"]) if options["username"] else None
-        try:
+        with domain_errors_readable():
             measuring_range = measuring_range_record(
-                lab=labs[0],
+                lab=lab,
                 analyte=analyte,
                 assay=options["assay"],
                 lloq=_decimal("--lloq", options["lloq"]),
@@ -72,8 +66,6 @@ class Command(BaseCommand):
                 source=options["source"],
                 created_by=user,
             )
-        except DomainError as error:
-            raise command_error(error) from error
         self.stdout.write(
             f"Recorded measuring range {measuring_range.pk}: {analyte.code} {measuring_range.assay}"
             f" from {measuring_range.effective_from}"

@@ -7,12 +7,11 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from labpanel.accounts.models import Lab
-from labpanel.exceptions import DomainError
+from labpanel.accounts.management.arguments import lab_find, user_find
 from reference_ranges.management.commands._common import (
     VersionOptionCommand,
-    command_error,
-    user_find,
+    domain_errors_readable,
+    warnings_write,
 )
 from reference_ranges.ruleset_format import DocumentFormat, document_load
 from reference_ranges.services import ruleset_import
@@ -36,15 +35,10 @@ class Command(VersionOptionCommand):
         path = Path(options["file"])
         if not path.is_file():
             raise CommandError(f"no file {path}")
-        lab = None
-        if options["lab"]:
-            labs = list(Lab.objects.filter(name=options["lab"]))
-            if len(labs) != 1:
-                raise CommandError(f"{len(labs)} labs are named {options['lab']!r}; need one")
-            lab = labs[0]
+        lab = lab_find(options["lab"]) if options["lab"] else None
         created_by = user_find(options["username"]) if options["username"] else None
         document_format: DocumentFormat = "json" if path.suffix.lower() == ".json" else "yaml"
-        try:
+        with domain_errors_readable():
             document = document_load(path.read_bytes(), document_format=document_format)
             outcome = ruleset_import(
                 document=document,
@@ -52,14 +46,10 @@ class Command(VersionOptionCommand):
                 lab=lab,
                 version=options["set_version"],
             )
-        except DomainError as error:
-            raise command_error(error) from error
         ruleset = outcome.ruleset
         scope = f"lab {lab.name}" if lab is not None else "installation-wide"
         self.stdout.write(
             f"Imported draft {ruleset.key} v{ruleset.version} (id {ruleset.pk}, "
             f"{ruleset.rules.count()} rules, {scope})"
         )
-        for warning in outcome.warnings:
-            where = f"rule {warning['rule']}, " if warning["rule"] else ""
-            self.stdout.write(f"Warning: {where}{warning['field']}: {warning['message']}")
+        warnings_write(self.stdout, outcome.warnings)

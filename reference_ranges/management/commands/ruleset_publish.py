@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from labpanel.exceptions import DomainError
-from reference_ranges.management.commands._common import command_error, ruleset_find, user_find
+from labpanel.accounts.management.arguments import user_find
+from reference_ranges.management.commands._common import (
+    domain_errors_readable,
+    effective_from_parse,
+    ruleset_arguments_add,
+    ruleset_of,
+    warnings_write,
+)
 from reference_ranges.services import ruleset_publish
 
 
@@ -19,26 +24,18 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("key")
-        parser.add_argument("set_version", metavar="version")
+        ruleset_arguments_add(parser)
         parser.add_argument("--as", dest="username", required=True, help="A director's username")
         parser.add_argument("--effective-from", help="YYYY-MM-DD; must be today (the default)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        ruleset = ruleset_find(options["key"], options["set_version"])
+        ruleset = ruleset_of(options)
         user = user_find(options["username"])
-        effective_from = None
-        if options["effective_from"]:
-            try:
-                effective_from = date.fromisoformat(options["effective_from"])
-            except ValueError as error:
-                raise CommandError("--effective-from: use YYYY-MM-DD") from error
-        try:
+        effective_from = effective_from_parse(options["effective_from"])
+        with domain_errors_readable():
             outcome = ruleset_publish(
                 ruleset=ruleset, published_by=user, effective_from=effective_from
             )
-        except DomainError as error:
-            raise command_error(error) from error
         published = outcome.ruleset
         self.stdout.write(
             f"Published {published.key} v{published.version} (id {published.pk}), "
@@ -49,6 +46,4 @@ class Command(BaseCommand):
                 f"Retired {outcome.retired.key} v{outcome.retired.version} "
                 f"(id {outcome.retired.pk})"
             )
-        for warning in outcome.warnings:
-            where = f"rule {warning['rule']}, " if warning["rule"] else ""
-            self.stdout.write(f"Warning: {where}{warning['field']}: {warning['message']}")
+        warnings_write(self.stdout, outcome.warnings)

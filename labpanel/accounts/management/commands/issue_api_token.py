@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from labpanel.accounts.models import Lab, Role
+from labpanel.accounts.management.arguments import lab_find
+from labpanel.accounts.models import Role
 from labpanel.accounts.services import api_token_issue, lab_get_default, staff_member_ensure
 from labpanel.exceptions import DomainError
 
@@ -31,12 +32,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            if options["lab"]:
-                lab = Lab.objects.filter(name=options["lab"]).first()
-                if lab is None:
-                    raise CommandError(f"no lab named {options['lab']!r}")
-            else:
-                lab = lab_get_default()
+            lab = lab_find(options["lab"]) if options["lab"] else lab_get_default()
             staff = staff_member_ensure(username=options["username"], role=options["role"], lab=lab)
         except DomainError as error:
             raise CommandError(error.message) from error
