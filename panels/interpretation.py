@@ -229,6 +229,31 @@ def anchor_event_for(*, patient_id: int, collected_at: datetime) -> PatientEvent
     )
 
 
+def analyte_notes_for(*, patient_id: int, collected_at: datetime) -> dict[str, str]:
+    """What a reader must know about some analytes of a panel, from the patient's events: IL-6
+    measured after a recorded tocilizumab dose is raised artefactually (receptor blockade), so
+    it never reads as the patient's own IL-6."""
+    tocilizumab = (
+        PatientEvent.objects.filter(
+            patient_id=patient_id,
+            kind=PatientEventKind.TOCILIZUMAB,
+            occurred_at__lte=collected_at,
+        )
+        .order_by("-occurred_at")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    if tocilizumab is None:
+        return {}
+    given = timezone.localtime(tocilizumab).strftime("%Y-%m-%d %H:%M %Z")
+    return {
+        "IL6": (
+            f"IL-6 measured after tocilizumab (given {given}): tocilizumab raises IL-6 "
+            "artefactually, so this IL-6 does not reflect the patient's own IL-6"
+        )
+    }
+
+
 def _history(*, panel: Panel) -> list[SerialPoint]:
     earlier = (
         Panel.objects.filter(patient_id=panel.patient_id, collected_at__lt=panel.collected_at)
@@ -283,6 +308,9 @@ def panel_conclusions(
         history=tuple(history),
         baseline=baseline,
         age_years=age_years,
+        analyte_notes=analyte_notes_for(
+            patient_id=panel.patient_id, collected_at=panel.collected_at
+        ),
     )
     findings = evaluate_patterns(pattern_rules_enabled(lab_id=panel.lab_id), context)
     facts = {
