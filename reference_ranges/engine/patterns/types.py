@@ -230,7 +230,8 @@ class Finding:
     """One rule's conclusion for one panel, with the evidence and provenance to audit it.
 
     ``score`` is the HScore (``None`` when a censored input leaves it a range) or the ASTCT grade
-    (1–4; ``None`` when no grade is assigned); ``None`` for other kinds. ``missing_inputs`` lists the inputs that were not supplied.
+    (1–4; ``None`` when no grade is assigned); ``None`` for other kinds. ``missing_inputs``
+    lists the inputs that were not supplied.
     """
 
     rule_id: str
