@@ -40,6 +40,7 @@ from reference_ranges.engine.patterns import (
 )
 from reference_ranges.engine.summary import AnalyteFacts, GroupSummary, summarize
 from reference_ranges.engine.types import (
+    GENERIC_PLASMA,
     Comparator,
     Interpretation,
     Measurement,
@@ -49,7 +50,11 @@ from reference_ranges.engine.types import (
 )
 from reference_ranges.models import Analyte
 from reference_ranges.patterns import pattern_rules_enabled
-from reference_ranges.selectors import MeasuringRangeFacts, measuring_ranges_active
+from reference_ranges.selectors import (
+    MeasuringRangeFacts,
+    measuring_ranges_active,
+    plasma_anticoagulant_get,
+)
 
 MeasuringRanges = Mapping[str, MeasuringRangeFacts]
 
@@ -120,7 +125,8 @@ def panel_interpret(
     """Interpret one panel: the one recipe every way in uses.
 
     The patient's age on the lab's day of collection (``zone``, default the current clock),
-    the patient context (sex, age, specimen), the measuring ranges of ``lab_id`` in force that
+    the patient context (sex, age, specimen, and for generic "plasma" the anticoagulant the lab
+    says its plasma is), the measuring ranges of ``lab_id`` in force that
     day (``None``: judge the measurements as given, e.g. stored ones), then the engine against
     ``ruleset`` (the engine form: ``reference_ranges.adapters.ruleset_to_engine``).
     ``measuring_ranges_by_day`` is a cache the caller may keep across many panels (bulk import).
@@ -141,7 +147,15 @@ def panel_interpret(
             ],
         )
     age = age_on(birth_date, day) if birth_date is not None else None
-    context = PatientContext(sex=Sex(sex), age=age, specimen_type=specimen_type)
+    # Generic "plasma" is judged as the anticoagulant the lab says it is, never guessed.
+    anticoagulant = (
+        plasma_anticoagulant_get(lab_id=lab_id)
+        if lab_id is not None and specimen_type == GENERIC_PLASMA
+        else None
+    )
+    context = PatientContext(
+        sex=Sex(sex), age=age, specimen_type=specimen_type, plasma_anticoagulant=anticoagulant
+    )
     if lab_id is not None:
         if measuring_ranges_by_day is None:
             measuring_ranges_by_day = {}

@@ -25,9 +25,9 @@ from panels.interpretation import result_measurement
 from panels.models import Panel, Result
 from reference_ranges.adapters import ruleset_to_engine
 from reference_ranges.engine import AmbiguousRules, age_on, interpret
-from reference_ranges.engine.types import Age, Interpretation, PatientContext, Sex
+from reference_ranges.engine.types import GENERIC_PLASMA, Age, Interpretation, PatientContext, Sex
 from reference_ranges.models import ReferenceRangeSet
-from reference_ranges.selectors import ruleset_document_get
+from reference_ranges.selectors import plasma_anticoagulant_get, ruleset_document_get
 from reference_ranges.services.rulesets import problems_error, ruleset_document_check
 
 PANEL_BATCH_SIZE = 200
@@ -97,7 +97,9 @@ def _panels_in_scope(candidate: ReferenceRangeSet) -> QuerySet[Panel]:
     )
 
 
-def _patient_context(panel: Panel) -> PatientContext:
+def _patient_context(panel: Panel, anticoagulants: dict[int, str | None]) -> PatientContext:
+    """The panel's patient context, with what its lab says generic plasma is (``anticoagulants``
+    remembers each lab's statement for one preview)."""
     patient = panel.patient
     age: Age | None = None
     if patient.birth_date is not None:
@@ -105,7 +107,17 @@ def _patient_context(panel: Panel) -> PatientContext:
             age = age_on(patient.birth_date, timezone.localdate(panel.collected_at))
         except ValueError:
             age = None  # collected before birth: the engine never guesses an age
-    return PatientContext(sex=Sex(patient.sex), age=age, specimen_type=panel.specimen_type)
+    anticoagulant = None
+    if panel.specimen_type == GENERIC_PLASMA:
+        if panel.lab_id not in anticoagulants:
+            anticoagulants[panel.lab_id] = plasma_anticoagulant_get(lab_id=panel.lab_id)
+        anticoagulant = anticoagulants[panel.lab_id]
+    return PatientContext(
+        sex=Sex(patient.sex),
+        age=age,
+        specimen_type=panel.specimen_type,
+        plasma_anticoagulant=anticoagulant,
+    )
 
 
 def _old_side(result: Result) -> ImpactSide:
@@ -149,6 +161,7 @@ def ruleset_impact_preview(
     panels_examined = results_examined = unchanged = 0
     transitions: Counter[str] = Counter()
     examples: list[ImpactExample] = []
+    anticoagulants: dict[int, str | None] = {}
     for panel in _panels_in_scope(candidate).iterator(chunk_size=PANEL_BATCH_SIZE):
         results = list(panel.results.all())
         panels_examined += 1
@@ -156,7 +169,9 @@ def ruleset_impact_preview(
             continue
         measurements = [result_measurement(result) for result in results]
         try:
-            interpretations = interpret(measurements, _patient_context(panel), engine_ruleset)
+            interpretations = interpret(
+                measurements, _patient_context(panel, anticoagulants), engine_ruleset
+            )
         except AmbiguousRules as error:
             raise InvalidInput(
                 str(error),

@@ -842,14 +842,17 @@ def test_astct_grade_not_assigned(
 
 def test_astct_septic_shock_on_two_pressors_after_routine_acetaminophen_is_never_grade_4() -> None:
     # The example: a febrile septic patient on acetaminophen and two vasopressors.
-    septic = {
+    septic: dict[str, Decimal | bool | str] = {
         "temperature_c": Decimal("38.9"),
         "fever_attributable_to_other_cause": True,
         "antipyretic_or_anticytokine_given": True,
         "hypotension": True,
         "vasopressors_excluding_vasopressin": Decimal(2),
     }
-    afebrile_after_acetaminophen = {**septic, "temperature_c": Decimal("37.2")}
+    afebrile_after_acetaminophen: dict[str, Decimal | bool | str] = {
+        **septic,
+        "temperature_c": Decimal("37.2"),
+    }
 
     for overrides in (
         septic,
@@ -908,12 +911,12 @@ def test_astct_evidence_lists_every_input_and_each_component_grade() -> None:
 
     assert [(e.input, e.value_text, e.satisfied, e.note) for e in finding.evidence] == [
         ("temperature_c", "38.6", True, ""),
-        ("fever_attributable_to_other_cause", "no", True, ""),
+        ("fever_attributable_to_other_cause", "not attributed to another cause", True, ""),
         ("antipyretic_or_anticytokine_given", "no", False, ""),
         ("hypotension", "yes", True, ""),
         ("vasopressors_excluding_vasopressin", "1", True, "hypotension component: grade 3"),
         ("vasopressin", "no", False, ""),
-        ("oxygen_device", "low_flow_nasal_cannula", True, "hypoxia component: grade 2"),
+        ("oxygen_device", "low-flow nasal cannula", True, "hypoxia component: grade 2"),
     ]
 
 

@@ -149,7 +149,9 @@ def _fever_evidence(inputs: _Inputs, fever_c: Decimal, fever_label: str) -> list
         Evidence("temperature_c", plain(temperature), fever_label, temperature >= fever_c, ""),
         Evidence(
             "fever_attributable_to_other_cause",
-            clinical_text(inputs.other_cause),
+            "attributed to another cause"
+            if inputs.other_cause
+            else "not attributed to another cause",
             "fever not attributable to another cause",
             not inputs.other_cause,
             "",
@@ -235,7 +237,7 @@ def _oxygen_evidence(
     evidence = [
         Evidence(
             "oxygen_device",
-            device,
+            ASTCT_OXYGEN_DEVICES[device][1],
             "oxygen support",
             oxygen_grade > 0,
             f"hypoxia component: grade {oxygen_grade}{relabelled}",
