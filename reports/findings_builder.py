@@ -69,22 +69,19 @@ def _provenance(panel: Panel, finding: Finding, clinical_names: frozenset[str]) 
     )
 
 
-def _needed_text(names: Iterable[str], analyte_names: Mapping[str, str]) -> str:
-    specs = clinical_inputs()
-    words = []
-    for name in dict.fromkeys(names):
-        spec = specs.get(name)
-        if spec is not None:
-            words.append(spec.label)
-        else:
-            words.append(f"a {analyte_names.get(name, name)} result")
-    return ", ".join(words)
-
-
 def _not_evaluated_line(findings: list[Finding]) -> FindingLine:
-    missing = [name for finding in findings for name in finding.missing_inputs]
-    codes = {name for name in missing if name not in clinical_inputs()}
+    """One line for every rule not evaluated: the rules, then what would let them be evaluated
+    (results not measured, clinical data not supplied), in a clinician's words."""
+    specs = clinical_inputs()
+    missing = list(dict.fromkeys(name for f in findings for name in f.missing_inputs))
+    clinical = [specs[name].label for name in missing if name in specs]
+    codes = [name for name in missing if name not in specs]
     analyte_names = dict(Analyte.objects.filter(code__in=codes).values_list("code", "short_name"))
+    needs = []
+    if codes:
+        needs.append("results of " + ", ".join(analyte_names.get(code, code) for code in codes))
+    if clinical:
+        needs.append("clinical data: " + ", ".join(clinical))
     names = "; ".join(
         finding.name + ("" if finding.verified else " (unverified criteria)")
         for finding in findings
@@ -92,10 +89,7 @@ def _not_evaluated_line(findings: list[Finding]) -> FindingLine:
     return FindingLine(
         name=names,
         status_text=STATUS_TEXT["not_evaluated"],
-        statement=(
-            "Not supplied with this panel, and needed to evaluate them: "
-            f"{_needed_text(missing, analyte_names)}."
-        ),
+        statement=f"Needed to evaluate them, not supplied with this panel: {'; '.join(needs)}.",
         evidence="",
         source="",
         is_verified=True,

@@ -592,7 +592,7 @@ def test_hscore_scoring_band_is_named_in_the_evidence() -> None:
         (
             "temperature ≥ 38.4 °C: 33 points",
             True,
-            "met; a higher band of this input scores instead",
+            "a higher band of this input scores instead",
         ),
         ("temperature > 39.4 °C: 49 points", True, "scores 49 points"),
     ]
@@ -632,7 +632,7 @@ def test_hscore_ferritin_in_ug_per_l_scores_as_ng_per_ml_and_says_so() -> None:
     assert (finding.status, finding.score) == (MET, Decimal(337))
     notes = [(e.satisfied, e.note) for e in finding.evidence if e.input == "FERRITIN"]
     assert notes == [
-        (True, "1 µg/L = 1 ng/mL (identity); met; a higher band of this input scores instead"),
+        (True, "1 µg/L = 1 ng/mL (identity); a higher band of this input scores instead"),
         (True, "1 µg/L = 1 ng/mL (identity); scores 50 points"),
     ]
 

@@ -35,7 +35,7 @@ ASTCT = FindingLine(
 NOT_EVALUATED = FindingLine(
     name="HScore (reactive hemophagocytic syndrome)",
     status_text="Not evaluated",
-    statement="Not supplied with this panel, and needed to evaluate them: fibrinogen (g/L).",
+    statement="Needed to evaluate them, not supplied with this panel: clinical data: fibrinogen (g/L).",
     evidence="",
     source="",
     is_verified=True,
@@ -69,5 +69,5 @@ def test_findings_section_golden_text() -> None:
         "Evidence: fever ≥38.0 °C: 38.9 (met)",
         "Lee DW et al. 2019 — rule ASTCT_2019_CRS_GRADE v2026.2",
         "HScore (reactive hemophagocytic syndrome) — Not evaluated",
-        "Not supplied with this panel, and needed to evaluate them: fibrinogen (g/L).",
+        "Needed to evaluate them, not supplied with this panel: clinical data: fibrinogen (g/L).",
     ]

@@ -49,6 +49,12 @@ HSCORE_HIGH = {
 }
 
 
+HEROLD_HEAD = (
+    "Herold 2020: predictors of the need for mechanical ventilation in hospitalised COVID-19 "
+    "(IL-6, CRP) — MET"
+)
+
+
 def _render(client: APIClient, payload: dict[str, Any]) -> list[str]:
     with time_machine.travel(SUBMITTED_AT, tick=False):
         response = client.post("/api/v1/panels/", payload, format="json")
@@ -68,12 +74,147 @@ def _render(client: APIClient, payload: dict[str, Any]) -> list[str]:
     ]
 
 
-def _section(lines: list[str], first: str, end: str) -> list[str]:
-    return lines[lines.index(first) : lines.index(end)]
+GOLDEN = {
+    path.stem: path.read_text(encoding="utf-8").splitlines()
+    for path in (Path(__file__).resolve().parents[1] / "rendering" / "golden").glob("*.txt")
+}
 
 
-def test_explore(technician_client: APIClient, panel_payload: dict[str, Any]) -> None:
+def _block(lines: list[str], first: str, count: int) -> list[str]:
+    """``count`` lines of the page from the line ``first``."""
+    start = lines.index(first)
+    return lines[start : start + count]
+
+
+def _excerpt(lines: list[str], first: str, golden: str) -> list[str]:
+    """The page's lines from ``first``, as many as the golden excerpt ``golden`` has."""
+    return _block(lines, first, len(GOLDEN[golden]))
+
+
+def test_septic_shock_on_two_pressors_after_acetaminophen_is_never_graded(
+    technician_client: APIClient, panel_payload: dict[str, Any]
+) -> None:
+    # given: the issue's example, a fever attributed to sepsis, routine acetaminophen
     panel_payload["clinical"] = SEPTIC_SHOCK
+
+    # when
     lines = _render(technician_client, panel_payload)
-    print("\n".join(lines))
-    assert False
+
+    # then
+    astct = _block(lines, "ASTCT consensus CRS grade — Not met", 4)
+    assert astct == [
+        "ASTCT consensus CRS grade — Not met",
+        "ASTCT grade not assigned: fever criterion not met (the fever is attributed to another "
+        "cause; a fever attributed to another",
+        "cause is never graded as CRS)",
+        "Calculated from clinical data supplied by tech at 2026-11-20 09:15 UTC — not a "
+        "laboratory measurement.",
+    ]
+    text = "\n".join(lines)
+    assert "No CRS" not in text
+    assert "grade 4" not in text
+
+
+def test_hscore_and_hlh_with_ferritin_in_micrograms_per_litre(
+    technician_client: APIClient, panel_payload: dict[str, Any]
+) -> None:
+    panel_payload["clinical"] = {
+        **HSCORE_HIGH,
+        "splenomegaly": True,
+        "cytopenias_2_of_3_lineages": True,
+    }
+    panel_payload["results"] = [
+        {"analyte": "ferritin", "value": "8000", "unit": "µg/L"},
+        {"analyte": "sIL-2R", "value": "12000", "unit": "U/mL"},
+    ]
+
+    lines = _render(technician_client, panel_payload)
+
+    assert (
+        _excerpt(lines, "HLH-2004 diagnostic criteria — MET", "findings_hlh_ferritin_ug_per_l")
+        == GOLDEN["findings_hlh_ferritin_ug_per_l"]
+    )
+    assert (
+        _excerpt(
+            lines,
+            "HScore (reactive hemophagocytic syndrome) — MET",
+            "findings_hscore_at_or_above_cutoff",
+        )
+        == GOLDEN["findings_hscore_at_or_above_cutoff"]
+    )
+    assert "likely" not in "\n".join(lines)
+
+
+def test_herold_switched_on_is_named_for_what_it_predicts_and_flags_il6_after_tocilizumab(
+    technician_client: APIClient, panel_payload: dict[str, Any], director: StaffMember
+) -> None:
+    # given: a lab that treats hospitalised COVID-19 switched Herold on; tocilizumab yesterday
+    pattern_rule_setting_change(
+        rule_id="HEROLD_2020_IL6_CRP",
+        lab=director.lab,
+        enabled=True,
+        reason="COVID-19 ward",
+        changed_by=director.user,
+    )
+    panel_payload["events"] = [{"type": "tocilizumab", "at": "2026-11-19T20:00:00Z"}]
+    panel_payload["results"] = [
+        {"analyte": "IL-6", "value": "950", "unit": "pg/mL"},
+        {"analyte": "CRP", "value": "97", "unit": "mg/L"},
+    ]
+
+    lines = _render(technician_client, panel_payload)
+
+    assert (
+        _excerpt(lines, HEROLD_HEAD, "findings_herold_after_tocilizumab")
+        == GOLDEN["findings_herold_after_tocilizumab"]
+    )
+    assert "cytokine pattern" not in "\n".join(lines)
+
+
+def test_rules_not_evaluated_are_one_line_in_a_clinicians_words(
+    technician_client: APIClient, panel_payload: dict[str, Any]
+) -> None:
+    lines = _render(technician_client, panel_payload)
+
+    assert (
+        _excerpt(lines, "Findings", "findings_not_evaluated_one_line")
+        == GOLDEN["findings_not_evaluated_one_line"]
+    )
+    findings = "\n".join(lines[lines.index("Findings") :])
+    assert "_" not in findings.split("Reference intervals and flags")[0]  # no snake_case
+
+
+def test_unspecified_plasma_gets_no_anticoagulant_interval_and_the_page_says_why(
+    technician_client: APIClient, panel_payload: dict[str, Any], director: StaffMember
+) -> None:
+    lab_specimen_setting_change(lab=director.lab, plasma_anticoagulant="", changed_by=director.user)
+    panel_payload["results"] = [
+        {"analyte": "IL-6", "value": "5000", "unit": "pg/mL"},
+        {"analyte": "CXCL9", "value": "800", "unit": "pg/mL"},
+    ]
+
+    lines = _render(technician_client, panel_payload)
+
+    assert (
+        _excerpt(lines, "IL-6", "results_unspecified_plasma")
+        == GOLDEN["results_unspecified_plasma"]
+    )
+
+
+def test_plasma_the_lab_says_is_edta_is_judged_by_the_edta_interval_only(
+    technician_client: APIClient, panel_payload: dict[str, Any], director: StaffMember
+) -> None:
+    lab_specimen_setting_change(
+        lab=director.lab, plasma_anticoagulant="plasma_edta", changed_by=director.user
+    )
+    panel_payload["results"] = [
+        {"analyte": "IL-6", "value": "5000", "unit": "pg/mL"},
+        {"analyte": "CXCL9", "value": "800", "unit": "pg/mL"},
+    ]
+
+    lines = _render(technician_client, panel_payload)
+
+    assert (
+        _excerpt(lines, "IL-6", "results_plasma_stated_edta")
+        == GOLDEN["results_plasma_stated_edta"]
+    )

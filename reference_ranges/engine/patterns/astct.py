@@ -14,7 +14,7 @@ and why, never that there is no CRS. Cytokine values never enter the grade.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from reference_ranges.engine.decimals import plain
@@ -34,6 +34,7 @@ from reference_ranges.engine.patterns.types import (
 _ZERO = Decimal(0)
 _PRESSORS = "vasopressors_excluding_vasopressin"
 _PRESSORS_LABEL = "vasopressors (excluding vasopressin)"
+_COMPONENT_NOTES = ("hypotension component", "hypoxia component")
 _DIAGNOSED = "crs_diagnosed_before_therapy"
 _DIAGNOSED_LABEL = "CRS diagnosed before the antipyretic or anti-cytokine therapy"
 
@@ -347,6 +348,11 @@ def evaluate_astct(rule: PatternRule, context: PatternContext) -> Finding:
 
 
 def _not_assigned(rule: PatternRule, drivers: str, evidence: list[Evidence]) -> Finding:
-    """No grade: the rule's "not met" statement with why; no score (grade 0 is not a grade)."""
+    """No grade: the rule's "not met" statement with why; no score (grade 0 is not a grade),
+    and no component grades in the evidence (a reader would take them for the CRS grade)."""
     statement = rule.statement_not_met.format_map({"grade": "", "drivers": drivers})
-    return make_finding(rule, FindingStatus.NOT_MET, statement, evidence)
+    ungraded = [
+        replace(item, note="") if item.note.startswith(_COMPONENT_NOTES) else item
+        for item in evidence
+    ]
+    return make_finding(rule, FindingStatus.NOT_MET, statement, ungraded)
