@@ -212,7 +212,7 @@ def test_herold_cut_offs_are_strictly_greater_than(il6: str, crp: str, status: s
 
 
 HEROLD_PURPOSE = (
-    "that predicted the need for mechanical ventilation in hospitalised COVID-19 — derived from "
+    "which predicted the need for mechanical ventilation in hospitalised COVID-19 — derived from "
     "the maximum value before intubation in that population and with the study's assays"
 )
 
@@ -225,7 +225,7 @@ def test_herold_is_named_for_what_it_predicts_never_a_cytokine_pattern_or_a_grad
         "COVID-19 (IL-6, CRP)"
     )
     assert finding.statement == (
-        f"above the Herold 2020 cut-off (IL-6 > 80 pg/mL; CRP > 97 mg/L) {HEROLD_PURPOSE}"
+        f"Above the Herold 2020 cut-off (IL-6 > 80 pg/mL; CRP > 97 mg/L), {HEROLD_PURPOSE}"
     )
     assert finding.score is None
     assert finding.verified is True
@@ -241,7 +241,7 @@ def test_herold_crp_alone_is_never_called_a_cytokine_pattern() -> None:
     finding = evaluate("HEROLD_2020_IL6_CRP", m("IL6", "12", "pg/mL"), m("CRP", "150", "mg/L"))
 
     assert finding.status == MET
-    assert finding.statement == f"above the Herold 2020 cut-off (CRP > 97 mg/L) {HEROLD_PURPOSE}"
+    assert finding.statement == f"Above the Herold 2020 cut-off (CRP > 97 mg/L), {HEROLD_PURPOSE}"
     assert "cytokine" not in finding.statement
 
 
@@ -273,7 +273,7 @@ def test_herold_il6_after_tocilizumab_is_annotated_as_artefactually_raised() -> 
 
     assert finding.status == MET
     assert finding.statement == (
-        f"above the Herold 2020 cut-off (IL-6 > 80 pg/mL) {HEROLD_PURPOSE} — {note}"
+        f"Above the Herold 2020 cut-off (IL-6 > 80 pg/mL), {HEROLD_PURPOSE} — {note}"
     )
     assert [(e.input, e.note) for e in finding.evidence] == [("IL6", note), ("CRP", "")]
 

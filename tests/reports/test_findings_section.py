@@ -65,7 +65,9 @@ def _render(client: APIClient, payload: dict[str, Any]) -> list[str]:
     content = report.pdf.read()
     keep = os.environ.get("LABPANEL_KEEP_PDF")
     if keep:
-        Path(keep, f"{payload['accession']}.pdf").write_bytes(content)
+        # To look at the pages: LABPANEL_KEEP_PDF=<folder>, then pdftoppm -png.
+        name = os.environ.get("PYTEST_CURRENT_TEST", "report").split("::")[-1].split(" ")[0]
+        Path(keep, f"{name}.pdf").write_bytes(content)
     return [
         line.strip()
         for page in PdfReader(io.BytesIO(content)).pages
