@@ -507,35 +507,25 @@ class LabSpecimenSettingForm(forms.ModelForm[LabSpecimenSetting]):
 
 @admin.register(LabSpecimenSetting)
 class LabSpecimenSettingAdmin(_LabConfigurationAdmin):
-    """A director says what their lab's generic plasma is; the service records who and when."""
+    """A director says what their lab's generic plasma is (the lab list and the rows shown are
+    their own lab's); the service checks it again and records who and when."""
 
     form = LabSpecimenSettingForm
     list_display = ("lab", "plasma_anticoagulant", "changed_by", "changed_at")
-    readonly_fields = ("changed_by", "changed_at")
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._allowed(request)
 
-    def get_form(
-        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
-    ) -> Any:
-        form = super().get_form(request, obj, change=change, **kwargs)
-        if obj is not None:
-            form.base_fields["lab"].disabled = True
-        return form
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("changed_by", "changed_at") + (() if obj is None else ("lab",))
 
     def save_model(
         self, request: HttpRequest, obj: LabSpecimenSetting, form: Any, change: bool
     ) -> None:
-        data = form.cleaned_data
-        try:
-            saved = lab_specimen_setting_change(
-                lab=obj.lab if change else data["lab"],
-                plasma_anticoagulant=data.get("plasma_anticoagulant", ""),
-                changed_by=_acting_user(request),
-            )
-        except DomainError as error:
-            self.message_user(request, _error_text(error), messages.ERROR)
-            raise
+        saved = lab_specimen_setting_change(
+            lab=obj.lab,
+            plasma_anticoagulant=form.cleaned_data.get("plasma_anticoagulant", ""),
+            changed_by=_acting_user(request),
+        )
         obj.pk = saved.pk
         obj.refresh_from_db()

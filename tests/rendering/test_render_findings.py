@@ -35,7 +35,9 @@ ASTCT = FindingLine(
 NOT_EVALUATED = FindingLine(
     name="HScore (reactive hemophagocytic syndrome)",
     status_text="Not evaluated",
-    statement="Needed to evaluate them, not supplied with this panel: clinical data: fibrinogen (g/L).",
+    statement=(
+        "Needed to evaluate them, not supplied with this panel: clinical data: fibrinogen (g/L)."
+    ),
     evidence="",
     source="",
     is_verified=True,

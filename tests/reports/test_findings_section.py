@@ -186,28 +186,20 @@ def test_rules_not_evaluated_are_one_line_in_a_clinicians_words(
     assert "_" not in findings.split("Reference intervals and flags")[0]  # no snake_case
 
 
-def test_unspecified_plasma_gets_no_anticoagulant_interval_and_the_page_says_why(
-    technician_client: APIClient, panel_payload: dict[str, Any], director: StaffMember
+@pytest.mark.parametrize(
+    ("anticoagulant", "golden"),
+    [("", "results_unspecified_plasma"), ("plasma_edta", "results_plasma_stated_edta")],
+)
+def test_generic_plasma_is_judged_only_by_the_interval_of_the_anticoagulant_the_lab_states(
+    technician_client: APIClient,
+    panel_payload: dict[str, Any],
+    director: StaffMember,
+    anticoagulant: str,
+    golden: str,
 ) -> None:
-    lab_specimen_setting_change(lab=director.lab, plasma_anticoagulant="", changed_by=director.user)
-    panel_payload["results"] = [
-        {"analyte": "IL-6", "value": "5000", "unit": "pg/mL"},
-        {"analyte": "CXCL9", "value": "800", "unit": "pg/mL"},
-    ]
-
-    lines = _render(technician_client, panel_payload)
-
-    assert (
-        _excerpt(lines, "IL-6", "results_unspecified_plasma")
-        == GOLDEN["results_unspecified_plasma"]
-    )
-
-
-def test_plasma_the_lab_says_is_edta_is_judged_by_the_edta_interval_only(
-    technician_client: APIClient, panel_payload: dict[str, Any], director: StaffMember
-) -> None:
+    # given: IL-6 has a heparin-plasma interval (ARUP), CXCL9 an EDTA-plasma one (CCHMC)
     lab_specimen_setting_change(
-        lab=director.lab, plasma_anticoagulant="plasma_edta", changed_by=director.user
+        lab=director.lab, plasma_anticoagulant=anticoagulant, changed_by=director.user
     )
     panel_payload["results"] = [
         {"analyte": "IL-6", "value": "5000", "unit": "pg/mL"},
@@ -216,7 +208,4 @@ def test_plasma_the_lab_says_is_edta_is_judged_by_the_edta_interval_only(
 
     lines = _render(technician_client, panel_payload)
 
-    assert (
-        _excerpt(lines, "IL-6", "results_plasma_stated_edta")
-        == GOLDEN["results_plasma_stated_edta"]
-    )
+    assert _excerpt(lines, "IL-6", golden) == GOLDEN[golden]
