@@ -40,6 +40,7 @@ from reference_ranges.engine.patterns import (
 )
 from reference_ranges.engine.summary import AnalyteFacts, GroupSummary, summarize
 from reference_ranges.engine.types import (
+    GENERIC_PLASMA,
     Comparator,
     Interpretation,
     Measurement,
@@ -49,7 +50,11 @@ from reference_ranges.engine.types import (
 )
 from reference_ranges.models import Analyte
 from reference_ranges.patterns import pattern_rules_enabled
-from reference_ranges.selectors import MeasuringRangeFacts, measuring_ranges_active
+from reference_ranges.selectors import (
+    MeasuringRangeFacts,
+    measuring_ranges_active,
+    plasma_anticoagulant_get,
+)
 
 MeasuringRanges = Mapping[str, MeasuringRangeFacts]
 
@@ -116,14 +121,20 @@ def panel_interpret(
     lab_id: int | None,
     measuring_ranges_by_day: MutableMapping[date, MeasuringRanges] | None = None,
     zone: tzinfo | None = None,
+    with_measuring_ranges: bool = True,
+    anticoagulants: MutableMapping[int, str | None] | None = None,
 ) -> PanelInterpretation:
     """Interpret one panel: the one recipe every way in uses.
 
     The patient's age on the lab's day of collection (``zone``, default the current clock),
-    the patient context (sex, age, specimen), the measuring ranges of ``lab_id`` in force that
+    the patient context (sex, age, specimen, and for generic "plasma" the anticoagulant the lab
+    says its plasma is), the measuring ranges of ``lab_id`` in force that
     day (``None``: judge the measurements as given, e.g. stored ones), then the engine against
     ``ruleset`` (the engine form: ``reference_ranges.adapters.ruleset_to_engine``).
-    ``measuring_ranges_by_day`` is a cache the caller may keep across many panels (bulk import).
+    ``measuring_ranges_by_day`` is a cache the caller may keep across many panels (bulk import);
+    ``anticoagulants`` likewise for each lab's statement about its plasma.
+    ``with_measuring_ranges=False`` judges the measurements as given while still reading the
+    lab's plasma statement (the impact preview of stored panels).
 
     Raises ``InvalidInput`` naming ``specimen.collected_at`` when the specimen was collected
     before the birth date (the builder refuses such a submission first; no age is guessed),
@@ -141,8 +152,18 @@ def panel_interpret(
             ],
         )
     age = age_on(birth_date, day) if birth_date is not None else None
-    context = PatientContext(sex=Sex(sex), age=age, specimen_type=specimen_type)
-    if lab_id is not None:
+    # Generic "plasma" is judged as the anticoagulant the lab says it is, never guessed.
+    anticoagulant = None
+    if lab_id is not None and specimen_type == GENERIC_PLASMA:
+        if anticoagulants is None:
+            anticoagulants = {}
+        if lab_id not in anticoagulants:
+            anticoagulants[lab_id] = plasma_anticoagulant_get(lab_id=lab_id)
+        anticoagulant = anticoagulants[lab_id]
+    context = PatientContext(
+        sex=Sex(sex), age=age, specimen_type=specimen_type, plasma_anticoagulant=anticoagulant
+    )
+    if lab_id is not None and with_measuring_ranges:
         if measuring_ranges_by_day is None:
             measuring_ranges_by_day = {}
         ranges = measuring_ranges_by_day.get(day)
@@ -229,6 +250,31 @@ def anchor_event_for(*, patient_id: int, collected_at: datetime) -> PatientEvent
     )
 
 
+def analyte_notes_for(*, patient_id: int, collected_at: datetime) -> dict[str, str]:
+    """What a reader must know about some analytes of a panel, from the patient's events: IL-6
+    measured after a recorded tocilizumab dose is raised artefactually (receptor blockade), so
+    it never reads as the patient's own IL-6."""
+    tocilizumab = (
+        PatientEvent.objects.filter(
+            patient_id=patient_id,
+            kind=PatientEventKind.TOCILIZUMAB,
+            occurred_at__lte=collected_at,
+        )
+        .order_by("-occurred_at")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    if tocilizumab is None:
+        return {}
+    given = timezone.localtime(tocilizumab).strftime("%Y-%m-%d %H:%M %Z")
+    return {
+        "IL6": (
+            f"IL-6 measured after tocilizumab (given {given}): tocilizumab raises IL-6 "
+            "artefactually, so this IL-6 does not reflect the patient's own IL-6"
+        )
+    }
+
+
 def _history(*, panel: Panel) -> list[SerialPoint]:
     earlier = (
         Panel.objects.filter(patient_id=panel.patient_id, collected_at__lt=panel.collected_at)
@@ -274,6 +320,9 @@ def panel_conclusions(
         history=tuple(history),
         baseline=baseline,
         age_years=age_years,
+        analyte_notes=analyte_notes_for(
+            patient_id=panel.patient_id, collected_at=panel.collected_at
+        ),
     )
     findings = evaluate_patterns(pattern_rules_enabled(lab_id=panel.lab_id), context)
     facts = {code: analyte_facts(analyte) for code, analyte in analytes.items()}

@@ -99,11 +99,15 @@ def _panels_in_scope(candidate: ReferenceRangeSet) -> QuerySet[Panel]:
 
 
 def _interpretations(
-    panel: Panel, measurements: list[Measurement], ruleset: RuleSet
+    panel: Panel,
+    measurements: list[Measurement],
+    ruleset: RuleSet,
+    anticoagulants: dict[int, str | None],
 ) -> tuple[Interpretation, ...]:
     """The candidate's interpretations of a stored panel, through the one recipe.
 
-    No lab's measuring ranges (``lab_id=None``): the stored measurements are judged as given.
+    No lab's measuring ranges: the stored measurements are judged as given; generic plasma as
+    the panel's lab says it is (``anticoagulants`` remembers each lab's statement).
     A panel stored as collected before the patient's birth date (possible only before the
     builder refused it) is judged without an age, never with a guessed one.
     """
@@ -117,7 +121,9 @@ def _interpretations(
             collected_at=panel.collected_at,
             measurements=measurements,
             ruleset=ruleset,
-            lab_id=None,
+            lab_id=panel.lab_id,
+            with_measuring_ranges=False,
+            anticoagulants=anticoagulants,
         ).interpretations
 
     try:
@@ -167,6 +173,7 @@ def ruleset_impact_preview(
     panels_examined = results_examined = unchanged = 0
     transitions: Counter[str] = Counter()
     examples: list[ImpactExample] = []
+    anticoagulants: dict[int, str | None] = {}
     for panel in _panels_in_scope(candidate).iterator(chunk_size=PANEL_BATCH_SIZE):
         results = list(panel.results.all())
         panels_examined += 1
@@ -174,7 +181,7 @@ def ruleset_impact_preview(
             continue
         measurements = [result_measurement(result) for result in results]
         try:
-            interpretations = _interpretations(panel, measurements, engine_ruleset)
+            interpretations = _interpretations(panel, measurements, engine_ruleset, anticoagulants)
         except AmbiguousRules as error:
             raise InvalidInput(
                 str(error),

@@ -20,9 +20,15 @@ def panels_visible_to(*, user: User | AnonymousUser) -> QuerySet[Panel]:
 
 
 def panel_details(panels: QuerySet[Panel]) -> QuerySet[Panel]:
-    """``panels`` with their lab, patient, clinician, rule set, results and findings."""
+    """``panels`` with their lab, patient, clinician, submitter, rule set, results and
+    findings."""
     return panels.select_related(
-        "lab", "patient", "ordering_clinician", "ruleset", "ordering_clinician__staff"
+        "lab",
+        "patient",
+        "ordering_clinician",
+        "ruleset",
+        "ordering_clinician__staff",
+        "submitted_by__staff",
     ).prefetch_related(
         Prefetch(
             "results",

@@ -1,4 +1,5 @@
-"""Admin for the analyte catalogue, rule sets, pattern-rule switches and measuring ranges.
+"""Admin for the analyte catalogue, rule sets, pattern-rule switches, measuring ranges and the
+lab's specimen settings (what its generic plasma is).
 
 Published (non-draft) rule sets are read-only. The publication fields are never edited by hand:
 drafts become active only through the publish action (the same ``ruleset_publish`` service as
@@ -32,6 +33,7 @@ from labpanel.exceptions import DomainError
 from reference_ranges.models import (
     Analyte,
     AssayMeasuringRange,
+    LabSpecimenSetting,
     PatternRuleSetting,
     ReferenceRangeRule,
     ReferenceRangeSet,
@@ -40,6 +42,7 @@ from reference_ranges.models import (
 from reference_ranges.patterns import pattern_rule_get, pattern_rules_all
 from reference_ranges.rule_fields import RULE_FIELDS
 from reference_ranges.services import (
+    lab_specimen_setting_change,
     measuring_range_record,
     pattern_rule_setting_change,
     ruleset_publish,
@@ -465,5 +468,44 @@ class AssayMeasuringRangeAdmin(_LabConfigurationAdmin):
             # Lost a race with another recording, or not this lab's director: say so.
             self.message_user(request, _error_text(error), messages.ERROR)
             raise
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+
+class LabSpecimenSettingForm(forms.ModelForm[LabSpecimenSetting]):
+    class Meta:
+        model = LabSpecimenSetting
+        fields = ("lab", "plasma_anticoagulant")
+        help_texts = {
+            "plasma_anticoagulant": (
+                'What your specimens labelled only "plasma" are collected in. Not stated: they '
+                "are never judged by an interval defined for a specific anticoagulant "
+                "(lithium heparin, EDTA), and the report says why."
+            )
+        }
+
+
+@admin.register(LabSpecimenSetting)
+class LabSpecimenSettingAdmin(_LabConfigurationAdmin):
+    """A director says what their lab's generic plasma is (the lab list and the rows shown are
+    their own lab's); the service checks it again and records who and when."""
+
+    form = LabSpecimenSettingForm
+    list_display = ("lab", "plasma_anticoagulant", "changed_by", "changed_at")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("changed_by", "changed_at") + (() if obj is None else ("lab",))
+
+    def save_model(
+        self, request: HttpRequest, obj: LabSpecimenSetting, form: Any, change: bool
+    ) -> None:
+        saved = lab_specimen_setting_change(
+            lab=obj.lab,
+            plasma_anticoagulant=form.cleaned_data.get("plasma_anticoagulant", ""),
+            changed_by=_acting_user(request),
+        )
         obj.pk = saved.pk
         obj.refresh_from_db()

@@ -398,3 +398,42 @@ class AssayMeasuringRange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.analyte.code} {self.assay} from {self.effective_from} (lab {self.lab_id})"
+
+
+class PlasmaAnticoagulant(models.TextChoices):
+    """What a lab's generic "plasma" specimen is; empty: the lab has not said."""
+
+    NOT_STATED = "", "Not stated: generic plasma gets no anticoagulant-specific interval"
+    EDTA = SpecimenType.PLASMA_EDTA.value, "EDTA plasma"
+    HEPARIN = SpecimenType.PLASMA_HEPARIN.value, "Heparin plasma"
+    CITRATE = SpecimenType.PLASMA_CITRATE.value, "Citrate plasma"
+
+
+class LabSpecimenSetting(models.Model):
+    """A lab's statement of which anticoagulant its generic "plasma" specimen is.
+
+    Without it (or with it empty), a panel on generic "plasma" is never judged by an interval
+    defined for a specific anticoagulant (lithium heparin, EDTA): one tube cannot be both, and
+    the engine does not guess. Changed only through ``lab_specimen_setting_change`` (a director
+    for their own lab), which records who and when.
+    """
+
+    lab = models.OneToOneField(
+        "accounts.Lab", on_delete=models.PROTECT, related_name="specimen_setting"
+    )
+    plasma_anticoagulant = models.CharField(
+        max_length=16,
+        choices=PlasmaAnticoagulant.choices,
+        blank=True,
+        help_text='What the lab\'s specimens labelled only "plasma" are collected in',
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["lab_id"]
+
+    def __str__(self) -> str:
+        return f"generic plasma of lab {self.lab_id}: {self.plasma_anticoagulant or 'not stated'}"

@@ -27,6 +27,7 @@ from reference_ranges.engine.units import quantity_of
 from reference_ranges.models import (
     Analyte,
     AssayMeasuringRange,
+    LabSpecimenSetting,
     PatternRuleSetting,
     ReferenceRangeRule,
     ReferenceRangeSet,
@@ -287,3 +288,17 @@ def measuring_ranges_list(*, lab_id: int) -> list[AssayMeasuringRange]:
         .select_related("analyte", "created_by")
         .order_by("analyte__code", "-effective_from")
     )
+
+
+# --- Specimen settings ---------------------------------------------------------------------------
+
+
+def plasma_anticoagulant_get(*, lab_id: int) -> str | None:
+    """What ``lab_id`` says its generic "plasma" specimen is (a specimen type code such as
+    ``plasma_edta``), or ``None`` when it has not said."""
+    stated = (
+        LabSpecimenSetting.objects.filter(lab_id=lab_id)
+        .values_list("plasma_anticoagulant", flat=True)
+        .first()
+    )
+    return stated or None

@@ -14,11 +14,11 @@ from django.utils import timezone
 from panels.models import Panel
 from reference_ranges.engine import age_on
 from reference_ranges.models import Sex, SpecimenType
+from reports.findings_builder import finding_lines, moment_text, person_text
 from reports.models import Report
 from reports.rendering.document import (
     Amendment,
     CorrectionLine,
-    FindingLine,
     ReportDocument,
     TrendRow,
     TrendTable,
@@ -35,18 +35,11 @@ from reports.results_builder import (
 )
 from reports.selectors import panel_get_for_rendering
 
-STATUS_TEXT = {
-    "met": "Met",
-    "not_met": "Not met",
-    "indeterminate": "Indeterminate",
-    "not_evaluated": "Not evaluated",
-}
 EVENT_TEXT = {"car_t_infusion": "CAR-T infusion", "bispecific_start": "bispecific antibody start"}
 
 
 def _when(moment: datetime) -> str:
-    local = timezone.localtime(moment)
-    return local.strftime("%Y-%m-%d %H:%M %Z")
+    return moment_text(moment)
 
 
 def _age_text(panel: Panel) -> str:
@@ -60,33 +53,7 @@ def _age_text(panel: Panel) -> str:
 
 
 def _clinician_text(panel: Panel) -> str:
-    user = panel.ordering_clinician
-    staff = getattr(user, "staff", None)
-    display = (staff.display_name if staff else "") or user.get_full_name()
-    username = user.get_username()
-    return f"{display} ({username})" if display else username
-
-
-def _finding_lines(panel: Panel) -> tuple[FindingLine, ...]:
-    lines = []
-    for finding in panel.findings.all():
-        evidence = "; ".join(
-            f"{item['criterion']}: {item['value'] if item['value'] is not None else 'not supplied'}"
-            + {True: " (met)", False: " (not met)", None: " (undecided)"}[item["satisfied"]]
-            for item in finding.evidence
-        )
-        lines.append(
-            FindingLine(
-                name=finding.name,
-                status_text=STATUS_TEXT[finding.status],
-                statement=finding.statement,
-                evidence=evidence,
-                source=f"{finding.citation} — rule {finding.rule_id} v{finding.rule_version}",
-                is_verified=finding.verified,
-                is_positive=finding.status == "met",
-            )
-        )
-    return tuple(lines)
+    return person_text(panel.ordering_clinician)
 
 
 def _day_text(day: int | None) -> str:
@@ -201,7 +168,7 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
         banner=banner(lines),
         notices=notices(lines),
         footnotes=footnotes(results, marks),
-        findings=_finding_lines(panel),
+        findings=finding_lines(panel),
         family_summary=summary_lines(
             panel.summary.get("by_family", []), results, lines, by_role=False
         ),

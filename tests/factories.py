@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from factory.declarations import Sequence, SubFactory
 
 from labpanel.accounts.models import Lab, Role, StaffMember
+from reference_ranges.services import lab_specimen_setting_change
 
 
 class LabFactory(factory.django.DjangoModelFactory[Lab]):
@@ -38,8 +39,17 @@ class StaffMemberFactory(factory.django.DjangoModelFactory[StaffMember]):
     role = Role.TECHNICIAN
 
 
-def make_lab(**fields: Any) -> Lab:
-    return LabFactory.create(**fields)
+def make_lab(*, plasma_anticoagulant: str | None = "plasma_heparin", **fields: Any) -> Lab:
+    """A lab. It says its generic "plasma" is heparin plasma (the tube of the seeded ARUP
+    intervals), as a lab judging generic plasma by them must; ``plasma_anticoagulant=None``
+    makes a lab that has not said (generic plasma then gets no anticoagulant-specific interval).
+    """
+    lab = LabFactory.create(**fields)
+    if plasma_anticoagulant is not None:
+        lab_specimen_setting_change(
+            lab=lab, plasma_anticoagulant=plasma_anticoagulant, changed_by=None
+        )
+    return lab
 
 
 def make_user(username: str) -> User:

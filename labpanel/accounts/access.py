@@ -256,6 +256,15 @@ def measuring_range_record_check(user: Any, *, lab_id: int) -> None:
         raise NotAllowed("only a director of the lab may record its assays' measuring ranges")
 
 
+def specimen_setting_change_check(user: Any, *, lab_id: int) -> None:
+    """Whether ``user`` (``None``: the operator's command line) may say what ``lab_id``'s
+    generic plasma specimen is. Raises ``NotAllowed``."""
+    if user is None or (user.is_active and user.is_superuser):
+        return
+    if not user.is_active or not _directs(user, lab_id):
+        raise NotAllowed("only a director of the lab may change its specimen settings")
+
+
 def lab_configuration_admin_allowed(user: Any) -> bool:
     """Whether ``user`` sees the lab-configuration admin: an active staff user who is a
     superuser or directs a lab."""

@@ -128,14 +128,18 @@ def interpret(
     index = index_for(ruleset)
     ruleset_key, ruleset_version = ruleset.key, ruleset.version
     # The patient's profile (and the plan of rules chosen for it), remembered per patient facts:
-    # sex, specimen and age (in days only where some interval is in days).
+    # sex, specimen (with the lab's anticoagulant of generic plasma) and age (in days only
+    # where some interval is in days).
     age = patient.age
+    specimen = patient.specimen_type
+    if patient.plasma_anticoagulant is not None:
+        specimen = f"{specimen}\x1e{patient.plasma_anticoagulant}"
     if age is None:
-        facts: tuple[object, ...] = (patient.sex, patient.specimen_type)
+        facts: tuple[object, ...] = (patient.sex, specimen)
     elif index.day_limits:
-        facts = (patient.sex, patient.specimen_type, age.years, age.days)
+        facts = (patient.sex, specimen, age.years, age.days)
     else:
-        facts = (patient.sex, patient.specimen_type, age.years)
+        facts = (patient.sex, specimen, age.years)
     known = index.profiles.get(facts)
     plan, unmatched, profile, exact_profile = known or index.profile(patient, facts)
     results: list[Interpretation] = []

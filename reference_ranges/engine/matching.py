@@ -1,8 +1,10 @@
 """Which rule applies to a patient: age arithmetic, the partition tests, and why none applied.
 
 A rule applies when its specimen, sex and age partitions all admit the patient. Unknown patient
-facts are never guessed: a sex-specific rule never applies to a patient of unknown (or other)
-sex, and an age-partitioned rule never applies to a patient of unknown age. When no rule
+facts are never guessed: generic "plasma" is judged by an interval for a specific anticoagulant
+only when the lab has said which anticoagulant its plasma is; a sex-specific rule never applies
+to a patient of unknown (or other) sex, and an age-partitioned rule never applies to a patient
+of unknown age. When no rule
 applies, :func:`no_match_reason` says which partition kept the nearest rules out, in words a
 clinician can act on ("patient age unknown; intervals are age-partitioned").
 """
@@ -13,7 +15,15 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 
-from reference_ranges.engine.types import Age, AgeUnit, PatientContext, RangeRule, Sex
+from reference_ranges.engine.types import (
+    ANTICOAGULATED_PLASMAS,
+    GENERIC_PLASMA,
+    Age,
+    AgeUnit,
+    PatientContext,
+    RangeRule,
+    Sex,
+)
 
 __all__ = ["age_on", "no_match_reason", "rule_applies"]
 
@@ -43,7 +53,17 @@ def _age_in(age: Age, unit: AgeUnit) -> int:
 
 
 def _specimen_admits(rule: RangeRule, patient: PatientContext) -> bool:
-    return rule.specimen_types is None or patient.specimen_type in rule.specimen_types
+    types = rule.specimen_types
+    if types is None:
+        return True
+    specimen = patient.specimen_type
+    if specimen != GENERIC_PLASMA:
+        return specimen in types
+    specific = [kind for kind in types if kind in ANTICOAGULATED_PLASMAS]
+    if specific:
+        # An interval for a named anticoagulant: only the plasma the lab says is that one.
+        return patient.plasma_anticoagulant in specific
+    return GENERIC_PLASMA in types
 
 
 def _sex_admits(rule: RangeRule, patient: PatientContext) -> bool:
@@ -69,7 +89,7 @@ def rule_applies(rule: RangeRule, patient: PatientContext) -> bool:
     Does not look at analyte or unit: callers pick candidates by those first.
     """
     return (
-        (rule.specimen_types is None or patient.specimen_type in rule.specimen_types)
+        _specimen_admits(rule, patient)
         and (rule.sex is None or rule.sex == patient.sex)
         and _age_admits(rule, patient)
     )
@@ -105,6 +125,22 @@ def _patient_age_text(age: Age, units: set[AgeUnit]) -> str:
 
 def _specimen_reason(rules: Sequence[RangeRule], patient: PatientContext) -> str:
     admitted = sorted({s for rule in rules if rule.specimen_types for s in rule.specimen_types})
+    if patient.specimen_type == GENERIC_PLASMA:
+        specific = [
+            ANTICOAGULATED_PLASMAS[kind] for kind in admitted if kind in ANTICOAGULATED_PLASMAS
+        ]
+        if specific:
+            applies = f"the interval applies to {' or '.join(specific)}"
+            declared = patient.plasma_anticoagulant
+            if declared is None:
+                return (
+                    f"no reference interval for unspecified plasma: {applies}; the lab has not "
+                    "said which anticoagulant its plasma is"
+                )
+            return (
+                f"no reference interval for plasma: {applies}, and the lab's plasma is "
+                f"{ANTICOAGULATED_PLASMAS.get(declared, declared)}"
+            )
     return (
         f"no reference interval for specimen {patient.specimen_type} "
         f"(intervals exist for {', '.join(admitted) or 'no specimen type'})"

@@ -160,7 +160,8 @@ class RuleIndex:
         """The patient's plan, explanations and profiles, remembered under ``key`` (the facts
         they depend on).
 
-        Everything rule selection depends on, as one string: sex, specimen and the age band
+        Everything rule selection depends on, as one string: sex, specimen (with the lab's
+        anticoagulant of generic plasma) and the age band
         between the rule set's age limits (``profile``); the same with the exact age, which an
         explanation why no rule applies may name (``exact_profile``).
         """
@@ -171,8 +172,11 @@ class RuleIndex:
             band = f"{_band(age.years, self.year_limits)}y{_band(age.days, self.day_limits)}d"
             # An explanation names the age in days only where some interval is in days.
             exact_age = f"{age.years}y{age.days}d" if self.day_limits else f"{age.years}y"
-        profile = "\x1f".join((patient.sex, patient.specimen_type, band))
-        exact_profile = "\x1f".join((patient.sex, patient.specimen_type, exact_age, ""))
+        specimen = patient.specimen_type
+        if patient.plasma_anticoagulant is not None:
+            specimen = f"{specimen}\x1e{patient.plasma_anticoagulant}"
+        profile = "\x1f".join((patient.sex, specimen, band))
+        exact_profile = "\x1f".join((patient.sex, specimen, exact_age, ""))
         plans = self.plans
         plan = plans.get(profile)
         if plan is None:

@@ -182,13 +182,30 @@ class Measurement:
         return self.value if self.comparator is Comparator.EQ else None
 
 
+#: The specimen type that names plasma without its anticoagulant.
+GENERIC_PLASMA = "plasma"
+#: Plasma specimen types that name the anticoagulant, and how a reason names them.
+ANTICOAGULATED_PLASMAS: dict[str, str] = {
+    "plasma_edta": "EDTA plasma",
+    "plasma_heparin": "heparin plasma",
+    "plasma_citrate": "citrate plasma",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class PatientContext:
-    """What rule selection may depend on. ``age=None`` / ``sex=UNKNOWN`` are never guessed."""
+    """What rule selection may depend on. ``age=None`` / ``sex=UNKNOWN`` are never guessed.
+
+    ``plasma_anticoagulant`` is the lab's own statement of what its generic "plasma" specimen
+    is (one of :data:`ANTICOAGULATED_PLASMAS`), ``None`` when the lab has not said: an interval
+    defined for a specific anticoagulant then never judges generic plasma (one tube cannot be
+    both lithium heparin and EDTA).
+    """
 
     sex: Sex
     age: Age | None
     specimen_type: str
+    plasma_anticoagulant: str | None = None
 
 
 class Interpretation:

@@ -37,6 +37,7 @@ __all__ = [
     "Quantity",
     "conversion_obstacle",
     "convert",
+    "identity_of",
     "quantity_of",
 ]
 
@@ -206,6 +207,18 @@ def convert(
     except Inexact:
         converted, exact = _apply(value, route, CONTEXT), False
     return Conversion(converted, from_unit, to_unit, route[3], value, exact)
+
+
+def identity_of(from_unit: str, to_unit: str) -> str | None:
+    """ "1 µg/L = 1 ng/mL" when two differently written units are the same unit by definition
+    (same quantity, same power of ten: the number does not change); ``None`` otherwise,
+    including for the same spelling and for every conversion that changes the number."""
+    if from_unit == to_unit:
+        return None
+    source = _UNITS.get(from_unit)
+    if source is None or source != _UNITS.get(to_unit):
+        return None
+    return f"1 {from_unit} = 1 {to_unit}"
 
 
 def conversion_obstacle(

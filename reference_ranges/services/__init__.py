@@ -28,6 +28,7 @@ from reference_ranges.services.seed import (
     analyte_catalogue_load,
     ruleset_seed_load,
 )
+from reference_ranges.services.specimen_settings import lab_specimen_setting_change
 
 __all__ = [
     "SEED_DIR",
@@ -37,6 +38,7 @@ __all__ = [
     "RulesetPublishOutcome",
     "SeedSummary",
     "analyte_catalogue_load",
+    "lab_specimen_setting_change",
     "measuring_range_record",
     "pattern_rule_defaults_sync",
     "pattern_rule_setting_change",

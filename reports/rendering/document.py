@@ -53,9 +53,13 @@ class FindingLine:
     status_text: str  # "Met", "Not met", "Indeterminate", "Not evaluated"
     statement: str  # the finding's words, e.g. "cytokine pattern consistent with CRS / ..."
     evidence: str  # inputs with values against thresholds, one line
-    source: str  # "Herold T et al. J Allergy Clin Immunol 2020 — rule HEROLD_2020 v2026.1"
+    source: (
+        str  # "Herold T et al. J Allergy Clin Immunol 2020 — rule HEROLD_2020 v2026.1"; may be ""
+    )
     is_verified: bool  # False prints "UNVERIFIED criterion" next to the finding
     is_positive: bool  # True when the criterion is met (drawn bold)
+    # "Calculated from clinical data supplied by … at … — not a laboratory measurement.", or ""
+    provenance: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,9 +47,12 @@ def findings(lines: tuple[FindingLine, ...]) -> list[Flowable]:
             Paragraph(head, styles.CELL),
             para(line.statement, statement_style),
         ]
+        if line.provenance:
+            items.append(para(line.provenance, styles.CELL_BOLD))
         if line.evidence:
             items.append(para(f"Evidence: {line.evidence}", styles.NOTE))
-        items.append(para(line.source, styles.NOTE))
+        if line.source:
+            items.append(para(line.source, styles.NOTE))
         items.append(Spacer(1, 4))
         story.append(KeepTogether(items))
     return story

@@ -49,6 +49,7 @@ def test_posted_panel_becomes_a_pdf_report_with_every_result_and_flag(
         {"analyte": "TNFA", "value": "<2.0", "unit": "pg/mL"},
         {"analyte": "IL-1β", "value": "7.4", "unit": "pg/mL"},
         {"analyte": "IFN-γ", "value": ">5000", "unit": "pg/mL"},
+        # the CCHMC interval is for serum or EDTA plasma; this lab's plasma is heparin plasma
         {"analyte": "sIL-2R", "value": "1500", "unit": "U/mL"},
         {"analyte": "IL-18", "value": "250", "unit": "pg/mL"},  # serum-only interval
     ]
@@ -82,7 +83,6 @@ def test_posted_panel_becomes_a_pdf_report_with_every_result_and_flag(
         "sIL-2R",
         "1500",
         "U/mL",
-        "137–838 U/mL",
         "IL-18",
         "250",
         "High",
@@ -96,7 +96,11 @@ def test_posted_panel_becomes_a_pdf_report_with_every_result_and_flag(
     assert by_analyte["TNFA"]["interpretation"] == "N"
     assert by_analyte["IL1B"]["interpretation"] == "N"
     assert by_analyte["IFNG"]["interpretation"] == ">"
-    assert by_analyte["SIL2R"]["interpretation"] == "H"
+    assert by_analyte["SIL2R"]["interpretation"] is None
+    assert by_analyte["SIL2R"]["interpretation_reason"] == (
+        "no reference interval for plasma: the interval applies to EDTA plasma, and the lab's "
+        "plasma is heparin plasma"
+    )
     assert by_analyte["IL18"]["interpretation"] is None
 
 

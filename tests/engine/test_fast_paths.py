@@ -133,6 +133,7 @@ patients = st.builds(
     sex=st.sampled_from(list(Sex)),
     age=ages,
     specimen_type=st.sampled_from(["plasma", "plasma_heparin", "plasma_edta", "serum"]),
+    plasma_anticoagulant=st.sampled_from([None, "plasma_heparin", "plasma_edta"]),
 )
 
 

@@ -215,3 +215,54 @@ def test_no_match_reason_names_what_kept_the_nearest_rules_out(
     _case: str, rules: tuple[RangeRule, ...], patient: PatientContext, reason: str
 ) -> None:
     assert no_match_reason(rules, patient) == reason
+
+
+# --- Generic "plasma": never judged by an interval for a named anticoagulant unless the lab says
+
+
+HEPARIN_INTERVAL = _rule(specimen_types=frozenset({"plasma", "plasma_heparin"}))
+EDTA_INTERVAL = _rule(specimen_types=frozenset({"plasma", "plasma_edta"}))
+ANY_PLASMA_INTERVAL = _rule(specimen_types=frozenset({"plasma"}))
+ADULT = Age(days=16_000, years=43)
+
+
+def _plasma(anticoagulant: str | None, specimen: str = "plasma") -> PatientContext:
+    return PatientContext(
+        sex=Sex.FEMALE, age=ADULT, specimen_type=specimen, plasma_anticoagulant=anticoagulant
+    )
+
+
+@pytest.mark.parametrize(
+    ("_case", "rule", "patient", "applies"),
+    [
+        ("unspecified plasma, heparin interval", HEPARIN_INTERVAL, _plasma(None), False),
+        ("unspecified plasma, EDTA interval", EDTA_INTERVAL, _plasma(None), False),
+        ("lab says heparin, heparin interval", HEPARIN_INTERVAL, _plasma("plasma_heparin"), True),
+        ("lab says heparin, EDTA interval", EDTA_INTERVAL, _plasma("plasma_heparin"), False),
+        ("lab says EDTA, EDTA interval", EDTA_INTERVAL, _plasma("plasma_edta"), True),
+        ("an interval for any plasma", ANY_PLASMA_INTERVAL, _plasma(None), True),
+        ("an interval for any specimen", _rule(), _plasma(None), True),
+        (
+            "EDTA tube, EDTA interval, whatever the lab says of generic plasma",
+            EDTA_INTERVAL,
+            _plasma("plasma_heparin", specimen="plasma_edta"),
+            True,
+        ),
+        ("serum is never plasma", HEPARIN_INTERVAL, _plasma("plasma_heparin", "serum"), False),
+    ],
+)
+def test_generic_plasma_is_judged_by_an_anticoagulant_interval_only_when_the_lab_says(
+    _case: str, rule: RangeRule, patient: PatientContext, applies: bool
+) -> None:
+    assert rule_applies(rule, patient) is applies
+
+
+def test_unspecified_plasma_reason_names_the_anticoagulant_and_what_the_lab_has_not_said() -> None:
+    assert no_match_reason([EDTA_INTERVAL], _plasma(None)) == (
+        "no reference interval for unspecified plasma: the interval applies to EDTA plasma; "
+        "the lab has not said which anticoagulant its plasma is"
+    )
+    assert no_match_reason([EDTA_INTERVAL], _plasma("plasma_heparin")) == (
+        "no reference interval for plasma: the interval applies to EDTA plasma, and the lab's "
+        "plasma is heparin plasma"
+    )

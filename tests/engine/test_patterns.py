@@ -119,7 +119,7 @@ def test_minimal_document_loads_into_frozen_rules() -> None:
 
 
 def test_loader_returns_disabled_rules_too() -> None:
-    assert [r.enabled for r in SHIPPED_RULES].count(False) == 3
+    assert [r.enabled for r in SHIPPED_RULES].count(False) == 4
 
 
 CRITERION_IL6 = {"input": "IL6", "op": ">", "value": "80", "unit": "pg/mL", "label": "IL-6"}
@@ -317,6 +317,7 @@ def test_clinical_input_vocabulary_and_value_checks() -> None:
     lineages = specs["cytopenic_lineages"]
 
     assert lineages == ClinicalInputSpec(
+        label="number of cytopenic lineages",
         name="cytopenic_lineages",
         type="number",
         unit=None,
@@ -609,6 +610,7 @@ clinical_strategy = st.fixed_dictionaries(
         "oxygen_device": st.sampled_from(["none", "cpap", "blow_by"]),
         "antipyretic_or_anticytokine_given": st.booleans(),
         "fever_attributable_to_other_cause": st.booleans(),
+        "crs_diagnosed_before_therapy": st.booleans(),
         "vasopressors_excluding_vasopressin": st.integers(0, 3).map(Decimal),
         "vasopressin": st.booleans(),
     },
@@ -637,7 +639,16 @@ def test_no_finding_from_cytokines_alone_states_a_grade(
     for finding in evaluate_patterns(ALL_SHIPPED, context(*measurements, **clinical)):
         if finding.rule_id == "ASTCT_2019_CRS_GRADE":
             graded = finding.status in (MET, NOT_MET)
-            assert graded == all(name in clinical for name in SHIPPED_RULES[3].clinical_inputs)
+            complete = all(name in clinical for name in SHIPPED_RULES[3].clinical_inputs)
+            # Afebrile after therapy: whether the fever is waived needs the CRS diagnosis.
+            waiver_unknown = (
+                complete
+                and not clinical["fever_attributable_to_other_cause"]
+                and clinical["temperature_c"] < Decimal(38)
+                and clinical["antipyretic_or_anticytokine_given"]
+                and "crs_diagnosed_before_therapy" not in clinical
+            )
+            assert graded == (complete and not waiver_unknown)
         else:
             assert "grade " not in finding.statement.lower()
 

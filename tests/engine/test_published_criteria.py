@@ -113,20 +113,21 @@ def satisfied(finding: Finding, name: str) -> list[bool | None]:
 
 def test_every_shipped_rule_parses_with_the_expected_ids_kinds_and_versions() -> None:
     assert [(rule.id, rule.kind, rule.version) for rule in RULES.values()] == [
-        ("HEROLD_2020_IL6_CRP", "any_of", "2026.1"),
-        ("HLH_2004", "count_of", "2026.1"),
-        ("HSCORE_2014", "hscore", "2026.1"),
-        ("ASTCT_2019_CRS_GRADE", "astct_crs_grade", "2026.1"),
+        ("HEROLD_2020_IL6_CRP", "any_of", "2026.2"),
+        ("HLH_2004", "count_of", "2026.2"),
+        ("HSCORE_2014", "hscore", "2026.2"),
+        ("ASTCT_2019_CRS_GRADE", "astct_crs_grade", "2026.2"),
         ("DAVILA_2014_FOLD_RISE", "fold_rise", "2026.1"),
         ("HAY_2017", "count_of", "2026.1"),
-        ("DEL_VALLE_2020", "any_of", "2026.1"),
+        ("DEL_VALLE_2020", "any_of", "2026.2"),
     ]
-    assert len(load_clinical_inputs(DOCUMENT)) == 23
+    assert len(load_clinical_inputs(DOCUMENT)) == 24
 
 
-def test_verified_rules_ship_enabled_and_every_unverified_rule_ships_disabled() -> None:
+def test_unverified_rules_and_herold_ship_disabled() -> None:
+    # Herold 2020 is verified but studied hospitalised COVID-19, not CRS: a lab switches it on.
     assert {rule.id: (rule.verified, rule.enabled) for rule in RULES.values()} == {
-        "HEROLD_2020_IL6_CRP": (True, True),
+        "HEROLD_2020_IL6_CRP": (True, False),
         "HLH_2004": (True, True),
         "HSCORE_2014": (True, True),
         "ASTCT_2019_CRS_GRADE": (True, True),
@@ -143,7 +144,7 @@ def test_cytokine_only_rules_use_the_exact_wording() -> None:
     cytokine_only = {rule.id for rule in RULES.values() if rule.cytokine_only}
 
     assert cytokine_only == {"HEROLD_2020_IL6_CRP", "DAVILA_2014_FOLD_RISE", "DEL_VALLE_2020"}
-    for rule_id in cytokine_only:
+    for rule_id in cytokine_only - {"HEROLD_2020_IL6_CRP"}:
         assert RULES[rule_id].statement_met == (
             "cytokine pattern consistent with CRS / cytokine storm — clinical grading required"
         )
@@ -179,7 +180,6 @@ def test_only_the_shipped_enabled_rules_are_evaluated_by_default() -> None:
     findings = evaluate_patterns(list(RULES.values()), context)
 
     assert [f.rule_id for f in findings] == [
-        "HEROLD_2020_IL6_CRP",
         "HLH_2004",
         "HSCORE_2014",
         "ASTCT_2019_CRS_GRADE",
@@ -211,10 +211,22 @@ def test_herold_cut_offs_are_strictly_greater_than(il6: str, crp: str, status: s
     assert finding.status == status
 
 
-def test_herold_met_is_worded_as_a_cytokine_pattern_never_a_grade() -> None:
+HEROLD_PURPOSE = (
+    "which predicted the need for mechanical ventilation in hospitalised COVID-19 — derived from "
+    "the maximum value before intubation in that population and with the study's assays"
+)
+
+
+def test_herold_is_named_for_what_it_predicts_never_a_cytokine_pattern_or_a_grade() -> None:
     finding = evaluate("HEROLD_2020_IL6_CRP", m("IL6", "120", "pg/mL"), m("CRP", "150", "mg/L"))
 
-    assert finding.statement == CYTOKINE_ONLY_STATEMENT
+    assert finding.name == (
+        "Herold 2020: predictors of the need for mechanical ventilation in hospitalised "
+        "COVID-19 (IL-6, CRP)"
+    )
+    assert finding.statement == (
+        f"Above the Herold 2020 cut-off (IL-6 > 80 pg/mL; CRP > 97 mg/L), {HEROLD_PURPOSE}"
+    )
     assert finding.score is None
     assert finding.verified is True
     assert [
@@ -225,12 +237,45 @@ def test_herold_met_is_worded_as_a_cytokine_pattern_never_a_grade() -> None:
     ]
 
 
-def test_herold_not_met_statement() -> None:
-    finding = evaluate("HEROLD_2020_IL6_CRP", m("IL6", "12.4", "pg/mL"), m("CRP", "3", "mg/L"))
+def test_herold_crp_alone_is_never_called_a_cytokine_pattern() -> None:
+    finding = evaluate("HEROLD_2020_IL6_CRP", m("IL6", "12", "pg/mL"), m("CRP", "150", "mg/L"))
 
+    assert finding.status == MET
+    assert finding.statement == f"Above the Herold 2020 cut-off (CRP > 97 mg/L), {HEROLD_PURPOSE}"
+    assert "cytokine" not in finding.statement
+
+
+def test_herold_at_the_cut_off_says_not_above_never_below() -> None:
+    finding = evaluate("HEROLD_2020_IL6_CRP", m("IL6", "80", "pg/mL"), m("CRP", "97", "mg/L"))
+
+    assert finding.status == NOT_MET
     assert finding.statement == (
-        "IL-6 and CRP below the Herold 2020 cut-offs (IL-6 > 80 pg/mL, CRP > 97 mg/L)"
+        "IL-6 not above 80 pg/mL and CRP not above 97 mg/L, the Herold 2020 cut-offs that "
+        "predicted the need for mechanical ventilation in hospitalised COVID-19 (maximum value "
+        "before intubation, the study's population and assays)"
     )
+    assert "below" not in finding.statement
+
+
+def test_herold_il6_after_tocilizumab_is_annotated_as_artefactually_raised() -> None:
+    note = "IL-6 measured after tocilizumab (given 2026-11-12 08:00 UTC): raised artefactually"
+    rule = replace(RULES["HEROLD_2020_IL6_CRP"], enabled=True)
+    context = PatternContext(
+        measurements=(m("IL6", "950", "pg/mL"), m("CRP", "20", "mg/L")),
+        clinical={},
+        history=(),
+        baseline=None,
+        age_years=60,
+        analyte_notes={"IL6": note},
+    )
+
+    [finding] = evaluate_patterns([rule], context)
+
+    assert finding.status == MET
+    assert finding.statement == (
+        f"Above the Herold 2020 cut-off (IL-6 > 80 pg/mL), {HEROLD_PURPOSE} — {note}"
+    )
+    assert [(e.input, e.note) for e in finding.evidence] == [("IL6", note), ("CRP", "")]
 
 
 def test_herold_crp_in_mg_per_dl_is_never_converted() -> None:
@@ -266,10 +311,28 @@ def test_herold_met_on_il6_alone_lists_crp_as_missing() -> None:
     ("ferritin", "expected"),
     [("500", True), ("499.9", False), ("500.1", True), (">499", None), (">=500", True)],
 )
-def test_hlh_ferritin_500_is_inclusive(ferritin: str, expected: bool | None) -> None:
-    finding = evaluate("HLH_2004", m("FERRITIN", ferritin, "ng/mL"))
+@pytest.mark.parametrize("unit", ["µg/L", "ng/mL"])
+def test_hlh_ferritin_500_is_inclusive(ferritin: str, expected: bool | None, unit: str) -> None:
+    finding = evaluate("HLH_2004", m("FERRITIN", ferritin, unit))
 
     assert satisfied(finding, "FERRITIN") == [expected]
+
+
+@pytest.mark.parametrize(
+    ("unit", "note"),
+    [
+        ("µg/L", ""),  # HLH-2004's own unit
+        ("ng/mL", "1 ng/mL = 1 µg/L (identity)"),
+        ("mg/L", "reported in mg/L; criterion is defined in µg/L"),  # changes the number: never
+    ],
+)
+def test_hlh_ferritin_in_its_own_unit_decides_and_ng_per_ml_is_shown_as_an_identity(
+    unit: str, note: str
+) -> None:
+    finding = evaluate("HLH_2004", m("FERRITIN", "8000", unit))
+    [evidence] = [e for e in finding.evidence if e.input == "FERRITIN"]
+
+    assert (evidence.satisfied, evidence.note) == (None if unit == "mg/L" else True, note)
 
 
 @pytest.mark.parametrize(
@@ -334,7 +397,7 @@ def test_hlh_fixture_adult_with_two_lab_and_three_clinical_criteria_meets_five_o
     assert finding.status == MET
     assert finding.statement == (
         "HLH-2004 diagnostic criteria fulfilled: fever ≥ 38.5 °C; splenomegaly; cytopenias in "
-        "≥ 2 of 3 lineages; ferritin ≥ 500 µg/L (ng/mL); sCD25 (sIL-2R) ≥ 2400 U/mL "
+        "≥ 2 of 3 lineages; ferritin ≥ 500 µg/L; sCD25 (sIL-2R) ≥ 2400 U/mL "
         "(5 of 8 criteria met)"
     )
 
@@ -434,7 +497,8 @@ def test_hscore_all_lowest_bands_score_zero() -> None:
 
     assert (finding.status, finding.score) == (NOT_MET, Decimal(0))
     assert finding.statement == (
-        "HScore 0 (< 169): below the cut-off for reactive hemophagocytic syndrome"
+        "HScore 0: below the diagnostic cut-off 169 for reactive hemophagocytic syndrome (at "
+        "169: sensitivity 93%, specificity 86% in the derivation study)"
     )
 
 
@@ -443,9 +507,25 @@ def test_hscore_maximum_is_337() -> None:
 
     assert (finding.status, finding.score) == (MET, Decimal(337))
     assert finding.statement == (
-        "HScore 337 (≥ 169): reactive hemophagocytic syndrome likely — interpret with the "
-        "clinical picture"
+        "HScore 337: at or above the diagnostic cut-off 169 for reactive hemophagocytic "
+        "syndrome (at 169: sensitivity 93%, specificity 86% in the derivation study) — "
+        "interpret with the clinical picture"
     )
+    assert "likely" not in finding.statement
+
+
+def test_hscore_exactly_169_is_at_or_above_the_cut_off() -> None:
+    # 49 (temperature) + 38 (both organs) + 34 (3 lineages) + 30 (fibrinogen) + 18 = 169
+    finding = hscore(
+        temperature_c=Decimal("39.5"),
+        organomegaly="both",
+        cytopenic_lineages=Decimal(3),
+        fibrinogen_g_l=Decimal("2.5"),
+        known_immunosuppression=True,
+    )
+
+    assert (finding.status, finding.score) == (MET, Decimal(169))
+    assert finding.statement.startswith("HScore 169: at or above the diagnostic cut-off 169")
 
 
 @pytest.mark.parametrize(
@@ -512,7 +592,7 @@ def test_hscore_scoring_band_is_named_in_the_evidence() -> None:
         (
             "temperature ≥ 38.4 °C: 33 points",
             True,
-            "met; a higher band of this input scores instead",
+            "a higher band of this input scores instead",
         ),
         ("temperature > 39.4 °C: 49 points", True, "scores 49 points"),
     ]
@@ -537,7 +617,7 @@ def test_hscore_censored_ferritin_straddling_a_band_edge_is_a_range() -> None:
     )  # 49 + 38 + 24 + 19 = 130, plus 35 or 50: 165..180 — on both sides of 169
 
     assert (finding.status, finding.score) == (MET, None)
-    assert finding.statement.startswith("HScore 287–302 (≥ 169)")
+    assert finding.statement.startswith("HScore 287–302: at or above the diagnostic cut-off")
     assert (straddling.status, straddling.score) == (MET, None)
     assert (open_case.status, open_case.score) == (IND, None)
     assert open_case.statement.startswith(
@@ -546,13 +626,23 @@ def test_hscore_censored_ferritin_straddling_a_band_edge_is_a_range() -> None:
     )
 
 
-def test_hscore_ferritin_in_another_unit_is_never_converted() -> None:
+def test_hscore_ferritin_in_ug_per_l_scores_as_ng_per_ml_and_says_so() -> None:
     finding = hscore("8000", unit="µg/L", base=HSCORE_MAX)
 
+    assert (finding.status, finding.score) == (MET, Decimal(337))
+    notes = [(e.satisfied, e.note) for e in finding.evidence if e.input == "FERRITIN"]
+    assert notes == [
+        (True, "1 µg/L = 1 ng/mL (identity); a higher band of this input scores instead"),
+        (True, "1 µg/L = 1 ng/mL (identity); scores 50 points"),
+    ]
+
+
+def test_hscore_ferritin_in_a_unit_that_changes_the_number_is_never_converted() -> None:
+    finding = hscore("8", unit="mg/L", base=HSCORE_MAX)
+
     assert finding.score is None
-    assert finding.status == MET  # 287 without ferritin: above 169 whatever its band
     notes = {e.note for e in finding.evidence if e.input == "FERRITIN"}
-    assert notes == {"reported in µg/L; criterion is defined in ng/mL"}
+    assert notes == {"reported in mg/L; criterion is defined in ng/mL"}
 
 
 @pytest.mark.parametrize("absent", ["temperature_c", "organomegaly", "marrow_hemophagocytosis"])
@@ -623,11 +713,12 @@ FEVER = Decimal("38.6")
             {
                 "temperature_c": Decimal("37.0"),
                 "antipyretic_or_anticytokine_given": True,
+                "crs_diagnosed_before_therapy": True,
                 "oxygen_device": "high_flow_nasal_cannula",
             },
             3,
-            "ASTCT CRS grade 3 (high-flow nasal cannula; fever not required after antipyretic "
-            "or anti-cytokine therapy)",
+            "ASTCT CRS grade 3 (high-flow nasal cannula; fever not required: antipyretic or "
+            "anti-cytokine therapy after CRS was diagnosed)",
         ),
         (
             {"temperature_c": FEVER, "hypotension": True},
@@ -700,42 +791,111 @@ def test_astct_grades(
     assert (finding.status, finding.score, finding.statement) == (MET, Decimal(grade), statement)
 
 
+NOT_MET_FEVER = "ASTCT grade not assigned: fever criterion not met"
+
+
 @pytest.mark.parametrize(
     ("overrides", "statement"),
     [
         (
             {},
-            "No CRS by ASTCT 2019 criteria (no fever ≥38.0 °C; no antipyretic or anti-cytokine "
-            "therapy)",
+            f"{NOT_MET_FEVER} (no fever ≥38.0 °C; no antipyretic or anti-cytokine therapy after "
+            "a CRS diagnosis)",
         ),
         (
             {"temperature_c": Decimal("37.9"), "hypotension": True, "oxygen_device": "facemask"},
-            "No CRS by ASTCT 2019 criteria (no fever ≥38.0 °C; no antipyretic or anti-cytokine "
-            "therapy; hypotension or hypoxia without fever is not graded as CRS)",
+            f"{NOT_MET_FEVER} (no fever ≥38.0 °C; no antipyretic or anti-cytokine therapy after "
+            "a CRS diagnosis; hypotension or hypoxia without fever is not graded as CRS)",
         ),
         (
             {"temperature_c": FEVER, "fever_attributable_to_other_cause": True},
-            "No CRS by ASTCT 2019 criteria (fever attributed to another cause; no antipyretic or "
-            "anti-cytokine therapy)",
+            f"{NOT_MET_FEVER} (the fever is attributed to another cause; a fever attributed to "
+            "another cause is never graded as CRS)",
         ),
         (
-            {"antipyretic_or_anticytokine_given": True},
-            "No CRS by ASTCT 2019 criteria (afebrile after antipyretic or anti-cytokine therapy, "
-            "with no hypotension and no oxygen requirement)",
+            # Routine acetaminophen with no CRS diagnosed before it does not waive fever.
+            {
+                "antipyretic_or_anticytokine_given": True,
+                "crs_diagnosed_before_therapy": False,
+                "hypotension": True,
+                "vasopressors_excluding_vasopressin": Decimal(1),
+            },
+            f"{NOT_MET_FEVER} (no fever ≥38.0 °C; antipyretic or anti-cytokine therapy given, "
+            "but CRS had not been diagnosed before it (only then is fever no longer required); "
+            "hypotension or hypoxia without fever is not graded as CRS)",
+        ),
+        (
+            {"antipyretic_or_anticytokine_given": True, "crs_diagnosed_before_therapy": True},
+            "ASTCT grade not assigned: afebrile after antipyretic or anti-cytokine therapy for "
+            "diagnosed CRS, with no hypotension and no oxygen requirement",
         ),
     ],
 )
-def test_astct_no_crs(overrides: dict[str, Decimal | bool | str], statement: str) -> None:
+def test_astct_grade_not_assigned(
+    overrides: dict[str, Decimal | bool | str], statement: str
+) -> None:
     finding = astct(**overrides)
 
-    assert (finding.status, finding.score, finding.statement) == (NOT_MET, Decimal(0), statement)
+    assert (finding.status, finding.score, finding.statement) == (NOT_MET, None, statement)
+    assert "No CRS" not in finding.statement
+
+
+def test_astct_septic_shock_on_two_pressors_after_routine_acetaminophen_is_never_grade_4() -> None:
+    # The issue's example: a febrile septic patient on acetaminophen and two vasopressors.
+    septic: dict[str, Decimal | bool | str] = {
+        "temperature_c": Decimal("38.9"),
+        "fever_attributable_to_other_cause": True,
+        "antipyretic_or_anticytokine_given": True,
+        "hypotension": True,
+        "vasopressors_excluding_vasopressin": Decimal(2),
+    }
+    afebrile_after_acetaminophen: dict[str, Decimal | bool | str] = {
+        **septic,
+        "temperature_c": Decimal("37.2"),
+    }
+
+    for overrides in (
+        septic,
+        {**septic, "crs_diagnosed_before_therapy": False},
+        {**septic, "crs_diagnosed_before_therapy": True},
+        afebrile_after_acetaminophen,
+        {**afebrile_after_acetaminophen, "crs_diagnosed_before_therapy": True},
+    ):
+        finding = astct(**overrides)
+
+        assert (finding.status, finding.score) == (NOT_MET, None)
+        assert finding.statement.startswith(NOT_MET_FEVER + " (the fever is attributed")
+
+
+def test_astct_afebrile_after_therapy_without_the_crs_diagnosis_stated_cannot_be_graded() -> None:
+    finding = astct(
+        antipyretic_or_anticytokine_given=True, vasopressors_excluding_vasopressin=Decimal(2)
+    )
+
+    assert (finding.status, finding.score) == (IND, None)
+    assert finding.missing_inputs == ("crs_diagnosed_before_therapy",)
+    assert finding.statement == (
+        "ASTCT consensus CRS grade: cannot be graded — no fever ≥38.0 °C after antipyretic or "
+        "anti-cytokine therapy, and whether CRS had been diagnosed before that therapy was not "
+        "supplied (only then is fever no longer required)"
+    )
+
+
+def test_astct_febrile_patient_is_graded_whether_or_not_the_diagnosis_is_stated() -> None:
+    finding = astct(
+        temperature_c=FEVER,
+        antipyretic_or_anticytokine_given=True,
+        vasopressors_excluding_vasopressin=Decimal(2),
+    )
+
+    assert (finding.status, finding.score) == (MET, Decimal(4))
 
 
 def test_astct_grade_never_reads_cytokines() -> None:
     calm = astct(m("IL6", ">5000", "pg/mL"), m("IFNG", "9000", "pg/mL"))
     cytokines_only = evaluate("ASTCT_2019_CRS_GRADE", m("IL6", ">5000", "pg/mL"))
 
-    assert (calm.status, calm.score) == (NOT_MET, Decimal(0))
+    assert (calm.status, calm.score) == (NOT_MET, None)
     assert all(e.input.islower() for e in calm.evidence)
     assert (cytokines_only.status, cytokines_only.score) == (NOT_EVALUATED, None)
     assert cytokines_only.missing_inputs == RULES["ASTCT_2019_CRS_GRADE"].clinical_inputs
@@ -751,12 +911,12 @@ def test_astct_evidence_lists_every_input_and_each_component_grade() -> None:
 
     assert [(e.input, e.value_text, e.satisfied, e.note) for e in finding.evidence] == [
         ("temperature_c", "38.6", True, ""),
-        ("fever_attributable_to_other_cause", "no", True, ""),
+        ("fever_attributable_to_other_cause", "not attributed to another cause", True, ""),
         ("antipyretic_or_anticytokine_given", "no", False, ""),
         ("hypotension", "yes", True, ""),
         ("vasopressors_excluding_vasopressin", "1", True, "hypotension component: grade 3"),
         ("vasopressin", "no", False, ""),
-        ("oxygen_device", "low_flow_nasal_cannula", True, "hypoxia component: grade 2"),
+        ("oxygen_device", "low-flow nasal cannula", True, "hypoxia component: grade 2"),
     ]
 
 
@@ -892,5 +1052,7 @@ def test_no_shipped_rule_lets_cytokines_alone_yield_a_grade() -> None:
         assert "grade " not in finding.statement.lower()
         if finding.rule_id == "ASTCT_2019_CRS_GRADE":
             assert (finding.status, finding.score) == (NOT_EVALUATED, None)
-        if finding.status is MET:
+        if finding.status is MET and finding.rule_id != "HEROLD_2020_IL6_CRP":
             assert finding.statement.startswith(CYTOKINE_ONLY_STATEMENT)
+        if finding.rule_id == "HEROLD_2020_IL6_CRP":
+            assert "CRS" not in finding.statement

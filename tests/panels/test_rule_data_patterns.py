@@ -22,7 +22,7 @@ from tests.factories import make_lab, make_staff, make_user
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/panels/"
-SHIPPED_ON = ["HEROLD_2020_IL6_CRP", "HLH_2004", "HSCORE_2014", "ASTCT_2019_CRS_GRADE"]
+SHIPPED_ON = ["HLH_2004", "HSCORE_2014", "ASTCT_2019_CRS_GRADE"]
 STORM = [
     {"analyte": "IL-6", "value": "100", "unit": "pg/mL"},
     {"analyte": "IL-8", "value": "60", "unit": "pg/mL"},
@@ -51,7 +51,34 @@ def test_a_panel_gets_the_findings_of_the_rules_shipped_enabled(
     body = submit(technician_client, panel_payload, "A-1")
 
     assert list(findings_of(body)) == SHIPPED_ON
-    assert findings_of(body)["HEROLD_2020_IL6_CRP"]["status"] == "met"
+    assert "HEROLD_2020_IL6_CRP" not in findings_of(body)
+
+
+def test_herold_is_off_for_every_lab_that_had_it_on_for_the_version_shipped_enabled(
+    technician_client: APIClient, panel_payload: dict[str, Any], director: StaffMember
+) -> None:
+    # given: existing data from the release that shipped Herold 2026.1 enabled
+    pattern_rule_defaults_sync()
+    PatternRuleSetting.objects.filter(rule_id="HEROLD_2020_IL6_CRP").update(
+        rule_version="2026.1", enabled=True
+    )
+    PatternRuleSetting.objects.create(
+        lab=director.lab,
+        rule_id="HEROLD_2020_IL6_CRP",
+        rule_version="2026.1",
+        rule_verified=True,
+        enabled=True,
+        changed_by=director.user,
+        changed_at=director.created_at,
+    )
+
+    # when
+    pattern_rule_defaults_sync()
+    body = submit(technician_client, panel_payload, "A-1")
+
+    # then
+    assert "HEROLD_2020_IL6_CRP" not in findings_of(body)
+    assert "HEROLD_2020_IL6_CRP" not in [rule.id for rule in pattern_rules_enabled()]
 
 
 def test_switching_on_an_unverified_rule_gives_the_next_panel_its_finding_labelled_unverified(
@@ -87,16 +114,16 @@ def test_switching_a_rule_off_for_one_lab_leaves_other_labs_with_the_default(
 
     # when
     pattern_rule_setting_change(
-        rule_id="HEROLD_2020_IL6_CRP",
+        rule_id="HSCORE_2014",
         lab=director.lab,
         enabled=False,
-        reason="validated only for COVID-19; our patients are CAR-T recipients",
+        reason="adult CAR-T unit: HLH-2004 only",
         changed_by=director.user,
     )
     body = submit(technician_client, panel_payload, "A-1")
 
     # then
-    assert "HEROLD_2020_IL6_CRP" not in findings_of(body)
+    assert "HSCORE_2014" not in findings_of(body)
     assert [rule.id for rule in pattern_rules_enabled(lab_id=other_lab.pk)] == SHIPPED_ON
     assert [rule.id for rule in pattern_rules_enabled()] == SHIPPED_ON
 
@@ -124,9 +151,9 @@ def test_a_lab_setting_wins_over_the_installation_default_which_wins_over_the_fi
 def test_a_setting_made_for_another_rule_version_no_longer_applies(
     director: StaffMember,
 ) -> None:
-    # given: the lab switched Herold off for a version the release no longer ships
+    # given: the lab switched HLH-2004 off for a version the release no longer ships
     setting = pattern_rule_setting_change(
-        rule_id="HEROLD_2020_IL6_CRP",
+        rule_id="HLH_2004",
         lab=director.lab,
         enabled=False,
         reason="",
@@ -136,7 +163,7 @@ def test_a_setting_made_for_another_rule_version_no_longer_applies(
 
     # then: the shipped flag decides until the lab reviews the new version
     enabled = [rule.id for rule in pattern_rules_enabled(lab_id=director.lab.pk)]
-    assert "HEROLD_2020_IL6_CRP" in enabled
+    assert "HLH_2004" in enabled
 
 
 def test_switching_on_an_unverified_rule_needs_a_reason_and_changes_nothing_without(
@@ -263,12 +290,12 @@ def test_an_untouched_default_follows_the_file_when_a_release_changes_the_rule(
     reference_data: None,
 ) -> None:
     pattern_rule_defaults_sync()
-    PatternRuleSetting.objects.filter(rule_id="HEROLD_2020_IL6_CRP").update(
+    PatternRuleSetting.objects.filter(rule_id="HLH_2004").update(
         rule_version="2025.1", enabled=False
     )
 
     summary = pattern_rule_defaults_sync()
 
-    herold = PatternRuleSetting.objects.get(rule_id="HEROLD_2020_IL6_CRP")
+    hlh = PatternRuleSetting.objects.get(rule_id="HLH_2004")
     assert (summary.created, summary.updated) == (0, 1)
-    assert (herold.rule_version, herold.enabled) == ("2026.1", True)
+    assert (hlh.rule_version, hlh.enabled) == ("2026.2", True)

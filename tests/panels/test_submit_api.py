@@ -404,6 +404,8 @@ def test_child_gets_no_adult_range_but_the_cchmc_age_band_in_u_per_ml(
     technician_client: APIClient, panel_payload: dict[str, Any]
 ) -> None:
     panel_payload["patient"]["birth_date"] = "2021-11-20"  # 5 years old at collection
+    # EDTA plasma: the CCHMC interval's specimen (the lab's generic plasma is heparin plasma)
+    panel_payload["specimen"]["type"] = "plasma_edta"
     panel_payload["results"] = [
         {"analyte": "IL-6", "value": "12.4", "unit": "pg/mL"},
         {"analyte": "sIL-2R", "value": "1500", "unit": "U/mL"},

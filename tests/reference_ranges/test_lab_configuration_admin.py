@@ -69,13 +69,13 @@ def test_the_choices_and_the_list_show_which_rules_are_unverified(
     director_browser: Client, director: StaffMember
 ) -> None:
     add_page = director_browser.get(f"{SETTINGS_URL}add/").content.decode()
-    assert "DEL_VALLE_2020 v2026.1 — Del Valle 2020 admission IL-6 / IL-8 / TNF-α (UNVERIFIED)" in (
+    assert "DEL_VALLE_2020 v2026.2 — Del Valle 2020 admission IL-6 / IL-8 / TNF-α (UNVERIFIED)" in (
         add_page
     )
     assert (
-        "HEROLD_2020_IL6_CRP v2026.1 — Herold 2020 IL-6 / CRP cytokine-storm cut-offs (verified)"
-        in (add_page)
-    )
+        "HEROLD_2020_IL6_CRP v2026.2 — Herold 2020: predictors of the need for mechanical "
+        "ventilation in hospitalised COVID-19 (IL-6, CRP) (verified)"
+    ) in add_page
     director_browser.post(
         f"{SETTINGS_URL}add/",
         {"lab": director.lab.pk, "rule_id": "DEL_VALLE_2020", "enabled": "on", "reason": "COVID"},

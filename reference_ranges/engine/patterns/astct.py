@@ -3,14 +3,18 @@ inputs only.
 
 The grade is the highest of its components: fever (grade 1), hypotension (2: no vasopressor;
 3: one, or vasopressin; 4: several) and hypoxia (by the oxygen support, or by the flow of a
-nasal cannula when it is given). Without fever, and without antipyretic or anti-cytokine
-therapy that would mask it, nothing is graded as CRS. Cytokine values never enter the grade.
+nasal cannula when it is given). Fever counts only when it is not attributed to another cause,
+and a fever attributed to another cause is never graded (septic shock is not CRS). Without
+fever nothing is graded, except in a patient whose CRS had been diagnosed before antipyretic or
+anti-cytokine therapy masked the fever (Lee et al. 2019: fever is then no longer required).
+The lab does not diagnose: when nothing is graded the finding says that no grade was assigned
+and why, never that there is no CRS. Cytokine values never enter the grade.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from reference_ranges.engine.decimals import plain
@@ -30,6 +34,9 @@ from reference_ranges.engine.patterns.types import (
 _ZERO = Decimal(0)
 _PRESSORS = "vasopressors_excluding_vasopressin"
 _PRESSORS_LABEL = "vasopressors (excluding vasopressin)"
+_COMPONENT_NOTES = ("hypotension component", "hypoxia component")
+_DIAGNOSED = "crs_diagnosed_before_therapy"
+_DIAGNOSED_LABEL = "CRS diagnosed before the antipyretic or anti-cytokine therapy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +46,7 @@ class _Inputs:
     temperature: Decimal
     other_cause: bool
     therapy: bool
+    crs_diagnosed: bool | None
     hypotension: bool
     vasopressin: bool
     pressors: int
@@ -71,17 +79,20 @@ class _Reader:
     def boolean(self, name: str, label: str) -> bool:
         value = self.raw(name)
         if not isinstance(value, bool):
-            self.problems.append(
-                Evidence(
-                    name,
-                    clinical_text(value) if value is not None else None,
-                    label,
-                    None,
-                    "expected yes/no",
-                )
-            )
+            self._wrong_boolean(name, label, value)
             return False
         return value
+
+    def optional_boolean(self, name: str, label: str) -> bool | None:
+        value = self.raw(name)
+        if value is None or isinstance(value, bool):
+            return value
+        self._wrong_boolean(name, label, value)
+        return None
+
+    def _wrong_boolean(self, name: str, label: str, value: Decimal | bool | str | None) -> None:
+        shown = clinical_text(value) if value is not None else None
+        self.problems.append(Evidence(name, shown, label, None, "expected yes/no"))
 
 
 def _read_inputs(
@@ -96,6 +107,7 @@ def _read_inputs(
     therapy = reader.boolean(
         "antipyretic_or_anticytokine_given", "antipyretic or anti-cytokine therapy given"
     )
+    crs_diagnosed = reader.optional_boolean(_DIAGNOSED, _DIAGNOSED_LABEL)
     hypotension = reader.boolean("hypotension", "hypotension")
     vasopressin = reader.boolean("vasopressin", "vasopressin given")
     pressors = reader.number(_PRESSORS, _PRESSORS_LABEL)
@@ -123,6 +135,7 @@ def _read_inputs(
         temperature=temperature,
         other_cause=other_cause,
         therapy=therapy,
+        crs_diagnosed=crs_diagnosed,
         hypotension=hypotension,
         vasopressin=vasopressin,
         pressors=int(pressors),
@@ -137,7 +150,9 @@ def _fever_evidence(inputs: _Inputs, fever_c: Decimal, fever_label: str) -> list
         Evidence("temperature_c", plain(temperature), fever_label, temperature >= fever_c, ""),
         Evidence(
             "fever_attributable_to_other_cause",
-            clinical_text(inputs.other_cause),
+            "attributed to another cause"
+            if inputs.other_cause
+            else "not attributed to another cause",
             "fever not attributable to another cause",
             not inputs.other_cause,
             "",
@@ -145,9 +160,22 @@ def _fever_evidence(inputs: _Inputs, fever_c: Decimal, fever_label: str) -> list
         Evidence(
             "antipyretic_or_anticytokine_given",
             clinical_text(inputs.therapy),
-            "antipyretic or anti-cytokine therapy given (fever no longer required)",
+            "antipyretic or anti-cytokine therapy given",
             inputs.therapy,
             "",
+        ),
+        *(
+            ()
+            if inputs.crs_diagnosed is None
+            else (
+                Evidence(
+                    _DIAGNOSED,
+                    clinical_text(inputs.crs_diagnosed),
+                    f"{_DIAGNOSED_LABEL} (then fever is no longer required)",
+                    inputs.crs_diagnosed,
+                    "",
+                ),
+            )
         ),
     ]
 
@@ -210,7 +238,7 @@ def _oxygen_evidence(
     evidence = [
         Evidence(
             "oxygen_device",
-            device,
+            ASTCT_OXYGEN_DEVICES[device][1],
             "oxygen support",
             oxygen_grade > 0,
             f"hypoxia component: grade {oxygen_grade}{relabelled}",
@@ -232,14 +260,18 @@ def _oxygen_evidence(
 def _no_fever_reasons(
     inputs: _Inputs, fever_c: Decimal, pressure_grade: int, oxygen_grade: int
 ) -> str:
-    """Why nothing is graded when there is no fever and no therapy that would mask one."""
+    """Why nothing is graded when there is no fever and no waiver of the fever criterion."""
     reasons = [f"no fever ≥{plain(fever_c)} °C"]
-    if inputs.temperature >= fever_c and inputs.other_cause:
-        reasons = ["fever attributed to another cause"]
-    reasons.append("no antipyretic or anti-cytokine therapy")
+    if inputs.therapy:
+        reasons.append(
+            "antipyretic or anti-cytokine therapy given, but CRS had not been diagnosed before "
+            "it (only then is fever no longer required)"
+        )
+    else:
+        reasons.append("no antipyretic or anti-cytokine therapy after a CRS diagnosis")
     if pressure_grade or oxygen_grade:
         reasons.append("hypotension or hypoxia without fever is not graded as CRS")
-    return "; ".join(reasons)
+    return f"fever criterion not met ({'; '.join(reasons)})"
 
 
 def _drivers(
@@ -256,13 +288,16 @@ def _drivers(
             words for part_grade, words in (pressure, oxygen) if part_grade == grade
         )
     if not fever:
-        drivers += "; fever not required after antipyretic or anti-cytokine therapy"
+        drivers += (
+            "; fever not required: antipyretic or anti-cytokine therapy after CRS was diagnosed"
+        )
     return drivers
 
 
 def evaluate_astct(rule: PatternRule, context: PatternContext) -> Finding:
-    """The ASTCT grade (score 0–4) with the evidence of every component; indeterminate when a
-    clinical input is of the wrong type."""
+    """The ASTCT grade (score 1–4) with the evidence of every component; no score when no grade
+    is assigned; indeterminate when a clinical input is of the wrong type, or when whether the
+    fever criterion is waived depends on an input that was not supplied."""
     fever_c = rule.threshold("fever_c")
     low_flow_max = rule.threshold("low_flow_max_l_min")
     fever_label = f"fever ≥{plain(fever_c)} °C"
@@ -273,7 +308,6 @@ def evaluate_astct(rule: PatternRule, context: PatternContext) -> Finding:
         )
         return make_finding(rule, FindingStatus.INDETERMINATE, statement, inputs)
 
-    fever = inputs.temperature >= fever_c and not inputs.other_cause
     pressure_grade, pressure_words = _pressure_component(inputs)
     oxygen_grade, oxygen_words, relabelled = _oxygen_component(inputs, low_flow_max)
     evidence = [
@@ -281,21 +315,44 @@ def evaluate_astct(rule: PatternRule, context: PatternContext) -> Finding:
         *_pressure_evidence(inputs, pressure_grade),
         *_oxygen_evidence(inputs, low_flow_max, oxygen_grade, relabelled),
     ]
-
-    if not fever and not inputs.therapy:
+    if inputs.other_cause:
+        drivers = (
+            "fever criterion not met (the fever is attributed to another cause; a fever "
+            "attributed to another cause is never graded as CRS)"
+        )
+        return _not_assigned(rule, drivers, evidence)
+    fever = inputs.temperature >= fever_c
+    if not fever and inputs.therapy and inputs.crs_diagnosed is None:
+        statement = (
+            f"{rule.name}: cannot be graded — no fever ≥{plain(fever_c)} °C after antipyretic "
+            "or anti-cytokine therapy, and whether CRS had been diagnosed before that therapy "
+            "was not supplied (only then is fever no longer required)"
+        )
+        return make_finding(
+            rule, FindingStatus.INDETERMINATE, statement, evidence, missing_inputs=(_DIAGNOSED,)
+        )
+    if not fever and not (inputs.therapy and inputs.crs_diagnosed):
         drivers = _no_fever_reasons(inputs, fever_c, pressure_grade, oxygen_grade)
-        statement = rule.statement_not_met.format_map({"grade": "0", "drivers": drivers})
-        return make_finding(rule, FindingStatus.NOT_MET, statement, evidence, score=_ZERO)
+        return _not_assigned(rule, drivers, evidence)
 
     grade = max(1 if fever else 0, pressure_grade, oxygen_grade)
     if grade == 0:
-        values = {
-            "grade": "0",
-            "drivers": "afebrile after antipyretic or anti-cytokine therapy, "
-            "with no hypotension and no oxygen requirement",
-        }
-        statement = rule.statement_not_met.format_map(values)
-        return make_finding(rule, FindingStatus.NOT_MET, statement, evidence, score=_ZERO)
+        drivers = (
+            "afebrile after antipyretic or anti-cytokine therapy for diagnosed CRS, with no "
+            "hypotension and no oxygen requirement"
+        )
+        return _not_assigned(rule, drivers, evidence)
     drivers = _drivers(grade, fever, (pressure_grade, pressure_words), (oxygen_grade, oxygen_words))
     statement = rule.statement_met.format_map({"grade": str(grade), "drivers": drivers})
     return make_finding(rule, FindingStatus.MET, statement, evidence, score=Decimal(grade))
+
+
+def _not_assigned(rule: PatternRule, drivers: str, evidence: list[Evidence]) -> Finding:
+    """No grade: the rule's "not met" statement with why; no score (grade 0 is not a grade),
+    and no component grades in the evidence (a reader would take them for the CRS grade)."""
+    statement = rule.statement_not_met.format_map({"grade": "", "drivers": drivers})
+    ungraded = [
+        replace(item, note="") if item.note.startswith(_COMPONENT_NOTES) else item
+        for item in evidence
+    ]
+    return make_finding(rule, FindingStatus.NOT_MET, statement, ungraded)

@@ -28,7 +28,9 @@ from reference_ranges.engine.patterns.types import (
     PatternRuleError,
 )
 
-_INPUT_KEYS = frozenset({"name", "type", "unit", "choices", "integer", "min", "max", "description"})
+_INPUT_KEYS = frozenset(
+    {"name", "label", "type", "unit", "choices", "integer", "min", "max", "description"}
+)
 
 
 def _parse_input(raw_value: object, index: int) -> ClinicalInputSpec:
@@ -74,6 +76,8 @@ def _parse_input(raw_value: object, index: int) -> ClinicalInputSpec:
         minimum=limits[0],
         maximum=limits[1],
         description=text_of(raw, "description", None, f"clinical input {name}.description"),
+        label=text_of(raw, "label", None, f"clinical input {name}.label", required=False)
+        or name.replace("_", " "),
     )
 
 

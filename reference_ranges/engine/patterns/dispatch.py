@@ -7,6 +7,7 @@ compared with this in ``tests/engine/test_fast_paths.py``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from reference_ranges.engine.patterns.any_of import evaluate_any_of
 from reference_ranges.engine.patterns.astct import evaluate_astct
@@ -36,6 +37,26 @@ CONCLUSIONS: Mapping[str, Callable[[PatternRule, Sequence[Judgement]], Finding]]
 
 
 def evaluate_rule(rule: PatternRule, context: PatternContext, index: Index) -> Finding:
+    finding = _evaluate_rule(rule, context, index)
+    if not context.analyte_notes:
+        return finding
+    return with_analyte_notes(finding, context.analyte_notes)
+
+
+def with_analyte_notes(finding: Finding, notes: Mapping[str, str]) -> Finding:
+    """``finding`` with the note of every analyte it judged appended to its statement."""
+    judged = dict.fromkeys(
+        item.input
+        for item in finding.evidence
+        if item.value_text is not None and item.input in notes
+    )
+    if not judged:
+        return finding
+    extra = "; ".join(notes[analyte] for analyte in judged)
+    return replace(finding, statement=f"{finding.statement} — {extra}")
+
+
+def _evaluate_rule(rule: PatternRule, context: PatternContext, index: Index) -> Finding:
     absent = [name for name in rule.clinical_inputs if name not in context.clinical]
     if absent:
         return not_evaluated(rule, absent)

@@ -47,9 +47,9 @@ def evaluate_hscore(rule: PatternRule, judgements: Sequence[Judgement]) -> Findi
             if judgement is best:
                 note = f"scores {_points(judgement)} points"
             elif best is not None:
-                note = "met; a higher band of this input scores instead"
+                note = "a higher band of this input scores instead"
             else:
-                note = "met; the band this input scores in cannot be decided"
+                note = "the band this input scores in cannot be decided"
             note = f"{item.note}; {note}" if item.note else note
             evidence_by_id[id(judgement)] = Evidence(
                 item.input, item.value_text, item.criterion, True, note

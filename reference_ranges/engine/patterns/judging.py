@@ -25,6 +25,7 @@ from reference_ranges.engine.patterns.types import (
     PatternRuleError,
 )
 from reference_ranges.engine.types import Comparator, Measurement
+from reference_ranges.engine.units import identity_of
 
 
 def measurement_text(measurement: Measurement) -> str:
@@ -155,10 +156,19 @@ def judge_analyte(criterion: Criterion, index: Index) -> Judgement:
         evidence = Evidence(criterion.input, None, criterion.label, None, "not measured")
         return Judgement(criterion, evidence, present=False)
     texts = "; ".join(sorted(measurement_text(m) for m in reported))
-    in_unit = [m for m in reported if m.unit == criterion.unit]
+    unit = criterion.unit
+    in_unit = [m for m in reported if m.unit == unit]
+    identity = ""
+    if not in_unit and unit is not None:
+        # The same unit written another way (µg/L and ng/mL): the number is judged unchanged,
+        # and the evidence prints the identity.
+        identities = {identity_of(m.unit, unit) for m in reported} - {None}
+        if identities:
+            in_unit = [m for m in reported if identity_of(m.unit, unit)]
+            identity = "; ".join(sorted(f"{text} (identity)" for text in identities if text))
     if not in_unit:
         units = ", ".join(sorted({m.unit for m in reported}))
-        note = f"reported in {units}; criterion is defined in {criterion.unit}"
+        note = f"reported in {units}; criterion is defined in {unit}"
         return Judgement(
             criterion, Evidence(criterion.input, texts, criterion.label, None, note), True
         )
@@ -172,6 +182,8 @@ def judge_analyte(criterion: Criterion, index: Index) -> Judgement:
     else:
         satisfied = None
         note = f"reported {len(in_unit)} times in {criterion.unit} with conflicting results"
+    if identity:
+        note = f"{identity}; {note}" if note else identity
     return Judgement(
         criterion, Evidence(criterion.input, texts, criterion.label, satisfied, note), True
     )
@@ -209,5 +221,12 @@ def judge_clinical(criterion: Criterion, clinical: Mapping[str, ClinicalValue]) 
 
 def judge(criterion: Criterion, context: PatternContext, index: Index) -> Judgement:
     if criterion.is_analyte:
-        return judge_analyte(criterion, index)
+        judgement = judge_analyte(criterion, index)
+        extra = context.analyte_notes.get(criterion.input) if context.analyte_notes else None
+        if extra is None or not judgement.present:
+            return judgement
+        item = judgement.evidence
+        note = f"{item.note}; {extra}" if item.note else extra
+        evidence = Evidence(item.input, item.value_text, item.criterion, item.satisfied, note)
+        return Judgement(criterion, evidence, present=True)
     return judge_clinical(criterion, context.clinical)

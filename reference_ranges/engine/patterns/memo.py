@@ -139,7 +139,9 @@ class _RuleMemo:
                         self.not_evaluated[absent] = known
                 return known
         findings = self.findings
-        if findings is None:
+        notes = context.analyte_notes
+        if findings is None or (notes and any(analyte in notes for analyte in self.analytes)):
+            # Rare: a note on an analyte this rule reads (not part of the key): no memo.
             return evaluate_rule(rule, context, index)
         key: list[object] = []
         if clinical:

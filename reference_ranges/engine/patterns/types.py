@@ -7,7 +7,7 @@ read. Pure Python: no Django, no clock.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -36,19 +36,22 @@ CRITERION_OPS = (*NUMERIC_OPS, EQUALS, IS_TRUE)
 
 INPUT_TYPES = ("number", "boolean", "choice")
 
-# The clinical inputs the ASTCT grading reads: name -> type. ``oxygen_flow_l_min`` is optional
-# (it refines a nasal-cannula device); the others are the rule's required clinical_inputs.
+# The clinical inputs the ASTCT grading reads: name -> type. ``oxygen_flow_l_min`` (it refines
+# a nasal-cannula device) and ``crs_diagnosed_before_therapy`` (needed only when an afebrile
+# patient had antipyretic or anti-cytokine therapy) are optional; the others are the rule's
+# required clinical_inputs.
 ASTCT_INPUTS: Mapping[str, str] = {
     "temperature_c": "number",
     "fever_attributable_to_other_cause": "boolean",
     "antipyretic_or_anticytokine_given": "boolean",
+    "crs_diagnosed_before_therapy": "boolean",
     "hypotension": "boolean",
     "vasopressors_excluding_vasopressin": "number",
     "vasopressin": "boolean",
     "oxygen_device": "choice",
     "oxygen_flow_l_min": "number",
 }
-ASTCT_OPTIONAL_INPUTS = frozenset({"oxygen_flow_l_min"})
+ASTCT_OPTIONAL_INPUTS = frozenset({"oxygen_flow_l_min", "crs_diagnosed_before_therapy"})
 
 # oxygen_device choice -> (hypoxia grade, words in a statement). Lee et al. 2019, Table.
 ASTCT_OXYGEN_DEVICES: Mapping[str, tuple[int, str]] = {
@@ -152,7 +155,8 @@ class PatternRule:
 
 @dataclass(frozen=True, slots=True)
 class ClinicalInputSpec:
-    """A clinical input a rule may read: its type, unit, choices and limits (for validation)."""
+    """A clinical input a rule may read: its type, unit, choices and limits (for validation),
+    and ``label``, the input in a clinician's words as reports print it."""
 
     name: str
     type: str
@@ -162,6 +166,7 @@ class ClinicalInputSpec:
     minimum: Decimal | None
     maximum: Decimal | None
     description: str
+    label: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +195,10 @@ class PatternContext:
 
     ``clinical`` maps input name to value (empty when no clinical inputs came with the panel);
     ``history`` holds earlier panels of the same patient, oldest first, the current excluded;
-    ``baseline`` is the panel fold rises are measured from (e.g. pre-infusion).
+    ``baseline`` is the panel fold rises are measured from (e.g. pre-infusion);
+    ``analyte_notes`` maps an analyte code to what a reader must know about its value, in
+    words (IL-6 measured after tocilizumab, which raises it artefactually): every finding that
+    judges that analyte carries the note in its evidence and its statement.
     """
 
     measurements: tuple[Measurement, ...]
@@ -198,6 +206,7 @@ class PatternContext:
     history: tuple[SerialPoint, ...]
     baseline: SerialPoint | None
     age_years: int | None
+    analyte_notes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +230,8 @@ class Finding:
     """One rule's conclusion for one panel, with the evidence and provenance to audit it.
 
     ``score`` is the HScore (``None`` when a censored input leaves it a range) or the ASTCT grade
-    (0–4); ``None`` for other kinds. ``missing_inputs`` lists the inputs that were not supplied.
+    (1–4; ``None`` when no grade is assigned); ``None`` for other kinds. ``missing_inputs``
+    lists the inputs that were not supplied.
     """
 
     rule_id: str
