@@ -7,7 +7,6 @@ only draws what it is given. Values are shown exactly as reported, with their co
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -15,6 +14,7 @@ from django.utils import timezone
 from panels.models import Panel, Result
 from reference_ranges.engine import age_on
 from reference_ranges.models import Sex, SpecimenType
+from reports.formatting import when_text as _when
 from reports.models import Report
 from reports.rendering.document import (
     Amendment,
@@ -23,10 +23,9 @@ from reports.rendering.document import (
     ReportDocument,
     ResultLine,
     SummaryLine,
-    TrendRow,
-    TrendTable,
 )
 from reports.selectors import panel_get_for_rendering
+from reports.trend_builder import trend_table
 
 FLAG_TEXT = {
     "N": "Normal",
@@ -46,12 +45,6 @@ STATUS_TEXT = {
     "indeterminate": "Indeterminate",
     "not_evaluated": "Not evaluated",
 }
-EVENT_TEXT = {"car_t_infusion": "CAR-T infusion", "bispecific_start": "bispecific antibody start"}
-
-
-def _when(moment: datetime) -> str:
-    local = timezone.localtime(moment)
-    return local.strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _age_text(panel: Panel) -> str:
@@ -155,55 +148,6 @@ def _summary_lines(groups: list[dict[str, Any]]) -> tuple[SummaryLine, ...]:
     )
 
 
-def _day_text(day: int | None) -> str:
-    if day is None:
-        return ""
-    return f"Day {day:+d}" if day else "Day 0"
-
-
-def _trend_table(panel: Panel) -> TrendTable | None:
-    serial = panel.serial
-    if not serial or not serial.get("analytes"):
-        return None
-    names = {result.analyte.code: result.analyte.short_name for result in panel.results.all()}
-    columns: dict[str, str] = {}
-    for analyte in serial["analytes"]:
-        for point in analyte["points"]:
-            columns.setdefault(
-                point["accession"], _day_text(point["day"]) or point["collected_at"][:10]
-            )
-    keys = list(columns)
-    rows = []
-    for analyte in serial["analytes"]:
-        by_key = {point["accession"]: point for point in analyte["points"]}
-        current = by_key.get(panel.accession)
-        fold = current["fold_from_baseline"] if current else None
-        rows.append(
-            TrendRow(
-                analyte_name=names.get(analyte["analyte"], analyte["analyte"]),
-                unit=analyte["unit"],
-                cells=tuple(by_key[key]["value_text"] if key in by_key else "—" for key in keys),
-                fold_text=f"×{Decimal(fold):.1f}" if fold is not None else "—",
-            )
-        )
-    anchor = serial.get("anchor")
-    note_parts = []
-    if anchor:
-        when = _when(datetime.fromisoformat(anchor["occurred_at"]))
-        note_parts.append(f"Day 0 = {EVENT_TEXT.get(anchor['kind'], anchor['kind'])} {when}")
-    if serial.get("baseline"):
-        note_parts.append(f"baseline: accession {serial['baseline']}")
-    note_parts.append(
-        "fold change is computed only between uncensored values in the same unit "
-        "(shown to one decimal; stored exactly)"
-    )
-    column_titles = tuple(
-        f"{columns[key]} ({key})" + (" — this report" if key == panel.accession else "")
-        for key in keys
-    )
-    return TrendTable(columns=column_titles, rows=tuple(rows), note="; ".join(note_parts))
-
-
 def _correction_side(value: str, unit: str, code: str | None) -> str:
     flag = FLAG_TEXT.get(code or "", code or "")
     return f"{value} {unit} ({flag})"
@@ -267,6 +211,6 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
         findings=_finding_lines(panel),
         family_summary=_summary_lines(panel.summary.get("by_family", [])),
         role_summary=_summary_lines(panel.summary.get("by_role", [])),
-        trend=_trend_table(panel),
+        trend=trend_table(panel),
         amendment=_amendment(report),
     )
