@@ -20,14 +20,14 @@ from django.utils import timezone
 from panels.intake.imports.prepare import PreparedPanel
 from panels.interpretation import (
     ANCHOR_KINDS,
-    _baseline,
     evidence_json,
+    panel_serial_point,
     result_measurement,
     serial_json,
     summary_json,
 )
 from panels.models import Panel, PatientEvent, Result
-from reference_ranges.engine.kinetics import serial_trends
+from reference_ranges.engine.kinetics import serial_history
 from reference_ranges.engine.patterns import (
     PatternContext,
     PatternRule,
@@ -89,6 +89,7 @@ def conclude(
             panel_key=submission.accession,
             collected_at=timezone.localtime(submission.collected_at, zone),
             measurements=prepared.measurements,
+            specimen_type=submission.specimen_type,
         )
         mrn = submission.patient.mrn
         stored = history.get(prepared.patient_id, []) if prepared.patient_id else []
@@ -128,10 +129,8 @@ def _stored_history(*, patient_ids: set[int]) -> dict[int, list[SerialPoint]]:
     )
     for panel in earlier:
         history.setdefault(panel.patient_id, []).append(
-            SerialPoint(
-                panel_key=panel.accession,
-                collected_at=timezone.localtime(panel.collected_at, zone),
-                measurements=tuple(result_measurement(result) for result in panel.results.all()),
+            panel_serial_point(
+                panel, tuple(result_measurement(result) for result in panel.results.all()), zone
             )
         )
     return history
@@ -177,12 +176,12 @@ def _conclusions(
     zone: tzinfo,
 ) -> Conclusions:
     anchor_at = timezone.localtime(anchor.occurred_at, zone) if anchor else None
-    baseline = _baseline(history=history, current=current, anchor_at=anchor_at)
+    serial = serial_history(history, current, anchor_at)
     context = PatternContext(
         measurements=current.measurements,
         clinical={},
         history=tuple(history),
-        baseline=baseline,
+        baseline=serial.baseline.point,
         age_years=prepared.age.years if prepared.age else None,
     )
     findings = [
@@ -203,18 +202,9 @@ def _conclusions(
         }
         for position, finding in enumerate(evaluate_patterns(rules, context), start=1)
     ]
-    trends = (
-        serial_trends(
-            [*history, current],
-            anchor=anchor_at,
-            baseline_key=baseline.panel_key if baseline else None,
-        )
-        if history
-        else []
-    )
     return Conclusions(
         findings=findings,
-        serial=serial_json(trends, anchor=anchor, baseline=baseline),
+        serial=serial_json(serial, anchor=anchor, anchor_at=anchor_at),
         summary=summary_json(
             prepared.interpretations,
             {r.analyte.code: facts[r.analyte.code] for r in prepared.staged.submission.results},
