@@ -149,5 +149,5 @@ def test_three_charts_draw_two_to_a_row() -> None:
 
     grid = trend_chart.flowable(table.charts)
 
-    assert len(grid._cellvalues) == 2  # type: ignore[attr-defined]
+    assert len(grid._cellvalues) == 2
     assert render_pdf(_document(trend=table)).startswith(b"%PDF-")

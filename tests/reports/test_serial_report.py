@@ -80,19 +80,20 @@ def golden(name: str) -> list[str]:
     return (GOLDEN / name).read_text(encoding="utf-8").splitlines()
 
 
-@pytest.mark.django_db
-def test_columns_follow_collection_order_and_mark_the_current_panel_by_accession(
-    technician_client: APIClient,
-) -> None:
-    # given: the issue's case, each analyte first appearing in a different panel
+@pytest.fixture
+def day_order_report(technician_client: APIClient) -> Report:
+    """The issue's case: IL-6 only at day -1, IFN-γ only at day +1, both at day +4 (current)."""
     submit(technician_client, "S-1", "2026-11-09T08:00:00Z", {"IL-6": "2.0"}, events=(INFUSION,))
     submit(technician_client, "S-2", "2026-11-11T08:00:00Z", {"IFN-γ": "50"})
-    report = submit(
-        technician_client, "S-3", "2026-11-14T08:00:00Z", {"IFN-γ": "400", "IL-6": "480"}
-    )
+    return submit(technician_client, "S-3", "2026-11-14T08:00:00Z", {"IFN-γ": "400", "IL-6": "480"})
 
-    # when
-    trend = document_of(report).trend
+
+@pytest.mark.django_db
+def test_columns_follow_collection_order_and_mark_the_current_panel_by_accession(
+    day_order_report: Report,
+) -> None:
+    # when: each analyte first appears in a different panel
+    trend = document_of(day_order_report).trend
 
     # then
     assert trend is not None
@@ -110,15 +111,9 @@ def test_columns_follow_collection_order_and_mark_the_current_panel_by_accession
 
 @pytest.mark.django_db
 def test_serial_table_golden_text_day_minus_one_plus_one_plus_four(
-    technician_client: APIClient,
+    day_order_report: Report,
 ) -> None:
-    submit(technician_client, "S-1", "2026-11-09T08:00:00Z", {"IL-6": "2.0"}, events=(INFUSION,))
-    submit(technician_client, "S-2", "2026-11-11T08:00:00Z", {"IFN-γ": "50"})
-    report = submit(
-        technician_client, "S-3", "2026-11-14T08:00:00Z", {"IFN-γ": "400", "IL-6": "480"}
-    )
-
-    assert serial_lines(document_of(report)) == golden("serial_day_order.txt")
+    assert serial_lines(document_of(day_order_report)) == golden("serial_day_order.txt")
 
 
 @pytest.mark.django_db
