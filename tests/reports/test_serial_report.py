@@ -225,3 +225,44 @@ def test_an_elevated_analyte_with_earlier_panels_gets_a_trend_chart(
     assert (chart.band_low, chart.band_high) == (None, Decimal("2.5"))
     assert chart.x_ticks == ((-1, "-1"), (1, "+1"), (4, "+4"))
     assert serial_lines(document, charts=True) == golden("serial_chart.txt")
+
+
+@pytest.mark.django_db
+def test_the_baseline_mark_is_part_of_what_was_submitted(technician_client: APIClient) -> None:
+    submit(technician_client, "B-1", "2026-11-09T08:00:00Z", {"IL-6": "4.0"}, is_baseline=True)
+    payload: dict[str, Any] = copy.deepcopy(EXAMPLE_PANEL)
+    payload["accession"] = "B-1"
+    payload["specimen"] = {"type": SPECIMEN, "collected_at": "2026-11-09T08:00:00Z"}
+    payload["results"] = [{"analyte": "IL-6", "value": "4.0", "unit": "pg/mL"}]
+
+    unmarked = technician_client.post("/api/v1/panels/", payload, format="json")
+    payload["specimen"]["is_baseline"] = True
+    marked = technician_client.post("/api/v1/panels/", payload, format="json")
+
+    assert (unmarked.status_code, marked.status_code) == (409, 200)
+
+
+@pytest.mark.django_db
+def test_a_snapshot_stored_before_the_baseline_rule_shows_no_fold(
+    technician_client: APIClient,
+) -> None:
+    # given: a trend snapshot in the earlier shape, its "baseline" the first panel on file
+    submit(technician_client, "O-1", "2026-11-09T08:00:00Z", {"IL-6": "2.0"})
+    report = submit(technician_client, "O-2", "2026-11-14T08:00:00Z", {"IL-6": "480"})
+    panel = Panel.objects.get(accession="O-2")
+    [il6] = panel.serial["analytes"]
+    for point, fold in zip(il6["points"], ("1", "240"), strict=True):
+        point["fold_from_baseline"] = fold
+    Panel.objects.filter(pk=panel.pk).update(
+        serial={"anchor": None, "baseline": "O-1", "analytes": [il6]}
+    )
+
+    trend = document_of(report).trend
+
+    assert trend is not None
+    assert [(c.accession, c.is_baseline, c.is_current) for c in trend.columns] == [
+        ("O-1", False, False),
+        ("O-2", False, True),
+    ]
+    assert [row.fold_text for row in trend.rows] == ["—"]
+    assert trend.fold_note.startswith("No fold change: this trend was recorded before")
