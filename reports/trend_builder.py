@@ -206,7 +206,7 @@ def _chart(
         )
     else:
         band_low, band_high = rule.low, rule.high
-        band_label = f"Reference interval {result.reference_text}"
+        band_label = f"the reference interval applied to this report, {result.reference_text}"
     return TrendChart(
         title=f"{name}, {unit} ({_specimen_text(trend.get('specimen_type', ''))})",
         y_label=f"{name} ({unit})",

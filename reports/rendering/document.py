@@ -79,7 +79,7 @@ class TrendChart:
     points: tuple[ChartPoint, ...]  # in collection order
     band_low: Decimal | None  # the reference interval of this report's result, when drawn
     band_high: Decimal | None
-    band_label: str  # "Reference interval ≤5.9 pg/mL"; "" when no band is drawn
+    band_label: str  # "the reference interval applied to this report, ≤5.9 pg/mL"; or ""
     note: str  # what the chart leaves out and why, e.g. the interval in another unit; or ""
 
 
