@@ -169,9 +169,11 @@ def _chart(
     anchor_on: date | None,
 ) -> TrendChart | None:
     points: list[ChartPoint] = []
+    undrawn: list[str] = []
     for point in sorted(trend["points"], key=lambda p: (p["collected_at"], p["accession"])):
         value, is_censored = _value(point["value_text"])
         if not value.is_finite():
+            undrawn.append(point["value_text"])
             continue
         collected = datetime.fromisoformat(point["collected_at"]).date()
         points.append(
@@ -207,6 +209,8 @@ def _chart(
     else:
         band_low, band_high = rule.low, rule.high
         band_label = f"the reference interval applied to this report, {result.reference_text}"
+    if undrawn:
+        note = f"{note} Not drawn (not a finite number): {', '.join(undrawn)}.".strip()
     return TrendChart(
         title=f"{name}, {unit} ({_specimen_text(trend.get('specimen_type', ''))})",
         y_label=f"{name} ({unit})",
@@ -256,7 +260,7 @@ def trend_table(panel: Panel) -> TrendTable | None:
         if (
             result is not None
             and result.interpretation in ELEVATED
-            and result.unit == (trend["unit"])
+            and result.unit == trend["unit"]
         ):
             chart = _chart(
                 trend,
