@@ -30,7 +30,12 @@ from panels.models import Panel, PatientEvent, PatientEventKind, Result
 from panels.submission import ResultData, collected_on
 from reference_ranges.engine import Age, age_on, interpret
 from reference_ranges.engine.decimals import trimmed
-from reference_ranges.engine.kinetics import AnalyteTrend, serial_trends
+from reference_ranges.engine.kinetics import (
+    AnalyteTrend,
+    SerialHistory,
+    anchor_day,
+    serial_history,
+)
 from reference_ranges.engine.patterns import (
     ClinicalValue,
     Finding,
@@ -208,6 +213,7 @@ def _trend_json(trends: Sequence[AnalyteTrend]) -> list[dict[str, Any]]:
         {
             "analyte": trend.analyte,
             "unit": trend.unit,
+            "specimen_type": trend.specimen_type,
             "points": [
                 {
                     "accession": point.panel_key,
@@ -275,6 +281,20 @@ def analyte_notes_for(*, patient_id: int, collected_at: datetime) -> dict[str, s
     }
 
 
+def panel_serial_point(
+    panel: Panel, measurements: tuple[Measurement, ...], zone: tzinfo | None = None
+) -> SerialPoint:
+    """``panel`` as one point of its patient's series (collection time in the lab's zone,
+    ``zone``, default the current one)."""
+    return SerialPoint(
+        panel_key=panel.accession,
+        collected_at=timezone.localtime(panel.collected_at, zone),
+        measurements=measurements,
+        specimen_type=panel.specimen_type,
+        is_marked_baseline=panel.is_baseline,
+    )
+
+
 def _history(*, panel: Panel) -> list[SerialPoint]:
     earlier = (
         Panel.objects.filter(patient_id=panel.patient_id, collected_at__lt=panel.collected_at)
@@ -285,11 +305,7 @@ def _history(*, panel: Panel) -> list[SerialPoint]:
         .order_by("collected_at", "pk")
     )
     return [
-        SerialPoint(
-            panel_key=other.accession,
-            collected_at=timezone.localtime(other.collected_at),
-            measurements=tuple(_measurement(result) for result in other.results.all()),
-        )
+        panel_serial_point(other, tuple(_measurement(result) for result in other.results.all()))
         for other in earlier
     ]
 
@@ -304,21 +320,17 @@ def panel_conclusions(
     analytes: Mapping[str, Analyte],
 ) -> PanelConclusions:
     """Findings, trend snapshot and summary for ``panel`` (whose results are not yet read back)."""
-    current = SerialPoint(
-        panel_key=panel.accession,
-        collected_at=timezone.localtime(panel.collected_at),
-        measurements=tuple(_measurement(result) for result in results),
-    )
+    current = panel_serial_point(panel, tuple(_measurement(result) for result in results))
     history = _history(panel=panel)
     anchor = anchor_event_for(patient_id=panel.patient_id, collected_at=panel.collected_at)
     # Day numbering counts dates on the lab's calendar: both times in the lab's time zone.
     anchor_at = timezone.localtime(anchor.occurred_at) if anchor else None
-    baseline, trends = baseline_and_trends(history=history, current=current, anchor_at=anchor_at)
+    serial = serial_history(history, current, anchor_at)
     context = PatternContext(
         measurements=current.measurements,
         clinical={name: ClinicalValue(name=name, value=value) for name, value in clinical.items()},
         history=tuple(history),
-        baseline=baseline,
+        baseline=serial.baseline.point,
         age_years=age_years,
         analyte_notes=analyte_notes_for(
             patient_id=panel.patient_id, collected_at=panel.collected_at
@@ -328,24 +340,47 @@ def panel_conclusions(
     facts = {code: analyte_facts(analyte) for code, analyte in analytes.items()}
     return PanelConclusions(
         findings=findings,
-        serial=serial_json(trends, anchor=anchor, baseline=baseline),
+        serial=serial_json(serial, anchor=anchor, anchor_at=anchor_at),
         summary=summary_json(interpretations, facts),
         anchor_event=anchor,
     )
 
 
+def _panel_json(point: SerialPoint, anchor_at: datetime | None) -> dict[str, Any]:
+    return {
+        "accession": point.panel_key,
+        "collected_at": point.collected_at.isoformat(),
+        "day": anchor_day(point.collected_at, anchor_at),
+        "specimen_type": point.specimen_type,
+        "is_marked_baseline": point.is_marked_baseline,
+    }
+
+
 def serial_json(
-    trends: Sequence[AnalyteTrend], *, anchor: PatientEvent | None, baseline: SerialPoint | None
+    serial: SerialHistory, *, anchor: PatientEvent | None, anchor_at: datetime | None
 ) -> dict[str, Any]:
-    """The trend snapshot stored on a panel ({} when there is no earlier panel)."""
-    if not trends:
+    """The trend snapshot stored on a panel ({} when there is no earlier panel).
+
+    ``panels``: the panels compared, in collection order (the current last); ``excluded``: the
+    earlier panels of other specimen types, set apart; ``baseline`` with ``baseline_basis``, or
+    ``no_baseline`` (a :class:`~reference_ranges.engine.kinetics.NoBaseline` value) saying why
+    no fold change is shown.
+    """
+    if len(serial.compared) + len(serial.excluded) < 2:
         return {}
+    baseline = serial.baseline
     return {
         "anchor": (
             {"kind": anchor.kind, "occurred_at": anchor.occurred_at.isoformat()} if anchor else None
         ),
-        "baseline": baseline.panel_key if baseline else None,
-        "analytes": _trend_json(trends),
+        "specimen_type": serial.compared[-1].specimen_type,
+        "baseline": baseline.point.panel_key if baseline.point else None,
+        "baseline_basis": baseline.basis.value if baseline.basis else None,
+        "no_baseline": baseline.missing.value if baseline.missing else None,
+        "other_specimen_types": list(baseline.other_specimen_types),
+        "panels": [_panel_json(point, anchor_at) for point in serial.compared],
+        "excluded": [_panel_json(point, anchor_at) for point in serial.excluded],
+        "analytes": _trend_json(serial.trends),
     }
 
 
@@ -377,38 +412,3 @@ def analyte_facts(analyte: Analyte) -> AnalyteFacts:
         family=analyte.family,
         role=analyte.inflammatory_role,
     )
-
-
-def baseline_and_trends(
-    *, history: Sequence[SerialPoint], current: SerialPoint, anchor_at: datetime | None
-) -> tuple[SerialPoint | None, list[AnalyteTrend]]:
-    """The baseline of ``current``'s series (``_baseline``) and its trends (none without
-    history); ``anchor_at`` in the lab's time zone."""
-    baseline = _baseline(history=history, current=current, anchor_at=anchor_at)
-    trends = (
-        serial_trends(
-            [*history, current],
-            anchor=anchor_at,
-            baseline_key=baseline.panel_key if baseline else None,
-        )
-        if history
-        else []
-    )
-    return baseline, trends
-
-
-def _baseline(
-    *, history: Sequence[SerialPoint], current: SerialPoint, anchor_at: datetime | None
-) -> SerialPoint | None:
-    """The last panel at or before the anchor; without an anchor, the first panel.
-
-    With an anchor but no panel before it there is no baseline: a post-infusion panel must
-    never serve as the reference a fold rise is measured from.
-    """
-    if not history:
-        return None
-    series = [*history, current]
-    if anchor_at is not None:
-        before = [point for point in series if point.collected_at <= anchor_at]
-        return before[-1] if before else None
-    return series[0]

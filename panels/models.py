@@ -71,6 +71,12 @@ class Panel(TimestampedModel):
     specimen_type = models.CharField(max_length=16, choices=SpecimenType.choices)
     collected_at = models.DateTimeField()
     received_at = models.DateTimeField()
+    is_baseline = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Marked by the lab as the patient's baseline: fold changes of later panels "
+        "of the same specimen type are measured from it",
+    )
     ordering_clinician = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ordered_panels"
     )

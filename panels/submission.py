@@ -66,6 +66,7 @@ class PanelSubmission:
     results: tuple[ResultData, ...]
     clinical: Mapping[str, Decimal | bool | str] = field(default_factory=dict)
     events: tuple[EventData, ...] = ()
+    is_baseline: bool = False  # the lab marks this specimen as the patient's baseline
 
     def content_sha256(self) -> str:
         """A hash of what was said, independent of result order and analyte spelling."""
@@ -80,7 +81,12 @@ class PanelSubmission:
                 else None,
                 "sex": self.patient.sex,
             },
-            "specimen": {"type": self.specimen_type, "collected_at": self.collected_at.isoformat()},
+            "specimen": {
+                "type": self.specimen_type,
+                "collected_at": self.collected_at.isoformat(),
+                # only when marked, so that hashes of unmarked panels stay as they were
+                **({"is_baseline": True} if self.is_baseline else {}),
+            },
             "ordering_clinician": self.ordering_clinician.get_username(),
             "clinical": {name: json_value(value) for name, value in self.clinical.items()},
             "events": sorted([event.kind, event.occurred_at.isoformat()] for event in self.events),
@@ -188,6 +194,7 @@ def panel_submission_build(
     clinical: Mapping[str, Decimal | bool | str] | None = None,
     events: Sequence[EventData] = (),
     zone: tzinfo | None = None,
+    is_baseline: bool = False,
 ) -> PanelSubmission:
     """The one way to build a ``PanelSubmission``: every shared check first.
 
@@ -210,4 +217,5 @@ def panel_submission_build(
         results=tuple(results),
         clinical=dict(clinical) if clinical is not None else {},
         events=tuple(events),
+        is_baseline=is_baseline,
     )

@@ -427,9 +427,7 @@ class LabSpecimenSetting(models.Model):
         blank=True,
         help_text='What the lab\'s specimens labelled only "plasma" are collected in',
     )
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    changed_by = user_reference()
     changed_at = models.DateTimeField()
 
     class Meta:

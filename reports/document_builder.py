@@ -7,21 +7,19 @@ only draws what it is given. Values are shown exactly as reported, with their co
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from django.utils import timezone
 
 from panels.models import Panel
 from reference_ranges.engine import age_on
 from reference_ranges.models import Sex, SpecimenType
-from reports.findings_builder import finding_lines, moment_text, person_text
+from reports.findings_builder import finding_lines, person_text
+from reports.formatting import when_text
 from reports.models import Report
 from reports.rendering.document import (
     Amendment,
     CorrectionLine,
     ReportDocument,
-    TrendRow,
-    TrendTable,
 )
 from reports.results_builder import (
     FLAG_TEXT,
@@ -34,12 +32,7 @@ from reports.results_builder import (
     table_rows,
 )
 from reports.selectors import panel_get_for_rendering
-
-EVENT_TEXT = {"car_t_infusion": "CAR-T infusion", "bispecific_start": "bispecific antibody start"}
-
-
-def _when(moment: datetime) -> str:
-    return moment_text(moment)
+from reports.trend_builder import trend_table
 
 
 def _age_text(panel: Panel) -> str:
@@ -56,55 +49,6 @@ def _clinician_text(panel: Panel) -> str:
     return person_text(panel.ordering_clinician)
 
 
-def _day_text(day: int | None) -> str:
-    if day is None:
-        return ""
-    return f"Day {day:+d}" if day else "Day 0"
-
-
-def _trend_table(panel: Panel) -> TrendTable | None:
-    serial = panel.serial
-    if not serial or not serial.get("analytes"):
-        return None
-    names = {result.analyte.code: result.analyte.short_name for result in panel.results.all()}
-    columns: dict[str, str] = {}
-    for analyte in serial["analytes"]:
-        for point in analyte["points"]:
-            columns.setdefault(
-                point["accession"], _day_text(point["day"]) or point["collected_at"][:10]
-            )
-    keys = list(columns)
-    rows = []
-    for analyte in serial["analytes"]:
-        by_key = {point["accession"]: point for point in analyte["points"]}
-        current = by_key.get(panel.accession)
-        fold = current["fold_from_baseline"] if current else None
-        rows.append(
-            TrendRow(
-                analyte_name=names.get(analyte["analyte"], analyte["analyte"]),
-                unit=analyte["unit"],
-                cells=tuple(by_key[key]["value_text"] if key in by_key else "—" for key in keys),
-                fold_text=f"×{Decimal(fold):.1f}" if fold is not None else "—",
-            )
-        )
-    anchor = serial.get("anchor")
-    note_parts = []
-    if anchor:
-        when = _when(datetime.fromisoformat(anchor["occurred_at"]))
-        note_parts.append(f"Day 0 = {EVENT_TEXT.get(anchor['kind'], anchor['kind'])} {when}")
-    if serial.get("baseline"):
-        note_parts.append(f"baseline: accession {serial['baseline']}")
-    note_parts.append(
-        "fold change is computed only between uncensored values in the same unit "
-        "(shown to one decimal; stored exactly)"
-    )
-    column_titles = tuple(
-        f"{columns[key]} ({key})" + (" — this report" if key == panel.accession else "")
-        for key in keys
-    )
-    return TrendTable(columns=column_titles, rows=tuple(rows), note="; ".join(note_parts))
-
-
 def _correction_side(value: str, unit: str, code: str | None) -> str:
     flag = FLAG_TEXT.get(code or "", code or "")
     return f"{value} {unit} ({flag})"
@@ -114,7 +58,7 @@ def _amendment(report: Report) -> Amendment | None:
     original = report.amends
     if original is None:
         return None
-    issued = _when(original.rendered_at) if original.rendered_at else "not issued (failed)"
+    issued = when_text(original.rendered_at) if original.rendered_at else "not issued (failed)"
     return Amendment(
         replaces=f"report {original.pk}, issued {issued}",
         reason=report.amendment_reason,
@@ -159,9 +103,9 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
         patient_age=_age_text(panel),
         accession=panel.accession,
         specimen_type=str(SpecimenType(panel.specimen_type).label),
-        collected_at=_when(panel.collected_at),
-        received_at=_when(panel.received_at),
-        reported_at=_when(reported_at),
+        collected_at=when_text(panel.collected_at),
+        received_at=when_text(panel.received_at),
+        reported_at=when_text(reported_at),
         ordering_clinician=_clinician_text(panel),
         ruleset_label=f"{ruleset.name}, version {ruleset.version}",
         results=table_rows(lines),
@@ -173,6 +117,6 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
             panel.summary.get("by_family", []), results, lines, by_role=False
         ),
         role_summary=summary_lines(panel.summary.get("by_role", []), results, lines, by_role=True),
-        trend=_trend_table(panel),
+        trend=trend_table(panel),
         amendment=_amendment(report),
     )

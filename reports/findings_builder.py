@@ -11,14 +11,12 @@ would let them be evaluated.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Any
-
-from django.utils import timezone
 
 from panels.models import Finding, Panel
 from reference_ranges.models import Analyte
 from reference_ranges.patterns import clinical_inputs
+from reports.formatting import when_text
 from reports.rendering.document import FindingLine
 
 STATUS_TEXT = {
@@ -28,11 +26,6 @@ STATUS_TEXT = {
     "not_evaluated": "Not evaluated",
 }
 _SATISFIED_TEXT = {True: "met", False: "not met", None: "undecided"}
-
-
-def moment_text(moment: datetime) -> str:
-    """A moment as reports print it, in the lab's time zone: "2026-11-20 08:30 UTC"."""
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def person_text(user: Any) -> str:
@@ -65,7 +58,7 @@ def _provenance(panel: Panel, finding: Finding, clinical_names: frozenset[str]) 
         return ""
     return (
         f"Calculated from clinical data supplied by {person_text(panel.submitted_by)} at "
-        f"{moment_text(panel.created_at)} — not a laboratory measurement."
+        f"{when_text(panel.created_at)} — not a laboratory measurement."
     )
 
 

@@ -109,6 +109,9 @@ class PatientInput(serializers.Serializer[Any]):
 class SpecimenInput(serializers.Serializer[Any]):
     type = serializers.ChoiceField(choices=SpecimenType.choices)
     collected_at = AwareDateTimeField()
+    is_baseline = serializers.BooleanField(
+        default=False, help_text="The patient's baseline: later fold changes are measured from it"
+    )
 
     def validate_collected_at(self, value: datetime) -> datetime:
         if value > timezone.now() + timedelta(minutes=5):
@@ -250,6 +253,7 @@ class PanelSubmitInput(serializers.Serializer[Any]):
             patient=PatientData(**data["patient"]),
             specimen_type=data["specimen"]["type"],
             collected_at=data["specimen"]["collected_at"],
+            is_baseline=data["specimen"]["is_baseline"],
             ordering_clinician=data["ordering_clinician"],
             clinical=data.get("clinical", {}),
             events=[

@@ -186,6 +186,7 @@ class PanelOutput(serializers.ModelSerializer[Panel]):
             "type": panel.specimen_type,
             "collected_at": serializers.DateTimeField().to_representation(panel.collected_at),
             "received_at": serializers.DateTimeField().to_representation(panel.received_at),
+            "is_baseline": panel.is_baseline,
         }
 
     def get_ruleset(self, panel: Panel) -> dict[str, str]:

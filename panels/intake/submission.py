@@ -137,6 +137,7 @@ def _panel_create(
         patient=patient,
         specimen_type=submission.specimen_type,
         collected_at=submission.collected_at,
+        is_baseline=submission.is_baseline,
         received_at=timezone.now(),
         ordering_clinician=submission.ordering_clinician,
         submitted_by=submitted_by,

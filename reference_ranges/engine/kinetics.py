@@ -3,6 +3,16 @@
 Pure and clock-free: collection times and the optional anchor event (e.g. CAR-T infusion =
 day 0) are passed in. Units are never converted and a censored result ("<2", ">5000") is never
 used as a number: any change, fold or change code that would need one is ``None``.
+
+Two rules hold for every trend and fold change (issue 11, item 7), here and in the fold-rise
+pattern, which reads the baseline :func:`baseline_choose` picks:
+
+* the baseline is a panel the lab marked as baseline, or else the last panel collected before
+  the anchor event (pre-infusion); without either there is no baseline (the first panel on
+  file is not one);
+* results are compared only within one series (:func:`reference_ranges.engine.series.series_key`:
+  analyte, unit, specimen type; the method joins it there): earlier panels of another specimen
+  type are set apart, never drawn beside this one.
 """
 
 from __future__ import annotations
@@ -11,17 +21,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Context, Decimal
+from enum import StrEnum
 
 from reference_ranges.engine.decimals import COMPARATOR_SYMBOLS, plain
 from reference_ranges.engine.patterns import SerialPoint
+from reference_ranges.engine.series import SeriesKey, series_key
 from reference_ranges.engine.types import Measurement
 
 __all__ = [
     "FOLD_CONTEXT",
     "AnalyteTrend",
     "AnalyteTrendPoint",
+    "Baseline",
+    "BaselineBasis",
     "ChangeRule",
+    "NoBaseline",
+    "SerialHistory",
+    "anchor_day",
+    "baseline_choose",
     "format_day",
+    "serial_history",
     "serial_trends",
 ]
 
@@ -84,18 +103,66 @@ class AnalyteTrendPoint:
 
 @dataclass(frozen=True, slots=True)
 class AnalyteTrend:
-    """The results of one analyte in one unit across the series, oldest first.
+    """The results of one series (analyte, unit, specimen type) across the panels, oldest first.
 
     An analyte reported in two units (e.g. sIL-2R in U/mL and in pg/mL) has one trend per unit:
-    results in different units are never compared.
+    results in different units, or on different specimen types, are never compared.
     """
 
     analyte: str
     unit: str
+    specimen_type: str
     points: tuple[AnalyteTrendPoint, ...]
 
 
-def _day(collected_at: datetime, anchor: datetime | None) -> int | None:
+class BaselineBasis(StrEnum):
+    """Why a panel is the baseline."""
+
+    MARKED = "marked"  # the lab marked the panel as baseline
+    BEFORE_ANCHOR = "before_anchor"  # the last panel collected before the anchor event
+
+
+class NoBaseline(StrEnum):
+    """Why no fold change can be computed."""
+
+    CURRENT_IS_MARKED = "current_is_marked"  # this panel is itself the marked baseline
+    OTHER_SPECIMEN = "other_specimen"  # the only candidates are of another specimen type
+    NONE_BEFORE_ANCHOR = "none_before_anchor"  # every earlier panel is after the anchor
+    NO_ANCHOR = "no_anchor"  # no anchor event and no marked panel
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """The panel fold changes are measured from (``point``) and why, or why there is none.
+
+    Exactly one of ``basis`` and ``missing`` is set. ``other_specimen_types`` names the specimen
+    types of the candidates set apart (``missing`` = ``OTHER_SPECIMEN``), sorted.
+    """
+
+    point: SerialPoint | None
+    basis: BaselineBasis | None = None
+    missing: NoBaseline | None = None
+    other_specimen_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SerialHistory:
+    """What a panel's report shows of the patient's series.
+
+    ``compared``: the panels of the current panel's specimen type, oldest first (ties broken by
+    panel key), the current last; ``excluded``: earlier panels of other specimen types, never
+    compared with it; ``trends`` (one per series) are computed over ``compared`` only, and are
+    empty when ``compared`` holds the current panel alone.
+    """
+
+    baseline: Baseline
+    compared: tuple[SerialPoint, ...]
+    excluded: tuple[SerialPoint, ...]
+    trends: tuple[AnalyteTrend, ...]
+
+
+def anchor_day(collected_at: datetime, anchor: datetime | None) -> int | None:
+    """Calendar days from the anchor's date (see :class:`AnalyteTrendPoint`); None without one."""
     return None if anchor is None else (collected_at.date() - anchor.date()).days
 
 
@@ -116,13 +183,10 @@ def _exact_value(measurement: Measurement | None) -> Decimal | None:
     return measurement.value if measurement.value.is_finite() else None
 
 
-_Key = tuple[str, str]
-
-
-def _by_analyte_and_unit(point: SerialPoint) -> dict[_Key, Measurement]:
-    found: dict[_Key, Measurement] = {}
+def _by_series(point: SerialPoint) -> dict[SeriesKey, Measurement]:
+    found: dict[SeriesKey, Measurement] = {}
     for measurement in point.measurements:
-        key = (measurement.analyte, measurement.unit)
+        key = series_key(point.specimen_type, measurement)
         if key in found:
             raise ValueError(
                 f"panel {point.panel_key} reports {measurement.analyte} in {measurement.unit} "
@@ -132,18 +196,77 @@ def _by_analyte_and_unit(point: SerialPoint) -> dict[_Key, Measurement]:
     return found
 
 
-def _baseline(
-    ordered: Sequence[SerialPoint], anchor: datetime | None, baseline_key: str | None
-) -> SerialPoint | None:
-    if baseline_key is not None:
-        for point in ordered:
-            if point.panel_key == baseline_key:
-                return point
-        raise ValueError(f"baseline panel {baseline_key} is not in the series")
-    if anchor is not None:
-        before = [point for point in ordered if point.collected_at <= anchor]
-        return before[-1] if before else None
-    return ordered[0] if ordered else None
+def _collection_order(point: SerialPoint) -> tuple[datetime, str]:
+    return point.collected_at, point.panel_key
+
+
+def baseline_choose(
+    history: Sequence[SerialPoint], current: SerialPoint, anchor: datetime | None
+) -> Baseline:
+    """The baseline of ``current`` among its earlier panels ``history``: the one rule.
+
+    Only panels of ``current``'s specimen type qualify. The latest one the lab marked as
+    baseline wins; otherwise, with an ``anchor`` (e.g. CAR-T infusion), the last panel collected
+    strictly before it (pre-infusion); otherwise there is none, and :class:`NoBaseline` says
+    why. A panel marked as baseline has no baseline itself. ``anchor`` and the collection times
+    must be alike (all timezone-aware, or all naive).
+    """
+    if current.is_marked_baseline:
+        return Baseline(point=None, missing=NoBaseline.CURRENT_IS_MARKED)
+    ordered = sorted(history, key=_collection_order)
+
+    def qualifies(point: SerialPoint) -> bool:
+        return point.is_marked_baseline or (anchor is not None and point.collected_at < anchor)
+
+    same = [point for point in ordered if point.specimen_type == current.specimen_type]
+    marked = [point for point in same if point.is_marked_baseline]
+    if marked:
+        return Baseline(point=marked[-1], basis=BaselineBasis.MARKED)
+    before = [point for point in same if qualifies(point)]
+    if before:
+        return Baseline(point=before[-1], basis=BaselineBasis.BEFORE_ANCHOR)
+    elsewhere = sorted({point.specimen_type for point in ordered if qualifies(point)})
+    if elsewhere:
+        return Baseline(
+            point=None,
+            missing=NoBaseline.OTHER_SPECIMEN,
+            other_specimen_types=tuple(elsewhere),
+        )
+    missing = NoBaseline.NO_ANCHOR if anchor is None else NoBaseline.NONE_BEFORE_ANCHOR
+    return Baseline(point=None, missing=missing)
+
+
+def serial_history(
+    history: Sequence[SerialPoint],
+    current: SerialPoint,
+    anchor: datetime | None,
+    change_rules: Sequence[ChangeRule] = (),
+) -> SerialHistory:
+    """The series ``current``'s report shows: its baseline (:func:`baseline_choose`), the
+    earlier panels it is compared with (same specimen type), those set apart, and the trends.
+
+    Raises what :func:`serial_trends` raises.
+    """
+    baseline = baseline_choose(history, current, anchor)
+    ordered = sorted(history, key=_collection_order)
+    compared = (
+        *(point for point in ordered if point.specimen_type == current.specimen_type),
+        current,
+    )
+    excluded = tuple(point for point in ordered if point.specimen_type != current.specimen_type)
+    trends = (
+        serial_trends(
+            compared,
+            anchor=anchor,
+            baseline_key=baseline.point.panel_key if baseline.point else None,
+            change_rules=change_rules,
+        )
+        if len(compared) > 1
+        else []
+    )
+    return SerialHistory(
+        baseline=baseline, compared=compared, excluded=excluded, trends=tuple(trends)
+    )
 
 
 def _change_code(
@@ -173,19 +296,18 @@ def serial_trends(
     baseline_key: str | None = None,
     change_rules: Sequence[ChangeRule] = (),
 ) -> list[AnalyteTrend]:
-    """One trend per (analyte, unit) across the patient's panels, in order of first appearance.
+    """One trend per series (analyte, unit, specimen type: :func:`series_key`) across the
+    patient's panels, in order of first appearance.
 
-    ``points`` are the panels oldest first, the current last (sorted here by ``collected_at``,
-    keeping the given order for equal times). The baseline is the panel ``baseline_key`` when
-    given; otherwise, with an ``anchor``, the last panel collected at or before the anchor
-    (none if every panel is after it: a post-anchor panel is never a baseline); otherwise the
-    first panel. "Previous" is the panel immediately before in the series. ``anchor`` and the
-    collection times must be alike (all timezone-aware, or all naive).
+    ``points`` are the panels (sorted here by ``collected_at``, then panel key). Fold changes
+    are computed from the panel ``baseline_key`` only (choose it with :func:`baseline_choose`);
+    without it there is none. "Previous" is the panel immediately before in the series.
+    ``anchor`` (day 0) and the collection times must be alike (all aware, or all naive).
 
     Raises ``ValueError`` for a ``baseline_key`` not in the series, two panels with one key,
     one panel reporting an analyte twice in one unit, or two change rules for one analyte.
     """
-    ordered = sorted(points, key=lambda point: point.collected_at)
+    ordered = sorted(points, key=_collection_order)
     keys = [point.panel_key for point in ordered]
     if len(set(keys)) != len(keys):
         raise ValueError("two panels of the series have the same key")
@@ -194,17 +316,17 @@ def serial_trends(
         if rule.analyte in rules:
             raise ValueError(f"two change rules for {rule.analyte}")
         rules[rule.analyte] = rule
-    baseline = _baseline(ordered, anchor, baseline_key)
-    indexed = [_by_analyte_and_unit(point) for point in ordered]
-    baseline_results = {} if baseline is None else indexed[ordered.index(baseline)]
+    if baseline_key is not None and baseline_key not in keys:
+        raise ValueError(f"baseline panel {baseline_key} is not in the series")
+    indexed = [_by_series(point) for point in ordered]
+    baseline_results = {} if baseline_key is None else indexed[keys.index(baseline_key)]
 
-    trend_keys: list[_Key] = []
+    trend_keys: list[SeriesKey] = []
     for results in indexed:
         trend_keys.extend(key for key in results if key not in trend_keys)
 
     trends = []
     for key in trend_keys:
-        analyte, unit = key
         base_value = _exact_value(baseline_results.get(key))
         trend_points = []
         for position, point in enumerate(ordered):
@@ -227,13 +349,20 @@ def serial_trends(
                 AnalyteTrendPoint(
                     panel_key=point.panel_key,
                     collected_at=point.collected_at,
-                    day=_day(point.collected_at, anchor),
+                    day=anchor_day(point.collected_at, anchor),
                     value_text=_value_text(measurement),
                     value=value,
                     change_from_previous=change,
                     fold_from_baseline=fold,
-                    change_code=_change_code(rules.get(analyte), previous, value),
+                    change_code=_change_code(rules.get(key.analyte), previous, value),
                 )
             )
-        trends.append(AnalyteTrend(analyte=analyte, unit=unit, points=tuple(trend_points)))
+        trends.append(
+            AnalyteTrend(
+                analyte=key.analyte,
+                unit=key.unit,
+                specimen_type=key.specimen_type,
+                points=tuple(trend_points),
+            )
+        )
     return trends

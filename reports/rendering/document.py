@@ -81,18 +81,55 @@ class Notice:
 
 
 @dataclass(frozen=True, slots=True)
+class TrendColumn:
+    """One panel of the serial table, in collection order."""
+
+    title: str  # "Day -1", or the collection date "2026-11-09" without an anchor event
+    accession: str
+    is_current: bool  # this report's panel (by accession, never by position): drawn bold
+    is_baseline: bool  # the panel fold changes are measured from
+
+
+@dataclass(frozen=True, slots=True)
 class TrendRow:
     analyte_name: str
     unit: str
     cells: tuple[str, ...]  # one per TrendTable column: the value as reported, or "—"
-    fold_text: str  # fold change from baseline of the current value, e.g. "×48.2", or "—"
+    fold_text: str  # fold change of the current value from baseline, "×48.2", or why none
+
+
+@dataclass(frozen=True, slots=True)
+class ChartPoint:
+    x: int  # days from the anchor event (or from the first panel's date without one)
+    value: Decimal  # the reported number; for a censored result, its limit ("<2" -> 2)
+    is_censored: bool  # drawn as an open marker labelled with ``label``
+    label: str  # the value as reported, "<2.0", ">5000", "48.2"
+    is_current: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TrendChart:
+    """One elevated analyte over the series: values, the reference interval as a band."""
+
+    title: str  # "IL-6, pg/mL (plasma)"
+    y_label: str  # "IL-6 (pg/mL)"
+    x_label: str  # "Days from CAR-T infusion (day 0 = 2026-11-10)"
+    x_ticks: tuple[tuple[int, str], ...]  # (x, label): "-1", "+4"; or "11-09" without an anchor
+    points: tuple[ChartPoint, ...]  # in collection order
+    band_low: Decimal | None  # the reference interval of this report's result, when drawn
+    band_high: Decimal | None
+    band_label: str  # "the reference interval applied to this report, ≤5.9 pg/mL"; or ""
+    note: str  # what the chart leaves out and why, e.g. the interval in another unit; or ""
 
 
 @dataclass(frozen=True, slots=True)
 class TrendTable:
-    columns: tuple[str, ...]  # e.g. ("Day −1", "Day +3", "Day +7 (this report)")
+    columns: tuple[TrendColumn, ...]  # in collection order
     rows: tuple[TrendRow, ...]
     note: str  # anchor and baseline, e.g. "Day 0 = CAR-T infusion 2026-11-10; baseline A-0990"
+    fold_note: str = ""  # why no fold change is shown ("" when a baseline is used)
+    excluded_note: str = ""  # earlier panels set apart (another specimen type), or ""
+    charts: tuple[TrendChart, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -166,6 +166,7 @@ CELL_RIGHT_BOLD = _style(
 )
 CONVERTED = _style("Converted", fontSize=7.5, leading=9, alignment=TA_RIGHT)
 NOTE = _style("Note", fontSize=7.5, leading=9.5, textColor=MUTED, leftIndent=10)
+CHART_NOTE = _style("ChartNote", fontSize=6.5, leading=8, textColor=MUTED)
 BODY = _style("Body", fontSize=8.5, leading=11)
 FOOTNOTE = _style("Footnote", fontSize=7.5, leading=9.5, leftIndent=12, firstLineIndent=-12)
 END_MARK = _style("EndMark", fontSize=7.5, leading=10, textColor=MUTED, alignment=TA_CENTER)

@@ -122,7 +122,7 @@ def test_serial_car_t_case_shows_day_relative_trend_findings_and_grade(
         "Serial results",
         "Day -1",
         "Day +3",
-        "×240.0",
+        "×240",
         "Summary by family and role",
     ):
         assert expected in text, expected

@@ -299,7 +299,7 @@ HLH = (
 # Any input may be missing or carry any type: a bool where a number is expected, "2" and "2.0".
 clinical_strategy = st.dictionaries(st.sampled_from(ASTCT + HLH), numbers, max_size=len(ASTCT))
 baselines = st.none() | pattern_measurements.map(
-    lambda ms: SerialPoint("B1", datetime(2026, 1, 1), tuple(ms))  # noqa: DTZ001
+    lambda ms: SerialPoint("B1", datetime(2026, 1, 1), tuple(ms), "plasma")  # noqa: DTZ001
 )
 
 

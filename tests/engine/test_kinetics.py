@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference_ranges.engine.kinetics import (
     AnalyteTrend,
     AnalyteTrendPoint,
+    Baseline,
+    BaselineBasis,
     ChangeRule,
+    NoBaseline,
+    baseline_choose,
     format_day,
+    serial_history,
     serial_trends,
 )
-from reference_ranges.engine.patterns import SerialPoint
+from reference_ranges.engine.patterns import (
+    PatternContext,
+    SerialPoint,
+    evaluate_patterns,
+    load_pattern_rules,
+)
 from reference_ranges.engine.types import Comparator, Measurement
 
 INFUSION = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
 PROPERTY_SETTINGS = settings(database=None, deadline=None, max_examples=200)
+SEED = Path(__file__).resolve().parents[2] / "reference_ranges" / "seed" / "pattern_rules.yaml"
+RULES = {
+    rule.id: rule for rule in load_pattern_rules(yaml.safe_load(SEED.read_text(encoding="utf-8")))
+}
 
 
 def m(analyte: str, text: str, unit: str = "pg/mL") -> Measurement:
@@ -30,8 +47,20 @@ def m(analyte: str, text: str, unit: str = "pg/mL") -> Measurement:
     return Measurement(analyte, Decimal(text), Comparator.EQ, unit)
 
 
-def panel(key: str, offset: timedelta, *measurements: Measurement) -> SerialPoint:
-    return SerialPoint(panel_key=key, collected_at=INFUSION + offset, measurements=measurements)
+def panel(
+    key: str,
+    offset: timedelta,
+    *measurements: Measurement,
+    specimen: str = "plasma",
+    marked: bool = False,
+) -> SerialPoint:
+    return SerialPoint(
+        panel_key=key,
+        collected_at=INFUSION + offset,
+        measurements=measurements,
+        specimen_type=specimen,
+        is_marked_baseline=marked,
+    )
 
 
 def only(trends: list[AnalyteTrend], analyte: str, unit: str = "pg/mL") -> AnalyteTrend:
@@ -84,7 +113,7 @@ SERIES = [
 
 
 def test_car_t_series_with_infusion_as_day_0() -> None:
-    trend = only(serial_trends(SERIES, anchor=INFUSION), "IL6")
+    trend = only(serial_trends(SERIES, anchor=INFUSION, baseline_key="pre"), "IL6")
 
     assert trend.points == (
         AnalyteTrendPoint(
@@ -118,7 +147,7 @@ def test_car_t_series_with_infusion_as_day_0() -> None:
 
 
 def test_censored_baseline_gives_no_fold_for_any_point() -> None:
-    trend = only(serial_trends(SERIES, anchor=INFUSION), "IFNG")
+    trend = only(serial_trends(SERIES, anchor=INFUSION, baseline_key="pre"), "IFNG")
 
     assert [p.value_text for p in trend.points] == ["2", "<1", "30", "300", "10"]
     assert [p.fold_from_baseline for p in trend.points] == [None] * 5
@@ -132,21 +161,98 @@ def test_censored_baseline_gives_no_fold_for_any_point() -> None:
 
 
 @pytest.mark.parametrize(
-    ("anchor", "baseline_key", "expected_folds"),
+    ("anchor", "expected_key", "basis", "missing"),
     [
-        (None, None, [Decimal(1), Decimal("1.25"), Decimal("12.5")]),  # first panel
-        (INFUSION, None, [Decimal("0.8"), Decimal(1), Decimal(10)]),  # last at/before infusion
-        (INFUSION, "screening", [Decimal(1), Decimal("1.25"), Decimal("12.5")]),
-        (INFUSION - timedelta(days=10), None, [None, None, None]),  # nothing before the anchor
-        (INFUSION - timedelta(hours=3), None, [Decimal("0.8"), Decimal(1), Decimal(10)]),
+        # without an anchor event the first panel on file is no baseline (issue 11, item 7)
+        (None, None, None, NoBaseline.NO_ANCHOR),
+        (INFUSION, "pre", BaselineBasis.BEFORE_ANCHOR, None),  # last before the infusion
+        (INFUSION - timedelta(days=10), None, None, NoBaseline.NONE_BEFORE_ANCHOR),
+        (INFUSION - timedelta(hours=3), "screening", BaselineBasis.BEFORE_ANCHOR, None),  # tie
     ],
 )
-def test_baseline_choice(
-    anchor: datetime | None, baseline_key: str | None, expected_folds: list[Decimal | None]
+def test_baseline_is_pre_infusion_only(
+    anchor: datetime | None,
+    expected_key: str | None,
+    basis: BaselineBasis | None,
+    missing: NoBaseline | None,
 ) -> None:
-    trend = only(serial_trends(SERIES[:3], anchor=anchor, baseline_key=baseline_key), "IL6")
+    baseline = baseline_choose(SERIES[:2], SERIES[2], anchor)
 
-    assert [p.fold_from_baseline for p in trend.points] == expected_folds
+    assert (baseline.point.panel_key if baseline.point else None) == expected_key
+    assert (baseline.basis, baseline.missing) == (basis, missing)
+
+
+def test_a_marked_panel_is_the_baseline_even_after_the_infusion() -> None:
+    marked = panel("d1", timedelta(days=1), m("IL6", "50"), marked=True)
+    current = panel("d3", timedelta(days=3), m("IL6", "100"))
+
+    baseline = baseline_choose([*SERIES[:2], marked], current, INFUSION)
+
+    assert (baseline.point, baseline.basis) == (marked, BaselineBasis.MARKED)
+
+
+def test_a_marked_panel_has_no_baseline_itself() -> None:
+    current = panel("pre", timedelta(hours=-3), m("IL6", "5"), marked=True)
+
+    baseline = baseline_choose(SERIES[:1], current, None)
+
+    assert (baseline.point, baseline.missing) == (None, NoBaseline.CURRENT_IS_MARKED)
+
+
+def test_a_baseline_of_another_specimen_type_is_never_used() -> None:
+    serum_pre = panel("pre", timedelta(days=-1), m("IL6", "5"), specimen="serum")
+    serum_marked = panel("mk", timedelta(days=-2), m("IL6", "4"), specimen="serum", marked=True)
+    plasma = panel("d4", timedelta(days=4), m("IL6", "400"))
+
+    baseline = baseline_choose([serum_marked, serum_pre], plasma, INFUSION)
+
+    assert baseline == Baseline(
+        point=None, missing=NoBaseline.OTHER_SPECIMEN, other_specimen_types=("serum",)
+    )
+
+
+def test_serial_history_compares_one_specimen_type_and_sets_the_others_apart() -> None:
+    history = [
+        panel("s-pre", timedelta(days=-1), m("IL6", "5"), specimen="serum"),
+        panel("p-d1", timedelta(days=1), m("IL6", "50")),
+        panel("s-d2", timedelta(days=2), m("IL6", "70"), specimen="serum"),
+    ]
+    current = panel("p-d4", timedelta(days=4), m("IL6", "400"))
+
+    serial = serial_history(history, current, INFUSION)
+
+    assert [p.panel_key for p in serial.compared] == ["p-d1", "p-d4"]
+    assert [p.panel_key for p in serial.excluded] == ["s-pre", "s-d2"]
+    assert serial.baseline.missing == NoBaseline.OTHER_SPECIMEN
+    [trend] = serial.trends
+    assert (trend.specimen_type, [p.value_text for p in trend.points]) == ("plasma", ["50", "400"])
+    assert [p.fold_from_baseline for p in trend.points] == [None, None]
+    assert trend.points[1].change_from_previous == Decimal(350)  # from the plasma panel
+
+
+def test_panels_collected_at_one_time_are_ordered_by_key() -> None:
+    late, early = panel("B", timedelta(days=1)), panel("A", timedelta(days=1))
+    current = panel("C", timedelta(days=2))
+
+    serial = serial_history([late, early], current, INFUSION)
+
+    assert [p.panel_key for p in serial.compared] == ["A", "B", "C"]
+
+
+def test_fold_rise_pattern_and_trend_measure_from_one_baseline() -> None:
+    rule = replace(RULES["DAVILA_2014_FOLD_RISE"], enabled=True)
+    cytokines = [c.input for c in rule.criteria]
+    screening = panel("screening", timedelta(days=-6), *(m(c, "10") for c in cytokines))
+    pre = panel("pre", timedelta(hours=-3), *(m(c, "2") for c in cytokines))
+    current = panel("d3", timedelta(days=3), *(m(c, "200") for c in cytokines))
+
+    serial = serial_history([screening, pre], current, INFUSION)
+    context = PatternContext(current.measurements, {}, (screening, pre), serial.baseline.point, 45)
+    [finding] = evaluate_patterns([rule], context)
+
+    assert serial.baseline.point == pre
+    assert {t.points[-1].fold_from_baseline for t in serial.trends} == {Decimal(100)}
+    assert {e.value_text for e in finding.evidence} == {"200 pg/mL vs baseline 2 pg/mL = 100×"}
 
 
 def test_fold_is_rounded_to_six_significant_digits() -> None:
@@ -156,7 +262,7 @@ def test_fold_is_rounded_to_six_significant_digits() -> None:
         panel("c", timedelta(days=2), m("IL6", "123456789")),
     ]
 
-    trend = only(serial_trends(points, anchor=None), "IL6")
+    trend = only(serial_trends(points, anchor=None, baseline_key="a"), "IL6")
 
     assert [p.fold_from_baseline for p in trend.points] == [
         Decimal(1),
@@ -173,7 +279,7 @@ def test_units_are_never_mixed_each_unit_has_its_own_trend() -> None:
         panel("c", timedelta(days=2), m("SIL2R", "1600", "U/mL")),
     ]
 
-    trends = serial_trends(points, anchor=None)
+    trends = serial_trends(points, anchor=None, baseline_key="a")
 
     assert [(t.analyte, t.unit, [p.panel_key for p in t.points]) for t in trends] == [
         ("SIL2R", "U/mL", ["a", "c"]),
@@ -188,7 +294,7 @@ def test_units_are_never_mixed_each_unit_has_its_own_trend() -> None:
 def test_zero_baseline_gives_no_fold() -> None:
     points = [panel("a", timedelta(0), m("IL6", "0")), panel("b", timedelta(1), m("IL6", "5"))]
 
-    trend = only(serial_trends(points, anchor=None), "IL6")
+    trend = only(serial_trends(points, anchor=None, baseline_key="a"), "IL6")
 
     assert [p.fold_from_baseline for p in trend.points] == [None, None]
     assert trend.points[1].change_from_previous == Decimal(5)
@@ -285,9 +391,11 @@ def test_fold_and_change_are_none_whenever_a_value_involved_is_censored(
     ]
     anchor = INFUSION + timedelta(hours=anchor_hours)
 
-    [trend] = serial_trends(points, anchor=anchor)
+    [trend] = serial_history(points[:-1], points[-1], anchor).trends or serial_trends(
+        points, anchor=anchor
+    )
 
-    before = [point for point in points if point.collected_at <= anchor]
+    before = [point for point in points[:-1] if point.collected_at < anchor]
     baseline = before[-1].measurements[0] if before else None
     for index, point in enumerate(trend.points):
         measurement = series[index]

@@ -939,6 +939,7 @@ def davila(current: dict[str, str], base: dict[str, str] | None = None) -> Findi
         panel_key="pre-infusion",
         collected_at=datetime(2026, 1, 1, 8, 0, tzinfo=UTC),
         measurements=tuple(m(code, text, "pg/mL") for code, text in base_values.items()),
+        specimen_type="serum",
     )
     values = {**dict.fromkeys(DAVILA_CYTOKINES, "10"), **current}
     measurements = tuple(m(code, text, "pg/mL") for code, text in values.items())

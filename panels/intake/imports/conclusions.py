@@ -21,13 +21,14 @@ from panels.intake.imports.prepare import PreparedPanel
 from panels.interpretation import (
     ANCHOR_KINDS,
     analyte_facts,
-    baseline_and_trends,
     evidence_json,
+    panel_serial_point,
     result_measurement,
     serial_json,
     summary_json,
 )
 from panels.models import Panel, PatientEvent, Result
+from reference_ranges.engine.kinetics import serial_history
 from reference_ranges.engine.patterns import (
     PatternContext,
     PatternRule,
@@ -89,6 +90,7 @@ def conclude(
             panel_key=submission.accession,
             collected_at=timezone.localtime(submission.collected_at, zone),
             measurements=prepared.measurements,
+            specimen_type=submission.specimen_type,
         )
         mrn = submission.patient.mrn
         stored = history.get(prepared.patient_id, []) if prepared.patient_id else []
@@ -128,10 +130,8 @@ def _stored_history(*, patient_ids: set[int]) -> dict[int, list[SerialPoint]]:
     )
     for panel in earlier:
         history.setdefault(panel.patient_id, []).append(
-            SerialPoint(
-                panel_key=panel.accession,
-                collected_at=timezone.localtime(panel.collected_at, zone),
-                measurements=tuple(result_measurement(result) for result in panel.results.all()),
+            panel_serial_point(
+                panel, tuple(result_measurement(result) for result in panel.results.all()), zone
             )
         )
     return history
@@ -169,12 +169,12 @@ def _conclusions(
     zone: tzinfo,
 ) -> Conclusions:
     anchor_at = timezone.localtime(anchor.occurred_at, zone) if anchor else None
-    baseline, trends = baseline_and_trends(history=history, current=current, anchor_at=anchor_at)
+    serial = serial_history(history, current, anchor_at)
     context = PatternContext(
         measurements=current.measurements,
         clinical={},
         history=tuple(history),
-        baseline=baseline,
+        baseline=serial.baseline.point,
         age_years=prepared.age.years if prepared.age else None,
     )
     findings = [
@@ -197,7 +197,7 @@ def _conclusions(
     ]
     return Conclusions(
         findings=findings,
-        serial=serial_json(trends, anchor=anchor, baseline=baseline),
+        serial=serial_json(serial, anchor=anchor, anchor_at=anchor_at),
         summary=summary_json(
             prepared.interpretations,
             {r.analyte.code: facts[r.analyte.code] for r in prepared.staged.submission.results},

@@ -3,7 +3,8 @@
 A fold change is computed only from exact results in the criterion's unit, at both times, over a
 positive baseline; otherwise the criterion is undecided with the reason. The rule is met when
 ``required_count`` criteria are met, or one cytokine reaches the ``fold_change_one_cytokine``
-threshold. Not evaluated without a baseline.
+threshold. Not evaluated without a baseline; the baseline is chosen by the caller with
+:func:`reference_ranges.engine.kinetics.baseline_choose`, the rule the serial table follows.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from reference_ranges.engine.patterns.types import (
     PatternRule,
     SerialPoint,
 )
+from reference_ranges.engine.series import series_key
 from reference_ranges.engine.types import Measurement
 
 _ZERO = Decimal(0)
@@ -83,7 +85,10 @@ def _judge_fold(
         return undecided(texts, f"reported {len(current)} times in {criterion.unit}")
     now = current[0]
     at_baseline = [m for m in baseline.measurements if m.analyte == criterion.input]
-    in_unit = [m for m in at_baseline if m.unit == criterion.unit]
+    # The baseline is of this panel's specimen type (kinetics.baseline_choose, the one rule the
+    # trend table follows too); series_key decides what else a comparable result must share.
+    key = series_key(baseline.specimen_type, now)
+    in_unit = [m for m in at_baseline if series_key(baseline.specimen_type, m) == key]
     if len(in_unit) != 1:
         if not at_baseline:
             return undecided(texts, f"not measured at baseline ({baseline.panel_key})")

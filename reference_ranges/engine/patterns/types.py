@@ -182,11 +182,14 @@ class ClinicalValue:
 
 @dataclass(frozen=True, slots=True)
 class SerialPoint:
-    """One panel of a patient's series: its key, collection time and measurements."""
+    """One panel of a patient's series: its key, collection time, measurements, the specimen
+    type they were measured on, and whether the lab marked the panel as a baseline."""
 
     panel_key: str
     collected_at: datetime
     measurements: tuple[Measurement, ...]
+    specimen_type: str
+    is_marked_baseline: bool = False
 
 
 @dataclass(frozen=True, slots=True)
