@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from reportlab.platypus import CondPageBreak, Flowable, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
 from reports.rendering import styles, trend_chart
 from reports.rendering.document import TrendColumn, TrendTable
 from reports.rendering.markup import BASE_CELL, para
-
-SECTION_MIN_SPACE = 90
-
 
 CURRENT_MARK = "this report"
 BASELINE_MARK = "baseline"
@@ -81,16 +78,15 @@ def section(table_data: TrendTable | None) -> list[Flowable]:
     apart), the table, then one chart per elevated analyte; nothing without a trend."""
     if table_data is None or not (table_data.rows or table_data.excluded_note):
         return []
-    story: list[Flowable] = [
-        Spacer(1, 8),
-        CondPageBreak(SECTION_MIN_SPACE),
-        Paragraph("Serial results", styles.SECTION),
-    ]
+    # The heading, its notes and the table stay on one page (a table longer than a page still
+    # splits, its header row repeated): a serial table is read across, never across a break.
+    kept: list[Flowable] = [Paragraph("Serial results", styles.SECTION)]
     for note in (table_data.note, table_data.fold_note, table_data.excluded_note):
         if note:
-            story.append(para(note, styles.NOTE))
+            kept.append(para(note, styles.NOTE))
     if table_data.rows:
-        story += [Spacer(1, 3), _table(table_data)]
+        kept += [Spacer(1, 3), _table(table_data)]
+    story: list[Flowable] = [Spacer(1, 8), KeepTogether(kept)]
     if table_data.charts:
         story += [Spacer(1, 6), trend_chart.flowable(table_data.charts)]
     return story

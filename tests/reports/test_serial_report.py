@@ -5,13 +5,11 @@ items 1 and 7, and the trend chart)."""
 from __future__ import annotations
 
 import copy
-import io
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pypdf
 import pytest
 from rest_framework.test import APIClient
 
@@ -20,6 +18,7 @@ from reports.document_builder import report_document_build
 from reports.models import Report
 from reports.rendering import ReportDocument, render_pdf
 from tests.conftest import EXAMPLE_PANEL
+from tests.rendering.pdf_text import body_lines
 
 GOLDEN = Path(__file__).resolve().parents[1] / "rendering" / "golden"
 REPORTED_AT = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
@@ -62,13 +61,7 @@ def document_of(report: Report) -> ReportDocument:
 def serial_lines(document: ReportDocument, *, charts: bool = False) -> list[str]:
     """The text of the rendered "Serial results" section: its notes and table, up to the
     first chart (``charts``: the charts, up to the rule set line)."""
-    reader = pypdf.PdfReader(io.BytesIO(render_pdf(document)))
-    lines = [
-        line.strip()
-        for page in reader.pages
-        for line in page.extract_text().splitlines()
-        if line.strip()
-    ]
+    lines = body_lines(render_pdf(document), status=document.status_label)
     end = next(i for i, line in enumerate(lines) if line.startswith("Reference intervals and"))
     section = lines[lines.index("Serial results") : end]
     titles = [chart.title for chart in document.trend.charts] if document.trend else []
