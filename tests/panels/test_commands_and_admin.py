@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from labpanel.accounts.models import Lab, Role, StaffMember
 from panels.models import Result
+from reference_ranges.models import LabSpecimenSetting
 from tests.factories import make_lab, make_user
 
 pytestmark = pytest.mark.django_db
@@ -75,6 +76,14 @@ def test_seed_demo_creates_one_user_per_role_and_prints_the_logins() -> None:
     }
     assert "dr.house" in out.getvalue()
     assert "labpanel-demo" in out.getvalue()
+    # the demo lab states its generic plasma (the README's examples say "plasma"), once: a
+    # director's later change is kept by the next seed
+    setting = LabSpecimenSetting.objects.get()
+    assert setting.plasma_anticoagulant == "plasma_heparin"
+    setting.plasma_anticoagulant = "plasma_edta"
+    setting.save()
+    call_command("seed_demo", stdout=io.StringIO())
+    assert LabSpecimenSetting.objects.get().plasma_anticoagulant == "plasma_edta"
 
 
 def test_admin_shows_reported_results_read_only(
