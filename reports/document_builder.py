@@ -25,6 +25,7 @@ from reports.results_builder import (
     FLAG_TEXT,
     banner,
     footnotes,
+    in_reported_order,
     notices,
     result_line,
     source_marks,
@@ -87,7 +88,8 @@ def _amendment(report: Report) -> Amendment | None:
 def report_document_build(*, report: Report, reported_at: datetime) -> ReportDocument:
     panel = panel_get_for_rendering(pk=report.panel_id)
     patient = panel.patient
-    results = list(panel.results.all())
+    # panel_details prefetches the replaced results as ``superseded``
+    results = in_reported_order(list(panel.results.all()), getattr(panel, "superseded", []))
     marks = source_marks(results)
     lines = [result_line(result, marks) for result in results]
     ruleset = panel.ruleset

@@ -141,6 +141,19 @@ def source_marks(results: Iterable[Result]) -> dict[int, str]:
     return marks
 
 
+def in_reported_order(current: Sequence[Result], superseded: Sequence[Result]) -> list[Result]:
+    """The current results in the order the panel first reported them: a corrected or re-run
+    result takes the place of the one it replaced (its chain's first position), not the end of
+    the table, so an amended report reads in the same order as the report it replaces."""
+    origin: dict[int, int] = {}
+    for replaced in sorted(superseded, key=lambda result: result.position):
+        if replaced.superseded_by_id is not None:
+            origin[replaced.superseded_by_id] = origin.get(replaced.pk, replaced.position)
+    return sorted(
+        current, key=lambda result: (origin.get(result.pk, result.position), result.position)
+    )
+
+
 def result_line(result: Result, marks: Mapping[int, str]) -> ResultLine:
     code = result.interpretation
     rule = result.rule

@@ -9,11 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from pypdf import PdfReader
 from rest_framework.test import APIClient
 
 from labpanel.accounts.models import StaffMember
 from panels.models import Finding, Panel, Result
+from reports.document_builder import report_document_build
 from reports.models import Report, ReportStatus
 from reports.services import report_render
 from tests.conftest import token_client
@@ -86,6 +88,9 @@ def test_a_correction_issues_an_amended_report_and_keeps_the_original(
     assert "148.2 pg/mL" in text
     assert "14.82 pg/mL" in text
     assert "148.2" in pdf_text(original)
+    # the corrected IL-6 stands where the IL-6 it replaced stood, not at the end of the table
+    document = report_document_build(report=amended, reported_at=timezone.now())
+    assert [line.analyte_code for line in document.results] == ["IL6", "TNFA", "IFNG"]
     detail = technician_client.get(f"/api/v1/reports/{original.pk}/").json()
     assert detail["amended_by"] == amended.pk
 
