@@ -70,7 +70,10 @@ CASES: tuple[Case, ...] = (
                 _with(IL6="1480", IFNG="412", IL10="96.4", SIL2R="5210", TNFA="31.0"),
                 clinical={
                     "temperature_c": "39.4",
+                    "fever_attributable_to_other_cause": False,
+                    "antipyretic_or_anticytokine_given": False,
                     "hypotension": True,
+                    "vasopressin": False,
                     "vasopressors_excluding_vasopressin": 1,
                     "oxygen_device": "low_flow_nasal_cannula",
                     "oxygen_flow_l_min": "4",

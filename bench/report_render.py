@@ -67,27 +67,28 @@ def _configure() -> dict[str, str]:
 
 
 def _measuring_ranges() -> None:
-    """The demo lab's IL-6 and IL-10 assays measure 1.5-5000 pg/mL (the extrapolated case)."""
+    """The demo lab's IL-6 and IL-10 assays measure 1.5-5000 pg/mL (the extrapolated case).
+
+    Written straight to the table with a past ``effective_from``: the service records a range
+    only from today on (never retroactively), and the cases are collected in November 2026.
+    """
+    from datetime import date
     from decimal import Decimal
 
-    from django.utils import timezone
-
     from labpanel.accounts.models import StaffMember
-    from reference_ranges.models import Analyte
-    from reference_ranges.services.measuring_ranges import measuring_range_record
+    from reference_ranges.models import Analyte, AssayMeasuringRange
 
     lab = StaffMember.objects.get(user__username="lab.tech").lab
     for code in ("IL6", "IL10"):
-        measuring_range_record(
+        AssayMeasuringRange.objects.create(
             lab=lab,
             analyte=Analyte.objects.get(code=code),
             assay="Demo bead assay",
             lloq=Decimal("1.5"),
             uloq=Decimal("5000"),
             unit="pg/mL",
-            effective_from=timezone.localdate(),
+            effective_from=date(2026, 1, 1),
             source="bench/report_render.py",
-            created_by=None,
         )
 
 
