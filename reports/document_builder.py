@@ -6,12 +6,14 @@ only draws what it is given. Values are shown exactly as reported, with their co
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
 from django.utils import timezone
 
-from panels.models import Panel
+from panels.models import Panel, Result
 from reference_ranges.engine import age_on
 from reference_ranges.models import Sex, SpecimenType
 from reports.models import Report
@@ -20,6 +22,7 @@ from reports.rendering.document import (
     CorrectionLine,
     FindingLine,
     ReportDocument,
+    ResultLine,
     TrendRow,
     TrendTable,
 )
@@ -46,6 +49,40 @@ EVENT_TEXT = {"car_t_infusion": "CAR-T infusion", "bispecific_start": "bispecifi
 def _when(moment: datetime) -> str:
     local = timezone.localtime(moment)
     return local.strftime("%Y-%m-%d %H:%M %Z")
+
+
+NOT_STATED = "not stated"
+
+
+def _received_text(panel: Panel) -> str:
+    """The laboratory's own receipt time; never Labpanel's entry time passed off as it."""
+    if panel.received_at is None:
+        return f"not stated by the laboratory (entered into Labpanel {_when(panel.created_at)})"
+    return _when(panel.received_at)
+
+
+def _measured_with(
+    results: Sequence[Result], lines: list[ResultLine]
+) -> tuple[str, str, list[ResultLine]]:
+    """(method, instrument, lines): when every result shares one method and one instrument,
+    they are printed once in the identification block ("not stated" when blank); otherwise
+    each result's are printed in its row's note line, and the block's are ""."""
+    pairs = {(result.method, result.instrument) for result in results}
+    if len(pairs) <= 1:
+        method, instrument = next(iter(pairs), ("", ""))
+        return method or NOT_STATED, instrument or NOT_STATED, lines
+    return (
+        "",
+        "",
+        [
+            replace(
+                line,
+                method_text=f"Method: {result.method or NOT_STATED}; "
+                f"instrument: {result.instrument or NOT_STATED}",
+            )
+            for result, line in zip(results, lines, strict=True)
+        ],
+    )
 
 
 def _age_text(panel: Panel) -> str:
@@ -177,7 +214,9 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
     patient = panel.patient
     results = list(panel.results.all())
     marks = source_marks(results)
-    lines = [result_line(result, marks) for result in results]
+    method, instrument, lines = _measured_with(
+        results, [result_line(result, marks) for result in results]
+    )
     ruleset = panel.ruleset
     return ReportDocument(
         report_id=str(report.pk),
@@ -191,8 +230,11 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
         patient_age=_age_text(panel),
         accession=panel.accession,
         specimen_type=str(SpecimenType(panel.specimen_type).label),
+        specimen_condition=panel.specimen_condition or NOT_STATED,
+        method=method,
+        instrument=instrument,
         collected_at=_when(panel.collected_at),
-        received_at=_when(panel.received_at),
+        received_at=_received_text(panel),
         reported_at=_when(reported_at),
         ordering_clinician=_clinician_text(panel),
         ruleset_label=f"{ruleset.name}, version {ruleset.version}",

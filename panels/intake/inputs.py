@@ -109,10 +109,28 @@ class PatientInput(serializers.Serializer[Any]):
 class SpecimenInput(serializers.Serializer[Any]):
     type = serializers.ChoiceField(choices=SpecimenType.choices)
     collected_at = AwareDateTimeField()
+    received_at = AwareDateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When the laboratory received the specimen (its own receipt time); omitted "
+        "or null when not stated: the report then says so, and never guesses it",
+    )
+    condition = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        validators=[printable],
+        help_text="The specimen's condition as the lab states it, e.g. Hemolyzed, Lipemic",
+    )
 
     def validate_collected_at(self, value: datetime) -> datetime:
         if value > timezone.now() + timedelta(minutes=5):
             raise serializers.ValidationError("collection time is in the future")
+        return value
+
+    def validate_received_at(self, value: datetime | None) -> datetime | None:
+        if value is not None and value > timezone.now() + timedelta(minutes=5):
+            raise serializers.ValidationError("receipt time is in the future")
         return value
 
 
@@ -122,6 +140,20 @@ class ResultInput(serializers.Serializer[Any]):
     unit = serializers.CharField(max_length=16)
     dilution_factor = StrictCharField(
         max_length=16, required=False, help_text="Dilution the reported value already includes"
+    )
+    method = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        validators=[printable],
+        help_text="The measurement method, as the lab states it (printed on the report)",
+    )
+    instrument = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        validators=[printable],
+        help_text="The instrument (name or serial), as the lab states it (printed on the report)",
     )
 
     def validate_dilution_factor(self, value: str) -> Decimal:
@@ -234,11 +266,16 @@ class PanelSubmitInput(serializers.Serializer[Any]):
                 if problem.position is not None:
                     duplicate_errors[problem.position] = {"analyte": [problem.message]}
             errors["results"] = duplicate_errors
+        specimen_errors: dict[str, list[str]] = {}
         for problem in specimen_problems(
             birth_date=attrs["patient"]["birth_date"],
             collected_at=attrs["specimen"]["collected_at"],
+            received_at=attrs["specimen"].get("received_at"),
         ):
-            errors["specimen"] = {"collected_at": [problem.message]}
+            name = problem.field.removeprefix("specimen.")
+            specimen_errors.setdefault(name, []).append(problem.message)
+        if specimen_errors:
+            errors["specimen"] = specimen_errors
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -250,6 +287,8 @@ class PanelSubmitInput(serializers.Serializer[Any]):
             patient=PatientData(**data["patient"]),
             specimen_type=data["specimen"]["type"],
             collected_at=data["specimen"]["collected_at"],
+            received_at=data["specimen"].get("received_at"),
+            specimen_condition=data["specimen"].get("condition", ""),
             ordering_clinician=data["ordering_clinician"],
             clinical=data.get("clinical", {}),
             events=[
@@ -284,4 +323,6 @@ def _result_data(result: dict[str, Any]) -> ResultData:
         reported=result["reported"],
         unit=result["unit"],
         dilution_factor=result.get("dilution_factor"),
+        method=result.get("method", ""),
+        instrument=result.get("instrument", ""),
     )

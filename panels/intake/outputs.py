@@ -71,6 +71,8 @@ class ResultOutput(serializers.ModelSerializer[Result]):
             "reference_interval",
             "ruleset_version",
             "rule",
+            "method",
+            "instrument",
         )
         read_only_fields = fields
 
@@ -185,7 +187,11 @@ class PanelOutput(serializers.ModelSerializer[Panel]):
         return {
             "type": panel.specimen_type,
             "collected_at": serializers.DateTimeField().to_representation(panel.collected_at),
-            "received_at": serializers.DateTimeField().to_representation(panel.received_at),
+            # the laboratory's own receipt time; null when the lab did not state it
+            "received_at": serializers.DateTimeField().to_representation(panel.received_at)
+            if panel.received_at
+            else None,
+            "condition": panel.specimen_condition,
         }
 
     def get_ruleset(self, panel: Panel) -> dict[str, str]:
@@ -227,6 +233,8 @@ class PanelOutput(serializers.ModelSerializer[Panel]):
                 "unit": result.unit,
                 "dilution_factor": _dilution_text(result),
                 "interpretation": result.interpretation or None,
+                "method": result.method,
+                "instrument": result.instrument,
                 "superseded_at": serializers.DateTimeField().to_representation(
                     result.superseded_at
                 ),

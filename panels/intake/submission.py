@@ -15,7 +15,6 @@ import logging
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from labpanel.accounts import access
 from labpanel.accounts.models import Lab
@@ -137,7 +136,8 @@ def _panel_create(
         patient=patient,
         specimen_type=submission.specimen_type,
         collected_at=submission.collected_at,
-        received_at=timezone.now(),
+        received_at=submission.received_at,
+        specimen_condition=submission.specimen_condition,
         ordering_clinician=submission.ordering_clinician,
         submitted_by=submitted_by,
         ruleset=ruleset,
@@ -187,7 +187,7 @@ def _panel_create(
             "report_id": report.pk,
             "results": len(results),
         },
-        occurred_at=panel.received_at,
+        occurred_at=panel.created_at,
     )
     logger.info(
         "panel.submitted panel_id=%s report_id=%s results=%d ruleset_version=%s",
