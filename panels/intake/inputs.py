@@ -89,6 +89,18 @@ def printable(value: str) -> None:
         raise serializers.ValidationError(problem)
 
 
+def stated_text(help_text: str) -> serializers.CharField:
+    """An optional printable text the lab states (a condition, a method): omitted or blank
+    means not stated, and the report says so."""
+    return serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        validators=[printable],
+        help_text=help_text,
+    )
+
+
 class PatientInput(serializers.Serializer[Any]):
     mrn = serializers.CharField(max_length=64, validators=[printable])
     family_name = serializers.CharField(max_length=120, validators=[printable])
@@ -115,23 +127,19 @@ class SpecimenInput(serializers.Serializer[Any]):
         help_text="When the laboratory received the specimen (its own receipt time); omitted "
         "or null when not stated: the report then says so, and never guesses it",
     )
-    condition = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=200,
-        validators=[printable],
-        help_text="The specimen's condition as the lab states it, e.g. Hemolyzed, Lipemic",
-    )
+    condition = stated_text("The specimen's condition as the lab states it, e.g. Hemolyzed")
 
     def validate_collected_at(self, value: datetime) -> datetime:
-        if value > timezone.now() + timedelta(minutes=5):
-            raise serializers.ValidationError("collection time is in the future")
-        return value
+        return _not_in_the_future(value, "collection time")
 
     def validate_received_at(self, value: datetime | None) -> datetime | None:
-        if value is not None and value > timezone.now() + timedelta(minutes=5):
-            raise serializers.ValidationError("receipt time is in the future")
-        return value
+        return None if value is None else _not_in_the_future(value, "receipt time")
+
+
+def _not_in_the_future(value: datetime, what: str) -> datetime:
+    if value > timezone.now() + timedelta(minutes=5):
+        raise serializers.ValidationError(f"{what} is in the future")
+    return value
 
 
 class ResultInput(serializers.Serializer[Any]):
@@ -141,19 +149,9 @@ class ResultInput(serializers.Serializer[Any]):
     dilution_factor = StrictCharField(
         max_length=16, required=False, help_text="Dilution the reported value already includes"
     )
-    method = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=200,
-        validators=[printable],
-        help_text="The measurement method, as the lab states it (printed on the report)",
-    )
-    instrument = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=200,
-        validators=[printable],
-        help_text="The instrument (name or serial), as the lab states it (printed on the report)",
+    method = stated_text("The measurement method, as the lab states it (printed on the report)")
+    instrument = stated_text(
+        "The instrument (name or serial), as the lab states it (printed on the report)"
     )
 
     def validate_dilution_factor(self, value: str) -> Decimal:

@@ -10,16 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labpanel.accounts.models import Role, StaffMember
 from panels.intake.files.provenance import export_provenance
 from panels.intake.imports.commit import import_job_commit
-from panels.intake.imports.services import import_job_commit_request, import_job_create
-from panels.intake.imports.validate import import_job_validate
+from panels.intake.imports.services import import_job_commit_request
 from panels.models import ImportJob, ImportStatus, Panel, Patient, Result
 from reports.models import Report
 from tests.factories import make_staff
+from tests.imports.test_vendor_imports import run
 
 pytestmark = pytest.mark.django_db
 
@@ -42,19 +41,6 @@ def cuddy(lab: Any) -> StaffMember:
     return make_staff(username="dr.cuddy", lab=lab, role=Role.CLINICIAN)
 
 
-def _validated(
-    technician: StaffMember, content: bytes, name: str, manifest: bytes | None = None
-) -> ImportJob:
-    job = import_job_create(
-        user=technician.user,
-        upload=SimpleUploadedFile(name, content),
-        manifest=SimpleUploadedFile("manifest.csv", manifest) if manifest is not None else None,
-    )
-    import_job_validate(job_id=job.pk)
-    job.refresh_from_db()
-    return job
-
-
 def _committed(job: ImportJob, technician: StaffMember) -> None:
     assert job.status == ImportStatus.PREVIEW, list(job.problems.values("row", "message"))
     import_job_commit_request(job=job, user=technician.user)
@@ -66,7 +52,7 @@ def _committed(job: ImportJob, technician: StaffMember) -> None:
 def test_a_long_csv_stores_the_stated_receipt_time_and_condition_and_blank_as_not_stated(
     technician: StaffMember, clinician: StaffMember, reference_data: None
 ) -> None:
-    job = _validated(technician, LONG.encode(), "run.csv")
+    job = run(technician, LONG.encode(), "run.csv")
 
     _committed(job, technician)
 
@@ -93,7 +79,7 @@ def test_a_wrong_receipt_time_is_named_by_row_and_column_and_nothing_is_stored(
     received: str,
     message: str,
 ) -> None:
-    job = _validated(technician, LONG.replace("2026-11-20T09:40:00Z", received).encode(), "r.csv")
+    job = run(technician, LONG.replace("2026-11-20T09:40:00Z", received).encode(), "r.csv")
 
     assert job.status == ImportStatus.REJECTED
     assert list(job.problems.filter(severity="error").values_list("row", "column", "message")) == [
@@ -120,7 +106,7 @@ def test_an_xponent_export_gives_its_method_and_instrument_and_the_manifest_the_
         ]
     )
 
-    _committed(_validated(technician, content, "plate.csv", manifest.encode()), technician)
+    _committed(run(technician, content, "plate.csv", manifest.encode()), technician)
 
     first = Panel.objects.get(accession="LP-24-0001")
     assert str(first.received_at) == "2026-11-20 10:05:00+00:00"

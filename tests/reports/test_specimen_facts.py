@@ -7,17 +7,15 @@ stored (real database, storage and renderer).
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
 from django.utils import timezone
-from pypdf import PdfReader
 from rest_framework.test import APIClient
 
 from panels.models import Panel
 from reports.models import Report
-from reports.services import report_render
+from tests.reports.test_result_rows import _pdf_lines
 
 pytestmark = pytest.mark.django_db
 
@@ -28,19 +26,6 @@ def _post(client: APIClient, payload: dict[str, Any]) -> Report:
     response = client.post("/api/v1/panels/", payload, format="json")
     assert response.status_code == 201, response.json()
     return Report.objects.get(pk=response.json()["report"]["id"])
-
-
-def _pdf_lines(report: Report) -> list[str]:
-    report_render(report_id=report.pk)
-    report.refresh_from_db()
-    with report.pdf.open("rb") as stored:
-        reader = PdfReader(io.BytesIO(stored.read()))
-    return [
-        line.strip()
-        for page in reader.pages
-        for line in page.extract_text().splitlines()
-        if line.strip()
-    ]
 
 
 def _identification(lines: list[str]) -> list[str]:
