@@ -402,3 +402,24 @@ def oru_observations() -> tuple[str, ...]:
         "OBX|1|NM|26881-3^IL-6^LN||12.4|pg/mL|<=7.0|H|||F",
         "OBX|2|SN|3074-2^TNF-alpha^LN||<^2.0|pg/mL|||||F",
     )
+
+
+def test_a_correction_carries_the_obx_17_and_obx_18_it_was_sent_with(
+    integrator_client: APIClient,
+) -> None:
+    post(integrator_client, oru())
+    panel = Panel.objects.get(accession="H-1")
+    report_render(report_id=panel.reports.get().pk)
+    correction = _segment(
+        "OBX",
+        {1: "1", 2: "NM", 3: "26881-3^IL-6^LN", 5: "1.24", 6: "pg/mL", 11: "C"}
+        | {17: "ELISA", 18: "DS2-0117^LAB"},
+    )
+
+    _, ack = post(integrator_client, oru("MSG-2", observations=(correction, oru_observations()[1])))
+
+    assert str(ack.segment("MSA")[1]) == "AA"
+    il6 = Result.objects.current().get(panel=panel, analyte__code="IL6")
+    assert (il6.value_text, il6.method, il6.instrument) == ("1.24", "ELISA", "DS2-0117")
+    replaced = Result.objects.get(panel=panel, analyte__code="IL6", superseded_by=il6)
+    assert (replaced.method, replaced.instrument) == ("", "")
