@@ -70,7 +70,18 @@ class Panel(TimestampedModel):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="panels")
     specimen_type = models.CharField(max_length=16, choices=SpecimenType.choices)
     collected_at = models.DateTimeField()
-    received_at = models.DateTimeField()
+    received_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the laboratory received the specimen, as the lab stated it; "
+        "null when not stated (never guessed from Labpanel's own entry time, created_at)",
+    )
+    specimen_condition = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The specimen's condition as the lab stated it (e.g. Hemolyzed); blank when "
+        "not stated",
+    )
     is_baseline = models.BooleanField(
         default=False,
         db_default=False,
@@ -142,6 +153,18 @@ class Result(models.Model):
     )
     sender_flags = models.CharField(
         max_length=40, blank=True, help_text="The sending system's flags (HL7 OBX-8) as sent"
+    )
+    method = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The measurement method as the sender stated it (HL7 OBX-17, an instrument "
+        "export's format); blank when not stated",
+    )
+    instrument = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The instrument as the sender stated it (HL7 OBX-18, an export's serial or "
+        "name); blank when not stated",
     )
     superseded_by = models.OneToOneField(
         "self",

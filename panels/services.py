@@ -62,6 +62,8 @@ def result_build(
         ruleset_version=ruleset_version,
         sender_range=data.sender_range,
         sender_flags=data.sender_flags,
+        method=data.method,
+        instrument=data.instrument,
     )
 
 

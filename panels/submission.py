@@ -3,7 +3,8 @@
 ``PanelSubmission`` (with ``PatientData``, ``ResultData``, ``EventData``) is built in one place,
 ``panel_submission_build``, by every intake path (the JSON API, file-import staging, HL7). The
 builder runs every check the paths share, so that no path forgets one: a result reported twice
-for one analyte, a specimen collected before the patient's birth date. Each path also calls the
+for one analyte, a specimen collected before the patient's birth date, a specimen received by
+the laboratory before it was collected. Each path also calls the
 same checks (``specimen_problems``, ``results_problems``) where it reports its own problems, to
 name them in its own terms (a JSON field, a file row and column, an HL7 segment and field).
 """
@@ -26,6 +27,7 @@ from panels.notation import ReportedValue
 from reference_ranges.models import Analyte
 
 COLLECTED_BEFORE_BIRTH = "collected_before_birth"
+RECEIVED_BEFORE_COLLECTION = "received_before_collection"
 DUPLICATE_ANALYTE = "duplicate_analyte"
 
 
@@ -48,6 +50,8 @@ class ResultData:
     dilution_factor: Decimal | None = None
     sender_range: str = ""  # e.g. HL7 OBX-7: the sender's range, stored as sent, never used
     sender_flags: str = ""  # e.g. HL7 OBX-8
+    method: str = ""  # as the sender stated it (HL7 OBX-17, an export's format); "" unstated
+    instrument: str = ""  # as the sender stated it (HL7 OBX-18, an export's serial or name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,9 @@ class PanelSubmission:
     clinical: Mapping[str, Decimal | bool | str] = field(default_factory=dict)
     events: tuple[EventData, ...] = ()
     is_baseline: bool = False  # the lab marks this specimen as the patient's baseline
+    # when the laboratory received the specimen, as it states it; None: not stated (never guessed)
+    received_at: datetime | None = None
+    specimen_condition: str = ""  # as the lab states it ("Hemolyzed"); "" when not stated
 
     def content_sha256(self) -> str:
         """A hash of what was said, independent of result order and analyte spelling."""
@@ -86,6 +93,9 @@ class PanelSubmission:
                 "collected_at": self.collected_at.isoformat(),
                 # only when marked, so that hashes of unmarked panels stay as they were
                 **({"is_baseline": True} if self.is_baseline else {}),
+                # only when stated, so that hashes of panels without them stay as they were
+                **({"received_at": self.received_at.isoformat()} if self.received_at else {}),
+                **({"condition": self.specimen_condition} if self.specimen_condition else {}),
             },
             "ordering_clinician": self.ordering_clinician.get_username(),
             "clinical": {name: json_value(value) for name, value in self.clinical.items()},
@@ -100,6 +110,11 @@ class PanelSubmission:
                     *(
                         [result.sender_range, result.sender_flags]
                         if result.sender_range or result.sender_flags
+                        else []
+                    ),
+                    *(
+                        [{"method": result.method, "instrument": result.instrument}]
+                        if result.method or result.instrument
                         else []
                     ),
                 ]
@@ -150,18 +165,32 @@ def collected_on(collected_at: datetime, zone: tzinfo | None = None) -> date:
 
 
 def specimen_problems(
-    *, birth_date: date | None, collected_at: datetime, zone: tzinfo | None = None
+    *,
+    birth_date: date | None,
+    collected_at: datetime,
+    received_at: datetime | None = None,
+    zone: tzinfo | None = None,
 ) -> list[SubmissionProblem]:
-    """A specimen cannot be collected before the patient was born (an age would be negative)."""
+    """A specimen cannot be collected before the patient was born (an age would be negative),
+    nor received by the laboratory before it was collected."""
+    problems: list[SubmissionProblem] = []
     if birth_date is not None and collected_on(collected_at, zone) < birth_date:
-        return [
+        problems.append(
             SubmissionProblem(
                 field="specimen.collected_at",
                 code=COLLECTED_BEFORE_BIRTH,
                 message="collected before the patient's birth date",
             )
-        ]
-    return []
+        )
+    if received_at is not None and received_at < collected_at:
+        problems.append(
+            SubmissionProblem(
+                field="specimen.received_at",
+                code=RECEIVED_BEFORE_COLLECTION,
+                message="received before the specimen was collected",
+            )
+        )
+    return problems
 
 
 def results_problems(analyte_codes: Sequence[str]) -> list[SubmissionProblem]:
@@ -193,6 +222,8 @@ def panel_submission_build(
     results: Sequence[ResultData],
     clinical: Mapping[str, Decimal | bool | str] | None = None,
     events: Sequence[EventData] = (),
+    received_at: datetime | None = None,
+    specimen_condition: str = "",
     zone: tzinfo | None = None,
     is_baseline: bool = False,
 ) -> PanelSubmission:
@@ -203,7 +234,12 @@ def panel_submission_build(
     path with ``panels.intake.validation`` before they get here.
     """
     problems = [
-        *specimen_problems(birth_date=patient.birth_date, collected_at=collected_at, zone=zone),
+        *specimen_problems(
+            birth_date=patient.birth_date,
+            collected_at=collected_at,
+            received_at=received_at,
+            zone=zone,
+        ),
         *results_problems([result.analyte.code for result in results]),
     ]
     if problems:
@@ -218,4 +254,6 @@ def panel_submission_build(
         clinical=dict(clinical) if clinical is not None else {},
         events=tuple(events),
         is_baseline=is_baseline,
+        received_at=received_at,
+        specimen_condition=specimen_condition,
     )

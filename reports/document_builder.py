@@ -6,11 +6,13 @@ only draws what it is given. Values are shown exactly as reported, with their co
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from django.utils import timezone
 
-from panels.models import Panel
+from panels.models import Panel, Result
 from reference_ranges.engine import age_on
 from reference_ranges.models import Sex, SpecimenType
 from reports.findings_builder import finding_lines, person_text
@@ -20,6 +22,7 @@ from reports.rendering.document import (
     Amendment,
     CorrectionLine,
     ReportDocument,
+    ResultLine,
 )
 from reports.results_builder import (
     FLAG_TEXT,
@@ -34,6 +37,39 @@ from reports.results_builder import (
 )
 from reports.selectors import panel_get_for_rendering
 from reports.trend_builder import trend_table
+
+NOT_STATED = "not stated"
+
+
+def _received_text(panel: Panel) -> str:
+    """The laboratory's own receipt time; never Labpanel's entry time passed off as it."""
+    if panel.received_at is None:
+        return f"not stated by the laboratory (entered into Labpanel {when_text(panel.created_at)})"
+    return when_text(panel.received_at)
+
+
+def _measured_with(
+    results: Sequence[Result], lines: list[ResultLine]
+) -> tuple[str, str, list[ResultLine]]:
+    """(method, instrument, lines): when every result shares one method and one instrument,
+    they are printed once in the identification block ("not stated" when blank); otherwise
+    each result's are printed in its row's note line, and the block's are ""."""
+    pairs = {(result.method, result.instrument) for result in results}
+    if len(pairs) <= 1:
+        method, instrument = next(iter(pairs), ("", ""))
+        return method or NOT_STATED, instrument or NOT_STATED, lines
+    return (
+        "",
+        "",
+        [
+            replace(
+                line,
+                method_text=f"Method: {result.method or NOT_STATED}; "
+                f"instrument: {result.instrument or NOT_STATED}",
+            )
+            for result, line in zip(results, lines, strict=True)
+        ],
+    )
 
 
 def _age_text(panel: Panel) -> str:
@@ -91,7 +127,9 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
     # panel_details prefetches the replaced results as ``superseded``
     results = in_reported_order(list(panel.results.all()), getattr(panel, "superseded", []))
     marks = source_marks(results)
-    lines = [result_line(result, marks) for result in results]
+    method, instrument, lines = _measured_with(
+        results, [result_line(result, marks) for result in results]
+    )
     ruleset = panel.ruleset
     return ReportDocument(
         report_id=str(report.pk),
@@ -105,8 +143,11 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
         patient_age=_age_text(panel),
         accession=panel.accession,
         specimen_type=str(SpecimenType(panel.specimen_type).label),
+        specimen_condition=panel.specimen_condition or NOT_STATED,
+        method=method,
+        instrument=instrument,
         collected_at=when_text(panel.collected_at),
-        received_at=when_text(panel.received_at),
+        received_at=_received_text(panel),
         reported_at=when_text(reported_at),
         ordering_clinician=_clinician_text(panel),
         ruleset_label=f"{ruleset.name}, version {ruleset.version}",

@@ -89,6 +89,18 @@ def printable(value: str) -> None:
         raise serializers.ValidationError(problem)
 
 
+def stated_text(help_text: str) -> serializers.CharField:
+    """An optional printable text the lab states (a condition, a method): omitted or blank
+    means not stated, and the report says so."""
+    return serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        validators=[printable],
+        help_text=help_text,
+    )
+
+
 class PatientInput(serializers.Serializer[Any]):
     mrn = serializers.CharField(max_length=64, validators=[printable])
     family_name = serializers.CharField(max_length=120, validators=[printable])
@@ -112,11 +124,25 @@ class SpecimenInput(serializers.Serializer[Any]):
     is_baseline = serializers.BooleanField(
         default=False, help_text="The patient's baseline: later fold changes are measured from it"
     )
+    received_at = AwareDateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When the laboratory received the specimen (its own receipt time); omitted "
+        "or null when not stated: the report then says so, and never guesses it",
+    )
+    condition = stated_text("The specimen's condition as the lab states it, e.g. Hemolyzed")
 
     def validate_collected_at(self, value: datetime) -> datetime:
-        if value > timezone.now() + timedelta(minutes=5):
-            raise serializers.ValidationError("collection time is in the future")
-        return value
+        return _not_in_the_future(value, "collection time")
+
+    def validate_received_at(self, value: datetime | None) -> datetime | None:
+        return None if value is None else _not_in_the_future(value, "receipt time")
+
+
+def _not_in_the_future(value: datetime, what: str) -> datetime:
+    if value > timezone.now() + timedelta(minutes=5):
+        raise serializers.ValidationError(f"{what} is in the future")
+    return value
 
 
 class ResultInput(serializers.Serializer[Any]):
@@ -125,6 +151,10 @@ class ResultInput(serializers.Serializer[Any]):
     unit = serializers.CharField(max_length=16)
     dilution_factor = StrictCharField(
         max_length=16, required=False, help_text="Dilution the reported value already includes"
+    )
+    method = stated_text("The measurement method, as the lab states it (printed on the report)")
+    instrument = stated_text(
+        "The instrument (name or serial), as the lab states it (printed on the report)"
     )
 
     def validate_dilution_factor(self, value: str) -> Decimal:
@@ -237,11 +267,16 @@ class PanelSubmitInput(serializers.Serializer[Any]):
                 if problem.position is not None:
                     duplicate_errors[problem.position] = {"analyte": [problem.message]}
             errors["results"] = duplicate_errors
+        specimen_errors: dict[str, list[str]] = {}
         for problem in specimen_problems(
             birth_date=attrs["patient"]["birth_date"],
             collected_at=attrs["specimen"]["collected_at"],
+            received_at=attrs["specimen"].get("received_at"),
         ):
-            errors["specimen"] = {"collected_at": [problem.message]}
+            name = problem.field.removeprefix("specimen.")
+            specimen_errors.setdefault(name, []).append(problem.message)
+        if specimen_errors:
+            errors["specimen"] = specimen_errors
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -254,6 +289,8 @@ class PanelSubmitInput(serializers.Serializer[Any]):
             specimen_type=data["specimen"]["type"],
             collected_at=data["specimen"]["collected_at"],
             is_baseline=data["specimen"]["is_baseline"],
+            received_at=data["specimen"].get("received_at"),
+            specimen_condition=data["specimen"].get("condition", ""),
             ordering_clinician=data["ordering_clinician"],
             clinical=data.get("clinical", {}),
             events=[
@@ -288,4 +325,6 @@ def _result_data(result: dict[str, Any]) -> ResultData:
         reported=result["reported"],
         unit=result["unit"],
         dilution_factor=result.get("dilution_factor"),
+        method=result.get("method", ""),
+        instrument=result.get("instrument", ""),
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from panels.models import (
@@ -71,6 +72,8 @@ class ResultOutput(serializers.ModelSerializer[Result]):
             "reference_interval",
             "ruleset_version",
             "rule",
+            "method",
+            "instrument",
         )
         read_only_fields = fields
 
@@ -137,6 +140,21 @@ class FindingOutput(serializers.ModelSerializer[Finding]):
         return None if finding.score is None else format(finding.score.normalize(), "f")
 
 
+class SpecimenOutput(serializers.Serializer[Any]):
+    """The specimen as the lab stated it (the schema of ``PanelOutput.specimen``)."""
+
+    type = serializers.CharField()
+    collected_at = serializers.DateTimeField()
+    received_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the laboratory received the specimen, as it stated it; null when it "
+        "did not (never Labpanel's own entry time: see created_at)",
+    )
+    condition = serializers.CharField(
+        allow_blank=True, help_text="The specimen's condition as stated; empty when not stated"
+    )
+
+
 class PanelOutput(serializers.ModelSerializer[Panel]):
     patient = serializers.SerializerMethodField()
     specimen = serializers.SerializerMethodField()
@@ -181,11 +199,16 @@ class PanelOutput(serializers.ModelSerializer[Panel]):
             "sex": patient.sex,
         }
 
+    @extend_schema_field(SpecimenOutput)
     def get_specimen(self, panel: Panel) -> dict[str, Any]:
         return {
             "type": panel.specimen_type,
             "collected_at": serializers.DateTimeField().to_representation(panel.collected_at),
-            "received_at": serializers.DateTimeField().to_representation(panel.received_at),
+            # the laboratory's own receipt time; null when the lab did not state it
+            "received_at": serializers.DateTimeField().to_representation(panel.received_at)
+            if panel.received_at
+            else None,
+            "condition": panel.specimen_condition,
             "is_baseline": panel.is_baseline,
         }
 
@@ -228,6 +251,8 @@ class PanelOutput(serializers.ModelSerializer[Panel]):
                 "unit": result.unit,
                 "dilution_factor": _dilution_text(result),
                 "interpretation": result.interpretation or None,
+                "method": result.method,
+                "instrument": result.instrument,
                 "superseded_at": serializers.DateTimeField().to_representation(
                     result.superseded_at
                 ),

@@ -15,7 +15,6 @@ import logging
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from labpanel.accounts import access
 from labpanel.accounts.models import Lab
@@ -138,7 +137,8 @@ def _panel_create(
         specimen_type=submission.specimen_type,
         collected_at=submission.collected_at,
         is_baseline=submission.is_baseline,
-        received_at=timezone.now(),
+        received_at=submission.received_at,
+        specimen_condition=submission.specimen_condition,
         ordering_clinician=submission.ordering_clinician,
         submitted_by=submitted_by,
         ruleset=ruleset,
@@ -188,7 +188,7 @@ def _panel_create(
             "report_id": report.pk,
             "results": len(results),
         },
-        occurred_at=panel.received_at,
+        occurred_at=panel.created_at,
     )
     logger.info(
         "panel.submitted panel_id=%s report_id=%s results=%d ruleset_version=%s",

@@ -130,12 +130,23 @@ def birth_date_read(value: str, read: Callable[[str], date], *, today: date) -> 
     return born
 
 
-def collected_at_clean(text: str, *, local_zone: ZoneInfo, now: datetime) -> datetime:
+def received_at_clean(text: str, *, local_zone: ZoneInfo, now: datetime) -> datetime | None:
+    """When the laboratory received the specimen, read as ``collected_at_clean`` reads a
+    collection time; an empty cell means the lab did not state it (None, never guessed)."""
+    if not text.strip():
+        return None
+    return collected_at_clean(text, local_zone=local_zone, now=now, what="receipt time")
+
+
+def collected_at_clean(
+    text: str, *, local_zone: ZoneInfo, now: datetime, what: str = "collection time"
+) -> datetime:
     """ISO 8601 date and time. Without a UTC offset the time is read on the lab's clock
-    (``local_zone``); a wall time that does not exist or happens twice there is refused."""
+    (``local_zone``); a wall time that does not exist or happens twice there is refused.
+    ``what`` names the time in messages."""
     value = text.strip()
     if not value:
-        raise FieldError("collection time is empty")
+        raise FieldError(f"{what} is empty")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as error:
@@ -143,7 +154,7 @@ def collected_at_clean(text: str, *, local_zone: ZoneInfo, now: datetime) -> dat
             f"{value!r} is not an ISO 8601 date and time, e.g. 2026-11-20T08:30:00Z"
         ) from error
     if len(value) <= 10:
-        raise FieldError(f"{value!r} has no time of collection")
+        raise FieldError(f"{value!r} is a date without the time of day ({what})")
     if parsed.tzinfo is None:
         earlier = parsed.replace(tzinfo=local_zone, fold=0)
         later = parsed.replace(tzinfo=local_zone, fold=1)
@@ -154,7 +165,7 @@ def collected_at_clean(text: str, *, local_zone: ZoneInfo, now: datetime) -> dat
             )
         parsed = earlier
     if parsed > now + FUTURE_TOLERANCE:
-        raise FieldError("collection time is in the future")
+        raise FieldError(f"{what} is in the future")
     return parsed
 
 

@@ -45,6 +45,9 @@ class ResultLine:
     analyte_mark: str = ""  # e.g. "†": the analyte's inflammatory role is unverified (footnote)
     needs_review: bool = False  # indeterminate, or not interpreted: the flag is drawn bold
     bar: RangeBar | None = None  # None: no interval applies, and no bar is drawn
+    # "Method: ...; instrument: ..." when the panel's results were not all measured alike (then
+    # printed in the row's note line); "" when the identification block states them once
+    method_text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +165,7 @@ class ReportDocument:
     accession: str
     specimen_type: str  # "Plasma"
     collected_at: str  # "2026-11-20 08:30 UTC"
+    # the lab's own receipt time, or "not stated by the laboratory (entered into Labpanel ...)"
     received_at: str
     reported_at: str
     ordering_clinician: str  # "Dr Gregory House (dr.house)"
@@ -177,3 +181,8 @@ class ReportDocument:
     # Statements beside the abnormal-results banner: results not interpreted (no interval
     # applies, grouped by the engine's reason), results that could not be placed (indeterminate)
     notices: tuple[Notice, ...] = ()
+    specimen_condition: str = "not stated"  # "Hemolyzed"; "not stated" when the lab gave none
+    # The method and instrument every result shares ("not stated" when blank), printed once in
+    # the identification block; "" when they differ between results (each row then says its own)
+    method: str = ""
+    instrument: str = ""

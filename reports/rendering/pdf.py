@@ -209,9 +209,17 @@ def _identification(document: ReportDocument) -> Table:
     right: list[tuple[str, str, Any]] = [
         ("Accession", document.accession, styles.ID_VALUE_BOLD),
         ("Specimen type", document.specimen_type, styles.ID_VALUE),
+        ("Specimen condition", document.specimen_condition, styles.ID_VALUE),
         ("Collected", document.collected_at, styles.ID_VALUE),
         ("Received", document.received_at, styles.ID_VALUE),
         ("Reported", document.reported_at, styles.ID_VALUE),
+    ]
+    # Method and instrument shared by every result: one line each across the block (when they
+    # differ, each result's row says its own)
+    across = [
+        (label, value)
+        for label, value in (("Method", document.method), ("Instrument", document.instrument))
+        if value
     ]
     rows: list[list[Any]] = []
     for index in range(max(len(left), len(right))):
@@ -223,22 +231,28 @@ def _identification(document: ReportDocument) -> Table:
             else:
                 row += ["", ""]
         rows.append(row)
-    table = Table(rows, colWidths=styles.ID_COL_WIDTHS, hAlign="LEFT")
-    table.setStyle(
-        TableStyle(
-            [
-                *_BASE_CELL,
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("BOX", (0, 0), (-1, -1), 0.75, styles.RULE),
-                ("LINEBEFORE", (2, 0), (2, -1), 0.75, styles.RULE),
-                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-                ("TOPPADDING", (0, 0), (-1, 0), 5),
-                ("BOTTOMPADDING", (0, -1), (-1, -1), 5),
-                ("LEFTPADDING", (0, 0), (-1, -1), 6),
-            ]
+    first_across = len(rows)
+    for label, value in across:
+        rows.append(
+            [Paragraph(escape(label), styles.ID_LABEL), _para(value, styles.ID_VALUE), "", ""]
         )
-    )
+    commands: list[tuple[Any, ...]] = [
+        *_BASE_CELL,
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("BOX", (0, 0), (-1, -1), 0.75, styles.RULE),
+        ("LINEBEFORE", (2, 0), (2, first_across - 1), 0.75, styles.RULE),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+        ("TOPPADDING", (0, 0), (-1, 0), 5),
+        ("BOTTOMPADDING", (0, -1), (-1, -1), 5),
+        ("LEFTPADDING", (0, 0), (-1, -1), 6),
+    ]
+    if across:
+        commands += [("LINEABOVE", (0, first_across), (-1, first_across), 0.5, styles.RULE)]
+        commands += [("SPAN", (1, row), (-1, row)) for row in range(first_across, len(rows))]
+        commands += [("TOPPADDING", (0, first_across), (-1, first_across), 3.5)]
+    table = Table(rows, colWidths=styles.ID_COL_WIDTHS, hAlign="LEFT")
+    table.setStyle(TableStyle(commands))
     return table
 
 

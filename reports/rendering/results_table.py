@@ -114,6 +114,8 @@ def results_table(results: tuple[ResultLine, ...]) -> Table:
         notes = [f"Note: {markup(line.note)}"] if line.note.strip() else []
         if line.conversion.strip():
             notes.insert(0, markup(line.conversion))
+        if line.method_text.strip():
+            notes.append(markup(line.method_text))
         if notes:
             rows.append([Paragraph("<br/>".join(notes), styles.NOTE), "", "", "", "", ""])
             last = len(rows) - 1

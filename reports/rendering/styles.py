@@ -111,8 +111,8 @@ RESULT_COL_WIDTHS: tuple[float, ...] = (
 # Patient / specimen block: label | value | label | value
 ID_COL_WIDTHS: tuple[float, ...] = (
     CONTENT_WIDTH * 0.15,
-    CONTENT_WIDTH * 0.35,
-    CONTENT_WIDTH * 0.15,
+    CONTENT_WIDTH * 0.33,
+    CONTENT_WIDTH * 0.17,  # room for "Specimen condition" on one line
     CONTENT_WIDTH * 0.35,
 )
 

@@ -73,7 +73,7 @@ def test_a_json_post_writes_one_panel_stored_event(
         "report_id": report.pk,
         "results": 2,
     }
-    assert event.occurred_at == panel.received_at
+    assert event.occurred_at == panel.created_at
     assert_no_demographics(event)
 
 
@@ -224,7 +224,7 @@ def test_an_import_commit_writes_one_event_per_panel_and_one_for_the_import(
             "report_id": report.pk,
             "results": panel.results.count(),
         }
-        assert event.occurred_at == panel.received_at
+        assert event.occurred_at == panel.created_at
         assert_no_demographics(event)
     assert sorted(e.payload["accession"] for e in stored[:2]) == ["I-1", "I-2"]
     committed = stored[2]

@@ -305,3 +305,121 @@ def test_a_specimen_collected_before_the_patients_birth_is_refused_naming_obr_7(
     assert Patient.objects.count() == 0
     assert Report.objects.count() == 0
     assert InboundMessage.objects.get().ack_code == "AE"
+
+
+def _segment(name: str, fields: dict[int, str]) -> str:
+    """``name`` with ``fields`` (number -> text) at their HL7 positions, the rest empty."""
+    values = [""] * (max(fields) + 1)
+    values[0] = name
+    for number, text in fields.items():
+        values[number] = text
+    return "|".join(values)
+
+
+def _obx(set_id: int, observation: str, value: str, method: str, instrument: str) -> str:
+    return _segment(
+        "OBX",
+        {1: str(set_id), 2: "NM", 3: observation, 5: value, 6: "pg/mL", 11: "F"}
+        | {17: method, 18: instrument},
+    )
+
+
+def test_spm_18_spm_24_and_obx_17_18_are_stored_as_the_lab_stated_them(
+    integrator_client: APIClient,
+) -> None:
+    # given: the received time and condition on the SPM (table 0493 code, no text), a method
+    # with its text, and a method sent as a code only
+    message = oru(
+        observations=(
+            _obx(1, "26881-3^IL-6^LN", "12.4", "0592^Bead immunoassay^99LAB", "LX200-0042^LAB"),
+            _obx(2, "3074-2^TNF-alpha^LN", "1.1", "ELISA", ""),
+            _segment("SPM", {1: "1", 4: "PLAS", 18: "202611200945+0000", 24: "HEM^^HL70493"}),
+        )
+    )
+
+    response, ack = post(integrator_client, message)
+
+    assert str(ack.segment("MSA")[1]) == "AA", response.content
+    panel = Panel.objects.get()
+    assert str(panel.received_at) == "2026-11-20 09:45:00+00:00"
+    assert panel.specimen_condition == "Hemolyzed"
+    assert list(panel.results.order_by("position").values_list("method", "instrument")) == [
+        ("Bead immunoassay", "LX200-0042"),
+        ("ELISA", ""),
+    ]
+
+
+def test_obr_14_is_the_received_time_when_the_spm_has_no_spm_18_and_a_local_condition_is_kept(
+    integrator_client: APIClient,
+) -> None:
+    message = oru().replace(
+        "202611200830+0000||||||||PLAS", "202611200830+0000|||||||202611200905+0000|PLAS"
+    )
+    message = message.rstrip("\r") + "\r" + _segment("SPM", {1: "1", 4: "PLAS", 24: "XYZ"}) + "\r"
+
+    _, ack = post(integrator_client, message)
+
+    assert str(ack.segment("MSA")[1]) == "AA"
+    panel = Panel.objects.get()
+    assert str(panel.received_at) == "2026-11-20 09:05:00+00:00"
+    assert panel.specimen_condition == "XYZ"  # not in table 0493: kept as sent, never guessed
+
+
+def test_without_a_received_time_nothing_is_guessed(integrator_client: APIClient) -> None:
+    post(integrator_client, oru())
+
+    panel = Panel.objects.get()
+    assert (panel.received_at, panel.specimen_condition) == (None, "")
+    assert set(panel.results.values_list("method", "instrument")) == {("", "")}
+
+
+@pytest.mark.parametrize(
+    ("_case", "received", "message"),
+    [
+        ("before collection", "202611200829+0000", "SPM-18: received before the specimen was "),
+        ("in the future", "209911200829+0000", "receipt time is in the future"),
+    ],
+)
+def test_a_wrong_spm_18_is_refused_naming_it_and_nothing_is_stored(
+    integrator_client: APIClient, _case: str, received: str, message: str
+) -> None:
+    spm = _segment("SPM", {1: "1", 4: "PLAS", 18: received})
+
+    response, ack = post(integrator_client, oru(observations=(*oru_observations(), spm)))
+
+    assert response.status_code == 200
+    assert str(ack.segment("MSA")[1]) == "AE"
+    errors = ack.segments("ERR")
+    assert [str(err[2]) for err in errors] == ["SPM^1^18^1"]
+    assert message in str(errors[0][8])
+    assert Panel.objects.count() == 0
+    assert Patient.objects.count() == 0
+    assert Report.objects.count() == 0
+
+
+def oru_observations() -> tuple[str, ...]:
+    return (
+        "OBX|1|NM|26881-3^IL-6^LN||12.4|pg/mL|<=7.0|H|||F",
+        "OBX|2|SN|3074-2^TNF-alpha^LN||<^2.0|pg/mL|||||F",
+    )
+
+
+def test_a_correction_carries_the_obx_17_and_obx_18_it_was_sent_with(
+    integrator_client: APIClient,
+) -> None:
+    post(integrator_client, oru())
+    panel = Panel.objects.get(accession="H-1")
+    report_render(report_id=panel.reports.get().pk)
+    correction = _segment(
+        "OBX",
+        {1: "1", 2: "NM", 3: "26881-3^IL-6^LN", 5: "1.24", 6: "pg/mL", 11: "C"}
+        | {17: "ELISA", 18: "DS2-0117^LAB"},
+    )
+
+    _, ack = post(integrator_client, oru("MSG-2", observations=(correction, oru_observations()[1])))
+
+    assert str(ack.segment("MSA")[1]) == "AA"
+    il6 = Result.objects.current().get(panel=panel, analyte__code="IL6")
+    assert (il6.value_text, il6.method, il6.instrument) == ("1.24", "ELISA", "DS2-0117")
+    replaced = Result.objects.get(panel=panel, analyte__code="IL6", superseded_by=il6)
+    assert (replaced.method, replaced.instrument) == ("", "")

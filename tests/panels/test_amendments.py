@@ -209,3 +209,40 @@ def test_amendments_chain_and_clinicians_cannot_amend(
     assert second.status_code == 201
     assert Report.objects.get(amends=first_report).amendment_reason == "second"
     assert refused.status_code == 403
+
+
+def test_a_correction_carries_the_method_and_instrument_it_was_measured_with(
+    technician_client: APIClient, panel_payload: dict[str, Any]
+) -> None:
+    # given: a panel whose results state no method, released
+    panel = submitted(technician_client, panel_payload)
+    released(panel)
+
+    # when: IL-6 is corrected with a value measured again on a named instrument
+    response = amend(
+        technician_client,
+        panel,
+        reason="Re-measured after a calibration failure",
+        results=[
+            {
+                "analyte": "IL-6",
+                "value": "14.82",
+                "unit": "pg/mL",
+                "method": "ELISA",
+                "instrument": "DS2-0117",
+            }
+        ],
+    )
+
+    # then: stored and returned on the new result only; the amended report says it in IL-6's row
+    assert response.status_code == 201, response.json()
+    by_analyte = {r["analyte"]: (r["method"], r["instrument"]) for r in response.json()["results"]}
+    assert by_analyte == {"IL6": ("ELISA", "DS2-0117"), "TNFA": ("", ""), "IFNG": ("", "")}
+    superseded = Result.objects.get(panel=panel, superseded_by__isnull=False)
+    assert (superseded.method, superseded.instrument) == ("", "")
+    amended = Report.objects.get(amends__isnull=False)
+    report_render(report_id=amended.pk)
+    amended.refresh_from_db()
+    text = pdf_text(amended)
+    assert "Method: ELISA; instrument: DS2-0117" in text
+    assert text.count("Method: not stated; instrument: not stated") == 2

@@ -325,6 +325,31 @@ BAD_INPUTS = [
         ],
     ),
     (
+        "received before collection",
+        lambda p: p["specimen"].update(received_at="2026-11-20T08:29:00Z"),
+        [
+            {
+                "field": "specimen.received_at",
+                "message": "received before the specimen was collected",
+            }
+        ],
+    ),
+    (
+        "received in the future",
+        lambda p: p["specimen"].update(received_at="2099-11-20T08:30:00Z"),
+        [{"field": "specimen.received_at", "message": "receipt time is in the future"}],
+    ),
+    (
+        "received time without offset",
+        lambda p: p["specimen"].update(received_at="2026-11-20T09:30:00"),
+        [
+            {
+                "field": "specimen.received_at",
+                "message": "timestamp has no UTC offset; add one (e.g. 'Z' or '+01:00')",
+            }
+        ],
+    ),
+    (
         "clinician not found",
         lambda p: p.update(ordering_clinician="dr.nobody"),
         [{"field": "ordering_clinician", "message": "clinician 'dr.nobody' not found in this lab"}],

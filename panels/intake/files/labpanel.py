@@ -41,11 +41,13 @@ PATIENT_COLUMNS = (
     "collected_at",
     "ordering_clinician",
 )
-DATE_COLUMNS = frozenset({"birth_date", "collected_at"})
+# Optional in every layout (the manifest too): when the lab received the specimen, its condition.
+SPECIMEN_COLUMNS = ("received_at", "specimen_condition")
+DATE_COLUMNS = frozenset({"birth_date", "collected_at", "received_at"})
 LONG_COLUMNS = ("accession", *PATIENT_COLUMNS, "analyte", "value", "unit")
 WIDE_COLUMNS = ("accession", *PATIENT_COLUMNS)
 MANIFEST_COLUMNS = ("sample_id", "accession", *PATIENT_COLUMNS)
-OPTIONAL_COLUMNS = ("dilution_factor",)
+OPTIONAL_COLUMNS = ("dilution_factor", *SPECIMEN_COLUMNS)
 STRAY_DELIMITER = "a stray delimiter or an unquoted comma?"
 
 
@@ -194,11 +196,16 @@ class Rows:
 
 
 class Patients:
-    """Reads the patient/specimen columns of a row; flags mangled IDs, dates and formulas."""
+    """Reads the patient/specimen columns of a row (the optional specimen columns when the
+    header has them); flags mangled IDs, dates and formulas."""
 
     def __init__(self, header: Header, ctx: Context, *, id_column: str) -> None:
         self.ctx = ctx
-        self.positions = tuple(header.index[name] for name in PATIENT_COLUMNS)
+        self.columns = (
+            *PATIENT_COLUMNS,
+            *(name for name in SPECIMEN_COLUMNS if name in header.index),
+        )
+        self.positions = tuple(header.index[name] for name in self.columns)
         self.names = tuple(header.cells[position] for position in self.positions)
         self.get = itemgetter(*self.positions)
         self.id_name = header.cells[header.index[id_column]]
@@ -207,7 +214,7 @@ class Patients:
         raw: tuple[str, ...] = self.get(row)
         fields = tuple(cell.strip() for cell in raw)
         problems = self.ctx.problems
-        for name, column, value in zip(PATIENT_COLUMNS, self.names, fields, strict=True):
+        for name, column, value in zip(self.columns, self.names, fields, strict=True):
             if not value:
                 continue
             if name == "mrn":
@@ -216,11 +223,11 @@ class Patients:
                 check_date(value, start, column, problems)
             elif value[0] in "=+-@" and is_formula(value):
                 formula_warning(value, start, column, problems)
-        return PatientFields(*fields), raw
+        return PatientFields(**dict(zip(self.columns, fields, strict=True))), raw
 
     def compare(self, start: int, row: list[str], sample: Sample, accession: str) -> None:
         first = sample.patient
-        for name, column, position in zip(PATIENT_COLUMNS, self.names, self.positions, strict=True):
+        for name, column, position in zip(self.columns, self.names, self.positions, strict=True):
             value = row[position].strip()
             before = getattr(first, name)
             if value != before:

@@ -11,6 +11,7 @@ from panels.intake.files.common import (
 )
 from panels.intake.files.labpanel import (
     MANIFEST_COLUMNS,
+    SPECIMEN_COLUMNS,
     Patients,
     Rows,
     read_header,
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 def parse_manifest_rows(
     reader: CsvReader, ctx: Context
 ) -> tuple[list[ParsedSample], dict[str, str]]:
-    known = (*MANIFEST_COLUMNS,)
+    known = (*MANIFEST_COLUMNS, *SPECIMEN_COLUMNS)
     rows_in = records(reader, ctx.lines, ctx.problems)
     header = read_header(rows_in, ctx, known=known, required=MANIFEST_COLUMNS)
     if header is None:

@@ -104,6 +104,8 @@ class PatientFields:
     specimen_type: str
     collected_at: str
     ordering_clinician: str
+    received_at: str = ""  # optional column: when the lab received the specimen, as written
+    specimen_condition: str = ""  # optional column: e.g. "Hemolyzed", as written
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """HL7 field values as the panel submission needs them: the specimen (HL7 table 0487 codes or
 Labpanel's words), the birth date (PID-7, YYYYMMDD) and the collection time (OBR-7, to the
-minute; without an offset it is read on the lab's clock, and a wall time that happens twice or
+minute; the received time, OBR-14 or SPM-18, likewise; without an offset it is read on the
+lab's clock, and a wall time that happens twice or
 never there is refused). Each raises ``FieldError`` with the reason, like the field rules of
 ``panels.intake.validation``; nothing is guessed.
 """
@@ -46,8 +47,11 @@ def _yyyymmdd(value: str) -> date:
     return date(int(value[:4]), int(value[4:6]), int(value[6:8]))
 
 
-def hl7_timestamp_clean(text: str, *, zone: ZoneInfo, now: datetime) -> datetime:
-    """OBR-7 to the minute at least; read on ``zone`` (the lab's clock) without an offset."""
+def hl7_timestamp_clean(
+    text: str, *, zone: ZoneInfo, now: datetime, what: str = "collection time"
+) -> datetime:
+    """OBR-7 (``what``: OBR-14/SPM-18 "receipt time") to the minute at least; read on ``zone``
+    (the lab's clock) without an offset."""
     value = text.strip()
     match = _TS.match(value)
     if match is None:
@@ -79,5 +83,5 @@ def hl7_timestamp_clean(text: str, *, zone: ZoneInfo, now: datetime) -> datetime
             )
         aware = earlier
     if aware > now + timedelta(minutes=5):
-        raise FieldError("collection time is in the future")
+        raise FieldError(f"{what} is in the future")
     return aware

@@ -1,5 +1,6 @@
 """The OBX segment: one observation, its OBX-5 read as a single number (NM, SN or ST, with the
-comparator kept) and its unit, status, flags and sender's range taken as written.
+comparator kept) and its unit, status, flags, sender's range, method (OBX-17) and instrument
+(OBX-18) taken as written.
 
 A result is never converted to a number here: ``value_text`` is the digits the sender wrote,
 with the comparator in Labpanel's notation (``<1.5``), or None with the reason reported (a
@@ -112,6 +113,8 @@ def read_obx(reader: SegmentReader, segment: Any, index: int, order: OrderBuilde
             status=status,
             observed_at=observed_at,
             segment_index=index,
+            method=reader.text(segment, 17, 2).strip() or reader.text(segment, 17, 1).strip(),
+            instrument=reader.text(segment, 18, 1).strip(),
         )
     )
 

@@ -20,7 +20,7 @@ import hl7
 from panels.intake.hl7.batch import BATCH_SEGMENTS, read_batch, split_batch
 from panels.intake.hl7.header import Header, check_encoding, fallback_header, read_msh
 from panels.intake.hl7.observations import read_obx
-from panels.intake.hl7.order import OrderBuilder, read_obr
+from panels.intake.hl7.order import OrderBuilder, read_obr, read_spm
 from panels.intake.hl7.patient import read_pid
 from panels.intake.hl7.segments import CONTROL, SegmentReader, Where, normalize_segments
 from panels.intake.hl7.types import OruOrder, OruParse, OruPatient, ProblemCode
@@ -169,8 +169,7 @@ class _Parser(SegmentReader):
                     if not orphan:
                         self.problem(ProblemCode.SEGMENT_SEQUENCE, "SPM before any OBR")
                     continue
-                if order.spm_specimen is None:
-                    order.spm_specimen = self.text(segment, 4, 1) or self.text(segment, 4, 2)
+                read_spm(self, segment, index, order)
             # NTE, SFT, TQ1, TQ2, CTD, FT1, CTI, SAC, DSC: allowed, carry nothing we store
         close_patient()
         for built in orders:

@@ -31,6 +31,7 @@ from panels.intake.validation import (
 )
 from panels.notation import NotationError, parse_reported_value
 from panels.submission import (
+    RECEIVED_BEFORE_COLLECTION,
     PanelSubmission,
     PatientData,
     ResultData,
@@ -140,6 +141,30 @@ def _submission(
     )
     specimen = field("OBR", obr, 15, specimen_clean, order.specimen_type)
     collected_at = field("OBR", obr, 7, hl7_timestamp_clean, order.collected_at, zone=zone, now=now)
+    received_segment, received_index, received_field = order.received_at_where
+    received_at = (
+        field(
+            received_segment,
+            received_index,
+            received_field,
+            hl7_timestamp_clean,
+            order.received_at,
+            zone=zone,
+            now=now,
+            what="receipt time",
+        )
+        if order.received_at.strip()
+        else None
+    )
+    condition = field(
+        "SPM",
+        order.spm_index,
+        24,
+        optional_text,
+        order.specimen_condition,
+        field="specimen condition",
+        max_length=200,
+    )
     clinician = clinicians.get(order.ordering_provider_id.strip())
     if clinician is None:
         problems.append(
@@ -152,11 +177,19 @@ def _submission(
                 "UNKNOWN_PROVIDER",
             )
         )
-    if isinstance(birth_date, date) and isinstance(collected_at, datetime):
+    if isinstance(collected_at, datetime):
         for problem in specimen_problems(
-            birth_date=birth_date, collected_at=collected_at, zone=zone
+            birth_date=birth_date if isinstance(birth_date, date) else None,
+            collected_at=collected_at,
+            received_at=received_at if isinstance(received_at, datetime) else None,
+            zone=zone,
         ):
-            problems.append(_problem("OBR", obr, 7, problem.message, "INVALID_FIELD"))
+            if problem.code == RECEIVED_BEFORE_COLLECTION:
+                where = (received_segment, received_index, received_field)
+                message = f"{received_segment}-{received_field}: {problem.message} (OBR-7)"
+            else:
+                where, message = ("OBR", obr, 7), problem.message
+            problems.append(_problem(*where, message, "INVALID_FIELD"))
     results = [r for r in (_result(obs, catalogue, problems) for obs in order.observations) if r]
     codes = [r.analyte.code for r in results]
     for observation, result in zip(order.observations, results, strict=False):
@@ -192,6 +225,8 @@ def _submission(
             ),
             specimen_type=str(specimen),
             collected_at=collected_at,
+            received_at=received_at if isinstance(received_at, datetime) else None,
+            specimen_condition=str(condition or ""),
             ordering_clinician=clinician,
             results=results,
             zone=zone,
@@ -266,6 +301,15 @@ def _result(
             )
         )
         return None
+    try:
+        method = optional_text(observation.method, field="OBX-17 (method)", max_length=200)
+        instrument = optional_text(
+            observation.instrument, field="OBX-18 (instrument)", max_length=200
+        )
+    except FieldError as error:
+        number = 17 if str(error).startswith("OBX-17") else 18
+        problems.append(_problem("OBX", index, number, str(error), "INVALID_FIELD"))
+        return None
     return ResultData(
         analyte=analyte,
         analyte_as_received=(observation.text or observation.code)[:120],
@@ -274,4 +318,6 @@ def _result(
         unit=unit,
         sender_range=observation.sender_range[:120],
         sender_flags="~".join(observation.sender_flags)[:40],
+        method=method,
+        instrument=instrument,
     )

@@ -120,6 +120,8 @@ class OruObservation:
     status: str  # OBX-11 (HL7 table 0085)
     observed_at: str  # OBX-14 as written
     segment_index: int
+    method: str = ""  # OBX-17 (CWE): its text, else its code; "" when not sent
+    instrument: str = ""  # OBX-18.1 (EI entity identifier); "" when not sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +138,12 @@ class OruOrder:
     observations: tuple[OruObservation, ...]
     obr_index: int  # segment position of the OBR
     patient_index: int  # 1 for the message's first PID group, 2 for the second...
+    # SPM-18 (specimen received date/time) when an SPM sends it, else OBR-14, else ""; where
+    # it was read: (segment ID, segment position, field number)
+    received_at: str = ""
+    received_at_where: tuple[str, int, int] = ("", 0, 0)
+    specimen_condition: str = ""  # SPM-24 as text (table 0493 codes in words), "" if not sent
+    spm_index: int = 0  # segment position of the order's SPM, 0 when it has none
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ import zstandard
 from panels.intake.imports.conclusions import Conclusions
 from panels.intake.imports.prepare import PreparedPanel
 
-MAGIC = b"labpanel-staged/2\n"
+MAGIC = b"labpanel-staged/3\n"  # 3: received time, specimen condition, method, instrument
 
 
 _LENGTH = struct.Struct(">I")
@@ -71,7 +71,9 @@ class StagedFileError(Exception):
     R_RULE,
     R_SENDER_RANGE,
     R_SENDER_FLAGS,
-) = range(19)
+    R_METHOD,
+    R_INSTRUMENT,
+) = range(21)
 
 
 def staged_record(
@@ -113,6 +115,8 @@ def staged_record(
                 rule,
                 result.sender_range,
                 result.sender_flags,
+                result.method,
+                result.instrument,
             )
         )
     record = {
@@ -131,6 +135,8 @@ def staged_record(
         "patient_id": panel.patient_id,
         "specimen_type": submission.specimen_type,
         "collected_at": submission.collected_at.isoformat(),
+        "received_at": submission.received_at.isoformat() if submission.received_at else None,
+        "specimen_condition": submission.specimen_condition,
         "clinician": [submission.ordering_clinician.pk, submission.ordering_clinician.username],
         "content_sha256": panel.content_sha256,
         "anchor_event_id": conclusions.anchor_event_id,
@@ -187,7 +193,12 @@ def shown(record: dict[str, Any]) -> dict[str, Any]:
         "well": record["well"],
         "accession": record["accession"],
         "patient": record["patient"],
-        "specimen": {"type": record["specimen_type"], "collected_at": record["collected_at"]},
+        "specimen": {
+            "type": record["specimen_type"],
+            "collected_at": record["collected_at"],
+            "received_at": record["received_at"],
+            "condition": record["specimen_condition"],
+        },
         "ordering_clinician": record["clinician"][1],
         "results": [
             {
@@ -204,6 +215,8 @@ def shown(record: dict[str, Any]) -> dict[str, Any]:
                 "conversion": result[R_CONVERSION] or None,
                 "reason": result[R_REASON],
                 "rule": result[R_RULE],
+                "method": result[R_METHOD],
+                "instrument": result[R_INSTRUMENT],
             }
             for result in record["results"]
         ],

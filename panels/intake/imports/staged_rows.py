@@ -20,7 +20,9 @@ from panels.intake.imports.staged_file import (
     R_COMPARATOR,
     R_CONVERSION,
     R_DILUTION,
+    R_INSTRUMENT,
     R_INTERPRETATION,
+    R_METHOD,
     R_RAW,
     R_REASON,
     R_REFERENCE,
@@ -70,6 +72,7 @@ PANEL = Table(
         "specimen_type",
         "collected_at",
         "received_at",
+        "specimen_condition",
         "ordering_clinician_id",
         "submitted_by_id",
         "ruleset_id",
@@ -101,6 +104,8 @@ RESULT = Table(
         "ruleset_version",
         "sender_range",
         "sender_flags",
+        "method",
+        "instrument",
     ),
 )
 FINDING = Table(
@@ -153,7 +158,7 @@ class CommitFacts:
     ruleset_id: int
     ruleset_version: str
     submitted_by_id: int
-    now: str  # ISO 8601: created_at, updated_at and received_at of every row
+    now: str  # ISO 8601: created_at and updated_at of every row
 
 
 _text = copy_text.text
@@ -219,7 +224,8 @@ def rows_of(
                 str(patient_id),
                 _text(record["specimen_type"]),
                 record["collected_at"],
-                now,
+                _optional_text(record["received_at"]),
+                _text(record["specimen_condition"]),
                 str(record["clinician"][0]),
                 str(facts.submitted_by_id),
                 str(facts.ruleset_id),
@@ -243,8 +249,21 @@ def rows_of(
             result[R_REFERENCE],
             result[R_SENDER_RANGE],
             result[R_SENDER_FLAGS],
+            result[R_METHOD],
+            result[R_INSTRUMENT],
         )
-        as_received, raw, unit, conversion, reason, reference, sender_range, flags = _escaped(texts)
+        (
+            as_received,
+            raw,
+            unit,
+            conversion,
+            reason,
+            reference,
+            sender_range,
+            flags,
+            method,
+            instrument,
+        ) = _escaped(texts)
         dilution = result[R_DILUTION]
         rule_id = result[R_RULE_ID]
         result_rows.append(
@@ -268,6 +287,8 @@ def rows_of(
                     version,
                     sender_range,
                     flags,
+                    method,
+                    instrument,
                 )
             )
             + "\n"

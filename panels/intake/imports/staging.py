@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
+from panels.intake.files.provenance import Provenance, export_provenance
 from panels.intake.files.types import (
     ParsedFile,
     ParsedSample,
@@ -35,6 +36,7 @@ from panels.intake.validation import (
     birth_date_clean,
     collected_at_clean,
     optional_text,
+    received_at_clean,
     required_text,
     sex_clean,
     specimen_type_clean,
@@ -66,6 +68,8 @@ def stage(
     staged.parser_errors = {(p.row, p.column) for p in parsed.problems if p.severity == "error"}
     identities: dict[str, _Identity] = {}
     is_vendor = all(sample.patient is None for sample in parsed.samples) and bool(parsed.samples)
+    # what the export states about how every one of its results was measured
+    provenance = export_provenance(parsed.format, parsed.metadata)
     if manifest is not None:
         staged.problems.extend(_problems(manifest.problems, source=MANIFEST))
         identities = _manifest_identities(manifest, staged)
@@ -111,7 +115,7 @@ def stage(
         identity = _identity_for(sample, identities, staged, vendor=is_vendor)
         if identity is None:
             continue
-        panel = _stage_sample(sample, identity, context, staged)
+        panel = _stage_sample(sample, identity, context, staged, provenance)
         if panel is not None:
             staged.panels.append(panel)
     _check_across_panels(staged)
@@ -192,7 +196,11 @@ def _identity_for(
 
 
 def _stage_sample(
-    sample: ParsedSample, identity: _Identity, context: StagingContext, staged: StagedImport
+    sample: ParsedSample,
+    identity: _Identity,
+    context: StagingContext,
+    staged: StagedImport,
+    provenance: Provenance,
 ) -> StagedPanel | None:
     problems = Collector(staged)
     src, row = identity.source, identity.row
@@ -223,6 +231,20 @@ def _stage_sample(
         local_zone=context.local_zone,
         now=context.now,
     )
+    received_at = check(
+        "received_at",
+        received_at_clean,
+        fields.received_at,
+        local_zone=context.local_zone,
+        now=context.now,
+    )
+    condition = check(
+        "specimen_condition",
+        optional_text,
+        fields.specimen_condition,
+        field="specimen condition",
+        max_length=200,
+    )
     clinician = context.clinicians.get(fields.ordering_clinician.strip())
     if clinician is None:
         problems.error(
@@ -233,12 +255,21 @@ def _stage_sample(
             f"ordering_clinician: {fields.ordering_clinician.strip()!r} is not an active "
             "clinician of this lab",
         )
-    if isinstance(birth_date, date) and isinstance(collected_at, datetime):
+    if isinstance(collected_at, datetime):
         for problem in specimen_problems(
-            birth_date=birth_date, collected_at=collected_at, zone=context.local_zone
+            birth_date=birth_date if isinstance(birth_date, date) else None,
+            collected_at=collected_at,
+            received_at=received_at if isinstance(received_at, datetime) else None,
+            zone=context.local_zone,
         ):
-            problems.error(src, row, "collected_at", problem.code, problem.message)
+            column = problem.field.removeprefix("specimen.")
+            problems.error(src, row, column, problem.code, f"{column}: {problem.message}")
     results, positions = stage_values(sample, context, problems)
+    if provenance.method or provenance.instrument:
+        results = [
+            replace(result, method=provenance.method, instrument=provenance.instrument)
+            for result in results
+        ]
     if not results and not problems.failed:
         problems.error(
             FILE, sample.row, None, "no_results", f"sample {sample.sample_id!r} has no results"
@@ -263,6 +294,8 @@ def _stage_sample(
             ),
             specimen_type=str(specimen_type),
             collected_at=collected_at,
+            received_at=received_at if isinstance(received_at, datetime) else None,
+            specimen_condition=str(condition or ""),
             ordering_clinician=clinician,
             results=results,
             zone=context.local_zone,
