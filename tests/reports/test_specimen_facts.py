@@ -59,6 +59,7 @@ def test_the_lab_stated_facts_are_stored_returned_and_printed_once_when_shared(
         "collected_at": "2026-11-20T08:30:00Z",
         "received_at": "2026-11-20T09:45:00Z",
         "condition": "Hemolyzed",
+        "is_baseline": False,
     }
     assert [(r["method"], r["instrument"]) for r in body["results"]] == [
         (XPONENT, "FLEXMAP 3D, SN FM3DX20261120")
