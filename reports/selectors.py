@@ -17,8 +17,9 @@ def with_reports(panels: QuerySet[Panel]) -> QuerySet[Panel]:
 
 
 def panel_get_for_rendering(*, pk: int) -> Panel:
-    """The panel with everything a report shows; for the worker, which acts for the lab."""
-    return with_reports(panel_details(Panel.objects.all())).get(pk=pk)
+    """The panel with everything a report shows; for the worker, which acts for the lab. (Not
+    its other reports: the report being drawn carries what it says about the one it amends.)"""
+    return panel_details(Panel.objects.all()).get(pk=pk)
 
 
 def report_get(*, pk: int, user: User | AnonymousUser) -> Report | None:
