@@ -12,7 +12,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Prefetch, QuerySet
 
 from labpanel.accounts import access
-from panels.models import Finding, Panel, Result
+from panels.models import Finding, Panel, Result, ReviewTransition
 
 
 def panels_visible_to(*, user: User | AnonymousUser) -> QuerySet[Panel]:
@@ -20,7 +20,8 @@ def panels_visible_to(*, user: User | AnonymousUser) -> QuerySet[Panel]:
 
 
 def panel_details(panels: QuerySet[Panel]) -> QuerySet[Panel]:
-    """``panels`` with their lab, patient, clinician, rule set, results and findings."""
+    """``panels`` with their lab, patient, clinician, rule set, results, findings and review
+    history."""
     return panels.select_related(
         "lab", "patient", "ordering_clinician", "ruleset", "ordering_clinician__staff"
     ).prefetch_related(
@@ -38,4 +39,8 @@ def panel_details(panels: QuerySet[Panel]) -> QuerySet[Panel]:
             to_attr="superseded",
         ),
         Prefetch("findings", queryset=Finding.objects.current().order_by("position")),
+        Prefetch(
+            "review_transitions",
+            queryset=ReviewTransition.objects.select_related("actor").order_by("occurred_at", "pk"),
+        ),
     )

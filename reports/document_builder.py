@@ -14,7 +14,7 @@ from django.utils import timezone
 from panels.models import Panel
 from reference_ranges.engine import age_on
 from reference_ranges.models import Sex, SpecimenType
-from reports.models import Report
+from reports.models import Report, ReportStage
 from reports.rendering.document import (
     Amendment,
     CorrectionLine,
@@ -143,12 +143,23 @@ def _correction_side(value: str, unit: str, code: str | None) -> str:
     return f"{value} {unit} ({flag})"
 
 
+STAGE_LABELS = {
+    ReportStage.PRELIMINARY: "Preliminary report",
+    ReportStage.FINAL: "Final report",
+    ReportStage.CORRECTED: "Corrected report",
+}
+PRELIMINARY_MARK = "PRELIMINARY — not verified/released"
+
+
 def _amendment(report: Report) -> Amendment | None:
     original = report.amends
     if original is None:
         return None
     issued = _when(original.rendered_at) if original.rendered_at else "not issued (failed)"
     return Amendment(
+        mark="CORRECTED REPORT"
+        if report.stage == ReportStage.CORRECTED
+        else "AMENDED PRELIMINARY REPORT",
         replaces=f"report {original.pk}, issued {issued}",
         reason=report.amendment_reason,
         corrections=tuple(
@@ -182,7 +193,7 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
     ruleset = panel.ruleset
     return ReportDocument(
         report_id=str(report.pk),
-        status_label="Amended report" if report.amends_id else "Final report",
+        status_label=STAGE_LABELS[ReportStage(report.stage)],
         lab_name=panel.lab.name,
         lab_address=panel.lab.address,
         patient_name=", ".join(part for part in (patient.family_name, patient.given_name) if part),
@@ -208,4 +219,5 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
         role_summary=summary_lines(panel.summary.get("by_role", []), results, lines, by_role=True),
         trend=_trend_table(panel),
         amendment=_amendment(report),
+        preliminary_mark=PRELIMINARY_MARK if report.stage == ReportStage.PRELIMINARY else "",
     )

@@ -1,0 +1,351 @@
+"""Review of a panel's results: ``received`` → ``verified`` → ``released``, each change recorded.
+
+Every change of ``Panel.review_state`` goes through :func:`review_transition`, which writes the
+append-only ``ReviewTransition`` row (from, to, who or the automatic rule, when, why) and the
+change's event (``panel.verified``, ``panel.released``, ``panel.verification_withdrawn``) in
+the caller's transaction. Who may verify or release is decided by
+``labpanel.accounts.access`` with the lab's settings. Releasing makes the FINAL report, so it is
+a ``reports`` service (``reports.release.panel_release``) calling :func:`review_transition`.
+
+What makes a panel "all normal" (:func:`review_blockers`) is one rule, used by the lab's
+auto-verification on submission and by bulk verification: every current result was judged by an
+interval and is within it (``N``), is an exact value inside the assay's measuring range, no
+critical value, and no finding met. A result no interval judged is never taken for normal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from labpanel.accounts import access
+from labpanel.accounts.models import Lab
+from labpanel.events.models import EventKind
+from labpanel.events.services import event_record
+from labpanel.exceptions import Conflict, NotAllowed
+from panels.interpretation import MeasuringRanges
+from panels.models import (
+    Finding,
+    FindingStatus,
+    Panel,
+    Result,
+    ReviewState,
+    ReviewTransition,
+)
+from panels.submission import collected_on
+from reference_ranges.patterns import pattern_rule_get
+from reference_ranges.selectors import measuring_ranges_active
+
+logger = logging.getLogger(__name__)
+
+# The lab rule an automatic verification names (``ReviewTransition.rule``, the event payload).
+AUTO_VERIFICATION_RULE = "auto_verification.all_normal"
+AUTO_VERIFICATION_REASON = (
+    "every result within its reference interval and inside the measuring range; no finding "
+    "met; no critical value"
+)
+AMENDED_BEFORE_RELEASE_RULE = "amendment_before_release"
+CRITICAL_CODES = frozenset({"HH", "LL"})
+
+_EVENT_KINDS = {
+    ReviewState.VERIFIED: EventKind.PANEL_VERIFIED,
+    ReviewState.RELEASED: EventKind.PANEL_RELEASED,
+    ReviewState.RECEIVED: EventKind.PANEL_VERIFICATION_WITHDRAWN,
+}
+# The transitions that exist (the amendment path takes a verified panel back to received).
+_ALLOWED = {
+    (ReviewState.RECEIVED, ReviewState.VERIFIED),
+    (ReviewState.VERIFIED, ReviewState.RELEASED),
+    (ReviewState.VERIFIED, ReviewState.RECEIVED),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Blocker:
+    """Why a panel is not "all normal": a code and a sentence naming the result or finding."""
+
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class BulkVerification:
+    """What a bulk verification did: the panels verified, and each other one with why not."""
+
+    verified: list[int]
+    refused: list[dict[str, Any]]
+
+
+def review_blockers(
+    *, results: Sequence[Result], met_findings: Iterable[str], ranges: MeasuringRanges
+) -> list[Blocker]:
+    """Every reason ``results`` (a panel's current results, analytes loaded) are not all
+    normal, ``met_findings`` the names of its findings met; empty when they are. ``ranges``:
+    the lab's measuring ranges in force on the collection day, by analyte code."""
+    blockers: list[Blocker] = []
+    if not results:
+        blockers.append(Blocker("no_results", "the panel has no results"))
+    for result in results:
+        name = result.analyte.short_name
+        code = result.interpretation
+        if not code:
+            blockers.append(
+                Blocker("no_interval", f"{name}: no reference interval judged this result")
+            )
+            continue
+        if code in CRITICAL_CODES:
+            blockers.append(Blocker("critical", f"{name}: critical value ({code})"))
+            continue
+        outside = _outside_measuring_range(result, ranges)
+        if outside:
+            blockers.append(Blocker("outside_measuring_range", f"{name}: {outside}"))
+        elif code != "N":
+            blockers.append(
+                Blocker("outside_interval", f"{name}: not within its reference interval ({code})")
+            )
+    blockers += [Blocker("finding_met", f"finding met: {name}") for name in met_findings]
+    return blockers
+
+
+def _outside_measuring_range(result: Result, ranges: MeasuringRanges) -> str:
+    if result.comparator:
+        return f"{result.value_text} is censored at a measuring limit"
+    facts = ranges.get(result.analyte.code)
+    limits = facts.limits_in(result.unit) if facts is not None else None
+    if limits is None:
+        return ""
+    lloq, uloq = limits
+    if (lloq is not None and result.value < lloq) or (uloq is not None and result.value > uloq):
+        return f"{result.value_text} {result.unit} is outside the assay's measuring range"
+    return ""
+
+
+def panel_review_blockers(*, panel: Panel) -> list[Blocker]:
+    """:func:`review_blockers` of a stored panel, from its current results and findings."""
+    results = list(
+        Result.objects.current().filter(panel=panel).select_related("analyte").order_by("position")
+    )
+    met = Finding.objects.current().filter(panel=panel, status=FindingStatus.MET)
+    ranges = measuring_ranges_active(lab_id=panel.lab_id, on=collected_on(panel.collected_at))
+    return review_blockers(
+        results=results, met_findings=met.values_list("name", flat=True), ranges=ranges
+    )
+
+
+def panel_has_interpretive_findings(*, panel: Panel) -> bool:
+    """Whether a finding of ``panel`` was evaluated from clinical data supplied with it: a
+    current finding, evaluated, of a rule that reads clinical inputs the panel carries
+    (HLH-2004, HScore, the ASTCT grade)."""
+    supplied = set(panel.clinical)
+    if not supplied:
+        return False
+    for finding in Finding.objects.current().filter(panel=panel):
+        if finding.status == FindingStatus.NOT_EVALUATED:
+            continue
+        rule = pattern_rule_get(finding.rule_id)
+        if rule is None or any(
+            not criterion.is_analyte and criterion.input in supplied for criterion in rule.criteria
+        ):
+            # A rule no longer shipped cannot be shown to be cytokine-only: a director decides.
+            return True
+    return False
+
+
+def review_transition(
+    *,
+    panel: Panel,
+    to_state: ReviewState,
+    actor: User | None,
+    now: datetime,
+    reason: str = "",
+    rule: str = "",
+    report_id: int | None = None,
+) -> ReviewTransition:
+    """Move ``panel`` (locked by the caller, inside its transaction) to ``to_state``: the
+    transition row, the panel's state and the event, together. ``actor`` ``None`` is an
+    automatic change, which names its ``rule``. Raises ``Conflict`` for a transition from the
+    wrong state ("already released")."""
+    from_state = review_transition_check(panel=panel, to_state=to_state)
+    transition = ReviewTransition.objects.create(
+        panel=panel,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor,
+        rule=rule,
+        reason=reason,
+        report_id=report_id,
+        occurred_at=now,
+    )
+    panel.review_state = to_state
+    panel.save(update_fields=["review_state", "updated_at"])
+    event_record(
+        kind=_EVENT_KINDS[to_state],
+        lab_id=panel.lab_id,
+        actor_id=None if actor is None else actor.pk,
+        panel_id=panel.pk,
+        report_id=report_id,
+        payload={
+            "accession": panel.accession,
+            "from_state": str(from_state),
+            "to_state": str(to_state),
+            "automatic": actor is None,
+            "rule": rule or None,
+            "transition_id": transition.pk,
+            "report_id": report_id,
+        },
+        occurred_at=now,
+    )
+    logger.info(
+        "panel.review panel_id=%s from=%s to=%s actor_id=%s rule=%s",
+        panel.pk,
+        from_state,
+        to_state,
+        None if actor is None else actor.pk,
+        rule or "-",
+    )
+    return transition
+
+
+def review_transition_check(*, panel: Panel, to_state: ReviewState) -> ReviewState:
+    """The state ``panel`` leaves for ``to_state``; raises ``Conflict`` when that transition
+    does not exist from where the panel is ("already released", "must be verified")."""
+    from_state = ReviewState(panel.review_state)
+    if (from_state, to_state) not in _ALLOWED:
+        raise _wrong_state(panel, from_state, to_state)
+    return from_state
+
+
+def _wrong_state(panel: Panel, from_state: ReviewState, to_state: ReviewState) -> Conflict:
+    if from_state == to_state or from_state == ReviewState.RELEASED:
+        message = f"panel {panel.accession} is already {from_state}"
+    else:
+        message = (
+            f"panel {panel.accession} is {from_state}; it must be verified before it is {to_state}"
+        )
+    return Conflict(message, details=[{"field": "review_state", "message": str(from_state)}])
+
+
+def panel_verify(*, panel_id: int, user: User, reason: str = "") -> Panel:
+    """Verify panel ``panel_id`` as ``user``, with an optional ``reason``.
+
+    Raises ``NotAllowed`` (role, lab setting, self-verification), ``Conflict`` (not
+    ``received``: "already verified", "already released"). Side effects: the transition row
+    and the ``panel.verified`` event, in one transaction.
+    """
+    with transaction.atomic():
+        panel = Panel.objects.select_for_update().get(pk=panel_id)
+        access.verify_check(user, lab_id=panel.lab_id, submitted_by_id=panel.submitted_by_id)
+        review_transition(
+            panel=panel,
+            to_state=ReviewState.VERIFIED,
+            actor=user,
+            reason=reason.strip(),
+            now=timezone.now(),
+        )
+    return panel
+
+
+def panels_verify_bulk(*, panel_ids: Sequence[int], user: User) -> BulkVerification:
+    """Verify those of ``panel_ids`` that are all normal (:func:`review_blockers`) and that
+    ``user`` may verify; answer why each other one was not (``not_found`` for a panel the user
+    cannot see, then the refusal's code and message, or the blockers). One transaction."""
+    wanted = list(dict.fromkeys(panel_ids))
+    verified: list[int] = []
+    refused: list[dict[str, Any]] = []
+    now = timezone.now()
+    with transaction.atomic():
+        panels = {
+            panel.pk: panel
+            for panel in Panel.objects.filter(access.panels_scope(user), pk__in=wanted)
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        }
+        for panel_id in wanted:
+            panel = panels.get(panel_id)
+            if panel is None:
+                refused.append(_refusal(panel_id, "not_found", "no such panel", []))
+                continue
+            try:
+                access.verify_check(
+                    user, lab_id=panel.lab_id, submitted_by_id=panel.submitted_by_id
+                )
+                review_transition_check(panel=panel, to_state=ReviewState.VERIFIED)
+            except (NotAllowed, Conflict) as error:
+                refused.append(_refusal(panel_id, error.code, error.message, []))
+                continue
+            blockers = panel_review_blockers(panel=panel)
+            if blockers:
+                refused.append(
+                    _refusal(
+                        panel_id,
+                        "not_all_normal",
+                        "not every result is within its interval; verify it on its own",
+                        [blocker.as_dict() for blocker in blockers],
+                    )
+                )
+                continue
+            review_transition(
+                panel=panel,
+                to_state=ReviewState.VERIFIED,
+                actor=user,
+                reason="bulk verification: every result within its interval",
+                now=now,
+            )
+            verified.append(panel_id)
+    return BulkVerification(verified=verified, refused=refused)
+
+
+def _refusal(
+    panel_id: int, code: str, message: str, blockers: list[dict[str, str]]
+) -> dict[str, Any]:
+    return {"id": panel_id, "code": code, "message": message, "blockers": blockers}
+
+
+def panel_auto_verify(
+    *,
+    panel: Panel,
+    lab: Lab,
+    results: Sequence[Result],
+    met_findings: Iterable[str],
+    ranges: MeasuringRanges,
+) -> ReviewTransition | None:
+    """On submission, inside its transaction: verify ``panel`` automatically when ``lab``
+    has auto-verification on and the panel is all normal. Otherwise nothing is recorded (the
+    panel waits for a person)."""
+    if not lab.auto_verification_enabled:
+        return None
+    if review_blockers(results=results, met_findings=met_findings, ranges=ranges):
+        return None
+    return review_transition(
+        panel=panel,
+        to_state=ReviewState.VERIFIED,
+        actor=None,
+        rule=AUTO_VERIFICATION_RULE,
+        reason=AUTO_VERIFICATION_REASON,
+        now=timezone.now(),
+    )
+
+
+def panel_verification_withdraw(*, panel: Panel, user: User, now: datetime) -> None:
+    """Results of a verified, unreleased ``panel`` were amended: it goes back to ``received``
+    to be verified again (automatic, naming the amendment). Nothing for other states."""
+    if panel.review_state != ReviewState.VERIFIED:
+        return
+    review_transition(
+        panel=panel,
+        to_state=ReviewState.RECEIVED,
+        actor=user,
+        rule=AMENDED_BEFORE_RELEASE_RULE,
+        reason="results amended after verification: verify again",
+        now=now,
+    )
