@@ -32,9 +32,6 @@ class ReportStage(models.TextChoices):
     CORRECTED = "corrected", "Corrected"
 
 
-RELEASED_STAGES = (ReportStage.FINAL, ReportStage.CORRECTED)
-
-
 class FailureKind(models.TextChoices):
     """Why a report failed: a transient cause (storage, database or broker unavailable) may pass
     and is retried automatically; a permanent one (bad data, a broken template) is not."""

@@ -3,6 +3,7 @@ service → serialize."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -98,8 +99,15 @@ class PanelViewSet(
             PanelOutput(stored, context={"request": request}).data, status=status.HTTP_201_CREATED
         )
 
-    def _panel_answer(self, request: Request, panel_id: int, answer_status: int) -> Response:
-        stored = panel_get(pk=panel_id, user=request.user)
+    def _review(
+        self, request: Request, service: Callable[..., object], answer_status: int
+    ) -> Response:
+        """Validate the optional reason, run the review ``service`` on the panel, answer it."""
+        panel = self.get_object()
+        serializer = ReviewInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        service(panel_id=panel.pk, user=request.user, reason=serializer.validated_data["reason"])
+        stored = panel_get(pk=panel.pk, user=request.user)
         return Response(
             PanelOutput(stored, context={"request": request}).data, status=answer_status
         )
@@ -118,15 +126,7 @@ class PanelViewSet(
     @action(detail=True, methods=["post"], url_path="verify", url_name="verify")
     def verify(self, request: Request, pk: Any = None) -> Response:
         """Verify the panel's results (a director, or a technician where the lab allows it)."""
-        panel = self.get_object()
-        serializer = ReviewInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        panel_verify(
-            panel_id=panel.pk,
-            user=request.user,  # type: ignore[arg-type]
-            reason=serializer.validated_data["reason"],
-        )
-        return self._panel_answer(request, panel.pk, status.HTTP_200_OK)
+        return self._review(request, panel_verify, status.HTTP_200_OK)
 
     @extend_schema(
         request=ReviewInput,
@@ -144,15 +144,7 @@ class PanelViewSet(
     @action(detail=True, methods=["post"], url_path="release", url_name="release")
     def release(self, request: Request, pk: Any = None) -> Response:
         """Release verified results to the ordering clinician: the FINAL report follows."""
-        panel = self.get_object()
-        serializer = ReviewInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        panel_release(
-            panel_id=panel.pk,
-            user=request.user,  # type: ignore[arg-type]
-            reason=serializer.validated_data["reason"],
-        )
-        return self._panel_answer(request, panel.pk, status.HTTP_202_ACCEPTED)
+        return self._review(request, panel_release, status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         request=BulkVerifyInput,
