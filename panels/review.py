@@ -16,9 +16,10 @@ critical value, and no finding met. A result no interval judged is never taken f
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -28,7 +29,7 @@ from django.utils import timezone
 from labpanel.accounts import access
 from labpanel.accounts.models import Lab
 from labpanel.events.models import EventKind
-from labpanel.events.services import event_record
+from labpanel.events.services import EventData, events_record_bulk
 from labpanel.exceptions import Conflict, NotAllowed
 from panels.interpretation import MeasuringRanges
 from panels.models import (
@@ -188,23 +189,7 @@ def review_transition(
     )
     panel.review_state = to_state
     panel.save(update_fields=["review_state", "updated_at"])
-    event_record(
-        kind=_EVENT_KINDS[to_state],
-        lab_id=panel.lab_id,
-        actor_id=None if actor is None else actor.pk,
-        panel_id=panel.pk,
-        report_id=report_id,
-        payload={
-            "accession": panel.accession,
-            "from_state": str(from_state),
-            "to_state": str(to_state),
-            "automatic": actor is None,
-            "rule": rule or None,
-            "transition_id": transition.pk,
-            "report_id": report_id,
-        },
-        occurred_at=now,
-    )
+    events_record_bulk(events=[_transition_event(panel, transition)])
     logger.info(
         "panel.review panel_id=%s from=%s to=%s actor_id=%s rule=%s",
         panel.pk,
@@ -214,6 +199,28 @@ def review_transition(
         rule or "-",
     )
     return transition
+
+
+def _transition_event(panel: Panel, transition: ReviewTransition) -> EventData:
+    """The event of ``transition`` of ``panel`` (ids and states; the reason stays in the row)."""
+    to_state = ReviewState(transition.to_state)
+    return EventData(
+        kind=_EVENT_KINDS[to_state],
+        lab_id=panel.lab_id,
+        actor_id=transition.actor_id,
+        panel_id=panel.pk,
+        report_id=transition.report_id,
+        payload={
+            "accession": panel.accession,
+            "from_state": transition.from_state,
+            "to_state": transition.to_state,
+            "automatic": transition.actor_id is None,
+            "rule": transition.rule or None,
+            "transition_id": transition.pk,
+            "report_id": transition.report_id,
+        },
+        occurred_at=transition.occurred_at,
+    )
 
 
 def review_transition_check(*, panel: Panel, to_state: ReviewState) -> ReviewState:
@@ -333,6 +340,68 @@ def panel_auto_verify(
         rule=AUTO_VERIFICATION_RULE,
         reason=AUTO_VERIFICATION_REASON,
         now=timezone.now(),
+    )
+
+
+def panels_auto_verify_bulk(*, lab: Lab, panel_ids: Sequence[int]) -> int:
+    """The bulk import's :func:`panel_auto_verify`: inside the commit's transaction, verify
+    automatically those of the just stored ``panel_ids`` that are all normal, when ``lab`` has
+    auto-verification on. A few statements whatever the count; returns how many."""
+    if not lab.auto_verification_enabled or not panel_ids:
+        return 0
+    results: dict[int, list[Result]] = defaultdict(list)
+    for result in (
+        Result.objects.current()
+        .filter(panel_id__in=panel_ids)
+        .select_related("analyte")
+        .order_by("panel_id", "position")
+    ):
+        results[result.panel_id].append(result)
+    met: dict[int, list[str]] = defaultdict(list)
+    for panel_id, name in (
+        Finding.objects.current()
+        .filter(panel_id__in=panel_ids, status=FindingStatus.MET)
+        .values_list("panel_id", "name")
+    ):
+        met[panel_id].append(name)
+    ranges: dict[date, MeasuringRanges] = {}
+    now = timezone.now()
+    verified: list[tuple[Panel, ReviewTransition]] = []
+    panels = Panel.objects.filter(pk__in=panel_ids, review_state=ReviewState.RECEIVED).only(
+        "pk", "lab_id", "accession", "collected_at", "review_state"
+    )
+    for panel in panels.order_by("pk"):
+        day = collected_on(panel.collected_at)
+        if day not in ranges:
+            ranges[day] = measuring_ranges_active(lab_id=lab.pk, on=day)
+        if review_blockers(
+            results=results[panel.pk], met_findings=met[panel.pk], ranges=ranges[day]
+        ):
+            continue
+        verified.append((panel, _automatic_verification(panel, now)))
+    transitions = ReviewTransition.objects.bulk_create([transition for _, transition in verified])
+    Panel.objects.filter(pk__in=[panel.pk for panel, _ in verified]).update(
+        review_state=ReviewState.VERIFIED, updated_at=now
+    )
+    events_record_bulk(
+        events=[
+            _transition_event(panel, transition)
+            for (panel, _), transition in zip(verified, transitions, strict=True)
+        ]
+    )
+    logger.info("panel.review.auto_verified_bulk lab_id=%s count=%d", lab.pk, len(verified))
+    return len(verified)
+
+
+def _automatic_verification(panel: Panel, now: datetime) -> ReviewTransition:
+    return ReviewTransition(
+        panel=panel,
+        from_state=ReviewState.RECEIVED,
+        to_state=ReviewState.VERIFIED,
+        actor=None,
+        rule=AUTO_VERIFICATION_RULE,
+        reason=AUTO_VERIFICATION_REASON,
+        occurred_at=now,
     )
 
 
