@@ -147,6 +147,7 @@ class PanelViewSet(
         return self._review(request, panel_release, status.HTTP_202_ACCEPTED)
 
     @extend_schema(
+        operation_id="panels_verify_bulk",
         request=BulkVerifyInput,
         responses={200: BulkVerifyOutput, 400: OpenApiResponse(description="Invalid ids")},
     )

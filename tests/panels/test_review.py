@@ -521,3 +521,23 @@ def test_review_transitions_are_append_only(panel: Panel, director: StaffMember)
         ReviewTransition.objects.update(reason="changed")
     with pytest.raises(AppendOnlyError):
         ReviewTransition.objects.all().delete()
+
+
+def test_the_review_endpoints_are_in_the_openapi_schema(technician_client: APIClient) -> None:
+    response = technician_client.get(
+        "/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json"
+    )
+
+    assert response.status_code == 200
+    schema = response.json()
+    paths = schema["paths"]
+    assert set(paths["/api/v1/panels/{id}/verify/"]["post"]["responses"]) == {"200", "403", "409"}
+    assert set(paths["/api/v1/panels/{id}/release/"]["post"]["responses"]) == {"202", "403", "409"}
+    assert paths["/api/v1/panels/verify/"]["post"]["operationId"] == "panels_verify_bulk"
+    panel = schema["components"]["schemas"]["PanelOutput"]["properties"]
+    assert {"review_state", "review_history"} <= set(panel)
+    assert schema["components"]["schemas"]["ReviewStateEnum"]["enum"] == [
+        "received",
+        "verified",
+        "released",
+    ]
