@@ -5,6 +5,29 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def release_existing_panels(apps, schema_editor):
+    """Panels stored before review existed were issued to their clinicians as final reports:
+    they are released, each with one history row saying so (no event: nothing newly happened)."""
+    Panel = apps.get_model("panels", "Panel")
+    ReviewTransition = apps.get_model("panels", "ReviewTransition")
+    existing = list(Panel.objects.values_list("pk", "received_at"))
+    Panel.objects.update(review_state="released")
+    ReviewTransition.objects.bulk_create(
+        (
+            ReviewTransition(
+                panel_id=panel_id,
+                from_state="received",
+                to_state="released",
+                rule="issued_before_review_existed",
+                reason="issued as a final report before review and release existed",
+                occurred_at=received_at,
+            )
+            for panel_id, received_at in existing
+        ),
+        batch_size=2000,
+    )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -36,4 +59,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(('from_state', models.F('to_state')), _negated=True), name='review_transition_changes'), models.CheckConstraint(condition=models.Q(('actor__isnull', False), models.Q(('rule', ''), _negated=True), _connector='OR'), name='review_transition_has_author')],
             },
         ),
+        migrations.RunPython(release_existing_panels, migrations.RunPython.noop),
     ]

@@ -4,6 +4,14 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def stage_existing_reports(apps, schema_editor):
+    """Reports made before review existed were issued as final ("Final report") or as their
+    amendments ("Amended report", now CORRECTED); their PDFs stay as they are."""
+    Report = apps.get_model("reports", "Report")
+    Report.objects.filter(amends__isnull=True).update(stage="final")
+    Report.objects.filter(amends__isnull=False).update(stage="corrected")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -22,6 +30,7 @@ class Migration(migrations.Migration):
             name='stage',
             field=models.CharField(choices=[('preliminary', 'Preliminary'), ('final', 'Final'), ('corrected', 'Corrected')], db_default='preliminary', default='preliminary', max_length=12),
         ),
+        migrations.RunPython(stage_existing_reports, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name='report',
             constraint=models.UniqueConstraint(condition=models.Q(('amends__isnull', True), ('stage', 'preliminary')), fields=('panel',), name='one_original_report_per_panel'),
