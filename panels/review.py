@@ -7,10 +7,9 @@ the caller's transaction. Who may verify or release is decided by
 ``labpanel.accounts.access`` with the lab's settings. Releasing makes the FINAL report, so it is
 a ``reports`` service (``reports.release.panel_release``) calling :func:`review_transition`.
 
-What makes a panel "all normal" (:func:`review_blockers`) is one rule, used by the lab's
-auto-verification on submission and by bulk verification: every current result was judged by an
-interval and is within it (``N``), is an exact value inside the assay's measuring range, no
-critical value, and no finding met. A result no interval judged is never taken for normal.
+What makes a panel "all normal" is ``panels.review_rules.review_blockers``: the lab's
+auto-verification (on submission and import commit) and bulk verification verify only such
+panels.
 """
 
 from __future__ import annotations
@@ -40,8 +39,8 @@ from panels.models import (
     ReviewState,
     ReviewTransition,
 )
+from panels.review_rules import panel_review_blockers, review_blockers
 from panels.submission import collected_on
-from reference_ranges.patterns import pattern_rule_get
 from reference_ranges.selectors import measuring_ranges_active
 
 logger = logging.getLogger(__name__)
@@ -53,7 +52,6 @@ AUTO_VERIFICATION_REASON = (
     "met; no critical value"
 )
 AMENDED_BEFORE_RELEASE_RULE = "amendment_before_release"
-CRITICAL_CODES = frozenset({"HH", "LL"})
 
 _EVENT_KINDS = {
     ReviewState.VERIFIED: EventKind.PANEL_VERIFIED,
@@ -69,97 +67,11 @@ _ALLOWED = {
 
 
 @dataclass(frozen=True, slots=True)
-class Blocker:
-    """Why a panel is not "all normal": a code and a sentence naming the result or finding."""
-
-    code: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
-
-
-@dataclass(frozen=True, slots=True)
 class BulkVerification:
     """What a bulk verification did: the panels verified, and each other one with why not."""
 
     verified: list[int]
     refused: list[dict[str, Any]]
-
-
-def review_blockers(
-    *, results: Sequence[Result], met_findings: Iterable[str], ranges: MeasuringRanges
-) -> list[Blocker]:
-    """Every reason ``results`` (a panel's current results, analytes loaded) are not all
-    normal, ``met_findings`` the names of its findings met; empty when they are. ``ranges``:
-    the lab's measuring ranges in force on the collection day, by analyte code."""
-    blockers: list[Blocker] = []
-    if not results:
-        blockers.append(Blocker("no_results", "the panel has no results"))
-    for result in results:
-        name = result.analyte.short_name
-        code = result.interpretation
-        if not code:
-            blockers.append(
-                Blocker("no_interval", f"{name}: no reference interval judged this result")
-            )
-            continue
-        if code in CRITICAL_CODES:
-            blockers.append(Blocker("critical", f"{name}: critical value ({code})"))
-            continue
-        outside = _outside_measuring_range(result, ranges)
-        if outside:
-            blockers.append(Blocker("outside_measuring_range", f"{name}: {outside}"))
-        elif code != "N":
-            blockers.append(
-                Blocker("outside_interval", f"{name}: not within its reference interval ({code})")
-            )
-    blockers += [Blocker("finding_met", f"finding met: {name}") for name in met_findings]
-    return blockers
-
-
-def _outside_measuring_range(result: Result, ranges: MeasuringRanges) -> str:
-    if result.comparator:
-        return f"{result.value_text} is censored at a measuring limit"
-    facts = ranges.get(result.analyte.code)
-    limits = facts.limits_in(result.unit) if facts is not None else None
-    if limits is None:
-        return ""
-    lloq, uloq = limits
-    if (lloq is not None and result.value < lloq) or (uloq is not None and result.value > uloq):
-        return f"{result.value_text} {result.unit} is outside the assay's measuring range"
-    return ""
-
-
-def panel_review_blockers(*, panel: Panel) -> list[Blocker]:
-    """:func:`review_blockers` of a stored panel, from its current results and findings."""
-    results = list(
-        Result.objects.current().filter(panel=panel).select_related("analyte").order_by("position")
-    )
-    met = Finding.objects.current().filter(panel=panel, status=FindingStatus.MET)
-    ranges = measuring_ranges_active(lab_id=panel.lab_id, on=collected_on(panel.collected_at))
-    return review_blockers(
-        results=results, met_findings=met.values_list("name", flat=True), ranges=ranges
-    )
-
-
-def panel_has_interpretive_findings(*, panel: Panel) -> bool:
-    """Whether a finding of ``panel`` was evaluated from clinical data supplied with it: a
-    current finding, evaluated, of a rule that reads clinical inputs the panel carries
-    (HLH-2004, HScore, the ASTCT grade)."""
-    supplied = set(panel.clinical)
-    if not supplied:
-        return False
-    for finding in Finding.objects.current().filter(panel=panel):
-        if finding.status == FindingStatus.NOT_EVALUATED:
-            continue
-        rule = pattern_rule_get(finding.rule_id)
-        if rule is None or any(
-            not criterion.is_analyte and criterion.input in supplied for criterion in rule.criteria
-        ):
-            # A rule no longer shipped cannot be shown to be cytokine-only: a director decides.
-            return True
-    return False
 
 
 def review_transition(

@@ -17,11 +17,8 @@ from django.utils import timezone
 
 from labpanel.accounts import access
 from panels.models import Panel, ReviewState
-from panels.review import (
-    panel_has_interpretive_findings,
-    review_transition,
-    review_transition_check,
-)
+from panels.review import review_transition, review_transition_check
+from panels.review_rules import panel_has_interpretive_findings
 from reports.models import Report, ReportStage
 from reports.services import report_render_enqueue
 

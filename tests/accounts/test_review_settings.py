@@ -27,15 +27,6 @@ def test_a_new_lab_has_the_safe_defaults(lab: Lab) -> None:
     ) == (True, False, False, False, False)
 
 
-@pytest.fixture
-def director_browser(director: StaffMember) -> Client:
-    director.user.is_staff = True
-    director.user.save()
-    client = Client()
-    client.force_login(director.user)
-    return client
-
-
 def test_a_director_changes_their_own_labs_review_settings_only(
     director_browser: Client, director: StaffMember
 ) -> None:

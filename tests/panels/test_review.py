@@ -15,7 +15,8 @@ from rest_framework.test import APIClient
 from labpanel.accounts.models import Lab, StaffMember
 from labpanel.events.models import AppendOnlyError, Event, EventKind
 from panels.models import Panel, Result, ReviewState, ReviewTransition
-from panels.review import AUTO_VERIFICATION_RULE, panel_verify, review_blockers
+from panels.review import AUTO_VERIFICATION_RULE, panel_verify
+from panels.review_rules import review_blockers
 from reference_ranges.models import Analyte, AssayMeasuringRange
 from reports.models import Report, ReportStage
 from tests.conftest import token_client
