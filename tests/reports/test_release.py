@@ -11,6 +11,7 @@ import io
 from typing import Any
 
 import pytest
+from django.db import transaction
 from pypdf import PdfReader
 from rest_framework.test import APIClient
 
@@ -193,3 +194,33 @@ def test_the_lab_sees_every_report_before_release(
     preliminary = rendered(panel.reports.get())
 
     assert technician_client.get(f"/api/v1/reports/{preliminary.pk}/pdf/").status_code == 200
+
+
+def test_a_release_whose_transaction_fails_leaves_no_report_transition_or_event(
+    panel: Panel, director: StaffMember
+) -> None:
+    from panels.review import panel_verify
+    from reports.release import panel_release
+
+    panel_verify(panel_id=panel.pk, user=director.user)
+    written: list[tuple[int, int]] = []
+
+    def release_then_fail() -> None:
+        with transaction.atomic():
+            final = panel_release(panel_id=panel.pk, user=director.user)
+            written.append(
+                (
+                    Event.objects.filter(kind=EventKind.PANEL_RELEASED, report_id=final.pk).count(),
+                    Report.objects.filter(stage=ReportStage.FINAL).count(),
+                )
+            )
+            raise RuntimeError("the caller's transaction fails")
+
+    with pytest.raises(RuntimeError):
+        release_then_fail()
+
+    assert written == [(1, 1)]  # written together inside the transaction
+    panel.refresh_from_db()
+    assert panel.review_state == ReviewState.VERIFIED
+    assert not Report.objects.filter(stage=ReportStage.FINAL).exists()
+    assert not Event.objects.filter(kind=EventKind.PANEL_RELEASED).exists()
