@@ -170,6 +170,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Cytokine panel results in; interpreted results and PDF reports out.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"ReviewStateEnum": "panels.models.ReviewState"},
 }
 
 # --- Celery -----------------------------------------------------------------------------------

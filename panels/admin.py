@@ -50,11 +50,19 @@ class ResultInline(admin.TabularInline[Result, Panel]):
 
 @admin.register(Panel)
 class PanelAdmin(admin.ModelAdmin[Panel]):
-    list_display = ("accession", "lab", "specimen_type", "collected_at", "created_at")
+    list_display = (
+        "accession",
+        "lab",
+        "specimen_type",
+        "review_state",
+        "collected_at",
+        "created_at",
+    )
     search_fields = ("accession", "patient__mrn")
-    list_filter = ("lab", "specimen_type")
+    list_filter = ("lab", "specimen_type", "review_state")
     inlines = (ResultInline,)
-    readonly_fields = ("content_sha256", "ruleset", "received_at")
+    # The review state changes only through the review services, which record each change.
+    readonly_fields = ("content_sha256", "ruleset", "received_at", "review_state")
     raw_id_fields = ("patient", "ordering_clinician", "submitted_by")
 
     def has_change_permission(self, request: HttpRequest, obj: Panel | None = None) -> bool:

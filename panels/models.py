@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from labpanel.db import TimestampedModel
+from labpanel.events.models import AppendOnlyError
 from reference_ranges.models import (
     Analyte,
     ReferenceRangeRule,
@@ -60,6 +62,15 @@ class PatientEvent(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} for patient {self.patient_id} at {self.occurred_at:%Y-%m-%d}"
+
+
+class ReviewState(models.TextChoices):
+    """Where a panel's results stand: received (not yet looked at), verified by a qualified
+    person (or by the lab's auto-verification rule), released to the ordering clinician."""
+
+    RECEIVED = "received", "Received"
+    VERIFIED = "verified", "Verified"
+    RELEASED = "released", "Released"
 
 
 class Panel(TimestampedModel):
@@ -108,6 +119,14 @@ class Panel(TimestampedModel):
         default=dict, blank=True, help_text="Trend snapshot: earlier panels as known at submission"
     )
     summary = models.JSONField(default=dict, blank=True, help_text="Summary by family and role")
+    # Changed only by ``panels.review`` (each change writes a ``ReviewTransition``). A database
+    # default too: the bulk import's COPY leaves the column out.
+    review_state = models.CharField(
+        max_length=10,
+        choices=ReviewState.choices,
+        default=ReviewState.RECEIVED,
+        db_default=ReviewState.RECEIVED,
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -115,6 +134,69 @@ class Panel(TimestampedModel):
 
     def __str__(self) -> str:
         return f"Panel {self.accession}"
+
+
+class ReviewTransitionQuerySet(models.QuerySet["ReviewTransition"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("review transitions are append-only: they are never updated")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("review transitions are append-only: they are never deleted")
+
+
+class ReviewTransition(models.Model):
+    """One change of a panel's review state: from, to, who (``None``: automatic, with the
+    ``rule`` that allowed it), when and why. Append-only: the history of a panel's review."""
+
+    panel = models.ForeignKey(Panel, on_delete=models.PROTECT, related_name="review_transitions")
+    from_state = models.CharField(max_length=10, choices=ReviewState.choices)
+    to_state = models.CharField(max_length=10, choices=ReviewState.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who made the change; empty when it was automatic",
+    )
+    rule = models.CharField(
+        max_length=64, blank=True, help_text="The lab rule that made an automatic change"
+    )
+    reason = models.TextField(blank=True)
+    report_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The report a release produced"
+    )
+    occurred_at = models.DateTimeField()
+
+    objects = ReviewTransitionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["panel", "occurred_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_state=models.F("to_state")), name="review_transition_changes"
+            ),
+            # An automatic change names its rule; a person's change names the person.
+            models.CheckConstraint(
+                condition=Q(actor__isnull=False) | ~Q(rule=""),
+                name="review_transition_has_author",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Panel {self.panel_id}: {self.from_state} → {self.to_state}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("review transitions are append-only: they are never updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("review transitions are append-only: they are never deleted")
+
+    @property
+    def is_automatic(self) -> bool:
+        return self.actor_id is None
 
 
 class ResultQuerySet(models.QuerySet["Result"]):

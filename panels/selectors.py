@@ -12,7 +12,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Prefetch, QuerySet
 
 from labpanel.accounts import access
-from panels.models import Finding, Panel, Result
+from panels.models import Finding, Panel, Result, ReviewTransition
 
 
 def panels_visible_to(*, user: User | AnonymousUser) -> QuerySet[Panel]:
@@ -20,8 +20,8 @@ def panels_visible_to(*, user: User | AnonymousUser) -> QuerySet[Panel]:
 
 
 def panel_details(panels: QuerySet[Panel]) -> QuerySet[Panel]:
-    """``panels`` with their lab, patient, clinician, submitter, rule set, results and
-    findings."""
+    """``panels`` with their lab, patient, clinician, submitter, rule set, results, findings and
+    review history."""
     # The two users (and their staff rows) come in their own small query: joined to the rest,
     # the nine-table join cost PostgreSQL ~10 ms of planning per read (bench/report_render.py).
     users = User.objects.select_related("staff")
@@ -42,4 +42,8 @@ def panel_details(panels: QuerySet[Panel]) -> QuerySet[Panel]:
             to_attr="superseded",
         ),
         Prefetch("findings", queryset=Finding.objects.current().order_by("position")),
+        Prefetch(
+            "review_transitions",
+            queryset=ReviewTransition.objects.select_related("actor").order_by("occurred_at", "pk"),
+        ),
     )

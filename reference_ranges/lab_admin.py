@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from labpanel.accounts import access
+from labpanel.accounts.admin import LabDirectorAdmin
 from labpanel.accounts.models import Lab
 from labpanel.exceptions import DomainError
 from reference_ranges.models import (
@@ -57,17 +58,8 @@ def _acting_user(request: HttpRequest) -> User:
     return user
 
 
-class _LabConfigurationAdmin(admin.ModelAdmin[Any]):
+class _LabConfigurationAdmin(LabDirectorAdmin):
     """Visible to superusers, and to lab directors for their own lab's rows. Never deleted."""
-
-    def _allowed(self, request: HttpRequest) -> bool:
-        return access.lab_configuration_admin_allowed(request.user)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return self._allowed(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._allowed(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return self._allowed(request)

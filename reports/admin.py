@@ -17,6 +17,7 @@ class ReportAdmin(admin.ModelAdmin[Report]):
     list_display = (
         "id",
         "panel",
+        "stage",
         "status",
         "failure_kind",
         "attempts",
@@ -24,12 +25,13 @@ class ReportAdmin(admin.ModelAdmin[Report]):
         "rendered_at",
         "checksum",
     )
-    list_filter = ("status", "failure_kind")
+    list_filter = ("stage", "status", "failure_kind")
     actions = ["retry_rendering"]
     search_fields = ("panel__accession",)
     readonly_fields = (
         "uuid",
         "panel",
+        "stage",
         "status",
         "attempts",
         "error_message",

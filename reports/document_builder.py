@@ -17,7 +17,7 @@ from reference_ranges.engine import age_on
 from reference_ranges.models import Sex, SpecimenType
 from reports.findings_builder import finding_lines, person_text
 from reports.formatting import when_text
-from reports.models import Report
+from reports.models import Report, ReportStage
 from reports.rendering.document import (
     Amendment,
     CorrectionLine,
@@ -91,12 +91,23 @@ def _correction_side(value: str, unit: str, code: str | None) -> str:
     return f"{value} {unit} ({flag})"
 
 
+STAGE_LABELS = {
+    ReportStage.PRELIMINARY: "Preliminary report",
+    ReportStage.FINAL: "Final report",
+    ReportStage.CORRECTED: "Corrected report",
+}
+PRELIMINARY_MARK = "PRELIMINARY — not verified/released"
+
+
 def _amendment(report: Report) -> Amendment | None:
     original = report.amends
     if original is None:
         return None
     issued = when_text(original.rendered_at) if original.rendered_at else "not issued (failed)"
     return Amendment(
+        mark="CORRECTED REPORT"
+        if report.stage == ReportStage.CORRECTED
+        else "AMENDED PRELIMINARY REPORT",
         replaces=f"report {original.pk}, issued {issued}",
         reason=report.amendment_reason,
         corrections=tuple(
@@ -133,7 +144,7 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
     ruleset = panel.ruleset
     return ReportDocument(
         report_id=str(report.pk),
-        status_label="Amended report" if report.amends_id else "Final report",
+        status_label=STAGE_LABELS[ReportStage(report.stage)],
         lab_name=panel.lab.name,
         lab_address=panel.lab.address,
         patient_name=", ".join(part for part in (patient.family_name, patient.given_name) if part),
@@ -162,4 +173,5 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
         role_summary=summary_lines(panel.summary.get("by_role", []), results, lines, by_role=True),
         trend=trend_table(panel),
         amendment=_amendment(report),
+        preliminary_mark=PRELIMINARY_MARK if report.stage == ReportStage.PRELIMINARY else "",
     )

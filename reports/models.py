@@ -21,6 +21,16 @@ class ReportStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class ReportStage(models.TextChoices):
+    """What a report is to its reader: PRELIMINARY before the panel is released (marked so on
+    every page), FINAL when released, CORRECTED when amended after release. Set at creation
+    and never changed: release and amendment make new reports, keeping the earlier ones."""
+
+    PRELIMINARY = "preliminary", "Preliminary"
+    FINAL = "final", "Final"
+    CORRECTED = "corrected", "Corrected"
+
+
 class FailureKind(models.TextChoices):
     """Why a report failed: a transient cause (storage, database or broker unavailable) may pass
     and is retried automatically; a permanent one (bad data, a broken template) is not."""
@@ -43,6 +53,13 @@ class Report(TimestampedModel):
     panel = models.ForeignKey(Panel, on_delete=models.PROTECT, related_name="reports")
     status = models.CharField(
         max_length=10, choices=ReportStatus.choices, default=ReportStatus.PENDING
+    )
+    # A database default too: the bulk import's COPY leaves the column out.
+    stage = models.CharField(
+        max_length=12,
+        choices=ReportStage.choices,
+        default=ReportStage.PRELIMINARY,
+        db_default=ReportStage.PRELIMINARY,
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     error_message = models.TextField(blank=True)
@@ -90,11 +107,21 @@ class Report(TimestampedModel):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            # One original report per panel; every later report amends the one before it.
+            # One original report per panel and one FINAL (the release); every other report
+            # amends the one before it.
             models.UniqueConstraint(
                 fields=["panel"],
-                condition=models.Q(amends__isnull=True),
+                condition=models.Q(amends__isnull=True, stage=ReportStage.PRELIMINARY),
                 name="one_original_report_per_panel",
+            ),
+            models.UniqueConstraint(
+                fields=["panel"],
+                condition=models.Q(stage=ReportStage.FINAL),
+                name="one_final_report_per_panel",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(stage=ReportStage.CORRECTED) | models.Q(amends__isnull=False),
+                name="corrected_report_amends_one",
             ),
             models.CheckConstraint(
                 condition=models.Q(amends__isnull=True) | ~models.Q(amendment_reason=""),

@@ -1,4 +1,6 @@
-"""Permission-aware reads of reports: a report is visible exactly when its panel is."""
+"""Permission-aware reads of reports: a report is visible when its panel is and, for a
+clinician, once released (or as a preliminary where the lab sends them:
+``labpanel.accounts.access.reports_scope``)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,16 @@ from panels.selectors import panel_details
 from reports.models import Report
 
 
-def with_reports(panels: QuerySet[Panel]) -> QuerySet[Panel]:
-    """``panels`` with their reports prefetched, newest first."""
-    return panels.prefetch_related(Prefetch("reports", queryset=Report.objects.order_by("-pk")))
+def with_reports(
+    panels: QuerySet[Panel], *, user: User | AnonymousUser | None = None
+) -> QuerySet[Panel]:
+    """``panels`` with their reports prefetched, newest first: those ``user`` may see (a
+    clinician: released ones, or preliminary ones where the lab sends them), or all of them
+    (``None``: the worker, acting for the lab)."""
+    reports = Report.objects.order_by("-pk")
+    if user is not None:
+        reports = reports.filter(access.reports_scope(user))
+    return panels.prefetch_related(Prefetch("reports", queryset=reports))
 
 
 def panel_get_for_rendering(*, pk: int) -> Panel:
@@ -23,8 +32,4 @@ def panel_get_for_rendering(*, pk: int) -> Panel:
 
 
 def report_get(*, pk: int, user: User | AnonymousUser) -> Report | None:
-    return (
-        Report.objects.select_related("panel")
-        .filter(access.panels_scope(user, prefix="panel__"), pk=pk)
-        .first()
-    )
+    return Report.objects.select_related("panel").filter(access.reports_scope(user), pk=pk).first()

@@ -25,6 +25,7 @@ class ReportOutput(serializers.ModelSerializer[Report]):
             "panel",
             "accession",
             "status",
+            "stage",
             "error_message",
             "failure_kind",
             "attempts",

@@ -33,9 +33,9 @@ from labpanel.accounts import access
 from labpanel.events.models import EventKind
 from labpanel.events.services import event_record
 from labpanel.exceptions import Conflict
-from panels.models import Panel
+from panels.models import Panel, ReviewState
 from reports.document_builder import report_document_build
-from reports.models import FailureKind, Report, ReportStatus
+from reports.models import FailureKind, Report, ReportStage, ReportStatus
 from reports.rendering import RenderError, render_pdf
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,10 @@ def report_request(*, panel: Panel) -> Report:
     the panel already has one (the database's unique constraint makes this race-free).
     """
     report, created = Report.objects.get_or_create(
-        panel=panel, amends=None, defaults={"ruleset_version": panel.ruleset.version}
+        panel=panel,
+        amends=None,
+        stage=ReportStage.PRELIMINARY,
+        defaults={"ruleset_version": panel.ruleset.version},
     )
     if created:
         report_render_enqueue(report_ids=[report.pk])
@@ -80,16 +83,35 @@ def report_amend_request(
     and enqueue its rendering after commit. ``corrections`` lists every changed result, previous
     and corrected, as the amended report prints them; ``reason`` is printed too.
 
+    After release the amended report is CORRECTED (and a ``report.corrected`` event is written,
+    for those who tell the clinician); before release it is another PRELIMINARY one.
     Must run inside the transaction that stores the corrections.
     """
+    released = panel.review_state == ReviewState.RELEASED
     report = Report.objects.create(
         panel=panel,
         amends=amends,
+        stage=ReportStage.CORRECTED if released else ReportStage.PRELIMINARY,
         amendment_reason=reason,
         corrections=corrections,
         requested_by=requested_by,
         ruleset_version=panel.ruleset.version,
     )
+    if released:
+        event_record(
+            kind=EventKind.REPORT_CORRECTED,
+            lab_id=panel.lab_id,
+            actor_id=requested_by.pk,
+            panel_id=panel.pk,
+            report_id=report.pk,
+            payload={
+                "accession": panel.accession,
+                "amends_report_id": amends.pk,
+                "report_uuid": str(report.uuid),
+                "analytes": [change["analyte"] for change in corrections],
+            },
+            occurred_at=report.created_at,
+        )
     report_render_enqueue(report_ids=[report.pk])
     return report
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from rest_framework.test import APIClient
 
 from labpanel.accounts.models import Lab, Role, StaffMember
@@ -109,6 +110,16 @@ def technician_client(
     reference_data: None, technician: StaffMember, clinician: StaffMember
 ) -> APIClient:
     return token_client(technician)
+
+
+@pytest.fixture
+def director_browser(reference_data: None, director: StaffMember) -> Client:
+    """The lab's director logged in to the admin (a staff user)."""
+    director.user.is_staff = True
+    director.user.save()
+    client = Client()
+    client.force_login(director.user)
+    return client
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from tests.fixtures.premove import pg
@@ -224,3 +225,30 @@ def test_a_row_lost_on_the_way_is_seen(scratch_database: str, tmp_path: Path) ->
         re.fullmatch(r"GET /api/v1/panels/\d+/ as lab\.tech: \$\.body\.findings: .*", line)
         for line in answers
     ), answers
+
+
+def test_panels_issued_before_review_existed_are_released_and_their_reports_final(
+    scratch_database: str,
+) -> None:
+    # given: the snapshot's panels were issued to their clinicians as final reports
+    _migrate(scratch_database)
+
+    with psycopg.connect(pg.database_url(scratch_database)) as connection:
+        states = connection.execute(
+            "SELECT review_state, count(*) FROM panels_panel GROUP BY review_state"
+        ).fetchall()
+        history = connection.execute(
+            "SELECT from_state, to_state, actor_id, rule, count(*) FROM panels_reviewtransition "
+            "GROUP BY 1, 2, 3, 4"
+        ).fetchall()
+        stages = connection.execute(
+            "SELECT stage, amends_id IS NULL, count(*) FROM reports_report GROUP BY 1, 2 ORDER BY 1"
+        ).fetchall()
+
+    panels = EXPECTED["tables"]["panels_panel"]
+    assert states == [("released", panels)]
+    assert history == [("received", "released", None, "issued_before_review_existed", panels)]
+    reports = EXPECTED["tables"]["reports_report"]
+    assert [stage for stage, _, _ in stages] == ["corrected", "final"]
+    assert all(original is (stage == "final") for stage, original, _ in stages)
+    assert sum(count for _, _, count in stages) == reports

@@ -26,6 +26,15 @@ The policy:
   installation defaults and every lab's rows, a superuser (or the operator's command line,
   which acts as no user).
 - Ordering clinicians: a lab's active clinicians are the people a panel may name.
+- Review and release (a panel's results go received → verified → released; the lab's
+  settings on ``Lab``): a director verifies; a technician too where the lab lets technicians
+  verify (the default). Nobody verifies a panel they submitted unless the lab allows
+  self-verification. A director releases; a technician too where the lab lets technicians
+  release (not by default), but a panel whose interpretive findings (HLH-2004, HScore, the ASTCT
+  grade: computed from clinical data supplied with it) were evaluated only a director releases.
+  Integrators and clinicians never verify or release.
+- Before release a clinician sees neither the panel nor its (PRELIMINARY) reports, unless the
+  lab sends preliminary reports to clinicians; after release the FINAL and CORRECTED ones.
 
 One membership look-up per user object: :func:`staff_for` keeps the answer on the user
 (``user._labpanel_staff``), so a request that checks twice queries once. A long-lived user
@@ -49,8 +58,14 @@ IMPORTING = frozenset({Role.TECHNICIAN, Role.DIRECTOR})
 AMENDING = frozenset({Role.TECHNICIAN, Role.DIRECTOR, Role.INTEGRATOR})
 RULESET_READING = frozenset({Role.TECHNICIAN, Role.DIRECTOR, Role.INTEGRATOR})
 LAB_WIDE_READING = frozenset({Role.TECHNICIAN, Role.DIRECTOR})
+REVIEWING = frozenset({Role.TECHNICIAN, Role.DIRECTOR})
 
 _NOTHING = Q(pk__in=[])
+
+# The review vocabulary of the records this module scopes (``panels.models.ReviewState``,
+# ``reports.models.ReportStage``; tests/accounts/test_review_access.py checks they agree).
+PANEL_RELEASED = "released"
+REPORT_PRELIMINARY = "preliminary"
 
 
 # --- The membership ------------------------------------------------------------------------------
@@ -98,10 +113,27 @@ def panels_scope(user: Any, prefix: str = "") -> Q:
     if staff.role in LAB_WIDE_READING:
         return lab
     if staff.role == Role.CLINICIAN:
-        return lab & Q(**{f"{prefix}ordering_clinician_id": staff.user_id})
+        released = Q(**{f"{prefix}review_state": PANEL_RELEASED}) | Q(
+            **{f"{prefix}lab__preliminary_reports_to_clinicians": True}
+        )
+        return lab & Q(**{f"{prefix}ordering_clinician_id": staff.user_id}) & released
     if staff.role == Role.INTEGRATOR:
         return lab & Q(**{f"{prefix}submitted_by_id": staff.user_id})
     return _NOTHING
+
+
+def reports_scope(user: Any, prefix: str = "") -> Q:
+    """The reports ``user`` may see, as a filter on ``{prefix}stage`` and the panel's fields
+    (``{prefix}panel__...``): those of the panels they see, and for a clinician only released
+    ones (FINAL, CORRECTED) unless their lab sends preliminary reports."""
+    panels = panels_scope(user, prefix=f"{prefix}panel__")
+    staff = staff_for(user)
+    if staff is None or staff.role != Role.CLINICIAN:
+        return panels
+    return panels & (
+        ~Q(**{f"{prefix}stage": REPORT_PRELIMINARY})
+        | Q(**{f"{prefix}panel__lab__preliminary_reports_to_clinicians": True})
+    )
 
 
 def import_jobs_scope(user: Any, prefix: str = "") -> Q:
@@ -198,6 +230,48 @@ def amend_check(user: Any, *, lab_id: int, submitted_by_id: int) -> None:
         raise NotAllowed("an interface amends only the panels it submitted")
 
 
+def verify_check(user: Any, *, lab_id: int, submitted_by_id: int) -> None:
+    """Whether ``user`` may verify a panel of ``lab_id`` submitted by ``submitted_by_id``.
+    Raises ``NotAllowed`` with the specific reason."""
+    staff = _review_staff(user, lab_id, "verify")
+    if staff.role == Role.TECHNICIAN and not staff.lab.technicians_may_verify:
+        raise NotAllowed("technicians may not verify results in this lab; a director verifies")
+    if submitted_by_id == user.pk and not staff.lab.self_verification_allowed:
+        raise NotAllowed(
+            "self-verification is not allowed in this lab: someone other than the person "
+            "who submitted the panel verifies it"
+        )
+
+
+def release_check(user: Any, *, lab_id: int, has_interpretive_findings: bool) -> None:
+    """Whether ``user`` may release a panel of ``lab_id``; ``has_interpretive_findings``: its
+    HLH-2004 / HScore / ASTCT findings were evaluated from clinical data. Raises
+    ``NotAllowed`` with the specific reason."""
+    staff = _review_staff(user, lab_id, "release")
+    if staff.role == Role.DIRECTOR:
+        return
+    if has_interpretive_findings:
+        raise NotAllowed(
+            "a panel with interpretive findings (HLH-2004, HScore, ASTCT grade) is released "
+            "only by a director"
+        )
+    if not staff.lab.technicians_may_release:
+        raise NotAllowed("technicians may not release reports in this lab; a director releases")
+
+
+def _review_staff(user: Any, lab_id: int, action: str) -> StaffMember:
+    """The membership of an active director or technician of ``lab_id``, or ``NotAllowed``."""
+    staff = staff_for(user)
+    if staff is None or not user.is_active or staff.lab_id != lab_id:
+        raise NotAllowed(f"only the lab's directors and technicians {action} results")
+    if staff.role not in REVIEWING:
+        raise NotAllowed(
+            f"{Role(staff.role).label.lower()}s never {action} results; the lab's directors "
+            "and technicians do"
+        )
+    return staff
+
+
 def report_retry_check(user: Any, *, lab_id: int) -> None:
     """Whether ``user`` may retry a failed report of ``lab_id``. Raises ``NotAllowed``."""
     if user is None or not user.is_authenticated or not user.is_active:
@@ -263,6 +337,14 @@ def specimen_setting_change_check(user: Any, *, lab_id: int) -> None:
         return
     if not user.is_active or not _directs(user, lab_id):
         raise NotAllowed("only a director of the lab may change its specimen settings")
+
+
+def lab_settings_scope(user: Any) -> Q:
+    """The labs whose settings ``user`` changes in the admin: every lab for a superuser, the
+    lab they direct for a director, none otherwise."""
+    if user is not None and user.is_active and user.is_superuser:
+        return Q()
+    return Q(pk=directed_lab_id(user))
 
 
 def lab_configuration_admin_allowed(user: Any) -> bool:

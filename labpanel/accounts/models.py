@@ -17,6 +17,35 @@ class Lab(TimestampedModel):
     name = models.CharField(max_length=200)
     address = models.TextField(blank=True)
     clia_number = models.CharField(max_length=16, blank=True)
+    # Review and release (the lab's director sets them in the admin; ``access`` reads them).
+    # Database defaults too: every existing lab gets the safe defaults when they are added.
+    technicians_may_verify = models.BooleanField(
+        default=True,
+        db_default=True,
+        help_text="Technicians may verify results (directors always may)",
+    )
+    technicians_may_release = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Technicians may release reports without interpretive findings "
+        "(directors always may; interpretive findings only directors release)",
+    )
+    self_verification_allowed = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="A person may verify a panel they submitted",
+    )
+    auto_verification_enabled = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Verify a panel on submission when every result is normal, inside the "
+        "measuring range and judged by an interval, with no finding met and no critical value",
+    )
+    preliminary_reports_to_clinicians = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Ordering clinicians see results and PRELIMINARY reports before release",
+    )
 
     class Meta:
         db_table = "panels_lab"

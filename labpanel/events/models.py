@@ -25,7 +25,14 @@ from django.db.models.expressions import RawSQL
 class EventKind(models.TextChoices):
     PANEL_STORED = "panel.stored", "Panel stored"
     PANEL_RESULTS_AMENDED = "panel.results_amended", "Panel results amended"
+    PANEL_VERIFIED = "panel.verified", "Panel verified"
+    PANEL_VERIFICATION_WITHDRAWN = (
+        "panel.verification_withdrawn",
+        "Panel verification withdrawn (results amended before release)",
+    )
+    PANEL_RELEASED = "panel.released", "Panel released"
     REPORT_READY = "report.ready", "Report ready"
+    REPORT_CORRECTED = "report.corrected", "Corrected report issued"
     REPORT_FAILED = "report.failed", "Report failed"
     IMPORT_COMMITTED = "import.committed", "Import committed"
 

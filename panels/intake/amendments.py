@@ -7,8 +7,10 @@ marked superseded); and a new report is created that amends the released one, ca
 reason and what changed (previous and corrected value), then rendered by the worker. A
 re-run on dilution is the same path for a censored result (``>ULOQ``) measured again diluted.
 
-Amending waits for the current report to be released (ready) or failed, so that the report
-being drawn always shows the results it was created for.
+Before release the amended report is another PRELIMINARY one (a verified panel goes back to
+be verified again); after release it is CORRECTED. Amending waits for the current report to be
+rendered (ready) or failed, so that the report being drawn always shows the results it was
+created for.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from panels.interpretation import (
 )
 from panels.models import Finding, Panel, Result
 from panels.notation import NotationError, parse_reported_value
+from panels.review import panel_verification_withdraw
 from panels.services import conclusions_store, result_build
 from panels.submission import ResultData
 from reference_ranges.adapters import ruleset_to_engine
@@ -110,6 +113,7 @@ def panel_amend(
             panel=panel, corrections=corrections, current=current, now=now
         )
         _reconclude(panel=panel, now=now)
+        panel_verification_withdraw(panel=panel, user=user, now=now)
         changes = [
             {
                 "analyte": new.analyte.code,
@@ -146,6 +150,7 @@ def panel_amend(
                 "analytes": [new.analyte.code for new in new_results],
                 "intake": intake,
                 "report_id": report.pk,
+                "report_stage": report.stage,
             },
             occurred_at=now,
         )

@@ -1,7 +1,9 @@
-"""HTTP endpoints for panels: list, read, submit. Thin: validate → service → serialize."""
+"""HTTP endpoints for panels: list, read, submit, amend, verify, release. Thin: validate →
+service → serialize."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -13,12 +15,14 @@ from rest_framework.response import Response
 
 from labpanel.accounts import access
 from panels.intake.amendments import panel_amend
-from panels.intake.inputs import AmendmentInput, PanelSubmitInput
-from panels.intake.outputs import PanelOutput
+from panels.intake.inputs import AmendmentInput, BulkVerifyInput, PanelSubmitInput, ReviewInput
+from panels.intake.outputs import BulkVerifyOutput, PanelOutput
 from panels.intake.selectors import panel_get, panel_list
 from panels.intake.submission import panel_submit
 from panels.models import Panel
+from panels.review import panel_verify, panels_verify_bulk
 from reference_ranges.selectors import analyte_catalogue_get
+from reports.release import panel_release
 
 
 class PanelViewSet(
@@ -93,4 +97,70 @@ class PanelViewSet(
         stored = panel_get(pk=panel.pk, user=request.user)
         return Response(
             PanelOutput(stored, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
+
+    def _review(
+        self, request: Request, service: Callable[..., object], answer_status: int
+    ) -> Response:
+        """Validate the optional reason, run the review ``service`` on the panel, answer it."""
+        panel = self.get_object()
+        serializer = ReviewInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        service(panel_id=panel.pk, user=request.user, reason=serializer.validated_data["reason"])
+        stored = panel_get(pk=panel.pk, user=request.user)
+        return Response(
+            PanelOutput(stored, context={"request": request}).data, status=answer_status
+        )
+
+    @extend_schema(
+        request=ReviewInput,
+        responses={
+            200: OpenApiResponse(PanelOutput, description="Verified"),
+            403: OpenApiResponse(
+                description="Not allowed to verify, with the reason (e.g. self-verification is "
+                "not allowed in this lab)"
+            ),
+            409: OpenApiResponse(description="Not received: already verified or released"),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="verify", url_name="verify")
+    def verify(self, request: Request, pk: Any = None) -> Response:
+        """Verify the panel's results (a director, or a technician where the lab allows it)."""
+        return self._review(request, panel_verify, status.HTTP_200_OK)
+
+    @extend_schema(
+        request=ReviewInput,
+        responses={
+            202: OpenApiResponse(
+                PanelOutput, description="Released: the FINAL report (`report`) is pending"
+            ),
+            403: OpenApiResponse(
+                description="Not allowed to release, with the reason (interpretive findings "
+                "are released only by a director)"
+            ),
+            409: OpenApiResponse(description="Not verified yet, or already released"),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="release", url_name="release")
+    def release(self, request: Request, pk: Any = None) -> Response:
+        """Release verified results to the ordering clinician: the FINAL report follows."""
+        return self._review(request, panel_release, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        operation_id="panels_verify_bulk",
+        request=BulkVerifyInput,
+        responses={200: BulkVerifyOutput, 400: OpenApiResponse(description="Invalid ids")},
+    )
+    @action(detail=False, methods=["post"], url_path="verify", url_name="verify-bulk")
+    def verify_bulk(self, request: Request) -> Response:
+        """Verify the listed panels whose results are all within their intervals; say why
+        each other one was not verified."""
+        serializer = BulkVerifyInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcome = panels_verify_bulk(
+            panel_ids=serializer.validated_data["ids"],
+            user=request.user,  # type: ignore[arg-type]
+        )
+        return Response(
+            BulkVerifyOutput({"verified": outcome.verified, "refused": outcome.refused}).data
         )

@@ -328,3 +328,20 @@ def _result_data(result: dict[str, Any]) -> ResultData:
         method=result.get("method", ""),
         instrument=result.get("instrument", ""),
     )
+
+
+class ReviewInput(serializers.Serializer[Any]):
+    """Verifying or releasing one panel: an optional reason, kept in its review history."""
+
+    reason = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default="", help_text="Why (optional)"
+    )
+
+
+class BulkVerifyInput(serializers.Serializer[Any]):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        allow_empty=False,
+        max_length=500,
+        help_text="Panel ids; only those whose results are all within their intervals are verified",
+    )

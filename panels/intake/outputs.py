@@ -14,6 +14,7 @@ from panels.models import (
     Finding,
     Panel,
     Result,
+    ReviewTransition,
 )
 
 
@@ -97,9 +98,41 @@ class ResultOutput(serializers.ModelSerializer[Result]):
         return _rule_output(result)
 
 
+class ReviewTransitionOutput(serializers.ModelSerializer[ReviewTransition]):
+    """One change of the panel's review state: who (``null`` and ``automatic``: the lab's rule
+    named in ``rule``), when, why, from and to; a release names the FINAL report."""
+
+    by = serializers.CharField(source="actor.username", allow_null=True, default=None)
+    automatic = serializers.BooleanField(source="is_automatic")
+    rule = serializers.CharField(allow_null=True)
+    reason = serializers.CharField(allow_null=True)
+    report = serializers.IntegerField(source="report_id", allow_null=True)
+
+    class Meta:
+        model = ReviewTransition
+        fields = (
+            "from_state",
+            "to_state",
+            "occurred_at",
+            "by",
+            "automatic",
+            "rule",
+            "reason",
+            "report",
+        )
+        read_only_fields = fields
+
+    def to_representation(self, instance: ReviewTransition) -> dict[str, Any]:
+        data = dict(super().to_representation(instance))
+        data["rule"] = data["rule"] or None
+        data["reason"] = data["reason"] or None
+        return data
+
+
 class ReportSummaryOutput(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     status = serializers.CharField(source="public_status")
+    stage = serializers.CharField()
     amends = serializers.IntegerField(source="amends_id", allow_null=True)
     url = serializers.SerializerMethodField()
     pdf_url = serializers.SerializerMethodField()
@@ -166,6 +199,7 @@ class PanelOutput(serializers.ModelSerializer[Panel]):
     reports = serializers.SerializerMethodField()
     superseded_results = serializers.SerializerMethodField()
     flagged = serializers.SerializerMethodField()
+    review_history = ReviewTransitionOutput(many=True, source="review_transitions")
 
     class Meta:
         model = Panel
@@ -176,6 +210,8 @@ class PanelOutput(serializers.ModelSerializer[Panel]):
             "specimen",
             "ordering_clinician",
             "ruleset",
+            "review_state",
+            "review_history",
             "flagged",
             "results",
             "superseded_results",
@@ -262,3 +298,20 @@ class PanelOutput(serializers.ModelSerializer[Panel]):
             }
             for result in superseded
         ]
+
+
+class BulkRefusalOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    code = serializers.CharField(
+        help_text="not_found, permission_denied, conflict (wrong state) or not_all_normal"
+    )
+    message = serializers.CharField()
+    blockers = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text="For not_all_normal: each reason, with its code and a sentence",
+    )
+
+
+class BulkVerifyOutput(serializers.Serializer[Any]):
+    verified = serializers.ListField(child=serializers.IntegerField())
+    refused = BulkRefusalOutput(many=True)

@@ -12,8 +12,12 @@ from reports.selectors import with_reports
 
 
 def panel_list(*, user: User | AnonymousUser) -> QuerySet[Panel]:
-    return with_reports(panel_details(panels_visible_to(user=user))).order_by("-created_at", "-pk")
+    return with_reports(panel_details(panels_visible_to(user=user)), user=user).order_by(
+        "-created_at", "-pk"
+    )
 
 
 def panel_get(*, pk: int, user: User | AnonymousUser) -> Panel | None:
-    return with_reports(panel_details(panels_visible_to(user=user))).filter(pk=pk).first()
+    return (
+        with_reports(panel_details(panels_visible_to(user=user)), user=user).filter(pk=pk).first()
+    )

@@ -6,12 +6,14 @@ It interprets every result with the pure engine against the active rule set, sto
 with the rule and version that produced each interpretation, asks ``reports`` for the pending
 report (enqueued once the transaction has committed), and writes the ``panel.stored`` event.
 Re-sending the same accession with identical content returns the stored panel; different
-content is a conflict.
+content is a conflict. Where the lab has auto-verification on, an all-normal panel is verified
+on arrival (``panels.review.panel_auto_verify``), in the same transaction.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
@@ -21,8 +23,14 @@ from labpanel.accounts.models import Lab
 from labpanel.events.models import EventKind
 from labpanel.events.services import event_record
 from labpanel.exceptions import Conflict
-from panels.interpretation import panel_conclusions, panel_interpret, result_data_measurement
+from panels.interpretation import (
+    MeasuringRanges,
+    panel_conclusions,
+    panel_interpret,
+    result_data_measurement,
+)
 from panels.models import Panel, Result
+from panels.review import panel_auto_verify
 from panels.services import (
     conclusions_store,
     events_record,
@@ -31,6 +39,7 @@ from panels.services import (
 )
 from panels.submission import PanelSubmission, json_value
 from reference_ranges.adapters import ruleset_to_engine
+from reference_ranges.engine.patterns import FindingStatus
 from reference_ranges.models import ReferenceRangeRule
 from reference_ranges.selectors import ruleset_get_active
 from reports.services import report_request
@@ -113,6 +122,7 @@ def _panel_create(
         raise Conflict("no reference range set is active; a director must publish one")
     patient = patient_for(lab=lab, data=submission.patient)
     events_record(patient=patient, events=submission.events)
+    measuring_ranges: dict[date, MeasuringRanges] = {}
     interpreted = panel_interpret(
         sex=patient.sex,
         birth_date=patient.birth_date,
@@ -121,6 +131,7 @@ def _panel_create(
         measurements=[result_data_measurement(result) for result in submission.results],
         ruleset=ruleset_to_engine(ruleset),
         lab_id=lab.pk,
+        measuring_ranges_by_day=measuring_ranges,
     )
     interpretations = interpreted.interpretations
     age = interpreted.age
@@ -189,6 +200,13 @@ def _panel_create(
             "results": len(results),
         },
         occurred_at=panel.created_at,
+    )
+    panel_auto_verify(
+        panel=panel,
+        lab=lab,
+        results=results,
+        met_findings=[f.name for f in conclusions.findings if f.status == FindingStatus.MET],
+        ranges=measuring_ranges.get(interpreted.collected_on, {}),
     )
     logger.info(
         "panel.submitted panel_id=%s report_id=%s results=%d ruleset_version=%s",

@@ -149,6 +149,7 @@ class Amendment:
     replaces: str  # "report 12, issued 2026-11-20 09:14 UTC"
     reason: str
     corrections: tuple[CorrectionLine, ...]
+    mark: str = "CORRECTED REPORT"  # "AMENDED PRELIMINARY REPORT" before release
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +179,9 @@ class ReportDocument:
     role_summary: tuple[SummaryLine, ...] = ()
     trend: TrendTable | None = None
     amendment: Amendment | None = None  # set on an amended report
+    # Drawn at the top and in the footer of every page when set (a report before release):
+    # "PRELIMINARY — not verified/released"
+    preliminary_mark: str = ""
     # Statements beside the abnormal-results banner: results not interpreted (no interval
     # applies, grouped by the engine's reason), results that could not be placed (indeterminate)
     notices: tuple[Notice, ...] = ()

@@ -1,5 +1,6 @@
 """The page furniture: a running header with the patient on continuation pages, and on every
-page a footer with patient name, MRN, report id, accession and "Page N of M".
+page a footer with patient name, MRN, report id, accession and "Page N of M". A report before
+release carries its PRELIMINARY mark at the top and the foot of every page.
 
 Drawn on the canvas at save time (reportlab's "Page N of M" recipe); text is fitted by
 shrinking, never by losing the MRN.
@@ -31,6 +32,7 @@ class _PageText:
     patient_dob: str
     reference: str  # "Report … · Accession …"; the page numbers are appended per page
     status: str
+    mark: str  # "PRELIMINARY — not verified/released", or ""
 
 
 def _page_text(document: ReportDocument) -> _PageText:
@@ -43,6 +45,7 @@ def _page_text(document: ReportDocument) -> _PageText:
         patient_dob=drawn(document.patient_birth_date),
         reference=(f"Report {drawn(document.report_id)}{SEP}Accession {drawn(document.accession)}"),
         status=drawn(document.status_label),
+        mark=drawn(document.preliminary_mark),
     )
 
 
@@ -149,6 +152,17 @@ class NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab ships no type h
         if text.status and full - used > 0:
             status, size = _fit_ellipsized(text.status, bold, full - used)
             self._draw(status, size, bold, right, base - 10, align_right=True)
+        if text.mark:  # above everything at the top, below everything at the foot
+            mark, size = _fit_ellipsized(text.mark, bold, full)
+            for y in (styles.PAGE_SIZE[1] - styles.MARGIN_TOP + 32, base - 21):
+                self._draw(
+                    mark,
+                    size,
+                    bold,
+                    left + (full + _width(mark, bold, size)) / 2,
+                    y,
+                    align_right=True,
+                )
         self.restoreState()
 
     def _draw(

@@ -112,9 +112,6 @@ def trend(table_data: TrendTable | None) -> list[Flowable]:
     return trend_table.section(table_data)
 
 
-AMENDED_MARK = "AMENDED REPORT"
-
-
 def amendment(note: Amendment | None) -> list[Flowable]:
     """The amendment box: which report this one replaces, why, and every previous and
     corrected value side by side (the original report is kept unchanged)."""
@@ -138,7 +135,7 @@ def amendment(note: Amendment | None) -> list[Flowable]:
     width = styles.CONTENT_WIDTH
     table = Table(rows, colWidths=(width * 0.3, width * 0.35, width * 0.35), repeatRows=1)
     table.setStyle(TableStyle([*BASE_CELL, ("LINEBELOW", (0, 0), (-1, 0), 0.8, styles.RULE)]))
-    head = f"<b>{markup(AMENDED_MARK)}</b> — replaces {markup(note.replaces)}"
+    head = f"<b>{markup(note.mark)}</b> — replaces {markup(note.replaces)}"
     return [
         KeepTogether(
             [

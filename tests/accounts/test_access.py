@@ -84,12 +84,16 @@ def test_the_panel_scope_follows_the_role(
     def seen(staff: StaffMember) -> tuple[list[int], list[int]]:
         user = staff.user
         panels = list(Panel.objects.filter(access.panels_scope(user)).values_list("pk", flat=True))
-        reports = Report.objects.filter(access.panels_scope(user, prefix="panel__"))
+        reports = Report.objects.filter(access.reports_scope(user))
         return panels, sorted({report.panel_id for report in reports})
 
     assert seen(technician) == ([panel.pk], [panel.pk])
     assert seen(director) == ([panel.pk], [panel.pk])
-    assert seen(clinician) == ([panel.pk], [panel.pk])  # dr.house ordered it
+    assert seen(clinician) == ([], [])  # dr.house ordered it, but it is not released
+    lab.preliminary_reports_to_clinicians = True
+    lab.save()
+    access.staff_forget(clinician.user)
+    assert seen(clinician) == ([panel.pk], [panel.pk])  # the lab sends preliminaries
     assert seen(other_clinician) == ([], [])
     assert seen(integrator) == ([], [])  # submitted by the technician, not the interface
     assert seen(elsewhere) == ([], [])

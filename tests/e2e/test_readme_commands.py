@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 
 from panels.intake.hl7.mllp import MllpClient
 from tests.e2e.launcher import (
@@ -134,6 +135,10 @@ def _outputs(stdout: str, count: int) -> list[tuple[str, int]]:
     return found
 
 
+def _pdf_text(path: Path) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
+
+
 def _get(url: str, token: str) -> dict[str, object]:
     request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -172,8 +177,19 @@ def test_every_readme_command_works_as_written(
     assert submitted["accession"] == "A-1001", context
     assert [r["raw_value"] for r in submitted["results"]] == ["12.4", "<2.0"]
     status = json.loads(answer('curl -s -H "Authorization: Token $TOKEN" http://127.0.0.1'))
-    assert status["status"] == "ready", context
-    assert (copy / "report.pdf").read_bytes().startswith(b"%PDF-"), context
+    assert (status["status"], status["stage"]) == ("ready", "preliminary"), context
+    assert "PRELIMINARY" in _pdf_text(copy / "preliminary.pdf"), context
+    # The director verifies and releases: the FINAL report follows.
+    verified = json.loads(answer("curl -s -X POST http://127.0.0.1:8000/api/v1/panels/1/verify/"))
+    assert verified["review_state"] == "verified", context
+    released = json.loads(answer('curl -s -X POST -H "Authorization: Token $DIRECTOR"'))
+    assert released["review_state"] == "released", context
+    assert released["report"]["stage"] == "final", context
+    final = json.loads(answer('curl -s -H "Authorization: Token $DIRECTOR" http://127.0.0.1'))
+    assert (final["id"], final["status"], final["stage"]) == (2, "ready", "final"), context
+    final_text = _pdf_text(copy / "report.pdf")
+    assert "Final report" in final_text, context
+    assert "PRELIMINARY" not in final_text, context
 
     # Files from the bench: both uploads are read into a preview by the launcher's worker.
     token = technician_token(env, cwd=copy, python=".venv/bin/python")

@@ -341,6 +341,7 @@ def test_an_amendment_writes_results_amended_with_the_amended_report(
         "analytes": ["IL6"],
         "intake": "api",
         "report_id": amended.pk,
+        "report_stage": "preliminary",
     }
     assert_no_demographics(event)
 

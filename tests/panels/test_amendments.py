@@ -82,7 +82,7 @@ def test_a_correction_issues_an_amended_report_and_keeps_the_original(
     report_render(report_id=amended.pk)
     amended.refresh_from_db()
     text = pdf_text(amended)
-    assert "AMENDED REPORT" in text
+    assert "AMENDED PRELIMINARY REPORT" in text  # amended before release
     assert f"report {original.pk}" in text
     assert "decimal point misplaced" in text
     assert "148.2 pg/mL" in text
@@ -199,6 +199,8 @@ def test_amendments_chain_and_clinicians_cannot_amend(
         reason="second",
         results=[{"analyte": "IL-6", "value": "15.0", "unit": "pg/mL"}],
     )
+    clinician.lab.preliminary_reports_to_clinicians = True  # so that the clinician sees it
+    clinician.lab.save()
     refused = amend(
         token_client(clinician),
         panel,

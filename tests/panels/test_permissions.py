@@ -36,9 +36,11 @@ def _urls(submitted: dict[str, Any]) -> list[str]:
     ]
 
 
-def test_ordering_clinician_sees_their_panel(
+def test_ordering_clinician_sees_their_panel_where_the_lab_sends_preliminaries(
     submitted: dict[str, Any], clinician: StaffMember
 ) -> None:
+    clinician.lab.preliminary_reports_to_clinicians = True
+    clinician.lab.save()
     client = token_client(clinician)
 
     detail = client.get(f"/api/v1/panels/{submitted['id']}/")

@@ -86,6 +86,7 @@ def test_example_panel_is_stored_interpreted_and_its_report_requested(
     assert body["report"] == {
         "id": report.pk,
         "status": "pending",
+        "stage": "preliminary",
         "amends": None,
         "url": f"http://testserver/api/v1/reports/{report.pk}/",
         "pdf_url": f"http://testserver/api/v1/reports/{report.pk}/pdf/",

@@ -32,15 +32,6 @@ def _frozen_clock() -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def director_browser(reference_data: None, director: StaffMember) -> Client:
-    director.user.is_staff = True
-    director.user.save()
-    client = Client()
-    client.force_login(director.user)
-    return client
-
-
 def test_a_director_switches_on_an_unverified_rule_only_with_a_reason_and_is_warned(
     director_browser: Client, director: StaffMember
 ) -> None:

@@ -391,6 +391,8 @@ def test_only_a_director_who_sees_the_report_may_retry_it(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     report = _failed(report, FailureKind.PERMANENT)
+    clinician.lab.preliminary_reports_to_clinicians = True  # so that the clinician sees it
+    clinician.lab.save()
     other_lab_director = make_staff(
         username="director.elsewhere", lab=make_lab(name="Elsewhere"), role=Role.DIRECTOR
     )

@@ -34,6 +34,7 @@ from panels.models import (
     ImportStatus,
     Patient,
 )
+from panels.review import panels_auto_verify_bulk
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def import_job_commit(*, job_id: int) -> None:
                         now=now,
                     ),
                 )
+            panels_auto_verify_bulk(lab=job.lab, panel_ids=stored.panel_ids)
             locked.status = ImportStatus.COMMITTED
             locked.committed_at = timezone.now()
             locked.status_message = (
