@@ -11,7 +11,9 @@ counted). It then builds the same reports' documents and renders them with the b
     .venv/bin/python bench/report_render.py                 # 8 cases × 5 copies
     .venv/bin/python bench/report_render.py --copies 10 --png var/cases
 
-``--png DIR`` writes each case's report (the amended one for the amended case) as
+The measured batch is the reports made on submission (PRELIMINARY: nobody has verified them);
+the director then verifies and releases every case (FINAL) and the amended case is corrected
+after release (CORRECTED). ``--png DIR`` writes each case's latest report as
 ``DIR/<case>.pdf`` and ``DIR/<case>-<page>.png`` (pdftoppm) to look at.
 """
 
@@ -108,6 +110,23 @@ def _post_cases(copies: int) -> dict[str, list[int]]:
                     raise SystemExit(f"{case.slug}: {response.status_code} {response.content!r}")
             reported[case.slug].append(response.json()["id"])
     return reported
+
+
+def _release(reported: dict[str, list[int]]) -> None:
+    """The lab director verifies and releases each case's panel: its FINAL report follows."""
+    from django.contrib.auth.models import User
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(User.objects.get(username="lab.director"))
+    for panel_ids in reported.values():
+        for panel_id in panel_ids:
+            for step in ("verify", "release"):
+                response = client.post(f"/api/v1/panels/{panel_id}/{step}/", {}, format="json")
+                if response.status_code not in (200, 202):
+                    raise SystemExit(
+                        f"{step} {panel_id}: {response.status_code} {response.content!r}"
+                    )
 
 
 def _amend(reported: dict[str, list[int]]) -> None:
@@ -207,6 +226,8 @@ def main() -> int:
     worker = _worker(env)
     try:
         _wait_rendered(len(first_batch), timeout=60 + 5 * len(first_batch))
+        _release(reported)
+        _wait_rendered(Report.objects.count(), timeout=120)
         _amend(reported)
         _wait_rendered(Report.objects.count(), timeout=120)
     finally:

@@ -7,10 +7,12 @@ from django.db import migrations, models
 
 def release_existing_panels(apps, schema_editor):
     """Panels stored before review existed were issued to their clinicians as final reports:
-    they are released, each with one history row saying so (no event: nothing newly happened)."""
+    they are released, each with one history row saying so (no event: nothing newly happened),
+    dated when Labpanel stored the panel (``created_at``: the report was issued then; the lab's
+    received time may be unknown, see 0011)."""
     Panel = apps.get_model("panels", "Panel")
     ReviewTransition = apps.get_model("panels", "ReviewTransition")
-    existing = list(Panel.objects.values_list("pk", "received_at"))
+    existing = list(Panel.objects.values_list("pk", "created_at"))
     Panel.objects.update(review_state="released")
     ReviewTransition.objects.bulk_create(
         (
@@ -20,9 +22,9 @@ def release_existing_panels(apps, schema_editor):
                 to_state="released",
                 rule="issued_before_review_existed",
                 reason="issued as a final report before review and release existed",
-                occurred_at=received_at,
+                occurred_at=stored_at,
             )
-            for panel_id, received_at in existing
+            for panel_id, stored_at in existing
         ),
         batch_size=2000,
     )

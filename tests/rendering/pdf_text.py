@@ -8,12 +8,14 @@ import re
 import pypdf
 
 # The running header and footer each page repeats (reports.rendering.page_furniture): the
-# patient line, "Report N · Accession X · Page i of n", the status, "(continued)". A section that
+# patient line, "Report N · Accession X · Page i of n", the status, "(continued)", the
+# PRELIMINARY mark at the top and foot of every page before release. A section that
 # crosses a page break reads on without them.
 _FURNITURE = (
     re.compile(r"^Patient: .+ · MRN "),
     re.compile(r" · Page \d+ of \d+$"),
     re.compile(r"^Cytokine panel report \(continued\)"),
+    re.compile(r"^PRELIMINARY — not verified/released$"),
 )
 
 
