@@ -93,6 +93,7 @@ def result_data_measurement(result: ResultData) -> Measurement:
         comparator=result.reported.comparator,
         unit=result.unit,
         dilution_factor=result.dilution_factor,
+        method=result.method,
     )
 
 
@@ -110,6 +111,7 @@ def _with_measuring_range(measurement: Measurement, ranges: MeasuringRanges) -> 
         comparator=measurement.comparator,
         unit=measurement.unit,
         dilution_factor=measurement.dilution_factor,
+        method=measurement.method,
         lloq=lloq,
         uloq=uloq,
     )
@@ -198,6 +200,7 @@ def result_measurement(result: Result) -> Measurement:
         dilution_factor=(
             None if result.dilution_factor is None else trimmed(result.dilution_factor)
         ),
+        method=result.method,
     )
 
 
