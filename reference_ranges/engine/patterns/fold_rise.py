@@ -3,7 +3,8 @@
 A fold change is computed only from exact results in the criterion's unit, at both times, over a
 positive baseline, by methods that compare (:mod:`reference_ranges.engine.series`); otherwise
 the criterion is undecided with the reason. The rule is met when ``required_count`` criteria
-are met, or one cytokine reaches the ``fold_change_one_cytokine`` threshold. Not evaluated without a baseline; the baseline is chosen by the caller with
+are met, or one cytokine reaches the ``fold_change_one_cytokine`` threshold. Not evaluated
+without a baseline; the baseline is chosen by the caller with
 :func:`reference_ranges.engine.kinetics.baseline_choose`, the rule the serial table follows.
 """
 
