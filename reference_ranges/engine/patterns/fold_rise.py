@@ -59,10 +59,14 @@ def _fold_text(current: Measurement, baseline: Measurement) -> str:
 
 
 def _other_method_note(now: Measurement, base: Measurement, baseline_key: str) -> str:
-    stated = f"by {now.method}" if now.method else "by a method not stated"
+    stated = (
+        f"this result by {now.method}"
+        if now.method
+        else "this result states no method and the earlier results state more than one"
+    )
     return (
-        f"baseline ({baseline_key}) measured by {base.method}, this result {stated}: a fold "
-        "change is never computed across methods"
+        f"baseline ({baseline_key}) measured by {base.method}, {stated}: a fold change is "
+        "never computed across methods"
     )
 
 
