@@ -225,6 +225,10 @@ def _chart(
     if len(points) < 2:
         return None
     unit = trend["unit"]
+    drawn_on = [_specimen_text(trend.get("specimen_type", ""))]
+    if trend.get("method"):
+        stated = all(point.get("method") for point in trend["points"])
+        drawn_on.append(f"method: {trend['method']}{'' if stated else ' where stated'}")
     if anchor_on is not None:
         x_label = f"Days from {event} (day 0 = {anchor_on.isoformat()})"
         ticks = tuple((p.x, f"{p.x:+d}" if p.x else "0") for p in points)
@@ -249,7 +253,7 @@ def _chart(
     if undrawn:
         note = f"{note} Not drawn (not a finite number): {', '.join(undrawn)}.".strip()
     return TrendChart(
-        title=f"{name}, {unit} ({_specimen_text(trend.get('specimen_type', ''))})",
+        title=f"{name}, {unit} ({', '.join(drawn_on)})",
         y_label=f"{name} ({unit})",
         x_label=x_label,
         x_ticks=tuple(dict(ticks).items()),

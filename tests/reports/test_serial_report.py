@@ -325,3 +325,5 @@ def test_results_whose_method_is_not_stated_keep_their_trend(
     [row] = document.trend.rows
     assert (row.cells, row.fold_text) == (("2.0", "480"), "×240")
     assert document.trend.method_note == ""
+    [chart] = document.trend.charts
+    assert chart.title == "IL-6, pg/mL (heparin plasma, method: ELISA where stated)"
