@@ -32,6 +32,7 @@ from reference_ranges.engine import Age, age_on, interpret
 from reference_ranges.engine.decimals import trimmed
 from reference_ranges.engine.kinetics import (
     AnalyteTrend,
+    AnalyteTrendPoint,
     SerialHistory,
     anchor_day,
     serial_history,
@@ -93,6 +94,7 @@ def result_data_measurement(result: ResultData) -> Measurement:
         comparator=result.reported.comparator,
         unit=result.unit,
         dilution_factor=result.dilution_factor,
+        method=result.method,
     )
 
 
@@ -110,6 +112,7 @@ def _with_measuring_range(measurement: Measurement, ranges: MeasuringRanges) -> 
         comparator=measurement.comparator,
         unit=measurement.unit,
         dilution_factor=measurement.dilution_factor,
+        method=measurement.method,
         lloq=lloq,
         uloq=uloq,
     )
@@ -198,6 +201,7 @@ def result_measurement(result: Result) -> Measurement:
         dilution_factor=(
             None if result.dilution_factor is None else trimmed(result.dilution_factor)
         ),
+        method=result.method,
     )
 
 
@@ -208,24 +212,28 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
 
+def _point_json(point: AnalyteTrendPoint) -> dict[str, Any]:
+    return {
+        "accession": point.panel_key,
+        "collected_at": point.collected_at.isoformat(),
+        "day": point.day,
+        "value_text": point.value_text,
+        "change_from_previous": _text(point.change_from_previous),
+        "fold_from_baseline": _text(point.fold_from_baseline),
+        "change_code": point.change_code,
+        "method": point.method,
+    }
+
+
 def _trend_json(trends: Sequence[AnalyteTrend]) -> list[dict[str, Any]]:
     return [
         {
             "analyte": trend.analyte,
             "unit": trend.unit,
             "specimen_type": trend.specimen_type,
-            "points": [
-                {
-                    "accession": point.panel_key,
-                    "collected_at": point.collected_at.isoformat(),
-                    "day": point.day,
-                    "value_text": point.value_text,
-                    "change_from_previous": _text(point.change_from_previous),
-                    "fold_from_baseline": _text(point.fold_from_baseline),
-                    "change_code": point.change_code,
-                }
-                for point in trend.points
-            ],
+            "method": trend.method,
+            "points": [_point_json(point) for point in trend.points],
+            "set_apart": [_point_json(point) for point in trend.set_apart],
         }
         for trend in trends
     ]
@@ -362,7 +370,9 @@ def serial_json(
     """The trend snapshot stored on a panel ({} when there is no earlier panel).
 
     ``panels``: the panels compared, in collection order (the current last); ``excluded``: the
-    earlier panels of other specimen types, set apart; ``baseline`` with ``baseline_basis``, or
+    earlier panels of other specimen types, set apart; ``analytes``: one trend per series, its
+    ``method`` ("" none stated), its ``points`` and, in ``set_apart``, the earlier results of
+    the analyte by another stated method (never compared); ``baseline`` with ``baseline_basis``, or
     ``no_baseline`` (a :class:`~reference_ranges.engine.kinetics.NoBaseline` value) saying why
     no fold change is shown.
     """

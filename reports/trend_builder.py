@@ -4,7 +4,9 @@ Built from the trend snapshot stored on the panel (``panels.interpretation.seria
 Columns are in collection order (collection time, then accession) and the current panel is
 found by its accession, never by its position. Fold changes are shown only from the baseline
 the engine chose (``reference_ranges.engine.kinetics.baseline_choose``); otherwise the page
-says why there is none. Earlier panels of another specimen type are named, never compared.
+says why there is none. Earlier panels of another specimen type are named, never compared; so
+is an earlier result by another stated method (its cell reads "other method", and a sentence
+names it: ``reference_ranges.engine.series`` holds the rule).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ EVENT_TEXT = {"car_t_infusion": "CAR-T infusion", "bispecific_start": "bispecifi
 ELEVATED = frozenset({"H", "HH", ">"})
 """Interpretation codes of a result above its interval (or above the measuring range)."""
 NO_VALUE = "—"
+OTHER_METHOD = "other method"
+"""A serial table cell whose result was measured by another method: set apart, not shown."""
 _FOLD_SHOWN = Context(prec=3)  # the fold printed: 3 significant digits (stored to 6)
 _CENSORING = tuple(symbol for symbol in COMPARATOR_SYMBOLS.values() if symbol)
 
@@ -69,13 +73,20 @@ def _fold_shown(fold: Decimal) -> str:
     return f"×{format(_FOLD_SHOWN.plus(fold), 'f')}"
 
 
-def _fold_text(points: Mapping[str, Mapping[str, Any]], accession: str, baseline: str) -> str:
+def _fold_text(
+    points: Mapping[str, Mapping[str, Any]],
+    accession: str,
+    baseline: str,
+    set_apart: Mapping[str, Mapping[str, Any]],
+) -> str:
     """The current value's fold from baseline, or in a few words why there is none."""
     current, base = points.get(accession), points.get(baseline)
     if current is None:
         return NO_VALUE
     if current["fold_from_baseline"] is not None:
         return _fold_shown(Decimal(current["fold_from_baseline"]))
+    if base is None and baseline in set_apart:
+        return f"none: baseline by another method ({set_apart[baseline]['method']})"
     if base is None:
         return "none: not measured at baseline"
     if any(text.startswith(_CENSORING) for text in (current["value_text"], base["value_text"])):
@@ -136,6 +147,32 @@ def _excluded_note(serial: Mapping[str, Any], specimen: str) -> str:
     )
 
 
+def _method_sentence(trend: Mapping[str, Any], name: str, accession: str) -> str:
+    """Why ``trend``'s set-apart results (another stated method) are not compared ("" if none)."""
+    apart = sorted(trend.get("set_apart") or [], key=lambda p: (p["collected_at"], p["accession"]))
+    if not apart:
+        return ""
+    names = " and ".join(f"{point['accession']} (method: {point['method']})" for point in apart)
+    verb = "is" if len(apart) == 1 else "are"
+    current = next((p for p in trend["points"] if p["accession"] == accession), None)
+    if trend.get("method"):
+        why = f"this report's {name} is by {trend['method']}"
+    elif current is not None:
+        why = f"this report's {name} states no method, and the earlier ones state more than one"
+    else:
+        why = (
+            f"this report has no {name} in {trend['unit']}, and the earlier results state more "
+            "than one method"
+        )
+    return f"{name} of {names} {verb} not compared: {why}."
+
+
+def _method_note(sentences: Sequence[str]) -> str:
+    if not sentences:
+        return ""
+    return " ".join([*sentences, "Results by different stated methods are never compared."])
+
+
 def _baseline_note(serial: Mapping[str, Any], columns: Sequence[_Column], event: str) -> str:
     key = serial.get("baseline")
     if not key or "panels" not in serial:
@@ -188,6 +225,10 @@ def _chart(
     if len(points) < 2:
         return None
     unit = trend["unit"]
+    drawn_on = [_specimen_text(trend.get("specimen_type", ""))]
+    if trend.get("method"):
+        stated = all(point.get("method") for point in trend["points"])
+        drawn_on.append(f"method: {trend['method']}{'' if stated else ' where stated'}")
     if anchor_on is not None:
         x_label = f"Days from {event} (day 0 = {anchor_on.isoformat()})"
         ticks = tuple((p.x, f"{p.x:+d}" if p.x else "0") for p in points)
@@ -212,7 +253,7 @@ def _chart(
     if undrawn:
         note = f"{note} Not drawn (not a finite number): {', '.join(undrawn)}.".strip()
     return TrendChart(
-        title=f"{name}, {unit} ({_specimen_text(trend.get('specimen_type', ''))})",
+        title=f"{name}, {unit} ({', '.join(drawn_on)})",
         y_label=f"{name} ({unit})",
         x_label=x_label,
         x_ticks=tuple(dict(ticks).items()),
@@ -237,21 +278,31 @@ def trend_table(panel: Panel) -> TrendTable | None:
     anchor_at = datetime.fromisoformat(anchor["occurred_at"]) if anchor else None
     baseline = serial.get("baseline") if "panels" in serial else None
     columns = _columns(serial) if serial.get("analytes") else []
-    rows, charts = [], []
+    rows, charts, method_sentences = [], [], []
     for trend in serial["analytes"]:
         result = results.get(trend["analyte"])
         name = result.analyte.short_name if result else trend["analyte"]
         by_key = {point["accession"]: point for point in trend["points"]}
+        set_apart = {point["accession"]: point for point in trend.get("set_apart") or []}
+        sentence = _method_sentence(trend, name, panel.accession)
+        if sentence:
+            method_sentences.append(sentence)
+        if not by_key:
+            continue
         if baseline is None:
             fold = "baseline" if panel.is_baseline and panel.accession in by_key else NO_VALUE
         else:
-            fold = _fold_text(by_key, panel.accession, baseline)
+            fold = _fold_text(by_key, panel.accession, baseline, set_apart)
         rows.append(
             TrendRow(
                 analyte_name=name,
                 unit=trend["unit"],
                 cells=tuple(
-                    by_key[column.accession]["value_text"] if column.accession in by_key else "—"
+                    by_key[column.accession]["value_text"]
+                    if column.accession in by_key
+                    else OTHER_METHOD
+                    if column.accession in set_apart
+                    else NO_VALUE
                     for column in columns
                 ),
                 fold_text=fold,
@@ -281,7 +332,8 @@ def trend_table(panel: Panel) -> TrendTable | None:
         note_parts.append(baseline_note)
         note_parts.append(
             "fold change is computed only between uncensored values in the same unit on the "
-            "same specimen type (shown to 3 significant digits; stored exactly)"
+            "same specimen type by the same method, or where a method is not stated (shown to "
+            "3 significant digits; stored exactly)"
         )
     return TrendTable(
         columns=tuple(
@@ -300,6 +352,7 @@ def trend_table(panel: Panel) -> TrendTable | None:
         fold_note=_fold_note(serial, event, specimen),
         excluded_note=_excluded_note(serial, specimen),
         charts=tuple(charts),
+        method_note=_method_note(method_sentences),
     )
 
 

@@ -11,8 +11,9 @@ pattern, which reads the baseline :func:`baseline_choose` picks:
   the anchor event (pre-infusion); without either there is no baseline (the first panel on
   file is not one);
 * results are compared only within one series (:func:`reference_ranges.engine.series.series_key`:
-  analyte, unit, specimen type; the method joins it there): earlier panels of another specimen
-  type are set apart, never drawn beside this one.
+  analyte, unit, specimen type, method): earlier panels of another specimen type are set apart,
+  never drawn beside this one, and so is an earlier result by another stated method (a blank
+  method compares with any: the rule is in :mod:`reference_ranges.engine.series`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from enum import StrEnum
 
 from reference_ranges.engine.decimals import COMPARATOR_SYMBOLS, plain
 from reference_ranges.engine.patterns import SerialPoint
-from reference_ranges.engine.series import SeriesKey, series_key
+from reference_ranges.engine.series import SeriesKey, series_admits, series_key, series_method
 from reference_ranges.engine.types import Measurement
 
 __all__ = [
@@ -84,11 +85,13 @@ class AnalyteTrendPoint:
     result as reported, without the unit (the trend's unit): "12.4", "<2.0", ">5000".
     ``value`` is ``None`` when censored.
     ``change_from_previous`` is this value minus the previous panel's (exact), ``None`` when
-    either is censored or the previous panel has no result for the analyte in this unit.
+    either is censored or the previous panel has no result in this series.
     ``fold_from_baseline`` is this value / the baseline's, rounded to :data:`FOLD_CONTEXT`
     (6 significant digits), ``None`` when either is censored, the baseline has no result in
-    this unit, or the baseline is zero. ``change_code`` is "U" / "D" only when a
-    :class:`ChangeRule` for the analyte says the change from the previous panel is significant.
+    this series (another unit, or another stated method), or the baseline is zero.
+    ``change_code`` is "U" / "D" only when a :class:`ChangeRule` for the analyte says the
+    change from the previous panel is significant. ``method`` is the result's method as the
+    lab stated it ("" when not stated).
     """
 
     panel_key: str
@@ -99,20 +102,28 @@ class AnalyteTrendPoint:
     change_from_previous: Decimal | None
     fold_from_baseline: Decimal | None
     change_code: str | None
+    method: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class AnalyteTrend:
-    """The results of one series (analyte, unit, specimen type) across the panels, oldest first.
+    """The results of one series (analyte, unit, specimen type, method) across the panels,
+    oldest first.
 
     An analyte reported in two units (e.g. sIL-2R in U/mL and in pg/mL) has one trend per unit:
-    results in different units, or on different specimen types, are never compared.
+    results in different units, or on different specimen types, are never compared. ``method``
+    is the one stated method of the series ("" when its results state none; see
+    :func:`series_method`); ``points`` are by that method or state none. ``set_apart`` holds the
+    results on the same line by another stated method, oldest first: never compared (no change,
+    no fold), only named.
     """
 
     analyte: str
     unit: str
     specimen_type: str
     points: tuple[AnalyteTrendPoint, ...]
+    method: str = ""
+    set_apart: tuple[AnalyteTrendPoint, ...] = ()
 
 
 class BaselineBasis(StrEnum):
@@ -184,9 +195,10 @@ def _exact_value(measurement: Measurement | None) -> Decimal | None:
 
 
 def _by_series(point: SerialPoint) -> dict[SeriesKey, Measurement]:
+    """``point``'s results by line (the series key without its method)."""
     found: dict[SeriesKey, Measurement] = {}
     for measurement in point.measurements:
-        key = series_key(point.specimen_type, measurement)
+        key = series_key(point.specimen_type, measurement).line
         if key in found:
             raise ValueError(
                 f"panel {point.panel_key} reports {measurement.analyte} in {measurement.unit} "
@@ -260,6 +272,7 @@ def serial_history(
             anchor=anchor,
             baseline_key=baseline.point.panel_key if baseline.point else None,
             change_rules=change_rules,
+            current_key=current.panel_key,
         )
         if len(compared) > 1
         else []
@@ -295,17 +308,23 @@ def serial_trends(
     anchor: datetime | None,
     baseline_key: str | None = None,
     change_rules: Sequence[ChangeRule] = (),
+    current_key: str | None = None,
 ) -> list[AnalyteTrend]:
-    """One trend per series (analyte, unit, specimen type: :func:`series_key`) across the
-    patient's panels, in order of first appearance.
+    """One trend per series (analyte, unit, specimen type, method: :func:`series_key`) across
+    the patient's panels, in order of first appearance.
 
-    ``points`` are the panels (sorted here by ``collected_at``, then panel key). Fold changes
-    are computed from the panel ``baseline_key`` only (choose it with :func:`baseline_choose`);
-    without it there is none. "Previous" is the panel immediately before in the series.
+    ``points`` are the panels (sorted here by ``collected_at``, then panel key);
+    ``current_key`` is the panel the trends are drawn for (default: the latest): its result's
+    method decides the method of each series (:func:`series_method`), and an earlier result
+    by another stated method is set apart (:attr:`AnalyteTrend.set_apart`), never compared.
+    Fold changes are computed from the panel ``baseline_key`` only (choose it with
+    :func:`baseline_choose`), and only when the baseline's result is in the series; without it
+    there is none. "Previous" is the panel immediately before in the series.
     ``anchor`` (day 0) and the collection times must be alike (all aware, or all naive).
 
-    Raises ``ValueError`` for a ``baseline_key`` not in the series, two panels with one key,
-    one panel reporting an analyte twice in one unit, or two change rules for one analyte.
+    Raises ``ValueError`` for a ``baseline_key`` or ``current_key`` not in the series, two
+    panels with one key, one panel reporting an analyte twice in one unit, or two change rules
+    for one analyte.
     """
     ordered = sorted(points, key=_collection_order)
     keys = [point.panel_key for point in ordered]
@@ -318,23 +337,45 @@ def serial_trends(
         rules[rule.analyte] = rule
     if baseline_key is not None and baseline_key not in keys:
         raise ValueError(f"baseline panel {baseline_key} is not in the series")
+    if current_key is not None and current_key not in keys:
+        raise ValueError(f"current panel {current_key} is not in the series")
+    current_position = keys.index(current_key) if current_key is not None else len(keys) - 1
     indexed = [_by_series(point) for point in ordered]
-    baseline_results = {} if baseline_key is None else indexed[keys.index(baseline_key)]
 
-    trend_keys: list[SeriesKey] = []
+    lines: list[SeriesKey] = []
     for results in indexed:
-        trend_keys.extend(key for key in results if key not in trend_keys)
+        lines.extend(line for line in results if line not in lines)
 
     trends = []
-    for key in trend_keys:
-        base_value = _exact_value(baseline_results.get(key))
-        trend_points = []
-        for position, point in enumerate(ordered):
-            measurement = indexed[position].get(key)
-            if measurement is None:
-                continue
+    for line in lines:
+        found = [
+            (position, series_key(ordered[position].specimen_type, results[line]))
+            for position, results in enumerate(indexed)
+            if line in results
+        ]
+        current = next((key for position, key in found if position == current_position), None)
+        method = series_method(
+            current, (key for position, key in found if position != current_position)
+        )
+        members = {
+            position: indexed[position][line]
+            for position, key in found
+            if series_admits(method, key)
+        }
+        base_value = (
+            _exact_value(members.get(keys.index(baseline_key)))
+            if baseline_key is not None
+            else None
+        )
+        trend_points, set_apart = [], []
+        for position, _key in found:
+            point = ordered[position]
+            measurement = indexed[position][line]
             value = _exact_value(measurement)
-            previous = _exact_value(indexed[position - 1].get(key)) if position else None
+            if position not in members:
+                set_apart.append(_point(point, measurement, value, anchor))
+                continue
+            previous = _exact_value(members.get(position - 1)) if position else None
             change = (
                 _EXACT.subtract(value, previous)
                 if value is not None and previous is not None
@@ -346,23 +387,47 @@ def serial_trends(
                 else None
             )
             trend_points.append(
-                AnalyteTrendPoint(
-                    panel_key=point.panel_key,
-                    collected_at=point.collected_at,
-                    day=anchor_day(point.collected_at, anchor),
-                    value_text=_value_text(measurement),
-                    value=value,
-                    change_from_previous=change,
-                    fold_from_baseline=fold,
-                    change_code=_change_code(rules.get(key.analyte), previous, value),
+                _point(
+                    point,
+                    measurement,
+                    value,
+                    anchor,
+                    change=change,
+                    fold=fold,
+                    change_code=_change_code(rules.get(line.analyte), previous, value),
                 )
             )
         trends.append(
             AnalyteTrend(
-                analyte=key.analyte,
-                unit=key.unit,
-                specimen_type=key.specimen_type,
+                analyte=line.analyte,
+                unit=line.unit,
+                specimen_type=line.specimen_type,
                 points=tuple(trend_points),
+                method=method or "",
+                set_apart=tuple(set_apart),
             )
         )
     return trends
+
+
+def _point(
+    point: SerialPoint,
+    measurement: Measurement,
+    value: Decimal | None,
+    anchor: datetime | None,
+    *,
+    change: Decimal | None = None,
+    fold: Decimal | None = None,
+    change_code: str | None = None,
+) -> AnalyteTrendPoint:
+    return AnalyteTrendPoint(
+        panel_key=point.panel_key,
+        collected_at=point.collected_at,
+        day=anchor_day(point.collected_at, anchor),
+        value_text=_value_text(measurement),
+        value=value,
+        change_from_previous=change,
+        fold_from_baseline=fold,
+        change_code=change_code,
+        method=measurement.method,
+    )

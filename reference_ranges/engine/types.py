@@ -148,6 +148,9 @@ class Measurement:
     sends them; an uncensored value outside them is judged as reported, and the reason says it
     was extrapolated. ``dilution_factor`` is informative only: the lab's reported value already
     includes it, so the engine never multiplies by it; it is carried into the reason.
+    ``method`` is the measurement method as the lab stated it ("" when not stated): it never
+    picks an interval, and decides only which results compare across panels
+    (:mod:`reference_ranges.engine.series`).
     """
 
     analyte: str
@@ -157,6 +160,7 @@ class Measurement:
     lloq: Decimal | None = None
     uloq: Decimal | None = None
     dilution_factor: Decimal | None = None
+    method: str = ""
 
     def __post_init__(self) -> None:
         if self.lloq is not None and self.uloq is not None and self.lloq > self.uloq:

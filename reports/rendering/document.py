@@ -133,6 +133,7 @@ class TrendTable:
     fold_note: str = ""  # why no fold change is shown ("" when a baseline is used)
     excluded_note: str = ""  # earlier panels set apart (another specimen type), or ""
     charts: tuple[TrendChart, ...] = ()
+    method_note: str = ""  # earlier results set apart (another method), or ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,13 +75,22 @@ def _table(table_data: TrendTable) -> Table:
 
 def section(table_data: TrendTable | None) -> list[Flowable]:
     """The "Serial results" section: notes (anchor, baseline, why no fold change, panels set
-    apart), the table, then one chart per elevated analyte; nothing without a trend."""
-    if table_data is None or not (table_data.rows or table_data.excluded_note):
+    apart, results set apart for their method), the table, then one chart per elevated analyte;
+    nothing without a trend."""
+    if table_data is None or not (
+        table_data.rows or table_data.excluded_note or table_data.method_note
+    ):
         return []
     # The heading, its notes and the table stay on one page (a table longer than a page still
     # splits, its header row repeated): a serial table is read across, never across a break.
     kept: list[Flowable] = [Paragraph("Serial results", styles.SECTION)]
-    for note in (table_data.note, table_data.fold_note, table_data.excluded_note):
+    notes = (
+        table_data.note,
+        table_data.fold_note,
+        table_data.excluded_note,
+        table_data.method_note,
+    )
+    for note in notes:
         if note:
             kept.append(para(note, styles.NOTE))
     if table_data.rows:

@@ -64,7 +64,7 @@ def _one(measurement: Measurement, *rules: RangeRule) -> Interpretation:
     return result
 
 
-def _m(value: str, comparator: Comparator = Comparator.EQ, /, **extra: Decimal) -> Measurement:
+def _m(value: str, comparator: Comparator = Comparator.EQ, /, **extra: Any) -> Measurement:
     return Measurement("IL6", Decimal(value), comparator, "pg/mL", **extra)
 
 

@@ -37,6 +37,7 @@ def submit(
     events: tuple[dict[str, str], ...] = (),
     is_baseline: bool | None = None,
     mrn: str = "MRN-77",
+    method: str = "",
 ) -> Report:
     payload: dict[str, Any] = copy.deepcopy(EXAMPLE_PANEL)
     payload["accession"] = accession
@@ -47,6 +48,9 @@ def submit(
     payload["results"] = [
         {"analyte": analyte, "value": value, "unit": "pg/mL"} for analyte, value in results.items()
     ]
+    if method:
+        for result in payload["results"]:
+            result["method"] = method
     if events:
         payload["events"] = list(events)
     response = client.post("/api/v1/panels/", payload, format="json")
@@ -259,3 +263,67 @@ def test_a_snapshot_stored_before_the_baseline_rule_shows_no_fold(
     ]
     assert [row.fold_text for row in trend.rows] == ["—"]
     assert trend.fold_note.startswith("No fold change: this trend was recorded before")
+
+
+ELISA = "ELISA"
+XMAP = "Luminex xMAP bead immunoassay"
+
+
+@pytest.mark.django_db
+def test_a_panel_by_another_method_is_named_and_never_compared(
+    technician_client: APIClient,
+) -> None:
+    # given: the pre-infusion panel by ELISA, this one by Luminex xMAP
+    submit(
+        technician_client,
+        "A-0990",
+        "2026-11-09T08:00:00Z",
+        {"IL-6": "2.0"},
+        events=(INFUSION,),
+        method=ELISA,
+    )
+    report = submit(
+        technician_client, "A-0995", "2026-11-14T08:00:00Z", {"IL-6": "480"}, method=XMAP
+    )
+
+    # when
+    document = document_of(report)
+
+    # then: the baseline is the ELISA panel, but no fold change is drawn across methods
+    panel = Panel.objects.get(accession="A-0995")
+    [il6] = panel.serial["analytes"]
+    assert (il6["method"], [p["accession"] for p in il6["points"]]) == (XMAP, ["A-0995"])
+    assert [(p["accession"], p["method"]) for p in il6["set_apart"]] == [("A-0990", ELISA)]
+    assert il6["points"][0]["fold_from_baseline"] is None
+    assert document.trend is not None
+    [row] = document.trend.rows
+    assert (row.cells, row.fold_text) == (
+        ("other method", "480"),
+        f"none: baseline by another method ({ELISA})",
+    )
+    assert serial_lines(document) == golden("serial_other_method.txt")
+
+
+@pytest.mark.django_db
+def test_results_whose_method_is_not_stated_keep_their_trend(
+    technician_client: APIClient,
+) -> None:
+    # given: a lab that states the method of the baseline panel only
+    submit(
+        technician_client,
+        "U-1",
+        "2026-11-09T08:00:00Z",
+        {"IL-6": "2.0"},
+        events=(INFUSION,),
+        method=ELISA,
+    )
+    report = submit(technician_client, "U-2", "2026-11-14T08:00:00Z", {"IL-6": "480"})
+
+    document = document_of(report)
+
+    assert document.trend is not None
+    [row] = document.trend.rows
+    assert (row.cells, row.fold_text) == (("2.0", "480"), "×240")
+    assert document.trend.method_note == ""
+    [chart] = document.trend.charts
+    assert chart.title == "IL-6, pg/mL (heparin plasma, method: ELISA where stated)"

@@ -1,14 +1,16 @@
 """The ``fold_rise`` kind: cytokines that rose at least so many times over a baseline panel.
 
 A fold change is computed only from exact results in the criterion's unit, at both times, over a
-positive baseline; otherwise the criterion is undecided with the reason. The rule is met when
-``required_count`` criteria are met, or one cytokine reaches the ``fold_change_one_cytokine``
-threshold. Not evaluated without a baseline; the baseline is chosen by the caller with
+positive baseline, by methods that compare (:mod:`reference_ranges.engine.series`); otherwise
+the criterion is undecided with the reason. The rule is met when ``required_count`` criteria
+are met, or one cytokine reaches the ``fold_change_one_cytokine`` threshold. Not evaluated
+without a baseline; the baseline is chosen by the caller with
 :func:`reference_ranges.engine.kinetics.baseline_choose`, the rule the serial table follows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Context, Decimal
 
 from reference_ranges.engine.decimals import plain
@@ -36,7 +38,7 @@ from reference_ranges.engine.patterns.types import (
     PatternRule,
     SerialPoint,
 )
-from reference_ranges.engine.series import series_key
+from reference_ranges.engine.series import series_admits, series_key, series_method
 from reference_ranges.engine.types import Measurement
 
 _ZERO = Decimal(0)
@@ -56,11 +58,24 @@ def _fold_text(current: Measurement, baseline: Measurement) -> str:
     return f" = {plain(fold)}×"
 
 
+def _other_method_note(now: Measurement, base: Measurement, baseline_key: str) -> str:
+    stated = (
+        f"this result by {now.method}"
+        if now.method
+        else "this result states no method and the earlier results state more than one"
+    )
+    return (
+        f"baseline ({baseline_key}) measured by {base.method}, {stated}: a fold change is "
+        "never computed across methods"
+    )
+
+
 def _judge_fold(
     criterion: Criterion,
     high_fold: Decimal,
     index: Index,
     baseline: SerialPoint,
+    history: Sequence[SerialPoint],
 ) -> tuple[Judgement, bool | None]:
     """The criterion's judgement (fold ≥ its value) and whether the fold reaches ``high_fold``."""
     fold = threshold_of(criterion)
@@ -86,17 +101,31 @@ def _judge_fold(
     now = current[0]
     at_baseline = [m for m in baseline.measurements if m.analyte == criterion.input]
     # The baseline is of this panel's specimen type (kinetics.baseline_choose, the one rule the
-    # trend table follows too); series_key decides what else a comparable result must share.
+    # trend table follows too); series_key decides what else a comparable result must share,
+    # and the series' method is decided over every earlier result, as the trend table does.
     key = series_key(baseline.specimen_type, now)
-    in_unit = [m for m in at_baseline if series_key(baseline.specimen_type, m) == key]
+    method = series_method(
+        key,
+        (
+            other
+            for point in history
+            if point.specimen_type == baseline.specimen_type
+            for other in (series_key(point.specimen_type, m) for m in point.measurements)
+            if other.line == key.line
+        ),
+    )
+    on_line = [m for m in at_baseline if series_key(baseline.specimen_type, m).line == key.line]
+    in_unit = [m for m in on_line if series_admits(method, series_key(baseline.specimen_type, m))]
     if len(in_unit) != 1:
         if not at_baseline:
             return undecided(texts, f"not measured at baseline ({baseline.panel_key})")
-        if not in_unit:
+        if not on_line:
             units = ", ".join(sorted({m.unit for m in at_baseline}))
             return undecided(
                 texts, f"baseline reported in {units}; fold change needs {criterion.unit}"
             )
+        if not in_unit:
+            return undecided(texts, _other_method_note(now, on_line[0], baseline.panel_key))
         return undecided(texts, f"reported {len(in_unit)} times at baseline")
     base = in_unit[0]
     text = f"{measurement_text(now)} vs baseline {measurement_text(base)}{_fold_text(now, base)}"
@@ -118,7 +147,7 @@ def evaluate_fold_rise(rule: PatternRule, context: PatternContext, index: Index)
     if baseline is None:
         return not_evaluated(rule, ("baseline",))
     high_fold = rule.threshold("fold_change_one_cytokine")
-    pairs = [_judge_fold(c, high_fold, index, baseline) for c in rule.criteria]
+    pairs = [_judge_fold(c, high_fold, index, baseline, context.history) for c in rule.criteria]
     judgements = [judgement for judgement, _ in pairs]
     missing = missing_of(judgements)
     if not any(j.present for j in judgements):
