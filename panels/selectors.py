@@ -19,13 +19,13 @@ def panels_visible_to(*, user: User | AnonymousUser) -> QuerySet[Panel]:
     return Panel.objects.filter(access.panels_scope(user))
 
 
-def panel_details(panels: QuerySet[Panel]) -> QuerySet[Panel]:
+def panel_details(panels: QuerySet[Panel], *, review_history: bool = True) -> QuerySet[Panel]:
     """``panels`` with their lab, patient, clinician, submitter, rule set, results, findings and
-    review history."""
+    (unless ``review_history`` is false: the PDF does not print it) review history."""
     # The two users (and their staff rows) come in their own small query: joined to the rest,
     # the nine-table join cost PostgreSQL ~10 ms of planning per read (bench/report_render.py).
     users = User.objects.select_related("staff")
-    return panels.select_related("lab", "patient", "ruleset").prefetch_related(
+    details = panels.select_related("lab", "patient", "ruleset").prefetch_related(
         Prefetch("ordering_clinician", queryset=users),
         Prefetch("submitted_by", queryset=users),
         Prefetch(
@@ -42,6 +42,10 @@ def panel_details(panels: QuerySet[Panel]) -> QuerySet[Panel]:
             to_attr="superseded",
         ),
         Prefetch("findings", queryset=Finding.objects.current().order_by("position")),
+    )
+    if not review_history:
+        return details
+    return details.prefetch_related(
         Prefetch(
             "review_transitions",
             queryset=ReviewTransition.objects.select_related("actor").order_by("occurred_at", "pk"),

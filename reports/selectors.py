@@ -28,7 +28,7 @@ def with_reports(
 def panel_get_for_rendering(*, pk: int) -> Panel:
     """The panel with everything a report shows; for the worker, which acts for the lab. (Not
     its other reports: the report being drawn carries what it says about the one it amends.)"""
-    return panel_details(Panel.objects.all()).get(pk=pk)
+    return panel_details(Panel.objects.all(), review_history=False).get(pk=pk)
 
 
 def report_get(*, pk: int, user: User | AnonymousUser) -> Report | None:
