@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from panels.interpretation import analyte_notes_for
 from panels.models import Panel, Result
 from reference_ranges.engine import age_on
 from reference_ranges.models import Sex, SpecimenType
@@ -138,8 +139,10 @@ def report_document_build(*, report: Report, reported_at: datetime) -> ReportDoc
     # panel_details prefetches the replaced results as ``superseded``
     results = in_reported_order(list(panel.results.all()), getattr(panel, "superseded", []))
     marks = source_marks(results)
+    caveats = analyte_notes_for(patient_id=panel.patient_id, collected_at=panel.collected_at)
     method, instrument, lines = _measured_with(
-        results, [result_line(result, marks) for result in results]
+        results,
+        [result_line(result, marks, caveats.get(result.analyte.code, "")) for result in results],
     )
     ruleset = panel.ruleset
     return ReportDocument(

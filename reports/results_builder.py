@@ -154,7 +154,9 @@ def in_reported_order(current: Sequence[Result], superseded: Sequence[Result]) -
     )
 
 
-def result_line(result: Result, marks: Mapping[int, str]) -> ResultLine:
+def result_line(result: Result, marks: Mapping[int, str], caveat: str = "") -> ResultLine:
+    """The row of ``result``; ``caveat`` is what the patient's events say about this analyte
+    (IL-6 after tocilizumab: ``panels.interpretation.analyte_notes_for``), printed in its note."""
     code = result.interpretation
     rule = result.rule
     converted = _converted(result) if result.conversion else None
@@ -167,7 +169,7 @@ def result_line(result: Result, marks: Mapping[int, str]) -> ResultLine:
         flag_code=code,
         flag_text=FLAG_TEXT[code],
         is_abnormal=code not in NOT_FLAGGED,
-        note=_explanation(result, rule),
+        note="; ".join(part for part in (_explanation(result, rule), caveat) if part),
         converted_text=converted[0] if converted else "",
         conversion=_conversion_note(result, converted),
         source_mark=marks.get(rule.pk, "") if rule is not None else "",

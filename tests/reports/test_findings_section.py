@@ -209,3 +209,24 @@ def test_generic_plasma_is_judged_only_by_the_interval_of_the_anticoagulant_the_
     lines = _render(technician_client, panel_payload)
 
     assert _excerpt(lines, "IL-6", golden) == GOLDEN[golden]
+
+
+def test_il6_measured_after_tocilizumab_says_so_in_its_results_row(
+    technician_client: APIClient, panel_payload: dict[str, Any]
+) -> None:
+    # given: tocilizumab given the evening before collection; no pattern rule involved
+    panel_payload["events"] = [{"type": "tocilizumab", "at": "2026-11-19T20:00:00Z"}]
+    panel_payload["results"] = [
+        {"analyte": "IL-6", "value": "950", "unit": "pg/mL"},
+        {"analyte": "IL-10", "value": "3.0", "unit": "pg/mL"},
+    ]
+
+    lines = _render(technician_client, panel_payload)
+
+    # then: the IL-6 row's note carries the caveat; IL-10's row does not
+    results = lines[lines.index("Results") : lines.index("Summary by family and role")]
+    il6_row = " ".join(results[results.index("IL-6") : results.index("IL-10")])
+    assert "IL-6 measured after tocilizumab (given 2026-11-19 20:00 UTC): tocilizumab raises" in (
+        il6_row
+    )
+    assert "tocilizumab" not in " ".join(results[results.index("IL-10") :])
