@@ -33,6 +33,8 @@ The policy:
   release (not by default), but a panel whose interpretive findings (HLH-2004, HScore, the ASTCT
   grade: computed from clinical data supplied with it) were evaluated only a director releases.
   Integrators and clinicians never verify or release.
+- Home (where a user lands after login): a clinician their inbox of reports; everyone else the
+  import page, as before.
 - Before release a clinician sees neither the panel nor its (PRELIMINARY) reports, unless the
   lab sends preliminary reports to clinicians; after release the FINAL and CORRECTED ones.
 
@@ -176,6 +178,15 @@ def directed_lab_id(user: Any) -> int | None:
 
 
 # --- Decisions -----------------------------------------------------------------------------------
+
+
+def home_url_name(user: Any) -> str:
+    """The URL name of ``user``'s home page: a clinician's report inbox, else the import page
+    (which answers lab staff, and refuses the others as before)."""
+    staff = staff_for(user)
+    if staff is not None and staff.role == Role.CLINICIAN:
+        return "reports:inbox"
+    return "imports:list"
 
 
 def admin_site_allowed(role: str) -> bool:
