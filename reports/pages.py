@@ -8,12 +8,15 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from labpanel.accounts import access
+from labpanel.exceptions import NotAllowed
 from reports.document_builder import report_document_build
 from reports.models import Report, ReportStatus
 from reports.receipts import report_acknowledge, report_opened_record
@@ -58,6 +61,15 @@ def _report(request: HttpRequest, pk: int) -> Report:
     raise Http404
 
 
+def _acknowledge_refusal(request: HttpRequest) -> str:
+    """Why the user may not acknowledge the reports they see; "" when they may."""
+    try:
+        access.report_acknowledge_check(request.user)
+    except NotAllowed as error:
+        return error.message
+    return ""
+
+
 @login_required
 def inbox_page(request: HttpRequest) -> HttpResponse:
     form = InboxSearchForm(request.GET or None)
@@ -95,6 +107,7 @@ def report_page(request: HttpRequest, pk: int) -> HttpResponse:
         "document": document,
         "receipt": receipt,
         "is_ready": report.status == ReportStatus.READY,
+        "can_acknowledge": _acknowledge_refusal(request) == "",
         "pdf_url": reverse("api:report-pdf", kwargs={"pk": report.pk}),
         "amends_url": (
             reverse("reports:detail", kwargs={"pk": report.amends_id})
@@ -109,6 +122,9 @@ def report_page(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def report_acknowledge_page(request: HttpRequest, pk: int) -> HttpResponse:
     report = _report(request, pk)
+    refusal = _acknowledge_refusal(request)
+    if refusal:
+        raise PermissionDenied(refusal)
     acknowledged_at = report_acknowledge(report=report, user=request.user)  # type: ignore[arg-type]
     messages.success(request, f"Acknowledged at {acknowledged_at:%Y-%m-%d %H:%M} UTC.")
     return redirect("reports:detail", pk=report.pk)

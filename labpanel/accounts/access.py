@@ -35,6 +35,7 @@ The policy:
   Integrators and clinicians never verify or release.
 - Home (where a user lands after login): a clinician their inbox of reports; everyone else the
   import page, as before.
+- Acknowledging a report (the clinician's receipt): clinicians, of the reports they see.
 - Before release a clinician sees neither the panel nor its (PRELIMINARY) reports, unless the
   lab sends preliminary reports to clinicians; after release the FINAL and CORRECTED ones.
 
@@ -187,6 +188,14 @@ def home_url_name(user: Any) -> str:
     if staff is not None and staff.role == Role.CLINICIAN:
         return "reports:inbox"
     return "imports:list"
+
+
+def report_acknowledge_check(user: Any) -> None:
+    """Whether ``user`` may acknowledge the reports they see: clinicians only (the lab's
+    staff read reports but do not receive them). Raises ``NotAllowed``."""
+    staff = staff_for(user)
+    if staff is None or staff.role != Role.CLINICIAN or not user.is_active:
+        raise NotAllowed("only the ordering clinician acknowledges a report")
 
 
 def admin_site_allowed(role: str) -> bool:

@@ -334,3 +334,18 @@ def test_the_report_page_does_not_open_a_report_of_another_lab(
     elsewhere = make_staff(username="dr.cuddy", lab=make_lab(name="Other"), role=Role.CLINICIAN)
 
     assert browser(elsewhere).get(f"/reports/{released.pk}/").status_code == 404
+
+
+def test_lab_staff_read_the_report_page_but_do_not_acknowledge(
+    released: Report, technician: StaffMember
+) -> None:
+    client = browser(technician)
+
+    page = client.get(f"/reports/{released.pk}/").content.decode()
+    refused = client.post(f"/reports/{released.pk}/acknowledge/")
+
+    assert ">Acknowledge</button>" not in page
+    assert '<p class="status stage" id="stage">FINAL</p>' in page
+    assert refused.status_code == 403
+    assert not ReportReceipt.objects.filter(acknowledged_at__isnull=False).exists()
+    assert not Event.objects.filter(kind=EventKind.REPORT_ACKNOWLEDGED).exists()
