@@ -73,7 +73,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "labpanel.urls"
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "imports:list"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 WSGI_APPLICATION = "labpanel.wsgi.application"
 

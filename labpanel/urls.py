@@ -1,15 +1,15 @@
-"""URL routing: API v1, its OpenAPI schema and docs, the admin, the technicians' import page,
+"""URL routing: API v1, its OpenAPI schema and docs, the admin, the technicians' import page, the
+clinicians' inbox and report pages, each user's home,
 the health check."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from knox import views as knox_views
 
 from labpanel.api_router import router
-from labpanel.views import healthz
+from labpanel.views import healthz, home
 from panels.intake.hl7.views import Hl7View
 
 api_patterns = [
@@ -27,6 +27,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("imports/", include("panels.intake.imports.pages")),
-    path("", RedirectView.as_view(pattern_name="imports:list"), name="home"),
+    path("", include("reports.pages")),
+    path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 from labpanel.db import TimestampedModel, user_reference
@@ -163,3 +164,22 @@ class Report(TimestampedModel):
     def public_status(self) -> str:
         """The API's three states: a report being drawn is still ``pending`` to its readers."""
         return ReportStatus.PENDING if self.status == ReportStatus.RENDERING else self.status
+
+
+class ReportReceipt(models.Model):
+    """That a user opened a report, and when they acknowledged it: one row per report and
+    reader, written on the first opening; ``acknowledged_at`` is set once and never changed, and
+    no row is ever deleted (the record of who read what)."""
+
+    report = models.ForeignKey(Report, on_delete=models.PROTECT, related_name="receipts")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["report", "user"], name="one_receipt_per_reader"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Receipt of report {self.report_id} by user {self.user_id}"

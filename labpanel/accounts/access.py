@@ -33,6 +33,9 @@ The policy:
   release (not by default), but a panel whose interpretive findings (HLH-2004, HScore, the ASTCT
   grade: computed from clinical data supplied with it) were evaluated only a director releases.
   Integrators and clinicians never verify or release.
+- Home (where a user lands after login): a clinician their inbox of reports; everyone else the
+  import page, as before.
+- Acknowledging a report (the clinician's receipt): clinicians, of the reports they see.
 - Before release a clinician sees neither the panel nor its (PRELIMINARY) reports, unless the
   lab sends preliminary reports to clinicians; after release the FINAL and CORRECTED ones.
 
@@ -176,6 +179,23 @@ def directed_lab_id(user: Any) -> int | None:
 
 
 # --- Decisions -----------------------------------------------------------------------------------
+
+
+def home_url_name(user: Any) -> str:
+    """The URL name of ``user``'s home page: a clinician's report inbox, else the import page
+    (which answers lab staff, and refuses the others as before)."""
+    staff = staff_for(user)
+    if staff is not None and staff.role == Role.CLINICIAN:
+        return "reports:inbox"
+    return "imports:list"
+
+
+def report_acknowledge_check(user: Any) -> None:
+    """Whether ``user`` may acknowledge the reports they see: clinicians only (the lab's
+    staff read reports but do not receive them). Raises ``NotAllowed``."""
+    staff = staff_for(user)
+    if staff is None or staff.role != Role.CLINICIAN or not user.is_active:
+        raise NotAllowed("only the ordering clinician acknowledges a report")
 
 
 def admin_site_allowed(role: str) -> bool:

@@ -34,6 +34,7 @@ class EventKind(models.TextChoices):
     REPORT_READY = "report.ready", "Report ready"
     REPORT_CORRECTED = "report.corrected", "Corrected report issued"
     REPORT_FAILED = "report.failed", "Report failed"
+    REPORT_ACKNOWLEDGED = "report.acknowledged", "Report acknowledged by a clinician"
     IMPORT_COMMITTED = "import.committed", "Import committed"
 
 

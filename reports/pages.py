@@ -1,0 +1,138 @@
+"""The clinician's web pages: the inbox of their patients' reports and the report page (the
+results table from the same ``ReportDocument`` the PDF is drawn from, the stage, the PDF link,
+"Acknowledge"). Server-rendered over ``reports.selectors`` and ``reports.receipts``; what a user
+sees is ``access.reports_scope``, as in the API: 404 outside it, so existence never leaks."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+
+from labpanel.accounts import access
+from labpanel.exceptions import NotAllowed
+from reports.document_builder import report_document_build
+from reports.models import Report, ReportStatus
+from reports.receipts import report_acknowledge, report_opened_record
+from reports.selectors import report_get, report_inbox
+
+PAGE_REPORTS = 25
+
+
+class InboxSearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=120, label="Patient name or MRN", strip=True)
+    collected = forms.DateField(
+        required=False,
+        label="Collected on",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
+def flag_summary(report: Report) -> str:
+    """The inbox's words for a report's results: how many are abnormal, not interpreted and
+    indeterminate; "all within interval" only when every result was judged and normal."""
+    abnormal: int = report.results_abnormal  # type: ignore[attr-defined]
+    not_interpreted: int = report.results_not_interpreted  # type: ignore[attr-defined]
+    indeterminate: int = report.results_indeterminate  # type: ignore[attr-defined]
+    total: int = report.results_total  # type: ignore[attr-defined]
+    if total == 0:
+        return "no results"
+    parts = []
+    if abnormal:
+        parts.append(f"{abnormal} abnormal")
+    if not_interpreted:
+        parts.append(f"not interpreted: {not_interpreted}")
+    if indeterminate:
+        parts.append(f"indeterminate: {indeterminate}")
+    return "; ".join(parts) if parts else "all within interval"
+
+
+def _report(request: HttpRequest, pk: int) -> Report:
+    """The report ``pk`` if the user may see it; else 404, as the API answers."""
+    report = report_get(pk=pk, user=request.user)
+    if report is not None:
+        return report
+    raise Http404
+
+
+def _acknowledge_refusal(request: HttpRequest) -> str:
+    """Why the user may not acknowledge the reports they see; "" when they may."""
+    try:
+        access.report_acknowledge_check(request.user)
+    except NotAllowed as error:
+        return error.message
+    return ""
+
+
+@login_required
+def inbox_page(request: HttpRequest) -> HttpResponse:
+    form = InboxSearchForm(request.GET or None)
+    search, collected_on = "", None
+    if form.is_valid():
+        search = form.cleaned_data["q"] or ""
+        collected_on = form.cleaned_data["collected"]
+    page = Paginator(
+        report_inbox(
+            user=request.user,  # type: ignore[arg-type]
+            search=search,
+            collected_on=collected_on,
+        ),
+        PAGE_REPORTS,
+    ).get_page(request.GET.get("page"))
+    rows = [(report, flag_summary(report)) for report in page]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "reports/inbox.html",
+        {"form": form, "page": page, "rows": rows, "query": query.urlencode()},
+    )
+
+
+@login_required
+def report_page(request: HttpRequest, pk: int) -> HttpResponse:
+    report = _report(request, pk)
+    receipt = report_opened_record(report=report, user=request.user)  # type: ignore[arg-type]
+    document = report_document_build(
+        report=report, reported_at=report.rendered_at or report.created_at
+    )
+    context = {
+        "report": report,
+        "document": document,
+        "receipt": receipt,
+        "is_ready": report.status == ReportStatus.READY,
+        "can_acknowledge": _acknowledge_refusal(request) == "",
+        "pdf_url": reverse("api:report-pdf", kwargs={"pk": report.pk}),
+        "amends_url": (
+            reverse("reports:detail", kwargs={"pk": report.amends_id})
+            if report.amends_id is not None
+            else ""
+        ),
+    }
+    return render(request, "reports/report.html", context)
+
+
+@login_required
+@require_POST
+def report_acknowledge_page(request: HttpRequest, pk: int) -> HttpResponse:
+    report = _report(request, pk)
+    refusal = _acknowledge_refusal(request)
+    if refusal:
+        raise PermissionDenied(refusal)
+    acknowledged_at = report_acknowledge(report=report, user=request.user)  # type: ignore[arg-type]
+    messages.success(request, f"Acknowledged at {acknowledged_at:%Y-%m-%d %H:%M} UTC.")
+    return redirect("reports:detail", pk=report.pk)
+
+
+app_name = "reports"
+urlpatterns = [
+    path("inbox/", inbox_page, name="inbox"),
+    path("reports/<int:pk>/", report_page, name="detail"),
+    path("reports/<int:pk>/acknowledge/", report_acknowledge_page, name="acknowledge"),
+]
