@@ -113,6 +113,11 @@ def report_amend_request(
             occurred_at=report.created_at,
         )
     report_render_enqueue(report_ids=[report.pk])
+    if released:
+        # reports.notify imports this module: imported here.
+        from reports.notify import report_issued_notify
+
+        report_issued_notify(report_id=report.pk)
     return report
 
 
