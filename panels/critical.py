@@ -201,11 +201,15 @@ def _user_name(user: User) -> str:
 # --- Escalation (Celery beat) --------------------------------------------------------------------
 
 
-def critical_alerts_escalate(*, now: datetime | None = None, batch: int = ESCALATION_BATCH) -> int:
+def critical_alerts_escalate(
+    *, now: datetime | None = None, waiting: int | None = None, batch: int = ESCALATION_BATCH
+) -> int:
     """Escalate every open alert whose ``next_attempt_at`` has passed, ``batch`` alerts per
-    transaction, each claimed with ``FOR UPDATE SKIP LOCKED``; then send again the emails whose
-    message was lost. Returns how many alerts were escalated. Idempotent: an alert escalated
-    now is due again only after the lab's limit."""
+    transaction, each claimed with ``FOR UPDATE SKIP LOCKED``. Then, when ``waiting`` (the
+    messages in the queue before this run) is 0, send again the emails still queued after
+    ``EMAIL_RESEND_AFTER``: their message was lost (a Redis restart). Returns how many alerts
+    were escalated. Idempotent: an alert escalated now is due again only after the lab's
+    limit, and an email row is claimed once, however many messages name it."""
     moment = now or timezone.now()
     escalated = 0
     while True:
@@ -222,7 +226,8 @@ def critical_alerts_escalate(*, now: datetime | None = None, batch: int = ESCALA
         escalated += len(alerts)
         if len(alerts) < batch:
             break
-    _lost_emails_resend(moment)
+    if waiting == 0:
+        _lost_emails_resend(moment)
     if escalated:
         logger.info("panel.critical_escalation alerts=%d", escalated)
     return escalated

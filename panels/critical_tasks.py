@@ -9,14 +9,16 @@ from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 from django.db import OperationalError
 
+from labpanel.celery import queue_depth
 from panels.critical import critical_alerts_escalate, critical_email_send
 
 
 @shared_task(name="panels.escalate_critical_alerts", base=DjangoTask, ignore_result=True)
 def escalate_critical_alerts_task() -> None:
     """Scheduled every minute: the alerts due are read from PostgreSQL, so a beat run lost with
-    the broker is made good by the next one."""
-    critical_alerts_escalate()
+    the broker is made good by the next one; emails whose message was lost are sent again when
+    nothing waits in the queue."""
+    critical_alerts_escalate(waiting=queue_depth())
 
 
 @shared_task(

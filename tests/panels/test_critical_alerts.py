@@ -29,7 +29,6 @@ from panels.models import CriticalAlert, CriticalNotification, Panel, ReviewStat
 from panels.models_critical import CriticalAlertState
 from panels.review import AUTO_VERIFICATION_RULE, panel_verify, review_transition
 from reference_ranges.models import ReferenceRangeRule, ReferenceRangeSet
-from reference_ranges.services.critical_limits import lab_critical_ruleset_publish
 from reports.models import Report
 from reports.release import panel_release
 from tests.factories import make_lab, make_staff
@@ -45,27 +44,6 @@ NORMAL_RESULTS = [
     {"analyte": "TNFA", "value": "5.0", "unit": "pg/mL"},
 ]
 PATIENT_DATA = ("Doe", "Jane", "MRN-77", "A-1001", "1980", "6000")
-
-
-@pytest.fixture
-def critical_limits(reference_data: None, lab: Lab, director: StaffMember) -> ReferenceRangeSet:
-    """The lab's own set: the default intervals with IL-6 critical high 5000 pg/mL."""
-    return lab_critical_ruleset_publish(
-        lab=lab,
-        director=director.user,
-        key=f"lab-{lab.pk}-critical",
-        name="Test Laboratory intervals",
-        critical_high={("IL6", "pg/mL"): Decimal("5000")},
-        provenance="IL-6 critical high 5000 pg/mL: a local laboratory limit.",
-    )
-
-
-@pytest.fixture
-def reachable_clinician(clinician: StaffMember) -> StaffMember:
-    clinician.user.email = "house@example.org"
-    clinician.user.first_name, clinician.user.last_name = "Gregory", "House"
-    clinician.user.save()
-    return clinician
 
 
 def submit(client: APIClient, payload: dict[str, Any], results: list[dict[str, str]]) -> Panel:
@@ -452,3 +430,23 @@ def test_seed_demo_sets_one_local_critical_limit_in_the_demo_labs_own_set_once(
         ruleset__lab__isnull=True, critical_high__isnull=False
     ).exists()
     assert Report.objects.count() == 0
+
+
+def test_the_inbox_section_query_count_is_constant_in_the_number_of_alerts(
+    critical_limits: ReferenceRangeSet,
+    technician_client: APIClient,
+    reachable_clinician: StaffMember,
+    director: StaffMember,
+    panel_payload: dict[str, Any],
+    django_assert_num_queries: Any,
+) -> None:
+    client = browser(reachable_clinician)
+    for number in range(1, 4):
+        panel = submit(
+            technician_client, dict(panel_payload, accession=f"A-{number}"), CRITICAL_RESULTS
+        )
+        panel_verify(panel_id=panel.pk, user=director.user)
+        # the inbox (nothing released yet: 4), the alerts and their results
+        with django_assert_num_queries(6):
+            html = client.get("/inbox/").content.decode()
+        assert f"Critical results awaiting acknowledgement ({number})" in html
