@@ -111,8 +111,9 @@ def test_beat_escalates_to_the_directors_then_on_call_then_records_exhaustion(
         assert at(29).level == "lab_director"
         assert at(30).level == "on_call"
         assert alert.state == CriticalAlertState.OPEN
-        assert at(45).state == CriticalAlertState.EXHAUSTED
-        assert (alert.exhausted_at, alert.next_attempt_at) == (
+        exhausted = at(45)
+        assert exhausted.state == CriticalAlertState.EXHAUSTED
+        assert (exhausted.exhausted_at, exhausted.next_attempt_at) == (
             start + timedelta(minutes=45),
             None,
         )
