@@ -270,11 +270,10 @@ def _alert_escalate(alert: CriticalAlert, now: datetime) -> None:
         occurred_at=now,
     )
     logger.info(
-        "panel.critical_escalated alert_id=%s from=%s to=%s state=%s",
+        "panel.critical_escalated alert_id=%s from=%s to=%s",
         alert.pk,
         from_level,
-        alert.level,
-        alert.state,
+        alert.level if alert.state == CriticalAlertState.OPEN else "exhausted",
     )
 
 

@@ -18,7 +18,8 @@ INBOX_ALERTS = 50
 
 def _results() -> Prefetch[Any]:
     return Prefetch(
-        "results", queryset=Result.objects.select_related("analyte").order_by("position")
+        "results",
+        queryset=Result.objects.select_related("analyte", "rule").order_by("position"),
     )
 
 

@@ -253,6 +253,8 @@ def test_the_ordering_clinician_acknowledges_on_the_alert_page_and_escalation_st
     assert page.status_code == 200
     assert b"Acknowledge the critical result" in page.content
     assert b"Record phone read-back" not in page.content
+    # the limit's provenance is shown beside the value (the rule's note)
+    assert b"IL-6 critical high 5000 pg/mL: a local laboratory limit." in page.content
 
     response = client.post(f"/critical/{alert.pk}/acknowledge/")
 
