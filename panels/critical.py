@@ -79,18 +79,25 @@ EMAIL_SUBJECT = "Labpanel: a critical result awaits acknowledgement"
 # --- Opening -------------------------------------------------------------------------------------
 
 
-def critical_alert_open(*, panel: Panel, actor: User | None, now: datetime) -> CriticalAlert | None:
+def critical_alert_open(
+    *,
+    panel: Panel,
+    actor: User | None,
+    now: datetime,
+    analytes: Sequence[str] | None = None,
+) -> CriticalAlert | None:
     """Inside the transaction verifying ``panel`` (locked by the caller): open its critical
     alert when a current result is critical, notify the ordering clinician (inbox row, email
     row; the email is enqueued after commit) and write ``panel.critical_result``. Returns the
     alert, or ``None`` when no result is critical. An alert already open for the panel (it was
-    verified, amended and verified again) is kept, with the newly critical results added."""
-    critical = list(
-        Result.objects.current()
-        .filter(panel_id=panel.pk, interpretation__in=CRITICAL_CODES)
-        .select_related("analyte")
-        .order_by("position")
-    )
+    verified, amended and verified again) is kept, with the newly critical results added.
+
+    ``analytes`` (codes) limits the results considered: a correction after release tells only
+    of the corrected results that are critical."""
+    results = Result.objects.current().filter(panel_id=panel.pk, interpretation__in=CRITICAL_CODES)
+    if analytes is not None:
+        results = results.filter(analyte__code__in=list(analytes))
+    critical = list(results.select_related("analyte").order_by("position"))
     if not critical:
         return None
     existing = CriticalAlert.objects.filter(panel_id=panel.pk, state=CriticalAlertState.OPEN)
@@ -120,6 +127,7 @@ def critical_alert_open(*, panel: Panel, actor: User | None, now: datetime) -> C
             "analytes": [result.analyte.code for result in critical],
             "flags": [result.interpretation for result in critical],
             "automatic": actor is None,
+            "corrected_after_release": analytes is not None,
             "level": alert.level,
             "notifications": len(notifications),
             "next_attempt_at": alert.next_attempt_at.isoformat() if alert.next_attempt_at else None,

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core import mail
 from django.core.management import call_command
 from django.db import transaction
@@ -31,6 +32,7 @@ from panels.review import AUTO_VERIFICATION_RULE, panel_verify, review_transitio
 from reference_ranges.models import ReferenceRangeRule, ReferenceRangeSet
 from reports.models import Report
 from reports.release import panel_release
+from reports.services import report_render
 from tests.factories import make_lab, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -122,6 +124,7 @@ def test_verifying_a_critical_panel_opens_an_alert_and_tells_the_ordering_clinic
         "analytes": ["IL6"],
         "flags": ["HH"],
         "automatic": False,
+        "corrected_after_release": False,
         "level": "ordering_clinician",
         "notifications": 2,
         "next_attempt_at": alert.next_attempt_at.isoformat(),
@@ -452,3 +455,40 @@ def test_the_inbox_section_query_count_is_constant_in_the_number_of_alerts(
         with django_assert_num_queries(6):
             html = client.get("/inbox/").content.decode()
         assert f"Critical results awaiting acknowledgement ({number})" in html
+
+
+def test_a_correction_after_release_to_a_critical_value_opens_a_new_alert(
+    alert: CriticalAlert,
+    critical_panel: Panel,
+    director: StaffMember,
+    reachable_clinician: StaffMember,
+    technician_client: APIClient,
+) -> None:
+    report = panel_release(panel_id=critical_panel.pk, user=director.user)
+    browser(reachable_clinician).post(f"/reports/{report.pk}/acknowledge/")  # the first one ends
+    report_render(report_id=report.pk)
+
+    def correct(analyte: str, value: str) -> None:
+        response = technician_client.post(
+            f"/api/v1/panels/{critical_panel.pk}/amendments/",
+            {
+                "reason": "Transcription error",
+                "results": [{"analyte": analyte, "value": value, "unit": "pg/mL"}],
+            },
+            format="json",
+        )
+        assert response.status_code == 201, response.json()
+        for pending in Report.objects.filter(panel=critical_panel, status="pending"):
+            report_render(report_id=pending.pk)
+
+    correct("TNFA", "6.0")  # IL-6 unchanged: nothing new to tell
+    assert CriticalAlert.objects.filter(panel=critical_panel).count() == 1
+
+    correct("IL-6", "7000")
+
+    opened = CriticalAlert.objects.get(panel=critical_panel, state="open")
+    assert [result.raw_value for result in opened.results.all()] == ["7000"]
+    assert opened.opened_by == User.objects.get(username="tech")
+    event = Event.objects.filter(kind=EventKind.PANEL_CRITICAL_RESULT).last()
+    assert event is not None
+    assert event.payload["corrected_after_release"] is True
