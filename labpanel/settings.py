@@ -233,6 +233,33 @@ CELERY_BEAT_SCHEDULE: dict[str, object] = {
     "requeue-stalled-imports": {"task": "panels.requeue_stalled_imports", "schedule": 60.0},
 }
 
+# --- Critical results and notification emails ---------------------------------------------------
+# Every minute beat escalates the critical alerts nobody acknowledged in time (panels.critical;
+# the schedule of each alert is a row in PostgreSQL). Task modules beyond <app>.tasks:
+CELERY_BEAT_SCHEDULE["escalate-critical-alerts"] = {
+    "task": "panels.escalate_critical_alerts",
+    "schedule": 60.0,
+}
+CELERY_IMPORTS = ["panels.critical_tasks", "reports.notify"]
+# Django's email backend: SMTP once DJANGO_EMAIL_HOST is set, else the console (development,
+# `make run`: the worker's output), unless DJANGO_EMAIL_BACKEND names one. Emails carry a link
+# on LABPANEL_PUBLIC_URL, never patient data.
+_email_host = env_str("DJANGO_EMAIL_HOST")
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if _email_host
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = _email_host or "localhost"
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER", "") or ""
+EMAIL_HOST_PASSWORD = env_str("DJANGO_EMAIL_HOST_PASSWORD", "") or ""
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "labpanel@localhost") or ""
+LABPANEL_PUBLIC_URL = env_str("LABPANEL_PUBLIC_URL", "http://127.0.0.1:8000") or ""
+
 # --- Labpanel -----------------------------------------------------------------------------------
 # Rows stuck in "rendering" longer than this are considered abandoned by a crashed worker.
 REPORT_RENDER_STALE_AFTER = timedelta(

@@ -28,6 +28,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("imports/", include("panels.intake.imports.pages")),
     path("", include("reports.pages")),
+    path("critical/", include("panels.critical_pages")),
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
 ]

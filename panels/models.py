@@ -531,3 +531,8 @@ class InboundMessage(TimestampedModel):
 
     def __str__(self) -> str:
         return f"HL7 {self.message_type} {self.control_id} ({self.ack_code})"
+
+
+# The critical-result alerts live beside the results they are about (panels/models_critical.py).
+from panels.models_critical import CriticalAlert as CriticalAlert  # noqa: E402
+from panels.models_critical import CriticalNotification as CriticalNotification  # noqa: E402

@@ -30,6 +30,7 @@ from labpanel.accounts.models import Lab
 from labpanel.events.models import EventKind
 from labpanel.events.services import EventData, events_record_bulk
 from labpanel.exceptions import Conflict, NotAllowed
+from panels.critical import critical_alert_open
 from panels.interpretation import MeasuringRanges
 from panels.models import (
     Finding,
@@ -102,6 +103,9 @@ def review_transition(
     panel.review_state = to_state
     panel.save(update_fields=["review_state", "updated_at"])
     events_record_bulk(events=[_transition_event(panel, transition)])
+    if to_state == ReviewState.VERIFIED:
+        # A critical value is told at verification, manual or automatic (panels.critical).
+        critical_alert_open(panel=panel, actor=actor, now=now)
     logger.info(
         "panel.review panel_id=%s from=%s to=%s actor_id=%s rule=%s",
         panel.pk,
@@ -291,6 +295,8 @@ def panels_auto_verify_bulk(*, lab: Lab, panel_ids: Sequence[int]) -> int:
         ):
             continue
         verified.append((panel, _automatic_verification(panel, now)))
+    # No critical alert to open: a panel with a critical value has a review blocker and is
+    # never verified automatically (critical_alert_open runs on every other verification).
     transitions = ReviewTransition.objects.bulk_create([transition for _, transition in verified])
     Panel.objects.filter(pk__in=[panel.pk for panel, _ in verified]).update(
         review_state=ReviewState.VERIFIED, updated_at=now

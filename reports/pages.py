@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from labpanel.accounts import access
 from labpanel.exceptions import NotAllowed
+from panels.critical_selectors import critical_alerts_awaiting
 from reports.document_builder import report_document_build
 from reports.models import Report, ReportStatus
 from reports.receipts import report_acknowledge, report_opened_record
@@ -88,11 +89,10 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
     rows = [(report, flag_summary(report)) for report in page]
     query = request.GET.copy()
     query.pop("page", None)
-    return render(
-        request,
-        "reports/inbox.html",
-        {"form": form, "page": page, "rows": rows, "query": query.urlencode()},
-    )
+    context = {"form": form, "page": page, "rows": rows, "query": query.urlencode()}
+    # Critical results awaiting acknowledgement head the inbox (panels.critical_selectors).
+    context["critical_alerts"] = critical_alerts_awaiting(user=request.user)
+    return render(request, "reports/inbox.html", context)
 
 
 @login_required

@@ -1,6 +1,7 @@
 """Who opened a report and who acknowledged it (``ReportReceipt``): the clinician's report page
 records the first opening, and "Acknowledge" records the acknowledgement once, with its
-``report.acknowledged`` event in the same transaction."""
+``report.acknowledged`` event in the same transaction (and acknowledges the panel's awaiting
+critical alert, ``panels.critical``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from labpanel.events.models import EventKind
 from labpanel.events.services import event_record
+from panels.critical import critical_alerts_acknowledge_with_report
 from reports.models import Report, ReportReceipt
 
 
@@ -47,4 +49,7 @@ def report_acknowledge(*, report: Report, user: User) -> datetime:
             report_id=report.pk,
             payload={"report_uuid": str(report.uuid), "report_stage": report.stage},
         )
+        # The report shows the critical values: its ordering clinician acknowledging it
+        # acknowledges the panel's critical alert too, and escalation stops.
+        critical_alerts_acknowledge_with_report(panel_id=report.panel_id, user=user)
         return now

@@ -20,6 +20,7 @@ from panels.models import Panel, ReviewState
 from panels.review import review_transition, review_transition_check
 from panels.review_rules import panel_has_interpretive_findings
 from reports.models import Report, ReportStage
+from reports.notify import report_issued_notify
 from reports.services import report_render_enqueue
 
 logger = logging.getLogger(__name__)
@@ -53,5 +54,6 @@ def panel_release(*, panel_id: int, user: User, reason: str = "") -> Report:
             now=timezone.now(),
         )
         report_render_enqueue(report_ids=[report.pk])
+        report_issued_notify(report_id=report.pk)
     logger.info("panel.released panel_id=%s report_id=%s", panel.pk, report.pk)
     return report

@@ -33,6 +33,7 @@ from labpanel.accounts import access
 from labpanel.events.models import EventKind
 from labpanel.events.services import event_record
 from labpanel.exceptions import Conflict
+from panels.critical import critical_alert_open
 from panels.models import Panel, ReviewState
 from reports.document_builder import report_document_build
 from reports.models import FailureKind, Report, ReportStage, ReportStatus
@@ -113,6 +114,18 @@ def report_amend_request(
             occurred_at=report.created_at,
         )
     report_render_enqueue(report_ids=[report.pk])
+    if released:
+        # reports.notify imports this module: imported here.
+        from reports.notify import report_issued_notify
+
+        report_issued_notify(report_id=report.pk)
+        # A corrected value that is critical is told like one verified (panels.critical).
+        critical_alert_open(
+            panel=panel,
+            actor=requested_by,
+            now=report.created_at,
+            analytes=[change["analyte"] for change in corrections],
+        )
     return report
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import shutil
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from rest_framework.test import APIClient
 from labpanel.accounts.models import Lab, Role, StaffMember
 from labpanel.accounts.services import api_token_issue
 from reference_ranges import adapters
-from reference_ranges.models import Analyte
+from reference_ranges.models import Analyte, ReferenceRangeSet
 from reference_ranges.services import analyte_catalogue_load, ruleset_seed_load
 from tests.factories import make_lab, make_staff
 
@@ -127,3 +128,30 @@ def _temporary_folders_removed() -> Iterator[None]:
     """tests/settings.py gives each run fresh media and static folders; remove them after."""
     yield
     shutil.rmtree(Path(settings.MEDIA_ROOT).parent, ignore_errors=True)
+
+
+# --- Critical results (tests/panels/test_critical_*.py) ---------------------------------------
+
+
+@pytest.fixture
+def critical_limits(reference_data: None, lab: Lab, director: StaffMember) -> ReferenceRangeSet:
+    """The lab's own set: the default intervals with IL-6 critical high 5000 pg/mL."""
+    from reference_ranges.services.critical_limits import lab_critical_ruleset_publish
+
+    return lab_critical_ruleset_publish(
+        lab=lab,
+        director=director.user,
+        key=f"lab-{lab.pk}-critical",
+        name="Test Laboratory intervals",
+        critical_high={("IL6", "pg/mL"): Decimal("5000")},
+        provenance="IL-6 critical high 5000 pg/mL: a local laboratory limit.",
+    )
+
+
+@pytest.fixture
+def reachable_clinician(clinician: StaffMember) -> StaffMember:
+    """The ordering clinician (dr.house) with a name and an email address."""
+    clinician.user.email = "house@example.org"
+    clinician.user.first_name, clinician.user.last_name = "Gregory", "House"
+    clinician.user.save()
+    return clinician

@@ -373,3 +373,58 @@ def lab_configuration_admin_allowed(user: Any) -> bool:
     return bool(user.is_active and user.is_staff) and (
         bool(user.is_superuser) or directed_lab_id(user) is not None
     )
+
+
+# Critical results ----------------------------------------------------------------------------
+# A critical alert (panels.critical) is seen by the panel's ordering clinician — whatever the
+# panel's review state: a critical value is told at verification, before release — and by the
+# lab's technicians and directors; anyone else gets 404. The ordering clinician acknowledges;
+# a technician or director of the lab records a phone read-back. Escalation tells the lab's
+# active directors, then the lab's on-call contact.
+
+
+def critical_alerts_scope(user: Any, prefix: str = "") -> Q:
+    """The critical alerts ``user`` may see, as a filter on ``{prefix}panel__lab_id`` and
+    ``{prefix}panel__ordering_clinician_id``."""
+    staff = staff_for(user)
+    if staff is None or not user.is_active:
+        return _NOTHING
+    lab = Q(**{f"{prefix}panel__lab_id": staff.lab_id})
+    if staff.role in LAB_WIDE_READING:
+        return lab
+    if staff.role == Role.CLINICIAN:
+        return lab & Q(**{f"{prefix}panel__ordering_clinician_id": staff.user_id})
+    return _NOTHING
+
+
+def critical_acknowledge_check(user: Any, *, ordering_clinician_id: int) -> None:
+    """Whether ``user`` may acknowledge a critical alert: its panel's ordering clinician only.
+    Raises ``NotAllowed``."""
+    staff = staff_for(user)
+    if (
+        staff is None
+        or not user.is_active
+        or staff.role != Role.CLINICIAN
+        or user.pk != ordering_clinician_id
+    ):
+        raise NotAllowed("only the ordering clinician acknowledges a critical result")
+
+
+def critical_read_back_check(user: Any, *, lab_id: int) -> None:
+    """Whether ``user`` may record a phone read-back of a critical result of ``lab_id``: the
+    lab's technicians and directors. Raises ``NotAllowed``."""
+    staff = staff_for(user)
+    if staff is None or not user.is_active or staff.lab_id != lab_id:
+        raise NotAllowed("only the lab's technicians and directors record a phone read-back")
+    if staff.role not in REVIEWING:
+        raise NotAllowed("only the lab's technicians and directors record a phone read-back")
+
+
+def critical_escalation_directors(*, lab_id: int) -> QuerySet[StaffMember]:
+    """The people a critical alert of ``lab_id`` escalates to after its ordering clinician:
+    the lab's active directors."""
+    return (
+        StaffMember.objects.select_related("user")
+        .filter(lab_id=lab_id, role=Role.DIRECTOR, user__is_active=True)
+        .order_by("user_id")
+    )

@@ -40,12 +40,21 @@ class LabDirectorAdmin(admin.ModelAdmin[Any]):
         return self._allowed(request)
 
 
+CRITICAL_RESULT_SETTINGS = (
+    "critical_ack_limit_minutes",
+    "critical_on_call_name",
+    "critical_on_call_phone",
+    "critical_on_call_email",
+)
+
+
 @admin.register(Lab)
 class LabAdmin(LabDirectorAdmin):
     list_display = ("name", "clia_number", *REVIEW_SETTINGS)
     fieldsets = (
         (None, {"fields": IDENTITY}),
         ("Review and release", {"fields": REVIEW_SETTINGS}),
+        ("Critical results", {"fields": CRITICAL_RESULT_SETTINGS}),
     )
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -47,6 +47,33 @@ class Lab(TimestampedModel):
         help_text="Ordering clinicians see results and PRELIMINARY reports before release",
     )
 
+    # Critical results (panels.critical): how long a notified person has to acknowledge before
+    # Celery beat escalates (ordering clinician -> directors -> on-call contact), and the
+    # on-call contact, the last level.
+    critical_ack_limit_minutes = models.PositiveIntegerField(
+        default=15,
+        db_default=15,
+        help_text="Minutes a notified person has to acknowledge a critical result before it is "
+        "escalated to the next level",
+    )
+    critical_on_call_name = models.CharField(
+        max_length=120,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The lab's on-call contact for critical results",
+    )
+    critical_on_call_phone = models.CharField(
+        max_length=40,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The on-call contact's phone number",
+    )
+    critical_on_call_email = models.EmailField(
+        blank=True, default="", db_default="", help_text="The on-call contact's email address"
+    )
+
     class Meta:
         db_table = "panels_lab"
 

@@ -31,6 +31,18 @@ class EventKind(models.TextChoices):
         "Panel verification withdrawn (results amended before release)",
     )
     PANEL_RELEASED = "panel.released", "Panel released"
+    PANEL_CRITICAL_RESULT = (
+        "panel.critical_result",
+        "Critical result verified: ordering clinician notified",
+    )
+    PANEL_CRITICAL_ESCALATED = (
+        "panel.critical_escalated",
+        "Critical result not acknowledged in time: escalated",
+    )
+    PANEL_CRITICAL_ACKNOWLEDGED = (
+        "panel.critical_acknowledged",
+        "Critical result acknowledged (or read back by phone)",
+    )
     REPORT_READY = "report.ready", "Report ready"
     REPORT_CORRECTED = "report.corrected", "Corrected report issued"
     REPORT_FAILED = "report.failed", "Report failed"

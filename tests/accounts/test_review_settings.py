@@ -36,6 +36,7 @@ def test_a_director_changes_their_own_labs_review_settings_only(
         "technicians_may_verify": "on",
         "technicians_may_release": "on",
         "auto_verification_enabled": "on",
+        "critical_ack_limit_minutes": "15",  # required by the critical-results fieldset
     }
 
     listing = director_browser.get(URL)

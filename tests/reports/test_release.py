@@ -85,7 +85,8 @@ def test_release_makes_a_new_final_report_and_keeps_the_preliminary(
     with django_capture_on_commit_callbacks() as callbacks:
         final = verify_and_release(panel, director)
 
-    assert len(callbacks) == 1  # the FINAL report's render, once the release committed
+    # the FINAL report's render and the clinician's email, once the release committed
+    assert len(callbacks) == 2
     assert final.stage == ReportStage.FINAL
     assert final.status == ReportStatus.PENDING
     assert final.amends_id is None

@@ -75,5 +75,9 @@ def test_the_sweeps_are_scheduled_every_minute() -> None:
     app.loader.import_default_modules()
     schedule: dict[str, Any] = settings.CELERY_BEAT_SCHEDULE
     scheduled = {entry["task"]: entry["schedule"] for entry in schedule.values()}
-    assert scheduled == {"reports.requeue_stalled": 60.0, "panels.requeue_stalled_imports": 60.0}
+    assert scheduled == {
+        "reports.requeue_stalled": 60.0,
+        "panels.requeue_stalled_imports": 60.0,
+        "panels.escalate_critical_alerts": 60.0,
+    }
     assert set(scheduled) <= set(app.tasks)

@@ -5,21 +5,35 @@ what its generic "plasma" is: lithium heparin, the specimen of the default adult
 the README's examples (``"type": "plasma"``) are judged. A real lab states its own (admin:
 Reference ranges › Lab specimen settings); the demo's statement is made once and a director's
 later change is kept.
+
+The demo lab also has its own rule set with one critical limit (none ship by default), so that
+critical results can be tried: IL-6 at or above 5000 pg/mL, a local laboratory limit (its
+provenance says so in the rule's note). Made once: a lab that has its own set keeps it.
 """
 
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from labpanel.accounts.models import Lab, StaffMember
 from labpanel.accounts.services import demo_lab_ensure
-from reference_ranges.models import LabSpecimenSetting, PlasmaAnticoagulant
+from reference_ranges.models import LabSpecimenSetting, PlasmaAnticoagulant, ReferenceRangeSet
+from reference_ranges.services.critical_limits import lab_critical_ruleset_publish
 from reference_ranges.services.specimen_settings import lab_specimen_setting_change
 
 DEMO_PASSWORD_ENV = "LABPANEL_DEMO_PASSWORD"  # noqa: S105 - a variable name
 DEFAULT_DEMO_PASSWORD = "labpanel-demo"  # noqa: S105 - a demo login, printed on purpose
+DEMO_RULESET_KEY = "demo-lab-cytokine"
+DEMO_CRITICAL_HIGH = {("IL6", "pg/mL"): Decimal("5000")}
+DEMO_CRITICAL_PROVENANCE = (
+    "Critical high limit IL-6 5000 pg/mL: a local laboratory limit set by the demo lab's "
+    "director for trying critical-result notification; not a published limit (no critical "
+    "limit ships with Labpanel)."
+)
 
 
 class Command(BaseCommand):
@@ -32,6 +46,7 @@ class Command(BaseCommand):
             lab_specimen_setting_change(
                 lab=lab, plasma_anticoagulant=PlasmaAnticoagulant.HEPARIN, changed_by=None
             )
+        self._critical_limits_ensure(lab, members)
         self.stdout.write(f"Demo lab: {lab.name} (its generic plasma is lithium heparin plasma)")
         self.stdout.write(
             f"Demo logins (password {password!r}; set {DEMO_PASSWORD_ENV} to change):"
@@ -40,4 +55,25 @@ class Command(BaseCommand):
             self.stdout.write(f"  {staff.role:<11} {staff.user.get_username()}")
         self.stdout.write(
             "API token: .venv/bin/python manage.py issue_api_token lab.tech --role technician"
+        )
+
+    def _critical_limits_ensure(self, lab: Lab, members: list[StaffMember]) -> None:
+        if ReferenceRangeSet.objects.filter(lab=lab).exists():
+            return  # the lab has its own set (this one, or a director's): kept
+        director = next(staff.user for staff in members if staff.user.username == "lab.director")
+        try:
+            ruleset = lab_critical_ruleset_publish(
+                lab=lab,
+                director=director,
+                key=DEMO_RULESET_KEY,
+                name=f"{lab.name} cytokine intervals and critical limits",
+                critical_high=DEMO_CRITICAL_HIGH,
+                provenance=DEMO_CRITICAL_PROVENANCE,
+            )
+        except LookupError as error:
+            self.stderr.write(f"No critical limit set: {error}")
+            return
+        self.stdout.write(
+            f"Demo rule set: {ruleset.key} v{ruleset.version} "
+            "(IL-6 critical high 5000 pg/mL, a local laboratory limit)"
         )
