@@ -96,6 +96,7 @@ def test_the_panel_page_shows_results_rules_history_reports_and_earlier_panels(
         for line in document.results
     ]
     il6 = Result.objects.get(panel=panel, analyte__code="IL6")
+    assert il6.rule is not None
     rules = table_rows(html, "rules")
     assert rules[0][:6] == [
         "IL-6",
