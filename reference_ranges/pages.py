@@ -160,7 +160,7 @@ def draft_create(request: HttpRequest) -> HttpResponse:
         except NotAllowed as error:
             raise PermissionDenied(error.message) from error
         except DomainError as error:
-            form.add_error("version", error.message)
+            form.add_error("version", _problems_text(error))
         else:
             messages.success(
                 request, f"Draft {outcome.ruleset.version} created from {active.version}."
@@ -168,6 +168,17 @@ def draft_create(request: HttpRequest) -> HttpResponse:
             return redirect("reference_ranges:detail", pk=outcome.ruleset.pk)
     messages.error(request, "; ".join(str(e) for errors in form.errors.values() for e in errors))
     return redirect("reference_ranges:list")
+
+
+def _problems_text(error: DomainError) -> str:
+    """The error and each problem it names, on one line."""
+    details = error.details if isinstance(error.details, list) else []
+    problems = [
+        f"{detail.get('field') or 'set'}: {detail.get('message')}"
+        for detail in details
+        if isinstance(detail, dict)
+    ]
+    return error.message + (f" ({'; '.join(problems)})" if problems else "")
 
 
 @login_required
@@ -190,7 +201,7 @@ def rule_edit(request: HttpRequest, pk: int, rule_id: int) -> HttpResponse:
                     for problem in problems:
                         form.add_error(field if field in BOUNDS else None, problem)
             except DomainError as error:
-                form.add_error(None, error.message)
+                form.add_error(None, _problems_text(error))
             else:
                 messages.success(request, f"Rule {rule.key} changed in draft {ruleset.version}.")
                 return redirect("reference_ranges:detail", pk=ruleset.pk)
@@ -211,7 +222,7 @@ def publish(request: HttpRequest, pk: int) -> HttpResponse:
     except NotAllowed as error:
         raise PermissionDenied(error.message) from error
     except DomainError as error:
-        messages.error(request, f"Not published: {error.message}")
+        messages.error(request, f"Not published: {_problems_text(error)}")
         return redirect("reference_ranges:detail", pk=ruleset.pk)
     retired = f"; {outcome.retired.version} retired" if outcome.retired is not None else ""
     messages.success(request, f"Published {ruleset.version}: in force from today{retired}.")
