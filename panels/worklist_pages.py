@@ -34,6 +34,8 @@ BULK_LIMIT = 200
 
 
 class WorklistFilterForm(forms.Form):
+    label_suffix = ""
+
     state = forms.ChoiceField(
         required=False,
         label="Review state",

@@ -36,6 +36,7 @@ from panels.worklist_pages import (
 )
 from reports.document_builder import panel_document_build
 from reports.release import panel_release
+from reports.results_builder import FLAG_TEXT
 from reports.selectors import with_reports
 
 EARLIER_PANELS_SHOWN = 20
@@ -64,7 +65,12 @@ def _rule_line(result: Result) -> RuleLine:
         value_text=result.value_text,
         unit=result.unit,
         conversion=result.conversion,
-        flag=result.interpretation or "not interpreted",
+        flag=(
+            f"{FLAG_TEXT.get(result.interpretation, result.interpretation)} "
+            f"({result.interpretation})"
+            if result.interpretation
+            else "Not interpreted"
+        ),
         rule_key=rule.key if rule is not None else "",
         ruleset_version=result.ruleset_version,
         source=rule.source if rule is not None else "",

@@ -101,7 +101,7 @@ def test_the_panel_page_shows_results_rules_history_reports_and_earlier_panels(
     assert rules[0][:6] == [
         "IL-6",
         "12.4 pg/mL",
-        "H",
+        "High (H)",
         il6.rule.key,
         il6.ruleset_version,
         il6.rule.source,
@@ -109,7 +109,7 @@ def test_the_panel_page_shows_results_rules_history_reports_and_earlier_panels(
     assert rules[1][:3] == [
         "TNF-α",
         "<2.0 pg/mL",
-        il6.panel.results.get(analyte__code="TNFA").interpretation or "not interpreted",
+        "Normal (N)",
     ]
     text = page_text(response)
     assert "VERIFIED" in text
