@@ -68,6 +68,7 @@ class WorklistRow:
 
     panel: Panel
     verify_refusal: str
+    release_refusal: str = ""
     message: str = ""
     is_error: bool = False
 
@@ -106,6 +107,31 @@ def verify_refusal(request: HttpRequest, panel: Panel) -> str:
     return ""
 
 
+def release_refusal_known(request: HttpRequest, panel: Panel) -> str:
+    """Why the user may not release ``panel``, when that is known without reading its findings
+    (role, lab setting); "" otherwise. Releasing checks everything again."""
+    if panel.review_state != ReviewState.VERIFIED:
+        return ""
+    try:
+        access.release_check(request.user, lab_id=panel.lab_id, has_interpretive_findings=False)
+    except NotAllowed as error:
+        return error.message
+    return ""
+
+
+def worklist_row(
+    request: HttpRequest, panel: Panel, message: str = "", *, is_error: bool = False
+) -> WorklistRow:
+    """``panel``'s line with what the user may not do to it and why, and ``message``."""
+    return WorklistRow(
+        panel=panel,
+        verify_refusal=verify_refusal(request, panel),
+        release_refusal=release_refusal_known(request, panel),
+        message=message,
+        is_error=is_error,
+    )
+
+
 def back_to(request: HttpRequest, default: str) -> str:
     """Where a plain POST returns: the page it came from (``next``), on this site only."""
     target = request.POST.get("next", "")
@@ -123,9 +149,7 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
     page = Paginator(
         worklist_panels(user=request.user, narrowed=form.narrowed()), PAGE_PANELS
     ).get_page(request.GET.get("page"))
-    rows = [
-        WorklistRow(panel=panel, verify_refusal=verify_refusal(request, panel)) for panel in page
-    ]
+    rows = [worklist_row(request, panel) for panel in page]
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -143,12 +167,7 @@ def worklist_row_response(
     panel = worklist_panels(user=request.user).filter(pk=panel_id).first()
     row = None
     if panel is not None:
-        row = WorklistRow(
-            panel=panel,
-            verify_refusal=verify_refusal(request, panel),
-            message=message,
-            is_error=is_error,
-        )
+        row = worklist_row(request, panel, message, is_error=is_error)
     return render(
         request,
         "panels/_worklist_row.html",

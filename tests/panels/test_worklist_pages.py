@@ -7,6 +7,7 @@ checked all-normal panel) goes through the review services with the refusal's re
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from html import unescape
@@ -288,3 +289,43 @@ def test_bulk_verification_refuses_self_verification_per_panel_and_outsiders_who
     assert outsider.status_code == 403
     assert messages_of(nothing_checked) == ["Check the panels to verify first."]
     assert not ReviewTransition.objects.exists()
+
+
+def test_a_technician_is_told_on_the_worklist_that_a_director_releases(
+    technician_client: APIClient,
+    panel_payload: dict[str, Any],
+    technician: StaffMember,
+    director: StaffMember,
+) -> None:
+    panel = submit(technician_client, panel_payload, 1, FLAGGED)
+    assert token_client(director).post(f"/api/v1/panels/{panel.pk}/verify/").status_code == 200
+
+    technician_row = table_rows(browser(technician).get("/worklist/").content.decode(), "worklist")
+    director_row = table_rows(browser(director).get("/worklist/").content.decode(), "worklist")
+
+    assert technician_row[0][6] == (
+        "Cannot release: technicians may not release reports in this lab; a director releases"
+    )
+    assert director_row[0][6] == "Release W-1"
+
+
+@pytest.mark.parametrize(
+    ("role", "links"),
+    [
+        (Role.TECHNICIAN, ["Worklist", "Imports", "Reference ranges"]),
+        (Role.DIRECTOR, ["Worklist", "Imports", "Reference ranges"]),
+        (Role.INTEGRATOR, ["Reference ranges"]),
+        (Role.CLINICIAN, ["Inbox"]),
+    ],
+)
+def test_the_navigation_offers_each_role_its_screens(
+    reference_data: None, lab: Any, role: str, links: list[str]
+) -> None:
+    staff = make_staff(username=f"someone-{role}", lab=lab, role=role)
+
+    page = browser(staff).get("/reference-ranges/" if role != Role.CLINICIAN else "/inbox/")
+
+    assert page.status_code == 200
+    nav = page.content.decode().split('<nav aria-label="Main" class="main-nav">')[1]
+    nav = nav.split("</nav>")[0]
+    assert re.findall(r">([^<>]+)</a>", nav) == links
