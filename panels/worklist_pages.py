@@ -27,7 +27,7 @@ from labpanel.exceptions import Conflict, NotAllowed
 from panels.models import Panel, ReviewState
 from panels.review import panel_verify, panels_verify_bulk
 from panels.selectors import panels_visible_to
-from panels.worklist import AWAITING, WorklistFilter, worklist_panels
+from panels.worklist import AWAITING, WorklistFilter, worklist_counts, worklist_panels
 
 PAGE_PANELS = 25
 BULK_LIMIT = 200
@@ -149,7 +149,7 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
     page = Paginator(
         worklist_panels(user=request.user, narrowed=form.narrowed()), PAGE_PANELS
     ).get_page(request.GET.get("page"))
-    rows = [worklist_row(request, panel) for panel in page]
+    rows = [worklist_row(request, panel) for panel in worklist_counts(list(page))]
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -167,6 +167,7 @@ def worklist_row_response(
     panel = worklist_panels(user=request.user).filter(pk=panel_id).first()
     row = None
     if panel is not None:
+        worklist_counts([panel])
         row = worklist_row(request, panel, message, is_error=is_error)
     return render(
         request,
