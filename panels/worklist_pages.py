@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -155,7 +155,13 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "panels/worklist.html",
-        {"form": form, "page": page, "rows": rows, "query": query.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "rows": rows,
+            "query": query.urlencode(),
+            "next_url": request.get_full_path(),
+        },
     )
 
 
@@ -172,7 +178,13 @@ def worklist_row_response(
     return render(
         request,
         "panels/_worklist_row.html",
-        {"row": row, "message": message, "is_error": is_error, "panel_id": panel_id},
+        {
+            "row": row,
+            "message": message,
+            "is_error": is_error,
+            "panel_id": panel_id,
+            "next_url": reverse("worklist:list"),
+        },
     )
 
 
