@@ -1,5 +1,6 @@
 """URL routing: API v1, its OpenAPI schema and docs, the admin, the technicians' import page, the
-clinicians' inbox and report pages, each user's home,
+clinicians' inbox and report pages, the lab's worklist, panel, correction and reference-range
+pages, each user's home,
 the health check."""
 
 from django.contrib import admin
@@ -29,6 +30,11 @@ urlpatterns = [
     path("imports/", include("panels.intake.imports.pages")),
     path("", include("reports.pages")),
     path("critical/", include("panels.critical_pages")),
+    path("", include("panels.worklist_pages")),
+    path("", include("reports.lab_pages")),
+    path("", include("panels.intake.correction_pages")),
+    path("reference-ranges/", include("reference_ranges.pages")),
+    path("reference-ranges/", include("panels.ruleset_pages")),
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
 ]

@@ -130,7 +130,17 @@ class Panel(TimestampedModel):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["lab", "-created_at"])]
+        indexes = [
+            models.Index(fields=["lab", "-created_at"]),
+            # The lab's worklist (``panels.worklist``) reads only this index: the panels awaiting
+            # verification or release, in collection order, with what a row shows.
+            models.Index(
+                fields=["lab", "review_state", "collected_at"],
+                include=["id", "accession", "patient", "submitted_by", "specimen_type"],
+                condition=Q(review_state__in=["received", "verified"]),
+                name="panel_worklist",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Panel {self.accession}"
@@ -262,6 +272,15 @@ class Result(models.Model):
 
     class Meta:
         ordering = ["panel", "position"]
+        indexes = [
+            # The worklist puts panels with a critical result first: this small index holds
+            # only the current critical results (``panels.worklist``).
+            models.Index(
+                fields=["panel"],
+                condition=Q(interpretation__in=["HH", "LL"], superseded_by__isnull=True),
+                name="result_critical_current",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["panel", "position"], name="result_position_unique"),
             models.UniqueConstraint(

@@ -134,7 +134,14 @@ def _amendment(report: Report) -> Amendment | None:
 
 
 def report_document_build(*, report: Report, reported_at: datetime) -> ReportDocument:
-    panel = panel_get_for_rendering(pk=report.panel_id)
+    return panel_document_build(
+        panel=panel_get_for_rendering(pk=report.panel_id), report=report, reported_at=reported_at
+    )
+
+
+def panel_document_build(*, panel: Panel, report: Report, reported_at: datetime) -> ReportDocument:
+    """``report``'s document from ``panel`` already read with ``panels.selectors.panel_details``
+    (the lab's panel page reads it once, with its review history, and shows the same table)."""
     patient = panel.patient
     # panel_details prefetches the replaced results as ``superseded``
     results = in_reported_order(list(panel.results.all()), getattr(panel, "superseded", []))

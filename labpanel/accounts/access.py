@@ -33,8 +33,8 @@ The policy:
   release (not by default), but a panel whose interpretive findings (HLH-2004, HScore, the ASTCT
   grade: computed from clinical data supplied with it) were evaluated only a director releases.
   Integrators and clinicians never verify or release.
-- Home (where a user lands after login): a clinician their inbox of reports; everyone else the
-  import page, as before.
+- Home (where a user lands after login): a clinician their inbox of reports; the lab's
+  technicians and directors their worklist; everyone else the import page, as before.
 - Acknowledging a report (the clinician's receipt): clinicians, of the reports they see.
 - Before release a clinician sees neither the panel nor its (PRELIMINARY) reports, unless the
   lab sends preliminary reports to clinicians; after release the FINAL and CORRECTED ones.
@@ -187,6 +187,8 @@ def home_url_name(user: Any) -> str:
     staff = staff_for(user)
     if staff is not None and staff.role == Role.CLINICIAN:
         return "reports:inbox"
+    if staff is not None and staff.role in LAB_SCREENS:
+        return "worklist:list"
     return "imports:list"
 
 
@@ -428,3 +430,71 @@ def critical_escalation_directors(*, lab_id: int) -> QuerySet[StaffMember]:
         .filter(lab_id=lab_id, role=Role.DIRECTOR, user__is_active=True)
         .order_by("user_id")
     )
+
+
+# Lab screens
+# The lab's web screens (worklist, panel page, correction form, reference ranges): technicians
+# and directors of the lab work on them; a panel outside the user's ``panels_scope`` is a 404
+# as in the API, a panel in scope of someone else (the ordering clinician, the submitting
+# interface) a 403 naming why. Reference ranges are read by whoever reads rule sets; only a
+# director of the lab changes them (``ruleset_manager_check``, as the API).
+
+LAB_SCREENS = REVIEWING
+LAB_SCREENS_REFUSAL = (
+    "the lab's screens (worklist, panel page) are for the lab's technicians and directors"
+)
+
+
+def lab_screens_lab_id(user: Any) -> int:
+    """The lab whose worklist and panel pages ``user`` works on: an active technician or
+    director's. Raises ``NotAllowed`` with the reason for anyone else."""
+    staff = _role_in(user, LAB_SCREENS)
+    if staff is None or not user.is_active:
+        raise NotAllowed(LAB_SCREENS_REFUSAL)
+    return staff.lab_id
+
+
+def worklist_scope(user: Any, prefix: str = "") -> Q:
+    """The panels on ``user``'s worklist: their lab's, for technicians and directors."""
+    staff = _role_in(user, LAB_SCREENS)
+    if staff is None:
+        return _NOTHING
+    return Q(**{f"{prefix}lab_id": staff.lab_id})
+
+
+def lab_screen_refusal(user: Any) -> str:
+    """Why ``user`` may not use the lab's screens; "" when they may."""
+    try:
+        lab_screens_lab_id(user)
+    except NotAllowed as error:
+        return error.message
+    return ""
+
+
+def rulesets_manageable(user: Any) -> bool:
+    """Whether ``user`` may draft, edit and publish their own lab's reference ranges."""
+    return directed_lab_id(user) is not None
+
+
+def ruleset_reading_lab(user: Any) -> Lab:
+    """The lab whose reference ranges ``user`` browses (with the installation-wide ones), as
+    the rule-set API reads them. Raises ``NotAllowed``."""
+    refusal = "only the lab's technicians, directors and integrators read its reference ranges"
+    return _lab_of_member_in(user, RULESET_READING, refusal)
+
+
+def navigation_for(user: Any) -> tuple[str, ...]:
+    """The screens ``user``'s navigation offers, as URL names, in order."""
+    staff = staff_for(user)
+    if staff is None or not user.is_active:
+        return ()
+    if staff.role == Role.CLINICIAN:
+        return ("reports:inbox",)
+    screens: list[str] = []
+    if staff.role in LAB_SCREENS:
+        screens.append("worklist:list")
+    if staff.role in IMPORTING:
+        screens.append("imports:list")
+    if staff.role in RULESET_READING:
+        screens.append("reference_ranges:list")
+    return tuple(screens)

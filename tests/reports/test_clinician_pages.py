@@ -93,10 +93,10 @@ def released(
     return verify_and_release(submitted(technician_client, panel_payload, 1), director)
 
 
-def test_login_lands_a_clinician_on_the_inbox_and_lab_staff_on_the_imports(
+def test_login_lands_a_clinician_on_the_inbox_and_lab_staff_on_the_worklist(
     reference_data: None, clinician: StaffMember, technician: StaffMember
 ) -> None:
-    for staff, home in ((clinician, "/inbox/"), (technician, "/imports/")):
+    for staff, home in ((clinician, "/inbox/"), (technician, "/worklist/")):
         staff.user.set_password(PASSWORD)
         staff.user.save()
         client = Client()

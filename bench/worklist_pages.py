@@ -1,0 +1,188 @@
+"""The lab's worklist with 10,000 panels in the lab, beside a bare Django view in the same run.
+
+Issue 12 ("Speed"): the worklist at 0.25x the bare view's request rate or better, its query count
+constant in page size. On a fresh PostgreSQL database this imports ``--panels`` panels (13
+results each, the import's real code path: ``bench/import_csv.py``'s file) into one lab, with a
+critical high limit on IL-6 so that some of them are critical, then requests, in this process
+through Django's test client (the whole middleware stack, a logged-in director's session):
+
+* a bare view (``HttpResponse("ok")``) mounted beside the project's URLs, and one that reads
+  the logged-in user (the session and the user: what any page of a logged-in user costs);
+* ``/worklist/`` (critical first, oldest collection next: the first page of 25);
+* ``/worklist/?flagged=on&q=Bench`` (a filtered page) and ``/worklist/?page=200``;
+
+each for ``--seconds`` seconds, and prints the rates, their ratio to the bare view's and each
+page's query count.
+
+    .venv/bin/python bench/worklist_pages.py                  # 10,000 panels
+    .venv/bin/python bench/worklist_pages.py --panels 2000 --seconds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import types
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(BASE_DIR), str(BASE_DIR / "bench")]
+
+from import_csv import _csv  # noqa: E402
+
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+DATABASE = "labpanel_bench_worklist"
+CRITICAL_IL6 = Decimal("155")  # the file's IL-6 runs 148.2 to 157.8 pg/mL
+
+
+def _configure() -> None:
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {DATABASE}")
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "labpanel.settings",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
+            "CELERY_BROKER_URL": "memory://",
+            "LABPANEL_MEDIA_ROOT": tempfile.mkdtemp(prefix="labpanel-bench-worklist-"),
+            "LABPANEL_LOG_LEVEL": "WARNING",
+            "DJANGO_SECRET_KEY": "bench-only",
+            "DJANGO_DEBUG": "false",
+            "DJANGO_ALLOWED_HOSTS": "testserver",
+        }
+    )
+    import django
+
+    django.setup()
+
+
+def _bare_urls() -> str:
+    """A URL conf: the project's, and ``/bare/`` answering "ok" (nothing read, no template)."""
+    from django.http import HttpRequest, HttpResponse
+    from django.urls import path
+
+    from labpanel import urls
+
+    def bare(request: HttpRequest) -> HttpResponse:
+        return HttpResponse("ok")
+
+    def bare_user(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(request.user.get_username())
+
+    module = types.ModuleType("bench_worklist_urls")
+    module.urlpatterns = [  # type: ignore[attr-defined]
+        path("bare/", bare),
+        path("bare-user/", bare_user),
+        *urls.urlpatterns,
+    ]
+    sys.modules[module.__name__] = module
+    return module.__name__
+
+
+def _load(panels: int) -> tuple[object, object]:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+    from django.db import connection
+
+    from labpanel.accounts.models import Role
+    from panels.intake.imports.commit import import_job_commit
+    from panels.intake.imports.services import import_job_commit_request, import_job_create
+    from panels.intake.imports.validate import import_job_validate
+    from panels.models import ImportJob, Panel
+    from reference_ranges import adapters
+    from reference_ranges.models import ReferenceRangeRule
+    from tests.factories import make_lab, make_staff
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_reference_data", verbosity=0)
+    ReferenceRangeRule.objects.filter(analyte__code="IL6", unit="pg/mL").update(
+        critical_high=CRITICAL_IL6
+    )
+    adapters.clear_cache()
+    lab = make_lab(name="Bench Lab")
+    technician = make_staff(username="bench.tech", lab=lab, role=Role.TECHNICIAN)
+    director = make_staff(username="bench.director", lab=lab, role=Role.DIRECTOR)
+    make_staff(username="dr.house", lab=lab, role=Role.CLINICIAN)
+    started = time.perf_counter()
+    job = import_job_create(
+        user=technician.user,
+        upload=SimpleUploadedFile("bench.csv", _csv(panels), "text/csv"),
+    )
+    import_job_validate(job_id=job.pk)
+    job.refresh_from_db()
+    import_job_commit_request(job=job, user=technician.user)
+    import_job_commit(job_id=job.pk)
+    assert ImportJob.objects.get(pk=job.pk).status == "committed"
+    with connection.cursor() as cursor:
+        # what autovacuum does after a large import: statistics, and the visibility map that
+        # lets the worklist read its index alone
+        for table in ("panels_panel", "panels_result", "panels_patient"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+    print(
+        f"loaded {Panel.objects.count():,} panels in {time.perf_counter() - started:.1f} s "
+        f"(critical IL-6 limit {CRITICAL_IL6} pg/mL)"
+    )
+    return technician, director
+
+
+def _rate(client: object, url: str, seconds: float) -> tuple[float, int]:
+    """Requests per second on ``url`` for ``seconds`` (after one warm-up), and its queries."""
+    from django.db import connection
+
+    response = client.get(url)  # type: ignore[attr-defined]
+    assert response.status_code == 200, (url, response.status_code)
+    queries: list[str] = []
+
+    def counted(execute: Any, sql: str, *rest: Any) -> Any:
+        queries.append(sql)
+        return execute(sql, *rest)
+
+    with connection.execute_wrapper(counted):
+        client.get(url)  # type: ignore[attr-defined]
+    count = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        client.get(url)  # type: ignore[attr-defined]
+        count += 1
+    return count / (time.perf_counter() - started), len(queries)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--panels", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+
+    _configure()
+    from django.conf import settings
+    from django.test import Client
+
+    _, director = _load(args.panels)
+    settings.ROOT_URLCONF = _bare_urls()
+    client = Client()
+    client.force_login(director.user)  # type: ignore[attr-defined]
+    html = client.get("/worklist/").content.decode()
+    rows, critical = html.count("<tr id="), html.count('class="critical-row"')
+    print(f"first page: {critical} critical row(s) of {rows}")
+
+    bare, bare_queries = _rate(client, "/bare/", args.seconds)
+    print(f"{'bare view':<34} {bare:8.1f} req/s  1.00x  {bare_queries} queries")
+    for url in (
+        "/bare-user/",
+        "/worklist/",
+        "/worklist/?flagged=on&q=Bench",
+        "/worklist/?page=200",
+    ):
+        rate, queries = _rate(client, url, args.seconds)
+        print(f"{url:<34} {rate:8.1f} req/s  {rate / bare:.2f}x  {queries} queries")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""``{% lab_nav %}``: the base template's navigation, the screens ``access.navigation_for``
+offers the user (a clinician their inbox; the lab's staff the worklist, imports and reference
+ranges), the current one marked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.urls import reverse
+
+from labpanel.accounts import access
+
+register = template.Library()
+
+LABELS = {
+    "reports:inbox": "Inbox",
+    "worklist:list": "Worklist",
+    "imports:list": "Imports",
+    "reference_ranges:list": "Reference ranges",
+}
+
+
+@register.inclusion_tag("panels/_nav.html", takes_context=True)
+def lab_nav(context: dict[str, Any]) -> dict[str, Any]:
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    current = request.path if request is not None else ""
+    links = []
+    for name in access.navigation_for(user):
+        url = reverse(name)
+        links.append({"url": url, "label": LABELS[name], "is_current": current.startswith(url)})
+    return {"links": links}
