@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from labpanel.accounts import access
 from labpanel.exceptions import NotAllowed
 from reports.document_builder import report_document_build
-from reports.inbox import inbox_rows, page_number
+from reports.inbox import inbox_rows, page_number, rows_html
 from reports.models import Report, ReportStatus
 from reports.receipts import report_acknowledge, report_opened_record
 from reports.selectors import report_get
@@ -69,7 +69,13 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "reports/inbox.html",
-        {"form": form, "page": page, "rows": page.rows, "query": query.urlencode()},
+        {
+            "form": form,
+            "page": page,
+            "rows": page.rows,
+            "rows_html": rows_html(page.rows),
+            "query": query.urlencode(),
+        },
     )
 
 

@@ -21,11 +21,16 @@ from reports.inbox import inbox_rows
 from reports.models import InboxEntry, Report, ReportStage
 from reports.release import panel_release
 from reports.services import report_render
+from tests.imports.test_import_review import committed
 from tests.reports.test_clinician_pages import browser, table_rows
 from tests.reports.test_release import amend
 
 pytestmark = pytest.mark.django_db
 
+# tests/imports/test_import_review.py's file: I-1 IL-6 1.8 and TNF-α 5.0 pg/mL in plasma (both
+# within their intervals), I-2 IL-6 3.1 pg/mL in serum (the default intervals are for lithium
+# heparin plasma: not interpreted); (results, abnormal, not interpreted, needs attention)
+IMPORTED_COUNTS = {"I-1": (2, 0, 0, False), "I-2": (1, 0, 1, True)}
 BACKFILL = importlib.import_module("reports.migrations.0007_inbox_entry_backfill").BACKFILL
 
 
@@ -227,3 +232,29 @@ def test_the_search_matches_the_mrn_by_its_beginning_in_any_case(
     assert accessions("mrn-0021") == ["B-0021"]
     assert accessions("0021") == []
     assert accessions("doe mrn-0010") == ["B-0010"]
+
+
+def test_an_import_commit_writes_the_entries_of_its_panels(
+    technician_client: APIClient, clinician: StaffMember
+) -> None:
+    committed(technician_client)
+
+    entries = list(
+        InboxEntry.objects.order_by("accession").values_list(
+            "accession",
+            "stage",
+            "reader_id",
+            "unread",
+            "results_total",
+            "results_abnormal",
+            "results_not_interpreted",
+            "needs_attention",
+        )
+    )
+
+    reports = dict(Report.objects.values_list("panel__accession", "pk"))
+    assert entries == [
+        (accession, ReportStage.PRELIMINARY, clinician.user_id, True, *counts)
+        for accession, counts in sorted(IMPORTED_COUNTS.items())
+    ]
+    assert set(InboxEntry.objects.values_list("report_id", flat=True)) == set(reports.values())
