@@ -137,7 +137,7 @@ def inbox_rows(
         )
     offset = (page - 1) * PAGE_ROWS
     found = list(
-        entries.order_by("-unread", "-needs_attention", "-issued_at", "-id").values(*_COLUMNS)[
+        entries.order_by("-unread", "-needs_attention", "-issued_at", "-id").values_list(*_COLUMNS)[
             offset : offset + PAGE_ROWS + 1
         ]
     )
@@ -188,27 +188,40 @@ def _detail_url_format() -> str:
     return reverse("reports:detail", kwargs={"pk": 0}).replace("/0/", "/{}/")
 
 
-def _row(entry: dict[str, Any], url_format: str) -> dict[str, Any]:
-    given = entry["patient_given_name"]
-    collected = timezone.localtime(entry["collected_at"])
+def _row(entry: tuple[Any, ...], url_format: str) -> dict[str, Any]:
+    (
+        report_id,
+        stage,
+        collected_at,
+        accession,
+        mrn,
+        family_name,
+        given_name,
+        unread,
+        acknowledged,
+        _needs_attention,
+        total,
+        abnormal,
+        critical,
+        not_interpreted,
+        indeterminate,
+    ) = entry
     return {
-        "report_id": entry["report_id"],
-        "url": url_format.format(entry["report_id"]),
-        "patient": f"{entry['patient_family_name']}, {given}"
-        if given
-        else entry["patient_family_name"],
-        "mrn": entry["patient_mrn"],
-        "accession": entry["accession"],
-        "collected": f"{collected:%Y-%m-%d %H:%M}",
-        "stage": _STAGES[entry["stage"]],
+        "report_id": report_id,
+        "url": url_format.format(report_id),
+        "patient": f"{family_name}, {given_name}" if given_name else family_name,
+        "mrn": mrn,
+        "accession": accession,
+        "collected": f"{timezone.localtime(collected_at):%Y-%m-%d %H:%M}",
+        "stage": _STAGES[stage],
         "summary": flag_summary_words(
-            total=entry["results_total"],
-            abnormal=entry["results_abnormal"],
-            not_interpreted=entry["results_not_interpreted"],
-            indeterminate=entry["results_indeterminate"],
+            total=total,
+            abnormal=abnormal,
+            not_interpreted=not_interpreted,
+            indeterminate=indeterminate,
         ),
-        "unread": entry["unread"],
-        "flagged": entry["results_abnormal"] > 0,
-        "critical": entry["results_critical"] > 0,
-        "acknowledged": entry["acknowledged"],
+        "unread": unread,
+        "flagged": abnormal > 0,
+        "critical": critical > 0,
+        "acknowledged": acknowledged,
     }
