@@ -5,7 +5,8 @@ instead of per-row saves; their pending reports are rows of that COPY too. This 
 one place those rows are made (``report_copy_row``, in the columns ``REPORT_COLUMNS`` of the
 table ``REPORT_TABLE``, with ids reserved by ``report_ids_reserve``), so that reports stay the
 only code that creates a report and the bulk path never names the Report model, and the one way
-the committed import's reports are found and enqueued (``import_reports_enqueue``).
+the committed import's reports are found and enqueued (``import_reports_enqueue``), and the one
+way the stored panels get their inbox entries (``import_inbox_entries_write``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import uuid
 
 from labpanel.bulk import ids_reserve
+from reports.inbox_entries import inbox_entries_refresh
 from reports.models import Report, ReportStatus
 from reports.services import report_render_enqueue
 
@@ -77,3 +79,9 @@ def import_reports_enqueue(*, job_id: int) -> int:
     report_ids = import_pending_report_ids(job_id=job_id)
     report_render_enqueue(report_ids=report_ids)
     return len(report_ids)
+
+
+def import_inbox_entries_write(*, panel_ids: list[int]) -> int:
+    """The inbox entries of the panels an import stored (its pending reports), written in the
+    commit's transaction by the same code as every other report's; how many."""
+    return inbox_entries_refresh(panel_ids=panel_ids)

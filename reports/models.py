@@ -183,3 +183,89 @@ class ReportReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"Receipt of report {self.report_id} by user {self.user_id}"
+
+
+# What a page of the inbox reads of an entry (besides its order), in ``reports.inbox``'s order.
+INBOX_PAGE_COLUMNS = [
+    "lab",
+    "stage",
+    "report",
+    "collected_at",
+    "accession",
+    "patient_mrn",
+    "patient_family_name",
+    "patient_given_name",
+    "acknowledged",
+    "results_total",
+    "results_abnormal",
+    "results_critical",
+    "results_not_interpreted",
+    "results_indeterminate",
+]
+
+
+class InboxEntry(models.Model):
+    """The inbox's read model: one row per panel that has a report, standing for its newest
+    report, for its reader (the panel's ordering clinician), with what the inbox lists, orders
+    and searches by copied in, so that a page is an index scan and a LIMIT.
+
+    Written only by ``reports.inbox_entries`` (``inbox_entries_refresh``), in the transaction
+    of each change: a panel's first report, an amendment (a CORRECTED report replaces the
+    entry's report), the release (FINAL), the reader's first opening and acknowledgement. Who
+    sees an entry is ``access.inbox_scope``, the mirror of ``access.reports_scope`` over these
+    columns (tests/reports/test_inbox_scope.py checks they agree for every role)."""
+
+    panel = models.OneToOneField(Panel, on_delete=models.PROTECT, related_name="+")
+    report = models.ForeignKey(Report, on_delete=models.PROTECT, related_name="+")
+    reader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    lab = models.ForeignKey(
+        "accounts.Lab", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    stage = models.CharField(max_length=12, choices=ReportStage.choices)
+    issued_at = models.DateTimeField(help_text="When the entry's report was created")
+    collected_at = models.DateTimeField()
+    accession = models.CharField(max_length=64)
+    patient_mrn = models.CharField(max_length=64)
+    patient_family_name = models.CharField(max_length=120)
+    patient_given_name = models.CharField(max_length=120, blank=True)
+    unread = models.BooleanField(help_text="The reader has not opened the entry's report")
+    acknowledged = models.BooleanField(help_text="The reader acknowledged the entry's report")
+    needs_attention = models.BooleanField(
+        help_text="A current result is abnormal (critical included), not interpreted or "
+        "indeterminate"
+    )
+    results_total = models.PositiveSmallIntegerField()
+    results_abnormal = models.PositiveSmallIntegerField()
+    results_critical = models.PositiveSmallIntegerField()
+    results_not_interpreted = models.PositiveSmallIntegerField()
+    results_indeterminate = models.PositiveSmallIntegerField()
+
+    class Meta:
+        indexes = [
+            # The inbox's order, for a clinician (their entries) and for the lab's staff. The
+            # clinician's carries every column a page reads: a page, however deep, is an
+            # index-only scan (no visit to the table per entry skipped).
+            models.Index(
+                fields=["reader", "-unread", "-needs_attention", "-issued_at", "-id"],
+                name="inbox_reader_order_idx",
+                include=INBOX_PAGE_COLUMNS,
+            ),
+            models.Index(
+                fields=["lab", "-unread", "-needs_attention", "-issued_at", "-id"],
+                name="inbox_lab_order_idx",
+            ),
+            # MRN prefix search (LIKE 'X%').
+            models.Index(
+                fields=["patient_mrn"],
+                name="inbox_mrn_prefix_idx",
+                opclasses=["varchar_pattern_ops"],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Inbox entry of panel {self.panel_id}: report {self.report_id}"

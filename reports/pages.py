@@ -1,7 +1,9 @@
 """The clinician's web pages: the inbox of their patients' reports and the report page (the
 results table from the same ``ReportDocument`` the PDF is drawn from, the stage, the PDF link,
-"Acknowledge"). Server-rendered over ``reports.selectors`` and ``reports.receipts``; what a user
-sees is ``access.reports_scope``, as in the API: 404 outside it, so existence never leaks."""
+"Acknowledge"). Server-rendered over ``reports.inbox`` (the inbox's read model),
+``reports.selectors`` and ``reports.receipts``; what a user sees is ``access.reports_scope`` (the
+inbox: its mirror, ``access.inbox_scope``), as in the API: 404 outside it, so existence never
+leaks."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -19,11 +20,10 @@ from labpanel.accounts import access
 from labpanel.exceptions import NotAllowed
 from panels.critical_selectors import critical_alerts_awaiting
 from reports.document_builder import report_document_build
+from reports.inbox import inbox_rows, page_number, rows_html
 from reports.models import Report, ReportStatus
 from reports.receipts import report_acknowledge, report_opened_record
-from reports.selectors import report_get, report_inbox
-
-PAGE_REPORTS = 25
+from reports.selectors import report_get
 
 
 class InboxSearchForm(forms.Form):
@@ -33,25 +33,6 @@ class InboxSearchForm(forms.Form):
         label="Collected on",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
-
-
-def flag_summary(report: Report) -> str:
-    """The inbox's words for a report's results: how many are abnormal, not interpreted and
-    indeterminate; "all within interval" only when every result was judged and normal."""
-    abnormal: int = report.results_abnormal  # type: ignore[attr-defined]
-    not_interpreted: int = report.results_not_interpreted  # type: ignore[attr-defined]
-    indeterminate: int = report.results_indeterminate  # type: ignore[attr-defined]
-    total: int = report.results_total  # type: ignore[attr-defined]
-    if total == 0:
-        return "no results"
-    parts = []
-    if abnormal:
-        parts.append(f"{abnormal} abnormal")
-    if not_interpreted:
-        parts.append(f"not interpreted: {not_interpreted}")
-    if indeterminate:
-        parts.append(f"indeterminate: {indeterminate}")
-    return "; ".join(parts) if parts else "all within interval"
 
 
 def _report(request: HttpRequest, pk: int) -> Report:
@@ -78,20 +59,23 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         search = form.cleaned_data["q"] or ""
         collected_on = form.cleaned_data["collected"]
-    page = Paginator(
-        report_inbox(
-            user=request.user,  # type: ignore[arg-type]
-            search=search,
-            collected_on=collected_on,
-        ),
-        PAGE_REPORTS,
-    ).get_page(request.GET.get("page"))
-    rows = [(report, flag_summary(report)) for report in page]
+    page = inbox_rows(
+        user=request.user,
+        search=search,
+        collected_on=collected_on,
+        page=page_number(request.GET.get("page")),
+    )
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "rows": rows, "query": query.urlencode()}
-    # Critical results awaiting acknowledgement head the inbox (panels.critical_selectors).
-    context["critical_alerts"] = critical_alerts_awaiting(user=request.user)
+    context = {
+        "form": form,
+        "page": page,
+        "rows": page.rows,
+        "rows_html": rows_html(page.rows),
+        "query": query.urlencode(),
+        # Critical results awaiting acknowledgement head the inbox (panels.critical_selectors).
+        "critical_alerts": critical_alerts_awaiting(user=request.user),
+    }
     return render(request, "reports/inbox.html", context)
 
 

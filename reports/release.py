@@ -19,6 +19,7 @@ from labpanel.accounts import access
 from panels.models import Panel, ReviewState
 from panels.review import review_transition, review_transition_check
 from panels.review_rules import panel_has_interpretive_findings
+from reports.inbox_entries import inbox_entries_refresh
 from reports.models import Report, ReportStage
 from reports.notify import report_issued_notify
 from reports.services import report_render_enqueue
@@ -32,7 +33,8 @@ def panel_release(*, panel_id: int, user: User, reason: str = "") -> Report:
 
     Raises ``NotAllowed`` (role, lab setting, interpretive findings need a director),
     ``Conflict`` ("already released", not verified yet). Side effects, in one transaction: the
-    transition row, the ``panel.released`` event carrying the report id, the report row.
+    transition row, the ``panel.released`` event carrying the report id, the report row, the
+    panel's inbox entry (now standing for the FINAL report).
     """
     with transaction.atomic():
         panel = Panel.objects.select_for_update().select_related("ruleset").get(pk=panel_id)
@@ -53,6 +55,7 @@ def panel_release(*, panel_id: int, user: User, reason: str = "") -> Report:
             report_id=report.pk,
             now=timezone.now(),
         )
+        inbox_entries_refresh(panel_ids=[panel.pk])
         report_render_enqueue(report_ids=[report.pk])
         report_issued_notify(report_id=report.pk)
     logger.info("panel.released panel_id=%s report_id=%s", panel.pk, report.pk)

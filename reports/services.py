@@ -36,6 +36,7 @@ from labpanel.exceptions import Conflict
 from panels.critical import critical_alert_open
 from panels.models import Panel, ReviewState
 from reports.document_builder import report_document_build
+from reports.inbox_entries import inbox_entries_refresh
 from reports.models import FailureKind, Report, ReportStage, ReportStatus
 from reports.rendering import RenderError, render_pdf
 
@@ -68,6 +69,7 @@ def report_request(*, panel: Panel) -> Report:
         defaults={"ruleset_version": panel.ruleset.version},
     )
     if created:
+        inbox_entries_refresh(panel_ids=[panel.pk])
         report_render_enqueue(report_ids=[report.pk])
     return report
 
@@ -113,6 +115,7 @@ def report_amend_request(
             },
             occurred_at=report.created_at,
         )
+    inbox_entries_refresh(panel_ids=[panel.pk])
     report_render_enqueue(report_ids=[report.pk])
     if released:
         # reports.notify imports this module: imported here.

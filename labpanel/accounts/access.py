@@ -498,3 +498,28 @@ def navigation_for(user: Any) -> tuple[str, ...]:
     if staff.role in RULESET_READING:
         screens.append("reference_ranges:list")
     return tuple(screens)
+
+
+# --- The inbox's read model (reports.InboxEntry) -------------------------------------------------
+
+
+def inbox_scope(user: Any, prefix: str = "") -> Q:
+    """The inbox entries ``user`` may see: :func:`reports_scope` over the columns an entry
+    copies from its panel and its newest report (``{prefix}reader_id``: the ordering clinician,
+    ``lab_id``, ``submitted_by_id``, ``stage``), so that no join is needed. An entry stands for
+    its panel's newest report, and a panel has a non-preliminary report exactly when it was
+    released; tests/reports/test_inbox_scope.py checks both scopes agree for every role."""
+    staff = staff_for(user)
+    if staff is None:
+        return _NOTHING
+    lab = Q(**{f"{prefix}lab_id": staff.lab_id})
+    if staff.role in LAB_WIDE_READING:
+        return lab
+    if staff.role == Role.CLINICIAN:
+        mine = lab & Q(**{f"{prefix}reader_id": staff.user_id})
+        if staff.lab.preliminary_reports_to_clinicians:
+            return mine
+        return mine & ~Q(**{f"{prefix}stage": REPORT_PRELIMINARY})
+    if staff.role == Role.INTEGRATOR:
+        return lab & Q(**{f"{prefix}submitted_by_id": staff.user_id})
+    return _NOTHING

@@ -1,8 +1,8 @@
 """The clinician's screens: login lands a clinician on their inbox; the inbox lists only the
 reports they may see (released ones; preliminaries where the lab sends them), unread first,
-searchable, with a query count constant in page size; the report page shows the same rows as
-the PDF's results table and the stage; opening and acknowledging are recorded; anything outside
-their scope answers 404, as the API does.
+searchable (its query count and read model: tests/reports/test_inbox*.py); the report page
+shows the same rows as the PDF's results table and the stage; opening and acknowledging are
+recorded; anything outside their scope answers 404, as the API does.
 """
 
 from __future__ import annotations
@@ -307,26 +307,6 @@ def test_acknowledging_records_it_and_its_event_once(
     page = again.content.decode()
     assert "Acknowledged " in page
     assert ">Acknowledge</button>" not in page
-
-
-def test_the_inbox_query_count_is_constant_in_page_size(
-    technician_client: APIClient,
-    director: StaffMember,
-    clinician: StaffMember,
-    panel_payload: dict[str, Any],
-    django_assert_num_queries: Any,
-) -> None:
-    client = browser(clinician)
-    verify_and_release(submitted(technician_client, panel_payload, 1), director)
-    # 6: the inbox's 5, and the critical results awaiting acknowledgement (none here)
-    with django_assert_num_queries(6):
-        assert len(table_rows(client.get("/inbox/").content.decode())) == 1
-
-    for number in range(2, 7):
-        verify_and_release(submitted(technician_client, panel_payload, number), director)
-
-    with django_assert_num_queries(6):
-        assert len(table_rows(client.get("/inbox/").content.decode())) == 6
 
 
 def test_the_report_page_does_not_open_a_report_of_another_lab(

@@ -35,6 +35,7 @@ from panels.models import (
     Patient,
 )
 from panels.review import panels_auto_verify_bulk
+from reports.bulk import import_inbox_entries_write
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ def import_job_commit(*, job_id: int) -> None:
                     ),
                 )
             panels_auto_verify_bulk(lab=job.lab, panel_ids=stored.panel_ids)
+            import_inbox_entries_write(panel_ids=stored.panel_ids)
             locked.status = ImportStatus.COMMITTED
             locked.committed_at = timezone.now()
             locked.status_message = (

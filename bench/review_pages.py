@@ -1,0 +1,338 @@
+"""The clinician's inbox (and the lab's worklist, where it exists) beside a bare Django view, with
+10,000 released panels in the demo lab, on gunicorn (one sync worker) with the real settings.
+
+Load (skipped with ``--reuse``): a fresh PostgreSQL database ``labpanel_bench_pages``, the
+reference data and the demo lab (``seed_demo``), 10,000 panels ordered by dr.house imported from
+one CSV through the import services (as the Celery tasks run them), each verified and released by
+the director through ``panels.review.panel_verify`` and ``reports.release.panel_release`` (so
+every inbox entry is written by the code that writes it in production), and a third of them
+opened by the clinician (``reports.receipts.report_opened_record``).
+
+Measure: gunicorn serves ``bench.bare_view_settings`` (the real settings and URLs plus
+``/bench/bare/``, a view returning "ok"); ``wrk`` (``apt-get install wrk``; else a threaded
+Python client with one keep-alive session per thread) loads, from its own process, each URL with
+the clinician's session: the bare view, ``/inbox/``, ``/inbox/?page=40``, ``/inbox/?q=<mrn>``,
+then ``/worklist/`` as lab.tech (skipped if it answers 404), then the bare view again. Each rate
+is printed with its ratio to the mean of the two bare-view rates. Target: the inbox at 0.25x.
+
+    .venv/bin/python bench/review_pages.py                 # load, then measure (~5 min)
+    .venv/bin/python bench/review_pages.py --reuse         # measure the loaded database again
+    .venv/bin/python bench/review_pages.py --panels 500 --duration 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from decimal import Decimal
+from http.client import HTTPConnection
+from pathlib import Path
+
+import psycopg
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+DATABASE = "labpanel_bench_pages"
+DSN = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
+PASSWORD = "labpanel-demo"  # noqa: S105 - the demo login seed_demo sets
+CLINICIAN, TECHNICIAN, DIRECTOR = "dr.house", "lab.tech", "lab.director"
+ANALYTES = (
+    ("SIL2R", "900", "U/mL"),
+    ("IL12P70", "3.1", "pg/mL"),
+    ("IFNG", "25.0", "pg/mL"),
+    ("IL4", "<1.0", "pg/mL"),
+    ("IL5", "1.9", "pg/mL"),
+    ("IL10", "12.7", "pg/mL"),
+    ("IL13", "2.2", "pg/mL"),
+    ("IL1B", "7.4", "pg/mL"),
+    ("IL6", "148.2", "pg/mL"),
+    ("IL8", "30.5", "pg/mL"),
+    ("IL17A", "<1.4", "pg/mL"),
+    ("TNFA", "18.9", "pg/mL"),
+    ("IL2", "2.0", "pg/mL"),
+)
+HEADER = (
+    "accession,mrn,family_name,given_name,birth_date,sex,specimen_type,collected_at,"
+    "ordering_clinician,analyte,value,unit\n"
+)
+
+
+def environment(media: str) -> dict[str, str]:
+    return {
+        "DJANGO_SETTINGS_MODULE": "bench.bare_view_settings",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
+        "CELERY_BROKER_URL": "memory://",
+        "LABPANEL_MEDIA_ROOT": media,
+        "DJANGO_SECRET_KEY": "bench-only",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "PYTHONPATH": str(BASE_DIR),
+    }
+
+
+def csv_content(panels: int) -> bytes:
+    """``panels`` panels of 13 results for dr.house; a fifth of them with IL-6 and TNF-α within
+    their intervals only (the rest flagged), one patient each."""
+    lines = [HEADER]
+    for index in range(panels):
+        patient = (
+            f"PG-{index:06d},PG-MRN-{index:06d},Bench{index % 500},Patient {index},1970-01-01,"
+            f"{'female' if index % 2 else 'male'},plasma,"
+            f"2025-{1 + index % 12:02d}-{1 + index % 28:02d}T08:{index % 60:02d}:00Z,{CLINICIAN}"
+        )
+        analytes = ANALYTES if index % 5 else (("IL6", "1.5", "pg/mL"), ("TNFA", "5.0", "pg/mL"))
+        for code, value, unit in analytes:
+            if index % 5 and value[0] not in "<>":
+                value = f"{Decimal(value) + Decimal(index % 97) / 10}"
+            lines.append(f"{patient},{code},{value},{unit}\n")
+    return "".join(lines).encode()
+
+
+def load(panels: int, media: str) -> None:
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {DATABASE}")
+    os.environ.update(environment(media))
+    sys.path.insert(0, str(BASE_DIR))
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import User
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+
+    from panels.intake.imports.commit import import_job_commit
+    from panels.intake.imports.services import import_job_commit_request, import_job_create
+    from panels.intake.imports.validate import import_job_validate
+    from panels.models import ImportJob, Panel
+    from panels.review import panel_verify
+    from reports.models import InboxEntry
+    from reports.receipts import report_opened_record
+    from reports.release import panel_release
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    call_command("seed_reference_data", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    technician = User.objects.get(username=TECHNICIAN)
+    director = User.objects.get(username=DIRECTOR)
+    clinician = User.objects.get(username=CLINICIAN)
+    job = import_job_create(
+        user=technician, upload=SimpleUploadedFile("bench.csv", csv_content(panels), "text/csv")
+    )
+    import_job_validate(job_id=job.pk)
+    job.refresh_from_db()
+    if job.status != "preview":
+        raise SystemExit(f"validation failed: {job.status_message}")
+    import_job_commit_request(job=job, user=technician)
+    import_job_commit(job_id=job.pk)
+    assert ImportJob.objects.get(pk=job.pk).status == "committed"
+    imported = time.perf_counter()
+    print(f"imported {panels:,} panels in {imported - started:.1f} s")
+
+    panel_ids = list(Panel.objects.order_by("pk").values_list("pk", flat=True))
+    for count, panel_id in enumerate(panel_ids, start=1):
+        panel_verify(panel_id=panel_id, user=director)
+        report = panel_release(panel_id=panel_id, user=director)
+        if count % 3 == 0:
+            report_opened_record(report=report, user=clinician)
+        if count % 2000 == 0:
+            print(f"  verified and released {count:,} ({time.perf_counter() - imported:.0f} s)")
+    released = time.perf_counter()
+    print(
+        f"verified and released {len(panel_ids):,} panels (a third opened) in "
+        f"{released - imported:.1f} s"
+    )
+    assert InboxEntry.objects.filter(stage="final", reader=clinician).count() == len(panel_ids)
+    with psycopg.connect(DSN, autocommit=True) as connection:
+        connection.execute("VACUUM ANALYZE")
+
+
+def server_start(port: int, media: str) -> subprocess.Popen[bytes]:
+    gunicorn = str(BASE_DIR / ".venv" / "bin" / "gunicorn")
+    process = subprocess.Popen(
+        [
+            gunicorn,
+            "labpanel.wsgi:application",
+            "--workers",
+            "1",
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--chdir",
+            str(BASE_DIR),
+        ],
+        env={**os.environ, **environment(media)},
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            status, _ = get(port, "/healthz", "")
+            if status == 200:
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.terminate()
+    raise SystemExit("gunicorn did not answer /healthz within 30 s")
+
+
+def get(port: int, url: str, cookie: str) -> tuple[int, str]:
+    connection = HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", url, headers={"Cookie": cookie} if cookie else {})
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+def login(port: int, username: str) -> str:
+    """The ``Cookie`` header of a session of ``username``, logged in through ``/login/``."""
+    connection = HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/login/")
+    response = connection.getresponse()
+    page = response.read().decode()
+    csrf_cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie") or "")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    if csrf_cookie is None or token is None:
+        raise SystemExit("no CSRF token on /login/")
+    body = urllib.parse.urlencode(
+        {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token.group(1)}
+    )
+    connection = HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request(
+        "POST",
+        "/login/",
+        body=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={csrf_cookie.group(1)}",
+            "Referer": f"http://127.0.0.1:{port}/login/",
+        },
+    )
+    response = connection.getresponse()
+    response.read()
+    session = re.search(r"sessionid=([^;]+)", response.getheader("Set-Cookie") or "")
+    if response.status != 302 or session is None:
+        raise SystemExit(f"login of {username} failed ({response.status})")
+    return f"sessionid={session.group(1)}; csrftoken={csrf_cookie.group(1)}"
+
+
+def rate_wrk(port: int, url: str, cookie: str, seconds: int) -> float:
+    command = ["wrk", "-t1", "-c2", f"-d{seconds}s", "-H", f"Cookie: {cookie}"]
+    output = subprocess.run(
+        [*command, f"http://127.0.0.1:{port}{url}"], capture_output=True, text=True, check=True
+    ).stdout
+    if "Non-2xx" in output or "Socket errors" in output:
+        raise SystemExit(f"wrk saw errors on {url}:\n{output}")
+    found = re.search(r"Requests/sec:\s+([0-9.]+)", output)
+    assert found, output
+    return float(found.group(1))
+
+
+def rate_python(port: int, url: str, cookie: str, seconds: int) -> float:
+    """Requests/s from two threads, each a keep-alive connection (reopened when gunicorn's sync
+    worker closes it)."""
+    counts = [0, 0]
+    stop = time.monotonic() + seconds
+
+    def run(slot: int) -> None:
+        connection = HTTPConnection("127.0.0.1", port, timeout=30)
+        while time.monotonic() < stop:
+            connection.request("GET", url, headers={"Cookie": cookie})
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise SystemExit(f"{url} answered {response.status}")
+            counts[slot] += 1
+            if response.will_close:
+                connection.close()
+                connection = HTTPConnection("127.0.0.1", port, timeout=30)
+
+    threads = [threading.Thread(target=run, args=(slot,)) for slot in range(2)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.monotonic() - started)
+
+
+def measure(port: int, media: str, seconds: int) -> None:
+    with psycopg.connect(DSN) as connection:
+        counted = connection.execute("SELECT count(*) FROM reports_inboxentry").fetchone()
+        entries = counted[0] if counted else 0
+        assert entries, "load the database first (run without --reuse)"
+        row = connection.execute(
+            "SELECT patient_mrn FROM reports_inboxentry ORDER BY id OFFSET %s LIMIT 1",
+            [min(4321, entries // 2)],
+        ).fetchone()
+    assert row is not None
+    mrn = row[0]
+    print(f"{entries:,} inbox entries; searching for MRN {mrn}")
+    rate = rate_wrk if shutil.which("wrk") else rate_python
+    print(f"load from: {'wrk -t1 -c2' if rate is rate_wrk else 'Python, 2 threads'}")
+    server = server_start(port, media)
+    try:
+        clinician, technician = login(port, CLINICIAN), login(port, TECHNICIAN)
+        targets = [
+            ("bare view", "/bench/bare/", clinician),
+            ("/inbox/", "/inbox/", clinician),
+            ("/inbox/?page=40", "/inbox/?page=40", clinician),
+            (f"/inbox/?q={mrn}", f"/inbox/?q={mrn}", clinician),
+            ("/worklist/ (lab.tech)", "/worklist/", technician),
+            ("bare view, again", "/bench/bare/", clinician),
+        ]
+        rates: dict[str, float] = {}
+        for label, url, cookie in targets:
+            status, page = get(port, url, cookie)
+            if status == 404 and url == "/worklist/":
+                print(f"{label:<32} skipped: 404 (not built on this branch)")
+                continue
+            assert status == 200, f"{url} answered {status}"
+            if url.startswith("/inbox/"):
+                rows = page.count('<th scope="row">')
+                expected = {"/inbox/": 25, "/inbox/?page=40": entries - 975}.get(url, 1)
+                assert rows == max(0, min(25, expected)), f"{url}: {rows} rows"
+            rate(port, url, cookie, 2)  # warm up
+            rates[label] = rate(port, url, cookie, seconds)
+        bare = (rates.pop("bare view") + rates.pop("bare view, again")) / 2
+        print(f"\n{'URL':<36}{'requests/s':>12}{'x bare':>9}")
+        print(f"{'bare view (mean of before/after)':<36}{bare:>12,.0f}{1:>9.2f}")
+        for label, value in rates.items():
+            print(f"{label:<36}{value:>12,.0f}{value / bare:>9.2f}")
+        inbox = min(value for label, value in rates.items() if label.startswith("/inbox/"))
+        verdict = "holds" if inbox / bare >= 0.25 else "MISSED"
+        print(f"\ninbox, slowest URL: {inbox / bare:.2f}x the bare view (target 0.25x: {verdict})")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--panels", type=int, default=10_000)
+    parser.add_argument("--reuse", action="store_true", help="measure the loaded database")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per URL")
+    parser.add_argument("--port", type=int, default=8097)
+    args = parser.parse_args()
+    media = tempfile.mkdtemp(prefix="labpanel-bench-pages-")
+    try:
+        if not args.reuse:
+            load(args.panels, media)
+        measure(args.port, media, args.duration)
+    finally:
+        shutil.rmtree(media, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
