@@ -125,9 +125,13 @@ class PreparedRule:
         self.critical_low_text = "" if rule.critical_low is None else plain(rule.critical_low)
         self.critical_high_text = "" if rule.critical_high is None else plain(rule.critical_high)
         # Each exact verdict: the code, the words after the value ("12.4" + " > 7.4 (upper
-        # limit, inclusive)"), and the same words followed by the source.
-        self.verdict_hh = self._verdict(_HH, f" ≥ {self.critical_high_text} (critical high limit)")
-        self.verdict_ll = self._verdict(_LL, f" ≤ {self.critical_low_text} (critical low limit)")
+        # limit, inclusive)"), and the same words followed by the interval's source. A critical
+        # limit is the lab's own setting, not part of the published interval: its verdict never
+        # names the interval's source as if it had set the limit (interpret.py ``_CRITICAL``).
+        hh = f" ≥ {self.critical_high_text} (critical high limit set by the laboratory)"
+        ll = f" ≤ {self.critical_low_text} (critical low limit set by the laboratory)"
+        self.verdict_hh = (_HH, hh, hh)
+        self.verdict_ll = (_LL, ll, ll)
         self.verdict_h = self._verdict(
             _H,
             f" > {self.high_text} (upper limit, inclusive)"
@@ -274,13 +278,13 @@ def classify_censored(
             return (
                 _HH,
                 f"{shown}: every possible value is ≥ {prepared.critical_high_text} "
-                "(critical high limit)",
+                "(critical high limit set by the laboratory)",
             )
         if code is _LL:
             return (
                 _LL,
                 f"{shown}: every possible value is ≤ {prepared.critical_low_text} "
-                "(critical low limit)",
+                "(critical low limit set by the laboratory)",
             )
     if below and all(code is _L or code is _LL for code in codes):
         note = (

@@ -52,6 +52,7 @@ from reference_ranges.engine.rule_index import Choice, RuleIndex, index_for, loo
 from reference_ranges.engine.types import (
     Comparator,
     Interpretation,
+    InterpretationCode,
     Measurement,
     PatientContext,
     RuleSet,
@@ -59,6 +60,10 @@ from reference_ranges.engine.types import (
 from reference_ranges.engine.units import convert
 
 __all__ = ["format_interval", "interpret"]
+
+# A critical limit is the laboratory's own setting, not part of the published interval: its
+# verdict is not followed by the interval's source, as if that source had set the limit.
+_CRITICAL = frozenset({InterpretationCode.CRITICAL_HIGH, InterpretationCode.CRITICAL_LOW})
 
 _EQ = Comparator.EQ
 
@@ -91,7 +96,8 @@ def _evaluate(index: RuleIndex, choice: Choice, measurement: Measurement) -> Int
         or measurement.dilution_factor is not None
     ):
         reason += measurement_notes(measurement)
-    reason += prepared.suffix
+    if code not in _CRITICAL:
+        reason += prepared.suffix
     if conversion_text is not None:
         reason = f"{conversion_text}; {reason}"
     ruleset = index.ruleset

@@ -141,7 +141,7 @@ def test_no_rule_is_neither_abnormal_nor_flagged() -> None:
             Comparator.LT,
             "2",
             LL,
-            "<2: every possible value is ≤ 2 (critical low limit)",
+            "<2: every possible value is ≤ 2 (critical low limit set by the laboratory)",
         ),
         (
             "above a ULOQ at the critical high limit is critical",
@@ -149,7 +149,7 @@ def test_no_rule_is_neither_abnormal_nor_flagged() -> None:
             Comparator.GT,
             "5000",
             HH,
-            ">5000: every possible value is ≥ 5000 (critical high limit)",
+            ">5000: every possible value is ≥ 5000 (critical high limit set by the laboratory)",
         ),
         (
             "above a ULOQ beyond the critical high limit is critical",
@@ -157,7 +157,7 @@ def test_no_rule_is_neither_abnormal_nor_flagged() -> None:
             Comparator.GT,
             "5000",
             HH,
-            ">5000: every possible value is ≥ 1000 (critical high limit)",
+            ">5000: every possible value is ≥ 1000 (critical high limit set by the laboratory)",
         ),
         (
             "above a ULOQ above the upper limit, no critical limit",
@@ -220,7 +220,9 @@ def test_judges_a_censored_value_by_every_value_it_could_stand_for(
     result = _one(_m(value, comparator), _rule(**limits))
 
     assert result.code is code
-    assert result.reason == f"{reason} — {ARUP}"
+    # A critical limit is the laboratory's: its verdict does not name the interval's source.
+    critical = code in (InterpretationCode.CRITICAL_HIGH, InterpretationCode.CRITICAL_LOW)
+    assert result.reason == (reason if critical else f"{reason} — {ARUP}")
 
 
 def test_keeps_the_comparator_end_to_end() -> None:
@@ -326,7 +328,9 @@ def test_names_the_measuring_range_and_dilution_in_the_reason(
     result = _one(_m(value, **extra))
 
     assert result.code is code
-    assert result.reason == f"{reason} — {ARUP}"
+    # A critical limit is the laboratory's: its verdict does not name the interval's source.
+    critical = code in (InterpretationCode.CRITICAL_HIGH, InterpretationCode.CRITICAL_LOW)
+    assert result.reason == (reason if critical else f"{reason} — {ARUP}")
 
 
 def test_a_censored_value_at_its_lloq_needs_no_measuring_range_remark() -> None:

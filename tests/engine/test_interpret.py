@@ -173,8 +173,20 @@ WITH_CRITICALS = {
             "1410.41 > 1410.4 (upper limit, inclusive)",
         ),
         ("sIL-2R mid interval", SIL2R, "800", N, "800 within 266.5–1410.4 pg/mL"),
-        ("at critical high", WITH_CRITICALS, "1000", HH, "1000 ≥ 1000 (critical high limit)"),
-        ("beyond critical high", WITH_CRITICALS, "5000", HH, "5000 ≥ 1000 (critical high limit)"),
+        (
+            "at critical high",
+            WITH_CRITICALS,
+            "1000",
+            HH,
+            "1000 ≥ 1000 (critical high limit set by the laboratory)",
+        ),
+        (
+            "beyond critical high",
+            WITH_CRITICALS,
+            "5000",
+            HH,
+            "5000 ≥ 1000 (critical high limit set by the laboratory)",
+        ),
         (
             "just inside critical high",
             WITH_CRITICALS,
@@ -182,8 +194,20 @@ WITH_CRITICALS = {
             H,
             "999.99 > 100 (upper limit, inclusive)",
         ),
-        ("at critical low", WITH_CRITICALS, "2", LL, "2 ≤ 2 (critical low limit)"),
-        ("beyond critical low", WITH_CRITICALS, "0.5", LL, "0.5 ≤ 2 (critical low limit)"),
+        (
+            "at critical low",
+            WITH_CRITICALS,
+            "2",
+            LL,
+            "2 ≤ 2 (critical low limit set by the laboratory)",
+        ),
+        (
+            "beyond critical low",
+            WITH_CRITICALS,
+            "0.5",
+            LL,
+            "0.5 ≤ 2 (critical low limit set by the laboratory)",
+        ),
         (
             "just inside critical low",
             WITH_CRITICALS,
@@ -200,7 +224,9 @@ def test_flags_exact_value_against_published_limits(
     result = _one(_rule(**limits), value)
 
     assert result.code is code
-    assert result.reason == f"{reason} — {ARUP}"
+    # A critical limit is the laboratory's: its verdict does not name the interval's source.
+    critical = code in (InterpretationCode.CRITICAL_HIGH, InterpretationCode.CRITICAL_LOW)
+    assert result.reason == (reason if critical else f"{reason} — {ARUP}")
 
 
 @pytest.mark.parametrize(
@@ -285,7 +311,7 @@ def test_flags_exact_value_against_published_limits(
             WITH_CRITICALS,
             "<2",
             LL,
-            "<2: every possible value is ≤ 2 (critical low limit)",
+            "<2: every possible value is ≤ 2 (critical low limit set by the laboratory)",
         ),
         (
             "below-range result partly above critical low",
@@ -337,21 +363,21 @@ def test_flags_exact_value_against_published_limits(
             {"high": Decimal("2.5"), "critical_high": Decimal("1000")},
             ">5000",
             HH,
-            ">5000: every possible value is ≥ 1000 (critical high limit)",
+            ">5000: every possible value is ≥ 1000 (critical high limit set by the laboratory)",
         ),
         (
             "greater-or-equal exactly at critical high",
             {"high": Decimal("2.5"), "critical_high": Decimal("1000")},
             ">=1000",
             HH,
-            "≥1000: every possible value is ≥ 1000 (critical high limit)",
+            "≥1000: every possible value is ≥ 1000 (critical high limit set by the laboratory)",
         ),
         (
             "greater-than exactly at critical high",
             {"high": Decimal("2.5"), "critical_high": Decimal("1000")},
             ">1000",
             HH,
-            ">1000: every possible value is ≥ 1000 (critical high limit)",
+            ">1000: every possible value is ≥ 1000 (critical high limit set by the laboratory)",
         ),
         (
             "above-range result just under critical high",
@@ -436,7 +462,9 @@ def test_judges_censored_result_by_every_value_it_could_stand_for(
     result = _one(_rule(**limits), value)
 
     assert result.code is code
-    assert result.reason == f"{reason} — {ARUP}"
+    # A critical limit is the laboratory's: its verdict does not name the interval's source.
+    critical = code in (InterpretationCode.CRITICAL_HIGH, InterpretationCode.CRITICAL_LOW)
+    assert result.reason == (reason if critical else f"{reason} — {ARUP}")
 
 
 FEMALE_RULE = _rule(key="il6-f", sex=Sex.FEMALE, high=Decimal("5"))
