@@ -43,7 +43,7 @@ import psycopg
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(BASE_DIR), str(BASE_DIR / "bench")]
 
-from report_cases import CASES, case_payloads  # noqa: E402
+from report_cases import CASES, case_payloads, measuring_ranges_record  # noqa: E402
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = os.environ.get("BENCH_DATABASE", "labpanel_bench_render")
@@ -78,29 +78,9 @@ def _configure() -> dict[str, str]:
 
 
 def _measuring_ranges() -> None:
-    """The demo lab's IL-6 and IL-10 assays measure 1.5-5000 pg/mL (the extrapolated case).
-
-    Written straight to the table with a past ``effective_from``: the service records a range
-    only from today on (never retroactively), and the cases are collected in November 2026.
-    """
-    from datetime import date
-    from decimal import Decimal
-
     from labpanel.accounts.models import StaffMember
-    from reference_ranges.models import Analyte, AssayMeasuringRange
 
-    lab = StaffMember.objects.get(user__username="lab.tech").lab
-    for code in ("IL6", "IL10"):
-        AssayMeasuringRange.objects.create(
-            lab=lab,
-            analyte=Analyte.objects.get(code=code),
-            assay="Demo bead assay",
-            lloq=Decimal("1.5"),
-            uloq=Decimal("5000"),
-            unit="pg/mL",
-            effective_from=date(2026, 1, 1),
-            source="bench/report_render.py",
-        )
+    measuring_ranges_record(StaffMember.objects.get(user__username="lab.tech").lab)
 
 
 def _post_cases(copies: int) -> dict[str, list[int]]:

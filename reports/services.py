@@ -37,6 +37,7 @@ from panels.models import Panel, ReviewState
 from reports.document_builder import report_document_build
 from reports.models import FailureKind, Report, ReportStage, ReportStatus
 from reports.rendering import RenderError, render_pdf
+from reports.selectors import report_source_get
 
 logger = logging.getLogger(__name__)
 
@@ -261,7 +262,9 @@ def report_retry(*, report_id: int, user: AbstractBaseUser | AnonymousUser) -> R
     return report
 
 
-def _claim(*, report_id: int, now: datetime) -> Report | None:
+def _claim(*, report_id: int, now: datetime) -> bool:
+    """Mark report ``report_id`` rendering if it is pending, or rendering for longer than a
+    render may take (its worker died); False when it is not claimable."""
     stale_before = now - settings.REPORT_RENDER_STALE_AFTER
     claimed = Report.objects.filter(
         Q(status=ReportStatus.PENDING)
@@ -274,9 +277,7 @@ def _claim(*, report_id: int, now: datetime) -> Report | None:
         dispatch_failed_at=None,
         updated_at=now,
     )
-    if not claimed:
-        return None
-    return Report.objects.select_related("panel").get(pk=report_id)
+    return bool(claimed)
 
 
 def _release(*, report_id: int) -> None:
@@ -292,12 +293,14 @@ def report_render(*, report_id: int) -> None:
     Raises ``ReportStorageUnavailable`` for transient failures (the task retries), and marks
     the report failed for terminal ones (``RenderError``: bad data or a broken template).
     """
-    report = _claim(report_id=report_id, now=timezone.now())
-    if report is None:
+    if not _claim(report_id=report_id, now=timezone.now()):
         logger.info("report.render.skipped report_id=%s", report_id)
         return
+    # Read after the claim committed: the report as claimed, and all the document shows.
+    source = report_source_get(report_id=report_id)
+    report = source.report
     logger.info("report.render.start report_id=%s attempt=%s", report.pk, report.attempts)
-    document = report_document_build(report=report, reported_at=timezone.now())
+    document = report_document_build(report=report, reported_at=timezone.now(), source=source)
     try:
         pdf_bytes = render_pdf(document)
     except RenderError as error:
