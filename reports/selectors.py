@@ -107,8 +107,8 @@ def report_source_for(*, report: Report) -> ReportSource:
 def report_source_get(*, report_id: int, one_statement: bool = True) -> ReportSource:
     """The source of report ``report_id``, for the worker (which acts for the lab).
 
-    On PostgreSQL, in ONE statement answering one JSON value (``_source_sql``), rebuilt into
-    the instances the ORM would have read (``reports.json_rows``); elsewhere (SQLite, the
+    On PostgreSQL, in ONE statement answering one JSON value (``report_source_sql``), rebuilt
+    into the instances the ORM would have read (``reports.json_rows``); elsewhere (SQLite, the
     embedded default) or with ``one_statement=False``, with the ORM's reads. Raises
     ``Report.DoesNotExist``.
     """
@@ -116,13 +116,23 @@ def report_source_get(*, report_id: int, one_statement: bool = True) -> ReportSo
         return report_source_for(report=Report.objects.get(pk=report_id))
     with connection.cursor() as cursor:
         cursor.execute(
-            _source_sql(),
-            [PatientEventKind.TOCILIZUMAB, FindingStatus.NOT_EVALUATED, report_id],
+            report_source_sql(report_rows=f'"{Report._meta.db_table}"'),
+            report_source_params(report_id=report_id),
         )
         row = cursor.fetchone()
     if row is None:
         raise Report.DoesNotExist(f"report {report_id} does not exist")
-    return _source_from_json(orjson.loads(row[0]))
+    return report_source_parse(row[0])
+
+
+def report_source_params(*, report_id: int) -> list[Any]:
+    """The parameters of ``report_source_sql``, in order."""
+    return [PatientEventKind.TOCILIZUMAB, FindingStatus.NOT_EVALUATED, report_id]
+
+
+def report_source_parse(text: str) -> ReportSource:
+    """The source from the JSON text ``report_source_sql`` answered."""
+    return _source_from_json(orjson.loads(text))
 
 
 def _object_or_null(model: type[models.Model], alias: str) -> str:
@@ -130,11 +140,15 @@ def _object_or_null(model: type[models.Model], alias: str) -> str:
 
 
 @cache
-def _source_sql() -> str:
-    """What ``report_source_get`` reads, as one JSON object (``json``: quicker to build than
-    ``jsonb``). Only the models' own table and column names are written into it; the values
-    are parameters: the tocilizumab event kind, the finding status "not evaluated", the report
-    id."""
+def report_source_sql(*, report_rows: str) -> str:
+    """The one statement of ``report_source_get``: everything a report shows as one JSON object
+    (``json``: quicker to build than ``jsonb``), or no row when the report is not found.
+
+    The report's row is read from ``report_rows``: the reports table, or a common table
+    expression with its columns that the caller puts before this statement (the render
+    service's claim, ``UPDATE ... RETURNING``). Only the models' own table and column names are
+    written into it; the values are parameters (``report_source_params``): the tocilizumab
+    event kind, the finding status "not evaluated", the report id."""
     table = {
         model: model._meta.db_table
         for model in (
@@ -202,7 +216,7 @@ SELECT json_build_object(
         )
     )
 )::text
-FROM "{table[Report]}" r
+FROM {report_rows} r
 JOIN "{table[Panel]}" p ON p."id" = r."panel_id"
 JOIN "{table[Lab]}" l ON l."id" = p."lab_id"
 JOIN "{table[Patient]}" pt ON pt."id" = p."patient_id"

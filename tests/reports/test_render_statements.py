@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 from pypdf import PdfReader
 from rest_framework.test import APIClient
@@ -182,7 +182,7 @@ def test_source_without_one_statement_is_the_orm_reads(
 
 
 @pytest.mark.parametrize("slug", ["cart-day3-crs", "serial", "amended", "clinical-inputs"])
-def test_rendering_a_report_takes_six_statements(
+def test_rendering_a_report_takes_five_statements(
     post_case: Callable[[Case], Report], django_assert_num_queries: Any, slug: str
 ) -> None:
     # given: a pending report (the amended case: the CORRECTED one)
@@ -190,13 +190,14 @@ def test_rendering_a_report_takes_six_statements(
     assert report.status == ReportStatus.PENDING
 
     # when
-    with django_assert_num_queries(6) as captured:
+    with django_assert_num_queries(5) as captured:
         report_render(report_id=report.pk)
 
-    # then: claim; read everything in one statement; then, in one transaction (a savepoint
-    # inside the test's), mark it ready and record its event
+    # then: claim it and read everything it shows in one statement (UPDATE ... RETURNING into
+    # the read); then, in one transaction (a savepoint inside the test's), mark it ready and
+    # record its event
     verbs = [query["sql"].split(None, 1)[0].upper() for query in captured.captured_queries]
-    assert verbs == ["UPDATE", "SELECT", "SAVEPOINT", "UPDATE", "INSERT", "RELEASE"]
+    assert verbs == ["WITH", "SAVEPOINT", "UPDATE", "INSERT", "RELEASE"]
     report.refresh_from_db()
     assert report.status == ReportStatus.READY
 
@@ -209,3 +210,50 @@ def test_a_report_not_claimable_costs_one_statement(
 
     with django_assert_num_queries(1):
         report_render(report_id=report.pk)
+
+
+def test_the_one_statement_claim_takes_a_report_left_rendering_only_once_it_is_stale(
+    post_case: Callable[[Case], Report], settings: Any
+) -> None:
+    # given: two reports left rendering, one by a worker that died long ago, one just now
+    stale, recent = (post_case(CASES_BY_SLUG[slug]) for slug in ("child", "converted"))
+    now = timezone.now()
+    Report.objects.filter(pk=stale.pk).update(
+        status=ReportStatus.RENDERING,
+        attempts=1,
+        rendering_started_at=now - settings.REPORT_RENDER_STALE_AFTER * 2,
+    )
+    Report.objects.filter(pk=recent.pk).update(
+        status=ReportStatus.RENDERING, attempts=1, rendering_started_at=now
+    )
+
+    # when
+    report_render(report_id=stale.pk)
+    report_render(report_id=recent.pk)
+
+    # then: the stale one is claimed again (its second attempt) and issued; the other waits
+    stale.refresh_from_db()
+    recent.refresh_from_db()
+    assert (stale.status, stale.attempts) == (ReportStatus.READY, 2)
+    assert (recent.status, recent.attempts) == (ReportStatus.RENDERING, 1)
+
+
+def test_elsewhere_than_postgresql_the_render_claims_then_reads_with_the_orm(
+    post_case: Callable[[Case], Report],
+    django_assert_num_queries: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: the database says it is not PostgreSQL (SQLite, the embedded default)
+    report = post_case(CASES_BY_SLUG["cart-day3-crs"])
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+
+    # when
+    with django_assert_num_queries(13) as captured:
+        report_render(report_id=report.pk)
+
+    # then: the claim, the report, the panel's reads (panel, its two users, its results, the
+    # replaced ones, its findings), the tocilizumab dose, then the same transaction
+    verbs = [query["sql"].split(None, 1)[0].upper() for query in captured.captured_queries]
+    assert verbs == ["UPDATE", *["SELECT"] * 8, "SAVEPOINT", "UPDATE", "INSERT", "RELEASE"]
+    report.refresh_from_db()
+    assert report.status == ReportStatus.READY
