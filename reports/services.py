@@ -36,9 +36,11 @@ from labpanel.events.services import event_record
 from labpanel.exceptions import Conflict
 from panels.models import Panel, ReviewState
 from reports.document_builder import report_document_build
+from reports.json_rows import prepared_fetch_one
 from reports.models import FailureKind, Report, ReportStage, ReportStatus
 from reports.rendering import RenderError, render_pdf
 from reports.selectors import (
+    REPORT_SOURCE_TYPES,
     ReportSource,
     report_source_get,
     report_source_params,
@@ -290,9 +292,22 @@ def _claim(*, report_id: int, now: datetime) -> bool:
     return bool(claimed)
 
 
+# The PostgreSQL types of _claim_and_read_sql's claim parameters.
+_CLAIM_TYPES = (
+    "text",
+    "timestamptz",
+    "timestamptz",
+    "bigint",
+    "text",
+    "text",
+    "timestamptz",
+)
+
+
 @cache
 def _claim_and_read_sql() -> str:
-    """``_claim``'s update, its row RETURNING into ``report_source_sql``: one statement."""
+    """``_claim``'s update, its row RETURNING into ``report_source_sql``: one statement,
+    prepared once per database session (``reports.json_rows.prepared_fetch_one``)."""
     table = Report._meta.db_table
     claim = f"""
 WITH claimed AS (
@@ -322,9 +337,12 @@ def _claim_and_read(*, report_id: int, now: datetime) -> ReportSource | None:
         ReportStatus.RENDERING,
         now - settings.REPORT_RENDER_STALE_AFTER,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_claim_and_read_sql(), claim + report_source_params(report_id=report_id))
-        row = cursor.fetchone()
+    row = prepared_fetch_one(
+        name="labpanel_report_claim_and_read",
+        sql=_claim_and_read_sql(),
+        types=_CLAIM_TYPES + REPORT_SOURCE_TYPES,
+        params=claim + report_source_params(report_id=report_id),
+    )
     return None if row is None else report_source_parse(row[0])
 
 

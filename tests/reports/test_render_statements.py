@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection, models
+from django.db import ProgrammingError, connection, models, transaction
 from django.utils import timezone
 from pypdf import PdfReader
 from rest_framework.test import APIClient
 
 from labpanel.accounts.models import Lab, StaffMember
+from reports import json_rows
 from reports.document_builder import report_document_build
 from reports.models import Report, ReportStage, ReportStatus
 from reports.rendering import ReportDocument, render_pdf
@@ -185,7 +186,9 @@ def test_source_without_one_statement_is_the_orm_reads(
 def test_rendering_a_report_takes_five_statements(
     post_case: Callable[[Case], Report], django_assert_num_queries: Any, slug: str
 ) -> None:
-    # given: a pending report (the amended case: the CORRECTED one)
+    # given: a pending report (the amended case: the CORRECTED one), and a database session
+    # that rendered a report before (its statement is prepared)
+    report_render(report_id=post_case(CASES_BY_SLUG["all-normal"]).pk)
     report = post_case(CASES_BY_SLUG[slug])
     assert report.status == ReportStatus.PENDING
 
@@ -193,13 +196,63 @@ def test_rendering_a_report_takes_five_statements(
     with django_assert_num_queries(5) as captured:
         report_render(report_id=report.pk)
 
-    # then: claim it and read everything it shows in one statement (UPDATE ... RETURNING into
-    # the read); then, in one transaction (a savepoint inside the test's), mark it ready and
-    # record its event
+    # then: claim it and read everything it shows in one prepared statement (UPDATE ...
+    # RETURNING into the read); then, in one transaction (a savepoint inside the test's), mark
+    # it ready and record its event
     verbs = [query["sql"].split(None, 1)[0].upper() for query in captured.captured_queries]
-    assert verbs == ["WITH", "SAVEPOINT", "UPDATE", "INSERT", "RELEASE"]
+    assert verbs == ["EXECUTE", "SAVEPOINT", "UPDATE", "INSERT", "RELEASE"]
     report.refresh_from_db()
     assert report.status == ReportStatus.READY
+
+
+def test_a_database_session_prepares_the_render_statement_once(
+    post_case: Callable[[Case], Report], django_assert_num_queries: Any
+) -> None:
+    # given: a session that has not prepared it (a new one)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    json_rows._PREPARED.pop(connection.connection, None)
+    first, second = (post_case(CASES_BY_SLUG[slug]) for slug in ("child", "converted"))
+
+    # when
+    with django_assert_num_queries(6) as captured:
+        report_render(report_id=first.pk)
+    with django_assert_num_queries(5):
+        report_render(report_id=second.pk)
+
+    # then
+    assert captured.captured_queries[0]["sql"].startswith("PREPARE ")
+    assert Report.objects.filter(status=ReportStatus.READY).count() == 2
+
+
+def test_a_lost_prepared_statement_is_an_error_inside_a_transaction(db: None) -> None:
+    statement: dict[str, Any] = {
+        "name": "labpanel_test_sum",
+        "sql": "SELECT %s::int + 1",
+        "types": ["int"],
+    }
+    assert json_rows.prepared_fetch_one(**statement, params=[1]) == (2,)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE labpanel_test_sum")
+
+    with pytest.raises(ProgrammingError), transaction.atomic():
+        json_rows.prepared_fetch_one(**statement, params=[1])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_prepared_statement_is_prepared_again_outside_a_transaction() -> None:
+    # given: the worker's case (autocommit), the session lost the statement it prepared
+    statement: dict[str, Any] = {
+        "name": "labpanel_test_sum",
+        "sql": "SELECT %s::int + 1",
+        "types": ["int"],
+    }
+    assert json_rows.prepared_fetch_one(**statement, params=[1]) == (2,)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE labpanel_test_sum")
+
+    # when, then
+    assert json_rows.prepared_fetch_one(**statement, params=[41]) == (42,)
 
 
 def test_a_report_not_claimable_costs_one_statement(
