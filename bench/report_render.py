@@ -3,20 +3,21 @@
 Issue 11 ("speed stays"): what the report shows must not cost the worker its throughput. On a
 fresh PostgreSQL database (``BENCH_DATABASE``, default ``labpanel_bench_render``; broker
 ``BENCH_BROKER_URL``, default Redis db 9) this runs ``--rounds`` rounds, each alternating the
-two phases so that a change in the machine's load hits both alike:
+two phases, so that the machine's load (other processes) weighs on both sides of a ratio alike
+and a burst of it spoils one round, which the median leaves out:
 
 1. post a batch, the eight cases of ``bench/report_cases.py`` (``--copies`` of each), through
    the JSON API while no worker runs;
 2. start one Celery worker process (``--concurrency 1``, as ``make worker`` but with one
    process) on a private Redis queue, measure its rate from the batch's own ``rendered_at``
    times (first to last, so start-up is not counted), and stop it;
-3. build the same reports' documents and render them with the bare layout
+3. build the same reports' documents (not timed) and render them with the bare layout
    (``reports.rendering.render_pdf``) in this process: the limit the worker is held to.
 
 It prints each round's rates and ratio, and the median ratio (the figure held to ≥ 0.8×).
 
-    .venv/bin/python bench/report_render.py                 # 3 rounds of 8 cases × 5 copies
-    .venv/bin/python bench/report_render.py --copies 8 --rounds 5 --png var/cases
+    .venv/bin/python bench/report_render.py                 # 5 rounds of 8 cases × 5 copies
+    .venv/bin/python bench/report_render.py --copies 8 --rounds 3 --png var/cases
 
 The measured batches are the reports made on submission (PRELIMINARY: nobody has verified
 them). Afterwards the director verifies and releases the last round's cases (FINAL) and the
@@ -215,7 +216,7 @@ def _worker_phase(env: dict[str, str], expected: int, timeout: float) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--copies", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--png", type=Path, default=None)
     arguments = parser.parse_args()
 
