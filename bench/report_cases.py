@@ -2,7 +2,9 @@
 
 Each case is a list of steps: panels posted in order (earlier panels make the history of the
 last one), and optionally an amendment of the last panel. ``bench/report_render.py`` posts them
-through the API, renders their reports with a real worker and writes each one's PDF and PNGs.
+through the API, renders their reports with a real worker and writes each one's PDF and PNGs;
+``tests/reports/test_render_statements.py`` builds their documents both ways the worker can read
+them. ``measuring_ranges_record`` gives a lab the assay limits the extrapolated case needs.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from labpanel.accounts.models import Lab
 
 INFUSION = datetime.fromisoformat("2026-11-10T09:00:00+00:00")
 
@@ -194,3 +199,31 @@ def case_payloads(case: Case, *, clinician: str) -> list[dict[str, Any]]:
             }
         )
     return payloads
+
+
+# The demo bead assay's measuring range of IL-6 and IL-10 (the extrapolated case).
+MEASURING_RANGES = (("IL6", "1.5", "5000"), ("IL10", "1.5", "5000"))
+
+
+def measuring_ranges_record(lab: Lab) -> None:
+    """``lab``'s IL-6 and IL-10 assays measure 1.5-5000 pg/mL (the extrapolated case).
+
+    Written straight to the table with a past ``effective_from``: the service records a range
+    only from today on (never retroactively), and the cases are collected in November 2026.
+    """
+    from datetime import date
+    from decimal import Decimal
+
+    from reference_ranges.models import Analyte, AssayMeasuringRange
+
+    for code, lloq, uloq in MEASURING_RANGES:
+        AssayMeasuringRange.objects.create(
+            lab=lab,
+            analyte=Analyte.objects.get(code=code),
+            assay="Demo bead assay",
+            lloq=Decimal(lloq),
+            uloq=Decimal(uloq),
+            unit="pg/mL",
+            effective_from=date(2026, 1, 1),
+            source="bench/report_cases.py",
+        )

@@ -1,20 +1,29 @@
 """The worker's report rate against a bare reportlab render of the same documents, same run.
 
 Issue 11 ("speed stays"): what the report shows must not cost the worker its throughput. On a
-fresh PostgreSQL database this posts the eight cases of ``bench/report_cases.py`` (``--copies``
-of each) through the JSON API while no worker runs, then starts one Celery worker process
-(``--concurrency 1``, as ``make worker`` but with one process) on a private Redis queue and
-measures its rate from the reports' own ``rendered_at`` times (first to last, so start-up is not
-counted). It then builds the same reports' documents and renders them with the bare layout
-(``reports.rendering.render_pdf``) in this process: the limit the worker is held to (≥ 0.8×).
+fresh PostgreSQL database (``BENCH_DATABASE``, default ``labpanel_bench_render``; broker
+``BENCH_BROKER_URL``, default Redis db 9) this runs ``--rounds`` rounds, each alternating the
+two phases, so that the machine's load (other processes) weighs on both sides of a ratio alike
+and a burst of it spoils one round, which the median leaves out:
 
-    .venv/bin/python bench/report_render.py                 # 8 cases × 5 copies
-    .venv/bin/python bench/report_render.py --copies 10 --png var/cases
+1. post a batch, the eight cases of ``bench/report_cases.py`` (``--copies`` of each), through
+   the JSON API while no worker runs;
+2. start one Celery worker process (``--concurrency 1``, as ``make worker`` but with one
+   process) on a private Redis queue, measure its rate from the batch's own ``rendered_at``
+   times (first to last, so start-up is not counted), and stop it;
+3. build the same reports' documents (not timed) and render them with the bare layout
+   (``reports.rendering.render_pdf``) in this process: the limit the worker is held to.
 
-The measured batch is the reports made on submission (PRELIMINARY: nobody has verified them);
-the director then verifies and releases every case (FINAL) and the amended case is corrected
-after release (CORRECTED). ``--png DIR`` writes each case's latest report as
-``DIR/<case>.pdf`` and ``DIR/<case>-<page>.png`` (pdftoppm) to look at.
+It prints each round's rates and ratio, and the median ratio (the figure held to ≥ 0.8×).
+
+    .venv/bin/python bench/report_render.py                 # 5 rounds of 8 cases × 5 copies
+    .venv/bin/python bench/report_render.py --copies 8 --rounds 3 --png var/cases
+
+The measured batches are the reports made on submission (PRELIMINARY: nobody has verified
+them). Afterwards the director verifies and releases the last round's cases (FINAL) and the
+amended case is corrected after release (CORRECTED), rendered by a worker but not measured.
+``--png DIR`` writes each case's latest report as ``DIR/<case>.pdf`` and
+``DIR/<case>-<page>.png`` (pdftoppm) to look at.
 """
 
 from __future__ import annotations
@@ -35,10 +44,11 @@ import psycopg
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(BASE_DIR), str(BASE_DIR / "bench")]
 
-from report_cases import CASES, case_payloads  # noqa: E402
+from report_cases import CASES, case_payloads, measuring_ranges_record  # noqa: E402
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-DATABASE = "labpanel_bench_render"
+DATABASE = os.environ.get("BENCH_DATABASE", "labpanel_bench_render")
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/9")
 
 
 def _configure() -> dict[str, str]:
@@ -48,7 +58,7 @@ def _configure() -> dict[str, str]:
     var_dir = tempfile.mkdtemp(prefix="labpanel-bench-render-")
     env = {
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/9",
+        "CELERY_BROKER_URL": BROKER_URL,
         "CELERY_TASK_DEFAULT_QUEUE": f"labpanel-bench-render-{uuid.uuid4().hex[:8]}",
         "LABPANEL_VAR_DIR": var_dir,
         "LABPANEL_LOG_LEVEL": "WARNING",
@@ -69,29 +79,9 @@ def _configure() -> dict[str, str]:
 
 
 def _measuring_ranges() -> None:
-    """The demo lab's IL-6 and IL-10 assays measure 1.5-5000 pg/mL (the extrapolated case).
-
-    Written straight to the table with a past ``effective_from``: the service records a range
-    only from today on (never retroactively), and the cases are collected in November 2026.
-    """
-    from datetime import date
-    from decimal import Decimal
-
     from labpanel.accounts.models import StaffMember
-    from reference_ranges.models import Analyte, AssayMeasuringRange
 
-    lab = StaffMember.objects.get(user__username="lab.tech").lab
-    for code in ("IL6", "IL10"):
-        AssayMeasuringRange.objects.create(
-            lab=lab,
-            analyte=Analyte.objects.get(code=code),
-            assay="Demo bead assay",
-            lloq=Decimal("1.5"),
-            uloq=Decimal("5000"),
-            unit="pg/mL",
-            effective_from=date(2026, 1, 1),
-            source="bench/report_render.py",
-        )
+    measuring_ranges_record(StaffMember.objects.get(user__username="lab.tech").lab)
 
 
 def _post_cases(copies: int) -> dict[str, list[int]]:
@@ -178,7 +168,7 @@ def _bare(report_ids: list[int]) -> tuple[float, dict[str, float]]:
     from reports.models import Report
     from reports.rendering import render_pdf
 
-    reports = list(Report.objects.filter(pk__in=report_ids).order_by("pk"))
+    reports = list(Report.objects.filter(pk__in=report_ids).select_related("panel").order_by("pk"))
     documents = [
         report_document_build(report=r, reported_at=r.rendered_at or r.created_at) for r in reports
     ]
@@ -212,36 +202,59 @@ def _write_pngs(reported: dict[str, list[int]], folder: Path) -> None:
     print(f"PDFs and PNGs in {folder}")
 
 
+def _worker_phase(env: dict[str, str], expected: int, timeout: float) -> None:
+    """One worker process renders what waits in the queue (``expected`` reports ready), then
+    stops."""
+    worker = _worker(env)
+    try:
+        _wait_rendered(expected, timeout=timeout)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--copies", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--png", type=Path, default=None)
     arguments = parser.parse_args()
 
     env = _configure()
     from reports.models import Report
 
-    reported = _post_cases(arguments.copies)
-    first_batch = list(Report.objects.values_list("pk", flat=True))
-    worker = _worker(env)
-    try:
-        _wait_rendered(len(first_batch), timeout=60 + 5 * len(first_batch))
-        _release(reported)
-        _wait_rendered(Report.objects.count(), timeout=120)
-        _amend(reported)
-        _wait_rendered(Report.objects.count(), timeout=120)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-    worker_rate = _worker_rate(first_batch)
-    bare_rate, per_case = _bare(first_batch)
-    print(f"{len(first_batch)} reports ({len(CASES)} cases × {arguments.copies})")
-    print(f"worker (1 process, end to end): {worker_rate:6.1f} reports/s")
-    print(f"bare render_pdf, same documents: {bare_rate:6.1f} reports/s")
-    print(f"ratio: {worker_rate / bare_rate:.2f}×")
+    batch_size = len(CASES) * arguments.copies
     print(
-        "bare render, median ms per case: " + ", ".join(f"{k} {v:.0f}" for k, v in per_case.items())
+        f"{arguments.rounds} rounds of {batch_size} reports ({len(CASES)} cases × "
+        f"{arguments.copies}); worker: 1 process, end to end; bare: render_pdf, same documents"
     )
+    ratios: list[float] = []
+    reported: dict[str, list[int]] = {}
+    for round_number in range(1, arguments.rounds + 1):
+        before = set(Report.objects.values_list("pk", flat=True))
+        reported = _post_cases(arguments.copies)
+        batch = sorted(set(Report.objects.values_list("pk", flat=True)) - before)
+        _worker_phase(env, Report.objects.count(), timeout=60 + 5 * len(batch))
+        worker_rate = _worker_rate(batch)
+        bare_rate, per_case = _bare(batch)
+        ratios.append(worker_rate / bare_rate)
+        print(
+            f"round {round_number}: worker {worker_rate:5.1f} reports/s, bare "
+            f"{bare_rate:5.1f} reports/s, ratio {ratios[-1]:.2f}×"
+        )
+    print(
+        f"median ratio: {statistics.median(ratios):.2f}× (each round: "
+        + ", ".join(f"{ratio:.2f}" for ratio in ratios)
+        + ")"
+    )
+    print(
+        "bare render, median ms per case (last round): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in per_case.items())
+    )
+    _release(reported)
+    _worker_phase(env, Report.objects.count(), timeout=120)
+    _amend(reported)
+    _worker_phase(env, Report.objects.count(), timeout=120)
     if arguments.png is not None:
         _write_pngs(reported, arguments.png)
     return 0

@@ -265,9 +265,8 @@ def anchor_event_for(*, patient_id: int, collected_at: datetime) -> PatientEvent
 
 
 def analyte_notes_for(*, patient_id: int, collected_at: datetime) -> dict[str, str]:
-    """What a reader must know about some analytes of a panel, from the patient's events: IL-6
-    measured after a recorded tocilizumab dose is raised artefactually (receptor blockade), so
-    it never reads as the patient's own IL-6."""
+    """What a reader must know about some analytes of a panel, from the patient's events (see
+    ``analyte_notes``)."""
     tocilizumab = (
         PatientEvent.objects.filter(
             patient_id=patient_id,
@@ -278,9 +277,16 @@ def analyte_notes_for(*, patient_id: int, collected_at: datetime) -> dict[str, s
         .values_list("occurred_at", flat=True)
         .first()
     )
-    if tocilizumab is None:
+    return analyte_notes(tocilizumab_at=tocilizumab)
+
+
+def analyte_notes(*, tocilizumab_at: datetime | None) -> dict[str, str]:
+    """What a reader must know about some analytes of a panel, given the last tocilizumab dose
+    recorded at or before its collection (``None``: none): IL-6 measured after tocilizumab is
+    raised artefactually (receptor blockade), so it never reads as the patient's own IL-6."""
+    if tocilizumab_at is None:
         return {}
-    given = timezone.localtime(tocilizumab).strftime("%Y-%m-%d %H:%M %Z")
+    given = timezone.localtime(tocilizumab_at).strftime("%Y-%m-%d %H:%M %Z")
     return {
         "IL6": (
             f"IL-6 measured after tocilizumab (given {given}): tocilizumab raises IL-6 "

@@ -1,4 +1,5 @@
-"""Assembles the plain ``ReportDocument`` the PDF layout draws, from stored rows.
+"""Assembles the plain ``ReportDocument`` the PDF layout draws, from stored rows (a
+``reports.selectors.ReportSource``: what the worker reads in one statement, or the ORM's reads).
 
 Formatting decisions live here (dates, names, flag words); the layout in ``reports.rendering``
 only draws what it is given. Values are shown exactly as reported, with their comparator.
@@ -12,7 +13,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from panels.interpretation import analyte_notes_for
+from panels.interpretation import analyte_notes
 from panels.models import Panel, Result
 from reference_ranges.engine import age_on
 from reference_ranges.models import Sex, SpecimenType
@@ -36,7 +37,7 @@ from reports.results_builder import (
     summary_lines,
     table_rows,
 )
-from reports.selectors import panel_get_for_rendering
+from reports.selectors import ReportSource, report_source_for
 from reports.trend_builder import trend_table
 
 NOT_STATED = "not stated"
@@ -133,20 +134,29 @@ def _amendment(report: Report) -> Amendment | None:
     )
 
 
-def report_document_build(*, report: Report, reported_at: datetime) -> ReportDocument:
-    return panel_document_build(
-        panel=panel_get_for_rendering(pk=report.panel_id), report=report, reported_at=reported_at
-    )
-
-
 def panel_document_build(*, panel: Panel, report: Report, reported_at: datetime) -> ReportDocument:
     """``report``'s document from ``panel`` already read with ``panels.selectors.panel_details``
     (the lab's panel page reads it once, with its review history, and shows the same table)."""
+    return report_document_build(
+        report=report,
+        reported_at=reported_at,
+        source=report_source_for(report=report, panel=panel),
+    )
+
+
+def report_document_build(
+    *, report: Report, reported_at: datetime, source: ReportSource | None = None
+) -> ReportDocument:
+    """The document of ``report``, from ``source`` (``reports.selectors.report_source_get``) or,
+    without it, from the ORM's reads for ``report``."""
+    if source is None:
+        source = report_source_for(report=report)
+    report, panel = source.report, source.panel
     patient = panel.patient
     # panel_details prefetches the replaced results as ``superseded``
     results = in_reported_order(list(panel.results.all()), getattr(panel, "superseded", []))
     marks = source_marks(results)
-    caveats = analyte_notes_for(patient_id=panel.patient_id, collected_at=panel.collected_at)
+    caveats = analyte_notes(tocilizumab_at=source.tocilizumab_at)
     method, instrument, lines = _measured_with(
         results,
         [result_line(result, marks, caveats.get(result.analyte.code, "")) for result in results],
@@ -176,7 +186,7 @@ def panel_document_build(*, panel: Panel, report: Report, reported_at: datetime)
         banner=banner(lines),
         notices=notices(lines),
         footnotes=footnotes(results, marks),
-        findings=finding_lines(panel),
+        findings=finding_lines(panel, analyte_names=source.analyte_names),
         family_summary=summary_lines(
             panel.summary.get("by_family", []), results, lines, by_role=False
         ),

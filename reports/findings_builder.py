@@ -62,14 +62,19 @@ def _provenance(panel: Panel, finding: Finding, clinical_names: frozenset[str]) 
     )
 
 
-def _not_evaluated_line(findings: list[Finding]) -> FindingLine:
+def _not_evaluated_line(
+    findings: list[Finding], analyte_names: Mapping[str, str] | None
+) -> FindingLine:
     """One line for every rule not evaluated: the rules, then what would let them be evaluated
     (results not measured, clinical data not supplied), in a clinician's words."""
     specs = clinical_inputs()
     missing = list(dict.fromkeys(name for f in findings for name in f.missing_inputs))
     clinical = [specs[name].label for name in missing if name in specs]
     codes = [name for name in missing if name not in specs]
-    analyte_names = dict(Analyte.objects.filter(code__in=codes).values_list("code", "short_name"))
+    if analyte_names is None:
+        analyte_names = dict(
+            Analyte.objects.filter(code__in=codes).values_list("code", "short_name")
+        )
     needs = []
     if codes:
         needs.append("results of " + ", ".join(analyte_names.get(code, code) for code in codes))
@@ -90,9 +95,12 @@ def _not_evaluated_line(findings: list[Finding]) -> FindingLine:
     )
 
 
-def finding_lines(panel: Panel) -> tuple[FindingLine, ...]:
+def finding_lines(
+    panel: Panel, *, analyte_names: Mapping[str, str] | None = None
+) -> tuple[FindingLine, ...]:
     """The findings section of ``panel``'s report, in rule order, the rules not evaluated last
-    and on one line."""
+    and on one line. ``analyte_names`` (code -> short name) names the analytes the rules not
+    evaluated lack; without it they are read when needed."""
     clinical_names = frozenset(clinical_inputs())
     lines = []
     not_evaluated = []
@@ -113,5 +121,5 @@ def finding_lines(panel: Panel) -> tuple[FindingLine, ...]:
             )
         )
     if not_evaluated:
-        lines.append(_not_evaluated_line(not_evaluated))
+        lines.append(_not_evaluated_line(not_evaluated, analyte_names))
     return tuple(lines)

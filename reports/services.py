@@ -4,9 +4,10 @@ A report becoming ready, or failing for good, writes its event (``labpanel.event
 transaction that records it.
 
 Rendering never holds a transaction or a row lock: the row is claimed with a conditional
-update, the PDF is drawn and stored outside any transaction, then a compare-and-set marks it
-ready. Running the render twice yields one report (idempotent), which is what makes
-``acks_late`` safe for the task.
+update (on PostgreSQL, the statement that claims it also reads everything the report shows:
+``reports.selectors.report_source_sql``), the PDF is drawn and stored outside any
+transaction, then a compare-and-set marks it ready. Running the render twice yields one report
+(idempotent), which is what makes ``acks_late`` safe for the task.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, OperationalError, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
@@ -37,8 +38,17 @@ from panels.critical import critical_alert_open
 from panels.models import Panel, ReviewState
 from reports.document_builder import report_document_build
 from reports.inbox_entries import inbox_entries_refresh
+from reports.json_rows import prepared_fetch_one
 from reports.models import FailureKind, Report, ReportStage, ReportStatus
 from reports.rendering import RenderError, render_pdf
+from reports.selectors import (
+    REPORT_SOURCE_TYPES,
+    ReportSource,
+    report_source_get,
+    report_source_params,
+    report_source_parse,
+    report_source_sql,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -277,22 +287,79 @@ def report_retry(*, report_id: int, user: AbstractBaseUser | AnonymousUser) -> R
     return report
 
 
-def _claim(*, report_id: int, now: datetime) -> Report | None:
-    stale_before = now - settings.REPORT_RENDER_STALE_AFTER
-    claimed = Report.objects.filter(
-        Q(status=ReportStatus.PENDING)
-        | Q(status=ReportStatus.RENDERING, rendering_started_at__lt=stale_before),
-        pk=report_id,
-    ).update(
+def _claimable(now: datetime) -> Q:
+    """Reports a render may claim: pending, or rendering for longer than a render may take (its
+    worker died)."""
+    return Q(status=ReportStatus.PENDING) | Q(
+        status=ReportStatus.RENDERING,
+        rendering_started_at__lt=now - settings.REPORT_RENDER_STALE_AFTER,
+    )
+
+
+def _claim(*, report_id: int, now: datetime) -> bool:
+    """Mark report ``report_id`` rendering if it is claimable; False when it is not."""
+    claimed = Report.objects.filter(_claimable(now), pk=report_id).update(
         status=ReportStatus.RENDERING,
         attempts=F("attempts") + 1,
         rendering_started_at=now,
         dispatch_failed_at=None,
         updated_at=now,
     )
-    if not claimed:
-        return None
-    return Report.objects.select_related("panel").get(pk=report_id)
+    return bool(claimed)
+
+
+# The PostgreSQL types of _claim_and_read_sql's claim parameters.
+_CLAIM_TYPES = (
+    "text",
+    "timestamptz",
+    "timestamptz",
+    "bigint",
+    "text",
+    "text",
+    "timestamptz",
+)
+
+
+@cache
+def _claim_and_read_sql() -> str:
+    """``_claim``'s update, its row RETURNING into ``report_source_sql``: one statement,
+    prepared once per database session (``reports.json_rows.prepared_fetch_one``)."""
+    table = Report._meta.db_table
+    claim = f"""
+WITH claimed AS (
+    UPDATE "{table}" SET "status" = %s, "attempts" = "attempts" + 1,
+        "rendering_started_at" = %s, "dispatch_failed_at" = NULL, "updated_at" = %s
+    WHERE "id" = %s
+        AND ("status" = %s OR ("status" = %s AND "rendering_started_at" < %s))
+    RETURNING *
+)"""  # noqa: S608 - the model's table name
+    return claim + report_source_sql(report_rows="claimed")
+
+
+def _claim_and_read(*, report_id: int, now: datetime) -> ReportSource | None:
+    """Claim report ``report_id`` (see ``_claimable``) and read what its document shows, as
+    claimed; None when it is not claimable. On PostgreSQL in one statement (the claim commits
+    with it); elsewhere the claim, then ``report_source_get``'s ORM reads."""
+    if connection.vendor != "postgresql":
+        if not _claim(report_id=report_id, now=now):
+            return None
+        return report_source_get(report_id=report_id, one_statement=False)
+    claim: list[Any] = [
+        ReportStatus.RENDERING,
+        now,
+        now,
+        report_id,
+        ReportStatus.PENDING,
+        ReportStatus.RENDERING,
+        now - settings.REPORT_RENDER_STALE_AFTER,
+    ]
+    row = prepared_fetch_one(
+        name="labpanel_report_claim_and_read",
+        sql=_claim_and_read_sql(),
+        types=_CLAIM_TYPES + REPORT_SOURCE_TYPES,
+        params=claim + report_source_params(report_id=report_id),
+    )
+    return None if row is None else report_source_parse(row[0])
 
 
 def _release(*, report_id: int) -> None:
@@ -308,12 +375,13 @@ def report_render(*, report_id: int) -> None:
     Raises ``ReportStorageUnavailable`` for transient failures (the task retries), and marks
     the report failed for terminal ones (``RenderError``: bad data or a broken template).
     """
-    report = _claim(report_id=report_id, now=timezone.now())
-    if report is None:
+    source = _claim_and_read(report_id=report_id, now=timezone.now())
+    if source is None:
         logger.info("report.render.skipped report_id=%s", report_id)
         return
+    report = source.report
     logger.info("report.render.start report_id=%s attempt=%s", report.pk, report.attempts)
-    document = report_document_build(report=report, reported_at=timezone.now())
+    document = report_document_build(report=report, reported_at=timezone.now(), source=source)
     try:
         pdf_bytes = render_pdf(document)
     except RenderError as error:

@@ -1,0 +1,187 @@
+"""Model rows written as JSON by PostgreSQL, and the model instances rebuilt from them.
+
+``report_source_get`` (``reports.selectors``) reads everything a report shows in one statement
+that answers one JSON value. This module owns both ends of a row's trip through that JSON:
+``row_json_sql`` writes one row of a model as a JSON object of every concrete column (keyed by
+``attname``), and ``row_instance`` rebuilds the instance the ORM would have read, value for
+value:
+
+- decimals are written as text and parsed with ``Decimal`` (never through a float), keeping the
+  column's scale exactly as the ORM reads it (``148.200000``);
+- date-times are written in ISO 8601 with their offset and parsed exactly, in UTC like the
+  ORM's; dates and UUIDs are parsed from their text;
+- JSON columns arrive as the JSON they hold and are kept as decoded (Django's decoder gives the
+  same values); everything else (text, numbers, booleans, foreign keys) is taken as it is.
+
+A column of a type not listed here is refused when the SQL is made, not misread later.
+
+``prepared_fetch_one`` runs such a statement prepared once per database session (``PREPARE``,
+then ``EXECUTE`` with the values): PostgreSQL neither receives its ten kilobytes of SQL nor
+plans it again for every report.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any, TypeVar
+
+from django.db import ProgrammingError, connection, models
+from django.db.models.fields.related import RelatedField
+
+ModelT = TypeVar("ModelT", bound=models.Model)
+
+# The JSON object of one row must fit json_build_object's argument limit (100: 50 columns).
+_MAX_COLUMNS = 50
+
+
+def row_datetime(text: str) -> datetime:
+    """A date-time PostgreSQL wrote in JSON (ISO 8601, its offset), in UTC as the ORM reads it."""
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+_PASSED = object()
+_CONVERTERS: dict[str, Callable[[Any], Any] | object] = {
+    "AutoField": _PASSED,
+    "BigAutoField": _PASSED,
+    "SmallAutoField": _PASSED,
+    "IntegerField": _PASSED,
+    "BigIntegerField": _PASSED,
+    "SmallIntegerField": _PASSED,
+    "PositiveIntegerField": _PASSED,
+    "PositiveBigIntegerField": _PASSED,
+    "PositiveSmallIntegerField": _PASSED,
+    "BooleanField": _PASSED,
+    "CharField": _PASSED,
+    "TextField": _PASSED,
+    "EmailField": _PASSED,
+    "SlugField": _PASSED,
+    "URLField": _PASSED,
+    "FileField": _PASSED,
+    "JSONField": _PASSED,
+    "DecimalField": Decimal,
+    "DateTimeField": row_datetime,
+    "DateField": date.fromisoformat,
+    "UUIDField": uuid.UUID,
+}
+_AS_TEXT = frozenset({"DecimalField"})
+"""Columns written as JSON strings: a JSON number would be read back through a float."""
+
+
+def _column_type(field: models.Field[Any, Any]) -> str:
+    if isinstance(field, RelatedField):
+        return _column_type(field.target_field)
+    kind = field.get_internal_type()
+    if kind not in _CONVERTERS:
+        raise NotImplementedError(f"{field.model.__name__}.{field.name}: {kind} is not read")
+    return kind
+
+
+@cache
+def _layout(model: type[models.Model]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """The attnames of ``model``'s concrete columns in the ORM's order, and each one's
+    converter (``_PASSED``: taken as it is)."""
+    fields = model._meta.concrete_fields
+    if len(fields) > _MAX_COLUMNS:
+        raise NotImplementedError(f"{model.__name__} has more than {_MAX_COLUMNS} columns")
+    return (
+        tuple(field.attname for field in fields),
+        tuple(_CONVERTERS[_column_type(field)] for field in fields),
+    )
+
+
+@cache
+def row_json_sql(model: type[models.Model], alias: str) -> str:
+    """The SQL expression writing the row of ``model`` named ``alias`` in the query as one JSON
+    object: every concrete column by its ``attname`` (decimals as text)."""
+    pairs = []
+    for field in model._meta.concrete_fields:
+        column = f'"{alias}"."{field.column}"'
+        if _column_type(field) in _AS_TEXT:
+            column += "::text"
+        pairs.append(f"'{field.attname}', {column}")
+    return f"json_build_object({', '.join(pairs)})"
+
+
+def row_instance(model: type[ModelT], row: Mapping[str, Any], *, db: str = "default") -> ModelT:
+    """The instance of ``model`` the ORM would have read for ``row`` (from ``row_json_sql``)."""
+    names, converters = _layout(model)
+    values = []
+    for name, convert in zip(names, converters, strict=True):
+        value = row[name]
+        if value is not None and convert is not _PASSED:
+            value = convert(value)
+        values.append(value)
+    return model.from_db(db, names, values)
+
+
+def related_cache(instance: models.Model, name: str, value: models.Model | None) -> None:
+    """Set ``instance``'s related object ``name`` as ``select_related`` would (no query later)."""
+    field = instance._meta.get_field(name)
+    field.set_cached_value(instance, value)  # type: ignore[union-attr]
+
+
+def prefetched(instance: models.Model, name: str, rows: list[ModelT]) -> None:
+    """Set ``instance``'s reverse relation ``name`` (``instance.<name>.all()``) to ``rows``, as
+    ``prefetch_related`` would; each row's own link back is cached too."""
+    manager = getattr(instance, name)
+    queryset = manager.get_queryset()
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    remote = manager.field  # the foreign key on the rows' model
+    for row in rows:
+        remote.set_cached_value(row, instance)
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+    instance._prefetched_objects_cache[name] = queryset  # type: ignore[attr-defined]
+
+
+# The statements prepared in each database session (keyed by the driver's connection: a new
+# session after a reconnection prepares them again).
+_PREPARED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+_UNDEFINED_STATEMENT = "26000"  # PostgreSQL: "prepared statement ... does not exist"
+
+
+def _numbered(sql: str, count: int) -> str:
+    """``sql`` with its ``%s`` placeholders numbered ``$1``... as ``PREPARE`` takes them."""
+    numbers = iter(range(1, count + 1))
+    numbered = re.sub("%s", lambda _: f"${next(numbers)}", sql)
+    if next(numbers, None) is not None or "%" in numbered:
+        raise ValueError(f"the statement does not have exactly {count} placeholders")
+    return numbered
+
+
+def prepared_fetch_one(
+    *, name: str, sql: str, types: Sequence[str], params: Sequence[Any]
+) -> tuple[Any, ...] | None:
+    """The first row of ``sql`` (``%s`` placeholders, one per type in ``types``) run with
+    ``params`` as the PostgreSQL prepared statement ``name``: prepared the first time this
+    database session runs it, executed by name afterwards.
+
+    If the session lost the statement (a ``DEALLOCATE``), it is prepared again and run once
+    more outside a transaction; inside one the error is raised (the transaction is aborted).
+    """
+    for attempt in (1, 2):
+        with connection.cursor() as cursor:
+            prepared = _PREPARED.setdefault(connection.connection, set())
+            if name not in prepared:
+                cursor.execute(
+                    f"PREPARE {name}({', '.join(types)}) AS {_numbered(sql, len(types))}"
+                )
+                prepared.add(name)
+            try:
+                cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * len(params))})", params)
+            except ProgrammingError as error:
+                lost = getattr(error.__cause__, "sqlstate", None) == _UNDEFINED_STATEMENT
+                if not lost or attempt == 2 or connection.in_atomic_block:
+                    raise
+                prepared.discard(name)
+                continue
+            row: tuple[Any, ...] | None = cursor.fetchone()
+            return row
+    raise AssertionError("unreachable")  # pragma: no cover
