@@ -22,6 +22,7 @@ from panels.critical_selectors import critical_alerts_awaiting
 from reports.document_builder import report_document_build
 from reports.inbox import inbox_rows, page_number, rows_html
 from reports.models import Report, ReportStatus
+from reports.page_sections import document_sections
 from reports.receipts import report_acknowledge, report_opened_record
 from reports.selectors import report_get
 
@@ -98,6 +99,13 @@ def report_page(request: HttpRequest, pk: int) -> HttpResponse:
             if report.amends_id is not None
             else ""
         ),
+        # Lab staff came from the panel's page; a clinician from the inbox.
+        "back_url": (
+            reverse("lab_panels:detail", kwargs={"pk": report.panel_id})
+            if access.lab_screen_refusal(request.user) == ""
+            else ""
+        ),
+        **document_sections(document),
     }
     return render(request, "reports/report.html", context)
 

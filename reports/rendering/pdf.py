@@ -19,6 +19,7 @@ Layout (US Letter, because the lab is a US CLIA laboratory):
 
 from __future__ import annotations
 
+import base64
 import threading
 from dataclasses import fields, is_dataclass
 from functools import partial
@@ -26,6 +27,7 @@ from io import BytesIO
 from typing import Any
 from xml.sax.saxutils import escape
 
+from reportlab.graphics import renderSVG
 from reportlab.platypus import (
     BaseDocTemplate,
     CondPageBreak,
@@ -40,8 +42,8 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.doctemplate import LayoutError
 
-from reports.rendering import results_table, scripts, sections, styles
-from reports.rendering.document import ReportDocument
+from reports.rendering import results_table, scripts, sections, styles, trend_chart
+from reports.rendering.document import ReportDocument, TrendChart
 from reports.rendering.errors import RenderError
 from reports.rendering.markup import BASE_CELL as _BASE_CELL
 from reports.rendering.markup import markup as _markup
@@ -54,6 +56,16 @@ RESULTS_MIN_SPACE = 80.0  # heading + table header + two rows, in points
 # reportlab's TTFont keeps per-document state on the shared font objects and its docs warn
 # against building two documents with the same font at once; serialise builds in this process.
 _build_lock = threading.Lock()
+
+
+def chart_svg_data_uri(chart: TrendChart) -> str:
+    """A trend chart as the PDF draws it, as an SVG ``data:`` URI for a web page's ``<img>``
+    (the report page shows the same chart as the PDF). Serialised with the PDF builds: it
+    measures text with the same shared font objects."""
+    styles.register_fonts()
+    with _build_lock:
+        text = renderSVG.drawToString(trend_chart.drawing(chart))
+    return "data:image/svg+xml;base64," + base64.b64encode(text.encode()).decode()
 
 
 def render_pdf(document: ReportDocument) -> bytes:

@@ -185,8 +185,8 @@ def test_a_page_costs_the_same_queries_whatever_the_number_of_reports(
         released(stored(technician_client, panel_payload, number), director)
     client = browser(clinician)
 
-    # session, user, membership, the page's entries, the critical results awaiting
-    # acknowledgement (panels.critical_selectors)
+    # session, user, membership, the page's entries, and the critical results that await
+    # the clinician's acknowledgement
     with django_assert_num_queries(5):
         first = table_rows(client.get("/inbox/").content.decode())
     with django_assert_num_queries(5):

@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from labpanel.accounts.models import StaffMember
 from panels.models import Panel
 from reports.document_builder import report_document_build
 from reports.models import Report
 from reports.rendering import ReportDocument, render_pdf
 from tests.conftest import EXAMPLE_PANEL
 from tests.rendering.pdf_text import body_lines
+from tests.reports.test_clinician_pages import browser, table_rows
 
 GOLDEN = Path(__file__).resolve().parents[1] / "rendering" / "golden"
 REPORTED_AT = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
@@ -327,3 +329,30 @@ def test_results_whose_method_is_not_stated_keep_their_trend(
     assert document.trend.method_note == ""
     [chart] = document.trend.charts
     assert chart.title == "IL-6, pg/mL (heparin plasma, method: ELISA where stated)"
+
+
+@pytest.mark.django_db
+def test_the_report_page_shows_the_serial_table_in_collection_order_and_the_pdfs_charts(
+    day_order_report: Report, director: StaffMember
+) -> None:
+    # when: lab staff open the report page of the issue's day -1 / +1 / +4 case
+    page = browser(director).get(f"/reports/{day_order_report.pk}/").content.decode()
+
+    # then: the serial table as the PDF's, columns in collection order, this report marked
+    document = document_of(day_order_report)
+    assert document.trend is not None
+    assert '<h2 id="serial-heading">Serial results</h2>' in page
+    serial = page[page.index('<table class="serial">') :]
+    serial = serial[: serial.index("</table>") + 8]
+    head = serial[: serial.index("</thead>")]
+    assert head.index("Day -1<br>S-1") < head.index("Day +1<br>S-2") < head.index("Day +4<br>S-3")
+    assert '<th scope="col" class="current">Day +4<br>S-3<br><strong>this report' in head
+    rows = table_rows(serial)
+    assert ["IFN-γ", "pg/mL", "—", "50", "400", "none: not measured at baseline"] in rows
+    assert ["IL-6", "pg/mL", "2.0", "—", "480", "×240"] in rows
+    # one image per chart of the PDF, an SVG drawn by the same code, described in words
+    charts = document.trend.charts
+    assert charts
+    assert page.count('<img src="data:image/svg+xml;base64,') == len(charts)
+    for chart in charts:
+        assert f'alt="Trend chart: {chart.title}; ' in page
