@@ -86,8 +86,18 @@ def api_tokens_revoke(*, user: AbstractUser) -> int:
 
 @transaction.atomic
 def demo_lab_ensure(*, password: str) -> tuple[Lab, list[StaffMember]]:
-    """The demo lab with one user per role, each with ``password`` for the admin login."""
-    lab, _ = Lab.objects.get_or_create(name=DEMO_LAB_NAME, defaults={"address": DEMO_LAB_ADDRESS})
+    """The demo lab with one user per role, each with ``password`` for the admin login, and an
+    on-call contact for critical results (so an escalation can be tried to its last level; made
+    with the lab, a director's later change is kept)."""
+    lab, _ = Lab.objects.get_or_create(
+        name=DEMO_LAB_NAME,
+        defaults={
+            "address": DEMO_LAB_ADDRESS,
+            "critical_on_call_name": "Demo on-call pathologist",
+            "critical_on_call_phone": "+1 555 0100",
+            "critical_on_call_email": "on-call@demo-lab.example",
+        },
+    )
     members = []
     for username, role, display_name in DEMO_STAFF:
         staff = staff_member_ensure(
