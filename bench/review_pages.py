@@ -41,30 +41,16 @@ from pathlib import Path
 import psycopg
 
 BASE_DIR = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(BASE_DIR / "bench")]
+
+# The import bench's 13 analytes and file header
+from import_csv import ANALYTES, HEADER  # noqa: E402
+
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "labpanel_bench_pages"
 DSN = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
 PASSWORD = "labpanel-demo"  # noqa: S105 - the demo login seed_demo sets
 CLINICIAN, TECHNICIAN, DIRECTOR = "dr.house", "lab.tech", "lab.director"
-ANALYTES = (
-    ("SIL2R", "900", "U/mL"),
-    ("IL12P70", "3.1", "pg/mL"),
-    ("IFNG", "25.0", "pg/mL"),
-    ("IL4", "<1.0", "pg/mL"),
-    ("IL5", "1.9", "pg/mL"),
-    ("IL10", "12.7", "pg/mL"),
-    ("IL13", "2.2", "pg/mL"),
-    ("IL1B", "7.4", "pg/mL"),
-    ("IL6", "148.2", "pg/mL"),
-    ("IL8", "30.5", "pg/mL"),
-    ("IL17A", "<1.4", "pg/mL"),
-    ("TNFA", "18.9", "pg/mL"),
-    ("IL2", "2.0", "pg/mL"),
-)
-HEADER = (
-    "accession,mrn,family_name,given_name,birth_date,sex,specimen_type,collected_at,"
-    "ordering_clinician,analyte,value,unit\n"
-)
 
 
 def environment(media: str) -> dict[str, str]:
