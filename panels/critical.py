@@ -367,6 +367,12 @@ def critical_alert_read_back_record(
     with transaction.atomic():
         alert = _awaiting_locked(alert_id)
         access.critical_read_back_check(user, lab_id=alert.panel.lab_id)
+        # A lab may phone before it verifies in Labpanel, never before the specimen existed.
+        collected_at = alert.panel.collected_at
+        if told_at < collected_at:
+            raise Conflict(
+                f"the call cannot be before the collection ({collected_at:%Y-%m-%d %H:%M} UTC)"
+            )
         CriticalNotification.objects.create(
             alert=alert,
             level=alert.level,

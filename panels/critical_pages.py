@@ -1,7 +1,9 @@
 """The critical alert's page (``/critical/<id>/``): the critical results, who was told when by
 which channel and with what outcome, where escalation stands, and the two ways it ends:
 "Acknowledge" (the ordering clinician) and "Record phone read-back" (the lab's technicians and
-directors). Seen by the ordering clinician and the lab's staff; anyone else gets 404."""
+directors). Seen by the ordering clinician and the lab's staff; anyone else gets 404. And the
+list (``/critical/``) of the alerts nobody has acknowledged yet, oldest first: the lab's staff
+see their lab's (where a phone call is due), a clinician their own."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from panels.critical import (
     critical_alert_acknowledge,
     critical_alert_read_back_record,
 )
-from panels.critical_selectors import critical_alert_get
+from panels.critical_selectors import critical_alert_get, critical_alerts_awaiting
 from panels.models_critical import CriticalAlert, CriticalAlertState, CriticalLevel
 
 FLAG_WORDS = {"HH": "Critical high", "LL": "Critical low"}
@@ -104,6 +106,12 @@ def _page(request: HttpRequest, alert: CriticalAlert, form: ReadBackForm | None)
 
 
 @login_required
+def critical_alerts_page(request: HttpRequest) -> HttpResponse:
+    alerts = critical_alerts_awaiting(user=request.user)
+    return render(request, "panels/critical_alerts.html", {"critical_alerts": alerts})
+
+
+@login_required
 def critical_alert_page(request: HttpRequest, pk: int) -> HttpResponse:
     return _page(request, _alert(request, pk), None)
 
@@ -128,6 +136,12 @@ def critical_alert_acknowledge_page(request: HttpRequest, pk: int) -> HttpRespon
 def critical_alert_read_back_page(request: HttpRequest, pk: int) -> HttpResponse:
     alert = _alert(request, pk)
     form = ReadBackForm(request.POST)
+    collected_at = alert.panel.collected_at
+    if form.is_valid() and form.cleaned_data["told_at"] < collected_at:
+        form.add_error(
+            "told_at",
+            f"the call cannot be before the collection ({collected_at:%Y-%m-%d %H:%M} UTC)",
+        )
     if not form.is_valid():
         return _page(request, alert, form)
     try:
@@ -149,6 +163,7 @@ def critical_alert_read_back_page(request: HttpRequest, pk: int) -> HttpResponse
 
 app_name = "critical"
 urlpatterns = [
+    path("", critical_alerts_page, name="list"),
     path("<int:pk>/", critical_alert_page, name="detail"),
     path("<int:pk>/acknowledge/", critical_alert_acknowledge_page, name="acknowledge"),
     path("<int:pk>/read-back/", critical_alert_read_back_page, name="read_back"),

@@ -492,7 +492,7 @@ def navigation_for(user: Any) -> tuple[str, ...]:
         return ("reports:inbox",)
     screens: list[str] = []
     if staff.role in LAB_SCREENS:
-        screens.append("worklist:list")
+        screens += ["worklist:list", "critical:list"]
     if staff.role in IMPORTING:
         screens.append("imports:list")
     if staff.role in RULESET_READING:

@@ -313,12 +313,19 @@ def test_a_read_back_without_who_or_when_is_refused_and_the_alert_stays_open(
     response = browser(director).post(
         f"/critical/{alert.pk}/read-back/", {"person_called": "", "told_at": "2999-01-01T00:00"}
     )
+    before_collection = browser(director).post(
+        f"/critical/{alert.pk}/read-back/",
+        {"person_called": "Dr Cuddy", "read_back_by": "Dr Cuddy", "told_at": "2020-01-01T00:00"},
+    )
 
     assert response.status_code == 400
     assert b"This field is required." in response.content
     assert b"the call cannot be in the future" in response.content
+    assert before_collection.status_code == 400
+    assert b"the call cannot be before the collection" in before_collection.content
     alert.refresh_from_db()
     assert alert.state == CriticalAlertState.OPEN
+    assert not alert.notifications.filter(channel="phone").exists()
 
 
 def test_acknowledging_the_report_acknowledges_its_critical_alert(
@@ -407,6 +414,56 @@ def test_the_inbox_opens_with_the_critical_results_awaiting_acknowledgement(
     )
     client.post(f"/critical/{alert.pk}/acknowledge/")
     assert "Critical results awaiting" not in client.get("/inbox/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("_case", "who", "listed"),
+    [
+        ("a technician of the lab", "technician", True),
+        ("a director of the lab", "director", True),
+        ("the ordering clinician", "clinician", True),
+        ("another clinician of the lab", "other_clinician", False),
+        ("the lab's interface account", "integrator", False),
+        ("a director of another lab", "foreign_director", False),
+    ],
+)
+def test_the_critical_list_shows_what_awaits_acknowledgement_to_who_may_see_it(
+    alert: CriticalAlert,
+    request: pytest.FixtureRequest,
+    _case: str,
+    who: str,
+    listed: bool,
+) -> None:
+    if who == "foreign_director":
+        staff = make_staff(username="elsewhere", lab=make_lab(name="Other"), role="director")
+    else:
+        staff = request.getfixturevalue(who)
+
+    html = browser(staff).get("/critical/").content.decode()
+
+    assert (f'href="/critical/{alert.pk}/"' in html) is listed
+    assert ("None: every critical result has been acknowledged." in html) is not listed
+
+
+def test_the_critical_list_empties_when_the_lab_records_the_read_back(
+    alert: CriticalAlert, technician: StaffMember
+) -> None:
+    client = browser(technician)
+    assert (
+        "Critical results awaiting acknowledgement (1)" in client.get("/critical/").content.decode()
+    )
+    assert 'href="/critical/"' in client.get("/worklist/").content.decode()  # in the navigation
+
+    client.post(
+        f"/critical/{alert.pk}/read-back/",
+        {
+            "person_called": "Dr Cuddy (ICU)",
+            "read_back_by": "Dr Cuddy",
+            "told_at": "2026-12-01T08:00",
+        },
+    )
+
+    assert "None: every critical result" in client.get("/critical/").content.decode()
 
 
 # --- The demo lab -----------------------------------------------------------------------------

@@ -312,8 +312,8 @@ def test_a_technician_is_told_on_the_worklist_that_a_director_releases(
 @pytest.mark.parametrize(
     ("role", "links"),
     [
-        (Role.TECHNICIAN, ["Worklist", "Imports", "Reference ranges"]),
-        (Role.DIRECTOR, ["Worklist", "Imports", "Reference ranges"]),
+        (Role.TECHNICIAN, ["Worklist", "Critical results", "Imports", "Reference ranges"]),
+        (Role.DIRECTOR, ["Worklist", "Critical results", "Imports", "Reference ranges"]),
         (Role.INTEGRATOR, ["Reference ranges"]),
         (Role.CLINICIAN, ["Inbox"]),
     ],

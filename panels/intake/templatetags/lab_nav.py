@@ -1,6 +1,6 @@
 """``{% lab_nav %}``: the base template's navigation, the screens ``access.navigation_for``
-offers the user (a clinician their inbox; the lab's staff the worklist, imports and reference
-ranges), the current one marked."""
+offers the user (a clinician their inbox; the lab's staff the worklist, the critical results
+awaiting acknowledgement, imports and reference ranges), the current one marked."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ register = template.Library()
 LABELS = {
     "reports:inbox": "Inbox",
     "worklist:list": "Worklist",
+    "critical:list": "Critical results",
     "imports:list": "Imports",
     "reference_ranges:list": "Reference ranges",
 }
