@@ -38,7 +38,7 @@ sys.path[:0] = [str(BASE_DIR), str(BASE_DIR / "bench")]
 from import_csv import _csv  # noqa: E402
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-DATABASE = "labpanel_bench_worklist"
+DATABASE = os.environ.get("LABPANEL_BENCH_DATABASE", "labpanel_bench_worklist")
 CRITICAL_IL6 = Decimal("155")  # the file's IL-6 runs 148.2 to 157.8 pg/mL
 
 

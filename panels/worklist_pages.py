@@ -15,8 +15,8 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -27,9 +27,16 @@ from labpanel.exceptions import Conflict, NotAllowed
 from panels.models import Panel, ReviewState
 from panels.review import panel_verify, panels_verify_bulk
 from panels.selectors import panels_visible_to
-from panels.worklist import AWAITING, WorklistFilter, worklist_counts, worklist_panels
+from panels.worklist import (
+    AWAITING,
+    WorklistFilter,
+    page_number,
+    worklist_counts,
+    worklist_page_get,
+    worklist_panels,
+)
+from panels.worklist_rows import gone_html, rows_html
 
-PAGE_PANELS = 25
 BULK_LIMIT = 200
 
 
@@ -146,10 +153,10 @@ def back_to(request: HttpRequest, default: str) -> str:
 def worklist_page(request: HttpRequest) -> HttpResponse:
     lab_user_check(request)
     form = WorklistFilterForm(request.GET or None)
-    page = Paginator(
-        worklist_panels(user=request.user, narrowed=form.narrowed()), PAGE_PANELS
-    ).get_page(request.GET.get("page"))
-    rows = [worklist_row(request, panel) for panel in worklist_counts(list(page))]
+    page = worklist_page_get(
+        user=request.user, narrowed=form.narrowed(), number=page_number(request.GET.get("page"))
+    )
+    rows = [worklist_row(request, panel) for panel in page.panels]
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -158,7 +165,9 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "rows": rows,
+            "rows": rows_html(
+                rows, csrf_token=get_token(request), next_url=request.get_full_path()
+            ),
             "query": query.urlencode(),
             "next_url": request.get_full_path(),
         },
@@ -171,20 +180,12 @@ def worklist_row_response(
     """The worklist row of ``panel_id`` as it now stands, with ``message`` (htmx swaps it in);
     a panel that left the worklist (released) is a row with the message alone."""
     panel = worklist_panels(user=request.user).filter(pk=panel_id).first()
-    row = None
-    if panel is not None:
-        worklist_counts([panel])
-        row = worklist_row(request, panel, message, is_error=is_error)
-    return render(
-        request,
-        "panels/_worklist_row.html",
-        {
-            "row": row,
-            "message": message,
-            "is_error": is_error,
-            "panel_id": panel_id,
-            "next_url": reverse("worklist:list"),
-        },
+    if panel is None:
+        return HttpResponse(gone_html(panel_id, message, is_error=is_error))
+    worklist_counts([panel])
+    row = worklist_row(request, panel, message, is_error=is_error)
+    return HttpResponse(
+        rows_html([row], csrf_token=get_token(request), next_url=reverse("worklist:list"))
     )
 
 
