@@ -31,9 +31,8 @@ from panels.worklist import (
     AWAITING,
     WorklistFilter,
     page_number,
-    worklist_counts,
     worklist_page_get,
-    worklist_panels,
+    worklist_panel_get,
 )
 from panels.worklist_rows import gone_html, rows_html
 
@@ -179,10 +178,9 @@ def worklist_row_response(
 ) -> HttpResponse:
     """The worklist row of ``panel_id`` as it now stands, with ``message`` (htmx swaps it in);
     a panel that left the worklist (released) is a row with the message alone."""
-    panel = worklist_panels(user=request.user).filter(pk=panel_id).first()
+    panel = worklist_panel_get(user=request.user, panel_id=panel_id)
     if panel is None:
         return HttpResponse(gone_html(panel_id, message, is_error=is_error))
-    worklist_counts([panel])
     row = worklist_row(request, panel, message, is_error=is_error)
     return HttpResponse(
         rows_html([row], csrf_token=get_token(request), next_url=reverse("worklist:list"))
