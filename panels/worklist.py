@@ -3,9 +3,9 @@
 Critical ones (a current result flagged ``HH``/``LL``) come first, then the oldest collection.
 Each panel carries its current results counted by judgement (``panels.result_counts``, stored
 in the transaction of every change to them), so a page is two queries whatever its size and its
-depth: the number of panels, and the page's panels with their patients, both read in order from
-the ``panel_worklist_order`` index alone; the flagged filter is a column of that index, not a
-probe of each panel's results. Who sees which panels is
+depth: the number of panels (counted up to a bound), and the page's panels with their patients,
+both read in order from the ``panel_worklist_order`` index alone; the flagged filter is a column
+of that index, not a probe of each panel's results. Who sees which panels is
 ``labpanel.accounts.access.worklist_scope``.
 """
 
@@ -22,6 +22,7 @@ from panels.models import Panel, ReviewState
 
 AWAITING = (ReviewState.RECEIVED, ReviewState.VERIFIED)
 PAGE_PANELS = 25
+COUNT_UP_TO = 1000  # panels counted at most (or to the end of the page asked for)
 ORDER = ("-is_critical", "collected_at", "accession")
 # What a row reads: the ``panel_worklist_order`` index holds all of it.
 COLUMNS = (
@@ -87,12 +88,13 @@ def worklist_panel_get(*, user: Any, panel_id: int) -> Panel | None:
 @dataclass
 class WorklistPage:
     """One page of the worklist (as much of Django's ``Page`` as the template reads): its
-    ``panels`` (with their patients and counts), its ``number``, and ``count`` panels in all."""
+    ``panels`` (with their patients and counts), its ``number``, and ``count`` panels in all,
+    or, when ``count_exact`` is false, more than ``count`` (counted no further)."""
 
     panels: list[Panel]
     number: int
     count: int
-    per_page: int = PAGE_PANELS
+    count_exact: bool = True
     paginator: WorklistPage = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -106,7 +108,7 @@ class WorklistPage:
         return self.number > 1
 
     def has_next(self) -> bool:
-        return self.number < self.num_pages
+        return not self.count_exact or self.number < self.num_pages
 
     def previous_page_number(self) -> int:
         return self.number - 1
@@ -132,13 +134,21 @@ def worklist_page_get(
 ) -> WorklistPage:
     """Page ``number`` (from 1; past the last: the last) of ``user``'s worklist: two queries,
     the number of panels and the page's panels with their patients (the page picked from the
-    index first, then the patients of its 25 joined, not those of the panels before it)."""
+    index first, then the patients of its 25 joined, not those of the panels before it).
+
+    The panels are counted up to ``COUNT_UP_TO`` or the end of the page asked for, whichever
+    is further (counting costs what reading the index that far costs: a deep page reads it
+    anyway); beyond, the page says "more than" that number."""
     every = worklist_panels(user=user, narrowed=narrowed)
-    count = every.count()
-    number = min(number, pages_for(count))
-    offset = (number - 1) * PAGE_PANELS
+    up_to = max(COUNT_UP_TO, number * PAGE_PANELS)
+    count = every.values("pk")[: up_to + 1].count()
+    exact = count <= up_to
+    count = min(count, up_to)
+    if exact:
+        number = min(number, pages_for(count))
     if count == 0:
         return WorklistPage(panels=[], number=1, count=0)
+    offset = (number - 1) * PAGE_PANELS
     page_ids = every.values("pk")[offset : offset + PAGE_PANELS]
     panels = list(_with_patients(Panel.objects.filter(pk__in=page_ids)))
-    return WorklistPage(panels=panels, number=number, count=count)
+    return WorklistPage(panels=panels, number=number, count=count, count_exact=exact)

@@ -20,6 +20,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from labpanel.accounts.models import Role, StaffMember
+from panels import worklist
 from panels.intake.imports.commit import import_job_commit
 from panels.models import Panel, Result, ReviewState, ReviewTransition
 from panels.review_rules import CRITICAL_CODES
@@ -155,6 +156,7 @@ def test_the_worklist_pages_by_25_with_the_same_query_count_for_1_and_25_rows(
     panel_payload: dict[str, Any],
     director: StaffMember,
     django_assert_num_queries: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     submit(technician_client, panel_payload, 0, FLAGGED)
     client = browser(director)
@@ -170,7 +172,16 @@ def test_the_worklist_pages_by_25_with_the_same_query_count_for_1_and_25_rows(
     with django_assert_num_queries(5):
         response = client.get("/worklist/")
     assert len(table_rows(response.content.decode(), "worklist")) == 25
+    assert "30 panel(s), page 1 of 2" in response.content.decode()
     assert len(table_rows(client.get("/worklist/?page=2").content.decode(), "worklist")) == 5
+    assert "30 panel(s), page 2 of 2" in client.get("/worklist/?page=9").content.decode()
+
+    # counted only so far (or to the end of the page asked for): beyond, "more than"
+    monkeypatch.setattr(worklist, "COUNT_UP_TO", 20)
+    first = client.get("/worklist/").content.decode()
+    assert "More than 25 panels, page 1" in first
+    assert "page=2" in first  # a next page
+    assert "30 panel(s), page 2 of 2" in client.get("/worklist/?page=2").content.decode()
 
 
 def test_who_uses_the_worklist(
