@@ -15,7 +15,8 @@ through Django's test client (the whole middleware stack, a logged-in director's
 * ``/worklist/?flagged=on&q=Bench`` (flagged only, a search matching every patient: the worst
   filter) and ``/worklist/?page=200`` (a deep page);
 
-each for ``--seconds`` seconds, and prints the rates, their ratio to the bare view's
+each for ``--seconds`` seconds in all, in ``--rounds`` interleaved slices (on a shared machine
+a busy moment then slows every URL alike), and prints the rates, their ratio to the bare view's
 (``/bare-user/``) and each page's query count. Issue 12's target: every worklist line at 0.25x
 or better. The database is ``LABPANEL_BENCH_DATABASE`` (default ``labpanel_bench_worklist``),
 dropped and created afresh.
@@ -138,8 +139,8 @@ def _load(panels: int) -> tuple[object, object]:
     return technician, director
 
 
-def _rate(client: object, url: str, seconds: float) -> tuple[float, int]:
-    """Requests per second on ``url`` for ``seconds`` (after one warm-up), and its queries."""
+def _queries(client: object, url: str) -> int:
+    """``url``'s query count (after one warm-up request, which must answer 200)."""
     from django.db import connection
 
     response = client.get(url)  # type: ignore[attr-defined]
@@ -152,18 +153,30 @@ def _rate(client: object, url: str, seconds: float) -> tuple[float, int]:
 
     with connection.execute_wrapper(counted):
         client.get(url)  # type: ignore[attr-defined]
-    count = 0
-    started = time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        client.get(url)  # type: ignore[attr-defined]
-        count += 1
-    return count / (time.perf_counter() - started), len(queries)
+    return len(queries)
+
+
+def _rates(client: object, urls: list[str], seconds: float, rounds: int) -> dict[str, float]:
+    """Requests per second on each of ``urls``, ``seconds`` each in all, measured in
+    ``rounds`` interleaved slices (the machine is shared: a slower minute slows every URL alike
+    rather than whichever was measured then)."""
+    done = dict.fromkeys(urls, 0)
+    spent = dict.fromkeys(urls, 0.0)
+    for _ in range(rounds):
+        for url in urls:
+            started = time.perf_counter()
+            while time.perf_counter() - started < seconds / rounds:
+                client.get(url)  # type: ignore[attr-defined]
+                done[url] += 1
+            spent[url] += time.perf_counter() - started
+    return {url: done[url] / spent[url] for url in urls}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--panels", type=int, default=10_000)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per URL, in all")
+    parser.add_argument("--rounds", type=int, default=10, help="interleaved slices")
     args = parser.parse_args()
 
     _configure()
@@ -178,16 +191,21 @@ def main() -> None:
     rows, critical = html.count("<tr id="), html.count('class="critical-row"')
     print(f"first page: {critical} critical row(s) of {rows}")
 
-    bare, bare_queries = _rate(client, "/bare-user/", args.seconds)
-    print(f"{'/bare-user/ (the bare view)':<34} {bare:8.1f} req/s  1.00x  {bare_queries} queries")
-    for url in (
+    urls = [
+        "/bare-user/",
         "/bare/",
         "/worklist/",
         "/worklist/?flagged=on&q=Bench",
         "/worklist/?page=200",
-    ):
-        rate, queries = _rate(client, url, args.seconds)
-        print(f"{url:<34} {rate:8.1f} req/s  {rate / bare:.2f}x  {queries} queries")
+    ]
+    queries = {url: _queries(client, url) for url in urls}
+    rates = _rates(client, urls, args.seconds, args.rounds)
+    bare = rates["/bare-user/"]
+    for url in urls:
+        name = "/bare-user/ (the bare view)" if url == "/bare-user/" else url
+        print(
+            f"{name:<34} {rates[url]:8.1f} req/s  {rates[url] / bare:.2f}x  {queries[url]} queries"
+        )
 
 
 if __name__ == "__main__":

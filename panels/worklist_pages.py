@@ -30,6 +30,7 @@ from panels.selectors import panels_visible_to
 from panels.worklist import (
     AWAITING,
     WorklistFilter,
+    WorklistPanel,
     page_number,
     worklist_page_get,
     worklist_panel_get,
@@ -72,7 +73,7 @@ class WorklistRow:
     """A worklist line: the annotated panel, and why the user may not verify it ("" if they
     may; decided from the user's membership and the lab's settings, no query)."""
 
-    panel: Panel
+    panel: WorklistPanel
     verify_refusal: str
     release_refusal: str = ""
     message: str = ""
@@ -101,7 +102,7 @@ def lab_panel_get(request: HttpRequest, pk: int) -> Panel:
     return panel
 
 
-def verify_refusal(request: HttpRequest, panel: Panel) -> str:
+def verify_refusal(request: HttpRequest, panel: Panel | WorklistPanel) -> str:
     if panel.review_state != ReviewState.RECEIVED:
         return ""
     try:
@@ -113,7 +114,7 @@ def verify_refusal(request: HttpRequest, panel: Panel) -> str:
     return ""
 
 
-def release_refusal_known(request: HttpRequest, panel: Panel) -> str:
+def release_refusal_known(request: HttpRequest, panel: Panel | WorklistPanel) -> str:
     """Why the user may not release ``panel``, when that is known without reading its findings
     (role, lab setting); "" otherwise. Releasing checks everything again."""
     if panel.review_state != ReviewState.VERIFIED:
@@ -126,7 +127,7 @@ def release_refusal_known(request: HttpRequest, panel: Panel) -> str:
 
 
 def worklist_row(
-    request: HttpRequest, panel: Panel, message: str = "", *, is_error: bool = False
+    request: HttpRequest, panel: WorklistPanel, message: str = "", *, is_error: bool = False
 ) -> WorklistRow:
     """``panel``'s line with what the user may not do to it and why, and ``message``."""
     return WorklistRow(

@@ -106,12 +106,11 @@ def actions_html(row: Any, *, urls: RowUrls, csrf: str, next_url: str) -> str:
 def row_html(row: Any, *, urls: RowUrls, csrf: str, next_url: str) -> str:
     """One worklist row (``panels.worklist_pages.WorklistRow``), every text escaped."""
     panel = row.panel
-    patient = panel.patient
     pk = int(panel.pk)
     accession = escape(panel.accession)
-    name = escape(patient.family_name)
-    if patient.given_name:
-        name = f"{name}, {escape(patient.given_name)}"
+    name = escape(panel.family_name)
+    if panel.given_name:
+        name = f"{name}, {escape(panel.given_name)}"
     check = (
         f'<input type="checkbox" name="panel" value="{pk}" form="bulk" id="check-{pk}" '
         f'aria-label="Select {accession} for bulk verification">'
@@ -126,7 +125,7 @@ def row_html(row: Any, *, urls: RowUrls, csrf: str, next_url: str) -> str:
         f'  <td data-label="Select">{check}</td>\n'
         f'  <th scope="row" data-label="Accession"><a href="{_url(urls.detail, pk)}">'
         f"{accession}</a></th>\n"
-        f'  <td data-label="Patient">{name} <br><span class="help">MRN {escape(patient.mrn)}'
+        f'  <td data-label="Patient">{name} <br><span class="help">MRN {escape(panel.mrn)}'
         "</span></td>\n"
         f'  <td data-label="Collected">{collected}</td>\n'
         f'  <td class="status" data-label="State">{state}</td>\n'
