@@ -35,7 +35,7 @@ from panels.worklist import (
     worklist_page_get,
     worklist_panel_get,
 )
-from panels.worklist_rows import gone_html, rows_html
+from panels.worklist_rows import filters_html, gone_html, rows_html
 
 BULK_LIMIT = 200
 
@@ -163,7 +163,7 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         request,
         "panels/worklist.html",
         {
-            "form": form,
+            "filters": filters_html(form),
             "page": page,
             "rows": rows_html(
                 rows, csrf_token=get_token(request), next_url=request.get_full_path()

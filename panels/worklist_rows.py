@@ -153,3 +153,52 @@ def gone_html(panel_id: int, message: str, *, is_error: bool) -> SafeString:
         f'<tr id="panel-{int(panel_id)}"><td colspan="7"><p class="{css}" role="status">'
         f"{escape(message)}</p></td></tr>\n"
     )
+
+
+def _field_errors(form: Any, name: str) -> tuple[str, str]:
+    """The ``aria-invalid``/``aria-describedby`` attributes and the error line of ``name``
+    (as Django renders them: the error's id is the field's id with ``_error``)."""
+    errors = form.errors.get(name) if form.is_bound else None
+    if not errors:
+        return "", ""
+    return (
+        f' aria-invalid="true" aria-describedby="id_{name}_error"',
+        f'<span class="error" id="id_{name}_error">{escape(" ".join(errors))}</span>',
+    )
+
+
+def filters_html(form: Any) -> SafeString:
+    """The worklist's filter fields (``panels.worklist_pages.WorklistFilterForm``), as
+    Django's widgets render them (labels, ids, the submitted values, the errors tied to their
+    inputs), written here: the widgets' templates cost the page more than its rows."""
+    data = form.data if form.is_bound else {}
+    fields = form.fields
+    state = str(data.get("state", ""))
+    options = "".join(
+        f'<option value="{escape(str(value))}"{" selected" if str(value) == state else ""}>'
+        f"{escape(str(label))}</option>"
+        for value, label in fields["state"].choices
+    )
+    state_aria, state_error = _field_errors(form, "state")
+    flagged = fields["flagged"].widget.value_from_datadict(data, {}, "flagged") if data else False
+    q = str(data.get("q", ""))
+    q_aria, q_error = _field_errors(form, "q")
+    collected = str(data.get("collected", ""))
+    collected_aria, collected_error = _field_errors(form, "collected")
+
+    def label(name: str) -> str:
+        return f'<label for="id_{name}">{escape(str(fields[name].label))}:</label>'
+
+    def value(text: str) -> str:
+        return f' value="{escape(text)}"' if text else ""
+
+    return mark_safe(  # noqa: S308 - every text is escaped
+        f'<div class="field">{label("state")} <select name="state"{state_aria} id="id_state">'
+        f"{options}</select>{state_error}</div>\n"
+        f'<div class="field"><input type="checkbox" name="flagged" id="id_flagged"'
+        f"{' checked' if flagged else ''}> {label('flagged')}</div>\n"
+        f'<div class="field">{label("q")} <input type="text" name="q"{value(q)} '
+        f'maxlength="{int(fields["q"].max_length)}"{q_aria} id="id_q">{q_error}</div>\n'
+        f'<div class="field">{label("collected")} <input type="date" name="collected"'
+        f'{value(collected)}{collected_aria} id="id_collected">{collected_error}</div>\n'
+    )

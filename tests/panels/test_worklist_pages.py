@@ -437,3 +437,19 @@ def test_the_rows_escape_every_text(
     assert "<b>" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;, O&#x27;Hara &amp; &lt;b&gt;" in html
     assert table_rows(html, "worklist")[0][2].startswith("<script>alert")  # the text, unescaped
+
+
+def test_the_filters_keep_what_was_asked_and_tie_each_error_to_its_input(
+    director: StaffMember,
+) -> None:
+    html = (
+        browser(director)
+        .get("/worklist/", {"state": "verified", "flagged": "on", "q": 'a"b', "collected": "xx"})
+        .content.decode()
+    )
+    assert '<option value="verified" selected>Verified</option>' in html
+    assert '<input type="checkbox" name="flagged" id="id_flagged" checked>' in html
+    assert 'value="a&quot;b"' in html
+    assert 'aria-invalid="true" aria-describedby="id_collected_error" id="id_collected"' in html
+    assert '<span class="error" id="id_collected_error">Enter a valid date.</span>' in html
+    assert '<label for="id_q">Patient name, MRN or accession:</label>' in html
