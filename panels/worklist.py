@@ -2,9 +2,9 @@
 
 Critical ones (a current result flagged ``HH``/``LL``) come first, then the oldest collection.
 Each panel carries its current results counted by judgement (``panels.result_counts``, stored
-in the transaction of every change to them), so a page is two queries whatever its size and its
-depth: the number of panels (counted up to a bound), and the page's panels with their patients,
-both read in order from the ``panel_worklist_order`` index alone; the flagged filter is a column
+in the transaction of every change to them), so a page is one query whatever its size and its
+depth: the page's panels with their patients and the number of panels (counted up to a bound),
+read in order from the ``panel_worklist_order`` index alone; the flagged filter is a column
 of that index, not a probe of each panel's results. Who sees which panels is
 ``labpanel.accounts.access.worklist_scope``.
 """
@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import IntegerField, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 
 from labpanel.accounts import access
 from panels.models import Panel, ReviewState
@@ -155,23 +156,47 @@ def page_number(text: str | None) -> int:
 def worklist_page_get(
     *, user: Any, narrowed: WorklistFilter | None = None, number: int = 1
 ) -> WorklistPage:
-    """Page ``number`` (from 1; past the last: the last) of ``user``'s worklist: two queries,
-    the number of panels and the page's panels with their patients (the page picked from the
-    index first, then the patients of its 25 joined, not those of the panels before it).
+    """Page ``number`` (from 1; past the last: the last) of ``user``'s worklist. One query: the
+    page's panels (picked from the index first, then the patients of its 25 joined, not those
+    of the panels before it), each carrying the number of panels; a page with no panel counts
+    them in one more (and, past the last page, reads the last).
 
     The panels are counted up to ``COUNT_UP_TO`` or the end of the page asked for, whichever
     is further (counting costs what reading the index that far costs: a deep page reads it
     anyway); beyond, the page says "more than" that number."""
     every = worklist_panels(user=user, narrowed=narrowed)
     up_to = max(COUNT_UP_TO, number * PAGE_PANELS)
-    count = every.values("pk")[: up_to + 1].count()
+    counted, params = every.values("pk")[: up_to + 1].query.sql_with_params()
+    rows = list(
+        Panel.objects.filter(
+            pk__in=every.values("pk")[(number - 1) * PAGE_PANELS : number * PAGE_PANELS]
+        )
+        .annotate(
+            # Django's own SQL of a queryset, its parameters apart
+            panels_counted=RawSQL(  # noqa: S611
+                f"SELECT count(*) FROM ({counted}) AS counted",  # noqa: S608
+                params,
+                output_field=IntegerField(),
+            )
+        )
+        .order_by(*ORDER)
+        .values_list(*ROW_COLUMNS, "panels_counted")
+    )
+    count = rows[0][-1] if rows else every.values("pk")[: up_to + 1].count()
     exact = count <= up_to
     count = min(count, up_to)
-    if exact:
-        number = min(number, pages_for(count))
-    if count == 0:
-        return WorklistPage(panels=[], number=1, count=0)
-    offset = (number - 1) * PAGE_PANELS
-    page_ids = every.values("pk")[offset : offset + PAGE_PANELS]
-    panels = _lines(Panel.objects.filter(pk__in=page_ids))
-    return WorklistPage(panels=panels, number=number, count=count, count_exact=exact)
+    if not rows and count:
+        number = pages_for(count)
+        rows = list(
+            Panel.objects.filter(
+                pk__in=every.values("pk")[(number - 1) * PAGE_PANELS : number * PAGE_PANELS]
+            )
+            .order_by(*ORDER)
+            .values_list(*ROW_COLUMNS, Value(count))
+        )
+    return WorklistPage(
+        panels=[WorklistPanel(*row[:-1]) for row in rows],
+        number=number if rows else 1,
+        count=count,
+        count_exact=exact,
+    )
