@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import IntegerField, Q, QuerySet, Value
-from django.db.models.expressions import RawSQL
+from django.db import connection
+from django.db.models import Q, QuerySet
 
 from labpanel.accounts import access
-from panels.models import Panel, ReviewState
+from panels.models import Panel, Patient, ReviewState
 
 AWAITING = (ReviewState.RECEIVED, ReviewState.VERIFIED)
 PAGE_PANELS = 25
@@ -153,6 +153,29 @@ def page_number(text: str | None) -> int:
         return 1
 
 
+PAGE_SQL = """
+SELECT {columns}, (SELECT count(*) FROM ({every} LIMIT %s) AS counted)
+FROM {panel} AS panel JOIN {patient} AS patient ON patient.id = panel.patient_id
+WHERE panel.id IN ({every} LIMIT %s OFFSET %s)
+ORDER BY panel.is_critical DESC, panel.collected_at, panel.accession
+"""
+
+
+def _page_sql(every_sql: str) -> str:
+    columns = ", ".join(
+        f"patient.{column.removeprefix('patient__')}"
+        if column.startswith("patient__")
+        else f"panel.{'id' if column == 'pk' else column}"
+        for column in ROW_COLUMNS
+    )
+    return PAGE_SQL.format(
+        columns=columns,
+        every=every_sql,
+        panel=Panel._meta.db_table,
+        patient=Patient._meta.db_table,
+    )
+
+
 def worklist_page_get(
     *, user: Any, narrowed: WorklistFilter | None = None, number: int = 1
 ) -> WorklistPage:
@@ -163,37 +186,28 @@ def worklist_page_get(
 
     The panels are counted up to ``COUNT_UP_TO`` or the end of the page asked for, whichever
     is further (counting costs what reading the index that far costs: a deep page reads it
-    anyway); beyond, the page says "more than" that number."""
+    anyway); beyond, the page says "more than" that number. The worklist's queryset is
+    compiled once (its SQL and parameters, as Django makes them) and used twice in the page's
+    statement: compiling it costs more than running it."""
     every = worklist_panels(user=user, narrowed=narrowed)
     up_to = max(COUNT_UP_TO, number * PAGE_PANELS)
-    counted, params = every.values("pk")[: up_to + 1].query.sql_with_params()
-    rows = list(
-        Panel.objects.filter(
-            pk__in=every.values("pk")[(number - 1) * PAGE_PANELS : number * PAGE_PANELS]
-        )
-        .annotate(
-            # Django's own SQL of a queryset, its parameters apart
-            panels_counted=RawSQL(  # noqa: S611
-                f"SELECT count(*) FROM ({counted}) AS counted",  # noqa: S608
-                params,
-                output_field=IntegerField(),
-            )
-        )
-        .order_by(*ORDER)
-        .values_list(*ROW_COLUMNS, "panels_counted")
-    )
+    every_sql, params = every.values("pk").query.sql_with_params()
+    sql = _page_sql(every_sql)
+
+    def page(at: int) -> list[tuple[Any, ...]]:
+        offset = (at - 1) * PAGE_PANELS
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, up_to + 1, *params, PAGE_PANELS, offset])
+            found: list[tuple[Any, ...]] = cursor.fetchall()
+        return found
+
+    rows = page(number)
     count = rows[0][-1] if rows else every.values("pk")[: up_to + 1].count()
     exact = count <= up_to
     count = min(count, up_to)
     if not rows and count:
         number = pages_for(count)
-        rows = list(
-            Panel.objects.filter(
-                pk__in=every.values("pk")[(number - 1) * PAGE_PANELS : number * PAGE_PANELS]
-            )
-            .order_by(*ORDER)
-            .values_list(*ROW_COLUMNS, Value(count))
-        )
+        rows = page(number)
     return WorklistPage(
         panels=[WorklistPanel(*row[:-1]) for row in rows],
         number=number if rows else 1,
