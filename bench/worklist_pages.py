@@ -18,8 +18,9 @@ through Django's test client (the whole middleware stack, a logged-in director's
 each for ``--seconds`` seconds in all, in ``--rounds`` interleaved slices (on a shared machine
 a busy moment then slows every URL alike), and prints the rates, their ratio to the bare view's
 (``/bare-user/``) and each page's query count. Issue 12's target: ``/worklist/`` at 0.25x or
-better (the filtered and the deep page are measured alongside, not part of the target). The database is ``LABPANEL_BENCH_DATABASE`` (default ``labpanel_bench_worklist``),
-dropped and created afresh.
+better (the filtered and the deep page are measured alongside, not part of the target). The
+database is ``LABPANEL_BENCH_DATABASE`` (default ``labpanel_bench_worklist``), dropped and
+created afresh.
 
     .venv/bin/python bench/worklist_pages.py                  # 10,000 panels
     .venv/bin/python bench/worklist_pages.py --panels 2000 --seconds 3

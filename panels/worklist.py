@@ -12,11 +12,13 @@ of that index, not a probe of each panel's results. Who sees which panels is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from labpanel.accounts import access
 from panels.models import Panel, Patient, ReviewState
@@ -176,6 +178,22 @@ def _page_sql(every_sql: str) -> str:
     )
 
 
+_COLLECTED = ROW_COLUMNS.index("collected_at")
+
+
+def _line(row: tuple[Any, ...]) -> WorklistPanel:
+    """A raw row as a line: its collection time aware (SQLite, the embedded mode, gives text
+    where PostgreSQL gives an aware datetime; the ORM's converters do not run on a raw row)."""
+    collected = row[_COLLECTED]
+    if not isinstance(collected, datetime):
+        parsed = parse_datetime(str(collected))
+        if parsed is None:
+            raise ValueError(f"not a date and time: {collected!r}")
+        collected = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
+        row = (*row[:_COLLECTED], collected, *row[_COLLECTED + 1 :])
+    return WorklistPanel(*row)
+
+
 def worklist_page_get(
     *, user: Any, narrowed: WorklistFilter | None = None, number: int = 1
 ) -> WorklistPage:
@@ -209,7 +227,7 @@ def worklist_page_get(
         number = pages_for(count)
         rows = page(number)
     return WorklistPage(
-        panels=[WorklistPanel(*row[:-1]) for row in rows],
+        panels=[_line(row[:-1]) for row in rows],
         number=number if rows else 1,
         count=count,
         count_exact=exact,

@@ -4,25 +4,36 @@ index now follows its order (critical first, then the oldest collection)."""
 
 from django.db import migrations, models
 
-BACKFILL = '''
-UPDATE panels_panel AS panel
-SET results_total = counted.total,
-    results_flagged = counted.flagged,
-    results_critical = counted.critical,
-    results_not_interpreted = counted.not_interpreted,
-    is_critical = counted.critical > 0
-FROM (
-    SELECT panel_id,
-           count(*) AS total,
-           count(*) FILTER (WHERE interpretation NOT IN ('', 'N', 'IND')) AS flagged,
-           count(*) FILTER (WHERE interpretation IN ('HH', 'LL')) AS critical,
-           count(*) FILTER (WHERE interpretation = '') AS not_interpreted
-    FROM panels_result
-    WHERE superseded_by_id IS NULL
-    GROUP BY panel_id
-) AS counted
-WHERE panel.id = counted.panel_id
-'''
+NOT_FLAGGED = ("", "N", "IND")
+CRITICAL = ("HH", "LL")
+
+
+def backfill(apps, schema_editor):
+    """Every panel's current results counted as ``panels.result_counts`` counts them."""
+    from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    Panel = apps.get_model("panels", "Panel")
+    Result = apps.get_model("panels", "Result")
+
+    def counted(judged=None):
+        results = Result.objects.filter(panel_id=OuterRef("pk"), superseded_by__isnull=True)
+        if judged is not None:
+            results = results.filter(judged)
+        n = results.order_by().values("panel_id").annotate(n=Count("pk")).values("n")
+        return Coalesce(Subquery(n, output_field=IntegerField()), Value(0))
+
+    Panel.objects.update(
+        results_total=counted(),
+        results_flagged=counted(~Q(interpretation__in=NOT_FLAGGED)),
+        results_critical=counted(Q(interpretation__in=CRITICAL)),
+        results_not_interpreted=counted(Q(interpretation="")),
+        is_critical=Exists(
+            Result.objects.filter(
+                panel_id=OuterRef("pk"), superseded_by__isnull=True, interpretation__in=CRITICAL
+            )
+        ),
+    )
 
 
 class Migration(migrations.Migration):
@@ -61,7 +72,7 @@ class Migration(migrations.Migration):
             name='results_total',
             field=models.PositiveSmallIntegerField(db_default=0, default=0),
         ),
-        migrations.RunSQL(BACKFILL, migrations.RunSQL.noop),
+        migrations.RunPython(backfill, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name='panel',
             index=models.Index(condition=models.Q(('review_state__in', ['received', 'verified'])), fields=['lab', '-is_critical', 'collected_at', 'accession'], include=('id', 'patient', 'submitted_by', 'specimen_type', 'review_state', 'results_total', 'results_flagged', 'results_critical', 'results_not_interpreted'), name='panel_worklist_order'),
