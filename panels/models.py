@@ -127,18 +127,45 @@ class Panel(TimestampedModel):
         default=ReviewState.RECEIVED,
         db_default=ReviewState.RECEIVED,
     )
+    # The panel's current results counted by judgement, for the lab's worklist (its order and
+    # its flagged filter read them from one index). Written only by
+    # ``panels.result_counts.panel_result_counts_store``, in the transaction of every change to
+    # the panel's current results (submission, import, amendment); database defaults too (the
+    # bulk import's COPY leaves them out, then counts).
+    results_total = models.PositiveSmallIntegerField(default=0, db_default=0)
+    results_flagged = models.PositiveSmallIntegerField(
+        default=0,
+        db_default=0,
+        help_text="Current results neither normal, indeterminate nor uninterpreted",
+    )
+    results_critical = models.PositiveSmallIntegerField(default=0, db_default=0)
+    results_not_interpreted = models.PositiveSmallIntegerField(default=0, db_default=0)
+    is_critical = models.BooleanField(
+        default=False, db_default=False, help_text="A current result is flagged critical (HH/LL)"
+    )
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["lab", "-created_at"]),
-            # The lab's worklist (``panels.worklist``) reads only this index: the panels awaiting
-            # verification or release, in collection order, with what a row shows.
+            # The lab's worklist (``panels.worklist``) reads only this index, in its order: the
+            # panels awaiting verification or release, critical first, then the oldest
+            # collection, with what a row shows.
             models.Index(
-                fields=["lab", "review_state", "collected_at"],
-                include=["id", "accession", "patient", "submitted_by", "specimen_type"],
+                fields=["lab", "-is_critical", "collected_at", "accession"],
+                include=[
+                    "id",
+                    "patient",
+                    "submitted_by",
+                    "specimen_type",
+                    "review_state",
+                    "results_total",
+                    "results_flagged",
+                    "results_critical",
+                    "results_not_interpreted",
+                ],
                 condition=Q(review_state__in=["received", "verified"]),
-                name="panel_worklist",
+                name="panel_worklist_order",
             ),
         ]
 

@@ -1,37 +1,71 @@
 """The lab's worklist: the panels awaiting a person (received: to verify; verified: to release).
 
-Three queries per page whatever its size: the panels (read from the ``panel_worklist`` index
-alone), their patients, and their current results counted by judgement. Critical ones (a current
-result flagged ``HH``/``LL``) come first, then the oldest collection. Who sees which panels is
+Critical ones (a current result flagged ``HH``/``LL``) come first, then the oldest collection.
+Each panel carries its current results counted by judgement (``panels.result_counts``, stored
+in the transaction of every change to them), so a page is one query whatever its size and its
+depth: the page's panels with their patients and the number of panels (counted up to a bound),
+read in order from the ``panel_worklist_order`` index alone; the flagged filter is a column
+of that index, not a probe of each panel's results. Who sees which panels is
 ``labpanel.accounts.access.worklist_scope``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
-from django.db.models import (
-    BooleanField,
-    Count,
-    Exists,
-    ExpressionWrapper,
-    OuterRef,
-    Prefetch,
-    Q,
-    QuerySet,
-)
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from labpanel.accounts import access
-from panels.models import Panel, Patient, Result, ReviewState
-from panels.review_rules import CRITICAL_CODES
+from panels.models import Panel, Patient, ReviewState
 
 AWAITING = (ReviewState.RECEIVED, ReviewState.VERIFIED)
-# Judgements that are not a flag: normal, indeterminate, and no interval judged ("").
-NOT_FLAGGED = ("", "N", "IND")
-COUNTS = ("results_total", "results_flagged", "results_critical", "results_not_interpreted")
+PAGE_PANELS = 25
+COUNT_UP_TO = 1000  # panels counted at most (or to the end of the page asked for)
+ORDER = ("-is_critical", "collected_at", "accession")
+# What a row reads, in :class:`WorklistPanel`'s order: the ``panel_worklist_order`` index holds
+# every panel column of it; the patient's are joined for the page's 25 alone.
+ROW_COLUMNS = (
+    "pk",
+    "accession",
+    "lab_id",
+    "submitted_by_id",
+    "collected_at",
+    "review_state",
+    "is_critical",
+    "results_total",
+    "results_flagged",
+    "results_critical",
+    "results_not_interpreted",
+    "patient__mrn",
+    "patient__family_name",
+    "patient__given_name",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistPanel:
+    """A worklist line's panel, read as a tuple (building model instances cost the page more
+    than its query): what the row shows and what deciding the user's actions needs."""
+
+    pk: int
+    accession: str
+    lab_id: int
+    submitted_by_id: int
+    collected_at: datetime
+    review_state: str
+    is_critical: bool
+    results_total: int
+    results_flagged: int
+    results_critical: int
+    results_not_interpreted: int
+    mrn: str
+    family_name: str
+    given_name: str
 
 
 @dataclass(frozen=True)
@@ -45,39 +79,13 @@ class WorklistFilter:
     collected_on: date | None = None
 
 
-def _results(panel_filter: Q) -> QuerySet[Result]:
-    """The current results of the outer panel matching ``panel_filter``."""
-    return Result.objects.filter(
-        panel_filter, panel_id=OuterRef("pk"), superseded_by__isnull=True
-    ).order_by()
-
-
 def worklist_panels(*, user: Any, narrowed: WorklistFilter | None = None) -> QuerySet[Panel]:
-    """The panels on ``user``'s worklist, with ``patient`` prefetched and ``is_critical`` (a
-    current result flagged critical): critical first, then oldest collection, then accession.
-    A page of it gets its result counts from :func:`worklist_counts`."""
+    """The panels on ``user``'s worklist, critical first, then oldest collection, then
+    accession, with their stored result counts (no patient: :func:`worklist_page_get` and
+    :func:`worklist_panel_get` read them for their rows alone)."""
     narrowed = narrowed or WorklistFilter()
     states = [narrowed.state] if narrowed.state in AWAITING else list(AWAITING)
-    flagged = ~Q(interpretation__in=NOT_FLAGGED)
-    critical = Q(interpretation__in=CRITICAL_CODES)
-    panels = (
-        Panel.objects.filter(access.worklist_scope(user), review_state__in=states)
-        .only(
-            "pk",
-            "accession",
-            "lab_id",
-            "patient_id",
-            "submitted_by_id",
-            "collected_at",
-            "review_state",
-            "specimen_type",
-        )
-        # The page's patients in a query of their own: joined, every awaiting panel's patient
-        # would be read before the sort picks the page's 25.
-        .prefetch_related(
-            Prefetch("patient", queryset=Patient.objects.only("mrn", "family_name", "given_name"))
-        )
-    )
+    panels = Panel.objects.filter(access.worklist_scope(user), review_state__in=states)
     for word in narrowed.search.split():
         panels = panels.filter(
             Q(patient__family_name__icontains=word)
@@ -88,36 +96,139 @@ def worklist_panels(*, user: Any, narrowed: WorklistFilter | None = None) -> Que
     if narrowed.collected_on is not None:
         panels = panels.filter(collected_at__date=narrowed.collected_on)
     if narrowed.flagged_only:
-        panels = panels.filter(Exists(_results(flagged)))
-    # Uncorrelated, so PostgreSQL reads the critical results once into a hash and probes it per
-    # panel (a correlated EXISTS would read each panel's results).
-    critical_panels = Result.objects.filter(critical, superseded_by__isnull=True).values("panel_id")
-    return panels.annotate(
-        is_critical=ExpressionWrapper(Q(pk__in=critical_panels), output_field=BooleanField())
-    ).order_by("-is_critical", "collected_at", "accession")
+        panels = panels.filter(results_flagged__gt=0)
+    return panels.order_by(*ORDER)
 
 
-def worklist_counts(panels: Sequence[Panel]) -> Sequence[Panel]:
-    """Set ``results_total``, ``results_flagged``, ``results_critical`` and
-    ``results_not_interpreted`` (current results) on ``panels``, a page of the worklist: one
-    query for the page (counted in the ORDER BY ... OFFSET query, PostgreSQL would count the
-    results of every panel before the page too)."""
-    counts: dict[int, dict[str, Any]] = {
-        row["panel_id"]: dict(row)
-        for row in Result.objects.filter(
-            panel_id__in=[panel.pk for panel in panels], superseded_by__isnull=True
-        )
-        .order_by()
-        .values("panel_id")
-        .annotate(
-            results_total=Count("pk"),
-            results_flagged=Count("pk", filter=~Q(interpretation__in=NOT_FLAGGED)),
-            results_critical=Count("pk", filter=Q(interpretation__in=CRITICAL_CODES)),
-            results_not_interpreted=Count("pk", filter=Q(interpretation="")),
-        )
-    }
-    for panel in panels:
-        row = counts.get(panel.pk, {})
-        for name in COUNTS:
-            setattr(panel, name, row.get(name, 0))
-    return panels
+def _lines(panels: QuerySet[Panel]) -> list[WorklistPanel]:
+    return [WorklistPanel(*values) for values in panels.order_by(*ORDER).values_list(*ROW_COLUMNS)]
+
+
+def worklist_panel_get(*, user: Any, panel_id: int) -> WorklistPanel | None:
+    """Panel ``panel_id`` as its worklist row shows it, or None when it is not (any longer) on
+    ``user``'s worklist."""
+    found = _lines(worklist_panels(user=user).filter(pk=panel_id))
+    return found[0] if found else None
+
+
+@dataclass
+class WorklistPage:
+    """One page of the worklist (as much of Django's ``Page`` as the template reads): its
+    ``panels`` (with their patients and counts), its ``number``, and ``count`` panels in all,
+    or, when ``count_exact`` is false, more than ``count`` (counted no further)."""
+
+    panels: list[WorklistPanel]
+    number: int
+    count: int
+    count_exact: bool = True
+    paginator: WorklistPage = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.paginator = self  # the template asks ``page.paginator.count``, as of Django's Page
+
+    @property
+    def num_pages(self) -> int:
+        return pages_for(self.count)
+
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def has_next(self) -> bool:
+        return not self.count_exact or self.number < self.num_pages
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+
+def pages_for(count: int) -> int:
+    return max(1, -(-count // PAGE_PANELS))
+
+
+def page_number(text: str | None) -> int:
+    """The page asked for: a positive integer, else the first."""
+    try:
+        return max(int(text or 1), 1)
+    except ValueError:
+        return 1
+
+
+PAGE_SQL = """
+SELECT {columns}, (SELECT count(*) FROM ({every} LIMIT %s) AS counted)
+FROM {panel} AS panel JOIN {patient} AS patient ON patient.id = panel.patient_id
+WHERE panel.id IN ({every} LIMIT %s OFFSET %s)
+ORDER BY panel.is_critical DESC, panel.collected_at, panel.accession
+"""
+
+
+def _page_sql(every_sql: str) -> str:
+    columns = ", ".join(
+        f"patient.{column.removeprefix('patient__')}"
+        if column.startswith("patient__")
+        else f"panel.{'id' if column == 'pk' else column}"
+        for column in ROW_COLUMNS
+    )
+    return PAGE_SQL.format(
+        columns=columns,
+        every=every_sql,
+        panel=Panel._meta.db_table,
+        patient=Patient._meta.db_table,
+    )
+
+
+_COLLECTED = ROW_COLUMNS.index("collected_at")
+
+
+def _line(row: tuple[Any, ...]) -> WorklistPanel:
+    """A raw row as a line: its collection time aware (SQLite, the embedded mode, gives text
+    where PostgreSQL gives an aware datetime; the ORM's converters do not run on a raw row)."""
+    collected = row[_COLLECTED]
+    if not isinstance(collected, datetime):
+        parsed = parse_datetime(str(collected))
+        if parsed is None:
+            raise ValueError(f"not a date and time: {collected!r}")
+        collected = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
+        row = (*row[:_COLLECTED], collected, *row[_COLLECTED + 1 :])
+    return WorklistPanel(*row)
+
+
+def worklist_page_get(
+    *, user: Any, narrowed: WorklistFilter | None = None, number: int = 1
+) -> WorklistPage:
+    """Page ``number`` (from 1; past the last: the last) of ``user``'s worklist. One query: the
+    page's panels (picked from the index first, then the patients of its 25 joined, not those
+    of the panels before it), each carrying the number of panels; a page with no panel counts
+    them in one more (and, past the last page, reads the last).
+
+    The panels are counted up to ``COUNT_UP_TO`` or the end of the page asked for, whichever
+    is further (counting costs what reading the index that far costs: a deep page reads it
+    anyway); beyond, the page says "more than" that number. The worklist's queryset is
+    compiled once (its SQL and parameters, as Django makes them) and used twice in the page's
+    statement: compiling it costs more than running it."""
+    every = worklist_panels(user=user, narrowed=narrowed)
+    up_to = max(COUNT_UP_TO, number * PAGE_PANELS)
+    every_sql, params = every.values("pk").query.sql_with_params()
+    sql = _page_sql(every_sql)
+
+    def page(at: int) -> list[tuple[Any, ...]]:
+        offset = (at - 1) * PAGE_PANELS
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, up_to + 1, *params, PAGE_PANELS, offset])
+            found: list[tuple[Any, ...]] = cursor.fetchall()
+        return found
+
+    rows = page(number)
+    count = rows[0][-1] if rows else every.values("pk")[: up_to + 1].count()
+    exact = count <= up_to
+    count = min(count, up_to)
+    if not rows and count:
+        number = pages_for(count)
+        rows = page(number)
+    return WorklistPage(
+        panels=[_line(row[:-1]) for row in rows],
+        number=number if rows else 1,
+        count=count,
+        count_exact=exact,
+    )

@@ -15,8 +15,8 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -27,9 +27,16 @@ from labpanel.exceptions import Conflict, NotAllowed
 from panels.models import Panel, ReviewState
 from panels.review import panel_verify, panels_verify_bulk
 from panels.selectors import panels_visible_to
-from panels.worklist import AWAITING, WorklistFilter, worklist_counts, worklist_panels
+from panels.worklist import (
+    AWAITING,
+    WorklistFilter,
+    WorklistPanel,
+    page_number,
+    worklist_page_get,
+    worklist_panel_get,
+)
+from panels.worklist_rows import filters_html, gone_html, rows_html
 
-PAGE_PANELS = 25
 BULK_LIMIT = 200
 
 
@@ -66,7 +73,7 @@ class WorklistRow:
     """A worklist line: the annotated panel, and why the user may not verify it ("" if they
     may; decided from the user's membership and the lab's settings, no query)."""
 
-    panel: Panel
+    panel: WorklistPanel
     verify_refusal: str
     release_refusal: str = ""
     message: str = ""
@@ -95,7 +102,7 @@ def lab_panel_get(request: HttpRequest, pk: int) -> Panel:
     return panel
 
 
-def verify_refusal(request: HttpRequest, panel: Panel) -> str:
+def verify_refusal(request: HttpRequest, panel: Panel | WorklistPanel) -> str:
     if panel.review_state != ReviewState.RECEIVED:
         return ""
     try:
@@ -107,7 +114,7 @@ def verify_refusal(request: HttpRequest, panel: Panel) -> str:
     return ""
 
 
-def release_refusal_known(request: HttpRequest, panel: Panel) -> str:
+def release_refusal_known(request: HttpRequest, panel: Panel | WorklistPanel) -> str:
     """Why the user may not release ``panel``, when that is known without reading its findings
     (role, lab setting); "" otherwise. Releasing checks everything again."""
     if panel.review_state != ReviewState.VERIFIED:
@@ -120,7 +127,7 @@ def release_refusal_known(request: HttpRequest, panel: Panel) -> str:
 
 
 def worklist_row(
-    request: HttpRequest, panel: Panel, message: str = "", *, is_error: bool = False
+    request: HttpRequest, panel: WorklistPanel, message: str = "", *, is_error: bool = False
 ) -> WorklistRow:
     """``panel``'s line with what the user may not do to it and why, and ``message``."""
     return WorklistRow(
@@ -146,19 +153,21 @@ def back_to(request: HttpRequest, default: str) -> str:
 def worklist_page(request: HttpRequest) -> HttpResponse:
     lab_user_check(request)
     form = WorklistFilterForm(request.GET or None)
-    page = Paginator(
-        worklist_panels(user=request.user, narrowed=form.narrowed()), PAGE_PANELS
-    ).get_page(request.GET.get("page"))
-    rows = [worklist_row(request, panel) for panel in worklist_counts(list(page))]
+    page = worklist_page_get(
+        user=request.user, narrowed=form.narrowed(), number=page_number(request.GET.get("page"))
+    )
+    rows = [worklist_row(request, panel) for panel in page.panels]
     query = request.GET.copy()
     query.pop("page", None)
     return render(
         request,
         "panels/worklist.html",
         {
-            "form": form,
+            "filters": filters_html(form),
             "page": page,
-            "rows": rows,
+            "rows": rows_html(
+                rows, csrf_token=get_token(request), next_url=request.get_full_path()
+            ),
             "query": query.urlencode(),
             "next_url": request.get_full_path(),
         },
@@ -170,21 +179,12 @@ def worklist_row_response(
 ) -> HttpResponse:
     """The worklist row of ``panel_id`` as it now stands, with ``message`` (htmx swaps it in);
     a panel that left the worklist (released) is a row with the message alone."""
-    panel = worklist_panels(user=request.user).filter(pk=panel_id).first()
-    row = None
-    if panel is not None:
-        worklist_counts([panel])
-        row = worklist_row(request, panel, message, is_error=is_error)
-    return render(
-        request,
-        "panels/_worklist_row.html",
-        {
-            "row": row,
-            "message": message,
-            "is_error": is_error,
-            "panel_id": panel_id,
-            "next_url": reverse("worklist:list"),
-        },
+    panel = worklist_panel_get(user=request.user, panel_id=panel_id)
+    if panel is None:
+        return HttpResponse(gone_html(panel_id, message, is_error=is_error))
+    row = worklist_row(request, panel, message, is_error=is_error)
+    return HttpResponse(
+        rows_html([row], csrf_token=get_token(request), next_url=reverse("worklist:list"))
     )
 
 

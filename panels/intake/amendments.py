@@ -39,6 +39,7 @@ from panels.interpretation import (
 )
 from panels.models import Finding, Panel, Result
 from panels.notation import NotationError, parse_reported_value
+from panels.result_counts import panel_result_counts_store
 from panels.review import panel_verification_withdraw
 from panels.services import conclusions_store, result_build
 from panels.submission import ResultData
@@ -112,6 +113,7 @@ def panel_amend(
         new_results = _store_corrections(
             panel=panel, corrections=corrections, current=current, now=now
         )
+        panel_result_counts_store(panel_ids=[panel.pk])
         _reconclude(panel=panel, now=now)
         panel_verification_withdraw(panel=panel, user=user, now=now)
         changes = [

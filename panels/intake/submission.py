@@ -30,6 +30,7 @@ from panels.interpretation import (
     result_data_measurement,
 )
 from panels.models import Panel, Result
+from panels.result_counts import panel_result_counts_store
 from panels.review import panel_auto_verify
 from panels.services import (
     conclusions_store,
@@ -176,6 +177,7 @@ def _panel_create(
             zip(submission.results, interpretations, strict=True), start=1
         )
     )
+    panel_result_counts_store(panel_ids=[panel.pk])
     conclusions = panel_conclusions(
         panel=panel,
         results=results,

@@ -1,7 +1,8 @@
 """The lab's worklist: technicians and directors land on it; it lists their lab's panels awaiting
 verification or release, critical ones first, then the oldest collection; it filters; its query
 count is the same for 1 and 25 rows; verification (one panel, htmx or a plain POST, or every
-checked all-normal panel) goes through the review services with the refusal's reason shown.
+checked all-normal panel) goes through the review services with the refusal's reason shown; the
+result counts it orders and filters by are stored by every submission, import and amendment.
 """
 
 from __future__ import annotations
@@ -19,11 +20,16 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from labpanel.accounts.models import Role, StaffMember
-from panels.models import Panel, ReviewState, ReviewTransition
+from panels import worklist
+from panels.intake.imports.commit import import_job_commit
+from panels.models import Panel, Result, ReviewState, ReviewTransition
+from panels.review_rules import CRITICAL_CODES
 from reference_ranges import adapters
 from reference_ranges.models import ReferenceRangeRule
 from tests.conftest import token_client
 from tests.factories import make_lab, make_staff
+from tests.imports.test_import_jobs import LONG_CSV, upload, validated
+from tests.panels.test_amendments import released
 from tests.reports.test_clinician_pages import table_rows
 
 pytestmark = pytest.mark.django_db
@@ -150,22 +156,32 @@ def test_the_worklist_pages_by_25_with_the_same_query_count_for_1_and_25_rows(
     panel_payload: dict[str, Any],
     director: StaffMember,
     django_assert_num_queries: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     submit(technician_client, panel_payload, 0, FLAGGED)
     client = browser(director)
     client.get("/worklist/")  # the session and the membership, as on every page
 
-    # session, user, membership, count, the page's panels, their patients, their results
-    with django_assert_num_queries(7):
+    # session, user, membership, the page (its panels, their patients and counts, their number)
+    with django_assert_num_queries(4):
         response = client.get("/worklist/")
     assert len(table_rows(response.content.decode(), "worklist")) == 1
 
     for number in range(1, 30):
         submit(technician_client, panel_payload, number, NORMAL if number % 2 else FLAGGED)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(4):
         response = client.get("/worklist/")
     assert len(table_rows(response.content.decode(), "worklist")) == 25
+    assert "30 panel(s), page 1 of 2" in response.content.decode()
     assert len(table_rows(client.get("/worklist/?page=2").content.decode(), "worklist")) == 5
+    assert "30 panel(s), page 2 of 2" in client.get("/worklist/?page=9").content.decode()
+
+    # counted only so far (or to the end of the page asked for): beyond, "more than"
+    monkeypatch.setattr(worklist, "COUNT_UP_TO", 20)
+    first = client.get("/worklist/").content.decode()
+    assert "More than 25 panels, page 1" in first
+    assert "page=2" in first  # a next page
+    assert "30 panel(s), page 2 of 2" in client.get("/worklist/?page=2").content.decode()
 
 
 def test_who_uses_the_worklist(
@@ -329,3 +345,111 @@ def test_the_navigation_offers_each_role_its_screens(
     nav = page.content.decode().split('<nav aria-label="Main" class="main-nav">')[1]
     nav = nav.split("</nav>")[0]
     assert re.findall(r">([^<>]+)</a>", nav) == links
+
+
+# --- the stored result counts the worklist reads (panels.result_counts) ----------------------
+
+
+def worklist_accessions(client: Client, query: dict[str, str]) -> list[str]:
+    html = client.get("/worklist/", query).content.decode()
+    return [row[1] for row in table_rows(html, "worklist")]
+
+
+def counted(panel: Panel) -> tuple[int, int, int, int, bool]:
+    """``panel``'s current results counted by judgement here, in Python."""
+    codes = [result.interpretation for result in Result.objects.current().filter(panel=panel)]
+    critical = sum(code in CRITICAL_CODES for code in codes)
+    return (
+        len(codes),
+        sum(code not in ("", "N", "IND") for code in codes),
+        critical,
+        codes.count(""),
+        critical > 0,
+    )
+
+
+def stored(panel: Panel) -> tuple[int, int, int, int, bool]:
+    panel.refresh_from_db()
+    return (
+        panel.results_total,
+        panel.results_flagged,
+        panel.results_critical,
+        panel.results_not_interpreted,
+        panel.is_critical,
+    )
+
+
+def test_a_submission_and_an_amendment_store_the_panels_counts_in_their_transaction(
+    technician_client: APIClient,
+    panel_payload: dict[str, Any],
+    director: StaffMember,
+    critical_limits: None,
+) -> None:
+    flagged = submit(technician_client, panel_payload, 1, FLAGGED)
+    critical = submit(technician_client, panel_payload, 2, [*CRITICAL, *NORMAL[1:]])
+    assert stored(critical) == counted(critical) == (2, 1, 1, 0, True)
+    assert stored(flagged) == counted(flagged) == (1, 1, 0, 0, False)
+    assert worklist_accessions(browser(director), {}) == ["W-2", "W-1"]  # critical first
+
+    released(critical)
+    response = technician_client.post(
+        f"/api/v1/panels/{critical.pk}/amendments/",
+        {
+            "reason": "Transcription error",
+            "results": [{"analyte": "IL-6", "value": "1.9", "unit": "pg/mL"}],
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert stored(critical) == counted(critical) == (2, 0, 0, 0, False)
+    # no longer critical: the oldest collection first
+    assert worklist_accessions(browser(director), {}) == ["W-1", "W-2"]
+    assert worklist_accessions(browser(director), {"flagged": "on"}) == ["W-1"]
+
+
+def test_an_import_stores_every_panels_counts(
+    technician_client: APIClient, technician: StaffMember
+) -> None:
+    job = validated(upload(technician_client, LONG_CSV))
+    technician_client.post(f"/api/v1/imports/{job.uuid}/commit/")
+    import_job_commit(job_id=job.pk)
+
+    panels = list(Panel.objects.all())
+    assert panels
+    for panel in panels:
+        assert stored(panel) == counted(panel)
+        assert panel.results_total > 0
+
+
+def test_the_rows_escape_every_text(
+    technician_client: APIClient, panel_payload: dict[str, Any], director: StaffMember
+) -> None:
+    submit(
+        technician_client,
+        panel_payload,
+        1,
+        NORMAL,
+        family_name='<script>alert("x")</script>',
+        given_name="O'Hara & <b>",
+    )
+    html = browser(director).get("/worklist/").content.decode()
+    assert "<script>alert" not in html
+    assert "<b>" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;, O&#x27;Hara &amp; &lt;b&gt;" in html
+    assert table_rows(html, "worklist")[0][2].startswith("<script>alert")  # the text, unescaped
+
+
+def test_the_filters_keep_what_was_asked_and_tie_each_error_to_its_input(
+    director: StaffMember,
+) -> None:
+    html = (
+        browser(director)
+        .get("/worklist/", {"state": "verified", "flagged": "on", "q": 'a"b', "collected": "xx"})
+        .content.decode()
+    )
+    assert '<option value="verified" selected>Verified</option>' in html
+    assert '<input type="checkbox" name="flagged" id="id_flagged" checked>' in html
+    assert 'value="a&quot;b"' in html
+    assert 'aria-invalid="true" aria-describedby="id_collected_error" id="id_collected"' in html
+    assert '<span class="error" id="id_collected_error">Enter a valid date.</span>' in html
+    assert '<label for="id_q">Patient name, MRN or accession:</label>' in html

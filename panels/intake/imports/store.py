@@ -22,6 +22,7 @@ from labpanel.bulk import ids_reserve, rows_insert
 from panels.intake.imports.staged_file import StagedFileError
 from panels.intake.imports.staged_rows import TABLES, CommitFacts, rows_of
 from panels.models import Panel, Patient
+from panels.result_counts import panel_result_counts_store
 from reports.bulk import report_ids_reserve
 
 
@@ -75,6 +76,7 @@ def staged_store(
             f"the staged file holds {counts[1]} panel(s) and {counts[0]} new patient(s), "
             f"not the {panels} and {len(new_mrns)} validated"
         )
+    panel_result_counts_store(panel_ids=panel_ids)
     return Stored(
         panel_ids=panel_ids,
         patients_created=len(new_mrns),
