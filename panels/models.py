@@ -140,6 +140,9 @@ class Panel(TimestampedModel):
     )
     results_critical = models.PositiveSmallIntegerField(default=0, db_default=0)
     results_not_interpreted = models.PositiveSmallIntegerField(default=0, db_default=0)
+    results_indeterminate = models.PositiveSmallIntegerField(
+        default=0, db_default=0, help_text="Current results that cannot be placed (IND)"
+    )
     is_critical = models.BooleanField(
         default=False, db_default=False, help_text="A current result is flagged critical (HH/LL)"
     )
@@ -163,6 +166,7 @@ class Panel(TimestampedModel):
                     "results_flagged",
                     "results_critical",
                     "results_not_interpreted",
+                    "results_indeterminate",
                 ],
                 condition=Q(review_state__in=["received", "verified"]),
                 name="panel_worklist_order",

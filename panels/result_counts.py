@@ -1,8 +1,8 @@
 """The counts of each panel's current results by judgement, stored on the panel
 (``Panel.results_total``, ``results_flagged``, ``results_critical``,
-``results_not_interpreted``, ``is_critical``): the lab's worklist orders its pages (critical
-first) and filters flagged panels from one index over them, instead of reading every awaiting
-panel's results per request.
+``results_not_interpreted``, ``results_indeterminate``, ``is_critical``): the lab's worklist
+orders its pages (critical first) and filters flagged panels from one index over them, instead
+of reading every awaiting panel's results per request.
 
 :func:`panel_result_counts_store` is their only writer: one UPDATE counting the panels'
 current results in the database (correlated counts, so that SQLite, the embedded mode, runs it
@@ -43,6 +43,7 @@ def panel_result_counts_store(*, panel_ids: Sequence[int]) -> None:
         results_flagged=_counted(~Q(interpretation__in=NOT_FLAGGED)),
         results_critical=_counted(Q(interpretation__in=CRITICAL)),
         results_not_interpreted=_counted(Q(interpretation="")),
+        results_indeterminate=_counted(Q(interpretation="IND")),
         is_critical=Exists(
             Result.objects.filter(
                 panel_id=OuterRef("pk"), superseded_by__isnull=True, interpretation__in=CRITICAL

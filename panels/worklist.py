@@ -41,6 +41,7 @@ ROW_COLUMNS = (
     "results_flagged",
     "results_critical",
     "results_not_interpreted",
+    "results_indeterminate",
     "patient__mrn",
     "patient__family_name",
     "patient__given_name",
@@ -63,6 +64,7 @@ class WorklistPanel:
     results_flagged: int
     results_critical: int
     results_not_interpreted: int
+    results_indeterminate: int
     mrn: str
     family_name: str
     given_name: str

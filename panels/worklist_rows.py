@@ -51,21 +51,25 @@ def _url(parts: tuple[str, str], pk: int) -> str:
 
 
 def results_html(panel: Any) -> str:
-    """``panel``'s current results as words: critical, flagged, not interpreted, and
-    "within interval" only when none of these is counted (its stored counts: ints)."""
+    """``panel``'s current results as words: critical, flagged, not interpreted,
+    indeterminate, and "within interval" only when none of these is counted: every result was
+    judged and normal (its stored counts: ints)."""
     total = int(panel.results_total)
     critical = int(panel.results_critical)
     flagged = int(panel.results_flagged)
     not_interpreted = int(panel.results_not_interpreted)
+    indeterminate = int(panel.results_indeterminate)
     parts = []
     if critical:
         parts.append(f'<span class="flag critical">CRITICAL: {critical}</span> <br>')
     if flagged:
         parts.append(f'<span class="flag abnormal">{flagged} flagged</span>')
-    elif not not_interpreted:
+    elif not not_interpreted and not indeterminate:
         parts.append(f'<span class="flag normal">{total} within interval</span>')
     if not_interpreted:
         parts.append(f' <br><span class="flag review">not interpreted: {not_interpreted}</span>')
+    if indeterminate:
+        parts.append(f' <br><span class="flag review">indeterminate: {indeterminate}</span>')
     parts.append(f' <span class="help">({total} result{"" if total == 1 else "s"})</span>')
     return "".join(parts)
 

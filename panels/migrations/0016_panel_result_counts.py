@@ -28,6 +28,7 @@ def backfill(apps, schema_editor):
         results_flagged=counted(~Q(interpretation__in=NOT_FLAGGED)),
         results_critical=counted(Q(interpretation__in=CRITICAL)),
         results_not_interpreted=counted(Q(interpretation="")),
+        results_indeterminate=counted(Q(interpretation="IND")),
         is_critical=Exists(
             Result.objects.filter(
                 panel_id=OuterRef("pk"), superseded_by__isnull=True, interpretation__in=CRITICAL
@@ -39,7 +40,7 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('panels', '0014_worklist_indexes'),
+        ('panels', '0015_review_transition_append_only'),
     ]
 
     operations = [
@@ -69,12 +70,17 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='panel',
+            name='results_indeterminate',
+            field=models.PositiveSmallIntegerField(db_default=0, default=0, help_text='Current results that cannot be placed (IND)'),
+        ),
+        migrations.AddField(
+            model_name='panel',
             name='results_total',
             field=models.PositiveSmallIntegerField(db_default=0, default=0),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name='panel',
-            index=models.Index(condition=models.Q(('review_state__in', ['received', 'verified'])), fields=['lab', '-is_critical', 'collected_at', 'accession'], include=('id', 'patient', 'submitted_by', 'specimen_type', 'review_state', 'results_total', 'results_flagged', 'results_critical', 'results_not_interpreted'), name='panel_worklist_order'),
+            index=models.Index(condition=models.Q(('review_state__in', ['received', 'verified'])), fields=['lab', '-is_critical', 'collected_at', 'accession'], include=('id', 'patient', 'submitted_by', 'specimen_type', 'review_state', 'results_total', 'results_flagged', 'results_critical', 'results_not_interpreted', 'results_indeterminate'), name='panel_worklist_order'),
         ),
     ]

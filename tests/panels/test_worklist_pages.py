@@ -355,7 +355,7 @@ def worklist_accessions(client: Client, query: dict[str, str]) -> list[str]:
     return [row[1] for row in table_rows(html, "worklist")]
 
 
-def counted(panel: Panel) -> tuple[int, int, int, int, bool]:
+def counted(panel: Panel) -> tuple[int, int, int, int, int, bool]:
     """``panel``'s current results counted by judgement here, in Python."""
     codes = [result.interpretation for result in Result.objects.current().filter(panel=panel)]
     critical = sum(code in CRITICAL_CODES for code in codes)
@@ -364,17 +364,19 @@ def counted(panel: Panel) -> tuple[int, int, int, int, bool]:
         sum(code not in ("", "N", "IND") for code in codes),
         critical,
         codes.count(""),
+        codes.count("IND"),
         critical > 0,
     )
 
 
-def stored(panel: Panel) -> tuple[int, int, int, int, bool]:
+def stored(panel: Panel) -> tuple[int, int, int, int, int, bool]:
     panel.refresh_from_db()
     return (
         panel.results_total,
         panel.results_flagged,
         panel.results_critical,
         panel.results_not_interpreted,
+        panel.results_indeterminate,
         panel.is_critical,
     )
 
@@ -387,8 +389,8 @@ def test_a_submission_and_an_amendment_store_the_panels_counts_in_their_transact
 ) -> None:
     flagged = submit(technician_client, panel_payload, 1, FLAGGED)
     critical = submit(technician_client, panel_payload, 2, [*CRITICAL, *NORMAL[1:]])
-    assert stored(critical) == counted(critical) == (2, 1, 1, 0, True)
-    assert stored(flagged) == counted(flagged) == (1, 1, 0, 0, False)
+    assert stored(critical) == counted(critical) == (2, 1, 1, 0, 0, True)
+    assert stored(flagged) == counted(flagged) == (1, 1, 0, 0, 0, False)
     assert worklist_accessions(browser(director), {}) == ["W-2", "W-1"]  # critical first
 
     released(critical)
@@ -401,10 +403,30 @@ def test_a_submission_and_an_amendment_store_the_panels_counts_in_their_transact
         format="json",
     )
     assert response.status_code == 201, response.json()
-    assert stored(critical) == counted(critical) == (2, 0, 0, 0, False)
+    assert stored(critical) == counted(critical) == (2, 0, 0, 0, 0, False)
     # no longer critical: the oldest collection first
     assert worklist_accessions(browser(director), {}) == ["W-1", "W-2"]
     assert worklist_accessions(browser(director), {"flagged": "on"}) == ["W-1"]
+
+
+def test_an_indeterminate_result_is_never_summarised_as_within_interval(
+    technician_client: APIClient, panel_payload: dict[str, Any], director: StaffMember
+) -> None:
+    # "<20" against IL-6's interval ≤2.5 pg/mL may be normal or high: indeterminate
+    panel = submit(
+        technician_client,
+        panel_payload,
+        1,
+        [{"analyte": "IL-6", "value": "<20", "unit": "pg/mL"}, NORMAL[1]],
+    )
+    assert stored(panel) == counted(panel) == (2, 0, 0, 0, 1, False)
+
+    html = browser(director).get("/worklist/").content.decode()
+
+    [row] = [row for row in table_rows(html, "worklist") if "W-1" in row[1]]
+    results = " ".join(row)
+    assert "indeterminate: 1" in results
+    assert "within interval" not in results
 
 
 def test_an_import_stores_every_panels_counts(
