@@ -73,6 +73,8 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "labpanel.urls"
 LOGIN_URL = "login"
+# Django's model backend, reading a session's user with their lab membership in one query.
+AUTHENTICATION_BACKENDS = ["labpanel.accounts.backends.StaffModelBackend"]
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 WSGI_APPLICATION = "labpanel.wsgi.application"

@@ -88,6 +88,14 @@ def staff_for(user: Any) -> StaffMember | None:
     return cached
 
 
+def staff_remember(user: Any, staff: StaffMember | None) -> None:
+    """Keep ``staff`` (read with ``user``: ``labpanel.accounts.backends``) as ``user``'s
+    membership, so that :func:`staff_for` does not read it again."""
+    if staff is not None:
+        staff.user = user
+    setattr(user, _CACHE, staff)
+
+
 def staff_forget(user: Any) -> None:
     """Drop the membership kept on ``user`` so the next decision reads it afresh."""
     if user is not None and hasattr(user, _CACHE):
