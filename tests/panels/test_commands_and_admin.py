@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
@@ -109,3 +111,31 @@ def test_admin_shows_reported_results_read_only(
     assert attempt.status_code == 403
     result.refresh_from_db()
     assert result.raw_value == "12.4"
+
+
+@pytest.mark.parametrize("days", ["0", "-3"])
+def test_issue_api_token_refuses_a_token_that_never_expires(lab: Lab, days: str) -> None:
+    with pytest.raises(CommandError, match="--expires-days must be 1 or more"):
+        call_command("issue_api_token", "new.tech", "--role", "technician", "--expires-days", days)
+
+    assert not AuthToken.objects.exists()
+
+
+def test_issue_api_token_expires_after_the_configured_days(lab: Lab, settings: Any) -> None:
+    settings.REST_KNOX = {**settings.REST_KNOX, "TOKEN_TTL": timedelta(days=7)}
+    before = timezone.now()
+
+    call_command("issue_api_token", "a.tech", "--role", "technician", stdout=io.StringIO())
+    call_command(
+        "issue_api_token",
+        "b.tech",
+        "--role",
+        "technician",
+        "--expires-days",
+        "2",
+        stdout=io.StringIO(),
+    )
+
+    by_user = dict(AuthToken.objects.values_list("user__username", "expiry"))
+    assert before + timedelta(days=7) <= by_user["a.tech"] <= timezone.now() + timedelta(days=7)
+    assert before + timedelta(days=2) <= by_user["b.tech"] <= timezone.now() + timedelta(days=2)

@@ -9,12 +9,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labpanel.exceptions import NotReady
+from labpanel.pagination import LabpanelPagination
 from panels.intake.imports.selectors import import_job_get, import_jobs_visible_to, import_problems
 from panels.intake.imports.serializers import (
     ImportCreateInput,
@@ -30,11 +30,6 @@ from panels.intake.imports.validate import preview_read
 from panels.models import ImportJob, ImportStatus
 
 PREVIEW_STATUSES = (ImportStatus.PREVIEW, ImportStatus.COMMITTING, ImportStatus.COMMITTED)
-
-
-class PreviewPagination(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 500
 
 
 class ImportJobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[ImportJob]):
@@ -81,7 +76,7 @@ class ImportJobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[ImportJob]
     @action(detail=True, methods=["get"], url_path="problems", url_name="problems")
     def problems(self, request: Request, uuid: Any = None) -> Response:
         job = self._job(uuid)
-        paginator = PreviewPagination()
+        paginator = LabpanelPagination()
         page = paginator.paginate_queryset(import_problems(job=job), request, view=self)
         return paginator.get_paginated_response(ImportProblemOutput(page, many=True).data)
 
@@ -101,7 +96,7 @@ class ImportJobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[ImportJob]
                 f"import {job.uuid} is {job.status}; there is no preview to show",
                 details=[{"field": "status", "message": job.status}],
             )
-        paginator = PreviewPagination()
+        paginator = LabpanelPagination()
         offset = paginator.get_offset(request)
         limit = paginator.get_limit(request) or paginator.default_limit
         total = int(job.summary.get("panels_new", 0))

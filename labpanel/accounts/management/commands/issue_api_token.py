@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from labpanel.accounts.management.arguments import lab_find
@@ -16,7 +17,8 @@ from labpanel.exceptions import DomainError
 class Command(BaseCommand):
     help = (
         "Create USERNAME with ROLE in the lab if needed and print a new API token on stdout. "
-        "Tokens are stored hashed and expire (default 90 days)."
+        "Tokens are stored hashed and always expire: after --expires-days, else after "
+        "LABPANEL_TOKEN_TTL_DAYS (default 90)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,8 +28,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--expires-days",
             type=int,
-            default=90,
-            help="Days until the token expires; 0 for a token that never expires",
+            default=None,
+            help="Days until the token expires (1 or more; default LABPANEL_TOKEN_TTL_DAYS, 90)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -37,8 +39,9 @@ class Command(BaseCommand):
         except DomainError as error:
             raise CommandError(error.message) from error
         days = options["expires_days"]
-        if days < 0:
-            raise CommandError("--expires-days must be 0 or more")
-        expires_in = timedelta(days=days) if days else None
+        if days is not None and days < 1:
+            raise CommandError("--expires-days must be 1 or more: every token expires")
+        configured: timedelta = settings.REST_KNOX["TOKEN_TTL"]  # type: ignore[assignment]
+        expires_in = timedelta(days=days) if days is not None else configured
         token = api_token_issue(user=staff.user, expires_in=expires_in)
         self.stdout.write(token)

@@ -1,0 +1,53 @@
+"""Limits on what the API takes (issue 13, "Limits on every input", the first of them): JSON
+nested too deeply is a 400 that says why, and no page is longer than the maximum ``limit``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rest_framework.request import Request
+from rest_framework.test import APIClient, APIRequestFactory
+
+from labpanel.pagination import MAX_LIMIT, LabpanelPagination
+from panels.models import Panel
+
+pytestmark = pytest.mark.django_db
+
+
+def test_json_nested_100000_deep_is_a_400_and_stores_nothing(
+    technician_client: APIClient,
+) -> None:
+    body = "[" * 100_000 + "]" * 100_000
+
+    response = technician_client.post("/api/v1/panels/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["message"]
+    assert not Panel.objects.exists()
+
+
+@pytest.mark.parametrize(("asked", "given"), [("10", 10), ("100000", MAX_LIMIT), ("", 50)])
+def test_a_page_is_never_longer_than_the_maximum_limit(asked: str, given: int) -> None:
+    query = {"limit": asked} if asked else {}
+    request = Request(APIRequestFactory().get("/api/v1/panels/", query))
+
+    assert LabpanelPagination().get_limit(request) == given
+
+
+def test_every_list_of_the_api_uses_the_bounded_pagination(
+    technician_client: APIClient, panel_payload: dict[str, Any]
+) -> None:
+    technician_client.post("/api/v1/panels/", panel_payload, format="json")
+
+    answer = technician_client.get("/api/v1/panels/", {"limit": "100000"}).json()
+
+    assert answer["count"] == 1
+    assert len(answer["results"]) == 1
+    schema = technician_client.get("/api/v1/schema/", {"format": "json"}).json()
+    limit = next(
+        parameter
+        for parameter in schema["paths"]["/api/v1/panels/"]["get"]["parameters"]
+        if parameter["name"] == "limit"
+    )
+    assert limit["schema"]["type"] == "integer"
