@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -51,6 +52,9 @@ class PanelViewSet(
             201: PanelOutput,
             200: OpenApiResponse(PanelOutput, description="Identical re-submission"),
             400: OpenApiResponse(description="Invalid input; nothing stored"),
+            404: OpenApiResponse(
+                description="Identical re-submission of a panel the caller may not see"
+            ),
             409: OpenApiResponse(description="Accession reused with different content"),
         },
     )
@@ -65,6 +69,10 @@ class PanelViewSet(
             submission=serializer.to_submission(),
         )
         stored = panel_get(pk=panel.pk, user=request.user)
+        if stored is None:
+            # An identical re-send of a panel the caller may not see: 404, as for every
+            # object outside the caller's scope (never an empty answer that confirms it).
+            raise NotFound()
         output = PanelOutput(stored, context={"request": request})
         return Response(
             output.data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK

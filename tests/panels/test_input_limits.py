@@ -1,5 +1,6 @@
 """Limits on what the API takes (issue 13, "Limits on every input", the first of them): JSON
-nested too deeply is a 400 that says why, and no page is longer than the maximum ``limit``."""
+nested too deeply is a 400 that says why, no page is longer than the maximum ``limit``, and an
+identical re-send of a panel the caller may not see is a 404 like any unseen object."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import pytest
 from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
+from labpanel.accounts.models import Lab, Role, StaffMember
 from labpanel.pagination import MAX_LIMIT, LabpanelPagination
 from panels.models import Panel
+from tests.conftest import token_client
+from tests.factories import make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +55,21 @@ def test_every_list_of_the_api_uses_the_bounded_pagination(
         if parameter["name"] == "limit"
     )
     assert limit["schema"]["type"] == "integer"
+
+
+def test_an_identical_resend_of_a_panel_the_caller_cannot_see_is_a_404(
+    integrator: StaffMember, clinician: StaffMember, lab: Lab, panel_payload: dict[str, Any]
+) -> None:
+    first = token_client(integrator).post("/api/v1/panels/", panel_payload, format="json")
+    assert first.status_code == 201, first.json()
+    # another interface of the same lab sees only the panels it submitted
+    other = make_staff(username="engine.two", lab=lab, role=Role.INTEGRATOR)
+
+    again = token_client(other).post("/api/v1/panels/", panel_payload, format="json")
+    mine = token_client(integrator).post("/api/v1/panels/", panel_payload, format="json")
+
+    assert again.status_code == 404
+    assert "MRN-77" not in again.content.decode()
+    assert mine.status_code == 200
+    assert mine.json()["accession"] == panel_payload["accession"]
+    assert Panel.objects.count() == 1
