@@ -58,6 +58,13 @@ class NotReady(DomainError):
     http_status = status.HTTP_409_CONFLICT
 
 
+class TooLarge(DomainError):
+    """A request body over its limit (``413``): refused before any of it is used or stored."""
+
+    code = "too_large"
+    http_status = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+
 def _flatten_drf_detail(detail: Any, path: str = "") -> list[dict[str, str]]:
     """Flatten DRF's nested errors into ``[{"field": "results[1].value", "message": ...}]``."""
     errors: list[dict[str, str]] = []

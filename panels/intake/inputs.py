@@ -216,7 +216,8 @@ class PanelSubmitInput(serializers.Serializer[Any]):
     patient = PatientInput()
     specimen = SpecimenInput()
     ordering_clinician = serializers.CharField(max_length=150)
-    results = ResultInput(many=True, allow_empty=False)
+    # The count is checked before any item is validated: a list over the limit costs nothing.
+    results = ResultInput(many=True, allow_empty=False, max_length=MAX_RESULTS)  # type: ignore[call-arg]  # DRF 3.14+; the stubs lag
     clinical = serializers.DictField(
         required=False,
         help_text="Clinical inputs for pattern rules (HScore, ASTCT grade, HLH-2004), e.g. "
@@ -310,7 +311,8 @@ class AmendmentInput(serializers.Serializer[Any]):
         default="correction",
         help_text="dilution_rerun: a result above the measuring range measured again diluted",
     )
-    results = ResultInput(many=True, allow_empty=False)
+    # The count is checked before any item is validated: a list over the limit costs nothing.
+    results = ResultInput(many=True, allow_empty=False, max_length=MAX_RESULTS)  # type: ignore[call-arg]  # DRF 3.14+; the stubs lag
 
     def corrections(self) -> list[ResultData]:
         return [_result_data(result) for result in self.validated_data["results"]]

@@ -1,5 +1,7 @@
 """Limits on what the API takes (issue 13, "Limits on every input", the first of them): JSON
-nested too deeply is a 400 that says why, no page is longer than the maximum ``limit``, and an
+nested too deeply is a 400 that says why; no page is longer than the maximum ``limit``; an HL7
+body over the limit is a 413 and one in a character set HL7 does not name a 400, nothing
+archived; a result list over the limit is refused before any item is validated; and an
 identical re-send of a panel the caller may not see is a 404 like any unseen object."""
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from rest_framework.test import APIClient, APIRequestFactory
 
 from labpanel.accounts.models import Lab, Role, StaffMember
 from labpanel.pagination import MAX_LIMIT, LabpanelPagination
-from panels.models import Panel
+from panels.intake.hl7.views import MAX_BODY_BYTES
+from panels.models import InboundMessage, Panel
 from tests.conftest import token_client
 from tests.factories import make_staff
+from tests.messaging.test_hl7_http import ER7, integrator_client, oru  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -73,3 +77,59 @@ def test_an_identical_resend_of_a_panel_the_caller_cannot_see_is_a_404(
     assert mine.status_code == 200
     assert mine.json()["accession"] == panel_payload["accession"]
     assert Panel.objects.count() == 1
+
+
+def test_an_hl7_body_over_the_limit_is_a_413_and_nothing_is_archived(
+    integrator_client: APIClient,  # noqa: F811 - the fixture imported above
+    clinician: StaffMember,
+) -> None:
+    message = oru().encode()
+    body = message + b"\rNTE|1||" + b"x" * (MAX_BODY_BYTES - len(message))
+
+    response = integrator_client.post("/api/v1/hl7/", data=body, content_type=ER7)
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+    assert not InboundMessage.objects.exists()
+    assert not Panel.objects.exists()
+
+
+@pytest.mark.parametrize("charset", ["unicode_escape", "utf-16", "rot13", "no-such-charset"])
+def test_hl7_over_http_decodes_only_a_character_set_hl7_names(
+    integrator_client: APIClient,  # noqa: F811 - the fixture imported above
+    clinician: StaffMember,
+    charset: str,
+) -> None:
+    response = integrator_client.post(
+        "/api/v1/hl7/", data=oru().encode(), content_type=f"{ER7}; charset={charset}"
+    )
+
+    assert response.status_code == 400
+    assert "is not a character set HL7 names" in response.json()["message"]
+    assert not InboundMessage.objects.exists()
+
+
+def test_hl7_over_http_still_takes_the_character_sets_hl7_names(
+    integrator_client: APIClient,  # noqa: F811 - the fixture imported above
+    clinician: StaffMember,
+) -> None:
+    for charset in ("utf-8", "ISO-8859-1", "latin1", "ascii"):
+        response = integrator_client.post(
+            "/api/v1/hl7/", data=oru().encode(), content_type=f"{ER7}; charset={charset}"
+        )
+        assert response.status_code == 200, (charset, response.content)
+
+
+def test_a_result_list_over_the_limit_is_refused_before_any_item_is_validated(
+    technician_client: APIClient, panel_payload: dict[str, Any]
+) -> None:
+    # 40,000 items, each invalid: validated one by one they would give 40,000 errors
+    panel_payload["results"] = [{}] * 40_000
+
+    response = technician_client.post("/api/v1/panels/", panel_payload, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["details"] == [
+        {"field": "results", "message": "Ensure this field has no more than 200 elements."}
+    ]
+    assert not Panel.objects.exists()

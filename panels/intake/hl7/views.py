@@ -1,7 +1,12 @@
-"""``POST /api/v1/hl7/``: an HL7 v2 ER7 message in the body, its ACK in the response body."""
+"""``POST /api/v1/hl7/``: an HL7 v2 ER7 message in the body, its ACK in the response body.
+
+The body is read up to the MLLP listener's message limit (a larger one is a ``413``, nothing
+archived) and decoded only in a character set HL7 names (table 0211, ``hl7.charsets``): any
+other ``charset`` in ``Content-Type`` (``unicode_escape``, say) is refused, never guessed."""
 
 from __future__ import annotations
 
+import codecs
 from typing import Any
 
 from django.http import HttpResponse
@@ -11,11 +16,16 @@ from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from labpanel.exceptions import InvalidInput
+from labpanel.exceptions import InvalidInput, TooLarge
+from panels.intake.hl7.charsets import CHARSETS
+from panels.intake.hl7.framing import DEFAULT_MAX_MESSAGE_SIZE
 from panels.intake.hl7.services import hl7_receive_any
 from panels.models import Transport
 
 ACK_CONTENT_TYPE = "x-application/hl7-v2+er7; charset=utf-8"
+MAX_BODY_BYTES = DEFAULT_MAX_MESSAGE_SIZE  # as over MLLP
+#: The Python codecs of the character sets HL7 names (table 0211), by canonical name.
+HL7_CODECS = frozenset(codecs.lookup(codec).name for codec in CHARSETS.values())
 
 
 class Er7Parser(BaseParser):
@@ -24,7 +34,12 @@ class Er7Parser(BaseParser):
     media_type = "*/*"
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        return stream.read() if stream is not None else b""
+        if stream is None:
+            return b""
+        body: bytes = stream.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            raise TooLarge(f"the HL7 body is over {MAX_BODY_BYTES} bytes; nothing was stored")
+        return body
 
 
 class Hl7View(APIView):
@@ -44,6 +59,16 @@ class Hl7View(APIView):
     def post(self, request: Request) -> HttpResponse:
         body = request.data if isinstance(request.data, bytes) else b""
         charset = request.content_type.partition("charset=")[2].strip() or "utf-8"
+        try:
+            known = codecs.lookup(charset).name in HL7_CODECS
+        except LookupError:
+            known = False
+        if not known:
+            raise InvalidInput(
+                f"charset {charset!r} is not a character set HL7 names; send UTF-8, ASCII or "
+                "ISO 8859-1…15 and declare it in Content-Type",
+                details=[{"field": "Content-Type", "message": f"unsupported charset {charset}"}],
+            )
         try:
             raw = body.decode(charset)
         except (LookupError, UnicodeDecodeError) as error:
