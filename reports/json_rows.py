@@ -73,12 +73,19 @@ _AS_TEXT = frozenset({"DecimalField"})
 """Columns written as JSON strings: a JSON number would be read back through a float."""
 
 
+class UnreadableColumn(TypeError):
+    """A model read by ``reports.selectors.report_source_sql`` has a column this module cannot
+    rebuild exactly (a type with no converter, or too many columns for one ``json_build_object``).
+    Raised when the statement is first built, so that a model change fails the render tests
+    (tests/reports/test_render_statements.py) instead of rebuilding a value wrongly."""
+
+
 def _column_type(field: models.Field[Any, Any]) -> str:
     if isinstance(field, RelatedField):
         return _column_type(field.target_field)
     kind = field.get_internal_type()
     if kind not in _CONVERTERS:
-        raise NotImplementedError(f"{field.model.__name__}.{field.name}: {kind} is not read")
+        raise UnreadableColumn(f"{field.model.__name__}.{field.name}: no converter for {kind}")
     return kind
 
 
@@ -88,7 +95,7 @@ def _layout(model: type[models.Model]) -> tuple[tuple[str, ...], tuple[Any, ...]
     converter (``_PASSED``: taken as it is)."""
     fields = model._meta.concrete_fields
     if len(fields) > _MAX_COLUMNS:
-        raise NotImplementedError(f"{model.__name__} has more than {_MAX_COLUMNS} columns")
+        raise UnreadableColumn(f"{model.__name__} has more than {_MAX_COLUMNS} columns")
     return (
         tuple(field.attname for field in fields),
         tuple(_CONVERTERS[_column_type(field)] for field in fields),

@@ -310,3 +310,22 @@ def test_elsewhere_than_postgresql_the_render_claims_then_reads_with_the_orm(
     assert verbs == ["UPDATE", *["SELECT"] * 8, "SAVEPOINT", "UPDATE", "INSERT", "RELEASE"]
     report.refresh_from_db()
     assert report.status == ReportStatus.READY
+
+
+def test_a_column_the_reader_cannot_rebuild_exactly_is_refused_not_guessed() -> None:
+    from django.db import models as django_models
+
+    from reports.json_rows import UnreadableColumn, row_json_sql
+
+    class Odd(django_models.Model):
+        where = django_models.GenericIPAddressField()
+
+        class Meta:
+            app_label = "reports"
+            managed = False
+
+        def __str__(self) -> str:
+            return "odd"
+
+    with pytest.raises(UnreadableColumn, match=r"Odd\.where: no converter for GenericIP"):
+        row_json_sql(Odd, "o")
