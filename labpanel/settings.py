@@ -75,6 +75,8 @@ ROOT_URLCONF = "labpanel.urls"
 LOGIN_URL = "login"
 # Django's model backend, reading a session's user with their lab membership in one query.
 AUTHENTICATION_BACKENDS = ["labpanel.accounts.backends.StaffModelBackend"]
+# Django's database sessions, read with one plain statement (labpanel/sessions.py).
+SESSION_ENGINE = "labpanel.sessions"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 WSGI_APPLICATION = "labpanel.wsgi.application"

@@ -5,13 +5,19 @@ directors), in a fixed number of queries whatever the count."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Prefetch
 
 from labpanel.accounts import access
 from panels.models import Result
-from panels.models_critical import CriticalAlert, CriticalAlertState, CriticalNotification
+from panels.models_critical import (
+    CriticalAlert,
+    CriticalAlertState,
+    CriticalLevel,
+    CriticalNotification,
+)
 
 INBOX_ALERTS = 50
 
@@ -44,15 +50,59 @@ def critical_alert_get(*, pk: int, user: Any) -> CriticalAlert | None:
     )
 
 
-def critical_alerts_awaiting(*, user: Any, limit: int = INBOX_ALERTS) -> list[CriticalAlert]:
+@dataclass(frozen=True, slots=True)
+class AwaitingAlert:
+    """An alert nobody acknowledged, as the inbox lists it: who, which panel, which critical
+    values (``results``: analyte name, value as received, unit, "critical low/high")."""
+
+    pk: int
+    patient: str
+    mrn: str
+    accession: str
+    exhausted: bool
+    level_label: str
+    results: list[tuple[str, str, str, str]]
+
+
+def critical_alerts_awaiting(*, user: Any, limit: int = INBOX_ALERTS) -> list[AwaitingAlert]:
     """The alerts ``user`` sees that nobody acknowledged yet (open, or escalation exhausted),
-    oldest first: two queries."""
-    return list(
+    oldest first: one query for the alerts, and one more for their results when there are any
+    (a page every clinician opens pays only the first, with the columns it shows)."""
+    alerts = list(
         CriticalAlert.objects.filter(
             access.critical_alerts_scope(user),
             state__in=(CriticalAlertState.OPEN, CriticalAlertState.EXHAUSTED),
         )
-        .select_related("panel__patient")
-        .prefetch_related(_results())
-        .order_by("opened_at", "pk")[:limit]
+        .order_by("opened_at", "pk")
+        .values_list(
+            "pk",
+            "state",
+            "level",
+            "panel__accession",
+            "panel__patient__mrn",
+            "panel__patient__family_name",
+            "panel__patient__given_name",
+        )[:limit]
     )
+    if not alerts:
+        return []
+    values: dict[int, list[tuple[str, str, str, str]]] = {pk: [] for pk, *_ in alerts}
+    for alert_id, name, raw_value, unit, interpretation in (
+        Result.objects.filter(critical_alerts__in=values)
+        .order_by("position", "pk")
+        .values_list("critical_alerts", "analyte__name", "raw_value", "unit", "interpretation")
+    ):
+        words = "critical low" if interpretation == "LL" else "critical high"
+        values[alert_id].append((name, raw_value, unit, words))
+    return [
+        AwaitingAlert(
+            pk=pk,
+            patient=f"{family}, {given}" if given else family,
+            mrn=mrn,
+            accession=accession,
+            exhausted=state == CriticalAlertState.EXHAUSTED,
+            level_label=CriticalLevel(level).label if level else "",
+            results=values[pk],
+        )
+        for pk, state, level, accession, mrn, family, given in alerts
+    ]
