@@ -351,3 +351,29 @@ def test_a_snapshot_whose_earlier_panels_are_all_shown_is_returned_as_stored() -
     serial = {"panels": [{"accession": "E-111"}, {"accession": "E-333"}], "analytes": []}
     assert serial_shown(serial, "E-333", HistoryShown(frozenset({"E-111"}), True)) == serial
     assert serial_shown(serial, "E-333", None) == serial
+
+
+# --- Query counts --------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("panels", [1, 3])
+def test_a_list_reads_the_history_facts_of_its_panels_in_one_query(
+    people: dict[str, StaffMember],
+    earlier: dict[str, Panel],
+    panels: int,
+    django_assert_num_queries: Any,
+) -> None:
+    # given: the interface's panels of the patient, each with earlier panels in its snapshot
+    client = token_client(people["integrator"])
+    for number in range(panels):
+        response = _submit(client, f"E-4{number}", 10 + number, "12.4", "dr.wilson")
+        assert response.status_code == 201
+    # when / then: the token (2) and membership, count, panels, their two users, results,
+    # replaced results, findings, review history, reports (12, as before), and ONE read of the
+    # earlier panels' facts (panels.history.history_facts), whatever the length of the list
+    with django_assert_num_queries(13):
+        listed = client.get("/api/v1/panels/")
+    assert len(listed.json()["results"]) == panels
+    assert SHOWN not in _text(listed)
+    assert HIDDEN not in _text(listed)
