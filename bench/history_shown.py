@@ -33,8 +33,8 @@ from reference_ranges.engine.kinetics import serial_history  # noqa: E402
 from reference_ranges.engine.patterns import SerialPoint  # noqa: E402
 from reference_ranges.engine.types import Comparator, Measurement  # noqa: E402
 
-ANALYTES = ("IL6", "IL8", "IL10", "IL1B", "IL2", "IL4", "IL5", "IL12", "IL13", "IL17")
-ANALYTES += ("TNFA", "IFNG", "IL2R")
+ANALYTES: tuple[str, ...] = ("IL6", "IL8", "IL10", "IL1B", "IL2", "IL4", "IL5", "IL12", "IL13")
+ANALYTES += ("IL17", "TNFA", "IFNG", "IL2R")
 INFUSION = datetime(2026, 11, 10, 12, tzinfo=UTC)
 
 
