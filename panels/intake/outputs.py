@@ -259,12 +259,15 @@ class PanelOutput(serializers.ModelSerializer[Panel]):
         list_serializer_class = PanelListOutput
 
     def _history_shown(self, panel: Panel) -> HistoryShown | None:
+        """What the caller is shown of ``panel``'s history (``serial`` and ``findings`` ask)."""
         user = self.context["request"].user
         if access.history_whole(user, lab_id=panel.lab_id):
             return None
-        facts = self.context.get(_FACTS)
-        if facts is None:
-            facts = history_facts([panel])
+        context = cast(dict[str, Any], self.context)
+        facts = context.get(_FACTS)
+        if facts is None or panel.pk not in facts:
+            # one panel (a read, a submission's answer): its earlier panels' facts, read once
+            facts = context[_FACTS] = {**(facts or {}), **history_facts([panel])}
         return history_shown_to(user, panel, facts.get(panel.pk))
 
     def get_serial(self, panel: Panel) -> dict[str, Any]:

@@ -377,3 +377,17 @@ def test_a_list_reads_the_history_facts_of_its_panels_in_one_query(
     assert len(listed.json()["results"]) == panels
     assert SHOWN not in _text(listed)
     assert HIDDEN not in _text(listed)
+
+
+@pytest.mark.django_db
+def test_a_read_reads_the_history_facts_once_for_serial_and_findings(
+    people: dict[str, StaffMember],
+    interface_answer: Any,
+    django_assert_num_queries: Any,
+) -> None:
+    client = token_client(people["integrator"])
+    pk = interface_answer.json()["id"]
+    # when / then: as the list, without the count: 11 as before, and ONE read of the facts
+    with django_assert_num_queries(12):
+        detail = client.get(f"/api/v1/panels/{pk}/")
+    assert detail.json()["serial"] == {}
