@@ -225,7 +225,8 @@ def _point_json(point: AnalyteTrendPoint) -> dict[str, Any]:
     }
 
 
-def _trend_json(trends: Sequence[AnalyteTrend]) -> list[dict[str, Any]]:
+def trends_json(trends: Sequence[AnalyteTrend]) -> list[dict[str, Any]]:
+    """The ``analytes`` of a trend snapshot (see :func:`serial_json`)."""
     return [
         {
             "analyte": trend.analyte,
@@ -396,7 +397,7 @@ def serial_json(
         "other_specimen_types": list(baseline.other_specimen_types),
         "panels": [_panel_json(point, anchor_at) for point in serial.compared],
         "excluded": [_panel_json(point, anchor_at) for point in serial.excluded],
-        "analytes": _trend_json(serial.trends),
+        "analytes": trends_json(serial.trends),
     }
 
 

@@ -10,9 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from django.utils import timezone
 
+from labpanel.accounts import access
+from panels.history import (
+    HistoryShown,
+    findings_shown,
+    history_shown_to,
+    history_shown_to_audience,
+    serial_shown,
+)
 from panels.interpretation import analyte_notes
 from panels.models import Panel, Result
 from reference_ranges.engine import age_on
@@ -37,7 +46,7 @@ from reports.results_builder import (
     summary_lines,
     table_rows,
 )
-from reports.selectors import ReportSource, report_source_for
+from reports.selectors import ReportSource, report_earlier_facts, report_source_for
 from reports.trend_builder import trend_table
 
 NOT_STATED = "not stated"
@@ -134,24 +143,60 @@ def _amendment(report: Report) -> Amendment | None:
     )
 
 
-def panel_document_build(*, panel: Panel, report: Report, reported_at: datetime) -> ReportDocument:
+def panel_document_build(
+    *, panel: Panel, report: Report, reported_at: datetime, viewer: Any
+) -> ReportDocument:
     """``report``'s document from ``panel`` already read with ``panels.selectors.panel_details``
-    (the lab's panel page reads it once, with its review history, and shows the same table)."""
+    (the lab's panel page reads it once, with its review history, and shows the same table),
+    with the history ``viewer`` may be shown (the lab's staff: all of it)."""
     return report_document_build(
         report=report,
         reported_at=reported_at,
         source=report_source_for(report=report, panel=panel),
+        viewer=viewer,
+        for_audience=False,
     )
 
 
+def _history_shown(source: ReportSource, *, viewer: Any, for_audience: bool) -> HistoryShown | None:
+    """The earlier panels the document shows: what its audience, the ordering clinician, may be
+    shown (``for_audience``: the PDF, drawn once for it, and the report's page), less what
+    ``viewer`` (``None``: the PDF) may not see; or, not ``for_audience``, what ``viewer`` may be
+    shown (``None``: all)."""
+    panel = source.panel
+    if (
+        viewer is not None
+        and not for_audience
+        and access.history_whole(viewer, lab_id=panel.lab_id)
+    ):
+        return None
+    earlier = report_earlier_facts(source)
+    reader = history_shown_to(viewer, panel, earlier) if viewer is not None else None
+    if not for_audience:
+        return reader
+    return history_shown_to_audience(panel, earlier, reader=reader)
+
+
 def report_document_build(
-    *, report: Report, reported_at: datetime, source: ReportSource | None = None
+    *,
+    report: Report,
+    reported_at: datetime,
+    source: ReportSource | None = None,
+    viewer: Any = None,
+    for_audience: bool = True,
 ) -> ReportDocument:
     """The document of ``report``, from ``source`` (``reports.selectors.report_source_get``) or,
-    without it, from the ORM's reads for ``report``."""
+    without it, from the ORM's reads for ``report``. Its history (the serial section and the
+    findings measured against an earlier panel) is what ``_history_shown`` allows: by default
+    the ordering clinician's, as the PDF prints it; a page passes its ``viewer``."""
     if source is None:
         source = report_source_for(report=report)
     report, panel = source.report, source.panel
+    shown = _history_shown(source, viewer=viewer, for_audience=for_audience)
+    serial = serial_shown(panel.serial or {}, panel.accession, shown)
+    findings = findings_shown(
+        list(panel.findings.all()), panel.serial or {}, panel.accession, shown
+    )
     patient = panel.patient
     # panel_details prefetches the replaced results as ``superseded``
     results = in_reported_order(list(panel.results.all()), getattr(panel, "superseded", []))
@@ -186,12 +231,12 @@ def report_document_build(
         banner=banner(lines),
         notices=notices(lines),
         footnotes=footnotes(results, marks),
-        findings=finding_lines(panel, analyte_names=source.analyte_names),
+        findings=finding_lines(panel, analyte_names=source.analyte_names, findings=findings),
         family_summary=summary_lines(
             panel.summary.get("by_family", []), results, lines, by_role=False
         ),
         role_summary=summary_lines(panel.summary.get("by_role", []), results, lines, by_role=True),
-        trend=trend_table(panel),
+        trend=trend_table(panel, serial=serial),
         amendment=_amendment(report),
         preliminary_mark=PRELIMINARY_MARK if report.stage == ReportStage.PRELIMINARY else "",
     )

@@ -10,7 +10,7 @@ would let them be evaluated.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from panels.models import Finding, Panel
@@ -96,15 +96,19 @@ def _not_evaluated_line(
 
 
 def finding_lines(
-    panel: Panel, *, analyte_names: Mapping[str, str] | None = None
+    panel: Panel,
+    *,
+    analyte_names: Mapping[str, str] | None = None,
+    findings: Sequence[Finding] | None = None,
 ) -> tuple[FindingLine, ...]:
     """The findings section of ``panel``'s report, in rule order, the rules not evaluated last
     and on one line. ``analyte_names`` (code -> short name) names the analytes the rules not
-    evaluated lack; without it they are read when needed."""
+    evaluated lack; without it they are read when needed. ``findings``: the panel's findings as
+    the reader is shown them (``panels.history.findings_shown``), default all of them."""
     clinical_names = frozenset(clinical_inputs())
     lines = []
     not_evaluated = []
-    for finding in panel.findings.all():
+    for finding in panel.findings.all() if findings is None else findings:
         if finding.status == "not_evaluated":
             not_evaluated.append(finding)
             continue

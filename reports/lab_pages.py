@@ -112,7 +112,10 @@ def panel_page(request: HttpRequest, pk: int) -> HttpResponse:
     latest = reports[0] if reports else None
     document = (
         panel_document_build(
-            panel=panel, report=latest, reported_at=latest.rendered_at or latest.created_at
+            panel=panel,
+            report=latest,
+            reported_at=latest.rendered_at or latest.created_at,
+            viewer=request.user,
         )
         if latest is not None
         else None

@@ -25,7 +25,13 @@ def document_sections(document: ReportDocument) -> dict[str, Any]:
         return context
     context["trend_notes"] = tuple(
         note
-        for note in (trend.note, trend.fold_note, trend.excluded_note, trend.method_note)
+        for note in (
+            trend.omitted_note,
+            trend.note,
+            trend.fold_note,
+            trend.excluded_note,
+            trend.method_note,
+        )
         if note
     )
     context["trend_rows"] = tuple(

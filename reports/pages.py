@@ -84,8 +84,9 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
 def report_page(request: HttpRequest, pk: int) -> HttpResponse:
     report = _report(request, pk)
     receipt = report_opened_record(report=report, user=request.user)  # type: ignore[arg-type]
+    # The report as its PDF shows it, less the earlier panels this viewer may not see.
     document = report_document_build(
-        report=report, reported_at=report.rendered_at or report.created_at
+        report=report, reported_at=report.rendered_at or report.created_at, viewer=request.user
     )
     context = {
         "report": report,

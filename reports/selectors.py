@@ -20,7 +20,9 @@ from django.db.models import (
 )
 
 from labpanel.accounts import access
+from labpanel.accounts.access import PanelFacts
 from labpanel.accounts.models import Lab, StaffMember
+from panels.history import history_facts
 from panels.models import (
     Finding,
     FindingStatus,
@@ -70,12 +72,15 @@ class ReportSource:
     ``tocilizumab_at``: the patient's last tocilizumab dose at or before collection.
     ``analyte_names``: code -> short name of the analytes the findings not evaluated lack, or
     ``None`` when they are to be read when needed (``reports.findings_builder``).
+    ``earlier``: the facts of the earlier panels the panel's trend snapshot shows, by accession
+    (who may be shown them: ``panels.history``), or ``None`` when they are to be read when needed.
     """
 
     report: Report
     panel: Panel
     tocilizumab_at: datetime | None
     analyte_names: Mapping[str, str] | None
+    earlier: Mapping[str, PanelFacts] | None = None
 
 
 def report_source_for(*, report: Report, panel: Panel | None = None) -> ReportSource:
@@ -206,6 +211,21 @@ SELECT json_build_object(
         WHERE e."patient_id" = p."patient_id" AND e."kind" = %s
             AND e."occurred_at" <= p."collected_at"
     ),
+    'earlier', (
+        SELECT json_agg(json_build_object(
+            'accession', h."accession", 'lab_id', h."lab_id",
+            'submitted_by_id', h."submitted_by_id",
+            'ordering_clinician_id', h."ordering_clinician_id",
+            'review_state', h."review_state"
+        ))
+        FROM "{table[Panel]}" h
+        WHERE h."patient_id" = p."patient_id" AND h."id" <> p."id" AND h."accession" IN (
+            SELECT shown ->> 'accession' FROM jsonb_array_elements(
+                COALESCE(p."serial" -> 'panels', '[]'::jsonb)
+                || COALESCE(p."serial" -> 'excluded', '[]'::jsonb)
+            ) shown
+        )
+    ),
     'analyte_names', (
         SELECT json_object_agg(n."code", n."short_name") FROM "{table[Analyte]}" n
         WHERE n."code" IN (
@@ -263,8 +283,29 @@ def _source_from_json(data: Mapping[str, Any]) -> ReportSource:
         panel=panel,
         tocilizumab_at=row_datetime(tocilizumab_at) if tocilizumab_at else None,
         analyte_names=data["analyte_names"] or {},
+        earlier={
+            row["accession"]: PanelFacts(
+                lab_id=row["lab_id"],
+                submitted_by_id=row["submitted_by_id"],
+                ordering_clinician_id=row["ordering_clinician_id"],
+                review_state=row["review_state"],
+            )
+            for row in data["earlier"] or []
+        },
     )
 
 
+def report_earlier_facts(source: ReportSource) -> Mapping[str, PanelFacts]:
+    """``source.earlier``, read now when the source did not carry it (the ORM's reads: one query,
+    none when the panel's snapshot shows no earlier panel)."""
+    if source.earlier is not None:
+        return source.earlier
+    return history_facts([source.panel]).get(source.panel.pk, {})
+
+
 def report_get(*, pk: int, user: User | AnonymousUser) -> Report | None:
-    return Report.objects.select_related("panel").filter(access.reports_scope(user), pk=pk).first()
+    return (
+        Report.objects.select_related("panel", "panel__lab")
+        .filter(access.reports_scope(user), pk=pk)
+        .first()
+    )

@@ -265,11 +265,33 @@ def _chart(
     )
 
 
-def trend_table(panel: Panel) -> TrendTable | None:
-    """The serial section of ``panel``'s report, from its stored trend snapshot (None when the
-    patient has no earlier panel)."""
-    serial = panel.serial
+def _omitted_note(serial: Mapping[str, Any]) -> str:
+    """How many earlier panels of the patient this reader is not shown, and why (no values)."""
+    omitted = serial.get("not_shown")
+    if not omitted:
+        return ""
+    count = omitted["count"]
+    panels = (
+        "1 earlier panel of this patient is"
+        if count == 1
+        else (f"{count} earlier panels of this patient are")
+    )
+    return (
+        f"{panels} not shown: {omitted['reason']}. Their results are left out, and nothing "
+        "shown here (changes, baseline, fold changes) is computed from them."
+    )
+
+
+def trend_table(panel: Panel, serial: Mapping[str, Any] | None = None) -> TrendTable | None:
+    """The serial section of ``panel``'s report, from its trend snapshot as the reader is shown
+    it (``serial``: ``panels.history.serial_shown``; default the stored one, whole). None when
+    the patient has no earlier panel to show or to say is left out."""
+    if serial is None:
+        serial = panel.serial
+    omitted_note = _omitted_note(serial or {})
     if not serial or not (serial.get("analytes") or serial.get("excluded")):
+        if omitted_note:
+            return TrendTable(columns=(), rows=(), note="", omitted_note=omitted_note)
         return None
     results = {result.analyte.code: result for result in panel.results.all()}
     specimen = _specimen_text(panel.specimen_type)
@@ -353,6 +375,7 @@ def trend_table(panel: Panel) -> TrendTable | None:
         excluded_note=_excluded_note(serial, specimen),
         charts=tuple(charts),
         method_note=_method_note(method_sentences),
+        omitted_note=omitted_note,
     )
 
 

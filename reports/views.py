@@ -12,7 +12,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from labpanel.accounts import access
 from labpanel.exceptions import NotReady
+from panels.history import history_facts, panel_facts
 from reports.models import Report, ReportStatus
 from reports.selectors import report_get
 from reports.serializers import ReportOutput
@@ -38,6 +40,10 @@ class ReportViewSet(viewsets.GenericViewSet[Report]):
     @extend_schema(
         responses={
             (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY),
+            403: OpenApiResponse(
+                description="The PDF shows earlier results of the patient the caller may not "
+                'open (README: "Who sees a patient\'s history")'
+            ),
             409: OpenApiResponse(description="The report is not ready yet"),
         }
     )
@@ -48,6 +54,14 @@ class ReportViewSet(viewsets.GenericViewSet[Report]):
             raise NotReady(
                 f"report {report.pk} is {report.status}, not ready",
                 details=[{"field": "status", "message": report.status}],
+            )
+        panel = report.panel
+        if not access.history_whole(request.user, lab_id=panel.lab_id):
+            access.report_pdf_check(
+                request.user,
+                current=panel_facts(panel),
+                earlier=history_facts([panel]).get(panel.pk, {}),
+                sends_preliminaries=panel.lab.preliminary_reports_to_clinicians,
             )
         response = FileResponse(
             report.pdf.open("rb"),

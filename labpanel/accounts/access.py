@@ -38,6 +38,12 @@ The policy:
 - Acknowledging a report (the clinician's receipt): clinicians, of the reports they see.
 - Before release a clinician sees neither the panel nor its (PRELIMINARY) reports, unless the
   lab sends preliminary reports to clinicians; after release the FINAL and CORRECTED ones.
+- A patient's history (the earlier panels shown beside a panel, and what is computed from
+  them): the lab's technicians and directors see all of it; a clinician, on a panel they may
+  open, the same lab's released earlier panels (unreleased ones too where the lab sends
+  preliminary reports), told how many are left out; an integrator only the panels it may open,
+  not told of the others. A report's document is drawn for the ordering clinician. The block
+  "A patient's history" below decides it (:func:`history_visible`).
 
 One membership look-up per user object: :func:`staff_for` keeps the answer on the user
 (``user._labpanel_staff``), so a request that checks twice queries once. A long-lived user
@@ -46,7 +52,9 @@ object (the MLLP listener's) calls :func:`staff_forget` before each message.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from django.db.models import Q, QuerySet
 
@@ -531,3 +539,130 @@ def inbox_scope(user: Any, prefix: str = "") -> Q:
     if staff.role == Role.INTEGRATOR:
         return lab & Q(**{f"{prefix}submitted_by_id": staff.user_id})
     return _NOTHING
+
+
+# --- A patient's history (issue 13) --------------------------------------------------------------
+# Who sees a patient's earlier panels: a panel's answer, pages and report show the patient's
+# earlier panels (``Panel.serial``: accessions, values, dates, and what is computed from them:
+# changes, fold changes from a baseline, the fold-rise finding). A reader is shown an earlier
+# panel only where this policy allows; the rest are left out, and so is everything computed from
+# them (the trend is computed again over the panels shown).
+#
+# - The lab's technicians and directors: the whole history of the patient in their lab.
+# - A clinician, on a panel they may open (so for a patient in their care): the patient's
+#   earlier panels in the same lab that are released — whoever ordered or submitted them — and,
+#   where the lab sends preliminary reports to clinicians, unreleased ones too (the rule of
+#   ``panels_scope``). Told how many earlier panels are left out ("not yet released"), never
+#   their values. ``panels_scope`` is not widened: a clinician still opens only the panels they
+#   ordered; the history is the cumulative view a report needs.
+# - An integrator (a results pipe): only the panels it may open (those it submitted); it is not
+#   told that others exist.
+# - A report's document (the PDF, drawn once) is written for its audience, the ordering
+#   clinician: its history is the clinician's. Its page shows a reader that, less what the
+#   reader may not see; its PDF is served only to a reader who may see every earlier panel it
+#   may show (an integrator may not, when others' released panels exist).
+
+
+K = TypeVar("K")
+
+
+@dataclass(frozen=True)
+class PanelFacts:
+    """The plain values of one panel that decide who sees it in a history: its lab, who
+    submitted it, who ordered it, and its review state (``received``, ``verified``,
+    ``released``)."""
+
+    lab_id: int
+    submitted_by_id: int
+    ordering_clinician_id: int | None
+    review_state: str
+
+
+def panel_open(user: Any, panel: PanelFacts) -> bool:
+    """Whether ``user`` may open ``panel``: :func:`panels_scope` decided for one panel's facts."""
+    staff = staff_for(user)
+    if staff is None or staff.lab_id != panel.lab_id:
+        return False
+    if staff.role in LAB_WIDE_READING:
+        return True
+    if staff.role == Role.CLINICIAN:
+        return panel.ordering_clinician_id == staff.user_id and _clinician_sees_state(
+            panel.review_state, sends_preliminaries=staff.lab.preliminary_reports_to_clinicians
+        )
+    if staff.role == Role.INTEGRATOR:
+        return panel.submitted_by_id == staff.user_id
+    return False
+
+
+def _clinician_sees_state(review_state: str, *, sends_preliminaries: bool) -> bool:
+    return review_state == PANEL_RELEASED or sends_preliminaries
+
+
+def history_whole(user: Any, *, lab_id: int) -> bool:
+    """Whether ``user`` sees the whole history of a patient of ``lab_id`` (the lab's
+    technicians and directors), so that nothing needs to be read to decide it."""
+    staff = _role_in(user, LAB_WIDE_READING)
+    return staff is not None and staff.lab_id == lab_id
+
+
+def history_visible(user: Any, *, current: PanelFacts, earlier: Mapping[K, PanelFacts]) -> set[K]:
+    """The keys of the ``earlier`` panels of a patient that ``user`` may be shown beside the
+    panel ``current`` (see "A patient's history" above): none unless ``user`` may open
+    ``current``; then all of the lab's for its technicians and directors; the same lab's
+    released ones (any, where the lab sends preliminary reports) for a clinician; those
+    ``user`` may open for an integrator."""
+    staff = staff_for(user)
+    if staff is None or not panel_open(user, current):
+        return set()
+    if staff.role == Role.CLINICIAN:
+        return history_visible_to_ordering_clinician(
+            current=current,
+            earlier=earlier,
+            sends_preliminaries=staff.lab.preliminary_reports_to_clinicians,
+        )
+    return {key for key, panel in earlier.items() if panel_open(user, panel)}
+
+
+def history_visible_to_ordering_clinician(
+    *, current: PanelFacts, earlier: Mapping[K, PanelFacts], sends_preliminaries: bool
+) -> set[K]:
+    """The keys of the ``earlier`` panels the ordering clinician of ``current`` may be shown:
+    the same lab's released ones, and unreleased ones too where the lab sends preliminary
+    reports to clinicians (``sends_preliminaries``). The history of a report's document (the
+    PDF is drawn once, for its audience)."""
+    return {
+        key
+        for key, panel in earlier.items()
+        if panel.lab_id == current.lab_id
+        and _clinician_sees_state(panel.review_state, sends_preliminaries=sends_preliminaries)
+    }
+
+
+def history_omissions_told(user: Any) -> bool:
+    """Whether ``user`` is told how many earlier panels were left out of a history: a
+    clinician (a cumulative report says what it leaves out) and the lab's staff, never an
+    integrator (a results pipe is not told that other panels exist)."""
+    staff = staff_for(user)
+    return staff is not None and staff.role != Role.INTEGRATOR
+
+
+def report_pdf_check(
+    user: Any,
+    *,
+    current: PanelFacts,
+    earlier: Mapping[Any, PanelFacts],
+    sends_preliminaries: bool,
+) -> None:
+    """Whether ``user``, who sees a report of the panel ``current``, may download its PDF: it
+    is drawn once for the ordering clinician, so it may show the ``earlier`` panels the
+    clinician may be shown; ``user`` gets it only if they may be shown every one of those (the
+    lab's staff and the clinician always; an integrator only when it submitted them all).
+    Raises ``NotAllowed``."""
+    audience = history_visible_to_ordering_clinician(
+        current=current, earlier=earlier, sends_preliminaries=sends_preliminaries
+    )
+    if audience - history_visible(user, current=current, earlier=earlier):
+        raise NotAllowed(
+            "this report's PDF shows earlier results of the patient that these credentials may "
+            "not open; the ordering clinician and the lab read it"
+        )

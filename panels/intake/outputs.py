@@ -1,21 +1,33 @@
 """Output shapes of the panels API: a panel as stored (patient, specimen, results with their
-interpretation and rule, findings, superseded results) with its reports.
+interpretation and rule, findings, superseded results) with its reports. The patient's history
+(``serial``) and the findings measured against it are what the caller may be shown
+(``panels.history``; one query for a whole list, none for the lab's staff).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from labpanel.accounts import access
+from panels.history import (
+    HistoryShown,
+    findings_shown,
+    history_facts,
+    history_shown_to,
+    serial_shown,
+)
 from panels.models import (
     Finding,
     Panel,
     Result,
     ReviewTransition,
 )
+
+_FACTS = "history_facts"
 
 
 def _value_text(result: Result) -> str:
@@ -188,13 +200,33 @@ class SpecimenOutput(serializers.Serializer[Any]):
     )
 
 
+class PanelListOutput(serializers.ListSerializer[Panel]):
+    """A list of panels: the facts of every earlier panel their histories show are read at once
+    (for the panels whose caller is not shown the whole history)."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        panels = list(data.all() if hasattr(data, "all") else data)
+        user = self.context["request"].user
+        # the child reads the root's context (this list's): one read for every panel
+        context = cast(dict[str, Any], self.context)
+        context[_FACTS] = history_facts(
+            [panel for panel in panels if not access.history_whole(user, lab_id=panel.lab_id)]
+        )
+        return [self.child.to_representation(panel) for panel in panels]  # type: ignore[union-attr]
+
+
 class PanelOutput(serializers.ModelSerializer[Panel]):
     patient = serializers.SerializerMethodField()
     specimen = serializers.SerializerMethodField()
     ordering_clinician = serializers.CharField(source="ordering_clinician.username")
     ruleset = serializers.SerializerMethodField()
     results = ResultOutput(many=True)
-    findings = FindingOutput(many=True)
+    findings = serializers.SerializerMethodField()
+    serial = serializers.SerializerMethodField(
+        help_text="The trend over the patient's earlier panels the caller may be shown (see "
+        'README, "Who sees a patient\'s history"); `not_shown` says how many were left out, '
+        "where the caller is told"
+    )
     report = serializers.SerializerMethodField()
     reports = serializers.SerializerMethodField()
     superseded_results = serializers.SerializerMethodField()
@@ -224,6 +256,32 @@ class PanelOutput(serializers.ModelSerializer[Panel]):
             "created_at",
         )
         read_only_fields = fields
+        list_serializer_class = PanelListOutput
+
+    def _history_shown(self, panel: Panel) -> HistoryShown | None:
+        """What the caller is shown of ``panel``'s history (``serial`` and ``findings`` ask)."""
+        user = self.context["request"].user
+        if access.history_whole(user, lab_id=panel.lab_id):
+            return None
+        context = cast(dict[str, Any], self.context)
+        facts = context.get(_FACTS)
+        if facts is None or panel.pk not in facts:
+            # one panel (a read, a submission's answer): its earlier panels' facts, read once
+            facts = context[_FACTS] = {**(facts or {}), **history_facts([panel])}
+        return history_shown_to(user, panel, facts.get(panel.pk))
+
+    def get_serial(self, panel: Panel) -> dict[str, Any]:
+        return serial_shown(panel.serial or {}, panel.accession, self._history_shown(panel))
+
+    @extend_schema_field(FindingOutput(many=True))
+    def get_findings(self, panel: Panel) -> list[dict[str, Any]]:
+        shown = findings_shown(
+            list(panel.findings.all()),
+            panel.serial or {},
+            panel.accession,
+            self._history_shown(panel),
+        )
+        return list(FindingOutput(shown, many=True, context=self.context).data)
 
     def get_patient(self, panel: Panel) -> dict[str, Any]:
         patient = panel.patient

@@ -134,6 +134,7 @@ class TrendTable:
     excluded_note: str = ""  # earlier panels set apart (another specimen type), or ""
     charts: tuple[TrendChart, ...] = ()
     method_note: str = ""  # earlier results set apart (another method), or ""
+    omitted_note: str = ""  # earlier panels not shown to this reader, how many and why, or ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,13 +78,17 @@ def section(table_data: TrendTable | None) -> list[Flowable]:
     apart, results set apart for their method), the table, then one chart per elevated analyte;
     nothing without a trend."""
     if table_data is None or not (
-        table_data.rows or table_data.excluded_note or table_data.method_note
+        table_data.rows
+        or table_data.excluded_note
+        or table_data.method_note
+        or table_data.omitted_note
     ):
         return []
     # The heading, its notes and the table stay on one page (a table longer than a page still
     # splits, its header row repeated): a serial table is read across, never across a break.
     kept: list[Flowable] = [Paragraph("Serial results", styles.SECTION)]
     notes = (
+        table_data.omitted_note,
         table_data.note,
         table_data.fold_note,
         table_data.excluded_note,

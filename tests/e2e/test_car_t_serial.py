@@ -16,6 +16,7 @@ import pytest
 from pypdf import PdfReader
 from rest_framework.test import APIClient
 
+from panels.models import Panel
 from reports.models import Report
 from reports.services import report_render
 
@@ -109,7 +110,9 @@ def test_serial_car_t_case_shows_day_relative_trend_findings_and_grade(
     assert families["interleukin"]["elevated"] == ["IL-6", "IL-10"]
     assert families["interferon"]["elevated"] == ["IFN-γ"]
 
-    # and the PDF shows the findings, the grade and the day-relative trend
+    # and the PDF shows the findings, the grade and the day-relative trend (the PDF is drawn for
+    # the ordering clinician, who is shown released earlier panels: the baseline is released)
+    Panel.objects.filter(accession="CART-D-1").update(review_state="released")
     report = Report.objects.get(pk=body["report"]["id"])
     report_render(report_id=report.pk)
     report.refresh_from_db()
