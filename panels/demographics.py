@@ -53,11 +53,6 @@ class DemographicsMismatch(Conflict):
         self.fields = tuple(fields)
 
 
-class RefusalOutsideTransaction(Exception):
-    """``mismatch_refusal`` was called inside a transaction that may still roll back (and would
-    take the audit with it)."""
-
-
 def differing_fields(patient: Patient, data: PatientData) -> list[str]:
     """The demographic fields of ``data`` that differ from the registered ``patient``."""
     return [name for name in DEMOGRAPHICS if getattr(patient, name) != getattr(data, name)]
@@ -100,11 +95,8 @@ def patient_demographics_check(*, patient: Patient, data: PatientData, user_id: 
 
 
 def mismatch_audit(*, mismatch: DemographicsMismatch, user_id: int | None, intake: str) -> None:
-    """Record ``mismatch`` in the event record, in its own transaction."""
-    if transaction.get_connection().in_atomic_block:
-        raise RefusalOutsideTransaction(
-            "a demographics mismatch is audited after the refused submission rolled back"
-        )
+    """Record ``mismatch`` in the event record, in its own transaction (call it once the
+    refused submission has rolled back)."""
     payload: dict[str, Any] = {
         "patient_id": mismatch.patient_id,
         "intake": intake,

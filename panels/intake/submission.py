@@ -71,7 +71,11 @@ def _existing_panel_outcome(*, lab: Lab, accession: str, content_sha256: str) ->
 
 
 def panel_submit(
-    *, submitted_by: User, submission: PanelSubmission, intake: str = INTAKE_API
+    *,
+    submitted_by: User,
+    submission: PanelSubmission,
+    intake: str = INTAKE_API,
+    mismatch_to_caller: bool = False,
 ) -> tuple[Panel, bool]:
     """Store ``submission`` and request its report. Returns (panel, created).
 
@@ -81,9 +85,11 @@ def panel_submit(
     MRNs are the submitting lab's own.
 
     A demographic mismatch is audited in its own transaction and answered as
-    ``panels.demographics.mismatch_refusal`` says (no field named outside the lab's staff) --
-    unless this is called inside the caller's transaction (HL7 stores a message's panels in
-    one): then ``DemographicsMismatch`` propagates and the caller answers it after rolling back.
+    ``panels.demographics.mismatch_refusal`` says (no field named outside the lab's staff).
+    A caller storing several panels in its own transaction (HL7: a message's panels) passes
+    ``mismatch_to_caller``: ``DemographicsMismatch`` then propagates, and the caller answers it
+    with ``mismatch_refusal`` once its transaction has rolled back (else the audit would roll
+    back with it).
     Side effects: writes a ``panel.stored`` event naming ``intake`` (the way in: ``api``,
     ``hl7_http``, ``hl7_mllp``) in the storing transaction; enqueues
     ``reports.render_report_pdf`` after commit. A re-sent identical panel writes no event.
@@ -94,7 +100,7 @@ def panel_submit(
             lab=lab, submitted_by=submitted_by, submission=submission, intake=intake
         )
     except DemographicsMismatch as mismatch:
-        if transaction.get_connection().in_atomic_block:
+        if mismatch_to_caller:
             raise
         raise mismatch_refusal(mismatch=mismatch, user=submitted_by, intake=intake) from None
 

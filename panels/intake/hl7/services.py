@@ -176,6 +176,7 @@ def hl7_receive(
                             submitted_by=user,
                             submission=action.submission,
                             intake=f"hl7_{transport}",
+                            mismatch_to_caller=True,
                         )
                 except DomainError as error:
                     raise _OrderRefused(order, error) from error
