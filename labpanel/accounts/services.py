@@ -45,6 +45,27 @@ def lab_get_default() -> Lab:
 
 
 @transaction.atomic
+def lab_create(*, name: str, address: str) -> Lab:
+    """A new lab named ``name`` at ``address``. Raises ``InvalidInput`` for an empty name or
+    address and ``Conflict`` when a lab of that name (ignoring case) exists: lab names are how
+    the operator's commands (``issue_api_token --lab``) find a lab, so two of one name would
+    make them refuse."""
+    name, address = name.strip(), address.strip()
+    if not name:
+        raise InvalidInput("a lab needs a name")
+    if not address:
+        raise InvalidInput("a lab needs an address (it is printed on every report)")
+    existing = Lab.objects.filter(name__iexact=name).first()
+    if existing is not None:
+        raise Conflict(f"a lab named {existing.name!r} exists already (id {existing.pk})")
+    lab = Lab(name=name, address=address)
+    lab.full_clean()
+    lab.save()
+    logger.info("lab.created lab_id=%s", lab.pk)
+    return lab
+
+
+@transaction.atomic
 def staff_member_ensure(
     *, username: str, role: str, lab: Lab, display_name: str = ""
 ) -> StaffMember:
