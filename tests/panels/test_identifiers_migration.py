@@ -5,7 +5,8 @@ written with the models of that state — a patient of lab A whose panels were s
 and by lab B (possible in data made before the per-lab rule), one of lab B's anchored on the
 patient's CAR-T infusion — and then it is migrated forward: lab A keeps its patient and panel,
 lab B gets its own patient with the same MRN and demographics holding both its panels (the
-anchor event copied to it), and no panel is lost. The database then refuses an MRN or an accession twice in one lab.
+anchor event copied to it), and no panel is lost. The database then refuses an MRN or an
+accession twice in one lab.
 """
 
 from __future__ import annotations
