@@ -44,6 +44,13 @@ def lab_get_default() -> Lab:
     return labs[0]
 
 
+def lab_for_username(username: str) -> Lab:
+    """The lab a token for ``username`` is issued in when no lab is named: an existing
+    member's own lab, else the only lab (``lab_get_default``)."""
+    staff = StaffMember.objects.select_related("lab").filter(user__username=username).first()
+    return staff.lab if staff is not None else lab_get_default()
+
+
 @transaction.atomic
 def lab_create(*, name: str, address: str) -> Lab:
     """A new lab named ``name`` at ``address``. Raises ``InvalidInput`` for an empty name or

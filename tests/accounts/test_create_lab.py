@@ -56,3 +56,18 @@ def test_an_empty_name_or_address_is_refused(name: str, address: str, says: str)
         call_command("create_lab", name, "--address", address, stdout=io.StringIO())
 
     assert not Lab.objects.exists()
+
+
+def test_with_two_labs_a_token_is_issued_in_an_existing_user_lab_and_a_new_user_names_it() -> None:
+    call_command("create_lab", "North Lab", "--address", "1 North Road", stdout=io.StringIO())
+    call_command(
+        "issue_api_token", "north.tech", "--role", "technician", stdout=io.StringIO()
+    )  # the only lab
+    call_command("create_lab", "South Lab", "--address", "2 South Road", stdout=io.StringIO())
+
+    call_command("issue_api_token", "north.tech", "--role", "technician", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="name the lab"):
+        call_command("issue_api_token", "new.tech", "--role", "technician", stdout=io.StringIO())
+
+    assert StaffMember.objects.get(user__username="north.tech").lab.name == "North Lab"
+    assert not StaffMember.objects.filter(user__username="new.tech").exists()
