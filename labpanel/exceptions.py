@@ -58,6 +58,18 @@ class NotReady(DomainError):
     http_status = status.HTTP_409_CONFLICT
 
 
+class TooManyAttempts(DomainError):
+    """Too many refused attempts of one kind in a while (``429``, with ``Retry-After``: the
+    seconds until the next attempt may be made)."""
+
+    code = "too_many_attempts"
+    http_status = status.HTTP_429_TOO_MANY_REQUESTS
+
+    def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+
 class TooLarge(DomainError):
     """A request body over its limit (``413``): refused before any of it is used or stored."""
 
@@ -117,6 +129,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return _database_unavailable(exc, context)
     if isinstance(exc, DomainError):
         body = {"code": exc.code, "message": exc.message, "details": exc.details}
+        if isinstance(exc, TooManyAttempts):
+            headers = {"Retry-After": str(exc.retry_after)}
+            return Response(body, status=exc.http_status, headers=headers)
         return Response(body, status=exc.http_status)
     if isinstance(exc, DjangoValidationError):
         exc = drf_exceptions.ValidationError(

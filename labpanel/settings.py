@@ -289,6 +289,13 @@ REPORT_AUTO_RETRY_BACKOFF_MAX = timedelta(
 IMPORT_MAX_BYTES = 256 * 1024 * 1024
 # HL7 MSH-11 this installation takes: P (production); a test system sets T. Other messages: AR.
 HL7_PROCESSING_ID = env_str("LABPANEL_HL7_PROCESSING_ID", "P") or "P"
+
+# A known MRN sent with other demographics is refused and audited (panels.demographics); after
+# this many refusals within the window a user's submissions naming a known MRN answer 429 until
+# the oldest of them leaves the window. Counted from the event record, so it holds across
+# processes.
+DEMOGRAPHICS_MISMATCH_LIMIT = 5
+DEMOGRAPHICS_MISMATCH_WINDOW = timedelta(minutes=10)
 # An import left validating/committing longer than its task may run (30 min soft, 31 hard: see
 # panels.intake.imports.tasks) lost its message or worker; its task is sent again, at most this
 # many times.

@@ -1,4 +1,8 @@
-"""Admin for patients, panels and results. Results on a report are read-only."""
+"""Admin for patients, panels and results. Results on a report are read-only.
+
+Patients, panels and results are listed and searched (by MRN, accession) within the
+director's own lab only (``access.admin_lab_rows_scope``; a superuser sees every lab's): an
+MRN or accession is the lab's own, and another lab's is never found."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from labpanel.accounts import access
 from panels.models import (
     BeadRegion,
     ImportJob,
@@ -22,6 +27,9 @@ class PatientAdmin(admin.ModelAdmin[Patient]):
     list_display = ("mrn", "lab", "sex", "created_at")
     search_fields = ("mrn",)
     list_filter = ("lab",)
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).filter(access.admin_lab_rows_scope(request.user))
 
 
 def _on_a_report(result: Result | None) -> bool:
@@ -65,6 +73,9 @@ class PanelAdmin(admin.ModelAdmin[Panel]):
     readonly_fields = ("content_sha256", "ruleset", "received_at", "review_state")
     raw_id_fields = ("patient", "ordering_clinician", "submitted_by")
 
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).filter(access.admin_lab_rows_scope(request.user))
+
     def has_change_permission(self, request: HttpRequest, obj: Panel | None = None) -> bool:
         if obj is not None and obj.reports.exists():
             return False
@@ -80,6 +91,10 @@ class ResultAdmin(admin.ModelAdmin[Result]):
     list_filter = ("interpretation", "analyte")
     search_fields = ("panel__accession",)
     raw_id_fields = ("panel", "rule")
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        scope = access.admin_lab_rows_scope(request.user, prefix="panel__")
+        return super().get_queryset(request).filter(scope)
 
     def has_change_permission(self, request: HttpRequest, obj: Result | None = None) -> bool:
         if _on_a_report(obj):

@@ -28,11 +28,15 @@ from reference_ranges.models import (
 
 class Patient(TimestampedModel):
     lab = models.ForeignKey("accounts.Lab", on_delete=models.PROTECT, related_name="patients")
-    mrn = models.CharField("MRN", max_length=64, unique=True)
+    mrn = models.CharField("MRN", max_length=64)
     family_name = models.CharField(max_length=120)
     given_name = models.CharField(max_length=120, blank=True)
     birth_date = models.DateField(null=True, blank=True)
     sex = models.CharField(max_length=8, choices=Sex.choices)
+
+    class Meta:
+        # Patients are per lab: the same MRN in two labs is two patients.
+        constraints = [models.UniqueConstraint(fields=["lab", "mrn"], name="patient_mrn_per_lab")]
 
     def __str__(self) -> str:
         # Identifiers only: names never leave the record through str() (logs, admin lists).
@@ -76,7 +80,7 @@ class ReviewState(models.TextChoices):
 class Panel(TimestampedModel):
     """One accessioned specimen and the cytokine panel measured on it."""
 
-    accession = models.CharField(max_length=64, unique=True)
+    accession = models.CharField(max_length=64)
     lab = models.ForeignKey("accounts.Lab", on_delete=models.PROTECT, related_name="panels")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="panels")
     specimen_type = models.CharField(max_length=16, choices=SpecimenType.choices)
@@ -149,6 +153,10 @@ class Panel(TimestampedModel):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # An accession is the lab's own: two labs may use the same one.
+            models.UniqueConstraint(fields=["lab", "accession"], name="panel_accession_per_lab")
+        ]
         indexes = [
             models.Index(fields=["lab", "-created_at"]),
             # The lab's worklist (``panels.worklist``) reads only this index, in its order: the

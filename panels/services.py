@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from django.utils import timezone
 
 from labpanel.accounts.models import Lab
-from labpanel.exceptions import Conflict
+from panels.demographics import patient_demographics_check
 from panels.interpretation import PanelConclusions, evidence_json
 from panels.models import (
     Finding,
@@ -67,8 +67,12 @@ def result_build(
     )
 
 
-def patient_for(*, lab: Lab, data: PatientData) -> Patient:
-    patient = Patient.objects.select_for_update().filter(mrn=data.mrn).first()
+def patient_for(*, lab: Lab, data: PatientData, user_id: int | None = None) -> Patient:
+    """``lab``'s patient with ``data.mrn`` (locked), or a new one of ``lab``: another lab's
+    patient with the same MRN is another patient, never seen here. A registered patient sent
+    with other demographics raises ``DemographicsMismatch`` (``panels.demographics``; after
+    too many of them, ``TooManyAttempts`` for ``user_id``)."""
+    patient = Patient.objects.select_for_update().filter(lab=lab, mrn=data.mrn).first()
     if patient is None:
         patient = Patient(
             lab=lab,
@@ -79,28 +83,11 @@ def patient_for(*, lab: Lab, data: PatientData) -> Patient:
             sex=data.sex,
         )
         # The lab is the caller's own row: checking that foreign key again costs a query.
-        patient.full_clean(exclude=["lab"])
+        patient.full_clean(exclude=["lab"], validate_constraints=False)
         patient.save()
         return patient
-    if patient.lab_id != lab.pk:
-        raise Conflict(
-            f"MRN {data.mrn} cannot be used by this lab",
-            details=[{"field": "patient.mrn", "message": "MRN is registered elsewhere"}],
-        )
-    differing = [
-        field
-        for field in ("family_name", "given_name", "birth_date", "sex")
-        if getattr(patient, field) != getattr(data, field)
-    ]
-    if differing:
-        # A demographic mismatch on a known MRN may be a wrong-patient error: never merge.
-        raise Conflict(
-            f"patient {data.mrn} is registered with different demographics",
-            details=[
-                {"field": f"patient.{field}", "message": "differs from the registered patient"}
-                for field in differing
-            ],
-        )
+    # A demographic mismatch on a known MRN may be a wrong-patient error: never merge.
+    patient_demographics_check(patient=patient, data=data, user_id=user_id)
     return patient
 
 

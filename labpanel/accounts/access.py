@@ -14,6 +14,12 @@ The policy:
   sees the panels they ordered; an integrator sees the panels submitted with its credentials.
   Anyone else sees nothing. Views answer 404 outside these sets, so existence never leaks.
 - Submitting panels: technicians, directors and integrators, for their own lab.
+- Patient identifiers (MRN, accession) are the lab's own: every look-up by MRN or accession is
+  scoped to the caller's lab, so another lab's identifiers are never seen, refused or taken.
+- A known MRN sent with other demographics is refused (409). Only the lab's staff
+  (technicians, directors) are told which fields differ; anyone else (integrators) gets a
+  refusal naming no field and no value. Every such refusal is audited, and a user refused more
+  than a few times in a while is answered 429 on known MRNs until the while has passed.
 - HL7 messages: integrators and directors, for their own lab.
 - File imports (and their jobs): technicians and directors of the lab.
 - Amending results: the lab's technicians, directors and integrators; an integrator only the
@@ -179,6 +185,12 @@ def lab_configuration_scope(user: Any, prefix: str = "") -> Q:
     return Q(**{f"{prefix}lab_id": directed_lab_id(user)})
 
 
+def admin_lab_rows_scope(user: Any, prefix: str = "") -> Q:
+    """The patients, panels and results (``{prefix}lab_id``) ``user`` finds in the admin:
+    every lab's for a superuser, their own lab's for a director, none otherwise."""
+    return lab_configuration_scope(user, prefix=prefix)
+
+
 def ordering_clinicians(*, lab_id: int) -> QuerySet[StaffMember]:
     """The lab's active clinicians: the people a panel of ``lab_id`` may name as orderer."""
     return StaffMember.objects.select_related("user").filter(
@@ -237,6 +249,14 @@ def submitting_lab(user: Any) -> Lab:
     """The lab ``user`` submits panels for. Raises ``NotAllowed``."""
     refusal = "only technicians, directors and integrators may submit panels"
     return _lab_of_member_in(user, SUBMITTING, refusal)
+
+
+def demographics_details_allowed(user: Any, *, lab_id: int) -> bool:
+    """Whether a refusal for a known MRN of ``lab_id`` sent with other demographics may say
+    which fields differ: to the lab's staff (technicians, directors) only; an integrator or
+    anyone else gets a refusal naming no field, so that it cannot be used to find them out."""
+    staff = staff_for(user)
+    return staff is not None and staff.lab_id == lab_id and staff.role in LAB_WIDE_READING
 
 
 def can_send_hl7(staff: StaffMember | None) -> bool:

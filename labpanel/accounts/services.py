@@ -44,6 +44,34 @@ def lab_get_default() -> Lab:
     return labs[0]
 
 
+def lab_for_username(username: str) -> Lab:
+    """The lab a token for ``username`` is issued in when no lab is named: an existing
+    member's own lab, else the only lab (``lab_get_default``)."""
+    staff = StaffMember.objects.select_related("lab").filter(user__username=username).first()
+    return staff.lab if staff is not None else lab_get_default()
+
+
+@transaction.atomic
+def lab_create(*, name: str, address: str) -> Lab:
+    """A new lab named ``name`` at ``address``. Raises ``InvalidInput`` for an empty name or
+    address and ``Conflict`` when a lab of that name (ignoring case) exists: lab names are how
+    the operator's commands (``issue_api_token --lab``) find a lab, so two of one name would
+    make them refuse."""
+    name, address = name.strip(), address.strip()
+    if not name:
+        raise InvalidInput("a lab needs a name")
+    if not address:
+        raise InvalidInput("a lab needs an address (it is printed on every report)")
+    existing = Lab.objects.filter(name__iexact=name).first()
+    if existing is not None:
+        raise Conflict(f"a lab named {existing.name!r} exists already (id {existing.pk})")
+    lab = Lab(name=name, address=address)
+    lab.full_clean()
+    lab.save()
+    logger.info("lab.created lab_id=%s", lab.pk)
+    return lab
+
+
 @transaction.atomic
 def staff_member_ensure(
     *, username: str, role: str, lab: Lab, display_name: str = ""

@@ -48,6 +48,10 @@ class EventKind(models.TextChoices):
     REPORT_FAILED = "report.failed", "Report failed"
     REPORT_ACKNOWLEDGED = "report.acknowledged", "Report acknowledged by a clinician"
     IMPORT_COMMITTED = "import.committed", "Import committed"
+    PATIENT_DEMOGRAPHICS_MISMATCH = (
+        "patient.demographics_mismatch",
+        "Submission refused: a known MRN sent with other demographics (audit)",
+    )
 
 
 # The oldest transaction that may still be open, as the bigint the insert trigger stores.

@@ -55,7 +55,14 @@ class PanelViewSet(
             404: OpenApiResponse(
                 description="Identical re-submission of a panel the caller may not see"
             ),
-            409: OpenApiResponse(description="Accession reused with different content"),
+            409: OpenApiResponse(
+                description="Accession reused with different content, or a known MRN sent "
+                "with other demographics (the differing fields named to the lab's staff only)"
+            ),
+            429: OpenApiResponse(
+                description="Too many demographic mismatches lately: a known MRN is refused "
+                "until Retry-After seconds have passed"
+            ),
         },
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -23,6 +23,7 @@ from labpanel.accounts.models import Lab
 from labpanel.events.models import EventKind
 from labpanel.events.services import event_record
 from labpanel.exceptions import Conflict
+from panels.demographics import DemographicsMismatch, mismatch_refusal
 from panels.interpretation import (
     MeasuringRanges,
     panel_conclusions,
@@ -54,8 +55,10 @@ INTAKE_HL7_HTTP = "hl7_http"
 INTAKE_HL7_MLLP = "hl7_mllp"
 
 
-def _existing_panel_outcome(*, accession: str, content_sha256: str) -> Panel | None:
-    panel = Panel.objects.filter(accession=accession).first()
+def _existing_panel_outcome(*, lab: Lab, accession: str, content_sha256: str) -> Panel | None:
+    """``lab``'s panel of ``accession`` when the same content was sent before (another lab's
+    accession is another panel, never seen here); ``Conflict`` when it holds other content."""
+    panel = Panel.objects.filter(lab=lab, accession=accession).first()
     if panel is None:
         return None
     if panel.content_sha256 != content_sha256:
@@ -68,20 +71,46 @@ def _existing_panel_outcome(*, accession: str, content_sha256: str) -> Panel | N
 
 
 def panel_submit(
-    *, submitted_by: User, submission: PanelSubmission, intake: str = INTAKE_API
+    *,
+    submitted_by: User,
+    submission: PanelSubmission,
+    intake: str = INTAKE_API,
+    mismatch_to_caller: bool = False,
 ) -> tuple[Panel, bool]:
     """Store ``submission`` and request its report. Returns (panel, created).
 
     Raises ``NotAllowed`` (role may not submit), ``Conflict`` (accession reused with other
-    content, patient demographics differ, no active rule set). Nothing is stored on error.
+    content, patient demographics differ, no active rule set), ``TooManyAttempts`` (a known
+    MRN after too many demographic mismatches). Nothing is stored on error. Accessions and
+    MRNs are the submitting lab's own.
+
+    A demographic mismatch is audited in its own transaction and answered as
+    ``panels.demographics.mismatch_refusal`` says (no field named outside the lab's staff).
+    A caller storing several panels in its own transaction (HL7: a message's panels) passes
+    ``mismatch_to_caller``: ``DemographicsMismatch`` then propagates, and the caller answers it
+    with ``mismatch_refusal`` once its transaction has rolled back (else the audit would roll
+    back with it).
     Side effects: writes a ``panel.stored`` event naming ``intake`` (the way in: ``api``,
     ``hl7_http``, ``hl7_mllp``) in the storing transaction; enqueues
     ``reports.render_report_pdf`` after commit. A re-sent identical panel writes no event.
     """
     lab = access.submitting_lab(submitted_by)
+    try:
+        return _panel_submit(
+            lab=lab, submitted_by=submitted_by, submission=submission, intake=intake
+        )
+    except DemographicsMismatch as mismatch:
+        if mismatch_to_caller:
+            raise
+        raise mismatch_refusal(mismatch=mismatch, user=submitted_by, intake=intake) from None
+
+
+def _panel_submit(
+    *, lab: Lab, submitted_by: User, submission: PanelSubmission, intake: str
+) -> tuple[Panel, bool]:
     content_sha256 = submission.content_sha256()
     existing = _existing_panel_outcome(
-        accession=submission.accession, content_sha256=content_sha256
+        lab=lab, accession=submission.accession, content_sha256=content_sha256
     )
     if existing is not None:
         return existing, False
@@ -98,7 +127,7 @@ def panel_submit(
             # A concurrent submission won a race for the accession (or the new patient's MRN):
             # answer as if it had arrived first, or try once more against the committed rows.
             existing = _existing_panel_outcome(
-                accession=submission.accession, content_sha256=content_sha256
+                lab=lab, accession=submission.accession, content_sha256=content_sha256
             )
             if existing is not None:
                 return existing, False
@@ -121,7 +150,7 @@ def _panel_create(
     ruleset = ruleset_get_active(lab=lab)
     if ruleset is None:
         raise Conflict("no reference range set is active; a director must publish one")
-    patient = patient_for(lab=lab, data=submission.patient)
+    patient = patient_for(lab=lab, data=submission.patient, user_id=submitted_by.pk)
     events_record(patient=patient, events=submission.events)
     measuring_ranges: dict[date, MeasuringRanges] = {}
     interpreted = panel_interpret(

@@ -1,6 +1,7 @@
 """Every way a change others react to is made writes its event in the same transaction: a panel
 posted as JSON, sent as HL7 over HTTP or MLLP, imported in bulk; results amended; a report
-rendered or failed for good. Refused or rolled-back changes leave no event.
+rendered or failed for good. Refused or rolled-back changes leave no event (a demographics
+mismatch leaves only its audit event, ``patient.demographics_mismatch``: ids, no values).
 """
 
 from __future__ import annotations
@@ -121,7 +122,12 @@ def test_a_refused_submission_writes_no_event(
     response = technician_client.post("/api/v1/panels/", panel_payload, format="json")
 
     assert response.status_code == status, response.json()
-    assert events() == first
+    audit = events(EventKind.PATIENT_DEMOGRAPHICS_MISMATCH)
+    assert [e for e in events() if e not in audit] == first
+    assert len(audit) == (1 if "birth_date" in change else 0)
+    for event in audit:
+        assert event.panel_id is None
+        assert_no_demographics(event)
 
 
 def test_hl7_over_http_writes_one_event_per_stored_panel(

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from labpanel.accounts import access
 from labpanel.exceptions import DomainError
+from panels.demographics import DemographicsMismatch, mismatch_refusal
 from panels.intake.hl7.ack import build_ack
 from panels.intake.hl7.archive import (
     Hl7Outcome,
@@ -175,6 +176,7 @@ def hl7_receive(
                             submitted_by=user,
                             submission=action.submission,
                             intake=f"hl7_{transport}",
+                            mismatch_to_caller=True,
                         )
                 except DomainError as error:
                     raise _OrderRefused(order, error) from error
@@ -188,13 +190,18 @@ def hl7_receive(
                 accessions=[action.submission.accession for _, action in submissions],
             )
     except _OrderRefused as refused:
+        refusal = refused.error
+        if isinstance(refusal, DemographicsMismatch):
+            # Audited now that the message's transaction rolled back; the ERR text names the
+            # differing fields only to the lab's staff (never to an integrator).
+            refusal = mismatch_refusal(mismatch=refusal, user=user, intake=f"hl7_{transport}")
         problem = Hl7Problem(
             segment="OBR",
             segment_index=refused.order.obr_index,
             field=3,
             component=None,
             code="CONFLICT",
-            message=refused.error.message,
+            message=refusal.message,
             severity="error",
             hl7_error_code="205",
         )

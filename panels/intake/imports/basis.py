@@ -33,7 +33,8 @@ def basis_of(*, lab: Lab, keys: StagedKeys) -> str:
     """A hash of every database fact the staged lines rest on. Equal at commit means the
     preview is still exactly what would be stored: the same active rule set, pattern rules and
     measuring ranges, the same matched patients with the same history, no new patient's MRN
-    and no accession taken meanwhile, the same clinicians still active."""
+    and no accession taken meanwhile (in the lab: MRNs and accessions are the lab's own), the
+    same clinicians still active."""
     digest = hashlib.sha256()
 
     def add(*parts: object) -> None:
@@ -60,12 +61,16 @@ def basis_of(*, lab: Lab, keys: StagedKeys) -> str:
     for chunk in _chunks(new_mrns):
         add(
             "mrns taken",
-            sorted(Patient.objects.filter(mrn__in=chunk).values_list("mrn", flat=True)),
+            sorted(Patient.objects.filter(lab=lab, mrn__in=chunk).values_list("mrn", flat=True)),
         )
     for chunk in _chunks(accessions):
         add(
             "accessions taken",
-            sorted(Panel.objects.filter(accession__in=chunk).values_list("accession", flat=True)),
+            sorted(
+                Panel.objects.filter(lab=lab, accession__in=chunk).values_list(
+                    "accession", flat=True
+                )
+            ),
         )
     clinicians = keys.clinicians
     add(

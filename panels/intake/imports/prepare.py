@@ -1,7 +1,9 @@
 """Staged panels checked against what is stored, and interpreted: what a commit would write.
 
-Reads only: registered patients by MRN (new, matched, or conflicting demographics), accessions
-already stored (an identical panel is skipped, a different one is an error), then interprets
+Reads only: the lab's registered patients by MRN (new, matched, or conflicting demographics),
+the lab's accessions already stored (an identical panel is skipped, a different one is an
+error); another lab's MRNs and accessions are other patients and panels, never seen. Then
+interprets
 every result against the lab's active rule set with ``panels.interpretation.panel_interpret``,
 as a single submission does.
 """
@@ -10,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from django.utils import timezone
 
 from labpanel.accounts.models import Lab
+from panels.demographics import differing_fields
 from panels.intake.imports.staged import FILE, StagedImport, StagedPanel, StagedProblem
 from panels.interpretation import MeasuringRanges, panel_interpret, result_data_measurement
 from panels.models import Panel, Patient
@@ -25,7 +28,6 @@ from reference_ranges.engine.types import Interpretation, Measurement
 from reference_ranges.models import ReferenceRangeSet
 
 CHUNK = 5000
-DEMOGRAPHICS = ("family_name", "given_name", "birth_date", "sex")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,9 @@ class Prepared:
     panels: list[PreparedPanel]
     already_stored: list[StagedPanel]
     ruleset: ReferenceRangeSet
+    # (patient id, differing fields) of every row naming a known MRN with other demographics:
+    # audited with the job's validation (panels.demographics)
+    mismatches: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
 
     @property
     def new_patients(self) -> int:
@@ -75,12 +80,14 @@ def prepare(*, staged: StagedImport, lab: Lab, ruleset: ReferenceRangeSet) -> Pr
     mrns = sorted({panel.submission.patient.mrn for panel in staged.panels})
     patients: dict[str, Patient] = {}
     for chunk in _chunks(mrns):
-        patients.update((p.mrn, p) for p in Patient.objects.filter(mrn__in=chunk))
+        patients.update((p.mrn, p) for p in Patient.objects.filter(lab=lab, mrn__in=chunk))
     accessions = [panel.submission.accession for panel in staged.panels]
     stored: dict[str, str] = {}
     for chunk in _chunks(accessions):
         stored.update(
-            Panel.objects.filter(accession__in=chunk).values_list("accession", "content_sha256")
+            Panel.objects.filter(lab=lab, accession__in=chunk).values_list(
+                "accession", "content_sha256"
+            )
         )
     engine_ruleset = ruleset_to_engine(ruleset)
     ranges_by_day: dict[date, MeasuringRanges] = {}
@@ -106,7 +113,7 @@ def prepare(*, staged: StagedImport, lab: Lab, ruleset: ReferenceRangeSet) -> Pr
             )
             continue
         patient = patients.get(submission.patient.mrn)
-        if patient is not None and not _same_patient(patient, panel, lab, staged):
+        if patient is not None and not _same_patient(patient, panel, staged, prepared):
             continue
         interpreted = panel_interpret(
             sex=submission.patient.sex,
@@ -132,22 +139,15 @@ def prepare(*, staged: StagedImport, lab: Lab, ruleset: ReferenceRangeSet) -> Pr
     return prepared
 
 
-def _same_patient(patient: Patient, panel: StagedPanel, lab: Lab, staged: StagedImport) -> bool:
+def _same_patient(
+    patient: Patient, panel: StagedPanel, staged: StagedImport, prepared: Prepared
+) -> bool:
+    """Whether the row names ``patient`` (the lab's, by MRN) with its demographics; else the
+    differing fields are the row's problem (the uploader is the lab's staff: named)."""
     data = panel.submission.patient
-    if patient.lab_id != lab.pk:
-        staged.problems.append(
-            StagedProblem(
-                FILE,
-                panel.row,
-                "mrn",
-                "mrn_elsewhere",
-                "error",
-                f"MRN {data.mrn} is registered by another lab",
-            )
-        )
-        return False
-    differing = [name for name in DEMOGRAPHICS if getattr(patient, name) != getattr(data, name)]
+    differing = differing_fields(patient, data)
     if differing:
+        prepared.mismatches.append((patient.pk, tuple(differing)))
         staged.problems.append(
             StagedProblem(
                 FILE,

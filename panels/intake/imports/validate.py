@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labpanel.accounts import access
+from panels.demographics import import_mismatches_audit
 from panels.intake.files import parse_file, parse_manifest
 from panels.intake.files.types import ParsedFile
 from panels.intake.imports.basis import basis_of
@@ -199,6 +200,13 @@ def _validate(job: ImportJob) -> None:
             )
             locked.save()
             problems_store(locked, staged.problems)
+            if prepared is not None and prepared.mismatches:
+                import_mismatches_audit(
+                    lab_id=locked.lab_id,
+                    user_id=locked.created_by_id,
+                    import_job_id=locked.pk,
+                    mismatches=prepared.mismatches,
+                )
     logger.info(
         "import.validated job_id=%s status=%s panels=%d problems=%d",
         job.pk,

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from labpanel.accounts.management.arguments import lab_find
 from labpanel.accounts.models import Role
-from labpanel.accounts.services import api_token_issue, lab_get_default, staff_member_ensure
+from labpanel.accounts.services import api_token_issue, lab_for_username, staff_member_ensure
 from labpanel.exceptions import DomainError
 
 
@@ -24,7 +24,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
         parser.add_argument("--role", required=True, choices=Role.values)
-        parser.add_argument("--lab", help="Lab name (default: the only lab)")
+        parser.add_argument(
+            "--lab", help="Lab name (default: an existing user's own lab, else the only lab)"
+        )
         parser.add_argument(
             "--expires-days",
             type=int,
@@ -34,7 +36,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            lab = lab_find(options["lab"]) if options["lab"] else lab_get_default()
+            username = options["username"]
+            lab = lab_find(options["lab"]) if options["lab"] else lab_for_username(username)
             staff = staff_member_ensure(username=options["username"], role=options["role"], lab=lab)
         except DomainError as error:
             raise CommandError(error.message) from error
