@@ -180,6 +180,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "ENUM_NAME_OVERRIDES": {"ReviewStateEnum": "panels.models.ReviewState"},
+    # the shared error answers (401, 403, 404, 400, 413, 415, 503) on every operation
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "labpanel.schema.error_responses",
+    ],
 }
 
 # --- Celery -----------------------------------------------------------------------------------

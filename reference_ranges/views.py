@@ -32,9 +32,9 @@ from reference_ranges.models import ReferenceRangeSet
 from reference_ranges.ruleset_format import DocumentFormat, document_dump, document_load
 from reference_ranges.selectors import ruleset_document_get, ruleset_get, ruleset_list
 from reference_ranges.serializers import (
-    ProblemOutput,
     RulesetImportOutput,
     RulesetOutput,
+    RulesetProblemsOutput,
     RulesetPublishInput,
     RulesetPublishOutput,
 )
@@ -171,7 +171,7 @@ class RulesetViewSet(
         ],
         responses={
             201: RulesetImportOutput,
-            400: OpenApiResponse(ProblemOutput(many=True), description="Every problem at once"),
+            400: OpenApiResponse(RulesetProblemsOutput, description="Every problem at once"),
             403: OpenApiResponse(description="Not a director"),
             413: OpenApiResponse(description="The document is over RULESET_MAX_BYTES"),
         },
