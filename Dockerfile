@@ -9,8 +9,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# The lock (make lock): every dependency pinned, transitive ones too, each file's hash checked.
 COPY requirements.txt .
-RUN pip install -r requirements.txt
+RUN pip install --require-hashes -r requirements.txt
 
 # The media folder exists in the image, owned by the app user, so that a new named volume
 # mounted there inherits that owner.

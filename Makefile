@@ -1,6 +1,9 @@
-# Developer and CI entry points. `.ci/run` runs test, lint, typecheck and migrations-check.
+# Developer and CI entry points. `.ci/run` runs test, lint, typecheck, migrations-check and audit.
 # Every target creates .venv when it is missing; dependencies are reinstalled only when a
-# requirements file changes (the stamp file's name carries their hash).
+# lock file changes (the stamp file's name carries their hash). requirements.in and
+# requirements-dev.in are edited by hand; `make lock` turns them into the locks
+# requirements.txt and requirements-dev.txt (every transitive dependency pinned, with hashes),
+# which are all that is ever installed, with --require-hashes.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -20,8 +23,17 @@ PYTEST_ARGS ?=
 TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/labpanel)
 TEST_BROKER_URL := $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/0)
 
+PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check --require-hashes
+# The locks record the hashes of the files on the package index; a local pip configuration
+# (find-links folders, extra indexes) would add hashes of files nobody else has.
+LOCK_ENV ?= PIP_CONFIG_FILE=/dev/null
+PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+# pip-audit's source of advisories: `pypi` (the index's own per-release JSON) or `osv`.
+AUDIT_SERVICE ?= pypi
+
 .PHONY: help install install-dev run worker test check-services fmt lint typecheck \
-	migrations-check clean distclean
+	migrations-check lock audit clean distclean
 
 help:
 	@echo "make run               start Labpanel (web + worker) on http://127.0.0.1:$(PORT)/"
@@ -31,7 +43,9 @@ help:
 	@echo "make fmt               ruff format + ruff check --fix"
 	@echo "make typecheck         mypy"
 	@echo "make migrations-check  fail if a model change has no migration"
-	@echo "make install[-dev]     install pinned runtime [and development] dependencies"
+	@echo "make install[-dev]     install the locked runtime [and development] dependencies"
+	@echo "make lock              regenerate requirements[-dev].txt (hashed) from requirements[-dev].in"
+	@echo "make audit             pip-audit both locks (known vulnerabilities; fails on any)"
 	@echo "make clean             remove var/ (database, media, broker queue, secret key)"
 	@echo "make distclean         clean, and remove .venv"
 
@@ -49,12 +63,12 @@ $(PY):
 	"$$py" -m venv $(VENV)
 
 $(RUNTIME_STAMP): | $(PY)
-	$(PY) -m pip install --disable-pip-version-check -r requirements.txt
+	$(PIP_INSTALL) -r requirements.txt
 	@touch $@
 
-# requirements-dev.txt includes requirements.txt, so it satisfies the runtime stamp too.
+# requirements-dev.txt locks requirements.in too, so it satisfies the runtime stamp.
 $(DEV_STAMP): | $(PY)
-	$(PY) -m pip install --disable-pip-version-check -r requirements-dev.txt
+	$(PIP_INSTALL) -r requirements-dev.txt
 	@touch $@ $(RUNTIME_STAMP)
 
 install: $(RUNTIME_STAMP)
@@ -120,6 +134,20 @@ typecheck: $(DEV_STAMP)
 migrations-check: $(DEV_STAMP)
 	DJANGO_DEBUG=true DATABASE_URL='sqlite://:memory:' \
 		$(PY) manage.py makemigrations --check --dry-run
+
+# --- Dependencies -------------------------------------------------------------------------------
+# Regenerate both locks from the .in files: pins kept, new ones resolved on the index, every file's
+# hash recorded. Commit the four files together. `make lock LOCK_ARGS=--upgrade-package=NAME`
+# moves one transitive dependency.
+lock: $(DEV_STAMP)
+	$(LOCK_ENV) $(PIP_COMPILE) $(LOCK_ARGS) --output-file requirements.txt requirements.in
+	$(LOCK_ENV) $(PIP_COMPILE) $(LOCK_ARGS) --output-file requirements-dev.txt requirements-dev.in
+
+# Known vulnerabilities of every locked version, read from the locks alone (no resolution, no
+# install). --strict: a package that could not be audited fails the audit.
+audit: $(DEV_STAMP)
+	$(BIN)/pip-audit --progress-spinner off --strict --disable-pip --require-hashes \
+		--vulnerability-service $(AUDIT_SERVICE) -r requirements.txt -r requirements-dev.txt
 
 # --- Cleaning -----------------------------------------------------------------------------------
 clean:

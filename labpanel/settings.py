@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a body over REQUEST_BODY_MAX_BYTES is refused before anything reads it.
+    "labpanel.uploads.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -180,6 +182,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "ENUM_NAME_OVERRIDES": {"ReviewStateEnum": "panels.models.ReviewState"},
+    # the shared error answers (401, 403, 404, 400, 413, 415, 503) on every operation
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "labpanel.schema.error_responses",
+    ],
 }
 
 # --- Celery -----------------------------------------------------------------------------------
@@ -285,8 +292,25 @@ REPORT_AUTO_RETRY_BACKOFF = timedelta(seconds=env_int("REPORT_AUTO_RETRY_BACKOFF
 REPORT_AUTO_RETRY_BACKOFF_MAX = timedelta(
     seconds=env_int("REPORT_AUTO_RETRY_BACKOFF_MAX_SECONDS", 3600)
 )
-# Uploads for import are streamed to a temporary file and archived; this caps their size.
-IMPORT_MAX_BYTES = 256 * 1024 * 1024
+# Input limits (README "Limits on what Labpanel reads"; labpanel.uploads). Uploads for import
+# stream to a temporary file and are archived; each file is counted while it arrives and the
+# upload stops as soon as one passes its field's limit (413, nothing stored).
+IMPORT_MAX_BYTES = env_int("LABPANEL_IMPORT_MAX_BYTES", 256 * 1024 * 1024)
+IMPORT_MANIFEST_MAX_BYTES = env_int("LABPANEL_IMPORT_MANIFEST_MAX_BYTES", 16 * 1024 * 1024)
+# A rule-set document posted to /api/v1/reference-ranges/import/ (the default set is 6 kB).
+RULESET_MAX_BYTES = env_int("LABPANEL_RULESET_MAX_BYTES", 2 * 1024 * 1024)
+# Form fields other than files (Django's own limit, 2.5 MB by default).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("LABPANEL_FORM_MAX_BYTES", 2621440)
+# Any request body: an import with its manifest and form fields; over it, answered before reading.
+REQUEST_BODY_MAX_BYTES = env_int(
+    "LABPANEL_REQUEST_MAX_BYTES",
+    IMPORT_MAX_BYTES + IMPORT_MANIFEST_MAX_BYTES + DATA_UPLOAD_MAX_MEMORY_SIZE,
+)
+FILE_UPLOAD_HANDLERS = [
+    "labpanel.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # HL7 MSH-11 this installation takes: P (production); a test system sets T. Other messages: AR.
 HL7_PROCESSING_ID = env_str("LABPANEL_HL7_PROCESSING_ID", "P") or "P"
 

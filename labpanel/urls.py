@@ -6,18 +6,24 @@ the health check."""
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from knox import views as knox_views
 
 from labpanel.api_router import router
-from labpanel.views import healthz, home
+from labpanel.views import healthz, home, not_found
 from panels.intake.hl7.views import Hl7View
+
+# knox's logout views, described for the schema: no body in, 204 out.
+_logout_schema = extend_schema(request=None, responses={204: None})
+LogoutView = extend_schema_view(post=_logout_schema)(knox_views.LogoutView)
+LogoutAllView = extend_schema_view(post=_logout_schema)(knox_views.LogoutAllView)
 
 api_patterns = [
     *router.urls,
     path("hl7/", Hl7View.as_view(), name="hl7"),
-    path("auth/logout/", knox_views.LogoutView.as_view(), name="knox-logout"),
-    path("auth/logoutall/", knox_views.LogoutAllView.as_view(), name="knox-logoutall"),
+    path("auth/logout/", LogoutView.as_view(), name="knox-logout"),
+    path("auth/logoutall/", LogoutAllView.as_view(), name="knox-logoutall"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
@@ -38,3 +44,5 @@ urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
 ]
+
+handler404 = not_found

@@ -1,5 +1,6 @@
-"""Project-level views: the home page (each user's own, by ``access.home_url_name``) and the
-health check used by the launcher and docker compose."""
+"""Project-level views: the home page (each user's own, by ``access.home_url_name``), the
+health check used by the launcher and docker compose, and the 404 for a URL nothing matches
+(in the API's error shape under ``/api/``, Django's page elsewhere)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.views import defaults
 
 from labpanel.accounts import access
 
@@ -21,3 +23,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler404``: an API client gets JSON, as from every other API answer."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"code": "not_found", "message": "Not found.", "details": []}, status=404
+        )
+    return defaults.page_not_found(request, exception)

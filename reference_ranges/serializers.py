@@ -99,6 +99,14 @@ class ProblemOutput(serializers.Serializer[Any]):
     message = serializers.CharField()
 
 
+class RulesetProblemsOutput(serializers.Serializer[Any]):
+    """A refused document: the API's error shape, ``details`` naming every problem."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = ProblemOutput(many=True)
+
+
 class RulesetImportOutput(serializers.Serializer[Any]):
     ruleset = RulesetOutput()
     warnings = ProblemOutput(many=True)

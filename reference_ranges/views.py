@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import Http404
@@ -26,14 +27,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labpanel.accounts import access
-from labpanel.exceptions import InvalidInput
+from labpanel.exceptions import InvalidInput, TooLarge
 from reference_ranges.models import ReferenceRangeSet
 from reference_ranges.ruleset_format import DocumentFormat, document_dump, document_load
 from reference_ranges.selectors import ruleset_document_get, ruleset_get, ruleset_list
 from reference_ranges.serializers import (
-    ProblemOutput,
     RulesetImportOutput,
     RulesetOutput,
+    RulesetProblemsOutput,
     RulesetPublishInput,
     RulesetPublishOutput,
 )
@@ -41,7 +42,9 @@ from reference_ranges.services import ruleset_import, ruleset_publish
 
 
 class _DocumentParser(BaseParser):
-    """The request body as an exchange document; JSON numbers stay exact Decimals."""
+    """The request body as an exchange document; JSON numbers stay exact Decimals.
+
+    Read up to ``RULESET_MAX_BYTES`` and no further: a larger document is a ``413``."""
 
     document_format: DocumentFormat = "json"
 
@@ -51,8 +54,15 @@ class _DocumentParser(BaseParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
+        limit: int = settings.RULESET_MAX_BYTES
+        body: bytes = stream.read(limit + 1) if stream is not None else b""
+        if len(body) > limit:
+            raise TooLarge(
+                f"the rule-set document is over the limit of {limit} bytes; nothing was stored",
+                details=[{"field": "body", "message": f"larger than {limit} bytes"}],
+            )
         try:
-            return document_load(stream.read(), document_format=self.document_format)
+            return document_load(body, document_format=self.document_format)
         except InvalidInput as error:
             raise ParseError(error.details[0]["message"]) from error
 
@@ -161,8 +171,9 @@ class RulesetViewSet(
         ],
         responses={
             201: RulesetImportOutput,
-            400: OpenApiResponse(ProblemOutput(many=True), description="Every problem at once"),
+            400: OpenApiResponse(RulesetProblemsOutput, description="Every problem at once"),
             403: OpenApiResponse(description="Not a director"),
+            413: OpenApiResponse(description="The document is over RULESET_MAX_BYTES"),
         },
     )
     @action(

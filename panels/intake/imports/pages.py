@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -17,7 +18,8 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from labpanel.accounts import access
-from labpanel.exceptions import DomainError, NotAllowed
+from labpanel.exceptions import DomainError, NotAllowed, TooLarge
+from labpanel.uploads import upload_refusal
 from panels.intake.imports.selectors import import_job_get, import_jobs_visible_to, import_problems
 from panels.intake.imports.services import (
     ABANDONABLE,
@@ -76,9 +78,17 @@ def _job(request: HttpRequest, key: str) -> ImportJob:
 def imports_page(request: HttpRequest) -> HttpResponse:
     _importer(request)
     form = UploadForm()
+    status = 200
+    upload_error = ""
     if request.method == "POST":
         form = UploadForm(request.POST, request.FILES)
-        if form.is_valid():
+        refusal = upload_refusal(request)
+        if refusal is not None:
+            # the upload was stopped at the limit while it streamed (labpanel.uploads)
+            form = UploadForm()
+            upload_error = refusal.message
+            status = refusal.http_status
+        elif form.is_valid():
             try:
                 job = import_job_create(
                     user=request.user,  # type: ignore[arg-type]
@@ -89,10 +99,21 @@ def imports_page(request: HttpRequest) -> HttpResponse:
                 )
             except DomainError as error:
                 form.add_error(None, error.message)
+                if isinstance(error, TooLarge):
+                    status = error.http_status
             else:
                 return redirect("imports:detail", key=job.uuid)
     jobs = import_jobs_visible_to(user=request.user).order_by("-created_at", "-pk")[:50]
-    return render(request, "panels/imports.html", {"form": form, "jobs": jobs})
+    limits = {
+        "file": settings.IMPORT_MAX_BYTES,
+        "manifest": settings.IMPORT_MANIFEST_MAX_BYTES,
+    }
+    return render(
+        request,
+        "panels/imports.html",
+        {"form": form, "jobs": jobs, "limits": limits, "upload_error": upload_error},
+        status=status,
+    )
 
 
 @login_required

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from labpanel.accounts import access
 from labpanel.accounts.models import Lab
-from labpanel.exceptions import Conflict, InvalidInput
+from labpanel.exceptions import Conflict, InvalidInput, TooLarge
 from panels.intake.imports.dispatch import job_task_enqueue
 from panels.models import (
     ImportJob,
@@ -56,6 +56,16 @@ def _sha256(upload: File[Any]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def _size_check(field: str, size: int, limit: int) -> None:
+    """``TooLarge`` for a file over its limit (an upload over HTTP was stopped earlier, while
+    it streamed: ``labpanel.uploads``; this holds for every other caller)."""
+    if size > limit:
+        raise TooLarge(
+            f"the {field} is {size} bytes, over the limit of {limit} bytes; nothing was stored",
+            details=[{"field": field, "message": f"larger than {limit} bytes"}],
+        )
+
+
 def import_job_create(
     *,
     user: User,
@@ -66,8 +76,9 @@ def import_job_create(
 ) -> ImportJob:
     """Archive ``upload`` (and ``manifest``) unchanged and enqueue validation after commit.
 
-    Raises ``InvalidInput`` (empty file, unknown format), ``Conflict`` (the lab already has a
-    job for the same bytes; the message points at it) and ``NotAllowed``.
+    Raises ``InvalidInput`` (empty file, unknown format), ``TooLarge`` (the file over
+    ``IMPORT_MAX_BYTES``, the manifest over ``IMPORT_MANIFEST_MAX_BYTES``), ``Conflict`` (the lab
+    already has a job for the same bytes; the message points at it) and ``NotAllowed``.
     """
     lab = access.importing_lab(user)
     if file_format and file_format not in FORMATS:
@@ -81,11 +92,7 @@ def import_job_create(
             "the file is empty (0 bytes); nothing was imported",
             details=[{"field": "file", "message": "the file is empty (0 bytes)"}],
         )
-    if size > settings.IMPORT_MAX_BYTES:
-        raise InvalidInput(
-            f"the file is {size} bytes; the limit is {settings.IMPORT_MAX_BYTES}",
-            details=[{"field": "file", "message": "file too large"}],
-        )
+    _size_check("file", size, settings.IMPORT_MAX_BYTES)
     manifest_sha256 = ""
     if manifest is not None:
         manifest_sha256, manifest_size = _sha256(manifest)
@@ -94,6 +101,7 @@ def import_job_create(
                 "the manifest is empty (0 bytes)",
                 details=[{"field": "manifest", "message": "the file is empty (0 bytes)"}],
             )
+        _size_check("manifest", manifest_size, settings.IMPORT_MANIFEST_MAX_BYTES)
     with transaction.atomic():
         first = _same_file_job(lab=lab, sha256=sha256)
         if first is not None:

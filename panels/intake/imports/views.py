@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from labpanel.exceptions import NotReady
 from labpanel.pagination import LabpanelPagination
+from labpanel.uploads import upload_refusal_raise
 from panels.intake.imports.selectors import import_job_get, import_jobs_visible_to, import_problems
 from panels.intake.imports.serializers import (
     ImportCreateInput,
@@ -52,10 +53,17 @@ class ImportJobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[ImportJob]
             202: ImportJobOutput,
             400: OpenApiResponse(description="Empty or unreadable upload; nothing stored"),
             409: OpenApiResponse(description="The same file was already uploaded (points at it)"),
+            413: OpenApiResponse(
+                description="The file, the manifest or the whole body is over its limit; the "
+                "upload was stopped there and nothing was stored"
+            ),
         },
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = ImportCreateInput(data=request.data)
+        data = request.data
+        # A file over its limit stopped the upload while it streamed (labpanel.uploads).
+        upload_refusal_raise(request)
+        serializer = ImportCreateInput(data=data)
         serializer.is_valid(raise_exception=True)
         job = import_job_create(
             user=request.user,  # type: ignore[arg-type]

@@ -1,0 +1,69 @@
+"""The OpenAPI schema's shared error answers (drf-spectacular postprocessing hook).
+
+Every API error has one shape, ``{"code", "message", "details"}`` (``labpanel.exceptions``), and
+some can come from any operation: no or an expired token (``401``), a role that may not
+(``403``), an id the caller may not see (``404``, so existence does not leak), a request the
+API refuses as written (``400``), a body over its limit or of a type the operation does not
+read (``413``, ``415``; ``labpanel.uploads``), a lost database connection (``503``). This hook
+adds those an operation can give to its documented responses, where the view did not document
+them itself, so that the schema describes every answer (schemathesis checks it:
+``tests/api/test_schemathesis.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR_COMPONENT = "Error"
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Every API error: a code, a sentence, and what failed (field by field).",
+    "properties": {
+        "code": {"type": "string"},
+        "message": {"type": "string"},
+        "details": {"description": "A list naming each field and why, or an object"},
+    },
+    "required": ["code", "message", "details"],
+}
+EVERY_OPERATION = {
+    "401": "No token, or one that expired or was revoked",
+    "403": "The caller's role may not do this",
+    "503": "The database connection was lost; nothing was half-stored (Retry-After)",
+}
+WITH_PATH_PARAMETERS = {"404": "Not found, or not visible to the caller"}
+WITH_INPUT = {"400": "The request as written is refused; details name each field"}
+WITH_BODY = {
+    "413": "The body is over its limit; nothing was read past it or stored",
+    "415": "The body is of a media type this operation does not read",
+}
+
+
+def _codes(path: str, operation: dict[str, Any]) -> dict[str, str]:
+    codes = dict(EVERY_OPERATION)
+    if "{" in path:
+        codes.update(WITH_PATH_PARAMETERS)
+    if operation.get("parameters") or "requestBody" in operation:
+        codes.update(WITH_INPUT)
+    if "requestBody" in operation:
+        codes.update(WITH_BODY)
+    return codes
+
+
+def error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Add the shared error answers to every operation of ``result`` that lacks them."""
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components[ERROR_COMPONENT] = ERROR_SCHEMA
+    reference = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
+    for path, item in result.get("paths", {}).items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            responses = operation.setdefault("responses", {})
+            for code, description in _codes(path, operation).items():
+                responses.setdefault(
+                    code,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": reference}},
+                    },
+                )
+    return result
