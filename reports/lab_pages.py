@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 from labpanel.accounts import access
 from labpanel.exceptions import Conflict, NotAllowed
 from panels.models import Panel, Result, ReviewState
+from panels.read_audit import panels_read_record
 from panels.review_rules import panel_has_interpretive_findings
 from panels.selectors import panel_details, panels_visible_to
 from panels.worklist_pages import (
@@ -123,13 +124,14 @@ def panel_page(request: HttpRequest, pk: int) -> HttpResponse:
         .only("pk", "accession", "collected_at", "review_state")
         .order_by("-collected_at", "-pk")[:EARLIER_PANELS_SHOWN]
     )
+    earlier_panels = list(earlier)
     context = {
         "panel": panel,
         "document": document,
         "rule_lines": [_rule_line(result) for result in panel.results.all()],
         "superseded": getattr(panel, "superseded", []),
         "transitions": list(panel.review_transitions.all()),
-        "earlier": list(earlier),
+        "earlier": earlier_panels,
         "reports": [
             (
                 report,
@@ -147,7 +149,15 @@ def panel_page(request: HttpRequest, pk: int) -> HttpResponse:
             submitted_by_id=panel.submitted_by_id,
         ),
     }
-    return render(request, "reports/lab_panel.html", context)
+    response = render(request, "reports/lab_panel.html", context)
+    # The panel, its reports and the same patient's earlier panels listed with it.
+    panels_read_record(
+        request=request,
+        panels=[panel, *earlier_panels],
+        with_reports=False,
+        report_ids=[report.pk for report in reports],
+    )
+    return response
 
 
 @login_required
