@@ -182,17 +182,19 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
 
 
 def worklist_row_response(
-    request: HttpRequest, panel_id: int, message: str, *, is_error: bool = False
+    request: HttpRequest, panel: Panel, message: str, *, is_error: bool = False
 ) -> HttpResponse:
-    """The worklist row of ``panel_id`` as it now stands, with ``message`` (htmx swaps it in);
-    a panel that left the worklist (released) is a row with the message alone."""
-    panel = worklist_panel_get(user=request.user, panel_id=panel_id)
-    if panel is None:
-        return HttpResponse(gone_html(panel_id, message, is_error=is_error))
-    row = worklist_row(request, panel, message, is_error=is_error)
-    response = HttpResponse(
-        rows_html([row], csrf_token=get_token(request), next_url=reverse("worklist:list"))
-    )
+    """The worklist row of ``panel`` as it now stands, with ``message`` (htmx swaps it in); a
+    panel that left the worklist (released) is a row with the message alone (which names its
+    accession). Either is recorded in the read audit."""
+    line = worklist_panel_get(user=request.user, panel_id=panel.pk)
+    if line is None:
+        response = HttpResponse(gone_html(panel.pk, message, is_error=is_error))
+    else:
+        row = worklist_row(request, line, message, is_error=is_error)
+        response = HttpResponse(
+            rows_html([row], csrf_token=get_token(request), next_url=reverse("worklist:list"))
+        )
     read_record(request=request, patient_ids=[panel.patient_id], panel_ids=[panel.pk])
     return response
 
@@ -206,16 +208,16 @@ def verify_action(request: HttpRequest, pk: int) -> HttpResponse:
         panel_verify(panel_id=panel.pk, user=request.user, reason=reason)  # type: ignore[arg-type]
     except NotAllowed as error:
         if is_htmx(request):
-            return worklist_row_response(request, panel.pk, error.message, is_error=True)
+            return worklist_row_response(request, panel, error.message, is_error=True)
         raise PermissionDenied(error.message) from error
     except Conflict as error:
         if is_htmx(request):
-            return worklist_row_response(request, panel.pk, error.message, is_error=True)
+            return worklist_row_response(request, panel, error.message, is_error=True)
         messages.error(request, error.message)
         return redirect(back_to(request, "/worklist/"))
     done = f"Panel {panel.accession} verified."
     if is_htmx(request):
-        return worklist_row_response(request, panel.pk, done)
+        return worklist_row_response(request, panel, done)
     messages.success(request, done)
     return redirect(back_to(request, "/worklist/"))
 

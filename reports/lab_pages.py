@@ -121,7 +121,7 @@ def panel_page(request: HttpRequest, pk: int) -> HttpResponse:
     earlier = (
         panels_visible_to(user=request.user)
         .filter(patient_id=panel.patient_id, collected_at__lt=panel.collected_at)
-        .only("pk", "accession", "collected_at", "review_state")
+        .only("pk", "accession", "collected_at", "review_state", "patient_id")
         .order_by("-collected_at", "-pk")[:EARLIER_PANELS_SHOWN]
     )
     earlier_panels = list(earlier)
@@ -169,16 +169,16 @@ def release_action(request: HttpRequest, pk: int) -> HttpResponse:
         report = panel_release(panel_id=panel.pk, user=request.user, reason=reason)  # type: ignore[arg-type]
     except NotAllowed as error:
         if is_htmx(request):
-            return worklist_row_response(request, panel.pk, error.message, is_error=True)
+            return worklist_row_response(request, panel, error.message, is_error=True)
         raise PermissionDenied(error.message) from error
     except Conflict as error:
         if is_htmx(request):
-            return worklist_row_response(request, panel.pk, error.message, is_error=True)
+            return worklist_row_response(request, panel, error.message, is_error=True)
         messages.error(request, error.message)
         return redirect(back_to(request, reverse("lab_panels:detail", kwargs={"pk": panel.pk})))
     done = f"Panel {panel.accession} released: its FINAL report ({report.pk}) is being prepared."
     if is_htmx(request):
-        return worklist_row_response(request, panel.pk, done)
+        return worklist_row_response(request, panel, done)
     messages.success(request, done)
     return redirect(back_to(request, reverse("lab_panels:detail", kwargs={"pk": panel.pk})))
 
