@@ -444,3 +444,56 @@ def test_an_unchanged_save_writes_no_event(
 
     assert client.post(f"/admin/panels/patient/{patient.pk}/change/", form).status_code == 302
     assert not Event.objects.filter(kind=EventKind.PATIENT_CHANGED).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_autocommit_the_one_insert_commits_without_a_flush_for_that_transaction_only(
+    lab: Any,
+) -> None:
+    """Outside a transaction (a read: views hold none) the entry is one INSERT that sets
+    ``synchronous_commit`` off for its own transaction; the session keeps its setting, and the
+    row holds exactly what was recorded."""
+    staff = make_staff(username="reader", lab=lab, role=Role.TECHNICIAN)
+    request = RequestFactory().get(
+        "/api/v1/panels/7/", REMOTE_ADDR="192.0.2.10", HTTP_USER_AGENT="probe"
+    )
+    request.user = staff.user
+    assert not connection.in_atomic_block
+
+    entry = read_record(
+        request=request, patient_ids=[3, 3, 4], panel_ids=[7], report_ids=[9], import_job_id=2
+    )
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)
+    stored = ReadEntry.objects.get(pk=entry.pk)
+    assert (
+        stored.lab_id,
+        stored.user_id,
+        stored.token_id,
+        stored.channel,
+        stored.path,
+        stored.ip,
+        stored.user_agent,
+        stored.patient_ids,
+        stored.panel_ids,
+        stored.report_ids,
+        stored.import_job_id,
+        stored.occurred_at,
+    ) == (
+        lab.pk,
+        staff.user_id,
+        "",
+        Channel.SESSION,
+        "/api/v1/panels/7/",
+        "192.0.2.10",
+        "probe",
+        [3, 4],
+        [7],
+        [9],
+        2,
+        entry.occurred_at,
+    )
+    with pytest.raises(AuditAppendOnlyError):
+        entry.save()
