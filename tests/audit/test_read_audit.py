@@ -497,3 +497,25 @@ def test_in_autocommit_the_one_insert_commits_without_a_flush_for_that_transacti
     )
     with pytest.raises(AuditAppendOnlyError):
         entry.save()
+
+
+@pytest.mark.parametrize("entries", [1, 40])
+def test_the_search_costs_the_same_queries_whatever_the_number_of_entries(
+    director: StaffMember, technician: StaffMember, django_assert_num_queries: Any, entries: int
+) -> None:
+    for number in range(entries):
+        ReadEntry.objects.create(
+            lab_id=director.lab_id,
+            user_id=technician.user_id,
+            channel=Channel.TOKEN,
+            view="api:panel-detail",
+            path=f"/api/v1/panels/{number}/",
+            patient_ids=[number],
+        )
+    client = token_client(director)
+    client.get("/api/v1/audit/reads/")
+
+    # the token, the user (knox), the membership, the page and its count
+    with django_assert_num_queries(5):
+        response = client.get(f"/api/v1/audit/reads/?user={technician.user_id}")
+    assert len(response.json()["results"]) == entries
