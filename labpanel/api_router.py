@@ -2,6 +2,7 @@
 
 from rest_framework.routers import DefaultRouter
 
+from labpanel.audit.api import ReadEntryViewSet
 from panels.intake.api import PanelViewSet
 from panels.intake.imports.views import ImportJobViewSet
 from panels.ruleset_views import RulesetViewSet  # the rule-set API with its impact preview
@@ -12,3 +13,4 @@ router.register("panels", PanelViewSet, basename="panel")
 router.register("imports", ImportJobViewSet, basename="import")
 router.register("reports", ReportViewSet, basename="report")
 router.register("rulesets", RulesetViewSet, basename="ruleset")
+router.register("audit/reads", ReadEntryViewSet, basename="audit-read")

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_filters",
     "labpanel.accounts.apps.AccountsConfig",
     "labpanel.events.apps.EventsConfig",
+    "labpanel.audit.apps.AuditConfig",
     "panels.apps.PanelsConfig",
     "panels.intake.apps.IntakeConfig",
     "reference_ranges.apps.ReferenceRangesConfig",
@@ -325,6 +326,11 @@ DEMOGRAPHICS_MISMATCH_WINDOW = timedelta(minutes=10)
 # many times.
 IMPORT_REQUEUE_AFTER = timedelta(minutes=35)
 IMPORT_MAX_REQUEUES = 2
+# The read audit (labpanel.audit) records the client's address as REMOTE_ADDR, unless the
+# deployment puts N trusted proxies in front of gunicorn: then the N-th address from the right of
+# X-Forwarded-For (what the nearest trusted proxy saw). 0 (the default) never reads the header,
+# which any client can write.
+LABPANEL_AUDIT_PROXY_HOPS = env_int("LABPANEL_AUDIT_PROXY_HOPS", 0)
 
 LOGGING = {
     "version": 1,

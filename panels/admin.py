@@ -2,7 +2,12 @@
 
 Patients, panels and results are listed and searched (by MRN, accession) within the
 director's own lab only (``access.admin_lab_rows_scope``; a superuser sees every lab's): an
-MRN or accession is the lab's own, and another lab's is never found."""
+MRN or accession is the lab's own, and another lab's is never found.
+
+Every view of a patient-bearing row (change, history, delete pages; the changelists' pages) is
+recorded in the read audit (``labpanel.audit.admin_reads.ReadAuditedAdmin``), and a change of
+a patient goes through ``panels.patient_changes.patient_admin_change`` (an event with the old
+and new values)."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from labpanel.accounts import access
+from labpanel.audit.admin_reads import ReadAuditedAdmin
 from panels.models import (
     BeadRegion,
     ImportJob,
@@ -20,13 +26,21 @@ from panels.models import (
     Patient,
     Result,
 )
+from panels.patient_changes import patient_admin_change
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin[Patient]):
+class PatientAdmin(ReadAuditedAdmin, admin.ModelAdmin[Patient]):
     list_display = ("mrn", "lab", "sex", "created_at")
     search_fields = ("mrn",)
     list_filter = ("lab",)
+    read_audit_paths = {"patient": "pk", "lab": "lab_id"}
+
+    def save_model(self, request: HttpRequest, obj: Patient, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        patient_admin_change(patient=obj, user=request.user)
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).filter(access.admin_lab_rows_scope(request.user))
@@ -57,7 +71,8 @@ class ResultInline(admin.TabularInline[Result, Panel]):
 
 
 @admin.register(Panel)
-class PanelAdmin(admin.ModelAdmin[Panel]):
+class PanelAdmin(ReadAuditedAdmin, admin.ModelAdmin[Panel]):
+    read_audit_paths = {"patient": "patient_id", "panel": "pk", "lab": "lab_id"}
     list_display = (
         "accession",
         "lab",
@@ -86,7 +101,8 @@ class PanelAdmin(admin.ModelAdmin[Panel]):
 
 
 @admin.register(Result)
-class ResultAdmin(admin.ModelAdmin[Result]):
+class ResultAdmin(ReadAuditedAdmin, admin.ModelAdmin[Result]):
+    read_audit_paths = {"patient": "panel.patient_id", "panel": "panel_id", "lab": "panel.lab_id"}
     list_display = ("panel", "analyte", "raw_value", "unit", "interpretation", "ruleset_version")
     list_filter = ("interpretation", "analyte")
     search_fields = ("panel__accession",)
@@ -121,14 +137,18 @@ class _ArchiveAdmin:
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(_ArchiveAdmin, admin.ModelAdmin[ImportJob]):
+class ImportJobAdmin(ReadAuditedAdmin, _ArchiveAdmin, admin.ModelAdmin[ImportJob]):
+    read_audit_paths = {"import_job": "pk", "lab": "lab_id"}
     list_display = ("uuid", "lab", "status", "format", "filename", "created_by", "created_at")
     list_filter = ("status", "format", "lab")
     search_fields = ("uuid", "sha256", "filename")
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(_ArchiveAdmin, admin.ModelAdmin[InboundMessage]):
+class InboundMessageAdmin(ReadAuditedAdmin, _ArchiveAdmin, admin.ModelAdmin[InboundMessage]):
+    # A message's problems and ACK may quote its fields; it names no stored id (its own id is
+    # in the recorded path).
+    read_audit_paths = {"lab": "lab_id"}
     list_display = ("control_id", "sending_facility", "ack_code", "transport", "created_at")
     list_filter = ("ack_code", "transport", "lab")
     search_fields = ("control_id",)

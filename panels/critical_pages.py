@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from labpanel.accounts import access
+from labpanel.audit.services import read_record
 from labpanel.exceptions import Conflict, NotAllowed
 from panels.critical import (
     ESCALATION_ORDER,
@@ -102,13 +103,21 @@ def _page(request: HttpRequest, alert: CriticalAlert, form: ReadBackForm | None)
         "form": form if can_read_back else None,
     }
     status = 400 if form is not None and form.errors else 200
-    return render(request, "panels/critical_alert.html", context, status=status)
+    response = render(request, "panels/critical_alert.html", context, status=status)
+    read_record(request=request, patient_ids=[alert.panel.patient_id], panel_ids=[alert.panel_id])
+    return response
 
 
 @login_required
 def critical_alerts_page(request: HttpRequest) -> HttpResponse:
     alerts = critical_alerts_awaiting(user=request.user)
-    return render(request, "panels/critical_alerts.html", {"critical_alerts": alerts})
+    response = render(request, "panels/critical_alerts.html", {"critical_alerts": alerts})
+    read_record(
+        request=request,
+        patient_ids=[alert.patient_id for alert in alerts],
+        panel_ids=[alert.panel_id for alert in alerts],
+    )
+    return response
 
 
 @login_required

@@ -56,6 +56,8 @@ class AwaitingAlert:
     values (``results``: analyte name, value as received, unit, "critical low/high")."""
 
     pk: int
+    panel_id: int
+    patient_id: int
     patient: str
     mrn: str
     accession: str
@@ -76,6 +78,8 @@ def critical_alerts_awaiting(*, user: Any, limit: int = INBOX_ALERTS) -> list[Aw
         .order_by("opened_at", "pk")
         .values_list(
             "pk",
+            "panel_id",
+            "panel__patient_id",
             "state",
             "level",
             "panel__accession",
@@ -97,6 +101,8 @@ def critical_alerts_awaiting(*, user: Any, limit: int = INBOX_ALERTS) -> list[Aw
     return [
         AwaitingAlert(
             pk=pk,
+            panel_id=panel_id,
+            patient_id=patient_id,
             patient=f"{family}, {given}" if given else family,
             mrn=mrn,
             accession=accession,
@@ -104,5 +110,5 @@ def critical_alerts_awaiting(*, user: Any, limit: int = INBOX_ALERTS) -> list[Aw
             level_label=CriticalLevel(level).label if level else "",
             results=values[pk],
         )
-        for pk, state, level, accession, mrn, family, given in alerts
+        for pk, panel_id, patient_id, state, level, accession, mrn, family, given in alerts
     ]

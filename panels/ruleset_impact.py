@@ -52,6 +52,9 @@ class ImpactExample:
     unit: str
     old: ImpactSide
     new: ImpactSide
+    # For the read audit (labpanel.audit) of the page or answer showing the example; not shown.
+    panel_id: int = 0
+    patient_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,8 @@ def ruleset_impact_preview(
                         unit=result.unit,
                         old=old,
                         new=new,
+                        panel_id=panel.pk,
+                        patient_id=panel.patient_id,
                     )
                 )
     return ImpactPreview(

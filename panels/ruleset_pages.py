@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.urls import path
 
 from labpanel.accounts import access
+from labpanel.audit.services import read_record
 from labpanel.exceptions import InvalidInput, NotAllowed
 from panels.ruleset_impact import ruleset_impact_preview
 from reference_ranges.selectors import ruleset_get
@@ -38,11 +39,18 @@ def impact_page(request: HttpRequest, pk: int) -> HttpResponse:
         preview = ruleset_impact_preview(candidate=ruleset, limit_examples=EXAMPLES_SHOWN)
     except InvalidInput as error:
         problem = error.message
-    return render(
+    response = render(
         request,
         "panels/ruleset_impact.html",
         {"ruleset": ruleset, "preview": preview, "problem": problem},
     )
+    examples = preview.examples if preview is not None else ()
+    read_record(
+        request=request,
+        patient_ids=[example.patient_id for example in examples],
+        panel_ids=[example.panel_id for example in examples],
+    )
+    return response
 
 
 app_name = "ruleset_pages"

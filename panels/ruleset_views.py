@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labpanel.accounts import access
+from labpanel.audit.services import read_record
 from panels.ruleset_impact import ruleset_impact_preview
 from reference_ranges.views import RulesetViewSet as RulesetBaseViewSet
 
@@ -78,4 +79,10 @@ class RulesetViewSet(RulesetBaseViewSet):
         preview = ruleset_impact_preview(
             candidate=ruleset, limit_examples=query.validated_data["examples"]
         )
-        return Response(ImpactPreviewOutput(preview.as_dict()).data)
+        data = ImpactPreviewOutput(preview.as_dict()).data
+        read_record(
+            request=request,
+            patient_ids=[example.patient_id for example in preview.examples],
+            panel_ids=[example.panel_id for example in preview.examples],
+        )
+        return Response(data)

@@ -42,6 +42,7 @@ ROW_COLUMNS = (
     "results_critical",
     "results_not_interpreted",
     "results_indeterminate",
+    "patient_id",
     "patient__mrn",
     "patient__family_name",
     "patient__given_name",
@@ -65,6 +66,7 @@ class WorklistPanel:
     results_critical: int
     results_not_interpreted: int
     results_indeterminate: int
+    patient_id: int
     mrn: str
     family_name: str
     given_name: str

@@ -23,6 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from labpanel.accounts import access
+from labpanel.audit.services import read_record
 from labpanel.exceptions import Conflict, NotAllowed
 from panels.models import Panel, ReviewState
 from panels.review import panel_verify, panels_verify_bulk
@@ -159,7 +160,7 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
     rows = [worklist_row(request, panel) for panel in page.panels]
     query = request.GET.copy()
     query.pop("page", None)
-    return render(
+    response = render(
         request,
         "panels/worklist.html",
         {
@@ -172,20 +173,30 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
             "next_url": request.get_full_path(),
         },
     )
+    read_record(
+        request=request,
+        patient_ids=[panel.patient_id for panel in page.panels],
+        panel_ids=[panel.pk for panel in page.panels],
+    )
+    return response
 
 
 def worklist_row_response(
-    request: HttpRequest, panel_id: int, message: str, *, is_error: bool = False
+    request: HttpRequest, panel: Panel, message: str, *, is_error: bool = False
 ) -> HttpResponse:
-    """The worklist row of ``panel_id`` as it now stands, with ``message`` (htmx swaps it in);
-    a panel that left the worklist (released) is a row with the message alone."""
-    panel = worklist_panel_get(user=request.user, panel_id=panel_id)
-    if panel is None:
-        return HttpResponse(gone_html(panel_id, message, is_error=is_error))
-    row = worklist_row(request, panel, message, is_error=is_error)
-    return HttpResponse(
-        rows_html([row], csrf_token=get_token(request), next_url=reverse("worklist:list"))
-    )
+    """The worklist row of ``panel`` as it now stands, with ``message`` (htmx swaps it in); a
+    panel that left the worklist (released) is a row with the message alone (which names its
+    accession). Either is recorded in the read audit."""
+    line = worklist_panel_get(user=request.user, panel_id=panel.pk)
+    if line is None:
+        response = HttpResponse(gone_html(panel.pk, message, is_error=is_error))
+    else:
+        row = worklist_row(request, line, message, is_error=is_error)
+        response = HttpResponse(
+            rows_html([row], csrf_token=get_token(request), next_url=reverse("worklist:list"))
+        )
+    read_record(request=request, patient_ids=[panel.patient_id], panel_ids=[panel.pk])
+    return response
 
 
 @login_required
@@ -197,16 +208,16 @@ def verify_action(request: HttpRequest, pk: int) -> HttpResponse:
         panel_verify(panel_id=panel.pk, user=request.user, reason=reason)  # type: ignore[arg-type]
     except NotAllowed as error:
         if is_htmx(request):
-            return worklist_row_response(request, panel.pk, error.message, is_error=True)
+            return worklist_row_response(request, panel, error.message, is_error=True)
         raise PermissionDenied(error.message) from error
     except Conflict as error:
         if is_htmx(request):
-            return worklist_row_response(request, panel.pk, error.message, is_error=True)
+            return worklist_row_response(request, panel, error.message, is_error=True)
         messages.error(request, error.message)
         return redirect(back_to(request, "/worklist/"))
     done = f"Panel {panel.accession} verified."
     if is_htmx(request):
-        return worklist_row_response(request, panel.pk, done)
+        return worklist_row_response(request, panel, done)
     messages.success(request, done)
     return redirect(back_to(request, "/worklist/"))
 
@@ -224,9 +235,13 @@ def verify_bulk_action(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Check the panels to verify first.")
         return redirect(back_to(request, "/worklist/"))
     outcome = panels_verify_bulk(panel_ids=ids, user=request.user)  # type: ignore[arg-type]
-    accessions = dict(
-        panels_visible_to(user=request.user).filter(pk__in=ids).values_list("pk", "accession")
-    )
+    shown = {
+        pk: (accession, patient_id)
+        for pk, accession, patient_id in panels_visible_to(user=request.user)
+        .filter(pk__in=ids)
+        .values_list("pk", "accession", "patient_id")
+    }
+    accessions = {pk: accession for pk, (accession, _) in shown.items()}
     if outcome.verified:
         names = ", ".join(accessions[panel_id] for panel_id in outcome.verified)
         messages.success(request, f"Verified {len(outcome.verified)}: {names}.")
@@ -237,6 +252,12 @@ def verify_bulk_action(request: HttpRequest) -> HttpResponse:
             request,
             f"Not verified {name}: {refusal['message']}" + (f" ({blockers})" if blockers else ""),
         )
+    # The messages name the panels the user sees and why each was refused (their results).
+    read_record(
+        request=request,
+        patient_ids=[patient_id for _, patient_id in shown.values()],
+        panel_ids=list(shown),
+    )
     return redirect(back_to(request, "/worklist/"))
 
 

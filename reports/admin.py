@@ -7,13 +7,21 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from labpanel.audit.admin_reads import ReadAuditedAdmin
 from labpanel.exceptions import Conflict, NotAllowed
 from reports.models import Report
 from reports.services import report_retry
 
 
 @admin.register(Report)
-class ReportAdmin(admin.ModelAdmin[Report]):
+class ReportAdmin(ReadAuditedAdmin, admin.ModelAdmin[Report]):
+    # Every view of a report (its changelist's pages too) is recorded in the read audit.
+    read_audit_paths = {
+        "patient": "panel.patient_id",
+        "panel": "panel_id",
+        "report": "pk",
+        "lab": "panel.lab_id",
+    }
     list_display = (
         "id",
         "panel",

@@ -42,6 +42,9 @@ _COLUMNS = (
     "results_critical",
     "results_not_interpreted",
     "results_indeterminate",
+    # For the read audit (labpanel.audit): the ids the page shows.
+    "panel_id",
+    "panel__patient_id",
 )
 
 
@@ -83,7 +86,8 @@ def flag_summary(counts: ResultCounts) -> str:
 class InboxPage:
     """One page of the inbox: its ``rows`` (dicts: ``url``, ``patient``, ``mrn``,
     ``accession``, ``collected``, ``stage``, ``summary``, ``unread``, ``flagged``,
-    ``critical``, ``acknowledged``, ``report_id``), its ``number`` and its neighbours."""
+    ``critical``, ``acknowledged``, ``report_id``, ``panel_id``, ``patient_id``), its
+    ``number`` and its neighbours."""
 
     rows: list[dict[str, Any]]
     number: int
@@ -213,9 +217,13 @@ def _row(entry: tuple[Any, ...], url_format: str) -> dict[str, Any]:
         critical,
         not_interpreted,
         indeterminate,
+        panel_id,
+        patient_id,
     ) = entry
     return {
         "report_id": report_id,
+        "panel_id": panel_id,
+        "patient_id": patient_id,
         "url": url_format.format(report_id),
         "patient": f"{family_name}, {given_name}" if given_name else family_name,
         "mrn": mrn,

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 from labpanel.accounts import access
 from labpanel.exceptions import Conflict, NotAllowed
 from panels.models import Panel, Result, ReviewState
+from panels.read_audit import panels_read_record
 from panels.review_rules import panel_has_interpretive_findings
 from panels.selectors import panel_details, panels_visible_to
 from panels.worklist_pages import (
@@ -123,16 +124,17 @@ def panel_page(request: HttpRequest, pk: int) -> HttpResponse:
     earlier = (
         panels_visible_to(user=request.user)
         .filter(patient_id=panel.patient_id, collected_at__lt=panel.collected_at)
-        .only("pk", "accession", "collected_at", "review_state")
+        .only("pk", "accession", "collected_at", "review_state", "patient_id")
         .order_by("-collected_at", "-pk")[:EARLIER_PANELS_SHOWN]
     )
+    earlier_panels = list(earlier)
     context = {
         "panel": panel,
         "document": document,
         "rule_lines": [_rule_line(result) for result in panel.results.all()],
         "superseded": getattr(panel, "superseded", []),
         "transitions": list(panel.review_transitions.all()),
-        "earlier": list(earlier),
+        "earlier": earlier_panels,
         "reports": [
             (
                 report,
@@ -150,7 +152,15 @@ def panel_page(request: HttpRequest, pk: int) -> HttpResponse:
             submitted_by_id=panel.submitted_by_id,
         ),
     }
-    return render(request, "reports/lab_panel.html", context)
+    response = render(request, "reports/lab_panel.html", context)
+    # The panel, its reports and the same patient's earlier panels listed with it.
+    panels_read_record(
+        request=request,
+        panels=[panel, *earlier_panels],
+        with_reports=False,
+        report_ids=[report.pk for report in reports],
+    )
+    return response
 
 
 @login_required
@@ -162,16 +172,16 @@ def release_action(request: HttpRequest, pk: int) -> HttpResponse:
         report = panel_release(panel_id=panel.pk, user=request.user, reason=reason)  # type: ignore[arg-type]
     except NotAllowed as error:
         if is_htmx(request):
-            return worklist_row_response(request, panel.pk, error.message, is_error=True)
+            return worklist_row_response(request, panel, error.message, is_error=True)
         raise PermissionDenied(error.message) from error
     except Conflict as error:
         if is_htmx(request):
-            return worklist_row_response(request, panel.pk, error.message, is_error=True)
+            return worklist_row_response(request, panel, error.message, is_error=True)
         messages.error(request, error.message)
         return redirect(back_to(request, reverse("lab_panels:detail", kwargs={"pk": panel.pk})))
     done = f"Panel {panel.accession} released: its FINAL report ({report.pk}) is being prepared."
     if is_htmx(request):
-        return worklist_row_response(request, panel.pk, done)
+        return worklist_row_response(request, panel, done)
     messages.success(request, done)
     return redirect(back_to(request, reverse("lab_panels:detail", kwargs={"pk": panel.pk})))
 

@@ -17,12 +17,14 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from labpanel.accounts import access
+from labpanel.audit.services import read_record
 from labpanel.exceptions import NotAllowed
 from panels.critical_selectors import critical_alerts_awaiting
 from reports.document_builder import report_document_build
 from reports.inbox import inbox_rows, page_number, rows_html
 from reports.models import Report, ReportStatus
 from reports.page_sections import document_sections
+from reports.read_audit import reports_read_record
 from reports.receipts import report_acknowledge, report_opened_record
 from reports.selectors import report_get
 
@@ -68,6 +70,7 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
     )
     query = request.GET.copy()
     query.pop("page", None)
+    alerts = critical_alerts_awaiting(user=request.user)
     context = {
         "form": form,
         "page": page,
@@ -75,9 +78,19 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
         "rows_html": rows_html(page.rows),
         "query": query.urlencode(),
         # Critical results awaiting acknowledgement head the inbox (panels.critical_selectors).
-        "critical_alerts": critical_alerts_awaiting(user=request.user),
+        "critical_alerts": alerts,
     }
-    return render(request, "reports/inbox.html", context)
+    response = render(request, "reports/inbox.html", context)
+    read_record(
+        request=request,
+        patient_ids=[
+            *(alert.patient_id for alert in alerts),
+            *(row["patient_id"] for row in page.rows),
+        ],
+        panel_ids=[*(alert.panel_id for alert in alerts), *(row["panel_id"] for row in page.rows)],
+        report_ids=[row["report_id"] for row in page.rows],
+    )
+    return response
 
 
 @login_required
@@ -108,7 +121,9 @@ def report_page(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         **document_sections(document),
     }
-    return render(request, "reports/report.html", context)
+    response = render(request, "reports/report.html", context)
+    reports_read_record(request=request, reports=[report])
+    return response
 
 
 @login_required

@@ -16,6 +16,7 @@ from labpanel.accounts import access
 from labpanel.exceptions import NotReady
 from panels.history import history_facts, panel_facts
 from reports.models import Report, ReportStatus
+from reports.read_audit import reports_read_record
 from reports.selectors import report_get
 from reports.serializers import ReportOutput
 from reports.services import report_retry
@@ -35,7 +36,10 @@ class ReportViewSet(viewsets.GenericViewSet[Report]):
         return report
 
     def retrieve(self, request: Request, pk: Any = None) -> Response:
-        return Response(ReportOutput(self._report(pk), context={"request": request}).data)
+        report = self._report(pk)
+        data = ReportOutput(report, context={"request": request}).data
+        reports_read_record(request=request, reports=[report])
+        return Response(data)
 
     @extend_schema(
         responses={
@@ -69,6 +73,7 @@ class ReportViewSet(viewsets.GenericViewSet[Report]):
             filename=f"labpanel-report-{report.pk}.pdf",
         )
         response["Cache-Control"] = "private, no-store"
+        reports_read_record(request=request, reports=[report])
         return response
 
     @extend_schema(
@@ -83,7 +88,6 @@ class ReportViewSet(viewsets.GenericViewSet[Report]):
     def retry(self, request: Request, pk: Any = None) -> Response:
         """Render a failed report again (a director's command): 202 with the pending report."""
         report = report_retry(report_id=self._report(pk).pk, user=request.user)
-        return Response(
-            ReportOutput(report, context={"request": request}).data,
-            status=status.HTTP_202_ACCEPTED,
-        )
+        data = ReportOutput(report, context={"request": request}).data
+        reports_read_record(request=request, reports=[report])
+        return Response(data, status=status.HTTP_202_ACCEPTED)

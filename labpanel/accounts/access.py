@@ -50,6 +50,9 @@ The policy:
   preliminary reports), told how many are left out; an integrator only the panels it may open,
   not told of the others. A report's document is drawn for the ordering clinician. The block
   "A patient's history" below decides it (:func:`history_visible`).
+- The read audit (``labpanel.audit``: who read which patient's data): a director searches
+  their own lab's entries, over the API and in the admin; a superuser every lab's in the
+  admin. Nobody edits or deletes an entry.
 
 One membership look-up per user object: :func:`staff_for` keeps the answer on the user
 (``user._labpanel_staff``), so a request that checks twice queries once. A long-lived user
@@ -686,3 +689,30 @@ def report_pdf_check(
             "this report's PDF shows earlier results of the patient that these credentials may "
             "not open; the ordering clinician and the lab read it"
         )
+
+
+# --- The read audit (labpanel.audit) -------------------------------------------------------------
+
+
+def read_audit_scope(user: Any, prefix: str = "") -> Q:
+    """The read-audit entries ``user`` may search: their own lab's for an active director,
+    every entry for an active superuser, none otherwise (a filter on ``{prefix}lab_id``)."""
+    if user is not None and user.is_authenticated and user.is_active and user.is_superuser:
+        return Q()
+    lab_id = directed_lab_id(user)
+    if lab_id is None:
+        return _NOTHING
+    return Q(**{f"{prefix}lab_id": lab_id})
+
+
+def read_audit_search_check(user: Any) -> None:
+    """Whether ``user`` may search the read audit over the API: an active lab director (of
+    their own lab's entries). Raises ``NotAllowed``."""
+    if directed_lab_id(user) is None:
+        raise NotAllowed("only a lab's director searches the read audit")
+
+
+def read_audit_admin_allowed(user: Any) -> bool:
+    """Whether ``user`` sees the read audit in the admin (read-only): an active staff user who
+    is a superuser or directs a lab."""
+    return lab_configuration_admin_allowed(user)

@@ -10,7 +10,8 @@ Rows are append-only: the model and its queryset refuse updates and deletes, and
 a trigger (migration ``0001_initial``) rejects ``UPDATE`` and ``DELETE`` from any client. The
 subjects are plain integers, not foreign keys: this app sits below the ones whose rows it
 names, and an event outlives nothing it points at. The payload holds ids, accessions, counts and
-the intake path — never a patient's name or other demographics.
+the intake path — never a patient's name or other demographics, except in the one kind that
+audits a change of them (``patient.changed``: ``DEMOGRAPHIC_KINDS``, never sent outside).
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ class EventKind(models.TextChoices):
         "patient.demographics_mismatch",
         "Submission refused: a known MRN sent with other demographics (audit)",
     )
+    PATIENT_CHANGED = "patient.changed", "Patient changed in the admin (old and new values)"
+
+
+# Kinds whose payload carries demographics: the audit of a patient's change keeps the old and
+# new values (HIPAA §164.312(b)). They stay in the record: a consumer that sends events outside
+# the installation (webhooks) never sends these (``Event.objects.shareable()``).
+DEMOGRAPHIC_KINDS = frozenset({EventKind.PATIENT_CHANGED})
 
 
 # The oldest transaction that may still be open, as the bigint the insert trigger stores.
@@ -71,6 +79,10 @@ class EventQuerySet(models.QuerySet["Event"]):
 
     def delete(self) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("events are append-only: they are never deleted")
+
+    def shareable(self) -> EventQuerySet:
+        """Events a consumer may send outside the installation: all but ``DEMOGRAPHIC_KINDS``."""
+        return self.exclude(kind__in=DEMOGRAPHIC_KINDS)
 
     def after(self, event_id: int) -> EventQuerySet:
         """Events after ``event_id`` (a consumer's cursor), in id order, that a consumer may

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from labpanel.events.models import Event, EventKind
+from labpanel.events.models import DEMOGRAPHIC_KINDS, Event, EventKind
 
 # Keys a payload must never carry: events are read by outside consumers (webhooks).
 FORBIDDEN_PAYLOAD_KEYS = frozenset(
@@ -50,7 +50,10 @@ def _in_transaction_check() -> None:
         )
 
 
-def _payload_check(payload: Mapping[str, Any]) -> dict[str, Any]:
+def _payload_check(payload: Mapping[str, Any], kind: str = "") -> dict[str, Any]:
+    if kind in DEMOGRAPHIC_KINDS:
+        # The audit of a patient's change: its old and new values, by design (never shared).
+        return dict(payload)
     forbidden = FORBIDDEN_PAYLOAD_KEYS.intersection(payload)
     if forbidden:
         raise ValueError(f"event payloads carry ids, never demographics: {sorted(forbidden)}")
@@ -69,7 +72,7 @@ def event_build(data: EventData, *, now: datetime) -> Event:
         panel_id=data.panel_id,
         report_id=data.report_id,
         import_job_id=data.import_job_id,
-        payload=_payload_check(data.payload),
+        payload=_payload_check(data.payload, data.kind),
     )
 
 

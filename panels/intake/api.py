@@ -15,13 +15,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labpanel.accounts import access
+from labpanel.audit.services import read_record
 from panels.intake.amendments import panel_amend
 from panels.intake.inputs import AmendmentInput, BulkVerifyInput, PanelSubmitInput, ReviewInput
 from panels.intake.outputs import BulkVerifyOutput, PanelOutput
 from panels.intake.selectors import panel_get, panel_list
 from panels.intake.submission import panel_submit
 from panels.models import Panel
+from panels.read_audit import panels_read_record
 from panels.review import panel_verify, panels_verify_bulk
+from panels.selectors import panels_visible_to
 from reference_ranges.selectors import analyte_catalogue_get
 from reports.release import panel_release
 
@@ -33,6 +36,23 @@ class PanelViewSet(
 
     def get_queryset(self) -> QuerySet[Panel]:
         return panel_list(user=self.request.user)
+
+    def _answer(self, request: Request, panel: Panel, answer_status: int) -> Response:
+        """The panel as answered, its read recorded in the read audit."""
+        data = PanelOutput(panel, context={"request": request}).data
+        panels_read_record(request=request, panels=[panel])
+        return Response(data, status=answer_status)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A page of the panels the caller may see: one read-audit entry with its ids."""
+        page = self.paginate_queryset(self.get_queryset())
+        panels = list(page) if page is not None else []
+        data = PanelOutput(panels, many=True, context={"request": request}).data
+        panels_read_record(request=request, panels=panels)
+        return self.get_paginated_response(data)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._answer(request, self.get_object(), status.HTTP_200_OK)
 
     def get_object(self) -> Panel:
         from django.http import Http404
@@ -80,9 +100,8 @@ class PanelViewSet(
             # An identical re-send of a panel the caller may not see: 404, as for every
             # object outside the caller's scope (never an empty answer that confirms it).
             raise NotFound()
-        output = PanelOutput(stored, context={"request": request})
-        return Response(
-            output.data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return self._answer(
+            request, stored, status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
     @extend_schema(
@@ -110,9 +129,9 @@ class PanelViewSet(
             kind=serializer.validated_data["kind"],
         )
         stored = panel_get(pk=panel.pk, user=request.user)
-        return Response(
-            PanelOutput(stored, context={"request": request}).data, status=status.HTTP_201_CREATED
-        )
+        if stored is None:
+            raise NotFound()
+        return self._answer(request, stored, status.HTTP_201_CREATED)
 
     def _review(
         self, request: Request, service: Callable[..., object], answer_status: int
@@ -123,9 +142,9 @@ class PanelViewSet(
         serializer.is_valid(raise_exception=True)
         service(panel_id=panel.pk, user=request.user, reason=serializer.validated_data["reason"])
         stored = panel_get(pk=panel.pk, user=request.user)
-        return Response(
-            PanelOutput(stored, context={"request": request}).data, status=answer_status
-        )
+        if stored is None:
+            raise NotFound()
+        return self._answer(request, stored, answer_status)
 
     @extend_schema(
         request=ReviewInput,
@@ -176,6 +195,9 @@ class PanelViewSet(
             panel_ids=serializer.validated_data["ids"],
             user=request.user,  # type: ignore[arg-type]
         )
-        return Response(
-            BulkVerifyOutput({"verified": outcome.verified, "refused": outcome.refused}).data
-        )
+        data = BulkVerifyOutput({"verified": outcome.verified, "refused": outcome.refused}).data
+        # The answer says why each panel the caller sees was refused (its results): a read.
+        seen = panels_visible_to(user=request.user).filter(pk__in=serializer.validated_data["ids"])
+        patients = dict(seen.values_list("pk", "patient_id"))
+        read_record(request=request, patient_ids=patients.values(), panel_ids=patients)
+        return Response(data)

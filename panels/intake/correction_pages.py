@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 
 from labpanel.accounts import access
+from labpanel.audit.services import read_record
 from labpanel.exceptions import InvalidInput, NotAllowed, NotReady
 from panels.intake.amendments import CORRECTION, panel_amend
 from panels.intake.inputs import AmendmentInput
@@ -145,11 +146,13 @@ def correction_page(request: HttpRequest, pk: int) -> HttpResponse:
         form = CorrectionForm(request.POST, results=results)
         if form.is_valid() and _amend(request, panel, form):
             return redirect("lab_panels:detail", pk=panel.pk)
-    return render(
+    response = render(
         request,
         "panels/correct.html",
         {"panel": panel, "form": form, "units": units},
     )
+    read_record(request=request, patient_ids=[panel.patient_id], panel_ids=[panel.pk])
+    return response
 
 
 app_name = "corrections"

@@ -339,6 +339,12 @@ def _bulk_refusal(response: Any, role: str, kind: str) -> str:
     return ""
 
 
+def _one_lab_entries(response: Any) -> str:
+    """The read audit a director searches holds their own lab's entries only (one lab id)."""
+    labs = {entry["lab_id"] for entry in response.json()["results"]}
+    return "" if len(labs) <= 1 else f"entries of labs {sorted(labs)}"
+
+
 def _listed(response: Any, count: int) -> str:
     results = response.json()["results"]
     return "" if len(results) == count else f"listed {len(results)}, expected {count}"
@@ -394,6 +400,13 @@ OWN_OTHER = ("mine", "other")
 ROWS: tuple[Row, ...] = (
     # --- the API ---
     Row("api:panel-list", "get", _path("/api/v1/panels/"), everyone(200)),
+    Row(
+        "api:audit-read-list",
+        "get",
+        _path("/api/v1/audit/reads/"),
+        by_role(technician=403, director=200, clinician=403, integrator=403, nomember=403),
+        check=lambda response, r, k: _one_lab_entries(response) if r == "director" else "",
+    ),
     Row(
         "api:panel-list",
         "post",

@@ -508,8 +508,9 @@ def test_the_inbox_section_query_count_is_constant_in_the_number_of_alerts(
             technician_client, dict(panel_payload, accession=f"A-{number}"), CRITICAL_RESULTS
         )
         panel_verify(panel_id=panel.pk, user=director.user)
-        # the inbox (nothing released yet: 3), the alerts and their results
-        with django_assert_num_queries(5):
+        # the inbox (nothing released yet: 3), the alerts and their results, the read audit's
+        # entry
+        with django_assert_num_queries(6):
             html = client.get("/inbox/").content.decode()
         assert f"Critical results awaiting acknowledgement ({number})" in html
 

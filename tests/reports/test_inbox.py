@@ -186,10 +186,11 @@ def test_a_page_costs_the_same_queries_whatever_the_number_of_reports(
     client = browser(clinician)
 
     # the session, the user with their membership (labpanel.accounts.backends), the page's
-    # entries, and the critical results that await the clinician's acknowledgement
-    with django_assert_num_queries(4):
+    # entries, the critical results that await the clinician's acknowledgement, and the read
+    # audit's entry
+    with django_assert_num_queries(5):
         first = table_rows(client.get("/inbox/").content.decode())
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         second = table_rows(client.get("/inbox/", {"page": "2"}).content.decode())
 
     assert len(first) == min(reports, 25)

@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from labpanel.accounts import access
+from labpanel.audit.services import read_record
 from labpanel.exceptions import DomainError, NotAllowed, TooLarge
 from labpanel.uploads import upload_refusal
 from panels.intake.imports.selectors import import_job_get, import_jobs_visible_to, import_problems
@@ -28,7 +29,7 @@ from panels.intake.imports.services import (
     import_job_commit_request,
     import_job_create,
 )
-from panels.intake.imports.validate import preview_read
+from panels.intake.imports.validate import preview_page
 from panels.models import ImportJob, ImportStatus
 
 PAGE_PANELS = 25
@@ -123,8 +124,9 @@ def import_page(request: HttpRequest, key: str) -> HttpResponse:
     offset = _offset(request.GET.get("offset"))
     panels: list[dict[str, Any]] = []
     total = int(job.summary.get("panels_new", 0)) if job.summary else 0
+    patient_ids: list[int] = []
     if job.status in PREVIEWED:
-        panels = preview_read(job=job, offset=offset, limit=PAGE_PANELS)
+        panels, patient_ids = preview_page(job=job, offset=offset, limit=PAGE_PANELS)
     context = {
         "job": job,
         "working": job.status in WORKING,
@@ -141,7 +143,10 @@ def import_page(request: HttpRequest, key: str) -> HttpResponse:
         "next_offset": offset + PAGE_PANELS if offset + PAGE_PANELS < total else None,
         "file_url": reverse("api:import-file", kwargs={"uuid": job.uuid}),
     }
-    return render(request, "panels/import.html", context)
+    response = render(request, "panels/import.html", context)
+    # The preview and the problems (which quote the file's cells): a read of the job's data.
+    read_record(request=request, patient_ids=patient_ids, import_job_id=job.pk, lab_id=job.lab_id)
+    return response
 
 
 @login_required

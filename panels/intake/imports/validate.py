@@ -258,12 +258,23 @@ def _summary(parsed: ParsedFile, staged: StagedImport, prepared: Prepared | None
 
 def preview_read(*, job: ImportJob, offset: int, limit: int) -> list[dict[str, Any]]:
     """Panels ``offset`` .. ``offset + limit`` of the job's preview (streamed, not all read)."""
+    return preview_page(job=job, offset=offset, limit=limit)[0]
+
+
+def preview_page(
+    *, job: ImportJob, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """As ``preview_read``, with the ids of the stored patients the page's panels matched (new
+    patients have none yet): what the read audit records of a preview page."""
     if not job.preview:
-        return []
+        return [], []
     panels: list[dict[str, Any]] = []
+    patient_ids: list[int] = []
     with job.preview.open("rb") as raw:
         for record in staged_records(raw, skip=offset):
             if len(panels) >= limit:
                 break
             panels.append(shown(record))
-    return panels
+            if record.get("patient_id") is not None:
+                patient_ids.append(int(record["patient_id"]))
+    return panels, patient_ids

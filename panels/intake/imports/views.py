@@ -13,6 +13,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from labpanel.audit.services import read_record
 from labpanel.exceptions import NotReady
 from labpanel.pagination import LabpanelPagination
 from labpanel.uploads import upload_refusal_raise
@@ -27,7 +28,7 @@ from panels.intake.imports.services import (
     import_job_commit_request,
     import_job_create,
 )
-from panels.intake.imports.validate import preview_read
+from panels.intake.imports.validate import preview_page
 from panels.models import ImportJob, ImportStatus
 
 PREVIEW_STATUSES = (ImportStatus.PREVIEW, ImportStatus.COMMITTING, ImportStatus.COMMITTED)
@@ -86,7 +87,10 @@ class ImportJobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[ImportJob]
         job = self._job(uuid)
         paginator = LabpanelPagination()
         page = paginator.paginate_queryset(import_problems(job=job), request, view=self)
-        return paginator.get_paginated_response(ImportProblemOutput(page, many=True).data)
+        data = ImportProblemOutput(page, many=True).data
+        # A problem quotes the file's cells (a name, an MRN): a read of the job's data.
+        read_record(request=request, import_job_id=job.pk, lab_id=job.lab_id)
+        return paginator.get_paginated_response(data)
 
     @extend_schema(
         parameters=[
@@ -108,13 +112,17 @@ class ImportJobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[ImportJob]
         offset = paginator.get_offset(request)
         limit = paginator.get_limit(request) or paginator.default_limit
         total = int(job.summary.get("panels_new", 0))
+        panels, patient_ids = preview_page(job=job, offset=offset, limit=limit)
+        read_record(
+            request=request, patient_ids=patient_ids, import_job_id=job.pk, lab_id=job.lab_id
+        )
         return Response(
             {
                 "count": total,
                 "offset": offset,
                 "limit": limit,
                 "summary": job.summary,
-                "panels": preview_read(job=job, offset=offset, limit=limit),
+                "panels": panels,
             }
         )
 
@@ -147,4 +155,5 @@ class ImportJobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[ImportJob]
         response["Cache-Control"] = "private, no-store"
         response["X-Content-Type-Options"] = "nosniff"
         response["X-Checksum-SHA256"] = job.sha256
+        read_record(request=request, import_job_id=job.pk, lab_id=job.lab_id)
         return response
