@@ -6,9 +6,13 @@ the health check."""
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from knox import views as knox_views
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
+from labpanel.api_auth import TokenLogoutAllView, TokenLogoutView
 from labpanel.api_router import router
 from labpanel.views import healthz, home
 from panels.intake.hl7.views import Hl7View
@@ -16,10 +20,11 @@ from panels.intake.hl7.views import Hl7View
 api_patterns = [
     *router.urls,
     path("hl7/", Hl7View.as_view(), name="hl7"),
-    path("auth/logout/", knox_views.LogoutView.as_view(), name="knox-logout"),
-    path("auth/logoutall/", knox_views.LogoutAllView.as_view(), name="knox-logoutall"),
+    path("auth/logout/", TokenLogoutView.as_view(), name="knox-logout"),
+    path("auth/logoutall/", TokenLogoutAllView.as_view(), name="knox-logoutall"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
 ]
 
 urlpatterns = [
