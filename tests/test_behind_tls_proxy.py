@@ -18,7 +18,7 @@ from tests.compose import compose_web_environment, tls_settings_under
 pytestmark = pytest.mark.django_db
 
 # What the proxy sends on: the Host the browser asked for, and the scheme it was asked over.
-HTTPS = {"HTTP_X_FORWARDED_PROTO": "https", "HTTP_HOST": "testserver"}
+HTTPS = {"X-Forwarded-Proto": "https", "Host": "testserver"}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,9 @@ def behind_proxy(compose_tls_settings: dict[str, Any]) -> Iterator[None]:
 def test_links_in_an_api_answer_are_https_behind_the_proxy(
     behind_proxy: None, technician_client: APIClient, panel_payload: dict[str, Any]
 ) -> None:
-    response = technician_client.post("/api/v1/panels/", panel_payload, format="json", **HTTPS)
+    response = technician_client.post(
+        "/api/v1/panels/", panel_payload, format="json", headers=HTTPS
+    )
 
     assert response.status_code == 201, response.content
     report = response.json()["report"]
@@ -64,7 +66,7 @@ def test_the_health_check_answers_over_plain_http(behind_proxy: None) -> None:
 
 
 def test_session_and_csrf_cookies_are_https_only(behind_proxy: None) -> None:
-    response = Client().get("/login/", **HTTPS)
+    response = Client().get("/login/", headers=HTTPS)
 
     assert response.status_code == 200
     assert response.cookies["csrftoken"]["secure"] is True
