@@ -343,6 +343,8 @@ SPECTACULAR_SETTINGS.update(
         "SWAGGER_UI_DIST": "SIDECAR",
         "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
         "REDOC_DIST": "SIDECAR",
+        # No call to validator.swagger.io either: the docs work without internet.
+        "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     }
 )
 # Behind the TLS-terminating proxy of a deployment (docker-compose.yml sets
