@@ -1,4 +1,5 @@
-"""Admin for patients, panels and results. Results on a report are read-only."""
+"""Admin for patients, panels and results. Results on a report are read-only. A director sees
+only their own lab's rows (``LabRowsAdmin``), a superuser every lab's."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from labpanel.accounts.admin import LabRowsAdmin
 from panels.models import (
     BeadRegion,
     ImportJob,
@@ -18,7 +20,7 @@ from panels.models import (
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin[Patient]):
+class PatientAdmin(LabRowsAdmin, admin.ModelAdmin[Patient]):
     list_display = ("mrn", "lab", "sex", "created_at")
     search_fields = ("mrn",)
     list_filter = ("lab",)
@@ -49,7 +51,7 @@ class ResultInline(admin.TabularInline[Result, Panel]):
 
 
 @admin.register(Panel)
-class PanelAdmin(admin.ModelAdmin[Panel]):
+class PanelAdmin(LabRowsAdmin, admin.ModelAdmin[Panel]):
     list_display = (
         "accession",
         "lab",
@@ -75,7 +77,8 @@ class PanelAdmin(admin.ModelAdmin[Panel]):
 
 
 @admin.register(Result)
-class ResultAdmin(admin.ModelAdmin[Result]):
+class ResultAdmin(LabRowsAdmin, admin.ModelAdmin[Result]):
+    lab_path = "panel__lab_id"
     list_display = ("panel", "analyte", "raw_value", "unit", "interpretation", "ruleset_version")
     list_filter = ("interpretation", "analyte")
     search_fields = ("panel__accession",)
@@ -106,21 +109,21 @@ class _ArchiveAdmin:
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(_ArchiveAdmin, admin.ModelAdmin[ImportJob]):
+class ImportJobAdmin(_ArchiveAdmin, LabRowsAdmin, admin.ModelAdmin[ImportJob]):
     list_display = ("uuid", "lab", "status", "format", "filename", "created_by", "created_at")
     list_filter = ("status", "format", "lab")
     search_fields = ("uuid", "sha256", "filename")
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(_ArchiveAdmin, admin.ModelAdmin[InboundMessage]):
+class InboundMessageAdmin(_ArchiveAdmin, LabRowsAdmin, admin.ModelAdmin[InboundMessage]):
     list_display = ("control_id", "sending_facility", "ack_code", "transport", "created_at")
     list_filter = ("ack_code", "transport", "lab")
     search_fields = ("control_id",)
 
 
 @admin.register(BeadRegion)
-class BeadRegionAdmin(admin.ModelAdmin[BeadRegion]):
+class BeadRegionAdmin(LabRowsAdmin, admin.ModelAdmin[BeadRegion]):
     list_display = ("region", "analyte", "kit", "lab", "created_by", "created_at")
     list_filter = ("lab",)
     readonly_fields = ("created_by",)

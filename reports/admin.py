@@ -1,5 +1,6 @@
 """Admin for report jobs: read-only — reports change only through services (the one action,
-"Retry rendering", calls ``report_retry`` for each selected failed report)."""
+"Retry rendering", calls ``report_retry`` for each selected failed report). A director sees only
+their own lab's reports (``LabRowsAdmin``), a superuser every lab's."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from labpanel.accounts.admin import LabRowsAdmin
 from labpanel.exceptions import Conflict, NotAllowed
 from reports.models import Report
 from reports.services import report_retry
 
 
 @admin.register(Report)
-class ReportAdmin(admin.ModelAdmin[Report]):
+class ReportAdmin(LabRowsAdmin, admin.ModelAdmin[Report]):
+    lab_path = "panel__lab_id"
     list_display = (
         "id",
         "panel",
