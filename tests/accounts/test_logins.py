@@ -4,10 +4,12 @@ tokens are not, and a session ends after idle time (labpanel.logins)."""
 from __future__ import annotations
 
 import io
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
@@ -53,6 +55,32 @@ def test_thirty_wrong_passwords_then_the_right_one_is_refused_with_the_locked_pa
     assert "Login locked" in page
     assert "Too many failed logins in a row (5)" in page
     assert "locked for 15 minutes" in page
+
+
+def test_the_right_password_logs_in_through_the_staff_backend(tech: StaffMember) -> None:
+    client = Client()
+
+    assert _login(client, "tech", PASSWORD) == 302
+
+    # django-axes' backend only checks the lock; the user is the staff backend's
+    assert client.session["_auth_user_backend"] == "labpanel.accounts.backends.StaffModelBackend"
+    assert _home(client) == "/worklist/"
+
+
+def test_failed_logins_leave_no_password_and_log_no_user_name(
+    tech: StaffMember, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="axes")
+    for n in range(5):
+        _login(Client(), "tech", f"wrong-{n}")
+
+    attempt = AccessAttempt.objects.get()
+    assert "wrong-" not in attempt.post_data
+    axes_lines = [
+        record.getMessage() for record in caplog.records if record.name.startswith("axes")
+    ]
+    assert any("Locking out ip_address=127.0.0.1 path=/login/" in line for line in axes_lines)
+    assert not [line for line in axes_lines if "tech" in line]
 
 
 def test_the_admin_login_is_locked_as_well(director: StaffMember) -> None:
