@@ -3,10 +3,14 @@ django-axes writes to the log (the lockout itself is django-axes', configured in
 
 ``SESSION_COOKIE_AGE`` (``LABPANEL_SESSION_IDLE_MINUTES``) is how long a session lives after it
 was last saved; the database row's expiry is checked on every request, so an idle session is
-over whatever the browser keeps. :class:`SessionIdleMiddleware` saves an authenticated session
-again when more than ``SESSION_IDLE_REFRESH_SECONDS`` passed since it last did, which moves the
-expiry (row and cookie) forward: one session write a minute at most, not one per request as
-``SESSION_SAVE_EVERY_REQUEST`` would (an expiry is therefore up to a minute early, never late).
+over whatever the browser keeps. :class:`SessionIdleMiddleware` stamps a logged-in session
+(one holding a login: API token requests have none and get none) with the time whenever it is
+saved anyway (the login itself), and saves it again once its stamp is
+``SESSION_IDLE_REFRESH_SECONDS`` old, which moves the expiry (row and cookie) forward: one
+session write a minute at most, not one per request as ``SESSION_SAVE_EVERY_REQUEST`` would (an
+expiry is therefore up to a minute early, never late). A session without a stamp was not made by
+a login request (a test's ``force_login``) and simply ends ``SESSION_COOKIE_AGE`` after it was
+saved; the ones made before this policy were ended by migration accounts 0004.
 
 :func:`lockout_response` is the "Login locked" page (429) the web login and the admin login
 answer once ``AXES_FAILURE_LIMIT`` failures in a row locked a username at an address.
@@ -21,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
@@ -33,14 +38,16 @@ class SessionIdleMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and hasattr(request, "session"):
-            now = int(time.time())
-            seen = request.session.get(SEEN_KEY)
-            if not isinstance(seen, int) or now - seen >= settings.SESSION_IDLE_REFRESH_SECONDS:
-                # A change marks the session modified: SessionMiddleware (outside this one)
-                # saves it with a fresh expiry and sends the cookie again.
-                request.session[SEEN_KEY] = now
+        session = getattr(request, "session", None)
+        if session is None or SESSION_KEY not in session:
+            return response  # no login in this session (an API token request, a visitor)
+        now = int(time.time())
+        seen = session.get(SEEN_KEY)
+        stale = isinstance(seen, int) and now - seen >= settings.SESSION_IDLE_REFRESH_SECONDS
+        if session.modified or stale:
+            # A change marks the session modified: SessionMiddleware (outside this one) saves
+            # it with a fresh expiry and sends the cookie again.
+            session[SEEN_KEY] = now
         return response
 
 

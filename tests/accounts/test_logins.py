@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -154,6 +155,25 @@ def _home(client: Client) -> str:
     response = client.get("/")
     assert response.status_code == 302
     return str(response["Location"])
+
+
+def test_an_api_token_request_makes_no_session(tech: StaffMember) -> None:
+    response = token_client(tech).get("/api/v1/panels/")
+
+    assert response.status_code == 200
+    assert "sessionid" not in response.cookies
+    assert not Session.objects.exists()
+
+
+def test_a_session_not_made_by_a_login_request_is_not_written(
+    tech: StaffMember, django_assert_num_queries: Any
+) -> None:
+    client = Client()
+    client.force_login(tech.user)  # saved outside a request: no activity stamp
+    _home(client)
+
+    with django_assert_num_queries(2):  # the session and the user: no write
+        assert _home(client) == "/worklist/"
 
 
 def test_a_session_ends_after_idle_time(tech: StaffMember) -> None:
