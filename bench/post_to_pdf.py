@@ -78,6 +78,7 @@ def main() -> int:
         CELERY_TASK_DEFAULT_QUEUE=f"labpanel-bench-{uuid.uuid4().hex[:8]}",
         LABPANEL_VAR_DIR=var_dir,
         LABPANEL_LOG_LEVEL="WARNING",
+        LABPANEL_DEMO="true",  # the demo accounts on PostgreSQL: asked for
         PORT=str(port),
     )
     with launcher_running(Path(var_dir) / "launcher.log", env):

@@ -72,8 +72,9 @@ def _configure() -> dict[str, str]:
     django.setup()
     from django.core.management import call_command
 
-    for command in ("migrate", "seed_reference_data", "seed_demo"):
+    for command in ("migrate", "seed_reference_data"):
         call_command(command, verbosity=0)
+    call_command("seed_demo", "--force-demo", verbosity=0)  # on PostgreSQL: asked for
     _measuring_ranges()
     return env
 

@@ -109,7 +109,7 @@ def load(panels: int, media: str) -> None:
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
     call_command("seed_reference_data", verbosity=0)
-    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", "--force-demo", verbosity=0)  # on PostgreSQL: asked for
     technician = User.objects.get(username=TECHNICIAN)
     director = User.objects.get(username=DIRECTOR)
     clinician = User.objects.get(username=CLINICIAN)

@@ -4,7 +4,9 @@ On an unconfigured machine it fills in what a new user has not set: a secret key
 once into ``var/secret_key``, the local allowed hosts, the Redis broker on 127.0.0.1 or, when
 Redis is not answering, an embedded file-system queue under ``var/broker/``, and the embedded
 SQLite database. It then migrates, collects static files, loads the reference data and the demo
-lab, and supervises one Celery worker and the gunicorn web server until either stops.
+lab (its logins share a published password: on the embedded SQLite database only, unless
+LABPANEL_DEMO=true; ``seed_demo`` says so otherwise), and supervises one Celery worker and the
+gunicorn web server until either stops.
 
 Standard library only: it runs before anything else is known to work.
 """

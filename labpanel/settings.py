@@ -342,3 +342,62 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LABPANEL_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Logins, sessions and deployment behind TLS (issue 13) --------------------------------------
+# Kept in one block so the lists above stay as they were; each line says why.
+INSTALLED_APPS += [
+    # Failed logins are counted and locked out by django-axes (its own tables: migrate).
+    "axes",
+    # Swagger UI and ReDoc from the project's own static files, never a CDN.
+    "drf_spectacular_sidecar",
+]
+MIDDLEWARE += [
+    # After sessions and authentication: refreshes an active session's expiry (idle timeout).
+    "labpanel.logins.SessionIdleMiddleware",
+    # Last: turns a lockout into the "locked" page (429).
+    "axes.middleware.AxesMiddleware",
+]
+# django-axes checks every authenticate() call first (the web login and the admin login pass
+# the request); API tokens (knox) never call authenticate() and are not counted.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATION_BACKENDS]
+# LABPANEL_LOGIN_FAILURE_LIMIT failures in a row for one username from one address lock that
+# pair out for LABPANEL_LOGIN_LOCKOUT_MINUTES (a wrong password from elsewhere does not lock
+# the account everywhere); a success resets the count. Attempts are rows in the database
+# (SQLite or PostgreSQL). `manage.py axes_reset_username NAME` (or axes_reset) lifts a lock.
+AXES_FAILURE_LIMIT = env_int("LABPANEL_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LABPANEL_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "labpanel.logins.lockout_response"
+# Axes' log lines name the client by address and path only: logs carry ids, never names.
+AXES_CLIENT_STR_CALLABLE = "labpanel.logins.login_client_str"
+# A session ends after LABPANEL_SESSION_IDLE_MINUTES without a request; SessionIdleMiddleware
+# moves the expiry forward at most once a minute (not a session write on every request).
+SESSION_IDLE_MINUTES = env_int("LABPANEL_SESSION_IDLE_MINUTES", 30)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_IDLE_REFRESH_SECONDS = 60
+SPECTACULAR_SETTINGS.update(
+    {
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "REDOC_DIST": "SIDECAR",
+        # No call to validator.swagger.io either: the docs work without internet.
+        "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    }
+)
+# Behind the TLS-terminating proxy of a deployment (docker-compose.yml sets
+# LABPANEL_BEHIND_TLS_PROXY=true): requests the proxy marks X-Forwarded-Proto: https are secure
+# (so links in API answers are https://), plain http is redirected, cookies are sent over https
+# only, and browsers are told to use https (HSTS). /healthz stays plain http for the container
+# health check inside the network. `make run` on http://127.0.0.1 leaves all of this off.
+BEHIND_TLS_PROXY = env_bool("LABPANEL_BEHIND_TLS_PROXY", default=False)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("LABPANEL_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("LABPANEL_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env_bool("LABPANEL_HSTS_PRELOAD", default=True)

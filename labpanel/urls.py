@@ -7,9 +7,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 from knox import views as knox_views
 
+from labpanel.api_auth import TokenLogoutAllView, TokenLogoutView
 from labpanel.api_router import router
 from labpanel.views import healthz, home, not_found
 from panels.intake.hl7.views import Hl7View
@@ -22,10 +27,16 @@ LogoutAllView = extend_schema_view(post=_logout_schema)(knox_views.LogoutAllView
 api_patterns = [
     *router.urls,
     path("hl7/", Hl7View.as_view(), name="hl7"),
-    path("auth/logout/", LogoutView.as_view(), name="knox-logout"),
-    path("auth/logoutall/", LogoutAllView.as_view(), name="knox-logoutall"),
+    path("auth/logout/", TokenLogoutView.as_view(), name="knox-logout"),
+    path("auth/logoutall/", TokenLogoutAllView.as_view(), name="knox-logoutall"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path(
+        "redoc/",
+        # without the stock page's Google Fonts: the docs work without internet
+        SpectacularRedocView.as_view(url_name="api:schema", template_name="api_docs/redoc.html"),
+        name="redoc",
+    ),
 ]
 
 urlpatterns = [

@@ -1,8 +1,7 @@
 """Admin for patients, panels and results. Results on a report are read-only.
 
-Patients, panels and results are listed and searched (by MRN, accession) within the
-director's own lab only (``access.admin_lab_rows_scope``; a superuser sees every lab's): an
-MRN or accession is the lab's own, and another lab's is never found.
+A director sees only their own lab's rows (``LabRowsAdmin``; a superuser every lab's), so an
+MRN or accession is searched within the lab's own, and another lab's is never found.
 
 Every view of a patient-bearing row (change, history, delete pages; the changelists' pages) is
 recorded in the read audit (``labpanel.audit.admin_reads.ReadAuditedAdmin``), and a change of
@@ -16,7 +15,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from labpanel.accounts import access
+from labpanel.accounts.admin import LabRowsAdmin
 from labpanel.audit.admin_reads import ReadAuditedAdmin
 from panels.models import (
     BeadRegion,
@@ -30,7 +29,7 @@ from panels.patient_changes import patient_admin_change
 
 
 @admin.register(Patient)
-class PatientAdmin(ReadAuditedAdmin, admin.ModelAdmin[Patient]):
+class PatientAdmin(ReadAuditedAdmin, LabRowsAdmin, admin.ModelAdmin[Patient]):
     list_display = ("mrn", "lab", "sex", "created_at")
     search_fields = ("mrn",)
     list_filter = ("lab",)
@@ -41,9 +40,6 @@ class PatientAdmin(ReadAuditedAdmin, admin.ModelAdmin[Patient]):
             super().save_model(request, obj, form, change)
             return
         patient_admin_change(patient=obj, user=request.user)
-
-    def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).filter(access.admin_lab_rows_scope(request.user))
 
 
 def _on_a_report(result: Result | None) -> bool:
@@ -71,7 +67,7 @@ class ResultInline(admin.TabularInline[Result, Panel]):
 
 
 @admin.register(Panel)
-class PanelAdmin(ReadAuditedAdmin, admin.ModelAdmin[Panel]):
+class PanelAdmin(ReadAuditedAdmin, LabRowsAdmin, admin.ModelAdmin[Panel]):
     read_audit_paths = {"patient": "patient_id", "panel": "pk", "lab": "lab_id"}
     list_display = (
         "accession",
@@ -88,9 +84,6 @@ class PanelAdmin(ReadAuditedAdmin, admin.ModelAdmin[Panel]):
     readonly_fields = ("content_sha256", "ruleset", "received_at", "review_state")
     raw_id_fields = ("patient", "ordering_clinician", "submitted_by")
 
-    def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).filter(access.admin_lab_rows_scope(request.user))
-
     def has_change_permission(self, request: HttpRequest, obj: Panel | None = None) -> bool:
         if obj is not None and obj.reports.exists():
             return False
@@ -101,16 +94,13 @@ class PanelAdmin(ReadAuditedAdmin, admin.ModelAdmin[Panel]):
 
 
 @admin.register(Result)
-class ResultAdmin(ReadAuditedAdmin, admin.ModelAdmin[Result]):
+class ResultAdmin(ReadAuditedAdmin, LabRowsAdmin, admin.ModelAdmin[Result]):
     read_audit_paths = {"patient": "panel.patient_id", "panel": "panel_id", "lab": "panel.lab_id"}
+    lab_path = "panel__lab_id"
     list_display = ("panel", "analyte", "raw_value", "unit", "interpretation", "ruleset_version")
     list_filter = ("interpretation", "analyte")
     search_fields = ("panel__accession",)
     raw_id_fields = ("panel", "rule")
-
-    def get_queryset(self, request: HttpRequest) -> Any:
-        scope = access.admin_lab_rows_scope(request.user, prefix="panel__")
-        return super().get_queryset(request).filter(scope)
 
     def has_change_permission(self, request: HttpRequest, obj: Result | None = None) -> bool:
         if _on_a_report(obj):
@@ -137,7 +127,7 @@ class _ArchiveAdmin:
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(ReadAuditedAdmin, _ArchiveAdmin, admin.ModelAdmin[ImportJob]):
+class ImportJobAdmin(ReadAuditedAdmin, _ArchiveAdmin, LabRowsAdmin, admin.ModelAdmin[ImportJob]):
     read_audit_paths = {"import_job": "pk", "lab": "lab_id"}
     list_display = ("uuid", "lab", "status", "format", "filename", "created_by", "created_at")
     list_filter = ("status", "format", "lab")
@@ -145,7 +135,9 @@ class ImportJobAdmin(ReadAuditedAdmin, _ArchiveAdmin, admin.ModelAdmin[ImportJob
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(ReadAuditedAdmin, _ArchiveAdmin, admin.ModelAdmin[InboundMessage]):
+class InboundMessageAdmin(
+    ReadAuditedAdmin, _ArchiveAdmin, LabRowsAdmin, admin.ModelAdmin[InboundMessage]
+):
     # A message's problems and ACK may quote its fields; it names no stored id (its own id is
     # in the recorded path).
     read_audit_paths = {"lab": "lab_id"}
@@ -155,7 +147,7 @@ class InboundMessageAdmin(ReadAuditedAdmin, _ArchiveAdmin, admin.ModelAdmin[Inbo
 
 
 @admin.register(BeadRegion)
-class BeadRegionAdmin(admin.ModelAdmin[BeadRegion]):
+class BeadRegionAdmin(LabRowsAdmin, admin.ModelAdmin[BeadRegion]):
     list_display = ("region", "analyte", "kit", "lab", "created_by", "created_at")
     list_filter = ("lab",)
     readonly_fields = ("created_by",)

@@ -4,7 +4,8 @@ Published (non-draft) rule sets are read-only. The publication fields are never 
 drafts become active only through the publish action (the same ``ruleset_publish`` service as
 the API and the command), which checks the director, validates the set and retires its
 predecessor. The lab-configuration pages (pattern-rule switches, measuring ranges, specimen
-settings) are in :mod:`reference_ranges.lab_admin`, registered from here.
+settings) are in :mod:`reference_ranges.lab_admin`, registered from here. A director sees their
+own lab's rule sets and reads the installation-wide ones (``LabRowsAdmin``); a superuser, all.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from labpanel.accounts.admin import LabRowsAdmin
 from labpanel.exceptions import DomainError
 from reference_ranges.models import (
     Analyte,
@@ -100,7 +102,10 @@ def publish_draft(
 
 
 @admin.register(ReferenceRangeSet)
-class ReferenceRangeSetAdmin(_EditableWhileDraft, admin.ModelAdmin[ReferenceRangeSet]):
+class ReferenceRangeSetAdmin(
+    LabRowsAdmin, _EditableWhileDraft, admin.ModelAdmin[ReferenceRangeSet]
+):
+    installation_wide_rows = True
     list_display = (
         "key",
         "version",
@@ -118,7 +123,11 @@ class ReferenceRangeSetAdmin(_EditableWhileDraft, admin.ModelAdmin[ReferenceRang
 
 
 @admin.register(ReferenceRangeRule)
-class ReferenceRangeRuleAdmin(_EditableWhileDraft, admin.ModelAdmin[ReferenceRangeRule]):
+class ReferenceRangeRuleAdmin(
+    LabRowsAdmin, _EditableWhileDraft, admin.ModelAdmin[ReferenceRangeRule]
+):
+    lab_path = "ruleset__lab_id"
+    installation_wide_rows = True
     list_display = ("key", "ruleset", "analyte", "unit", "low", "high", "verified")
     list_filter = ("ruleset", "verified", "analyte")
     search_fields = ("key", "source")

@@ -1,5 +1,6 @@
 """Admin for report jobs: read-only — reports change only through services (the one action,
-"Retry rendering", calls ``report_retry`` for each selected failed report)."""
+"Retry rendering", calls ``report_retry`` for each selected failed report). A director sees only
+their own lab's reports (``LabRowsAdmin``), a superuser every lab's."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from labpanel.accounts.admin import LabRowsAdmin
 from labpanel.audit.admin_reads import ReadAuditedAdmin
 from labpanel.exceptions import Conflict, NotAllowed
 from reports.models import Report
@@ -14,7 +16,7 @@ from reports.services import report_retry
 
 
 @admin.register(Report)
-class ReportAdmin(ReadAuditedAdmin, admin.ModelAdmin[Report]):
+class ReportAdmin(ReadAuditedAdmin, LabRowsAdmin, admin.ModelAdmin[Report]):
     # Every view of a report (its changelist's pages too) is recorded in the read audit.
     read_audit_paths = {
         "patient": "panel.patient_id",
@@ -22,6 +24,7 @@ class ReportAdmin(ReadAuditedAdmin, admin.ModelAdmin[Report]):
         "report": "pk",
         "lab": "panel.lab_id",
     }
+    lab_path = "panel__lab_id"
     list_display = (
         "id",
         "panel",

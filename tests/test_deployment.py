@@ -18,6 +18,11 @@ import pytest
 import yaml
 
 from labpanel import launcher
+from tests.compose import (
+    compose_web_environment,
+    new_user_environment,
+    tls_settings_under,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -123,6 +128,84 @@ def test_secret_key_is_required_not_defaulted() -> None:
     text = COMPOSE_FILE.read_text(encoding="utf-8")
 
     assert "${DJANGO_SECRET_KEY:?" in text
+
+
+def test_the_database_password_is_required_not_defaulted() -> None:
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+
+    assert "POSTGRES_PASSWORD:-" not in text
+    required = "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD"
+    services = _compose()["services"]
+    assert required in services["db"]["environment"]["POSTGRES_PASSWORD"]
+    for name in ("web", "worker", "beat", "mllp"):
+        assert required in services[name]["environment"]["DATABASE_URL"], name
+
+
+def test_compose_refuses_to_start_without_a_database_password(empty_env_file: Path) -> None:
+    _compose_client_or_skip()
+    env = {name: value for name, value in os.environ.items() if name != "POSTGRES_PASSWORD"}
+    env["DJANGO_SECRET_KEY"] = "compose-config-check"
+    result = _compose_config(env, empty_env_file)
+    assert result.returncode != 0
+    assert "set POSTGRES_PASSWORD" in result.stderr
+
+
+def test_mllp_is_reachable_on_the_compose_network_only() -> None:
+    mllp = _compose()["services"]["mllp"]
+
+    assert "ports" not in mllp  # nothing published on the host: MLLP carries no credentials
+    assert mllp["expose"] == ["2575"]
+
+
+# --- The production settings docker-compose.yml runs -------------------------------------------
+
+
+def test_check_deploy_is_clean_with_the_compose_environment(tmp_path: Path) -> None:
+    env = {**new_user_environment(), **compose_web_environment()}
+    env.update(DJANGO_SETTINGS_MODULE="labpanel.settings", LABPANEL_VAR_DIR=str(tmp_path))
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_the_compose_environment_turns_the_tls_proxy_settings_on(tmp_path: Path) -> None:
+    shown = tls_settings_under(compose_web_environment(), tmp_path)
+
+    assert shown == {
+        "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],
+        "SECURE_SSL_REDIRECT": True,
+        "SECURE_REDIRECT_EXEMPT": ["^healthz$"],
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "SECURE_HSTS_SECONDS": 31536000,
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+        "SECURE_HSTS_PRELOAD": True,
+    }
+
+
+def test_make_run_leaves_the_tls_proxy_settings_off(tmp_path: Path) -> None:
+    shown = tls_settings_under({"DJANGO_SECRET_KEY": "make-run-like"}, tmp_path)
+
+    assert shown == {
+        "SECURE_PROXY_SSL_HEADER": None,
+        "SECURE_SSL_REDIRECT": False,
+        "SECURE_REDIRECT_EXEMPT": [],
+        "SESSION_COOKIE_SECURE": False,
+        "CSRF_COOKIE_SECURE": False,
+        "SECURE_HSTS_SECONDS": 0,
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": False,
+        "SECURE_HSTS_PRELOAD": False,
+    }
 
 
 # --- .ci/run --------------------------------------------------------------------------------------

@@ -39,6 +39,13 @@ The policy:
   release (not by default), but a panel whose interpretive findings (HLH-2004, HScore, the ASTCT
   grade: computed from clinical data supplied with it) were evaluated only a director releases.
   Integrators and clinicians never verify or release.
+- The admin site: entered by staff users (``is_staff``: given to directors only,
+  :func:`admin_site_allowed`); what each admin page may show or change is still Django's model
+  permissions. Every row of lab data there (patients, panels, results, reports, imports, HL7
+  messages, bead regions, rule sets, staff and their users) is a superuser's to see in every
+  lab, a director's only in their own lab (:func:`admin_rows_scope`); installation-wide rows
+  (rule sets without a lab) a director reads but only a superuser changes
+  (:func:`admin_row_changeable`). Anyone else sees none.
 - Home (where a user lands after login): a clinician their inbox of reports; the lab's
   technicians and directors their worklist; everyone else the import page, as before.
 - Acknowledging a report (the clinician's receipt): clinicians, of the reports they see.
@@ -188,12 +195,6 @@ def lab_configuration_scope(user: Any, prefix: str = "") -> Q:
     return Q(**{f"{prefix}lab_id": directed_lab_id(user)})
 
 
-def admin_lab_rows_scope(user: Any, prefix: str = "") -> Q:
-    """The patients, panels and results (``{prefix}lab_id``) ``user`` finds in the admin:
-    every lab's for a superuser, their own lab's for a director, none otherwise."""
-    return lab_configuration_scope(user, prefix=prefix)
-
-
 def ordering_clinicians(*, lab_id: int) -> QuerySet[StaffMember]:
     """The lab's active clinicians: the people a panel of ``lab_id`` may name as orderer."""
     return StaffMember.objects.select_related("user").filter(
@@ -234,6 +235,29 @@ def report_acknowledge_check(user: Any) -> None:
 def admin_site_allowed(role: str) -> bool:
     """Whether a member with ``role`` is given the admin site (``is_staff``): directors only."""
     return role == Role.DIRECTOR
+
+
+def admin_rows_scope(user: Any, lab_path: str, *, installation_wide: bool = False) -> Q:
+    """The rows of lab data ``user`` sees in the admin, as a filter on ``{lab_path}`` (the
+    path to the row's lab id: ``lab_id``, ``panel__lab_id``): every row for an active
+    superuser, their own lab's for a director (and, with ``installation_wide``, the rows
+    without a lab: installation-wide rule sets), none otherwise."""
+    if user is not None and user.is_active and user.is_superuser:
+        return Q()
+    lab_id = directed_lab_id(user)
+    if lab_id is None:
+        return _NOTHING
+    rows = Q(**{lab_path: lab_id})
+    return rows | Q(**{f"{lab_path}__isnull": True}) if installation_wide else rows
+
+
+def admin_row_changeable(user: Any, *, lab_id: int | None) -> bool:
+    """Whether ``user`` may change or delete, in the admin, a row of ``lab_id`` it sees
+    (``None``: an installation-wide row, a superuser's alone); Django's model permissions
+    still apply on top."""
+    if user is not None and user.is_active and user.is_superuser:
+        return True
+    return lab_id is not None and lab_id == directed_lab_id(user)
 
 
 def _lab_of_member_in(user: Any, roles: frozenset[str], refusal: str) -> Lab:

@@ -106,6 +106,7 @@ def launched_stack(
     )
     if database_url:
         env["DATABASE_URL"] = database_url
+        env["LABPANEL_DEMO"] = "true"  # the demo accounts on PostgreSQL: asked for
     if broker_url:
         env["CELERY_BROKER_URL"] = broker_url
     launcher_log = workdir / "launcher.log"

@@ -1,4 +1,5 @@
-"""Management commands (tokens, demo lab) and the admin's read-only rule for reported results."""
+"""Management commands (tokens, the demo lab: only where embedded or asked for) and the admin's
+read-only rule for reported results."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from knox.models import AuthToken
@@ -14,6 +16,7 @@ from rest_framework.test import APIClient
 
 from labpanel.accounts.models import Lab, Role, StaffMember
 from panels.models import Result
+from reference_ranges.management.commands.seed_demo import demo_refusal
 from reference_ranges.models import LabSpecimenSetting
 from tests.factories import make_lab, make_user
 
@@ -66,8 +69,8 @@ def test_a_lab_name_two_labs_share_is_refused_never_guessed(
 def test_seed_demo_creates_one_user_per_role_and_prints_the_logins() -> None:
     out = io.StringIO()
 
-    call_command("seed_demo", stdout=out)
-    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", "--force-demo", stdout=out)
+    call_command("seed_demo", "--force-demo", stdout=io.StringIO())
 
     roles = dict(StaffMember.objects.values_list("user__username", "role"))
     assert roles == {
@@ -84,7 +87,7 @@ def test_seed_demo_creates_one_user_per_role_and_prints_the_logins() -> None:
     assert setting.plasma_anticoagulant == "plasma_heparin"
     setting.plasma_anticoagulant = "plasma_edta"
     setting.save()
-    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", "--force-demo", stdout=io.StringIO())
     assert LabSpecimenSetting.objects.get().plasma_anticoagulant == "plasma_edta"
 
 
@@ -139,3 +142,59 @@ def test_issue_api_token_expires_after_the_configured_days(lab: Lab, settings: A
     by_user = dict(AuthToken.objects.values_list("user__username", "expiry"))
     assert before + timedelta(days=7) <= by_user["a.tech"] <= timezone.now() + timedelta(days=7)
     assert before + timedelta(days=2) <= by_user["b.tech"] <= timezone.now() + timedelta(days=2)
+
+
+def test_seed_demo_on_a_real_database_creates_no_account_and_says_how_to_ask(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LABPANEL_DEMO", raising=False)
+    out = io.StringIO()
+
+    call_command("seed_demo", stdout=out)
+
+    assert not StaffMember.objects.exists()
+    assert not User.objects.filter(username__in=["lab.tech", "lab.director"]).exists()
+    assert out.getvalue() == (
+        "No demo accounts: their password is published, and this is not the embedded SQLite "
+        "database (postgresql, from DATABASE_URL). Ask for them with "
+        "`manage.py seed_demo --force-demo` or LABPANEL_DEMO=true.\n"
+    )
+
+
+def test_seed_demo_makes_the_demo_accounts_when_labpanel_demo_is_true(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LABPANEL_DEMO", "true")
+
+    call_command("seed_demo", stdout=io.StringIO())
+
+    assert StaffMember.objects.filter(user__username="lab.tech").exists()
+
+
+@pytest.mark.parametrize(
+    ("_case", "demo", "forced", "vendor", "made"),
+    [
+        ("embedded default", None, False, "sqlite", True),
+        ("real database", None, False, "postgresql", False),
+        ("real database, --force-demo", None, True, "postgresql", True),
+        ("real database, LABPANEL_DEMO=true", "true", False, "postgresql", True),
+        ("embedded, LABPANEL_DEMO=false", "false", False, "sqlite", False),
+        ("LABPANEL_DEMO=false, --force-demo", "false", True, "postgresql", True),
+    ],
+)
+def test_demo_accounts_are_made_only_where_asked_or_embedded(
+    monkeypatch: pytest.MonkeyPatch,
+    _case: str,
+    demo: str | None,
+    forced: bool,
+    vendor: str,
+    made: bool,
+) -> None:
+    if demo is None:
+        monkeypatch.delenv("LABPANEL_DEMO", raising=False)
+    else:
+        monkeypatch.setenv("LABPANEL_DEMO", demo)
+
+    refusal = demo_refusal(forced=forced, database_vendor=vendor)
+
+    assert (refusal == "") is made

@@ -472,8 +472,8 @@ def test_the_critical_list_empties_when_the_lab_records_the_read_back(
 def test_seed_demo_sets_one_local_critical_limit_in_the_demo_labs_own_set_once(
     reference_data: None,
 ) -> None:
-    call_command("seed_demo", stdout=io.StringIO())
-    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", "--force-demo", stdout=io.StringIO())
+    call_command("seed_demo", "--force-demo", stdout=io.StringIO())
 
     [ruleset] = ReferenceRangeSet.objects.filter(lab__isnull=False)
     assert ruleset.lab is not None

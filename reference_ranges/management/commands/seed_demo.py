@@ -9,6 +9,12 @@ later change is kept.
 The demo lab also has its own rule set with one critical limit (none ship by default), so that
 critical results can be tried: IL-6 at or above 5000 pg/mL, a local laboratory limit (its
 provenance says so in the rule's note). Made once: a lab that has its own set keeps it.
+
+Demo logins share a published password, so they are made only for the embedded default database
+(SQLite, as ``make run`` uses without ``DATABASE_URL``). On any other database (PostgreSQL: a
+real installation) the command creates nothing and says why, unless asked: ``--force-demo`` or
+``LABPANEL_DEMO=true`` (the test suite, the benches and a demonstration server).
+``LABPANEL_DEMO=false`` keeps them out of the embedded database too.
 """
 
 from __future__ import annotations
@@ -17,15 +23,18 @@ import os
 from decimal import Decimal
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection
 
 from labpanel.accounts.models import Lab, StaffMember
 from labpanel.accounts.services import demo_lab_ensure
+from labpanel.env import env_bool, env_str
 from reference_ranges.models import LabSpecimenSetting, PlasmaAnticoagulant, ReferenceRangeSet
 from reference_ranges.services.critical_limits import lab_critical_ruleset_publish
 from reference_ranges.services.specimen_settings import lab_specimen_setting_change
 
 DEMO_PASSWORD_ENV = "LABPANEL_DEMO_PASSWORD"  # noqa: S105 - a variable name
+DEMO_ENV = "LABPANEL_DEMO"
 DEFAULT_DEMO_PASSWORD = "labpanel-demo"  # noqa: S105 - a demo login, printed on purpose
 DEMO_RULESET_KEY = "demo-lab-cytokine"
 DEMO_CRITICAL_HIGH = {("IL6", "pg/mL"): Decimal("5000")}
@@ -36,10 +45,40 @@ DEMO_CRITICAL_PROVENANCE = (
 )
 
 
+def demo_refusal(*, forced: bool, database_vendor: str) -> str:
+    """Why no demo account is made ("" when they are): asked by ``--force-demo`` or
+    ``LABPANEL_DEMO=true``, refused by ``LABPANEL_DEMO=false``, else made only on the embedded
+    SQLite database."""
+    wanted = env_bool(DEMO_ENV, default=False) if env_str(DEMO_ENV) is not None else None
+    if forced or wanted is True:
+        return ""
+    if wanted is False:
+        return f"No demo accounts: {DEMO_ENV} is false."
+    if database_vendor == "sqlite":
+        return ""
+    return (
+        "No demo accounts: their password is published, and this is not the embedded SQLite "
+        f"database ({database_vendor}, from DATABASE_URL). Ask for them with "
+        f"`manage.py seed_demo --force-demo` or {DEMO_ENV}=true."
+    )
+
+
 class Command(BaseCommand):
     help = "Create the demo lab and one user per role (idempotent) and print the logins."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--force-demo",
+            action="store_true",
+            help="create the demo accounts (known password) even on a database other than "
+            "the embedded SQLite default",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        refusal = demo_refusal(forced=options["force_demo"], database_vendor=connection.vendor)
+        if refusal:
+            self.stdout.write(refusal)
+            return
         password = os.environ.get(DEMO_PASSWORD_ENV) or DEFAULT_DEMO_PASSWORD
         lab, members = demo_lab_ensure(password=password)
         if not LabSpecimenSetting.objects.filter(lab=lab).exists():
