@@ -606,6 +606,7 @@ ROWS: tuple[Row, ...] = (
     Row("api:knox-logoutall", "post", _path("/api/v1/auth/logoutall/"), everyone(204)),
     Row("api:schema", "get", _path("/api/v1/schema/"), everyone(200)),
     Row("api:docs", "get", _path("/api/v1/docs/"), everyone(200)),
+    Row("api:redoc", "get", _path("/api/v1/redoc/"), everyone(200)),
     # --- the pages (a session; a role the screen is not for is refused whatever the object,
     # so the refusal says nothing of it) ---
     Row("login", "get", _path("/login/"), everyone(200), api=False),

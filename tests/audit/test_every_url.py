@@ -44,6 +44,7 @@ NO_PATIENT_DATA: dict[str, str] = {
     "api:api-root": "the API's index of resources",
     "api:schema": "the OpenAPI schema",
     "api:docs": "the schema's browser",
+    "api:redoc": "the schema's reader (ReDoc)",
     "api:knox-logout": "ends the caller's token",
     "api:knox-logoutall": "ends the caller's tokens",
     "api:hl7": "the ACK of the sender's own message (MSA/ERR: segment, field, why)",
@@ -153,6 +154,10 @@ def url_patterns() -> Iterator[tuple[str, str]]:
 
 
 NO_PATIENT_DATA["admin:object-redirect"] = "redirects to the object's change page (recorded)"
+# django-axes' login attempts: user names and addresses of login attempts, no patient data.
+for _model in ("accessattempt", "accessfailurelog", "accesslog"):
+    for _page in ("add", "change", "changelist", "delete", "history"):
+        NO_PATIENT_DATA[f"admin:axes_{_model}_{_page}"] = "login attempts (django-axes)"
 
 
 # --- The world the probes read ------------------------------------------------------------------

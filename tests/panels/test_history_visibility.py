@@ -371,8 +371,9 @@ def test_a_list_reads_the_history_facts_of_its_panels_in_one_query(
         assert response.status_code == 201
     # when / then: the token (2) and membership, count, panels, their two users, results,
     # replaced results, findings, review history, reports (12, as before), and ONE read of the
-    # earlier panels' facts (panels.history.history_facts), whatever the length of the list
-    with django_assert_num_queries(13):
+    # earlier panels' facts (panels.history.history_facts), whatever the length of the list,
+    # and the read audit's entry (labpanel.audit)
+    with django_assert_num_queries(14):
         listed = client.get("/api/v1/panels/")
     assert len(listed.json()["results"]) == panels
     assert SHOWN not in _text(listed)
@@ -387,7 +388,8 @@ def test_a_read_reads_the_history_facts_once_for_serial_and_findings(
 ) -> None:
     client = token_client(people["integrator"])
     pk = interface_answer.json()["id"]
-    # when / then: as the list, without the count: 11 as before, and ONE read of the facts
-    with django_assert_num_queries(12):
+    # when / then: as the list, without the count: 11 as before, ONE read of the facts and the
+    # read audit's entry
+    with django_assert_num_queries(13):
         detail = client.get(f"/api/v1/panels/{pk}/")
     assert detail.json()["serial"] == {}
