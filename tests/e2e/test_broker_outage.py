@@ -103,7 +103,11 @@ def test_every_post_is_answered_201_while_redis_is_down_and_every_report_ends_re
             )
             answers.append((status, json.loads(body)["report"]["status"]))
 
-        assert answers == [(201, "pending")] * 100
+        # the first 30, sent while Redis was up, may already be drawn when their answer is
+        # written (a fast worker); every answer sent while it was down says pending
+        assert all(status == 201 for status, _ in answers)
+        assert {report for _, report in answers[:30]} <= {"pending", "rendering", "ready"}
+        assert [report for _, report in answers[30:]] == ["pending"] * 70
         assert Panel.objects.count() == 100
         unsent = Report.objects.filter(
             status=ReportStatus.PENDING, dispatch_failed_at__isnull=False
