@@ -74,7 +74,7 @@ def load(panels: int, entries: int, media: str) -> tuple[int, str]:
 
     call_command("migrate", verbosity=0)
     call_command("seed_reference_data", verbosity=0)
-    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", "--force-demo", verbosity=0)  # on PostgreSQL: asked for
     token = api_token_issue(user=User.objects.get(username=TECHNICIAN), expires_in=None)
     client = Client(HTTP_AUTHORIZATION=f"Token {token}")
     panel_id = 0
