@@ -51,13 +51,25 @@ class HistoryShown:
     omissions_told: bool
 
 
-def panel_facts(panel: Panel) -> PanelFacts:
-    """The facts of ``panel`` that ``access`` decides a history by."""
+def panel_facts(panel: Panel, earlier: Mapping[str, PanelFacts] | None = None) -> PanelFacts:
+    """The facts of ``panel`` that ``access`` decides a history by; its care fact
+    (``patient_orders``: its patient's, the same for each of the patient's panels) taken from
+    ``earlier``, the facts :func:`history_facts` read for it (none: not read; without earlier
+    panels there is no history to decide)."""
+    orders = next(
+        (
+            facts.patient_orders
+            for facts in (earlier or {}).values()
+            if facts.lab_id == panel.lab_id
+        ),
+        frozenset(),
+    )
     return PanelFacts(
         lab_id=panel.lab_id,
         submitted_by_id=panel.submitted_by_id,
         ordering_clinician_id=panel.ordering_clinician_id,
         review_state=panel.review_state,
+        patient_orders=orders,
     )
 
 
@@ -70,7 +82,10 @@ def earlier_accessions(serial: Mapping[str, Any], current: str) -> list[str]:
 
 def history_facts(panels: Sequence[Panel]) -> dict[int, dict[str, PanelFacts]]:
     """For each of ``panels`` (by id) whose snapshot shows earlier panels, their facts by
-    accession: one query for them all, none when no snapshot shows any."""
+    accession, each with its patient's orders in the lab (``PanelFacts.patient_orders``: who
+    ordered each of the patient's panels there, and its review state, so that ``access`` decides
+    whether the patient is in a clinician's care): one query for them all (every panel of their
+    patients), none when no snapshot shows any."""
     wanted: dict[int, list[str]] = {}
     for panel in panels:
         accessions = earlier_accessions(panel.serial or {}, panel.accession)
@@ -79,23 +94,28 @@ def history_facts(panels: Sequence[Panel]) -> dict[int, dict[str, PanelFacts]]:
     if not wanted:
         return {}
     by_panel = {pk: panel for pk, panel in ((p.pk, p) for p in panels) if pk in wanted}
-    rows = Panel.objects.filter(
-        patient_id__in={panel.patient_id for panel in by_panel.values()},
-        accession__in={accession for accessions in wanted.values() for accession in accessions},
-    ).values_list(
-        "patient_id",
-        "accession",
-        "lab_id",
-        "submitted_by_id",
-        "ordering_clinician_id",
-        "review_state",
+    rows = list(
+        Panel.objects.filter(
+            patient_id__in={panel.patient_id for panel in by_panel.values()}
+        ).values_list(
+            "patient_id",
+            "accession",
+            "lab_id",
+            "submitted_by_id",
+            "ordering_clinician_id",
+            "review_state",
+        )
     )
+    orders: dict[tuple[int, int], set[tuple[int | None, str]]] = {}
+    for patient_id, _, lab_id, _, ordering_clinician_id, review_state in rows:
+        orders.setdefault((patient_id, lab_id), set()).add((ordering_clinician_id, review_state))
     found: dict[tuple[int, str], PanelFacts] = {
         (patient_id, accession): PanelFacts(
             lab_id=lab_id,
             submitted_by_id=submitted_by_id,
             ordering_clinician_id=ordering_clinician_id,
             review_state=review_state,
+            patient_orders=frozenset(orders[(patient_id, lab_id)]),
         )
         for patient_id, accession, lab_id, submitted_by_id, ordering_clinician_id, review_state in (
             rows
@@ -120,7 +140,7 @@ def history_shown_to(
         return None
     return HistoryShown(
         visible=frozenset(
-            access.history_visible(user, current=panel_facts(panel), earlier=earlier or {})
+            access.history_visible(user, current=panel_facts(panel, earlier), earlier=earlier or {})
         ),
         omissions_told=access.history_omissions_told(user),
     )
@@ -134,7 +154,7 @@ def history_shown_to_audience(
     ``None``: the PDF, or a reader shown everything) may not see; the audience is told what
     was left out unless the reader is not."""
     visible = access.history_visible_to_ordering_clinician(
-        current=panel_facts(panel),
+        current=panel_facts(panel, earlier),
         earlier=earlier,
         sends_preliminaries=panel.lab.preliminary_reports_to_clinicians,
     )

@@ -61,10 +61,11 @@ class ReportViewSet(viewsets.GenericViewSet[Report]):
             )
         panel = report.panel
         if not access.history_whole(request.user, lab_id=panel.lab_id):
+            earlier = history_facts([panel]).get(panel.pk, {})
             access.report_pdf_check(
                 request.user,
-                current=panel_facts(panel),
-                earlier=history_facts([panel]).get(panel.pk, {}),
+                current=panel_facts(panel, earlier),
+                earlier=earlier,
                 sends_preliminaries=panel.lab.preliminary_reports_to_clinicians,
             )
         response = FileResponse(

@@ -11,8 +11,16 @@ submitter's id); list scopes are ``Q`` objects over field paths the caller names
 The policy:
 
 - Panels (and so their reports): technicians and directors see their lab's panels; a clinician
-  sees the panels they ordered; an integrator sees the panels submitted with its credentials.
-  Anyone else sees nothing. Views answer 404 outside these sets, so existence never leaks.
+  sees the panels of the patients in their care (see below); an integrator sees the panels
+  submitted with its credentials. Anyone else sees nothing. Views answer 404 outside these sets,
+  so existence never leaks.
+- A clinician's care: a patient is in a clinician's care when the clinician ordered a panel of
+  the patient, in their own lab, that they may open (released, or any where the lab sends
+  preliminary reports to clinicians). A clinician opens every panel of their lab of a patient
+  in their care that is released (any, where the lab sends preliminary reports), whoever
+  ordered or submitted it, and its reports (FINAL, CORRECTED; PRELIMINARY where the lab sends
+  them). The inbox and critical alerts are not widened: they stay the ordering clinician's (the
+  reports addressed to them, the acknowledgements that are theirs).
 - Submitting panels: technicians, directors and integrators, for their own lab.
 - Patient identifiers (MRN, accession) are the lab's own: every look-up by MRN or accession is
   scoped to the caller's lab, so another lab's identifiers are never seen, refused or taken.
@@ -52,11 +60,13 @@ The policy:
 - Before release a clinician sees neither the panel nor its (PRELIMINARY) reports, unless the
   lab sends preliminary reports to clinicians; after release the FINAL and CORRECTED ones.
 - A patient's history (the earlier panels shown beside a panel, and what is computed from
-  them): the lab's technicians and directors see all of it; a clinician, on a panel they may
-  open, the same lab's released earlier panels (unreleased ones too where the lab sends
-  preliminary reports), told how many are left out; an integrator only the panels it may open,
-  not told of the others. A report's document is drawn for the ordering clinician. The block
-  "A patient's history" below decides it (:func:`history_visible`).
+  them): a caller is shown only panels they may open, and on a panel they may open every
+  earlier one they may open. So the lab's technicians and directors see all of it; a clinician
+  the same lab's released earlier panels (unreleased ones too where the lab sends preliminary
+  reports): the patient is in their care, so they open those too; told how many are left out;
+  an integrator only the panels it submitted, not told of the others. A report's document is
+  drawn for the ordering clinician. The block "A patient's history" below decides it
+  (:func:`history_visible`).
 - The read audit (``labpanel.audit``: who read which patient's data): a director searches
   their own lab's entries, over the API and in the admin; a superuser every lab's in the
   admin. Nobody edits or deletes an entry.
@@ -140,7 +150,9 @@ def _directs(user: Any, lab_id: int | None) -> bool:
 
 
 def panels_scope(user: Any, prefix: str = "") -> Q:
-    """The panels ``user`` may see, as a filter on ``{prefix}lab_id`` and the people fields."""
+    """The panels ``user`` may see, as a filter on ``{prefix}lab_id`` and the people fields;
+    for a clinician, on ``{prefix}review_state`` and ``{prefix}patient_id`` (the patients in
+    their care: :func:`_care_patients`)."""
     staff = staff_for(user)
     if staff is None:
         return _NOTHING
@@ -151,10 +163,30 @@ def panels_scope(user: Any, prefix: str = "") -> Q:
         released = Q(**{f"{prefix}review_state": PANEL_RELEASED}) | Q(
             **{f"{prefix}lab__preliminary_reports_to_clinicians": True}
         )
-        return lab & Q(**{f"{prefix}ordering_clinician_id": staff.user_id}) & released
+        # "they ordered it" needs no term of its own: a panel they ordered and may open puts
+        # its patient in their care.
+        return lab & released & Q(**{f"{prefix}patient_id__in": _care_patients(staff)})
     if staff.role == Role.INTEGRATOR:
         return lab & Q(**{f"{prefix}submitted_by_id": staff.user_id})
     return _NOTHING
+
+
+def _care_patients(staff: StaffMember) -> QuerySet[Lab, int]:
+    """The patients in the clinician ``staff``'s care, as a subquery of patient ids: those of
+    the panels of their lab they ordered and may open (released, or any where the lab sends
+    preliminary reports to clinicians).
+
+    It is rooted at ``Lab`` (this module's own model) and reaches the panels through the
+    reverse relation ``Lab.panels`` by field path, as the scopes do, so that this module
+    imports no record of ``panels`` (tests/test_architecture_layers.py) and names field paths
+    only. A subquery (``patient_id IN (...)``), not a join over ``patient__panels``, so a list
+    holds each panel once however many panels of the patient the clinician ordered; the
+    conditions on the ordered panel sit in one ``filter`` so that they hold for the same panel
+    (one join), whose ``patient_id`` is the value read."""
+    return Lab.objects.filter(
+        Q(pk=staff.lab_id, panels__ordering_clinician_id=staff.user_id)
+        & (Q(panels__review_state=PANEL_RELEASED) | Q(preliminary_reports_to_clinicians=True))
+    ).values_list("panels__patient_id", flat=True)
 
 
 def reports_scope(user: Any, prefix: str = "") -> Q:
@@ -567,11 +599,14 @@ def navigation_for(user: Any) -> tuple[str, ...]:
 
 
 def inbox_scope(user: Any, prefix: str = "") -> Q:
-    """The inbox entries ``user`` may see: :func:`reports_scope` over the columns an entry
-    copies from its panel and its newest report (``{prefix}reader_id``: the ordering clinician,
-    ``lab_id``, ``submitted_by_id``, ``stage``), so that no join is needed. An entry stands for
-    its panel's newest report, and a panel has a non-preliminary report exactly when it was
-    released; tests/reports/test_inbox_scope.py checks both scopes agree for every role."""
+    """The inbox entries ``user`` may see, over the columns an entry copies from its panel and
+    its newest report (``{prefix}reader_id``: the ordering clinician, ``lab_id``,
+    ``submitted_by_id``, ``stage``), so that no join is needed. For a clinician the inbox is a
+    work queue: the reports addressed to them (their ``reader_id``: the panels they ordered),
+    a subset of what :func:`reports_scope` lets them open (which reaches every panel of a
+    patient in their care); for the other roles, what :func:`reports_scope` gives. An entry
+    stands for its panel's newest report, and a panel has a non-preliminary report exactly when
+    it was released; tests/reports/test_inbox_scope.py checks this for every role."""
     staff = staff_for(user)
     if staff is None:
         return _NOTHING
@@ -591,23 +626,24 @@ def inbox_scope(user: Any, prefix: str = "") -> Q:
 # --- A patient's history (issue 13) --------------------------------------------------------------
 # Who sees a patient's earlier panels: a panel's answer, pages and report show the patient's
 # earlier panels (``Panel.serial``: accessions, values, dates, and what is computed from them:
-# changes, fold changes from a baseline, the fold-rise finding). A reader is shown an earlier
-# panel only where this policy allows; the rest are left out, and so is everything computed from
-# them (the trend is computed again over the panels shown).
+# changes, fold changes from a baseline, the fold-rise finding). The rule: a caller is shown only
+# panels they may open (:func:`panel_open`, which is :func:`panels_scope` decided on facts), and,
+# on a panel they may open, every earlier panel they may open; the rest are left out, and so is
+# everything computed from them (the trend is computed again over the panels shown).
 #
 # - The lab's technicians and directors: the whole history of the patient in their lab.
 # - A clinician, on a panel they may open (so for a patient in their care): the patient's
 #   earlier panels in the same lab that are released — whoever ordered or submitted them — and,
-#   where the lab sends preliminary reports to clinicians, unreleased ones too (the rule of
-#   ``panels_scope``). Told how many earlier panels are left out ("not yet released"), never
-#   their values. ``panels_scope`` is not widened: a clinician still opens only the panels they
-#   ordered; the history is the cumulative view a report needs.
+#   where the lab sends preliminary reports to clinicians, unreleased ones too. The patient is
+#   in their care, so these are exactly the earlier panels they may open. Told how many earlier
+#   panels are left out ("not yet released"), never their values.
 # - An integrator (a results pipe): only the panels it may open (those it submitted); it is not
 #   told that others exist.
 # - A report's document (the PDF, drawn once) is written for its audience, the ordering
 #   clinician: its history is the clinician's. Its page shows a reader that, less what the
 #   reader may not see; its PDF is served only to a reader who may see every earlier panel it
-#   may show (an integrator may not, when others' released panels exist).
+#   may show (an integrator may not, when others' released panels exist; another clinician
+#   caring for the patient may: they open the same panels).
 
 
 K = TypeVar("K")
@@ -616,25 +652,37 @@ K = TypeVar("K")
 @dataclass(frozen=True)
 class PanelFacts:
     """The plain values of one panel that decide who sees it in a history: its lab, who
-    submitted it, who ordered it, and its review state (``received``, ``verified``,
-    ``released``)."""
+    submitted it, who ordered it, its review state (``received``, ``verified``, ``released``),
+    and ``patient_orders``: the care fact, the (ordering clinician id, review state) of every
+    panel of the same patient in the same lab (this one included; the same set for each panel
+    of the patient), from which :func:`panel_open` decides whether the patient is in a
+    clinician's care. Empty when not read (the worker's document, drawn for the ordering
+    clinician, needs none): a clinician then opens only the panels they ordered, a narrower
+    answer than :func:`panels_scope`, never a wider one."""
 
     lab_id: int
     submitted_by_id: int
     ordering_clinician_id: int | None
     review_state: str
+    patient_orders: frozenset[tuple[int | None, str]] = frozenset()
 
 
 def panel_open(user: Any, panel: PanelFacts) -> bool:
-    """Whether ``user`` may open ``panel``: :func:`panels_scope` decided for one panel's facts."""
+    """Whether ``user`` may open ``panel``: :func:`panels_scope` decided for one panel's facts
+    (for a clinician: a panel of their lab in a state they see, of a patient in their care)."""
     staff = staff_for(user)
     if staff is None or staff.lab_id != panel.lab_id:
         return False
     if staff.role in LAB_WIDE_READING:
         return True
     if staff.role == Role.CLINICIAN:
-        return panel.ordering_clinician_id == staff.user_id and _clinician_sees_state(
-            panel.review_state, sends_preliminaries=staff.lab.preliminary_reports_to_clinicians
+        sends = staff.lab.preliminary_reports_to_clinicians
+        if not _clinician_sees_state(panel.review_state, sends_preliminaries=sends):
+            return False
+        orders = panel.patient_orders | {(panel.ordering_clinician_id, panel.review_state)}
+        return any(
+            orderer == staff.user_id and _clinician_sees_state(state, sends_preliminaries=sends)
+            for orderer, state in orders
         )
     if staff.role == Role.INTEGRATOR:
         return panel.submitted_by_id == staff.user_id
@@ -655,18 +703,12 @@ def history_whole(user: Any, *, lab_id: int) -> bool:
 def history_visible(user: Any, *, current: PanelFacts, earlier: Mapping[K, PanelFacts]) -> set[K]:
     """The keys of the ``earlier`` panels of a patient that ``user`` may be shown beside the
     panel ``current`` (see "A patient's history" above): none unless ``user`` may open
-    ``current``; then all of the lab's for its technicians and directors; the same lab's
-    released ones (any, where the lab sends preliminary reports) for a clinician; those
-    ``user`` may open for an integrator."""
-    staff = staff_for(user)
-    if staff is None or not panel_open(user, current):
+    ``current``; then exactly those ``user`` may open (:func:`panel_open`). So all of the lab's
+    for its technicians and directors; the same lab's released ones (any, where the lab sends
+    preliminary reports) for a clinician, the patient being in their care; those it submitted
+    for an integrator."""
+    if not panel_open(user, current):
         return set()
-    if staff.role == Role.CLINICIAN:
-        return history_visible_to_ordering_clinician(
-            current=current,
-            earlier=earlier,
-            sends_preliminaries=staff.lab.preliminary_reports_to_clinicians,
-        )
     return {key for key, panel in earlier.items() if panel_open(user, panel)}
 
 
@@ -676,7 +718,8 @@ def history_visible_to_ordering_clinician(
     """The keys of the ``earlier`` panels the ordering clinician of ``current`` may be shown:
     the same lab's released ones, and unreleased ones too where the lab sends preliminary
     reports to clinicians (``sends_preliminaries``). The history of a report's document (the
-    PDF is drawn once, for its audience)."""
+    PDF is drawn once, for its audience); once that clinician may open ``current``, it is what
+    :func:`history_visible` shows them, and any other clinician caring for the patient."""
     return {
         key
         for key, panel in earlier.items()
@@ -703,7 +746,8 @@ def report_pdf_check(
     """Whether ``user``, who sees a report of the panel ``current``, may download its PDF: it
     is drawn once for the ordering clinician, so it may show the ``earlier`` panels the
     clinician may be shown; ``user`` gets it only if they may be shown every one of those (the
-    lab's staff and the clinician always; an integrator only when it submitted them all).
+    lab's staff, and the clinicians who may open ``current``, always; an integrator only when it
+    submitted them all).
     Raises ``NotAllowed``."""
     audience = history_visible_to_ordering_clinician(
         current=current, earlier=earlier, sends_preliminaries=sends_preliminaries

@@ -205,7 +205,9 @@ Expect = Callable[[str, str], int]  # (role, object kind) -> status
 
 def panel_seen(role: str, kind: str) -> bool:
     """README "Who sees what": staff see the lab's panels, the clinician the released panels
-    they ordered, the integrator those it submitted; another lab's, nobody."""
+    of the patients in their care (here ``mine``, which they ordered; ``lab``, of the same
+    patient, is not released), the integrator those it submitted; another lab's, nobody. The
+    care of a patient ordered for by two clinicians: tests/panels/test_history_visibility.py."""
     if kind == "other" or role == "nomember":
         return False
     return role in STAFF or kind == "mine"
@@ -903,3 +905,46 @@ def _walk(world: World) -> list[str]:
                     if problem:
                         wrong.append(f"{cell}: {problem}")
     return wrong
+
+
+def _released_for(world: LabWorld, *, accession: str, mrn: str, clinician: str) -> Panel:
+    """A panel of ``world``'s lab for ``mrn``, ordered by ``clinician`` (a new clinician of the
+    lab), submitted by its technician and released by its director."""
+    make_staff(username=clinician, lab=world.lab, role="clinician")
+    payload = _payload(world.tag, accession, mrn, EXAMPLE_PANEL["results"])
+    payload["ordering_clinician"] = clinician
+    response = _token_client(world.users["technician"]).post(
+        "/api/v1/panels/", payload, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    panel = Panel.objects.get(pk=response.json()["id"])
+    panel_verify(panel_id=panel.pk, user=world.users["director"])
+    panel_release(panel_id=panel.pk, user=world.users["director"])
+    return panel
+
+
+def test_a_clinician_opens_the_panels_of_a_patient_in_their_care_in_their_own_lab_only(
+    worlds: list[World],
+) -> None:
+    # given: in lab A, another clinician's released panel of the patient of ``mine`` (MRN-A,
+    # in lab A's clinician's care); in lab B, a released panel of the MRN MRN-A (lab B's own
+    # patient, in nobody's care there)
+    a, b = worlds[0].me, worlds[0].them
+    cared = _released_for(a, accession="A-CARE", mrn="MRN-A", clinician="a.colleague")
+    same_mrn = _released_for(b, accession="B-CARE", mrn="MRN-A", clinician="b.colleague")
+    final = cared.reports.get(stage="final")
+    # then: lab A's clinician opens lab A's panel and its report, not lab B's
+    a_clinician = _token_client(a.users["clinician"])
+    assert a_clinician.get(f"/api/v1/panels/{cared.pk}/").status_code == 200
+    assert a_clinician.get(f"/api/v1/reports/{final.pk}/").status_code == 200
+    assert a_clinician.get(f"/api/v1/panels/{same_mrn.pk}/").status_code == 404
+    # lab B's clinician opens neither (lab A's is another lab's; lab B's patient is not theirs)
+    b_clinician = _token_client(b.users["clinician"])
+    for panel in (cared, same_mrn):
+        assert b_clinician.get(f"/api/v1/panels/{panel.pk}/").status_code == 404
+    # and lab A's clinician's inbox stays the reports addressed to them
+    inbox = Client()
+    inbox.force_login(a.users["clinician"])
+    page = inbox.get("/inbox/").content.decode()
+    assert "A-1" in page
+    assert "A-CARE" not in page

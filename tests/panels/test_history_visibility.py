@@ -7,9 +7,10 @@ One patient (MRN-77) of one lab, three panels, each with a unique IL-6 value:
 - ``E-333`` (IL-6 12.4): submitted by the interface for dr.wilson.
 
 The interface may open E-333 only; dr.wilson, E-333's clinician, is shown the released E-111
-beside it (a cumulative report) but never E-222; the technician sees all three. Assertions are on
-the values (987.6, 876.5 and the change from E-222, -864.1, that would reveal it), not only on
-counts.
+beside it (a cumulative report) and, the patient being in their care once E-333 is released, may
+open it too, but never E-222; the technician sees all three. The rule checked throughout: a
+caller is shown only panels they may open. Assertions are on the values (987.6, 876.5 and the
+change from E-222, -864.1, that would reveal it), not only on counts.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from rest_framework.test import APIClient
 from labpanel.accounts import access
 from labpanel.accounts.access import PanelFacts
 from labpanel.accounts.models import Lab, Role, StaffMember
-from panels.history import HistoryShown, findings_shown, serial_shown
+from panels.history import (
+    HistoryShown,
+    findings_shown,
+    history_facts,
+    panel_facts,
+    serial_shown,
+)
 from panels.models import Finding, FindingStatus, Panel, ReviewState
 from reports.document_builder import report_document_build
 from reports.models import Report
@@ -34,7 +41,7 @@ from reports.rendering import render_pdf
 from reports.selectors import report_source_get
 from reports.services import report_render
 from tests.conftest import EXAMPLE_PANEL, token_client
-from tests.factories import make_staff
+from tests.factories import make_lab, make_staff
 from tests.rendering.pdf_text import body_lines
 from tests.reports.test_release import verify_and_release
 
@@ -52,9 +59,12 @@ def _submit(
     clinician: str,
     *,
     is_baseline: bool = False,
+    mrn: str | None = None,
 ) -> Any:
     payload = copy.deepcopy(EXAMPLE_PANEL)
     payload["accession"] = accession
+    if mrn is not None:
+        payload["patient"]["mrn"] = mrn
     payload["ordering_clinician"] = clinician
     payload["specimen"] = {
         "type": "plasma_heparin",
@@ -259,22 +269,167 @@ def test_the_lab_sees_the_whole_history(
 
 
 @pytest.mark.django_db
-def test_a_clinician_without_a_panel_of_the_patient_opens_nothing(
-    people: dict[str, StaffMember], released_h3: tuple[Panel, Report]
+def test_a_clinician_without_a_panel_they_may_open_of_the_patient_opens_nothing(
+    people: dict[str, StaffMember], interface_answer: Any
 ) -> None:
-    panel, final = released_h3
-    client = token_client(people["house"])
-    # then: dr.house ordered E-111 and E-222, not E-333: E-333 and its report stay out of reach
-    assert client.get(f"/api/v1/panels/{panel.pk}/").status_code == 404
-    assert client.get(f"/api/v1/reports/{final.pk}/pdf/").status_code == 404
+    # given: E-333, dr.wilson's only panel of the patient, is not released (the lab sends no
+    # preliminary reports): the patient is not (yet) in dr.wilson's care
+    client = token_client(people["wilson"])
+    first = Panel.objects.get(accession="E-111")
+    # then: neither E-333 nor dr.house's released E-111 and its report
+    assert client.get(f"/api/v1/panels/{interface_answer.json()['id']}/").status_code == 404
+    assert client.get(f"/api/v1/panels/{first.pk}/").status_code == 404
+    assert client.get(f"/api/v1/reports/{first.reports.get(stage='final').pk}/").status_code == 404
+    assert client.get("/api/v1/panels/").json()["results"] == []
+
+
+@pytest.fixture
+def care(
+    people: dict[str, StaffMember], released_h3: tuple[Panel, Report], lab: Lab
+) -> dict[str, Panel]:
+    """Beside the patient's E-111 (dr.house, released), E-222 (dr.house, not released) and E-333
+    (dr.wilson, released): E-444, dr.wilson's second released panel of the patient (so that a
+    join over the patient's panels would list E-111 twice); Q-1, dr.house's released panel of
+    another patient (MRN-88); X-1, a released panel of the MRN MRN-77 in another lab (another
+    patient). E-111's FINAL report is rendered."""
+    technician = token_client(people["technician"])
+    assert _submit(technician, "E-444", 12, "15.0", "dr.wilson").status_code == 201
+    verify_and_release(Panel.objects.get(accession="E-444"), people["director"])
+    assert _submit(technician, "Q-1", 3, "40.0", "dr.house", mrn="MRN-88").status_code == 201
+    verify_and_release(Panel.objects.get(accession="Q-1"), people["director"])
+    elsewhere = make_lab(name="Elsewhere")
+    make_staff(username="dr.cuddy", lab=elsewhere, role=Role.CLINICIAN)
+    their_tech = make_staff(username="their.tech", lab=elsewhere, role=Role.TECHNICIAN)
+    their_director = make_staff(username="their.director", lab=elsewhere, role=Role.DIRECTOR)
+    assert _submit(token_client(their_tech), "X-1", 4, "50.0", "dr.cuddy").status_code == 201
+    verify_and_release(Panel.objects.get(accession="X-1"), their_director)
+    first = Panel.objects.get(accession="E-111")
+    report_render(report_id=first.reports.get(stage="final").pk)
+    return {
+        accession: Panel.objects.get(accession=accession)
+        for accession in ("E-111", "E-222", "E-333", "E-444", "Q-1", "X-1")
+    }
+
+
+@pytest.mark.django_db
+def test_a_clinician_opens_the_released_panels_of_a_patient_in_their_care(
+    people: dict[str, StaffMember], care: dict[str, Panel]
+) -> None:
+    client = token_client(people["wilson"])
+    first = care["E-111"]
+    final = first.reports.get(stage="final")
+    # when
+    panel = client.get(f"/api/v1/panels/{first.pk}/")
+    report = client.get(f"/api/v1/reports/{final.pk}/")
+    pdf = client.get(f"/api/v1/reports/{final.pk}/pdf/")
+    # then: dr.house's released E-111, its FINAL report and PDF
+    assert (panel.status_code, report.status_code, pdf.status_code) == (200, 200, 200)
+    assert panel.json()["results"][0]["value"] == SHOWN
+    assert pdf["Content-Type"] == "application/pdf"
+    # and not the unreleased E-222 (nor its PRELIMINARY report), nor a patient not in their care,
+    # nor another lab's patient of the same MRN
+    for accession in ("E-222", "Q-1", "X-1"):
+        other = care[accession]
+        assert client.get(f"/api/v1/panels/{other.pk}/").status_code == 404, accession
+        for item in other.reports.all():
+            assert client.get(f"/api/v1/reports/{item.pk}/").status_code == 404, accession
+            assert client.get(f"/api/v1/reports/{item.pk}/pdf/").status_code == 404, accession
+
+
+@pytest.mark.django_db
+def test_a_clinicians_list_holds_each_panel_of_their_care_once(
+    people: dict[str, StaffMember], care: dict[str, Panel], django_assert_num_queries: Any
+) -> None:
+    client = token_client(people["wilson"])
+    # when / then: the token (2) and membership, count, panels (the care subquery inside the
+    # scope), their two users, results, replaced results, findings, review history, reports,
+    # ONE read of the earlier panels' facts and the read audit's entry, as the interface's list
+    with django_assert_num_queries(14):
+        listed = client.get("/api/v1/panels/")
+    # then: E-111 once, although dr.wilson ordered two panels of the patient
+    accessions = [item["accession"] for item in listed.json()["results"]]
+    assert sorted(accessions) == ["E-111", "E-333", "E-444"]
+    assert listed.json()["count"] == 3
+    # the reports they may open: those of the same panels, each once
+    reports = Report.objects.filter(access.reports_scope(people["wilson"].user))
+    assert sorted(reports.values_list("panel__accession", flat=True)) == sorted(
+        Report.objects.filter(
+            panel__in=[care["E-111"], care["E-333"], care["E-444"]], stage="final"
+        ).values_list("panel__accession", flat=True)
+    )
+
+
+@pytest.mark.django_db
+def test_every_history_point_a_clinician_is_shown_is_a_panel_they_may_open(
+    people: dict[str, StaffMember], care: dict[str, Panel]
+) -> None:
+    client = token_client(people["wilson"])
+    for accession in ("E-333", "E-444"):
+        panel = care[accession]
+        serial = client.get(f"/api/v1/panels/{panel.pk}/").json()["serial"]
+        final = panel.reports.get(stage="final")
+        report_render(report_id=final.pk)
+        document = report_document_build(
+            report=Report.objects.get(pk=final.pk),
+            reported_at=datetime(2026, 11, 20, tzinfo=UTC),
+            viewer=people["wilson"].user,
+        )
+        assert document.trend is not None
+        shown = {item["accession"] for item in [*serial["panels"], *serial.get("excluded", [])]}
+        shown |= {column.accession for column in document.trend.columns}
+        assert "E-111" in shown
+        assert "E-222" not in shown
+        # then: every point is a panel dr.wilson opens
+        for point in shown:
+            pk = Panel.objects.get(lab=panel.lab, accession=point).pk
+            assert client.get(f"/api/v1/panels/{pk}/").status_code == 200, (accession, point)
+
+
+@pytest.mark.django_db
+def test_the_decision_on_facts_agrees_with_the_scope(
+    people: dict[str, StaffMember], care: dict[str, Panel]
+) -> None:
+    # given: the facts of the patient's panels as panels.history reads them (one query)
+    newest = care["E-444"]
+    earlier = history_facts([newest])[newest.pk]
+    facts = {**earlier, "E-444": panel_facts(newest, earlier)}
+    assert set(facts) == {"E-111", "E-222", "E-333", "E-444"}
+    viewers = [*people.values(), StaffMember.objects.get(user__username="dr.cuddy")]
+    for staff in viewers:
+        user = staff.user
+        access.staff_forget(user)
+        opened = set(
+            Panel.objects.filter(access.panels_scope(user), accession__in=facts).values_list(
+                "accession", flat=True
+            )
+        )
+        # then
+        decided = {accession for accession, item in facts.items() if access.panel_open(user, item)}
+        assert decided == opened, staff.user.username
+    assert {
+        accession
+        for accession, item in facts.items()
+        if access.panel_open(people["house"].user, item)
+    } == {"E-111", "E-333", "E-444"}
 
 
 # --- The decision, on plain facts ----------------------------------------------------------------
 
 
-def _facts(*, by: int = 1, orderer: int = 2, state: str = "received", lab: int = 0) -> PanelFacts:
+def _facts(
+    *,
+    by: int = 1,
+    orderer: int = 2,
+    state: str = "received",
+    lab: int = 0,
+    orders: frozenset[tuple[int | None, str]] = frozenset(),
+) -> PanelFacts:
     return PanelFacts(
-        lab_id=lab, submitted_by_id=by, ordering_clinician_id=orderer, review_state=state
+        lab_id=lab,
+        submitted_by_id=by,
+        ordering_clinician_id=orderer,
+        review_state=state,
+        patient_orders=orders,
     )
 
 
@@ -296,12 +451,16 @@ def test_history_visible_decides_by_role(
     lab.preliminary_reports_to_clinicians = preliminaries
     lab.save()
     viewer = make_staff(username="viewer", lab=lab, role=role).user
-    current = _facts(by=viewer.pk, orderer=viewer.pk, state="released", lab=lab.pk)
+    # the patient's orders (the care fact): the viewer's released current panel, the others'
+    orders = frozenset({(viewer.pk, "released"), (-1, "received"), (-1, "released")})
+    current = _facts(by=viewer.pk, orderer=viewer.pk, state="released", lab=lab.pk, orders=orders)
     earlier = {
-        "mine": _facts(by=viewer.pk, orderer=-1, lab=lab.pk),
-        "rel": _facts(by=-1, orderer=-1, state=ReviewState.RELEASED, lab=lab.pk),
-        "other": _facts(by=-1, orderer=-1, lab=lab.pk),
-        "elsewhere": _facts(by=viewer.pk, orderer=viewer.pk, state="released", lab=lab.pk + 1),
+        "mine": _facts(by=viewer.pk, orderer=-1, lab=lab.pk, orders=orders),
+        "rel": _facts(by=-1, orderer=-1, state=ReviewState.RELEASED, lab=lab.pk, orders=orders),
+        "other": _facts(by=-1, orderer=-1, lab=lab.pk, orders=orders),
+        "elsewhere": _facts(
+            by=viewer.pk, orderer=viewer.pk, state="released", lab=lab.pk + 1, orders=orders
+        ),
     }
     # then
     assert access.history_visible(viewer, current=current, earlier=earlier) == expected
@@ -310,9 +469,38 @@ def test_history_visible_decides_by_role(
 @pytest.mark.django_db
 def test_nobody_is_shown_the_history_of_a_panel_they_may_not_open(lab: Lab) -> None:
     clinician = make_staff(username="c", lab=lab, role=Role.CLINICIAN).user
-    current = _facts(state="released", lab=lab.pk)  # ordered by someone else
-    earlier = {"rel": _facts(state="released", lab=lab.pk)}
+    # ordered by someone else, of a patient the clinician ordered only an unreleased panel of
+    orders = frozenset({(2, "released"), (clinician.pk, "verified")})
+    current = _facts(state="released", lab=lab.pk, orders=orders)
+    earlier = {"rel": _facts(state="released", lab=lab.pk, orders=orders)}
     assert access.history_visible(clinician, current=current, earlier=earlier) == set()
+    assert not access.panel_open(clinician, earlier["rel"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("preliminaries", [False, True])
+def test_a_clinician_opens_a_panel_of_a_patient_in_their_care(
+    lab: Lab, preliminaries: bool
+) -> None:
+    lab.preliminary_reports_to_clinicians = preliminaries
+    lab.save()
+    clinician = make_staff(username="c", lab=lab, role=Role.CLINICIAN).user
+    in_care = frozenset({(2, "released"), (2, "received"), (clinician.pk, "released")})
+    not_in_care = frozenset({(2, "released"), (2, "received"), (clinician.pk, "received")})
+    # then: another's released panel of a patient in their care; an unreleased one only where
+    # the lab sends preliminary reports; where their own panel is unreleased, only then too
+    assert access.panel_open(clinician, _facts(state="released", lab=lab.pk, orders=in_care))
+    assert (
+        access.panel_open(clinician, _facts(state="received", lab=lab.pk, orders=in_care))
+        is preliminaries
+    )
+    assert (
+        access.panel_open(clinician, _facts(state="released", lab=lab.pk, orders=not_in_care))
+        is preliminaries
+    )
+    assert not access.panel_open(
+        clinician, _facts(state="released", lab=lab.pk + 1, orders=in_care)
+    )
 
 
 # --- Findings measured against a panel not shown -------------------------------------------------

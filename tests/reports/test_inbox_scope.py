@@ -1,7 +1,10 @@
-"""Who sees what in the inbox is exactly ``access.reports_scope``: for every role, with and without
-preliminary reports sent to clinicians, the entries ``access.inbox_scope`` gives (and the rows
-``reports.inbox.inbox_rows`` lists) are the newest report per panel of the reports
-``access.reports_scope`` gives.
+"""What the inbox lists, against ``access.reports_scope``: for every role, with and without
+preliminary reports sent to clinicians. The inbox lists the reports addressed to the reader: for
+a clinician, the newest report of each panel they ordered that ``access.reports_scope`` lets them
+open — a subset of what it lets them open, which reaches the panels other clinicians ordered for
+a patient in their care; for the other roles, the newest report per panel of the reports
+``access.reports_scope`` gives. ``access.inbox_scope``'s entries and the rows
+``reports.inbox.inbox_rows`` lists agree with this.
 """
 
 from __future__ import annotations
@@ -26,21 +29,31 @@ from tests.reports.test_release import amend
 pytestmark = pytest.mark.django_db
 
 
-def _post(client: APIClient, payload: dict[str, Any], number: int, clinician: str) -> Panel:
+def _post(
+    client: APIClient,
+    payload: dict[str, Any],
+    number: int,
+    clinician: str,
+    *,
+    patient: int | None = None,
+) -> Panel:
     body = copy.deepcopy(payload)
     body["accession"] = f"S-{number}"
-    body["patient"]["mrn"] = f"SCOPE-{number}"
+    body["patient"]["mrn"] = f"SCOPE-{patient or number}"
     body["ordering_clinician"] = clinician
     response = client.post("/api/v1/panels/", body, format="json")
     assert response.status_code == 201, response.json()
     return Panel.objects.get(pk=response.json()["id"])
 
 
-def _newest_visible(user: Any) -> set[int]:
+def _newest_visible(user: Any, *, ordered_only: bool = False) -> set[int]:
+    """The newest report per panel of those ``reports_scope`` lets ``user`` open (with
+    ``ordered_only``, of the panels ``user`` ordered)."""
+    reports = Report.objects.filter(access.reports_scope(user))
+    if ordered_only:
+        reports = reports.filter(panel__ordering_clinician_id=user.pk)
     newest: dict[int, int] = {}
-    for report_id, panel_id in Report.objects.filter(access.reports_scope(user)).values_list(
-        "pk", "panel_id"
-    ):
+    for report_id, panel_id in reports.values_list("pk", "panel_id"):
         newest[panel_id] = max(report_id, newest.get(panel_id, 0))
     return set(newest.values())
 
@@ -71,6 +84,9 @@ def everyone(
     released(_post(technician_client, panel_payload, 5, wilson), director)
     released(_post(interface, panel_payload, 6, house), director)
     _post(interface, panel_payload, 7, wilson)
+    # dr.house's released panel of dr.wilson's patient (S-5's): each clinician now opens the
+    # other's panel of that patient, which stays out of their inbox
+    released(_post(technician_client, panel_payload, 8, house, patient=5), director)
     elsewhere = make_lab(name="Elsewhere")
     return {
         "lab": lab,
@@ -88,34 +104,42 @@ def everyone(
     }
 
 
+CLINICIANS = frozenset({"clinician", "other clinician", "clinician of another lab"})
+
+
 @pytest.mark.parametrize("preliminaries_sent", [False, True])
-def test_the_inbox_and_reports_scope_agree_for_every_role(
+def test_the_inbox_lists_the_reports_addressed_to_the_reader_within_reports_scope(
     everyone: dict[str, Any], preliminaries_sent: bool
 ) -> None:
     lab = everyone["lab"]
     lab.preliminary_reports_to_clinicians = preliminaries_sent
     lab.save()
 
-    seen = {}
+    seen, opened = {}, {}
     for role, user in everyone["users"].items():
         access.staff_forget(user)
-        expected = _newest_visible(user)
+        may_open = _newest_visible(user)
+        expected = _newest_visible(user, ordered_only=role in CLINICIANS)
         entries = set(
             InboxEntry.objects.filter(access.inbox_scope(user)).values_list("report_id", flat=True)
         )
         listed = {row["report_id"] for row in inbox_rows(user=user).rows}
         assert entries == expected, role
         assert listed == expected, role
-        seen[role] = len(expected)
+        assert entries <= may_open, role
+        seen[role], opened[role] = len(expected), len(may_open)
 
-    # the fixture's panels: 7 in the lab, 5 of them ordered by dr.house (2 of those unreleased),
+    # the fixture's panels: 8 in the lab, 6 of them ordered by dr.house (2 of those unreleased),
     # 2 submitted by the interface
     assert seen == {
-        "technician": 7,
-        "director": 7,
-        "clinician": 5 if preliminaries_sent else 3,
+        "technician": 8,
+        "director": 8,
+        "clinician": 6 if preliminaries_sent else 4,
         "other clinician": 2 if preliminaries_sent else 1,
         "integrator": 2,
         "clinician of another lab": 0,
         "no role": 0,
     }
+    # what each clinician may open beyond their inbox: the other's panel of the shared patient
+    assert opened["clinician"] == seen["clinician"] + 1
+    assert opened["other clinician"] == seen["other clinician"] + 1
