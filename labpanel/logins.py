@@ -4,7 +4,8 @@ django-axes writes to the log (the lockout itself is django-axes', configured in
 ``SESSION_COOKIE_AGE`` (``LABPANEL_SESSION_IDLE_MINUTES``) is how long a session lives after it
 was last saved; the database row's expiry is checked on every request, so an idle session is
 over whatever the browser keeps. :class:`SessionIdleMiddleware` stamps a logged-in session
-(one holding a login: API token requests have none and get none) with the time whenever it is
+(one holding a login, on a request that read it: API token requests have none and get none, and
+a view that needs no login does not count as activity) with the time whenever it is
 saved anyway (the login itself), and saves it again once its stamp is
 ``SESSION_IDLE_REFRESH_SECONDS`` old, which moves the expiry (row and cookie) forward: one
 session write a minute at most, not one per request as ``SESSION_SAVE_EVERY_REQUEST`` would (an
@@ -39,7 +40,12 @@ class SessionIdleMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         session = getattr(request, "session", None)
-        if session is None or SESSION_KEY not in session:
+        if session is None or not session.accessed:
+            # Nothing of this request read the session (a view that needs no login, static
+            # files): it is not the login's activity, and reading the row only to stamp it
+            # would cost such a request a statement.
+            return response
+        if SESSION_KEY not in session:
             return response  # no login in this session (an API token request, a visitor)
         now = int(time.time())
         seen = session.get(SEEN_KEY)

@@ -213,3 +213,16 @@ def test_the_session_expiry_is_written_at_most_once_a_minute(tech: StaffMember) 
         assert Session.objects.get(session_key=key).expire_date == expiry_at_login + timedelta(
             seconds=61
         )
+
+
+def test_a_request_that_needs_no_login_reads_no_session(
+    tech: StaffMember, django_assert_num_queries: Any
+) -> None:
+    """A logged-in browser's request to a view that needs no login (the health check) does not
+    read the session row to stamp it: such a request is not the login's activity."""
+    client = Client()
+    assert _login(client, "tech", PASSWORD) == 302
+
+    with django_assert_num_queries(1) as captured:  # the health check's own SELECT 1
+        assert client.get("/healthz").status_code == 200
+    assert "django_session" not in captured.captured_queries[0]["sql"]
