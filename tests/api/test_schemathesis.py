@@ -1,12 +1,13 @@
 """schemathesis over the whole API (issue 13): every operation of ``/api/v1/schema/``, called
-by a director (who may call every operation; the lab also has a technician, so
-the review rules have someone to refuse) with cases drawn from the schema, answers no ``5xx``
-and nothing the schema does not describe (status code, content type, body, headers).
+by each role of the lab (the director, who may call every operation; the technician, the
+clinician and the interface, refused some) with cases drawn from the schema, answers no
+``5xx`` and nothing the schema does not describe (status code, content type, body, headers).
 
 Bounded and repeatable: schemathesis' coverage phase (the schema's boundary and invalid values,
 a fixed set per operation) and ``MAX_EXAMPLES`` random examples per operation, derandomized, so
-CI runs the same cases every time, in under a minute. The calls go in-process to the WSGI
-application, inside the test's transaction on the real PostgreSQL database."""
+CI runs the same cases every time, in about a minute for the four roles. The calls go
+in-process to the WSGI application, inside the test's transaction on the real PostgreSQL
+database."""
 
 from __future__ import annotations
 
@@ -86,6 +87,7 @@ def test_the_schema_tested_is_the_one_served(director: StaffMember) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("role", ["director", "technician", "clinician", "integrator"])
 @schema.parametrize()
 @settings(
     max_examples=MAX_EXAMPLES,
@@ -94,8 +96,23 @@ def test_the_schema_tested_is_the_one_served(director: StaffMember) -> None:
     suppress_health_check=list(HealthCheck),
 )
 def test_every_operation_answers_as_its_schema_says(
-    case: Any, reference_data: None, director: StaffMember, technician: StaffMember
+    case: Any,
+    role: str,
+    reference_data: None,
+    director: StaffMember,
+    technician: StaffMember,
+    clinician: StaffMember,
+    integrator: StaffMember,
 ) -> None:
-    # a token per call: an example may log its caller out
-    token = api_token_issue(user=director.user, expires_in=None)
+    # every role: the director may call every operation, the others are refused some (the
+    # interface, the API's outside caller, most of them), and every answer, refusals
+    # included, must be one the schema describes.
+    # A token per call: an example may log its caller out.
+    caller = {
+        "director": director,
+        "technician": technician,
+        "clinician": clinician,
+        "integrator": integrator,
+    }[role]
+    token = api_token_issue(user=caller.user, expires_in=None)
     case.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=CHECKS)
