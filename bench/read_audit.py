@@ -36,7 +36,7 @@ BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(BASE_DIR / "bench"), str(BASE_DIR)]
 
 from import_csv import ANALYTES  # noqa: E402
-from review_pages import get  # noqa: E402
+from review_pages import get, rate_python, rate_wrk  # noqa: E402
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "labpanel_bench_read_audit"
@@ -139,50 +139,6 @@ def server_start(port: int, media: str) -> subprocess.Popen[bytes]:
     raise SystemExit("gunicorn did not answer /healthz within 30 s")
 
 
-def rate_wrk(port: int, url: str, token: str, seconds: int) -> float:
-    import re
-
-    command = ["wrk", "-t1", "-c2", f"-d{seconds}s", "-H", f"Authorization: Token {token}"]
-    output = subprocess.run(
-        [*command, f"http://127.0.0.1:{port}{url}"], capture_output=True, text=True, check=True
-    ).stdout
-    if "Non-2xx" in output or "Socket errors" in output:
-        raise SystemExit(f"wrk saw errors on {url}:\n{output}")
-    found = re.search(r"Requests/sec:\s+([0-9.]+)", output)
-    assert found, output
-    return float(found.group(1))
-
-
-def rate_threads(port: int, url: str, token: str, seconds: int) -> float:
-    """Requests/s from two threads, each a keep-alive connection sending the token."""
-    import threading
-    from http.client import HTTPConnection
-
-    counts = [0, 0]
-    stop = time.monotonic() + seconds
-
-    def run(slot: int) -> None:
-        connection = HTTPConnection("127.0.0.1", port, timeout=30)
-        while time.monotonic() < stop:
-            connection.request("GET", url, headers={"Authorization": f"Token {token}"})
-            response = connection.getresponse()
-            response.read()
-            if response.status != 200:
-                raise SystemExit(f"{url} answered {response.status}")
-            counts[slot] += 1
-            if response.will_close:
-                connection.close()
-                connection = HTTPConnection("127.0.0.1", port, timeout=30)
-
-    threads = [threading.Thread(target=run, args=(slot,)) for slot in range(2)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(counts) / (time.monotonic() - started)
-
-
 def entries_count() -> int:
     with psycopg.connect(DSN) as connection:
         row = connection.execute("SELECT count(*) FROM audit_readentry").fetchone()
@@ -196,9 +152,10 @@ def measure(port: int, media: str, panel_id: int, token: str, args: argparse.Nam
     print(f"load from: {'wrk -t1 -c2' if use_wrk else 'Python, 2 threads'}")
 
     def rate(url: str, seconds: int) -> float:
+        header = f"Authorization: Token {token}"
         if use_wrk:
-            return rate_wrk(port, url, token, seconds)
-        return rate_threads(port, url, token, seconds)
+            return rate_wrk(port, url, header, seconds)
+        return rate_python(port, url, header, seconds)
 
     try:
         for url in (audited, unaudited):

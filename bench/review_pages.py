@@ -215,8 +215,9 @@ def login(port: int, username: str) -> str:
     return f"sessionid={session.group(1)}; csrftoken={csrf_cookie.group(1)}"
 
 
-def rate_wrk(port: int, url: str, cookie: str, seconds: int) -> float:
-    command = ["wrk", "-t1", "-c2", f"-d{seconds}s", "-H", f"Cookie: {cookie}"]
+def rate_wrk(port: int, url: str, header: str, seconds: int) -> float:
+    """Requests/s of ``wrk -t1 -c2`` sending ``header`` ("Cookie: ...", "Authorization: ...")."""
+    command = ["wrk", "-t1", "-c2", f"-d{seconds}s", "-H", header]
     output = subprocess.run(
         [*command, f"http://127.0.0.1:{port}{url}"], capture_output=True, text=True, check=True
     ).stdout
@@ -227,16 +228,17 @@ def rate_wrk(port: int, url: str, cookie: str, seconds: int) -> float:
     return float(found.group(1))
 
 
-def rate_python(port: int, url: str, cookie: str, seconds: int) -> float:
+def rate_python(port: int, url: str, header: str, seconds: int) -> float:
     """Requests/s from two threads, each a keep-alive connection (reopened when gunicorn's sync
-    worker closes it)."""
+    worker closes it), sending ``header``."""
+    name, _, value = header.partition(": ")
     counts = [0, 0]
     stop = time.monotonic() + seconds
 
     def run(slot: int) -> None:
         connection = HTTPConnection("127.0.0.1", port, timeout=30)
         while time.monotonic() < stop:
-            connection.request("GET", url, headers={"Cookie": cookie})
+            connection.request("GET", url, headers={name: value})
             response = connection.getresponse()
             response.read()
             if response.status != 200:
@@ -293,8 +295,8 @@ def measure(port: int, media: str, seconds: int) -> None:
                 rows = page.count('<th scope="row">')
                 expected = {"/inbox/": 25, "/inbox/?page=40": entries - 975}.get(url, 1)
                 assert rows == max(0, min(25, expected)), f"{url}: {rows} rows"
-            rate(port, url, cookie, 2)  # warm up
-            rates[label] = rate(port, url, cookie, seconds)
+            rate(port, url, f"Cookie: {cookie}", 2)  # warm up
+            rates[label] = rate(port, url, f"Cookie: {cookie}", seconds)
         bare = (rates.pop("bare view") + rates.pop("bare view, again")) / 2
         user = (
             rates.pop("bare view reading the user") + rates.pop("bare view reading the user, again")
