@@ -186,15 +186,17 @@ _COLLECTED = ROW_COLUMNS.index("collected_at")
 
 
 def _line(row: tuple[Any, ...]) -> WorklistPanel:
-    """A raw row as a line: its collection time aware (SQLite, the embedded mode, gives text
-    where PostgreSQL gives an aware datetime; the ORM's converters do not run on a raw row)."""
+    """A raw row as a line: its collection time aware. SQLite, the embedded mode, gives text,
+    or a naive datetime where its declared-type converter parsed it, both in UTC, where
+    PostgreSQL gives an aware datetime; the ORM's converters do not run on a raw row."""
     collected = row[_COLLECTED]
-    if not isinstance(collected, datetime):
-        parsed = parse_datetime(str(collected))
-        if parsed is None:
-            raise ValueError(f"not a date and time: {collected!r}")
-        collected = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
-        row = (*row[:_COLLECTED], collected, *row[_COLLECTED + 1 :])
+    parsed = collected if isinstance(collected, datetime) else parse_datetime(str(collected))
+    if parsed is None:
+        raise ValueError(f"not a date and time: {collected!r}")
+    if not timezone.is_aware(parsed):
+        parsed = timezone.make_aware(parsed, UTC)
+    if parsed is not collected:
+        row = (*row[:_COLLECTED], parsed, *row[_COLLECTED + 1 :])
     return WorklistPanel(*row)
 
 

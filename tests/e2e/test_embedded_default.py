@@ -122,6 +122,11 @@ def _import_page_logs_in(base: str) -> None:
         page = response.read().decode()
     assert "Recent imports" in page
     assert "plate.csv" in page, page
+    # The worklist reads its rows with raw SQL: on SQLite too, with their collection times.
+    with opener.open(f"{base}/worklist/", timeout=30) as response:
+        page = response.read().decode()
+    assert "A-1001" in page, page
+    assert "2026-11-20" in page, page
 
 
 def test_launcher_serves_the_api_on_sqlite_and_renders_a_report(tmp_path: Path) -> None:
