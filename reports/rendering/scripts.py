@@ -49,6 +49,7 @@ CID_FONTS: dict[str, str] = {
 
 # Line breaks and tabs are layout, not glyphs: multi-line fields may hold them.
 LAYOUT_WHITESPACE = frozenset("\n\r\t")
+_NO_LAYOUT_WHITESPACE = {ord(char): None for char in LAYOUT_WHITESPACE}
 
 _lock = threading.Lock()
 _coverage: dict[str, frozenset[int]] | None = None
@@ -112,6 +113,29 @@ def _dejavu() -> frozenset[int]:
     return styles.drawable_codepoints()
 
 
+_plain_from: frozenset[int] | None = None
+_plain_chars: frozenset[str] = frozenset()
+
+
+def _plain() -> frozenset[str]:
+    """The characters DejaVu draws (both weights) that are not right-to-left: text made only
+    of them needs no CID font, no shaping and no reordering. A quick path for the common case
+    (Latin, Greek, Cyrillic, symbols), checked in one set operation; recomputed when the fonts
+    are registered again from another folder."""
+    global _plain_from, _plain_chars
+    dejavu = _dejavu()
+    if _plain_from is not dejavu:
+        with _lock:
+            if _plain_from is not dejavu:
+                _plain_chars = frozenset(
+                    chr(point)
+                    for point in dejavu
+                    if unicodedata.bidirectional(chr(point)) not in ("R", "AL")
+                )
+                _plain_from = dejavu
+    return _plain_chars
+
+
 def _font_for(char: str, preference: Iterable[str], dejavu: frozenset[int]) -> str | None:
     """``""`` for DejaVu (the style's own font), a CID font name, or ``None`` if undrawable."""
     point = ord(char)
@@ -154,8 +178,10 @@ def prepare(line: str) -> str:
     """
     if line.isascii():
         return line
-    dejavu = _dejavu()
     composed = unicodedata.normalize("NFC", line)
+    if _plain().issuperset(composed):
+        return composed  # every character drawable, none right-to-left
+    dejavu = _dejavu()
     if all(_char_drawable(char, dejavu) for char in composed):
         line = composed
     if not _has_rtl(line):
@@ -175,6 +201,8 @@ def runs(drawn: str) -> list[tuple[str, str]]:
     if drawn.isascii() and drawn.isprintable():
         return [("", drawn)] if drawn else []
     dejavu = _dejavu()
+    if dejavu.issuperset(map(ord, drawn)):
+        return [("", drawn)]  # all DejaVu: one run
     preference = _preference(drawn)
     fonts: list[str] = []
     for char in drawn:
@@ -207,6 +235,11 @@ def undrawable_characters(text: str, *, line_breaks: bool = False) -> tuple[str,
     """
     if text.isascii() and text.isprintable():
         return ()  # the common case, and DejaVu draws all printable ASCII
+    plain = _plain()
+    if plain.issuperset(text) or (
+        line_breaks and plain.issuperset(text.translate(_NO_LAYOUT_WHITESPACE))
+    ):
+        return ()  # every character drawn by DejaVu as it is: nothing to shape or reorder
     dejavu = _dejavu()
     found: dict[str, None] = {}
     lines = text.splitlines() if line_breaks else [text]
