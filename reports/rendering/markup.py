@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import escape
 
-from reportlab.platypus import Paragraph
-
 from reports.rendering import scripts, styles
+from reports.rendering.text_line import Text, text_line
 
 # Tables fall back to Helvetica for plain-string (e.g. empty) cells unless told otherwise.
 BASE_CELL: tuple[tuple[Any, ...], ...] = (
@@ -36,5 +35,8 @@ def markup(text: str) -> str:
     return "<br/>".join(line for line in lines if line)
 
 
-def para(text: str, style: Any) -> Paragraph:
-    return Paragraph(markup(text), style)
+def para(text: str, style: Any) -> Text:
+    """``text`` (not markup: escaped here) in ``style``; plain text skips the markup parser
+    (``text_line``), with the same result."""
+    line = text_line(text, style)
+    return line if line is not None else Text(markup(text), style)

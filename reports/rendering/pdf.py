@@ -25,7 +25,6 @@ from dataclasses import fields, is_dataclass
 from functools import partial
 from io import BytesIO
 from typing import Any
-from xml.sax.saxutils import escape
 
 from reportlab.graphics import renderSVG
 from reportlab.platypus import (
@@ -35,7 +34,6 @@ from reportlab.platypus import (
     Frame,
     KeepTogether,
     PageTemplate,
-    Paragraph,
     Spacer,
     Table,
     TableStyle,
@@ -50,6 +48,7 @@ from reports.rendering.markup import markup as _markup
 from reports.rendering.markup import one_line as _one_line
 from reports.rendering.markup import para as _para
 from reports.rendering.page_furniture import REPORT_TITLE, NumberedCanvas
+from reports.rendering.text_line import Text
 
 RESULTS_MIN_SPACE = 80.0  # heading + table header + two rows, in points
 
@@ -166,11 +165,11 @@ def _story(document: ReportDocument) -> list[Flowable]:
     story += sections.amendment(document.amendment)
     story += results_table.banner(document.banner, document.notices)
     # never strand the "Results" heading at the foot of a page, away from its table
-    story += [CondPageBreak(RESULTS_MIN_SPACE), Paragraph("Results", styles.SECTION)]
+    story += [CondPageBreak(RESULTS_MIN_SPACE), _para("Results", styles.SECTION)]
     if document.results:
         story.append(results_table.results_table(document.results))
     else:
-        story.append(Paragraph("No results are reported in this report.", styles.BODY))
+        story.append(_para("No results are reported in this report.", styles.BODY))
     # The family/role picture first: it is what the clinician asks for first.
     story += sections.summary(document.family_summary, document.role_summary)
     story += sections.findings(document.findings)
@@ -179,7 +178,7 @@ def _story(document: ReportDocument) -> list[Flowable]:
     if document.footnotes:
         story.append(Spacer(1, 6))
         story.append(_footnotes(document.footnotes))
-    story += [Spacer(1, 12), Paragraph("— End of report —", styles.END_MARK)]
+    story += [Spacer(1, 12), _para("— End of report —", styles.END_MARK)]
     return story
 
 
@@ -189,7 +188,7 @@ def _header(document: ReportDocument) -> Table:
         _para(document.lab_address, styles.LAB_ADDRESS),
     ]
     right = [
-        Paragraph(escape(REPORT_TITLE), styles.TITLE),
+        _para(REPORT_TITLE, styles.TITLE),
         _para(document.status_label, styles.STATUS),
     ]
     width = styles.CONTENT_WIDTH
@@ -239,15 +238,13 @@ def _identification(document: ReportDocument) -> Table:
         for column in (left, right):
             if index < len(column):
                 label, value, style = column[index]
-                row += [Paragraph(escape(label), styles.ID_LABEL), _para(value, style)]
+                row += [_para(label, styles.ID_LABEL), _para(value, style)]
             else:
                 row += ["", ""]
         rows.append(row)
     first_across = len(rows)
     for label, value in across:
-        rows.append(
-            [Paragraph(escape(label), styles.ID_LABEL), _para(value, styles.ID_VALUE), "", ""]
-        )
+        rows.append([_para(label, styles.ID_LABEL), _para(value, styles.ID_VALUE), "", ""])
     commands: list[tuple[Any, ...]] = [
         *_BASE_CELL,
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -268,8 +265,8 @@ def _identification(document: ReportDocument) -> Table:
     return table
 
 
-def _ruleset(ruleset_label: str) -> Paragraph:
-    return Paragraph(
+def _ruleset(ruleset_label: str) -> Text:
+    return Text(
         f'<font name="{styles.FONT_BOLD}">Reference intervals and flags:</font> '
         f"{_markup(ruleset_label)}",
         styles.BODY,
@@ -277,9 +274,9 @@ def _ruleset(ruleset_label: str) -> Paragraph:
 
 
 def _footnotes(footnotes: tuple[str, ...]) -> KeepTogether:
-    items: list[Flowable] = [Paragraph("Notes", styles.SECTION)]
+    items: list[Flowable] = [_para("Notes", styles.SECTION)]
     items += [
-        Paragraph(f"{number}.&nbsp;{_markup(text)}", styles.FOOTNOTE)
+        Text(f"{number}.&nbsp;{_markup(text)}", styles.FOOTNOTE)
         for number, text in enumerate(footnotes, start=1)
     ]
     return KeepTogether(items)

@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import escape
 
-from reportlab.platypus import Flowable, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Spacer, Table, TableStyle
 
 from reports.rendering import styles
 from reports.rendering.document import Notice, ResultLine
 from reports.rendering.markup import BASE_CELL, markup, para
 from reports.rendering.range_bar import RangeBarFlowable
+from reports.rendering.text_line import Text
 
 BANNER_MARKER = "⚠ ABNORMAL RESULTS:"
 NO_RANGE = "—"
@@ -41,7 +42,7 @@ def banner(text: str, notices: tuple[Notice, ...]) -> list[Flowable]:
         return []
     # inset by the border width so the thick box's outer edge sits on the content edge
     width = styles.CONTENT_WIDTH - BANNER_BORDER_WIDTH
-    rows = [[Paragraph(statement, styles.BANNER)] for statement in statements]
+    rows = [[Text(statement, styles.BANNER)] for statement in statements]
     table = Table(rows, colWidths=(width,), hAlign="CENTER")
     table.setStyle(
         TableStyle(
@@ -88,12 +89,12 @@ def _row(line: ResultLine) -> list[Any]:
 def results_table(results: tuple[ResultLine, ...]) -> Table:
     rows: list[list[Any]] = [
         [
-            Paragraph("Analyte", styles.CELL_HEAD),
-            Paragraph("Result", styles.CELL_HEAD_RIGHT),
-            Paragraph("Units", styles.CELL_HEAD),
-            Paragraph("Reference interval", styles.CELL_HEAD),
-            Paragraph("Range bar", styles.CELL_HEAD),
-            Paragraph("Flag", styles.CELL_HEAD),
+            para("Analyte", styles.CELL_HEAD),
+            para("Result", styles.CELL_HEAD_RIGHT),
+            para("Units", styles.CELL_HEAD),
+            para("Reference interval", styles.CELL_HEAD),
+            para("Range bar", styles.CELL_HEAD),
+            para("Flag", styles.CELL_HEAD),
         ]
     ]
     commands: list[tuple[Any, ...]] = [
@@ -117,7 +118,7 @@ def results_table(results: tuple[ResultLine, ...]) -> Table:
         if line.method_text.strip():
             notes.append(markup(line.method_text))
         if notes:
-            rows.append([Paragraph("<br/>".join(notes), styles.NOTE), "", "", "", "", ""])
+            rows.append([Text("<br/>".join(notes), styles.NOTE), "", "", "", "", ""])
             last = len(rows) - 1
             commands += [
                 ("SPAN", (0, last), (-1, last)),

@@ -13,7 +13,6 @@ from reportlab.platypus import (
     CondPageBreak,
     Flowable,
     KeepTogether,
-    Paragraph,
     Spacer,
     Table,
     TableStyle,
@@ -22,6 +21,7 @@ from reportlab.platypus import (
 from reports.rendering import styles, trend_table
 from reports.rendering.document import Amendment, FindingLine, SummaryLine, TrendTable
 from reports.rendering.markup import BASE_CELL, markup, para
+from reports.rendering.text_line import Text
 
 UNVERIFIED_MARK = "UNVERIFIED criterion"
 SECTION_MIN_SPACE = 90
@@ -33,7 +33,7 @@ def findings(lines: tuple[FindingLine, ...]) -> list[Flowable]:
     story: list[Flowable] = [
         Spacer(1, 10),
         CondPageBreak(SECTION_MIN_SPACE),
-        Paragraph("Findings", styles.SECTION),
+        para("Findings", styles.SECTION),
     ]
     for line in lines:
         status = markup(line.status_text)
@@ -44,7 +44,7 @@ def findings(lines: tuple[FindingLine, ...]) -> list[Flowable]:
             head += f" — <b>{markup(UNVERIFIED_MARK)}</b>"
         statement_style = styles.CELL_BOLD if line.is_positive else styles.CELL
         items: list[Flowable] = [
-            Paragraph(head, styles.CELL),
+            Text(head, styles.CELL),
             para(line.statement, statement_style),
         ]
         if line.provenance:
@@ -61,10 +61,10 @@ def findings(lines: tuple[FindingLine, ...]) -> list[Flowable]:
 def _summary_rows(title: str, lines: tuple[SummaryLine, ...]) -> list[list[Any]]:
     rows: list[list[Any]] = [
         [
-            Paragraph(markup(title), styles.CELL_HEAD),
-            Paragraph("Measured", styles.CELL_HEAD_RIGHT),
-            Paragraph("Elevated", styles.CELL_HEAD),
-            Paragraph("Not judged", styles.CELL_HEAD),
+            para(title, styles.CELL_HEAD),
+            para("Measured", styles.CELL_HEAD_RIGHT),
+            para("Elevated", styles.CELL_HEAD),
+            para("Not judged", styles.CELL_HEAD),
         ]
     ]
     for line in lines:
@@ -87,7 +87,7 @@ def summary(family: tuple[SummaryLine, ...], role: tuple[SummaryLine, ...]) -> l
     story: list[Flowable] = [
         Spacer(1, 8),
         CondPageBreak(SECTION_MIN_SPACE),
-        Paragraph("Summary by family and role", styles.SECTION),
+        para("Summary by family and role", styles.SECTION),
     ]
     for title, lines in (("Family", family), ("Role", role)):
         if not lines:
@@ -139,7 +139,7 @@ def amendment(note: Amendment | None) -> list[Flowable]:
     return [
         KeepTogether(
             [
-                Paragraph(head, styles.SECTION),
+                Text(head, styles.SECTION),
                 para(f"Reason: {note.reason}", styles.CELL),
                 Spacer(1, 4),
                 table,

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, KeepTogether, Spacer, Table, TableStyle
 
 from reports.rendering import styles, trend_chart
 from reports.rendering.document import TrendColumn, TrendTable
 from reports.rendering.markup import BASE_CELL, para
+from reports.rendering.text_line import Text
 
 CURRENT_MARK = "this report"
 BASELINE_MARK = "baseline"
 
 
-def _column_head(column: TrendColumn) -> Paragraph:
+def _column_head(column: TrendColumn) -> Text:
     lines = [column.title, column.accession]
     if column.is_baseline:
         lines.append(BASELINE_MARK)
@@ -33,10 +34,10 @@ def _table(table_data: TrendTable) -> Table:
     first, unit, fold = width * 0.16, width * 0.09, width * 0.13
     per_column = (width - first - unit - fold) / max(1, len(table_data.columns))
     header = [
-        Paragraph("Analyte", styles.CELL_HEAD),
-        Paragraph("Units", styles.CELL_HEAD),
+        para("Analyte", styles.CELL_HEAD),
+        para("Units", styles.CELL_HEAD),
         *(_column_head(column) for column in table_data.columns),
-        Paragraph("This report vs baseline", styles.CELL_HEAD_RIGHT),
+        para("This report vs baseline", styles.CELL_HEAD_RIGHT),
     ]
     rows: list[list[Any]] = [header]
     for row in table_data.rows:
@@ -86,7 +87,7 @@ def section(table_data: TrendTable | None) -> list[Flowable]:
         return []
     # The heading, its notes and the table stay on one page (a table longer than a page still
     # splits, its header row repeated): a serial table is read across, never across a break.
-    kept: list[Flowable] = [Paragraph("Serial results", styles.SECTION)]
+    kept: list[Flowable] = [para("Serial results", styles.SECTION)]
     notes = (
         table_data.omitted_note,
         table_data.note,

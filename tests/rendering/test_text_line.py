@@ -1,0 +1,156 @@
+"""Plain text cells skip the markup parser and the general line breaker (``text_line``), and
+every paragraph breaks its lines once per width (``Text``): the PDF must not change.
+
+Each test holds the quick way beside reportlab's own way (``Paragraph(markup(text), style)``,
+``Paragraph.breakLines``) on the same input: the fragments, the line breaks and the bytes of
+whole reports are compared, not just the text.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Paragraph
+
+from reports.rendering import ReportDocument, markup, render_pdf, styles
+from reports.rendering.text_line import Text, TextLine, text_line
+from tests.rendering.test_render_findings import ASTCT, NOT_EVALUATED
+from tests.rendering.test_render_pdf import PANEL, _document, _line, _long_document
+
+STYLES = [
+    styles.CELL,
+    styles.CELL_BOLD,
+    styles.CELL_RIGHT,
+    styles.CELL_RIGHT_BOLD,
+    styles.CELL_HEAD_RIGHT,
+    styles.NOTE,  # indented
+    styles.FOOTNOTE,  # hanging indent
+    styles.END_MARK,  # centred
+    styles.TITLE,
+]
+PLAIN = [
+    "IL-6",
+    "IFN-γ",
+    "≤5.9 pg/mL",
+    "<2.0",  # escaped in markup: the parser's fragments differ, so it goes the ordinary way
+    "  Zoe\u0308   Nguyễn  ",  # spaces collapsed, NFC
+    "Иванова, Анна",
+    "فاطمة כהן",  # shaped and put in visual order first: then one DejaVu run
+    "Below measuring range, extrapolated beyond the highest standard of the assay",
+    "Supercalifragilisticexpialidocious-interleukin-receptor-antagonist-long-word",
+    "— End of report —",
+    "non\xa0breaking",  # a no-break space collapses to a space, as markup() does
+]
+NOT_PLAIN = [
+    "",
+    "   ",
+    "two\nlines",
+    "a & b",
+    "<i>not markup</i>",
+    "王秀英",  # a CID font run
+    "山田 はなこ",
+    "soft\xadhyphen",
+]
+WIDTHS = [400.0, 90.0, 40.0, 12.0]
+
+
+def _value(thing: Any) -> Any:
+    """Line structures as plain values (reportlab's fragments compare by identity)."""
+    if isinstance(thing, (list, tuple)):
+        return [_value(item) for item in thing]
+    if hasattr(thing, "__dict__") and not isinstance(thing, type):
+        return {key: _value(item) for key, item in vars(thing).items()}
+    return thing
+
+
+def _state(paragraph: Paragraph, width: float) -> tuple[Any, ...]:
+    size = paragraph.wrap(width, 1000)
+    return (
+        size,
+        paragraph.blPara.kind,
+        _value(paragraph.blPara.lines),
+        getattr(paragraph, "_width_max", None),
+    )
+
+
+def _drawn(paragraph: Paragraph, width: float) -> bytes:
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, invariant=1, pageCompression=0)
+    paragraph.wrapOn(canvas, width, 1000)
+    paragraph.wrapOn(canvas, width, 1000)  # as a table does: measure, then draw
+    paragraph.drawOn(canvas, 20, 500)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("style", STYLES, ids=lambda style: style.name)
+@pytest.mark.parametrize("text", PLAIN)
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_plain_line_is_the_paragraph_reportlab_would_make(
+    text: str, style: Any, width: float
+) -> None:
+    styles.register_fonts()
+    reference = Paragraph(markup.markup(text), style)
+    quick = markup.para(text, style)
+
+    assert type(quick) is (TextLine if "<" not in text else Text)
+    assert [vars(f) for f in quick.frags] == [vars(f) for f in reference.frags]
+    assert quick.text == reference.text
+    assert _state(quick, width) == _state(reference, width)
+    assert _drawn(markup.para(text, style), width) == _drawn(
+        Paragraph(reference.text, style), width
+    )
+
+
+@pytest.mark.parametrize("text", NOT_PLAIN)
+def test_text_that_is_not_plain_goes_through_the_parser(text: str) -> None:
+    styles.register_fonts()
+
+    assert text_line(text, styles.CELL) is None
+    quick = markup.para(text, styles.CELL)
+    reference = Paragraph(markup.markup(text), styles.CELL)
+    assert _drawn(quick, 60.0) == _drawn(reference, 60.0)
+
+
+def test_a_wrapped_paragraph_breaks_again_when_the_width_changes() -> None:
+    styles.register_fonts()
+    text = "<b>IL-6</b> note: " + "measured twice on two dilutions " * 4
+    quick, reference = Text(text, styles.NOTE), Paragraph(text, styles.NOTE)
+    for width in (300.0, 300.0, 120.0, 120.0, 300.0):
+        assert _state(quick, width) == _state(reference, width)
+
+
+DOCUMENTS = {
+    "panel": lambda: _document(),
+    "long, split across pages": _long_document,
+    "no banner, no footnotes": lambda: _document(banner="", footnotes=()),
+    "scripts and markup characters": lambda: _document(
+        patient_name="山田 はなこ",
+        results=(
+            _line("فاطمة <b>", "<2.0 & up", "≤2.5", "<", "Below"),
+            _line("Иванова", "1.4", "≤2.1 pg/mL", "N", "Normal", note="a\nb & <c>"),
+            *PANEL,
+        ),
+    ),
+    "findings": lambda: _document(findings=(ASTCT, NOT_EVALUATED)),
+}
+
+
+def _reportlab_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(markup, "text_line", lambda text, style: None)
+    monkeypatch.setattr(Text, "breakLines", Paragraph.breakLines)
+
+
+@pytest.mark.parametrize("build", DOCUMENTS.values(), ids=DOCUMENTS.keys())
+def test_reports_are_byte_identical_to_reportlabs_own_way(
+    build: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document: ReportDocument = build()
+    quick = render_pdf(document)
+    _reportlab_way(monkeypatch)
+
+    assert render_pdf(document) == quick
