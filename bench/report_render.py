@@ -1,23 +1,35 @@
-"""The worker's report rate against a bare reportlab render of the same documents, same run.
+"""Reports at the speed of reportlab (issue 14), every figure beside its limit in one run.
 
-Issue 11 ("speed stays"): what the report shows must not cost the worker its throughput. On a
-fresh PostgreSQL database (``BENCH_DATABASE``, default ``labpanel_bench_render``; broker
-``BENCH_BROKER_URL``, default Redis db 9) this runs ``--rounds`` rounds, each alternating the
-two phases, so that the machine's load (other processes) weighs on both sides of a ratio alike
-and a burst of it spoils one round, which the median leaves out:
+Three parts, each a median (min–max) over ``--rounds`` rounds that alternate the two sides of
+their ratio, so that the machine's load (other processes) weighs on both alike and a burst of
+it spoils one round, which the median leaves out:
 
-1. post a batch, the eight cases of ``bench/report_cases.py`` (``--copies`` of each), through
-   the JSON API while no worker runs;
-2. start one Celery worker process (``--concurrency 1``, as ``make worker`` but with one
-   process) on a private Redis queue, measure its rate from the batch's own ``rendered_at``
-   times (first to last, so start-up is not counted), and stop it;
-3. build the same reports' documents (not timed) and render them with the bare layout
-   (``reports.rendering.render_pdf``) in this process: the limit the worker is held to.
+A. **The realistic bare render against the reference.** The reference is the simplest bare
+   reportlab report of the same size (``_reference_pdf``: SimpleDocTemplate, a title, a
+   13-row table of plain strings, a line chart, embedded DejaVu Sans); the realistic render is
+   ``reports.rendering.render_pdf`` of the eight bench cases' documents (``report_cases.py``).
+   Both in this process, fonts loaded; wall ms and CPU ms per report (``time.process_time``,
+   less sensitive to the load than wall time). Target: realistic ≤ 2× the reference.
+B. **One worker process against the bare render of the same documents.** Each round:
 
-It prints each round's rates and ratio, and the median ratio (the figure held to ≥ 0.8×).
+   1. post a batch, the eight cases of ``bench/report_cases.py`` (``--copies`` of each),
+      through the JSON API while no worker runs;
+   2. start one Celery worker process (``--concurrency 1``, as ``make worker`` but with one
+      process) on a private Redis queue, measure its rate from the batch's own
+      ``rendered_at`` times (first to last, so start-up is not counted), and stop it;
+   3. build the same reports' documents (not timed) and render them with the bare layout
+      (``reports.rendering.render_pdf``) in this process: the limit the worker is held to.
+
+   Ratio = worker rate / bare rate (target ≥ 0.8×). Beside it, the CPU ratio: the bare
+   render's CPU seconds per report over the worker processes' (read from /proc between the
+   batch's first and last report), which the load disturbs less than the rates.
+C. **Throughput with 1, 2 and 4 worker processes** (one worker, ``--concurrency`` N) on this
+   host, reports/s over a batch of ``--copies`` × 8 × N reports; the machine's core count and
+   load average are printed with it.
 
     .venv/bin/python bench/report_render.py                 # 5 rounds of 8 cases × 5 copies
     .venv/bin/python bench/report_render.py --copies 8 --rounds 3 --png var/cases
+    .venv/bin/python bench/report_render.py --rounds 3 --skip-scaling
 
 The measured batches are the reports made on submission (PRELIMINARY: nobody has verified
 them). Afterwards the director verifies and releases the last round's cases (FINAL) and the
@@ -38,6 +50,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -136,22 +149,66 @@ def _amend(reported: dict[str, list[int]]) -> None:
                 raise SystemExit(f"amend {case.slug}: {response.status_code} {response.content!r}")
 
 
-def _wait_rendered(expected: int, timeout: float) -> None:
+def _cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of process ``root`` and all its descendants (/proc)."""
+    family: dict[int, tuple[int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        family[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    members, grown = {root}, True
+    while grown:
+        more = {pid for pid, (parent, _) in family.items() if parent in members} - members
+        members |= more
+        grown = bool(more)
+    return sum(family[pid][1] for pid in members if pid in family) / os.sysconf("SC_CLK_TCK")
+
+
+class _Progress:
+    """CPU seconds of the worker processes between the batch's first and last report."""
+
+    def __init__(self) -> None:
+        self.first: tuple[int, float] | None = None
+        self.last: tuple[int, float] | None = None
+
+    def per_report(self) -> float | None:
+        if self.first is None or self.last is None or self.last[0] <= self.first[0]:
+            return None
+        return (self.last[1] - self.first[1]) / (self.last[0] - self.first[0])
+
+
+def _wait_rendered(
+    expected: int, timeout: float, worker: subprocess.Popen[bytes] | None = None
+) -> _Progress:
     from reports.models import Report, ReportStatus
 
+    progress = _Progress()
+    before = Report.objects.filter(status=ReportStatus.READY).count()
     deadline = time.monotonic() + timeout
-    while Report.objects.filter(status=ReportStatus.READY).count() < expected:
+    while True:
+        ready = Report.objects.filter(status=ReportStatus.READY).count()
+        if worker is not None and ready > before:
+            sample = (ready, _cpu_seconds(worker.pid))
+            progress.first = progress.first or sample
+            progress.last = sample
+        if ready >= expected:
+            return progress
         failed = Report.objects.filter(status=ReportStatus.FAILED).first()
         if failed is not None:
             raise SystemExit(f"report {failed.pk} failed: {failed.error_message}")
         if time.monotonic() > deadline:
             raise SystemExit("the worker did not render every report in time")
-        time.sleep(0.2)
+        time.sleep(0.05 if worker is not None else 0.2)
 
 
-def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "celery", "-A", "labpanel", "worker", "--concurrency=1"]
-    command += ["-Q", env["CELERY_TASK_DEFAULT_QUEUE"], "--loglevel=WARNING"]
+def _worker(env: dict[str, str], concurrency: int = 1) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "celery", "-A", "labpanel", "worker"]
+    command += [f"--concurrency={concurrency}", "-Q", env["CELERY_TASK_DEFAULT_QUEUE"]]
+    command += ["--loglevel=WARNING"]
     return subprocess.Popen(command, cwd=BASE_DIR, env={**os.environ, **env})
 
 
@@ -163,26 +220,110 @@ def _worker_rate(report_ids: list[int]) -> float:
     return (len(times) - 1) / (times[-1] - times[0]).total_seconds()
 
 
-def _bare(report_ids: list[int]) -> tuple[float, dict[str, float]]:
-    """Reports per second of the bare layout over the same documents, and ms per case."""
-    from reports.document_builder import report_document_build
-    from reports.models import Report
-    from reports.rendering import render_pdf
+class _Bare:
+    """The bare layout over the batch's documents: rate, wall and CPU ms per report, per case."""
 
-    reports = list(Report.objects.filter(pk__in=report_ids).select_related("panel").order_by("pk"))
-    documents = [
-        report_document_build(report=r, reported_at=r.rendered_at or r.created_at) for r in reports
+    def __init__(self, report_ids: list[int]) -> None:
+        from reports.document_builder import report_document_build
+        from reports.models import Report
+        from reports.rendering import render_pdf
+
+        reports = list(
+            Report.objects.filter(pk__in=report_ids).select_related("panel").order_by("pk")
+        )
+        self.documents = [
+            report_document_build(report=r, reported_at=r.rendered_at or r.created_at)
+            for r in reports
+        ]
+        render_pdf(self.documents[0])  # fonts loaded once, as in a warm worker
+        per_case: dict[str, list[float]] = {}
+        started, cpu = time.perf_counter(), time.process_time()
+        for report, document in zip(reports, self.documents, strict=True):
+            one = time.perf_counter()
+            render_pdf(document)
+            slug = report.panel.accession.rsplit("-", 2)[0].lower()
+            per_case.setdefault(slug, []).append((time.perf_counter() - one) * 1000)
+        wall = time.perf_counter() - started
+        self.cpu_ms = (time.process_time() - cpu) * 1000 / len(self.documents)
+        self.wall_ms = wall * 1000 / len(self.documents)
+        self.rate = len(self.documents) / wall
+        self.per_case = {slug: statistics.median(ms) for slug, ms in per_case.items()}
+
+
+# --- The reference: the simplest bare reportlab report of the same size -----------------------
+
+REFERENCE_FONT, REFERENCE_BOLD = "BenchDejaVuSans", "BenchDejaVuSans-Bold"
+
+
+def _reference_fonts() -> None:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    folder = BASE_DIR / "reports" / "rendering" / "fonts"
+    for name, filename in (
+        (REFERENCE_FONT, "DejaVuSans.ttf"),
+        (REFERENCE_BOLD, "DejaVuSans-Bold.ttf"),
+    ):
+        if name not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(TTFont(name, str(folder / filename)))
+
+
+def _reference_pdf(document: Any) -> bytes:
+    """One page: a title, the 13 results as a table of plain strings (Analyte, Result, Units,
+    Reference interval, Flag), a line chart of the values; DejaVu Sans embedded. Built the
+    simplest way reportlab offers (SimpleDocTemplate, Table, a graphics LinePlot)."""
+    from io import BytesIO
+
+    from reportlab.graphics.charts.lineplots import LinePlot
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import LETTER
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    rows = [["Analyte", "Result", "Units", "Reference interval", "Flag"]]
+    rows += [
+        [line.analyte_name, line.value_text, line.unit, line.reference_text, line.flag_text]
+        for line in document.results[:13]
     ]
-    render_pdf(documents[0])  # fonts loaded once, as in a warm worker
-    started = time.perf_counter()
-    per_case: dict[str, list[float]] = {}
-    for report, document in zip(reports, documents, strict=True):
-        one = time.perf_counter()
-        render_pdf(document)
-        slug = report.panel.accession.rsplit("-", 2)[0].lower()
-        per_case.setdefault(slug, []).append((time.perf_counter() - one) * 1000)
-    rate = len(documents) / (time.perf_counter() - started)
-    return rate, {slug: statistics.median(ms) for slug, ms in per_case.items()}
+    table = Table(rows, hAlign="LEFT")
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, -1), REFERENCE_FONT),
+                ("FONTNAME", (0, 0), (-1, 0), REFERENCE_BOLD),
+                ("FONTSIZE", (0, 0), (-1, -1), 8.5),
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+            ]
+        )
+    )
+    values = [float(line.bar.value) if line.bar else 0.0 for line in document.results[:13]]
+    chart = Drawing(300, 160)
+    plot = LinePlot()
+    plot.x, plot.y, plot.width, plot.height = 40, 25, 240, 120
+    plot.data = [[(index, value) for index, value in enumerate(values, start=1)]]
+    plot.xValueAxis.labels.fontName = plot.yValueAxis.labels.fontName = REFERENCE_FONT
+    chart.add(plot)
+    title = ParagraphStyle("BenchTitle", fontName=REFERENCE_BOLD, fontSize=14, leading=17)
+    buffer = BytesIO()
+    SimpleDocTemplate(buffer, pagesize=LETTER, invariant=1, initialFontName=REFERENCE_FONT).build(
+        [Paragraph("Cytokine panel report", title), Spacer(1, 8), table, Spacer(1, 12), chart]
+    )
+    return buffer.getvalue()
+
+
+def _reference(documents: list[Any]) -> tuple[float, float]:
+    """Wall and CPU ms per reference report, one per document of the batch."""
+    _reference_fonts()
+    _reference_pdf(documents[0])
+    started, cpu = time.perf_counter(), time.process_time()
+    for document in documents:
+        _reference_pdf(document)
+    count = len(documents)
+    return (
+        (time.perf_counter() - started) * 1000 / count,
+        (time.process_time() - cpu) * 1000 / count,
+    )
 
 
 def _write_pngs(reported: dict[str, list[int]], folder: Path) -> None:
@@ -203,15 +344,58 @@ def _write_pngs(reported: dict[str, list[int]], folder: Path) -> None:
     print(f"PDFs and PNGs in {folder}")
 
 
-def _worker_phase(env: dict[str, str], expected: int, timeout: float) -> None:
-    """One worker process renders what waits in the queue (``expected`` reports ready), then
-    stops."""
-    worker = _worker(env)
+def _worker_phase(
+    env: dict[str, str], expected: int, timeout: float, concurrency: int = 1
+) -> _Progress:
+    """One worker (``concurrency`` processes) renders what waits in the queue (``expected``
+    reports ready), then stops."""
+    worker = _worker(env, concurrency)
     try:
-        _wait_rendered(expected, timeout=timeout)
+        return _wait_rendered(expected, timeout=timeout, worker=worker)
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+def _spread(values: list[float], digits: int = 2) -> str:
+    """'median (min–max)'."""
+    return (
+        f"{statistics.median(values):.{digits}f} "
+        f"({min(values):.{digits}f}–{max(values):.{digits}f})"
+    )
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{os.cpu_count()} cores, load average {one:.1f} (1 min) {five:.1f} (5 min)"
+
+
+def _batch(copies: int) -> tuple[dict[str, list[int]], list[int]]:
+    from reports.models import Report
+
+    before = set(Report.objects.values_list("pk", flat=True))
+    reported = _post_cases(copies)
+    return reported, sorted(set(Report.objects.values_list("pk", flat=True)) - before)
+
+
+def _scaling(env: dict[str, str], copies: int, rounds: int) -> None:
+    from reports.models import Report
+
+    rates: dict[int, list[float]] = {1: [], 2: [], 4: []}
+    for _ in range(rounds):
+        for processes in rates:
+            _, batch = _batch(copies * processes)
+            timeout = 60 + 5 * len(batch)
+            _worker_phase(env, Report.objects.count(), timeout=timeout, concurrency=processes)
+            rates[processes].append(_worker_rate(batch))
+    one = statistics.median(rates[1])
+    print(f"C. worker processes on this host ({_load()}), reports/s:")
+    for processes, values in rates.items():
+        linear = statistics.median(values) / (one * processes)
+        print(
+            f"   {processes} process{'es' if processes > 1 else ''}: {_spread(values, 1)} "
+            f"reports/s; {linear:.2f}× linear"
+        )
 
 
 def main() -> int:
@@ -219,6 +403,7 @@ def main() -> int:
     parser.add_argument("--copies", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--png", type=Path, default=None)
+    parser.add_argument("--skip-scaling", action="store_true")
     arguments = parser.parse_args()
 
     env = _configure()
@@ -227,31 +412,59 @@ def main() -> int:
     batch_size = len(CASES) * arguments.copies
     print(
         f"{arguments.rounds} rounds of {batch_size} reports ({len(CASES)} cases × "
-        f"{arguments.copies}); worker: 1 process, end to end; bare: render_pdf, same documents"
+        f"{arguments.copies}); worker: 1 process, end to end; bare: render_pdf, same documents; "
+        f"{_load()}"
     )
-    ratios: list[float] = []
+    worker_ratios: list[float] = []
+    cpu_ratios: list[float] = []
+    render_ratios: list[float] = []
+    render_cpu_ratios: list[float] = []
+    realistic: list[float] = []
+    realistic_cpu: list[float] = []
+    reference: list[float] = []
+    reference_cpu: list[float] = []
     reported: dict[str, list[int]] = {}
+    bare: _Bare | None = None
     for round_number in range(1, arguments.rounds + 1):
-        before = set(Report.objects.values_list("pk", flat=True))
-        reported = _post_cases(arguments.copies)
-        batch = sorted(set(Report.objects.values_list("pk", flat=True)) - before)
-        _worker_phase(env, Report.objects.count(), timeout=60 + 5 * len(batch))
+        reported, batch = _batch(arguments.copies)
+        progress = _worker_phase(env, Report.objects.count(), timeout=60 + 5 * len(batch))
         worker_rate = _worker_rate(batch)
-        bare_rate, per_case = _bare(batch)
-        ratios.append(worker_rate / bare_rate)
+        bare = _Bare(batch)
+        reference_ms, reference_cpu_ms = _reference(bare.documents)
+        worker_ratios.append(worker_rate / bare.rate)
+        worker_cpu = progress.per_report()
+        if worker_cpu:
+            cpu_ratios.append(bare.cpu_ms / 1000 / worker_cpu)
+        realistic.append(bare.wall_ms)
+        realistic_cpu.append(bare.cpu_ms)
+        reference.append(reference_ms)
+        reference_cpu.append(reference_cpu_ms)
+        render_ratios.append(bare.wall_ms / reference_ms)
+        render_cpu_ratios.append(bare.cpu_ms / reference_cpu_ms)
+        cpu_text = f"{worker_cpu * 1000:.0f} ms CPU/report" if worker_cpu else "CPU not sampled"
         print(
-            f"round {round_number}: worker {worker_rate:5.1f} reports/s, bare "
-            f"{bare_rate:5.1f} reports/s, ratio {ratios[-1]:.2f}×"
+            f"round {round_number}: worker {worker_rate:5.1f} reports/s ({cpu_text}), bare "
+            f"{bare.rate:5.1f} reports/s ({bare.cpu_ms:.0f} ms CPU), ratio "
+            f"{worker_ratios[-1]:.2f}×; realistic {bare.wall_ms:.1f} ms vs reference "
+            f"{reference_ms:.1f} ms: {render_ratios[-1]:.2f}×"
         )
     print(
-        f"median ratio: {statistics.median(ratios):.2f}× (each round: "
-        + ", ".join(f"{ratio:.2f}" for ratio in ratios)
-        + ")"
+        f"A. realistic bare render {_spread(realistic, 1)} ms (CPU {_spread(realistic_cpu, 1)}); "
+        f"reference {_spread(reference, 1)} ms (CPU {_spread(reference_cpu, 1)}); ratio "
+        f"{_spread(render_ratios)}×, CPU {_spread(render_cpu_ratios)}× (target ≤ 2×)"
     )
+    cpu_ratio = f", CPU {_spread(cpu_ratios)}×" if cpu_ratios else ""
     print(
-        "bare render, median ms per case (last round): "
-        + ", ".join(f"{k} {v:.0f}" for k, v in per_case.items())
+        f"B. one worker process / bare render of the same documents: "
+        f"{_spread(worker_ratios)}×{cpu_ratio} (target ≥ 0.8×)"
     )
+    if bare is not None:
+        print(
+            "   bare render, median ms per case (last round): "
+            + ", ".join(f"{k} {v:.0f}" for k, v in bare.per_case.items())
+        )
+    if not arguments.skip_scaling:
+        _scaling(env, arguments.copies, arguments.rounds)
     _release(reported)
     _worker_phase(env, Report.objects.count(), timeout=120)
     _amend(reported)
