@@ -29,7 +29,11 @@ C. **Throughput with 1, 2 and 4 worker processes** (one worker, ``--concurrency`
 
     .venv/bin/python bench/report_render.py                 # 5 rounds of 8 cases × 5 copies
     .venv/bin/python bench/report_render.py --copies 8 --rounds 3 --png var/cases
-    .venv/bin/python bench/report_render.py --rounds 3 --skip-scaling
+    .venv/bin/python bench/report_render.py --rounds 3 --skip-scaling --callgrind
+
+D. (``--callgrind``) **Instructions per report**, realistic and reference, counted by valgrind's
+   callgrind over one document per case (each side run with 1 and 3 rounds after a warm-up;
+   the difference over 2 rounds): the machine's load does not change them.
 
 The measured batches are the reports made on submission (PRELIMINARY: nobody has verified
 them). Afterwards the director verifies and releases the last round's cases (FINAL) and the
@@ -398,12 +402,70 @@ def _scaling(env: dict[str, str], copies: int, rounds: int) -> None:
         )
 
 
+# --- Instruction counts: the load does not change them -------------------------------------
+
+
+def _render_many(pickled: Path, side: str, count: int) -> None:
+    """Run inside valgrind: load the documents, render one of each (fonts, caches), then
+    ``count`` rounds of them with ``side`` ("realistic" or "reference")."""
+    import pickle
+
+    from reports.rendering import render_pdf
+
+    documents = pickle.loads(pickled.read_bytes())  # noqa: S301  # written by this script
+    _reference_fonts()
+    render = render_pdf if side == "realistic" else _reference_pdf
+    for document in documents:
+        render(document)
+    for _ in range(count):
+        for document in documents:
+            render(document)
+
+
+def _instructions(pickled: Path, side: str, count: int) -> int:
+    """Instructions callgrind counts for ``_render_many(pickled, side, count)``."""
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    command += [sys.executable, __file__, "--render-many", str(pickled), side, str(count)]
+    completed = subprocess.run(command, capture_output=True, text=True, check=True, cwd=BASE_DIR)
+    for line in completed.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1])
+    raise SystemExit("callgrind printed no instruction count")
+
+
+def _callgrind(documents: list[Any]) -> None:
+    """Instructions per report, realistic and reference, over the same documents: each side
+    counted with 1 and 3 rounds, the difference over 2 rounds (start-up and warm-up cancel)."""
+    import pickle
+
+    if shutil.which("valgrind") is None:
+        print("D. instruction counts: valgrind is not installed")
+        return
+    with tempfile.NamedTemporaryFile(suffix=".pickle") as handle:
+        handle.write(pickle.dumps(documents))
+        handle.flush()
+        per_report: dict[str, float] = {}
+        for side in ("reference", "realistic"):
+            low = _instructions(Path(handle.name), side, 1)
+            high = _instructions(Path(handle.name), side, 3)
+            per_report[side] = (high - low) / (2 * len(documents))
+    print(
+        f"D. instructions per report (callgrind, {len(documents)} documents): realistic "
+        f"{per_report['realistic'] / 1e6:.1f} M, reference {per_report['reference'] / 1e6:.1f} M, "
+        f"ratio {per_report['realistic'] / per_report['reference']:.2f}× (target ≤ 2×)"
+    )
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--render-many"]:
+        _render_many(Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+        return 0
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--copies", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--png", type=Path, default=None)
     parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument("--callgrind", action="store_true", help="also count instructions (D.)")
     arguments = parser.parse_args()
 
     env = _configure()
@@ -463,6 +525,12 @@ def main() -> int:
             "   bare render, median ms per case (last round): "
             + ", ".join(f"{k} {v:.0f}" for k, v in bare.per_case.items())
         )
+    if arguments.callgrind and bare is not None:
+        # one document per case: the eight cases once each
+        seen: dict[str, Any] = {}
+        for document in bare.documents:
+            seen.setdefault(document.accession.rsplit("-", 2)[0], document)
+        _callgrind(list(seen.values()))
     if not arguments.skip_scaling:
         _scaling(env, arguments.copies, arguments.rounds)
     _release(reported)
