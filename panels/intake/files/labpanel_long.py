@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import csv
 import gc
+import heapq
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -94,8 +97,33 @@ def stream_long(reader: CsvReader, ctx: Context, *, grouped: bool) -> Iterator[P
             long.current = None
         return
     for sample in long.samples.values():
-        if sample is not None:
-            yield sample.freeze(sample.sample_id)
+        yield sample.freeze(sample.sample_id)
+
+
+class _Seen:
+    """The hashes of the accessions handed on, 8 bytes each: a sorted array, and the latest in a
+    small set merged into it now and then (a set of Python ints costs about 60 bytes each)."""
+
+    MERGE_AT = 16_384
+
+    def __init__(self) -> None:
+        self.merged = array("q")
+        self.recent: set[int] = set()
+
+    def add(self, value: int) -> None:
+        self.recent.add(value)
+        if len(self.recent) >= self.MERGE_AT:
+            self.merged = array("q", heapq.merge(self.merged, sorted(self.recent)))
+            self.recent.clear()
+
+    def __contains__(self, value: int) -> bool:
+        if value in self.recent:
+            return True
+        index = bisect_left(self.merged, value)
+        return index < len(self.merged) and self.merged[index] == value
+
+    def __len__(self) -> int:
+        return len(self.merged) + len(self.recent)
 
 
 class _Long:
@@ -111,7 +139,8 @@ class _Long:
         self.positions = (index["accession"], index["analyte"], index["value"], index["unit"])
         self.i_dilution = index.get("dilution_factor")
         self.width = len(header.cells)
-        self.samples: dict[str, Sample | None] = {}  # grouped: None once handed on
+        self.samples: dict[str, Sample] = {}  # grouped: the sample being read only
+        self.done = _Seen()  # grouped: the hashes of the accessions handed on
         self.by_raw: dict[str, Sample] = {}
         self.pending: tuple[int, list[str]] | None = None
         self.data_rows = 0
@@ -258,7 +287,10 @@ class _Long:
 
     def _hand_on(self, sample: Sample) -> None:
         """Grouped: ``sample`` is complete; forget it, keeping only that it was seen."""
-        self.samples[sample.sample_id] = None
+        del self.samples[sample.sample_id]
+        # Its hash is kept, not the accession: a few MB less on a large file. Two accessions
+        # of one file with the same 64-bit hash would only make the file be read whole.
+        self.done.add(hash(sample.sample_id))
         self.by_raw.clear()  # a cache: rows of the next accession fill it again
 
     def _odd_row(self, start: int, row: list[str]) -> list[str] | None:
@@ -289,7 +321,7 @@ class _Long:
             self.patients.missing_id(start, row)
             return None
         sample = self.samples.get(accession)
-        if sample is None and accession in self.samples:
+        if sample is None and self.done and hash(accession) in self.done:
             raise SamplesNotGrouped(
                 f"line {start}: accession {accession!r} again after other accessions' rows"
             )

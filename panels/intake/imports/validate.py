@@ -122,13 +122,16 @@ def _staged(job: ImportJob, context: StagingContext) -> tuple[ParsedFile, Staged
                 format=job.format_requested or None,
                 on_progress=_Progress(job_id=job.pk),
             )
-            if streamed.format == LABPANEL_LONG:
-                try:
-                    staged = stage_stream(streamed, context=context)
-                except SamplesNotGrouped:
-                    pass  # an accession's rows are apart: read the file whole below
-                else:
-                    return streamed.parsed(samples=()), staged
+            if streamed.format != LABPANEL_LONG:
+                parsed = streamed.parsed()
+                staged = stage(parsed, manifest=None, context=context)
+                return replace(parsed, samples=()), staged
+            try:
+                staged = stage_stream(streamed, context=context)
+            except SamplesNotGrouped:
+                pass  # an accession's rows are apart: read the file whole below
+            else:
+                return streamed.parsed(samples=()), staged
     parsed, manifest = _parse(job, _Progress(job_id=job.pk))
     staged = stage(parsed, manifest=manifest, context=context)
     return replace(parsed, samples=()), staged

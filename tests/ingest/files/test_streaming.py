@@ -182,3 +182,17 @@ def test_an_accession_whose_rows_are_apart_cannot_be_streamed_but_parses_whole()
         list(streamed.samples())
     whole = parse_file(io.BytesIO(data))
     assert [(s.sample_id, len(s.values)) for s in whole.samples] == [("LP-1", 2), ("LP-2", 1)]
+
+
+def test_the_accessions_handed_on_are_remembered_across_merges() -> None:
+    from panels.intake.files.labpanel_long import _Seen
+
+    seen = _Seen()
+    values = [hash(f"ACC-{index}") for index in range(3 * _Seen.MERGE_AT + 5)]
+
+    for value in values:
+        seen.add(value)
+
+    assert len(seen) == len(values)
+    assert all(value in seen for value in values)
+    assert not any(hash(f"OTHER-{index}") in seen for index in range(1_000))
