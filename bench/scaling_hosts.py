@@ -24,8 +24,10 @@ the root namespace forwards 10.250.N.1:18500+10N to PostgreSQL (127.0.0.1:5432) 
 its veth. The namespaces, links and socat processes are removed on exit, also on Ctrl-C or
 SIGTERM (``--cleanup`` removes leftovers of a killed run).
 
-It prints each run (reports/s; the workers' CPU per report; CPU in cores of the machine, the
-workers, this database's backends, all of PostgreSQL) and per configuration the median with
+It prints each run (reports/s; per report, the workers' CPU time and the time they were
+ready to run but waited for a CPU (run-queue wait, ``/proc/<pid>/task/*/schedstat``); CPU in
+cores of the machine, the workers, this database's backends, all of PostgreSQL) and per
+configuration the median with
 min–max over the rounds of the rate and of the ratio to linear (rate ÷ (N × the same round's
 1-worker rate of the same kind)). Worker logs go to the run's temporary ``LABPANEL_VAR_DIR``.
 Every worker process, on one host or in a namespace, shares this machine's CPU cores: the
@@ -160,6 +162,21 @@ def _jiffies(pid: int) -> int | None:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
+def _run_queue_wait(pid: int) -> int | None:
+    """Nanoseconds the threads of ``pid`` have waited on a run queue: ready, with no CPU."""
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                    total += int(stat.read().split()[1])
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return total
+
+
 def _processes() -> dict[int, tuple[int, str]]:
     """pid -> (parent pid, command name) of every process."""
     table: dict[int, tuple[int, str]] = {}
@@ -190,6 +207,8 @@ class Sampler:
         self.worker_pids = worker_pids
         self.last: dict[str, dict[int, int]] = {"workers": {}, "backends": {}, "postgres": {}}
         self.used = dict.fromkeys(self.last, 0)
+        self.waits: dict[int, int] = {}
+        self.waited = 0  # ns the workers were ready to run but had no CPU
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.connection = psycopg.connect(
@@ -223,6 +242,10 @@ class Sampler:
             before = self.last[group]
             self.used[group] += sum(ticks - before.get(pid, ticks) for pid, ticks in now.items())
             self.last[group] = now
+            if group == "workers":
+                waits = {pid: wait for pid in pids if (wait := _run_queue_wait(pid)) is not None}
+                self.waited += sum(wait - self.waits.get(pid, wait) for pid, wait in waits.items())
+                self.waits = waits
 
     def _run(self) -> None:
         while not self.stop.wait(0.5):
@@ -231,6 +254,7 @@ class Sampler:
     def start(self) -> None:
         self._sample()
         self.used = dict.fromkeys(self.last, 0)
+        self.waited = 0
         self.machine = _machine()
         self.started = time.monotonic()
         self.thread.start()
@@ -244,6 +268,7 @@ class Sampler:
         cpus = os.cpu_count() or 1
         cores = {group: ticks / CLOCK_TICKS / elapsed for group, ticks in self.used.items()}
         cores["machine"] = (busy - self.machine[0]) / max(total - self.machine[1], 1) * cpus
+        cores["waiting"] = self.waited / 1e9 / elapsed  # workers ready to run, without a CPU
         self.connection.close()
         return cores
 
@@ -443,7 +468,9 @@ def main() -> int:
                 print(
                     f"round {round_number} {kind:5} × {count}: {run.reports} reports, "
                     f"{run.rate:5.2f} reports/s, {run.rate / (count * base.rate):.2f} of linear, "
-                    f"{1000 * c['workers'] / run.rate:.0f} ms worker CPU per report | CPU machine "
+                    f"{1000 * c['workers'] / run.rate:.0f} ms worker CPU and "
+                    f"{1000 * c['waiting'] / run.rate:.0f} ms waiting for a CPU per report | "
+                    "CPU machine "
                     f"{c['machine']:.2f}, workers {c['workers']:.2f}, backends "
                     f"{c['backends']:.3f}, postgres {c['postgres']:.3f}",
                     flush=True,
@@ -462,13 +489,15 @@ def main() -> int:
         rates = [run.rate for run, _ in picked]
         linear = [run.rate / (count * base.rate) for run, base in picked]
         cpu_ms = [1000 * run.cores["workers"] / run.rate for run, _ in picked]
+        wait_ms = [1000 * run.cores["waiting"] / run.rate for run, _ in picked]
 
         def cores(group: str, picked: list[tuple[Run, Run]] = picked) -> str:
             return _median([run.cores[group] for run, _ in picked])
 
         print(
             f"{kind:5} × {count}: {_median(rates)} reports/s, {_median(linear)} of linear, "
-            f"{_median(cpu_ms)} ms worker CPU per report | "
+            f"{_median(cpu_ms)} ms worker CPU and {_median(wait_ms)} ms waiting for a CPU per "
+            "report | "
             f"cores: machine {cores('machine')}, workers {cores('workers')}, "
             f"backends {cores('backends')}, postgres {cores('postgres')}"
         )
