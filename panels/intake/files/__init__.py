@@ -8,7 +8,7 @@ bounded chunks, never whole.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -22,16 +22,24 @@ from panels.intake.files.detect import (
     detect_text,
     sniff_delimiter,
 )
-from panels.intake.files.labpanel_long import parse_long
+from panels.intake.files.labpanel_long import SamplesNotGrouped, parse_long, stream_long
 from panels.intake.files.labpanel_manifest import parse_manifest_rows
 from panels.intake.files.labpanel_wide import parse_wide
 from panels.intake.files.source import decode_head, inspect, text_reader
-from panels.intake.files.types import ParsedFile, ParsedSample, ProblemCode
+from panels.intake.files.types import ParsedFile, ParsedSample, Problem, ProblemCode
 
 if TYPE_CHECKING:
     from _csv import Reader as CsvReader
 
-__all__ = ["FORMATS", "detect_format", "parse_file", "parse_manifest"]
+__all__ = [
+    "FORMATS",
+    "SamplesNotGrouped",
+    "StreamedFile",
+    "detect_format",
+    "parse_file",
+    "parse_manifest",
+    "parse_stream",
+]
 
 Parser = Callable[["CsvReader", Context], tuple[list[ParsedSample], dict[str, str]]]
 _PARSERS: dict[str, Parser] = {
@@ -60,79 +68,151 @@ def parse_file(
     ``on_progress(rows_done, rows_total)`` is called every ~10,000 lines and once at the end
     (then with ``rows_done == rows_total``).
     """
-    return _parse(stream, format, on_progress, default=None)
+    return StreamedFile(stream, format, on_progress, default=None, grouped=False).parsed()
+
+
+def parse_stream(
+    stream: BinaryIO,
+    *,
+    format: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> StreamedFile:
+    """As ``parse_file``, but the samples come one at a time (``StreamedFile.samples``) while
+    the file is read: a long-layout file's sample is handed on as soon as the next accession's
+    rows begin, so only that sample is held (other layouts are read whole: one plate at most).
+    ``stream`` must stay open until the samples are read."""
+    return StreamedFile(stream, format, on_progress, default=None, grouped=True)
 
 
 def parse_manifest(stream: BinaryIO) -> ParsedFile:
     """Parse a manifest CSV (sample_id → accession and patient)."""
-    return _parse(stream, MANIFEST, None, default=MANIFEST)
+    return StreamedFile(stream, MANIFEST, None, default=MANIFEST, grouped=False).parsed()
 
 
-def _parse(
-    stream: BinaryIO,
-    requested: str | None,
-    on_progress: Callable[[int, int], None] | None,
-    *,
-    default: str | None,
-) -> ParsedFile:
-    source = inspect(stream)
-    problems = Problems(source.problems)
-    if not source.readable:
-        return _result(requested or default or "unknown", source.encoding, ",", ".", 0, problems)
-    detected, _ = detect_text(source.head)
-    chosen = requested or detected
-    if requested is not None and requested not in _PARSERS:
-        problems.add(
-            None,
-            None,
-            ProblemCode.UNKNOWN_FORMAT,
-            f"unknown format {requested!r}; expected one of {', '.join(FORMATS)}",
+class StreamedFile:
+    """An uploaded file being parsed.
+
+    Known at once: ``format``, ``encoding``, ``delimiter``. ``samples()`` yields the samples
+    (once). Known after them: ``decimal_separator``, ``rows_total``, ``problems()``;
+    ``parsed()`` gives everything as one ``ParsedFile`` (the samples all held).
+    ``problems_so_far()`` are the problems found up to the sample last handed on: every problem
+    of that sample's rows is among them.
+    """
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        requested: str | None,
+        on_progress: Callable[[int, int], None] | None,
+        *,
+        default: str | None,
+        grouped: bool,
+    ) -> None:
+        self._stream = stream
+        self._on_progress = on_progress
+        self._grouped = grouped
+        self._parser: Parser | None = None
+        self._metadata: dict[str, str] = {}
+        self._ctx: Context | None = None
+        self._started = False
+        self._finished = False
+        source = inspect(stream)
+        self._problems = Problems(source.problems)
+        self.encoding = source.encoding
+        self.delimiter = ","
+        self.decimal_separator = "."
+        self.rows_total = 0
+        self._source = source
+        if not source.readable:
+            self.format = requested or default or "unknown"
+            return
+        detected, _ = detect_text(source.head)
+        chosen = requested or detected
+        self.rows_total = source.lines
+        if requested is not None and requested not in _PARSERS:
+            self._problems.add(
+                None,
+                None,
+                ProblemCode.UNKNOWN_FORMAT,
+                f"unknown format {requested!r}; expected one of {', '.join(FORMATS)}",
+            )
+            self.format = requested
+            return
+        self.delimiter = sniff_delimiter(source.head)
+        if chosen is None:
+            self._problems.add(
+                None,
+                None,
+                ProblemCode.UNKNOWN_FORMAT,
+                "the file is not a layout Labpanel reads: expected a Labpanel CSV (header with "
+                "accession, mrn, ... analyte, value, unit), a manifest, or an xPONENT, Bio-Plex "
+                "Manager or MSD Workbench export",
+            )
+            self.format = "unknown"
+            return
+        self.format = chosen
+        self._parser = _PARSERS[chosen]
+
+    def samples(self) -> Iterator[ParsedSample]:
+        """The samples in order of first appearance, each once (then the file's end is read)."""
+        if self._started:
+            raise RuntimeError("the samples of a streamed file are read once")
+        self._started = True
+        if self._parser is None:
+            self._finished = True
+            return
+        source = self._source
+        lines = Lines(total=source.lines, on_progress=self._on_progress)
+        ctx = self._ctx = Context(
+            self._problems, lines, self.delimiter, ends_with_newline=source.ends_with_newline
         )
-        return _result(requested, source.encoding, ",", ".", source.lines, problems)
-    delimiter = sniff_delimiter(source.head)
-    if chosen is None:
-        problems.add(
-            None,
-            None,
-            ProblemCode.UNKNOWN_FORMAT,
-            "the file is not a layout Labpanel reads: expected a Labpanel CSV (header with "
-            "accession, mrn, ... analyte, value, unit), a manifest, or an xPONENT, Bio-Plex "
-            "Manager or MSD Workbench export",
+        with text_reader(self._stream, source.encoding) as text:
+            reader = csv_reader(text, self.delimiter)
+            if self._parser is parse_long:
+                yield from stream_long(reader, ctx, grouped=self._grouped)
+            else:
+                samples, self._metadata = self._parser(reader, ctx)
+                yield from samples
+            for _ in records(reader, lines, self._problems):  # every line is counted
+                pass
+        self.decimal_separator = ctx.finish_decimals()
+        self.rows_total = total = max(lines.done, 0)
+        if self._on_progress is not None:
+            self._on_progress(total, total)
+        self._finished = True
+
+    @property
+    def metadata(self) -> Mapping[str, str]:
+        return MappingProxyType(dict(self._metadata))
+
+    def problems_so_far(self) -> list[Problem]:
+        """The problems found so far; with the cell a mixed decimal separator will be reported
+        at (``finish_decimals`` reports it when the file ends) as soon as it is known."""
+        items = list(self._problems.items)
+        ctx = self._ctx
+        if ctx is not None and ctx.decimal_comma and ctx.first_comma and ctx.first_point:
+            row, column = max(ctx.first_comma, ctx.first_point)
+            items.append(
+                Problem(row, column, ProblemCode.MIXED_DECIMAL_SEPARATORS.value, "", "error")
+            )
+        return items
+
+    def problems(self) -> tuple[Problem, ...]:
+        """Every problem of the file, once its samples have been read."""
+        if not self._finished:
+            raise RuntimeError("read the samples first")
+        return self._problems.final()
+
+    def parsed(self, samples: Iterable[ParsedSample] | None = None) -> ParsedFile:
+        """The whole result (the samples read now, or ``samples`` read before)."""
+        held = tuple(self.samples() if samples is None else samples)
+        return ParsedFile(
+            format=self.format,
+            encoding=self.encoding,
+            delimiter=self.delimiter,
+            decimal_separator=self.decimal_separator,
+            rows_total=self.rows_total,
+            samples=held,
+            problems=self.problems(),
+            metadata=self.metadata,
         )
-        return _result("unknown", source.encoding, delimiter, ".", source.lines, problems)
-    lines = Lines(total=source.lines, on_progress=on_progress)
-    ctx = Context(problems, lines, delimiter, ends_with_newline=source.ends_with_newline)
-    with text_reader(stream, source.encoding) as text:
-        reader = csv_reader(text, delimiter)
-        samples, metadata = _PARSERS[chosen](reader, ctx)
-        for _ in records(reader, lines, problems):  # read to the end: every line is counted
-            pass
-    decimal_separator = ctx.finish_decimals()
-    total = max(lines.done, 0)
-    if on_progress is not None:
-        on_progress(total, total)
-    return _result(
-        chosen, source.encoding, delimiter, decimal_separator, total, problems, samples, metadata
-    )
-
-
-def _result(
-    format_: str,
-    encoding: str,
-    delimiter: str,
-    decimal_separator: str,
-    rows_total: int,
-    problems: Problems,
-    samples: list[ParsedSample] | None = None,
-    metadata: dict[str, str] | None = None,
-) -> ParsedFile:
-    return ParsedFile(
-        format=format_,
-        encoding=encoding,
-        delimiter=delimiter,
-        decimal_separator=decimal_separator,
-        rows_total=rows_total,
-        samples=tuple(samples or ()),
-        problems=problems.final(),
-        metadata=MappingProxyType(dict(metadata or {})),
-    )

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import csv
 import gc
+import heapq
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from panels.intake.files.common import (
@@ -50,22 +54,35 @@ _DIGITS = frozenset("0123456789")
 _MISSING: str = "\x00missing"  # a cache-miss marker no cell can equal (cells hold no NUL)
 
 
+class SamplesNotGrouped(Exception):
+    """A streamed long file names an accession again after other accessions' rows: its sample
+    was already handed on, so the file cannot be streamed sample by sample (parse it whole)."""
+
+
 def parse_long(reader: CsvReader, ctx: Context) -> tuple[list[ParsedSample], dict[str, str]]:
+    return list(stream_long(reader, ctx, grouped=False)), {}
+
+
+def stream_long(reader: CsvReader, ctx: Context, *, grouped: bool) -> Iterator[ParsedSample]:
+    """The samples of a long file. ``grouped=False``: all at the end, in order of first
+    appearance. ``grouped=True``: each as soon as a row of another accession follows its rows
+    (the same samples, in the same order, one at a time), so only the sample being read is
+    held; an accession named again after another's rows raises ``SamplesNotGrouped``."""
     known = (*LONG_COLUMNS, *OPTIONAL_COLUMNS)
     header = read_header(
         records(reader, ctx.lines, ctx.problems), ctx, known=known, required=LONG_COLUMNS
     )
     if header is None:
-        return [], {}
+        return
     warn_unknown(header, ctx, known=known)
-    long = _Long(header, ctx)
+    long = _Long(header, ctx, grouped=grouped)
     lines, problems = ctx.lines, ctx.problems
     collecting = gc.isenabled()
     gc.disable()  # millions of small frozen objects: no cycles to find, and the scans cost ~20%
     try:
         while True:
             try:
-                long.run(reader)
+                yield from long.run(reader)
                 break
             except csv.Error as error:
                 if not csv_error(error, reader, lines, problems):
@@ -74,26 +91,61 @@ def parse_long(reader: CsvReader, ctx: Context) -> tuple[list[ParsedSample], dic
         if collecting:
             gc.enable()
     long.finish()
-    return [sample.freeze(sample.sample_id) for sample in long.samples.values()], {}
+    if grouped:
+        if long.current is not None:
+            yield long.current.freeze(long.current.sample_id)
+            long.current = None
+        return
+    for sample in long.samples.values():
+        yield sample.freeze(sample.sample_id)
+
+
+class _Seen:
+    """The hashes of the accessions handed on, 8 bytes each: a sorted array, and the latest in a
+    small set merged into it now and then (a set of Python ints costs about 60 bytes each)."""
+
+    MERGE_AT = 16_384
+
+    def __init__(self) -> None:
+        self.merged = array("q")
+        self.recent: set[int] = set()
+
+    def add(self, value: int) -> None:
+        self.recent.add(value)
+        if len(self.recent) >= self.MERGE_AT:
+            self.merged = array("q", heapq.merge(self.merged, sorted(self.recent)))
+            self.recent.clear()
+
+    def __contains__(self, value: int) -> bool:
+        if value in self.recent:
+            return True
+        index = bisect_left(self.merged, value)
+        return index < len(self.merged) and self.merged[index] == value
+
+    def __len__(self) -> int:
+        return len(self.merged) + len(self.recent)
 
 
 class _Long:
     """The long layout's row loop, kept tight: it runs once per result."""
 
-    def __init__(self, header: Header, ctx: Context) -> None:
+    def __init__(self, header: Header, ctx: Context, *, grouped: bool) -> None:
         self.header = header
+        self.grouped = grouped
+        self.current: Sample | None = None  # grouped: the sample being read
         self.ctx = ctx
         self.patients = Patients(header, ctx, id_column="accession")
         index = header.index
         self.positions = (index["accession"], index["analyte"], index["value"], index["unit"])
         self.i_dilution = index.get("dilution_factor")
         self.width = len(header.cells)
-        self.samples: dict[str, Sample] = {}
+        self.samples: dict[str, Sample] = {}  # grouped: the sample being read only
+        self.done = _Seen()  # grouped: the hashes of the accessions handed on
         self.by_raw: dict[str, Sample] = {}
         self.pending: tuple[int, list[str]] | None = None
         self.data_rows = 0
 
-    def run(self, reader: CsvReader) -> None:
+    def run(self, reader: CsvReader) -> Iterator[ParsedSample]:
         ctx = self.ctx
         lines, problems = ctx.lines, ctx.problems
         header = self.header
@@ -115,6 +167,8 @@ class _Long:
         done = lines.done
         next_report = lines.next_report
         odd = self.pending is not None
+        grouped = self.grouped
+        current = self.current
         data_rows = 0
         try:
             for row in reader:
@@ -140,6 +194,12 @@ class _Long:
                         continue
                 elif patients_get(row) != sample.patient_raw:
                     self.patients.compare(start, row, sample, sample.sample_id)
+                if grouped and sample is not current:
+                    if current is not None:
+                        self._hand_on(current)
+                        lines.done = done
+                        yield current.freeze(current.sample_id)
+                    current = self.current = sample
                 analyte = row[i_analyte]
                 label = labels.get(analyte)
                 if label is None:
@@ -225,6 +285,14 @@ class _Long:
             self.data_rows += data_rows
             lines.done = done
 
+    def _hand_on(self, sample: Sample) -> None:
+        """Grouped: ``sample`` is complete; forget it, keeping only that it was seen."""
+        del self.samples[sample.sample_id]
+        # Its hash is kept, not the accession: a few MB less on a large file. Two accessions
+        # of one file with the same 64-bit hash would only make the file be read whole.
+        self.done.add(hash(sample.sample_id))
+        self.by_raw.clear()  # a cache: rows of the next accession fill it again
+
     def _odd_row(self, start: int, row: list[str]) -> list[str] | None:
         """A row of the wrong width (or the row after a short one): fixed, or None to skip."""
         if self.pending is not None:
@@ -253,6 +321,10 @@ class _Long:
             self.patients.missing_id(start, row)
             return None
         sample = self.samples.get(accession)
+        if sample is None and self.done and hash(accession) in self.done:
+            raise SamplesNotGrouped(
+                f"line {start}: accession {accession!r} again after other accessions' rows"
+            )
         if sample is None:
             column = self.header.cells[self.positions[0]]
             check_identifier(accession, start, column, self.ctx.problems, what="accession")

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
+from panels.intake.files import StreamedFile
 from panels.intake.files.provenance import Provenance, export_provenance
 from panels.intake.files.types import (
     ParsedFile,
@@ -118,6 +119,44 @@ def stage(
         panel = _stage_sample(sample, identity, context, staged, provenance)
         if panel is not None:
             staged.panels.append(panel)
+    return _finish(staged)
+
+
+def stage_stream(streamed: StreamedFile, *, context: StagingContext) -> StagedImport:
+    """As ``stage`` for a Labpanel CSV without a manifest, read sample by sample from
+    ``streamed`` (``panels.intake.files.parse_stream``): each sample's cells are let go once it
+    is staged. The same staged import, the problems in the same order. Raises
+    ``SamplesNotGrouped`` (before anything is kept) when the file cannot be streamed."""
+    staged = StagedImport(format=streamed.format)
+    provenance = export_provenance(streamed.format, {})
+    seen = 0
+    for sample in streamed.samples():
+        problems = streamed.problems_so_far()
+        if len(problems) != seen:
+            staged.parser_errors.update(
+                (p.row, p.column) for p in problems[seen:] if p.severity == "error"
+            )
+            seen = len(problems)
+        if sample.patient is None:  # pragma: no cover - Labpanel CSV layouts carry patients
+            raise ValueError("stage_stream reads Labpanel CSV layouts only")
+        if sample.kind is not SampleKind.PATIENT:  # pragma: no cover - never in a Labpanel CSV
+            staged.qc_samples.append(
+                QcSample(sample.sample_id, sample.kind.value, sample.row, sample.well, 0)
+            )
+            continue
+        identity = _identity_for(sample, {}, staged, vendor=False)
+        if identity is None:  # pragma: no cover - CSV layouts always carry patients
+            continue
+        panel = _stage_sample(sample, identity, context, staged, provenance)
+        if panel is not None:
+            staged.panels.append(panel)
+    parsed_problems = streamed.problems()
+    staged.problems[:0] = _problems(parsed_problems, source=FILE)
+    staged.parser_errors = {(p.row, p.column) for p in parsed_problems if p.severity == "error"}
+    return _finish(staged)
+
+
+def _finish(staged: StagedImport) -> StagedImport:
     _check_across_panels(staged)
     if not staged.panels and not staged.errors:
         staged.problems.append(

@@ -13,7 +13,7 @@ import logging
 import tempfile
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO, cast
 
 from django.core.files.base import File
@@ -22,7 +22,8 @@ from django.utils import timezone
 
 from labpanel.accounts import access
 from panels.demographics import import_mismatches_audit
-from panels.intake.files import parse_file, parse_manifest
+from panels.intake.files import SamplesNotGrouped, parse_file, parse_manifest, parse_stream
+from panels.intake.files.detect import LABPANEL_LONG
 from panels.intake.files.types import ParsedFile
 from panels.intake.imports.basis import basis_of
 from panels.intake.imports.conclusions import Conclusions, conclude
@@ -37,7 +38,7 @@ from panels.intake.imports.staged_file import (
     staged_record,
     staged_records,
 )
-from panels.intake.imports.staging import stage
+from panels.intake.imports.staging import stage, stage_stream
 from panels.intake.validation import local_zone
 from panels.models import (
     BeadRegion,
@@ -88,15 +89,13 @@ def _parse(
     return parsed, manifest
 
 
-def _stage_and_prepare(
-    job: ImportJob, parsed: ParsedFile, manifest: ParsedFile | None
-) -> tuple[StagedImport, Prepared | None]:
+def _staging_context(job: ImportJob) -> StagingContext:
     clinicians = {
         staff.user.get_username(): staff.user
         for staff in access.ordering_clinicians(lab_id=job.lab_id)
     }
     now = timezone.now()
-    context = StagingContext(
+    return StagingContext(
         catalogue=analyte_catalogue_get(),
         clinicians=clinicians,
         now=now,
@@ -110,7 +109,36 @@ def _stage_and_prepare(
             for mapping in BeadRegion.objects.filter(lab_id=job.lab_id).select_related("analyte")
         },
     )
+
+
+def _staged(job: ImportJob, context: StagingContext) -> tuple[ParsedFile, StagedImport]:
+    """The file staged, and what the parser found about it (its samples not held: they are in
+    the staged panels). A long-layout Labpanel CSV is staged while it is read, sample by
+    sample (``stage_stream``); other files are parsed whole first (a plate, a manifest)."""
+    if not job.manifest:
+        with job.file.open("rb") as stream:
+            streamed = parse_stream(
+                cast(BinaryIO, stream),
+                format=job.format_requested or None,
+                on_progress=_Progress(job_id=job.pk),
+            )
+            if streamed.format != LABPANEL_LONG:
+                parsed = streamed.parsed()
+                staged = stage(parsed, manifest=None, context=context)
+                return replace(parsed, samples=()), staged
+            try:
+                staged = stage_stream(streamed, context=context)
+            except SamplesNotGrouped:
+                pass  # an accession's rows are apart: read the file whole below
+            else:
+                return streamed.parsed(samples=()), staged
+    parsed, manifest = _parse(job, _Progress(job_id=job.pk))
     staged = stage(parsed, manifest=manifest, context=context)
+    return replace(parsed, samples=()), staged
+
+
+def _stage_and_prepare(job: ImportJob) -> tuple[ParsedFile, StagedImport, Prepared | None]:
+    parsed, staged = _staged(job, _staging_context(job))
     ruleset = ruleset_get_active(lab=job.lab)
     if ruleset is None:
         staged.problems.append(
@@ -123,8 +151,8 @@ def _stage_and_prepare(
                 "no reference range set is active; a director must publish one",
             )
         )
-        return staged, None
-    return staged, prepare(staged=staged, lab=job.lab, ruleset=ruleset)
+        return parsed, staged, None
+    return parsed, staged, prepare(staged=staged, lab=job.lab, ruleset=ruleset)
 
 
 def import_job_validate(*, job_id: int) -> None:
@@ -144,11 +172,9 @@ def import_job_validate(*, job_id: int) -> None:
 
 
 def _validate(job: ImportJob) -> None:
-    parsed, manifest = _parse(job, _Progress(job_id=job.pk))
-    staged, prepared = _stage_and_prepare(job, parsed, manifest)
+    parsed, staged, prepared = _stage_and_prepare(job)
     summary = visible_json(_summary(parsed, staged, prepared))
     file_format, encoding, rows_total = parsed.format, parsed.encoding, parsed.rows_total
-    del parsed, manifest  # every cell is in the staged panels now: let the parsed file go
     errors = staged.errors
     status = ImportStatus.REJECTED if errors or prepared is None else ImportStatus.PREVIEW
     members: list[bytes] = []
