@@ -7,10 +7,11 @@ against well under 1 ms in PostgreSQL).
 Only on PostgreSQL, where a raw row is what the queryset's ``values_list`` gives (psycopg
 returns aware datetimes, booleans and ints as they are; Django applies no converter to these
 columns there); on another database (the embedded SQLite mode) the queryset runs as it is.
-tests/test_compiled_queries.py checks the rows are the ORM's. A key must be hashable and must
+tests/reports/test_inbox.py checks the rows are the ORM's. A key must be hashable and must
 determine the SQL and its parameters entirely (with the database alias and the current time
-zone, which this module adds); nothing a user typed belongs in it (search words are not kept
-beyond their request: such queries run through the ORM)."""
+zone, which this module adds); nothing a user typed belongs in it: a search is compiled with
+stand-ins for its words (``marked``), whose parameters are then replaced by the words'
+(``substitute``), so that the words are not kept beyond their request."""
 
 from __future__ import annotations
 
@@ -33,8 +34,18 @@ class CompiledQueries:
         self.size = size
         self._compiled: dict[Hashable, tuple[str, tuple[Any, ...]]] = {}
 
-    def rows(self, key: Hashable, build: Callable[[], QuerySet[Any]]) -> list[tuple[Any, ...]]:
-        """The rows of ``build()`` (a ``values_list`` queryset), the key telling its SQL."""
+    def rows(
+        self,
+        key: Hashable,
+        build: Callable[[], QuerySet[Any]],
+        *,
+        marked: Callable[[], QuerySet[Any]] | None = None,
+        substitute: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """The rows of ``build()`` (a ``values_list`` queryset), the key telling its SQL. With
+        ``marked`` and ``substitute``: the SQL is ``marked()``'s (the same queryset with
+        stand-ins for values the key leaves out), and its parameters, through ``substitute``,
+        are ``build()``'s."""
         alias = "default"
         connection = connections[alias]
         if connection.vendor != "postgresql":
@@ -42,7 +53,7 @@ class CompiledQueries:
         full_key = (key, alias, timezone.get_current_timezone_name())
         compiled = self._compiled.get(full_key)
         if compiled is None:
-            queryset = build()
+            queryset = (marked or build)()
             if queryset.db != alias:
                 return list(queryset)
             try:
@@ -55,8 +66,11 @@ class CompiledQueries:
             self._compiled[full_key] = compiled
         if compiled is _EMPTY:
             return []
+        sql, params = compiled
+        if substitute is not None:
+            params = substitute(params)
         with connection.cursor() as cursor:
-            cursor.execute(*compiled)
+            cursor.execute(sql, params)
             found: list[tuple[Any, ...]] = cursor.fetchall()
         return found
 

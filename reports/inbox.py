@@ -10,11 +10,14 @@ only places them. Who sees what is ``access.inbox_scope``, the mirror of ``acces
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.html import format_html
@@ -136,10 +139,20 @@ def inbox_rows(
     def build() -> QuerySet[InboxEntry, tuple[Any, ...]]:
         return _page_entries(scope, search, collected_on, offset)
 
-    if search.split():  # a search's words are not kept beyond its request
-        found = list(build())
-    else:
+    words = search.split()
+    if not words:
         found = _COMPILED.rows(("inbox", scope, collected_on, offset), build)
+    else:
+        # Compiled once per shape of search (how many words, which are MRNs), with stand-ins
+        # for the words, replaced in its parameters: the words are not kept.
+        kinds = tuple(_is_mrn(word) for word in words)
+        markers = [_word_marker(index, mrn) for index, mrn in enumerate(kinds)]
+        found = _COMPILED.rows(
+            ("inbox search", scope, collected_on, offset, kinds),
+            build,
+            marked=lambda: _page_entries(scope, " ".join(markers), collected_on, offset),
+            substitute=_words_in(markers, words),
+        )
     url_format = _detail_url_format()
     return InboxPage(
         rows=[_row(entry, url_format) for entry in found[:PAGE_ROWS]],
@@ -157,7 +170,7 @@ def _page_entries(
     entries = InboxEntry.objects.filter(scope)
     for word in search.split():
         mrn = Q(patient_mrn__startswith=word) | Q(patient_mrn__startswith=word.upper())
-        if any(character.isdigit() for character in word):
+        if _is_mrn(word):
             entries = entries.filter(mrn)
         else:
             entries = entries.filter(
@@ -173,6 +186,41 @@ def _page_entries(
     # patient (the read audit's).
     page_ids = entries.order_by(*_ORDER).values("id")[offset : offset + PAGE_ROWS + 1]
     return InboxEntry.objects.filter(id__in=page_ids).order_by(*_ORDER).values_list(*_COLUMNS)
+
+
+def _is_mrn(word: str) -> bool:
+    """A search word with a digit in it is an MRN."""
+    return any(character.isdigit() for character in word)
+
+
+def _word_marker(index: int, mrn: bool) -> str:
+    """The stand-in for the ``index``-th search word while its query is compiled: letters
+    between two SUB characters (never in another marker, nor in its upper case), with a digit
+    when the word is an MRN (so that it is searched as one)."""
+    letters = "".join(chr(ord("a") + int(digit)) for digit in str(index))
+    return f"\x1a{letters}{'9' if mrn else ''}\x1a"
+
+
+def _words_in(markers: list[str], words: list[str]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """Parameters of the query compiled with ``markers``, as they are with ``words``: each
+    marker (and its upper case) in a LIKE pattern replaced, in one pass, by the word (and its
+    upper case) escaped for LIKE as Django escapes it (``prep_for_like_query``)."""
+    prep = connection.ops.prep_for_like_query
+    replacements: dict[str, str] = {}
+    for marker, word in zip(markers, words, strict=True):
+        replacements[marker] = prep(word)
+        replacements[marker.upper()] = prep(word.upper())
+    pattern = re.compile("|".join(re.escape(marker) for marker in replacements))
+
+    def substitute(params: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(
+            pattern.sub(lambda found: replacements[found.group()], param)
+            if isinstance(param, str)
+            else param
+            for param in params
+        )
+
+    return substitute
 
 
 # One table row: built here rather than by the template's loop, which costs the page more than
