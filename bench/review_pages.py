@@ -26,6 +26,14 @@ read against the bare view *behind the same login* (``/bench/bare-user/``), sinc
 and user look-ups are the floor of any logged-in page; the ratio to the login-less bare view is
 printed beside it.
 
+Figures of 2026-12-06 (a machine shared with five other benches and test runs: load average 8
+to 12 on 2 CPUs; ``--reuse --duration 5 --repetitions 3``; before = 6754e97 and after, back to
+back, twice; ratio to the bare view behind the login, median (min-max)): /inbox/ 0.22 -> 0.30
+and 0.30 -> 0.38; page 40 0.21 -> 0.32 and 0.24 -> 0.37; an MRN search 0.25 -> 0.39 and
+0.30 -> 0.44; the slowest inbox URL 0.21 (0.19-0.28) -> 0.24 (0.23-0.30) and 0.24 (0.21-0.29)
+-> 0.35 (0.33-0.38). To the login-less bare view: 0.07 -> 0.07 and 0.06 -> 0.10 (the session
+and user look-ups alone are 0.2-0.3 of it here).
+
     .venv/bin/python bench/review_pages.py                 # load, then measure (~5 min)
     .venv/bin/python bench/review_pages.py --reuse         # measure the loaded database again
     .venv/bin/python bench/review_pages.py --panels 500 --duration 5

@@ -23,6 +23,11 @@ the median (min-max) over the repetitions, and each page's query count. Issue 12
 part of the target). The database is ``LABPANEL_BENCH_DATABASE`` (default
 ``labpanel_bench_worklist``), dropped and created afresh (``--reuse``: measured as loaded).
 
+Figures of 2026-12-06 (a shared machine: load average 11 to 12 on 2 CPUs; ``--reuse
+--seconds 5 --repetitions 3``; before = 6754e97 and after, back to back): /worklist/ 0.21
+(0.21-0.21) -> 0.24 (0.24-0.25) of ``/bare-user/``, 0.05 -> 0.06 of ``/bare/``; page 200 0.18
+-> 0.19; flagged with a search matching every patient 0.08 -> 0.07; 4 queries each.
+
     .venv/bin/python bench/worklist_pages.py                  # 10,000 panels
     .venv/bin/python bench/worklist_pages.py --panels 2000 --seconds 3
     .venv/bin/python bench/worklist_pages.py --reuse --repetitions 5   # the loaded database
