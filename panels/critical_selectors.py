@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q, QuerySet
 
 from labpanel.accounts import access
+from labpanel.compiled_queries import CompiledQueries
 from panels.models import Result
 from panels.models_critical import (
     CriticalAlert,
@@ -20,6 +21,8 @@ from panels.models_critical import (
 )
 
 INBOX_ALERTS = 50
+# The awaiting alerts' query, compiled once per scope (labpanel.compiled_queries).
+_COMPILED = CompiledQueries()
 
 
 def _results() -> Prefetch[Any]:
@@ -66,13 +69,11 @@ class AwaitingAlert:
     results: list[tuple[str, str, str, str]]
 
 
-def critical_alerts_awaiting(*, user: Any, limit: int = INBOX_ALERTS) -> list[AwaitingAlert]:
-    """The alerts ``user`` sees that nobody acknowledged yet (open, or escalation exhausted),
-    oldest first: one query for the alerts, and one more for their results when there are any
-    (a page every clinician opens pays only the first, with the columns it shows)."""
-    alerts = list(
+def _awaiting(scope: Q, limit: int) -> QuerySet[CriticalAlert, tuple[Any, ...]]:
+    """:func:`critical_alerts_awaiting`'s first query: the alerts with what the inbox shows."""
+    return (
         CriticalAlert.objects.filter(
-            access.critical_alerts_scope(user),
+            scope,
             state__in=(CriticalAlertState.OPEN, CriticalAlertState.EXHAUSTED),
         )
         .order_by("opened_at", "pk")
@@ -88,6 +89,15 @@ def critical_alerts_awaiting(*, user: Any, limit: int = INBOX_ALERTS) -> list[Aw
             "panel__patient__given_name",
         )[:limit]
     )
+
+
+def critical_alerts_awaiting(*, user: Any, limit: int = INBOX_ALERTS) -> list[AwaitingAlert]:
+    """The alerts ``user`` sees that nobody acknowledged yet (open, or escalation exhausted),
+    oldest first: one query for the alerts (compiled once per scope), and one more for their
+    results when there are any (a page every clinician opens pays only the first, with the
+    columns it shows)."""
+    scope = access.critical_alerts_scope(user)
+    alerts = _COMPILED.rows(("awaiting", scope, limit), lambda: _awaiting(scope, limit))
     if not alerts:
         return []
     values: dict[int, list[tuple[str, str, str, str]]] = {pk: [] for pk, *_ in alerts}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection
@@ -87,9 +88,13 @@ def worklist_panels(*, user: Any, narrowed: WorklistFilter | None = None) -> Que
     """The panels on ``user``'s worklist, critical first, then oldest collection, then
     accession, with their stored result counts (no patient: :func:`worklist_page_get` and
     :func:`worklist_panel_get` read them for their rows alone)."""
-    narrowed = narrowed or WorklistFilter()
+    return _panels_in(access.worklist_scope(user), narrowed or WorklistFilter())
+
+
+def _panels_in(scope: Q, narrowed: WorklistFilter) -> QuerySet[Panel]:
+    """The worklist's panels within ``scope`` (``access.worklist_scope``), narrowed."""
     states = [narrowed.state] if narrowed.state in AWAITING else list(AWAITING)
-    panels = Panel.objects.filter(access.worklist_scope(user), review_state__in=states)
+    panels = Panel.objects.filter(scope, review_state__in=states)
     for word in narrowed.search.split():
         panels = panels.filter(
             Q(patient__family_name__icontains=word)
@@ -182,6 +187,19 @@ def _page_sql(every_sql: str) -> str:
     )
 
 
+@lru_cache(maxsize=256)
+def _page_sql_cached(
+    scope: Q, narrowed: WorklistFilter, vendor: str, timezone_name: str
+) -> tuple[str, tuple[Any, ...]]:
+    """The page's statement and the worklist's parameters for ``scope`` (a ``Q``: hashable,
+    its values included) and a ``narrowed`` without search words, compiled once per process
+    (compiling costs the page more than running it does: bench/worklist_pages.py). The SQL is
+    a function of these alone: the database's vendor, and the time zone a collection date is
+    read in."""
+    every_sql, params = _panels_in(scope, narrowed).values("pk").query.sql_with_params()
+    return _page_sql(every_sql), tuple(params)
+
+
 _COLLECTED = ROW_COLUMNS.index("collected_at")
 
 
@@ -211,12 +229,19 @@ def worklist_page_get(
     The panels are counted up to ``COUNT_UP_TO`` or the end of the page asked for, whichever
     is further (counting costs what reading the index that far costs: a deep page reads it
     anyway); beyond, the page says "more than" that number. The worklist's queryset is
-    compiled once (its SQL and parameters, as Django makes them) and used twice in the page's
-    statement: compiling it costs more than running it."""
-    every = worklist_panels(user=user, narrowed=narrowed)
+    compiled (its SQL and parameters, as Django makes them) and used twice in the page's
+    statement: compiling it costs more than running it, so without search words it is compiled
+    once per process and scope (:func:`_page_sql_cached`)."""
+    scope = access.worklist_scope(user)
+    narrowed = narrowed or WorklistFilter()
     up_to = max(COUNT_UP_TO, number * PAGE_PANELS)
-    every_sql, params = every.values("pk").query.sql_with_params()
-    sql = _page_sql(every_sql)
+    if narrowed.search:  # a search's words are not kept beyond its request
+        every_sql, params = _panels_in(scope, narrowed).values("pk").query.sql_with_params()
+        sql = _page_sql(every_sql)
+    else:
+        sql, params = _page_sql_cached(
+            scope, narrowed, connection.vendor, timezone.get_current_timezone_name()
+        )
 
     def page(at: int) -> list[tuple[Any, ...]]:
         offset = (at - 1) * PAGE_PANELS
@@ -226,7 +251,7 @@ def worklist_page_get(
         return found
 
     rows = page(number)
-    count = rows[0][-1] if rows else every.values("pk")[: up_to + 1].count()
+    count = rows[0][-1] if rows else _panels_in(scope, narrowed).values("pk")[: up_to + 1].count()
     exact = count <= up_to
     count = min(count, up_to)
     if not rows and count:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
+from labpanel.reversing import url_for
 from panels.models import ReviewState
 
 _STATES = {state.value: escape(str(state.label)) for state in ReviewState}
@@ -26,7 +26,7 @@ _SENTINEL = 987654321
 @dataclass(frozen=True, slots=True)
 class RowUrls:
     """The (escaped) URLs a row links to, as a prefix and a suffix around the panel's id: one
-    ``reverse`` each per page, not per row."""
+    ``reverse`` each per process (``labpanel.reversing``), not per row."""
 
     detail: tuple[str, str]
     verify: tuple[str, str]
@@ -35,7 +35,7 @@ class RowUrls:
     @classmethod
     def make(cls) -> RowUrls:
         def around(name: str) -> tuple[str, str]:
-            url = escape(reverse(name, kwargs={"pk": _SENTINEL}))
+            url = escape(url_for(name, pk=_SENTINEL))
             prefix, suffix = url.split(str(_SENTINEL))
             return prefix, suffix
 

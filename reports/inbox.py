@@ -10,21 +10,28 @@ only places them. Who sees what is ``access.inbox_scope``, the mirror of ``acces
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Q
-from django.urls import reverse
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from labpanel.accounts import access
+from labpanel.compiled_queries import CompiledQueries
+from labpanel.reversing import url_for
 from reports.models import InboxEntry, ReportStage
 
 PAGE_ROWS = 25
+_ORDER = ("-unread", "-needs_attention", "-issued_at", "-id")
+# A page without search words is compiled once per scope, date and page (labpanel.compiled_queries).
+_COMPILED = CompiledQueries()
 _STAGES = {stage.value: stage.label.upper() for stage in ReportStage}
 _COLUMNS = (
     "report_id",
@@ -124,11 +131,46 @@ def inbox_rows(
     critical, not interpreted or indeterminate result), then the most recently issued.
     ``search``: every word matches the patient's family or given name (contained, any case)
     or the MRN's beginning; a word with a digit in it is an MRN and matches only the MRN's
-    beginning. ``collected_on``: the collection date in the site's time zone. One query."""
-    entries = InboxEntry.objects.filter(access.inbox_scope(user))
+    beginning. ``collected_on``: the collection date in the site's time zone. One query,
+    compiled once per process for a page without search words."""
+    scope = access.inbox_scope(user)
+    offset = (page - 1) * PAGE_ROWS
+
+    def build() -> QuerySet[InboxEntry, tuple[Any, ...]]:
+        return _page_entries(scope, search, collected_on, offset)
+
+    words = search.split()
+    if not words:
+        found = _COMPILED.rows(("inbox", scope, collected_on, offset), build)
+    else:
+        # Compiled once per shape of search (how many words, which are MRNs), with stand-ins
+        # for the words, replaced in its parameters: the words are not kept.
+        kinds = tuple(_is_mrn(word) for word in words)
+        markers = [_word_marker(index, mrn) for index, mrn in enumerate(kinds)]
+        found = _COMPILED.rows(
+            ("inbox search", scope, collected_on, offset, kinds),
+            build,
+            marked=lambda: _page_entries(scope, " ".join(markers), collected_on, offset),
+            substitute=_words_in(markers, words),
+        )
+    url_format = _detail_url_format()
+    return InboxPage(
+        rows=[_row(entry, url_format) for entry in found[:PAGE_ROWS]],
+        number=page,
+        has_previous=page > 1,
+        has_next=len(found) > PAGE_ROWS,
+    )
+
+
+def _page_entries(
+    scope: Q, search: str, collected_on: date | None, offset: int
+) -> QuerySet[InboxEntry, tuple[Any, ...]]:
+    """The entries of the page at ``offset`` within ``scope`` (``access.inbox_scope``), and
+    one more: :func:`inbox_rows`' query."""
+    entries = InboxEntry.objects.filter(scope)
     for word in search.split():
         mrn = Q(patient_mrn__startswith=word) | Q(patient_mrn__startswith=word.upper())
-        if any(character.isdigit() for character in word):
+        if _is_mrn(word):
             entries = entries.filter(mrn)
         else:
             entries = entries.filter(
@@ -139,19 +181,46 @@ def inbox_rows(
         entries = entries.filter(
             collected_at__gte=start, collected_at__lt=start + timedelta(days=1)
         )
-    offset = (page - 1) * PAGE_ROWS
-    found = list(
-        entries.order_by("-unread", "-needs_attention", "-issued_at", "-id").values_list(*_COLUMNS)[
-            offset : offset + PAGE_ROWS + 1
-        ]
-    )
-    url_format = _detail_url_format()
-    return InboxPage(
-        rows=[_row(entry, url_format) for entry in found[:PAGE_ROWS]],
-        number=page,
-        has_previous=page > 1,
-        has_next=len(found) > PAGE_ROWS,
-    )
+    # A deferred join: the page's ids are picked from the order's index alone (OFFSET skips
+    # index entries, not rows with their panels), then its 26 rows are read with the panel's
+    # patient (the read audit's).
+    page_ids = entries.order_by(*_ORDER).values("id")[offset : offset + PAGE_ROWS + 1]
+    return InboxEntry.objects.filter(id__in=page_ids).order_by(*_ORDER).values_list(*_COLUMNS)
+
+
+def _is_mrn(word: str) -> bool:
+    """A search word with a digit in it is an MRN."""
+    return any(character.isdigit() for character in word)
+
+
+def _word_marker(index: int, mrn: bool) -> str:
+    """The stand-in for the ``index``-th search word while its query is compiled: letters
+    between two SUB characters (never in another marker, nor in its upper case), with a digit
+    when the word is an MRN (so that it is searched as one)."""
+    letters = "".join(chr(ord("a") + int(digit)) for digit in str(index))
+    return f"\x1a{letters}{'9' if mrn else ''}\x1a"
+
+
+def _words_in(markers: list[str], words: list[str]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """Parameters of the query compiled with ``markers``, as they are with ``words``: each
+    marker (and its upper case) in a LIKE pattern replaced, in one pass, by the word (and its
+    upper case) escaped for LIKE as Django escapes it (``prep_for_like_query``)."""
+    prep = connection.ops.prep_for_like_query
+    replacements: dict[str, str] = {}
+    for marker, word in zip(markers, words, strict=True):
+        replacements[marker] = prep(word)
+        replacements[marker.upper()] = prep(word.upper())
+    pattern = re.compile("|".join(re.escape(marker) for marker in replacements))
+
+    def substitute(params: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(
+            pattern.sub(lambda found: replacements[found.group()], param)
+            if isinstance(param, str)
+            else param
+            for param in params
+        )
+
+    return substitute
 
 
 # One table row: built here rather than by the template's loop, which costs the page more than
@@ -196,8 +265,9 @@ def rows_html(rows: list[dict[str, Any]]) -> SafeString:
 
 
 def _detail_url_format() -> str:
-    """The report page's URL with ``{}`` for the id: one ``reverse`` per page, not per row."""
-    return reverse("reports:detail", kwargs={"pk": 0}).replace("/0/", "/{}/")
+    """The report page's URL with ``{}`` for the id: one ``reverse`` per process
+    (``labpanel.reversing``), not per row."""
+    return url_for("reports:detail", pk=0).replace("/0/", "/{}/")
 
 
 def _row(entry: tuple[Any, ...], url_format: str) -> dict[str, Any]:

@@ -174,6 +174,13 @@ def test_the_worklist_pages_by_25_with_the_same_query_count_for_1_and_25_rows(
         response = client.get("/worklist/")
     assert len(table_rows(response.content.decode(), "worklist")) == 25
     assert "30 panel(s), page 1 of 2" in response.content.decode()
+    # the last page, and a filter with a search: the same statements
+    with django_assert_num_queries(4):
+        response = client.get("/worklist/?page=2")
+    assert len(table_rows(response.content.decode(), "worklist")) == 5
+    with django_assert_num_queries(4):
+        response = client.get("/worklist/?flagged=on&q=MRN-W2")
+    assert len(table_rows(response.content.decode(), "worklist")) == 1
     assert len(table_rows(client.get("/worklist/?page=2").content.decode(), "worklist")) == 5
     assert "30 panel(s), page 2 of 2" in client.get("/worklist/?page=9").content.decode()
 

@@ -14,10 +14,11 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from labpanel.accounts import access
 from labpanel.accounts.models import StaffMember
 from panels.models import Panel
 from panels.review import panel_verify
-from reports.inbox import inbox_rows
+from reports.inbox import _page_entries, inbox_rows
 from reports.models import InboxEntry, Report, ReportStage
 from reports.release import panel_release
 from reports.services import report_render
@@ -192,9 +193,56 @@ def test_a_page_costs_the_same_queries_whatever_the_number_of_reports(
         first = table_rows(client.get("/inbox/").content.decode())
     with django_assert_num_queries(5):
         second = table_rows(client.get("/inbox/", {"page": "2"}).content.decode())
+    # a deep page (past the last), a search by MRN, a collection date: the same statements
+    with django_assert_num_queries(5):
+        deep = table_rows(client.get("/inbox/", {"page": "40"}).content.decode())
+    with django_assert_num_queries(5):
+        searched = table_rows(client.get("/inbox/", {"q": "MRN-0001"}).content.decode())
+    with django_assert_num_queries(5):
+        dated = table_rows(client.get("/inbox/", {"collected": "2026-11-02"}).content.decode())
 
     assert len(first) == min(reports, 25)
     assert len(second) == max(0, min(reports - 25, 25))
+    assert deep == []
+    assert [row[1] for row in searched] == ["MRN-0001"]
+    # collected on the 2nd of November: numbers 1, 29 (1 + number % 28 == 2)
+    assert len(dated) == len([n for n in range(1, reports + 1) if 1 + n % 28 == 2])
+
+
+def test_a_page_compiled_once_reads_the_data_of_the_moment(
+    technician_client: APIClient,
+    director: StaffMember,
+    clinician: StaffMember,
+    panel_payload: dict[str, Any],
+) -> None:
+    """A page without search words is compiled once per process (labpanel.compiled_queries):
+    its rows are still the ORM's, and what changed since shows (the SQL is kept, not rows)."""
+    for number in range(1, 28):
+        released(stored(technician_client, panel_payload, number), director)
+    orm = [
+        tuple(row)
+        for row in InboxEntry.objects.filter(reader=clinician.user)
+        .order_by("-unread", "-needs_attention", "-issued_at", "-id")
+        .values_list("report_id", "accession", "unread", "collected_at", "panel__patient_id")
+    ]
+
+    def shown(page: int) -> list[tuple[Any, ...]]:
+        rows = inbox_rows(user=clinician.user, page=page).rows
+        return [
+            (row["report_id"], row["accession"], row["unread"], row["patient_id"]) for row in rows
+        ]
+
+    expected = [
+        (report, accession, unread, patient) for report, accession, unread, _, patient in orm
+    ]
+    assert shown(1) + shown(2) == expected
+    assert shown(1) + shown(2) == expected  # compiled already: the same rows
+
+    # the oldest report is opened: it leaves the unread ones, last on the second page
+    assert InboxEntry.objects.filter(accession="B-0001").update(unread=False) == 1
+    second = shown(2)
+    assert second[-1][1] == "B-0001"
+    assert second[-1][2] is False
 
 
 def test_pages_follow_the_order_without_overlap(
@@ -260,3 +308,53 @@ def test_an_import_commit_writes_the_entries_of_its_panels(
         for accession, counts in sorted(IMPORTED_COUNTS.items())
     ]
     assert set(InboxEntry.objects.values_list("report_id", flat=True)) == set(reports.values())
+
+
+def test_a_search_compiled_once_per_shape_finds_what_the_orm_finds(
+    technician_client: APIClient,
+    director: StaffMember,
+    clinician: StaffMember,
+    panel_payload: dict[str, Any],
+) -> None:
+    """A search is compiled once per shape (how many words, which are MRNs) with stand-ins
+    for its words, replaced in the parameters: every word, LIKE's own characters included,
+    finds what the ORM's query of that search finds."""
+    names = [
+        ("Doe", "Jane"),
+        ("D%e", "J_ne"),
+        ("Back\\slash", "Al"),
+        ("Müller", "Zoë"),
+        ("doe", "X"),
+    ]
+    for number, (family, given) in enumerate(names, start=1):
+        panel = stored(
+            technician_client, panel_payload, number, family_name=family, given_name=given
+        )
+        released(panel, director)
+    searches = [
+        "doe",
+        "DOE",
+        "d%e",
+        "%",
+        "_",
+        "j_ne",
+        "\\",
+        "back\\",
+        "müller",
+        "ZOË",
+        "mrn-000",
+        "MRN-0003",
+        "doe mrn-0001",
+        "mrn-0001 doe",
+        "o e",
+        "nobody",
+        "mrn-0001 mrn-0005",
+    ]
+    scope = access.inbox_scope(clinician.user)
+    for search in searches * 2:  # the second time: compiled already
+        expected = [row[0] for row in _page_entries(scope, search, None, 0)]
+        found = [row["report_id"] for row in inbox_rows(user=clinician.user, search=search).rows]
+        assert found == expected, search
+    assert [row["accession"] for row in inbox_rows(user=clinician.user, search="d%e").rows] == [
+        "B-0002"
+    ]
