@@ -41,6 +41,7 @@ from reference_ranges.engine.patterns import (
     ClinicalValue,
     Finding,
     PatternContext,
+    PatternRule,
     SerialPoint,
     evaluate_patterns,
 )
@@ -311,14 +312,12 @@ def panel_serial_point(
 
 
 def _history(*, panel: Panel) -> list[SerialPoint]:
-    earlier = (
-        Panel.objects.filter(patient_id=panel.patient_id, collected_at__lt=panel.collected_at)
-        .exclude(pk=panel.pk)
-        .prefetch_related(
-            Prefetch("results", queryset=Result.objects.current().select_related("analyte"))
-        )
-        .order_by("collected_at", "pk")
-    )
+    earlier = Panel.objects.filter(patient_id=panel.patient_id, collected_at__lt=panel.collected_at)
+    if panel.pk is not None:
+        earlier = earlier.exclude(pk=panel.pk)
+    earlier = earlier.prefetch_related(
+        Prefetch("results", queryset=Result.objects.current().select_related("analyte"))
+    ).order_by("collected_at", "pk")
     return [
         panel_serial_point(other, tuple(_measurement(result) for result in other.results.all()))
         for other in earlier
@@ -333,8 +332,11 @@ def panel_conclusions(
     clinical: Mapping[str, Any],
     age_years: int | None,
     analytes: Mapping[str, Analyte],
+    pattern_rules: Sequence[PatternRule] | None = None,
 ) -> PanelConclusions:
-    """Findings, trend snapshot and summary for ``panel`` (whose results are not yet read back)."""
+    """Findings, trend snapshot and summary for ``panel`` (whose results are not yet read back;
+    the panel and its results may not be stored yet). ``pattern_rules``: the rules enabled for
+    the panel's lab when the caller has them (``reference_ranges.current``), else read here."""
     current = panel_serial_point(panel, tuple(_measurement(result) for result in results))
     history = _history(panel=panel)
     anchor = anchor_event_for(patient_id=panel.patient_id, collected_at=panel.collected_at)
@@ -351,7 +353,9 @@ def panel_conclusions(
             patient_id=panel.patient_id, collected_at=panel.collected_at
         ),
     )
-    findings = evaluate_patterns(pattern_rules_enabled(lab_id=panel.lab_id), context)
+    if pattern_rules is None:
+        pattern_rules = pattern_rules_enabled(lab_id=panel.lab_id)
+    findings = evaluate_patterns(pattern_rules, context)
     facts = {code: analyte_facts(analyte) for code, analyte in analytes.items()}
     return PanelConclusions(
         findings=findings,

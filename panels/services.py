@@ -99,6 +99,23 @@ def events_record(*, patient: Patient, events: tuple[EventData, ...]) -> None:
 
 
 def conclusions_store(*, panel: Panel, conclusions: PanelConclusions) -> None:
+    """Store the findings of ``panel`` (stored already) and save its trend snapshot, summary
+    and anchor event."""
+    findings_store(panel=panel, conclusions=conclusions)
+    conclusions_apply(panel=panel, conclusions=conclusions)
+    panel.save(update_fields=["serial", "summary", "anchor_event", "updated_at"])
+
+
+def conclusions_apply(*, panel: Panel, conclusions: PanelConclusions) -> None:
+    """Put the trend snapshot, summary and anchor event on ``panel`` (not saved: a new panel
+    is inserted with them)."""
+    panel.serial = conclusions.serial
+    panel.summary = conclusions.summary
+    panel.anchor_event = conclusions.anchor_event
+
+
+def findings_store(*, panel: Panel, conclusions: PanelConclusions) -> None:
+    """Insert the findings of ``panel`` (stored already), in order, in one statement."""
     evaluated_at = timezone.now()
     Finding.objects.bulk_create(
         Finding(
@@ -119,7 +136,3 @@ def conclusions_store(*, panel: Panel, conclusions: PanelConclusions) -> None:
         )
         for position, finding in enumerate(conclusions.findings, start=1)
     )
-    panel.serial = conclusions.serial
-    panel.summary = conclusions.summary
-    panel.anchor_event = conclusions.anchor_event
-    panel.save(update_fields=["serial", "summary", "anchor_event", "updated_at"])

@@ -66,18 +66,30 @@ class ReportStorageUnavailable(Exception):
     """Storing the PDF (or recording it) failed for a reason that may pass: retry."""
 
 
-def report_request(*, panel: Panel) -> Report:
+def report_request(*, panel: Panel, panel_is_new: bool = False) -> Report:
     """Create the pending report of ``panel`` and enqueue its rendering after commit.
 
     Must run inside the transaction that stores the panel; returns the existing report when
     the panel already has one (the database's unique constraint makes this race-free).
+    ``panel_is_new``: the panel was inserted in this transaction, so it has no report yet and
+    the report is inserted without looking for one (a report there all the same breaks the
+    unique constraint: ``IntegrityError``).
     """
-    report, created = Report.objects.get_or_create(
-        panel=panel,
-        amends=None,
-        stage=ReportStage.PRELIMINARY,
-        defaults={"ruleset_version": panel.ruleset.version},
-    )
+    if panel_is_new:
+        report = Report.objects.create(
+            panel=panel,
+            amends=None,
+            stage=ReportStage.PRELIMINARY,
+            ruleset_version=panel.ruleset.version,
+        )
+        created = True
+    else:
+        report, created = Report.objects.get_or_create(
+            panel=panel,
+            amends=None,
+            stage=ReportStage.PRELIMINARY,
+            defaults={"ruleset_version": panel.ruleset.version},
+        )
     if created:
         inbox_entries_refresh(panel_ids=[panel.pk])
         report_render_enqueue(report_ids=[report.pk])
