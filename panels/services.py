@@ -67,11 +67,11 @@ def result_build(
     )
 
 
-def patient_for(*, lab: Lab, data: PatientData, user_id: int | None = None) -> Patient:
+def patient_for(*, lab: Lab, data: PatientData, user_id: int | None = None) -> tuple[Patient, bool]:
     """``lab``'s patient with ``data.mrn`` (locked), or a new one of ``lab``: another lab's
-    patient with the same MRN is another patient, never seen here. A registered patient sent
-    with other demographics raises ``DemographicsMismatch`` (``panels.demographics``; after
-    too many of them, ``TooManyAttempts`` for ``user_id``)."""
+    patient with the same MRN is another patient, never seen here; and whether it is new. A
+    registered patient sent with other demographics raises ``DemographicsMismatch``
+    (``panels.demographics``; after too many of them, ``TooManyAttempts`` for ``user_id``)."""
     patient = Patient.objects.select_for_update().filter(lab=lab, mrn=data.mrn).first()
     if patient is None:
         patient = Patient(
@@ -85,10 +85,10 @@ def patient_for(*, lab: Lab, data: PatientData, user_id: int | None = None) -> P
         # The lab is the caller's own row: checking that foreign key again costs a query.
         patient.full_clean(exclude=["lab"], validate_constraints=False)
         patient.save()
-        return patient
+        return patient, True
     # A demographic mismatch on a known MRN may be a wrong-patient error: never merge.
     patient_demographics_check(patient=patient, data=data, user_id=user_id)
-    return patient
+    return patient, False
 
 
 def events_record(*, patient: Patient, events: tuple[EventData, ...]) -> None:

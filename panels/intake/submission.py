@@ -183,7 +183,7 @@ def _panel_create(
     ruleset = reference.ruleset_active(lab=lab)
     if ruleset is None:
         raise Conflict("no reference range set is active; a director must publish one")
-    patient = patient_for(lab=lab, data=submission.patient, user_id=submitted_by.pk)
+    patient, patient_is_new = patient_for(lab=lab, data=submission.patient, user_id=submitted_by.pk)
     events_record(patient=patient, events=submission.events)
     measuring_ranges = reference.measuring_ranges_by_day(lab_id=lab.pk)
     interpreted = panel_interpret(
@@ -240,6 +240,8 @@ def _panel_create(
         age_years=age.years if age else None,
         analytes={result.analyte.code: result.analyte for result in submission.results},
         pattern_rules=reference.pattern_rules(lab_id=lab.pk),
+        # registered just now, with no event: no earlier panel nor event to read
+        history_is_empty=patient_is_new and not submission.events,
     )
     conclusions_apply(panel=panel, conclusions=conclusions)
     panel_result_counts_apply(panel=panel, results=results)
