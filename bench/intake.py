@@ -93,9 +93,9 @@ def _submissions(lab: Any, run: str, count: int, rng: random.Random) -> list[Any
     from mllp_client import ANALYTES, _value
 
     from panels.intake.inputs import PanelSubmitInput
-    from reference_ranges.current import reference_data_current
+    from reference_ranges.selectors import analyte_catalogue_get
 
-    catalogue = reference_data_current().catalogue()
+    catalogue = analyte_catalogue_get()
     built = []
     for number in range(count):
         results = []
