@@ -41,6 +41,7 @@ from reference_ranges.engine.patterns import (
     ClinicalValue,
     Finding,
     PatternContext,
+    PatternRule,
     SerialPoint,
     evaluate_patterns,
 )
@@ -254,31 +255,23 @@ def _group_json(groups: Sequence[GroupSummary]) -> list[dict[str, Any]]:
     ]
 
 
-def anchor_event_for(*, patient_id: int, collected_at: datetime) -> PatientEvent | None:
-    """The latest anchoring event (e.g. CAR-T infusion) at or before the collection time."""
-    return (
-        PatientEvent.objects.filter(
-            patient_id=patient_id, kind__in=ANCHOR_KINDS, occurred_at__lte=collected_at
-        )
-        .order_by("-occurred_at")
-        .first()
-    )
-
-
-def analyte_notes_for(*, patient_id: int, collected_at: datetime) -> dict[str, str]:
-    """What a reader must know about some analytes of a panel, from the patient's events (see
-    ``analyte_notes``)."""
-    tocilizumab = (
-        PatientEvent.objects.filter(
-            patient_id=patient_id,
-            kind=PatientEventKind.TOCILIZUMAB,
-            occurred_at__lte=collected_at,
-        )
-        .order_by("-occurred_at")
-        .values_list("occurred_at", flat=True)
-        .first()
-    )
-    return analyte_notes(tocilizumab_at=tocilizumab)
+def _events_before(
+    *, patient_id: int, collected_at: datetime
+) -> tuple[PatientEvent | None, datetime | None]:
+    """In one query: the latest anchoring event (e.g. CAR-T infusion), and the time of the
+    latest tocilizumab dose (for :func:`analyte_notes`), at or before the collection time."""
+    anchor: PatientEvent | None = None
+    tocilizumab_at: datetime | None = None
+    for event in PatientEvent.objects.filter(
+        patient_id=patient_id,
+        kind__in=[*ANCHOR_KINDS, PatientEventKind.TOCILIZUMAB],
+        occurred_at__lte=collected_at,
+    ).order_by("-occurred_at"):
+        if event.kind == PatientEventKind.TOCILIZUMAB:
+            tocilizumab_at = event.occurred_at if tocilizumab_at is None else tocilizumab_at
+        elif anchor is None:
+            anchor = event
+    return anchor, tocilizumab_at
 
 
 def analyte_notes(*, tocilizumab_at: datetime | None) -> dict[str, str]:
@@ -311,14 +304,12 @@ def panel_serial_point(
 
 
 def _history(*, panel: Panel) -> list[SerialPoint]:
-    earlier = (
-        Panel.objects.filter(patient_id=panel.patient_id, collected_at__lt=panel.collected_at)
-        .exclude(pk=panel.pk)
-        .prefetch_related(
-            Prefetch("results", queryset=Result.objects.current().select_related("analyte"))
-        )
-        .order_by("collected_at", "pk")
-    )
+    earlier = Panel.objects.filter(patient_id=panel.patient_id, collected_at__lt=panel.collected_at)
+    if panel.pk is not None:
+        earlier = earlier.exclude(pk=panel.pk)
+    earlier = earlier.prefetch_related(
+        Prefetch("results", queryset=Result.objects.current().select_related("analyte"))
+    ).order_by("collected_at", "pk")
     return [
         panel_serial_point(other, tuple(_measurement(result) for result in other.results.all()))
         for other in earlier
@@ -333,11 +324,21 @@ def panel_conclusions(
     clinical: Mapping[str, Any],
     age_years: int | None,
     analytes: Mapping[str, Analyte],
+    pattern_rules: Sequence[PatternRule] | None = None,
+    history_is_empty: bool = False,
 ) -> PanelConclusions:
-    """Findings, trend snapshot and summary for ``panel`` (whose results are not yet read back)."""
+    """Findings, trend snapshot and summary for ``panel`` (whose results are not yet read back;
+    the panel and its results may not be stored yet). ``pattern_rules``: the rules enabled for
+    the panel's lab when the caller has them (``reference_ranges.current``), else read here.
+    ``history_is_empty``: the caller knows the patient has no other panel and no event (a
+    patient registered in this transaction, given none): nothing is read."""
     current = panel_serial_point(panel, tuple(_measurement(result) for result in results))
-    history = _history(panel=panel)
-    anchor = anchor_event_for(patient_id=panel.patient_id, collected_at=panel.collected_at)
+    history = [] if history_is_empty else _history(panel=panel)
+    anchor, tocilizumab_at = (
+        (None, None)
+        if history_is_empty
+        else _events_before(patient_id=panel.patient_id, collected_at=panel.collected_at)
+    )
     # Day numbering counts dates on the lab's calendar: both times in the lab's time zone.
     anchor_at = timezone.localtime(anchor.occurred_at) if anchor else None
     serial = serial_history(history, current, anchor_at)
@@ -347,11 +348,11 @@ def panel_conclusions(
         history=tuple(history),
         baseline=serial.baseline.point,
         age_years=age_years,
-        analyte_notes=analyte_notes_for(
-            patient_id=panel.patient_id, collected_at=panel.collected_at
-        ),
+        analyte_notes=analyte_notes(tocilizumab_at=tocilizumab_at),
     )
-    findings = evaluate_patterns(pattern_rules_enabled(lab_id=panel.lab_id), context)
+    if pattern_rules is None:
+        pattern_rules = pattern_rules_enabled(lab_id=panel.lab_id)
+    findings = evaluate_patterns(pattern_rules, context)
     facts = {code: analyte_facts(analyte) for code, analyte in analytes.items()}
     return PanelConclusions(
         findings=findings,

@@ -4,10 +4,12 @@
 orders its pages (critical first) and filters flagged panels from one index over them, instead
 of reading every awaiting panel's results per request.
 
-:func:`panel_result_counts_store` is their only writer: one UPDATE counting the panels'
+:func:`panel_result_counts_store` writes them on stored panels: one UPDATE counting the panels'
 current results in the database (correlated counts, so that SQLite, the embedded mode, runs it
-too), called in the transaction of every change to a panel's
-current results (a submission, an import, an amendment); migration 0016 backfilled them.
+too), called in the transaction of every change to a panel's current results (an import, an
+amendment); migration 0016 backfilled them. A new panel is inserted with them instead
+(:func:`panel_result_counts_apply`: the same counts of the results about to be inserted, all
+current; ``tests/panels/test_intake_statements.py`` checks that both agree).
 """
 
 from __future__ import annotations
@@ -31,6 +33,19 @@ def _counted(judged: Q | None = None) -> Coalesce:
         results = results.filter(judged)
     counted = results.order_by().values("panel_id").annotate(n=Count("pk")).values("n")
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def panel_result_counts_apply(*, panel: Panel, results: Sequence[Result]) -> None:
+    """Put on ``panel`` (not saved: it is inserted with them) the counts of ``results``, its
+    results about to be inserted (all of them current), as :func:`panel_result_counts_store`
+    counts them in the database."""
+    judgements = [result.interpretation for result in results]
+    panel.results_total = len(judgements)
+    panel.results_flagged = sum(1 for code in judgements if code not in NOT_FLAGGED)
+    panel.results_critical = sum(1 for code in judgements if code in CRITICAL)
+    panel.results_not_interpreted = sum(1 for code in judgements if code == "")
+    panel.results_indeterminate = sum(1 for code in judgements if code == "IND")
+    panel.is_critical = panel.results_critical > 0
 
 
 def panel_result_counts_store(*, panel_ids: Sequence[int]) -> None:

@@ -67,11 +67,11 @@ def result_build(
     )
 
 
-def patient_for(*, lab: Lab, data: PatientData, user_id: int | None = None) -> Patient:
+def patient_for(*, lab: Lab, data: PatientData, user_id: int | None = None) -> tuple[Patient, bool]:
     """``lab``'s patient with ``data.mrn`` (locked), or a new one of ``lab``: another lab's
-    patient with the same MRN is another patient, never seen here. A registered patient sent
-    with other demographics raises ``DemographicsMismatch`` (``panels.demographics``; after
-    too many of them, ``TooManyAttempts`` for ``user_id``)."""
+    patient with the same MRN is another patient, never seen here; and whether it is new. A
+    registered patient sent with other demographics raises ``DemographicsMismatch``
+    (``panels.demographics``; after too many of them, ``TooManyAttempts`` for ``user_id``)."""
     patient = Patient.objects.select_for_update().filter(lab=lab, mrn=data.mrn).first()
     if patient is None:
         patient = Patient(
@@ -85,10 +85,10 @@ def patient_for(*, lab: Lab, data: PatientData, user_id: int | None = None) -> P
         # The lab is the caller's own row: checking that foreign key again costs a query.
         patient.full_clean(exclude=["lab"], validate_constraints=False)
         patient.save()
-        return patient
+        return patient, True
     # A demographic mismatch on a known MRN may be a wrong-patient error: never merge.
     patient_demographics_check(patient=patient, data=data, user_id=user_id)
-    return patient
+    return patient, False
 
 
 def events_record(*, patient: Patient, events: tuple[EventData, ...]) -> None:
@@ -99,6 +99,23 @@ def events_record(*, patient: Patient, events: tuple[EventData, ...]) -> None:
 
 
 def conclusions_store(*, panel: Panel, conclusions: PanelConclusions) -> None:
+    """Store the findings of ``panel`` (stored already) and save its trend snapshot, summary
+    and anchor event."""
+    findings_store(panel=panel, conclusions=conclusions)
+    conclusions_apply(panel=panel, conclusions=conclusions)
+    panel.save(update_fields=["serial", "summary", "anchor_event", "updated_at"])
+
+
+def conclusions_apply(*, panel: Panel, conclusions: PanelConclusions) -> None:
+    """Put the trend snapshot, summary and anchor event on ``panel`` (not saved: a new panel
+    is inserted with them)."""
+    panel.serial = conclusions.serial
+    panel.summary = conclusions.summary
+    panel.anchor_event = conclusions.anchor_event
+
+
+def findings_store(*, panel: Panel, conclusions: PanelConclusions) -> None:
+    """Insert the findings of ``panel`` (stored already), in order, in one statement."""
     evaluated_at = timezone.now()
     Finding.objects.bulk_create(
         Finding(
@@ -119,7 +136,3 @@ def conclusions_store(*, panel: Panel, conclusions: PanelConclusions) -> None:
         )
         for position, finding in enumerate(conclusions.findings, start=1)
     )
-    panel.serial = conclusions.serial
-    panel.summary = conclusions.summary
-    panel.anchor_event = conclusions.anchor_event
-    panel.save(update_fields=["serial", "summary", "anchor_event", "updated_at"])

@@ -435,3 +435,22 @@ class LabSpecimenSetting(models.Model):
 
     def __str__(self) -> str:
         return f"generic plasma of lab {self.lab_id}: {self.plasma_anticoagulant or 'not stated'}"
+
+
+class ReferenceDataStamp(models.Model):
+    """One row whose ``token`` changes with every write to the reference data a process keeps
+    in memory (``reference_ranges.current``): the catalogue, rule sets and their rules, measuring
+    ranges, specimen settings and pattern-rule settings.
+
+    Database triggers (migration 0006) set a new random token on any INSERT, UPDATE, DELETE or
+    TRUNCATE of those tables, in the writing transaction, whoever writes (services, the admin,
+    raw SQL, another process). A token is never reused, even after a rollback, so a process
+    that sees the token it loaded its copy under holds what the database holds. Never written
+    by code.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    token = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"reference data {self.token}"

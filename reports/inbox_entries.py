@@ -1,10 +1,11 @@
 """Keeping the inbox's read model (``InboxEntry``) true, in the transaction of each change.
 
-One function builds entries, :func:`inbox_entries_refresh`: for the panels it is given it reads
-the newest report, the patient, the current results' counts by judgement and the reader's
+One function builds entries, :func:`inbox_entries_refresh`: for the panels it is given it
+reads the newest report, the patient, the current results' counts by judgement and the reader's
 receipt, and writes each panel's entry (insert or replace). Every path that makes a report
-calls it (``reports.services`` for a panel's first report and every amendment, ``reports.release``
-for the FINAL report, ``reports.bulk`` for an import's panels); the backfill
+calls it (``reports.services`` for every amendment, ``reports.release`` for the FINAL report,
+``reports.bulk`` for an import's panels) except a new panel's first report, whose entry
+:func:`inbox_entry_of_new_panel` writes from the rows in hand (the same values); the backfill
 (``reports/migrations/0007_inbox_entry_backfill.py``) is its snapshot in one statement. Opening
 and acknowledging a report change only the reader's flags (:func:`inbox_entry_opened`).
 """
@@ -112,6 +113,39 @@ def _refresh(panel_ids: Sequence[int]) -> int:
         entries, update_conflicts=True, unique_fields=["panel"], update_fields=_REFRESHED
     )
     return len(entries)
+
+
+def inbox_entry_of_new_panel(*, panel: Panel, report: Report) -> None:
+    """Write the entry of ``panel``, inserted in this transaction with its result counts
+    (``panels.result_counts.panel_result_counts_apply``), whose first report ``report`` was just
+    created: what :func:`inbox_entries_refresh` would write, from the rows in hand (no receipt
+    can name a report just made). One INSERT."""
+    patient = panel.patient
+    entry = InboxEntry(
+        panel_id=panel.pk,
+        report_id=report.pk,
+        reader_id=panel.ordering_clinician_id,
+        lab_id=panel.lab_id,
+        submitted_by_id=panel.submitted_by_id,
+        stage=report.stage,
+        issued_at=report.created_at,
+        collected_at=panel.collected_at,
+        accession=panel.accession,
+        patient_mrn=patient.mrn,
+        patient_family_name=patient.family_name,
+        patient_given_name=patient.given_name,
+        unread=True,
+        acknowledged=False,
+        needs_attention=bool(
+            panel.results_flagged or panel.results_not_interpreted or panel.results_indeterminate
+        ),
+        results_total=panel.results_total,
+        results_abnormal=panel.results_flagged,
+        results_critical=panel.results_critical,
+        results_not_interpreted=panel.results_not_interpreted,
+        results_indeterminate=panel.results_indeterminate,
+    )
+    InboxEntry.objects.bulk_create([entry])
 
 
 def inbox_entry_opened(*, report_id: int, user_id: int, acknowledged: bool) -> None:

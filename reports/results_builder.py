@@ -156,7 +156,7 @@ def in_reported_order(current: Sequence[Result], superseded: Sequence[Result]) -
 
 def result_line(result: Result, marks: Mapping[int, str], caveat: str = "") -> ResultLine:
     """The row of ``result``; ``caveat`` is what the patient's events say about this analyte
-    (IL-6 after tocilizumab: ``panels.interpretation.analyte_notes_for``), printed in its note."""
+    (IL-6 after tocilizumab: ``panels.interpretation.analyte_notes``), printed in its note."""
     code = result.interpretation
     rule = result.rule
     converted = _converted(result) if result.conversion else None

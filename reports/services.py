@@ -37,7 +37,7 @@ from labpanel.exceptions import Conflict
 from panels.critical import critical_alert_open
 from panels.models import Panel, ReviewState
 from reports.document_builder import report_document_build
-from reports.inbox_entries import inbox_entries_refresh
+from reports.inbox_entries import inbox_entries_refresh, inbox_entry_of_new_panel
 from reports.json_rows import prepared_fetch_one
 from reports.models import FailureKind, Report, ReportStage, ReportStatus
 from reports.rendering import RenderError, render_pdf
@@ -66,12 +66,26 @@ class ReportStorageUnavailable(Exception):
     """Storing the PDF (or recording it) failed for a reason that may pass: retry."""
 
 
-def report_request(*, panel: Panel) -> Report:
+def report_request(*, panel: Panel, panel_is_new: bool = False) -> Report:
     """Create the pending report of ``panel`` and enqueue its rendering after commit.
 
     Must run inside the transaction that stores the panel; returns the existing report when
     the panel already has one (the database's unique constraint makes this race-free).
+    ``panel_is_new``: the panel was inserted in this transaction with its result counts, so it
+    has no report yet: the report is inserted without looking for one (a report there all the
+    same breaks the unique constraint: ``IntegrityError``) and its inbox entry written from the
+    rows in hand.
     """
+    if panel_is_new:
+        report = Report.objects.create(
+            panel=panel,
+            amends=None,
+            stage=ReportStage.PRELIMINARY,
+            ruleset_version=panel.ruleset.version,
+        )
+        inbox_entry_of_new_panel(panel=panel, report=report)
+        report_render_enqueue(report_ids=[report.pk])
+        return report
     report, created = Report.objects.get_or_create(
         panel=panel,
         amends=None,

@@ -13,7 +13,6 @@ on arrival (``panels.review.panel_auto_verify``), in the same transaction.
 from __future__ import annotations
 
 import logging
-from datetime import date
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
@@ -25,25 +24,24 @@ from labpanel.events.services import event_record
 from labpanel.exceptions import Conflict
 from panels.demographics import DemographicsMismatch, mismatch_refusal
 from panels.interpretation import (
-    MeasuringRanges,
     panel_conclusions,
     panel_interpret,
     result_data_measurement,
 )
 from panels.models import Panel, Result
-from panels.result_counts import panel_result_counts_store
+from panels.result_counts import panel_result_counts_apply
 from panels.review import panel_auto_verify
 from panels.services import (
-    conclusions_store,
+    conclusions_apply,
     events_record,
+    findings_store,
     patient_for,
     result_build,
 )
 from panels.submission import PanelSubmission, json_value
 from reference_ranges.adapters import ruleset_to_engine
+from reference_ranges.current import ReferenceData, reference_data_current
 from reference_ranges.engine.patterns import FindingStatus
-from reference_ranges.models import ReferenceRangeRule
-from reference_ranges.selectors import ruleset_get_active
 from reports.services import report_request
 
 logger = logging.getLogger(__name__)
@@ -76,6 +74,8 @@ def panel_submit(
     submission: PanelSubmission,
     intake: str = INTAKE_API,
     mismatch_to_caller: bool = False,
+    reference: ReferenceData | None = None,
+    in_caller_transaction: bool = False,
 ) -> tuple[Panel, bool]:
     """Store ``submission`` and request its report. Returns (panel, created).
 
@@ -89,7 +89,13 @@ def panel_submit(
     A caller storing several panels in its own transaction (HL7: a message's panels) passes
     ``mismatch_to_caller``: ``DemographicsMismatch`` then propagates, and the caller answers it
     with ``mismatch_refusal`` once its transaction has rolled back (else the audit would roll
-    back with it).
+    back with it). ``reference``: the reference data the caller took for its unit of work
+    (``reference_ranges.current``; HL7: one per message); else it is taken here.
+    ``in_caller_transaction``: the panel is stored in the caller's transaction with no
+    savepoint of its own (HL7: the message's); an ``IntegrityError`` (a concurrent submission
+    won the race for the accession or the new patient's MRN) then propagates, and the caller
+    rolls back and tries again, where this function would have answered against the rows the
+    other submission committed.
     Side effects: writes a ``panel.stored`` event naming ``intake`` (the way in: ``api``,
     ``hl7_http``, ``hl7_mllp``) in the storing transaction; enqueues
     ``reports.render_report_pdf`` after commit. A re-sent identical panel writes no event.
@@ -97,7 +103,12 @@ def panel_submit(
     lab = access.submitting_lab(submitted_by)
     try:
         return _panel_submit(
-            lab=lab, submitted_by=submitted_by, submission=submission, intake=intake
+            lab=lab,
+            submitted_by=submitted_by,
+            submission=submission,
+            intake=intake,
+            reference=reference,
+            in_caller_transaction=in_caller_transaction,
         )
     except DemographicsMismatch as mismatch:
         if mismatch_to_caller:
@@ -106,7 +117,13 @@ def panel_submit(
 
 
 def _panel_submit(
-    *, lab: Lab, submitted_by: User, submission: PanelSubmission, intake: str
+    *,
+    lab: Lab,
+    submitted_by: User,
+    submission: PanelSubmission,
+    intake: str,
+    reference: ReferenceData | None,
+    in_caller_transaction: bool,
 ) -> tuple[Panel, bool]:
     content_sha256 = submission.content_sha256()
     existing = _existing_panel_outcome(
@@ -114,15 +131,28 @@ def _panel_submit(
     )
     if existing is not None:
         return existing, False
-    for attempt in (1, 2):
-        try:
+    if in_caller_transaction:
+        with transaction.atomic(savepoint=False):
             panel = _panel_create(
                 lab=lab,
                 submitted_by=submitted_by,
                 submission=submission,
                 content_sha256=content_sha256,
                 intake=intake,
+                reference=reference,
             )
+        return panel, True
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                panel = _panel_create(
+                    lab=lab,
+                    submitted_by=submitted_by,
+                    submission=submission,
+                    content_sha256=content_sha256,
+                    intake=intake,
+                    reference=reference,
+                )
         except IntegrityError:
             # A concurrent submission won a race for the accession (or the new patient's MRN):
             # answer as if it had arrived first, or try once more against the committed rows.
@@ -138,7 +168,6 @@ def _panel_submit(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-@transaction.atomic
 def _panel_create(
     *,
     lab: Lab,
@@ -146,13 +175,17 @@ def _panel_create(
     submission: PanelSubmission,
     content_sha256: str,
     intake: str,
+    reference: ReferenceData | None = None,
 ) -> Panel:
-    ruleset = ruleset_get_active(lab=lab)
+    """Store one new panel: in a transaction the caller opened (with or without a savepoint)."""
+    # The reference data as it is now (one query, or none when the caller passes its own).
+    reference = reference if reference is not None else reference_data_current()
+    ruleset = reference.ruleset_active(lab=lab)
     if ruleset is None:
         raise Conflict("no reference range set is active; a director must publish one")
-    patient = patient_for(lab=lab, data=submission.patient, user_id=submitted_by.pk)
+    patient, patient_is_new = patient_for(lab=lab, data=submission.patient, user_id=submitted_by.pk)
     events_record(patient=patient, events=submission.events)
-    measuring_ranges: dict[date, MeasuringRanges] = {}
+    measuring_ranges = reference.measuring_ranges_by_day(lab_id=lab.pk)
     interpreted = panel_interpret(
         sex=patient.sex,
         birth_date=patient.birth_date,
@@ -162,15 +195,13 @@ def _panel_create(
         ruleset=ruleset_to_engine(ruleset),
         lab_id=lab.pk,
         measuring_ranges_by_day=measuring_ranges,
+        anticoagulants=reference.anticoagulants,
     )
     interpretations = interpreted.interpretations
     age = interpreted.age
-    rules_by_key = {
-        rule.key: rule
-        for rule in ReferenceRangeRule.objects.filter(
-            ruleset=ruleset, key__in={i.rule_key for i in interpretations if i.rule_key}
-        )
-    }
+    rules_by_key = reference.rules(
+        ruleset=ruleset, keys={i.rule_key for i in interpretations if i.rule_key}
+    )
     panel = Panel(
         accession=submission.accession,
         lab=lab,
@@ -186,14 +217,7 @@ def _panel_create(
         content_sha256=content_sha256,
         clinical={name: json_value(value) for name, value in submission.clinical.items()},
     )
-    # Field checks only: every foreign key here is a row just read (lab, patient, clinician,
-    # submitter, rule set); re-checking each would cost a query apiece.
-    panel.full_clean(
-        exclude=["lab", "patient", "ordering_clinician", "submitted_by", "ruleset"],
-        validate_unique=False,
-    )
-    panel.save()
-    results = Result.objects.bulk_create(
+    results = [
         result_build(
             panel=panel,
             position=position,
@@ -205,8 +229,9 @@ def _panel_create(
         for position, (result, interpretation) in enumerate(
             zip(submission.results, interpretations, strict=True), start=1
         )
-    )
-    panel_result_counts_store(panel_ids=[panel.pk])
+    ]
+    # Findings, trend snapshot, summary and result counts are worked out before the panel is
+    # inserted, and inserted with it (no UPDATE after).
     conclusions = panel_conclusions(
         panel=panel,
         results=results,
@@ -214,9 +239,22 @@ def _panel_create(
         clinical=submission.clinical,
         age_years=age.years if age else None,
         analytes={result.analyte.code: result.analyte for result in submission.results},
+        pattern_rules=reference.pattern_rules(lab_id=lab.pk),
+        # registered just now, with no event: no earlier panel nor event to read
+        history_is_empty=patient_is_new and not submission.events,
     )
-    conclusions_store(panel=panel, conclusions=conclusions)
-    report = report_request(panel=panel)
+    conclusions_apply(panel=panel, conclusions=conclusions)
+    panel_result_counts_apply(panel=panel, results=results)
+    # Field checks only: every foreign key here is a row just read (lab, patient, clinician,
+    # submitter, rule set, anchor event); re-checking each would cost a query apiece.
+    panel.full_clean(
+        exclude=["lab", "patient", "ordering_clinician", "submitted_by", "ruleset", "anchor_event"],
+        validate_unique=False,
+    )
+    panel.save()
+    Result.objects.bulk_create(results)
+    findings_store(panel=panel, conclusions=conclusions)
+    report = report_request(panel=panel, panel_is_new=True)
     event_record(
         kind=EventKind.PANEL_STORED,
         lab_id=lab.pk,
@@ -237,7 +275,7 @@ def _panel_create(
         lab=lab,
         results=results,
         met_findings=[f.name for f in conclusions.findings if f.status == FindingStatus.MET],
-        ranges=measuring_ranges.get(interpreted.collected_on, {}),
+        ranges=reference.measuring_ranges(lab_id=lab.pk, on=interpreted.collected_on),
     )
     logger.info(
         "panel.submitted panel_id=%s report_id=%s results=%d ruleset_version=%s",

@@ -39,9 +39,10 @@ from panels.intake.hl7.batch import read_batch
 from panels.intake.hl7.corrections import order_correct
 from panels.intake.hl7.parse import parse_oru
 from panels.intake.hl7.segments import normalize_segments
-from panels.intake.hl7.submissions import order_submissions
+from panels.intake.hl7.submissions import OrderAction, order_submissions
 from panels.intake.hl7.types import AckCode, Hl7Problem, OruOrder, ProblemCode
 from panels.intake.submission import panel_submit
+from reference_ranges.current import ReferenceData, reference_data_current
 
 logger = logging.getLogger(__name__)
 
@@ -155,64 +156,47 @@ def hl7_receive(
         )
         return _answer(received, "AR", [problem], now)
     problems: list[Hl7Problem] = []
-    submissions = order_submissions(parsed, lab=lab, problems=problems, now=now)
+    # The reference data for the whole message: one read of its stamp.
+    reference = reference_data_current()
+    submissions = order_submissions(
+        parsed, lab=lab, problems=problems, now=now, catalogue=reference.catalogue()
+    )
     if parsed.problems or problems:
         located = [*parsed.problems, *_with_occurrences(raw, problems)]
         return _answer(received, "AE", located, now)
-    try:
-        with transaction.atomic():
-            for order, action in submissions:
-                try:
-                    if action.corrected:
-                        order_correct(
-                            action,
-                            lab=lab,
-                            user=user,
-                            parsed=parsed,
-                            intake=f"hl7_{transport}",
-                        )
-                    else:
-                        panel_submit(
-                            submitted_by=user,
-                            submission=action.submission,
-                            intake=f"hl7_{transport}",
-                            mismatch_to_caller=True,
-                        )
-                except DomainError as error:
-                    raise _OrderRefused(order, error) from error
-            ack = build_ack(
-                parsed, code="AA", problems=(), now=now, control_id=ack_control_id(sha256)
+    for attempt in (1, 2):
+        try:
+            ack = _message_store(received, submissions, now=now, reference=reference)
+        except _OrderRefused as refused:
+            refusal = refused.error
+            if isinstance(refusal, DemographicsMismatch):
+                # Audited now that the message's transaction rolled back; the ERR text names
+                # the differing fields only to the lab's staff (never to an integrator).
+                refusal = mismatch_refusal(mismatch=refusal, user=user, intake=f"hl7_{transport}")
+            problem = Hl7Problem(
+                segment="OBR",
+                segment_index=refused.order.obr_index,
+                field=3,
+                component=None,
+                code="CONFLICT",
+                message=refusal.message,
+                severity="error",
+                hl7_error_code="205",
             )
-            message_archive(
-                received,
-                ack_code="AA",
-                ack=ack,
-                accessions=[action.submission.accession for _, action in submissions],
-            )
-    except _OrderRefused as refused:
-        refusal = refused.error
-        if isinstance(refusal, DemographicsMismatch):
-            # Audited now that the message's transaction rolled back; the ERR text names the
-            # differing fields only to the lab's staff (never to an integrator).
-            refusal = mismatch_refusal(mismatch=refusal, user=user, intake=f"hl7_{transport}")
-        problem = Hl7Problem(
-            segment="OBR",
-            segment_index=refused.order.obr_index,
-            field=3,
-            component=None,
-            code="CONFLICT",
-            message=refusal.message,
-            severity="error",
-            hl7_error_code="205",
-        )
-        located = _with_occurrences(raw, [problem])
-        return _answer(received, "AE", located, now)
-    except IntegrityError:
-        # The same message was accepted on another connection a moment ago.
-        previous = message_accepted_before(lab=lab, parsed=parsed)
-        if previous is None:
-            raise
-        return Hl7Outcome.replay(previous)
+            located = _with_occurrences(raw, [problem])
+            return _answer(received, "AE", located, now)
+        except IntegrityError:
+            # The same message was accepted on another connection a moment ago: its ACK.
+            previous = message_accepted_before(lab=lab, parsed=parsed)
+            if previous is not None:
+                return Hl7Outcome.replay(previous)
+            # Another message stored one of this message's accessions or patients a moment
+            # ago: the whole message once more, against the committed rows (an identical
+            # panel is then the stored one, other content a conflict).
+            if attempt == 2:
+                raise
+        else:
+            break
     accessions = tuple(action.submission.accession for _, action in submissions)
     logger.info(
         "hl7.accepted control_id=%s lab_id=%s panels=%d transport=%s",
@@ -222,6 +206,52 @@ def hl7_receive(
         transport,
     )
     return Hl7Outcome(ack=ack, ack_code="AA", accessions=accessions)
+
+
+def _message_store(
+    received: ReceivedMessage,
+    submissions: Sequence[tuple[OruOrder, OrderAction]],
+    *,
+    now: datetime,
+    reference: ReferenceData,
+) -> str:
+    """Store every order of the message and archive it with its AA, in one transaction; the
+    ACK. Each panel is stored in the message's transaction (no savepoint of its own): any
+    error rolls the whole message back (``_OrderRefused``: an order refused; an
+    ``IntegrityError`` propagates for the caller to try the message again)."""
+    parsed, lab, user, transport = received.parsed, received.lab, received.user, received.transport
+    with transaction.atomic():
+        for order, action in submissions:
+            try:
+                if action.corrected:
+                    order_correct(
+                        action,
+                        lab=lab,
+                        user=user,
+                        parsed=parsed,
+                        intake=f"hl7_{transport}",
+                    )
+                else:
+                    panel_submit(
+                        submitted_by=user,
+                        submission=action.submission,
+                        intake=f"hl7_{transport}",
+                        mismatch_to_caller=True,
+                        reference=reference,
+                        in_caller_transaction=True,
+                    )
+            except DomainError as error:
+                raise _OrderRefused(order, error) from error
+        ack = build_ack(
+            parsed, code="AA", problems=(), now=now, control_id=ack_control_id(received.sha256)
+        )
+        message_archive(
+            received,
+            ack_code="AA",
+            ack=ack,
+            accessions=[action.submission.accession for _, action in submissions],
+        )
+    return ack
 
 
 def internal_error_ack(raw: str) -> str:

@@ -92,11 +92,17 @@ def _clinicians(lab: Lab) -> dict[str, User]:
 
 
 def order_submissions(
-    parsed: OruParse, *, lab: Lab, problems: list[Hl7Problem], now: datetime
+    parsed: OruParse,
+    *,
+    lab: Lab,
+    problems: list[Hl7Problem],
+    now: datetime,
+    catalogue: AnalyteCatalogue | None = None,
 ) -> list[tuple[OruOrder, OrderAction]]:
     """Each order of ``parsed`` that maps to a submission, with what to do with it; what
-    cannot be used is added to ``problems`` (located; the caller stores nothing then)."""
-    catalogue = analyte_catalogue_get()
+    cannot be used is added to ``problems`` (located; the caller stores nothing then).
+    ``catalogue``: the analyte catalogue the caller holds (read here when not given)."""
+    catalogue = catalogue if catalogue is not None else analyte_catalogue_get()
     clinicians = _clinicians(lab)
     zone = local_zone()
     submissions: list[tuple[OruOrder, OrderAction]] = []

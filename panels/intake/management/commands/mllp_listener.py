@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from labpanel.accounts import access
 from labpanel.exceptions import DomainError
@@ -30,15 +31,50 @@ from panels.models import Transport
 logger = logging.getLogger(__name__)
 
 
+# A connection used this recently without an error is not checked again (the check is a
+# round trip, a SELECT 1, as much as a third of a message's statements).
+RECENTLY_USED = 1.0  # seconds
+
+
+class _ConnectionUse:
+    """When the listener last finished a message (``time.monotonic``), on its one thread."""
+
+    finished_at: float | None = None
+
+
+def _connection_check_due(now: float) -> bool:
+    """Whether to check the database connection before a message: after a quiet second or
+    more (the server may have closed it meanwhile), or when the last use raised a database
+    error; never between back-to-back messages on a connection that works."""
+    last = _ConnectionUse.finished_at
+    return last is None or now - last >= RECENTLY_USED or connection.errors_occurred
+
+
 def _receive(message: str, user: Any) -> str:
-    close_old_connections()  # a long-lived listener must survive database restarts
+    checked = _connection_check_due(time.monotonic())
+    if checked:
+        close_old_connections()  # a long-lived listener must survive database restarts
     access.staff_forget(user)  # each message is checked against the membership as it is now
     try:
-        return hl7_receive_any(raw=message, user=user, transport=Transport.MLLP).ack
+        try:
+            return hl7_receive_any(raw=message, user=user, transport=Transport.MLLP).ack
+        except (OperationalError, InterfaceError):
+            if checked:
+                raise
+            # Unchecked, the connection had died (a database restart within the second): what
+            # the check would have found. Nothing was stored (or, had the COMMIT gone through,
+            # the message is now answered with its stored ACK): the message once more.
+            close_old_connections()
+            if connection.connection is not None:
+                raise  # the connection works: the error was the message's own
+            access.staff_forget(user)
+            return hl7_receive_any(raw=message, user=user, transport=Transport.MLLP).ack
     except Exception:
         # Nothing was committed (the transaction rolled back): say so with AE, never AA.
         logger.exception("mllp.internal_error")
         return internal_error_ack(message)
+    finally:
+        _ConnectionUse.finished_at = time.monotonic()
 
 
 class Command(BaseCommand):
