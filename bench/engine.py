@@ -37,6 +37,17 @@ same prebuilt panels: ``interpret`` alone, ``findings`` alone, and ``interpret +
 Each run gets new rule objects (``dataclasses.replace``), so no run profits from the memos of
 the run before.
 
+Then ``engine vs plain loop``, the issue's figure (engine, results only): the ``results``
+scenario's prebuilt Measurements, each repeat timing, side by side over the same list, (a) the
+engine on a new RuleSet (``cold``: its index and memos built as it goes), (b) the engine again on
+that same RuleSet (``warm``: every memo filled), and (c) the limit: a plain loop that looks each
+result up in a dict ``(analyte, unit) -> (low, high)`` built from the rule set (the adults'
+interval where one is partitioned), compares the Decimal value with the two limits and appends a
+code. The plain loop gives no reason, no provenance, no interval text; it ignores the comparator
+(censored results), the patient's sex, age and specimen, the measuring range and units it could
+convert, so it is a limit, not an implementation. Each ratio is plain-loop time / engine time
+(= engine results/s / plain results/s), printed as median (min-max) over the repeats.
+
 Everything runs in this one process on one thread: one core. Every figure is per core. The
 workload, once built, is frozen out of the cyclic garbage collector (``gc.freeze``), as a
 server's long-lived data is after start-up: the collector still runs, on what the engine
@@ -413,6 +424,76 @@ def _with_findings(
     return time.perf_counter() - start, count, findings
 
 
+def plain_table(ruleset: RuleSet) -> dict[tuple[str, str], tuple[Decimal | None, Decimal | None]]:
+    """The limit's lookup table: (analyte, unit) -> (low, high), the adults' interval where the
+    rule set partitions one (the last rule of a pair wins: the seed lists adults last)."""
+    return {(rule.analyte, rule.unit): (rule.low, rule.high) for rule in ruleset.rules}
+
+
+def _plain_loop(built: Built, ruleset: RuleSet) -> tuple[float, int]:
+    """The limit: a dict lookup and Decimal comparisons per result, nothing else."""
+    start = time.perf_counter()
+    table = plain_table(ruleset)
+    get = table.get
+    count = 0
+    for panel, _patient in built:
+        codes: list[str | None] = []
+        append = codes.append
+        for measurement in panel:
+            limits = get((measurement.analyte, measurement.unit))
+            if limits is None:
+                append(None)
+                continue
+            low, high = limits
+            value = measurement.value
+            if high is not None and value > high:
+                append("H")
+            elif low is not None and value < low:
+                append("L")
+            else:
+                append("N")
+        count += len(codes)
+    return time.perf_counter() - start, count
+
+
+def _ratio_text(ratios: Sequence[float]) -> str:
+    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+
+
+def engine_vs_plain(built: Built, ruleset: RuleSet, repeat: int) -> None:
+    """Engine cold and warm against the plain loop, side by side in each repeat."""
+    print(
+        f"\nengine vs plain loop ({sum(len(panel) for panel, _ in built):,} results, "
+        f"{repeat} repeats, load average {_load()})"
+    )
+    cold: list[float] = []
+    warm: list[float] = []
+    rows: dict[str, list[float]] = {"plain loop": [], "engine cold": [], "engine warm": []}
+    for _ in range(repeat):
+        fresh_ruleset = dataclasses.replace(ruleset)
+        gc.collect()
+        plain_seconds, plain_count = _plain_loop(built, fresh_ruleset)
+        gc.collect()
+        cold_seconds, cold_count = _prebuilt(built, fresh_ruleset)
+        gc.collect()
+        warm_seconds, warm_count = _prebuilt(built, fresh_ruleset)
+        if not plain_count == cold_count == warm_count:  # pragma: no cover - a dropped result
+            raise AssertionError((plain_count, cold_count, warm_count))
+        rows["plain loop"].append(plain_seconds)
+        rows["engine cold"].append(cold_seconds)
+        rows["engine warm"].append(warm_seconds)
+        cold.append(plain_seconds / cold_seconds)
+        warm.append(plain_seconds / warm_seconds)
+    results = sum(len(panel) for panel, _ in built)
+    for mode, runs in rows.items():
+        print(
+            f"  {mode:<12} median {statistics.median(runs):.3f} s "
+            f"({min(runs):.3f}-{max(runs):.3f}), {results / statistics.median(runs):,.0f} results/s"
+        )
+    print(f"  ratio engine/plain, cold: {_ratio_text(cold)}")
+    print(f"  ratio engine/plain, warm: {_ratio_text(warm)}  (target >= 0.7x)", flush=True)
+
+
 @dataclasses.dataclass(frozen=True)
 class Timing:
     """Engine seconds of each repeat of one scenario and mode, and the work done per repeat."""
@@ -491,6 +572,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--results", type=int, default=1_000_000)
     parser.add_argument("--panels", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--only-ratio", action="store_true", help="only the engine vs plain loop figures"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
 
@@ -521,6 +605,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  panels + findings: the {len(panels_panels):,} panels above with clinical inputs "
             "on one in seven (CAR-T) and half the HLH work-ups, no earlier panels"
         )
+    built = prebuild(scenarios[0][1])
+    _freeze()
+    engine_vs_plain(built, ruleset, max(args.repeat, 3))
+    del built
+    if args.only_ratio:
+        return 0
     print()
     print(HEADER, flush=True)
     timings: list[Timing] = []

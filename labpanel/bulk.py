@@ -76,7 +76,7 @@ def _bulk_create(
         if isinstance(field, models.JSONField):
             return orjson.loads(text)
         if isinstance(field, models.ForeignKey):
-            return int(text)
+            return field.target_field.to_python(text)  # an id, or a key (FindingText)
         return field.to_python(text)
 
     objects = [

@@ -276,10 +276,12 @@ def findings_shown(
             continue
         withheld = copy.copy(finding)
         withheld.status = FindingStatus.INDETERMINATE
-        withheld.statement = (
-            f"{finding.name}: not shown here — it compares this panel with an earlier panel "
+        words = copy.copy(finding.text)
+        words.statement = (
+            f"{words.name}: not shown here — it compares this panel with an earlier panel "
             "(its baseline) that is not shown to this reader"
         )
+        withheld.text = words
         withheld.evidence = []
         withheld.score = None
         answer.append(withheld)

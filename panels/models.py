@@ -7,6 +7,7 @@ and rule-set version that interpreted it.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -356,22 +357,88 @@ class FindingQuerySet(models.QuerySet["Finding"]):
         return self.filter(superseded_at__isnull=True)
 
 
+def finding_text_key(
+    rule_id: str,
+    rule_version: str,
+    name: str,
+    statement: str,
+    citation: str,
+    verified: bool,
+    verification_note: str,
+) -> uuid.UUID:
+    """The key of a finding's words: the first 128 bits of the SHA-256 of every field, each
+    preceded by its length (so no two different texts share an encoding). The same words get the
+    same key in every process, so writers need not read a key back before they use it."""
+    digest = hashlib.sha256()
+    for part in (rule_id, rule_version, name, statement, citation, "1" if verified else "0"):
+        digest.update(f"{len(part)}:{part}".encode())
+    digest.update(f"{len(verification_note)}:{verification_note}".encode())
+    return uuid.UUID(bytes=digest.digest()[:16])
+
+
+class FindingText(models.Model):
+    """The words of findings, stored once: a rule version's name, citation, verification state
+    and note, with one statement it gave. Thousands of findings share a few of these (a rule's
+    "not met" statement is the same for every panel that does not meet it); a finding row
+    keeps only what is its own (status, evidence, score, times). Immutable: the key is the
+    digest of the words (``finding_text_key``), so a changed word is another row."""
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    rule_id = models.CharField(max_length=64)
+    rule_version = models.CharField(max_length=32)
+    name = models.CharField(max_length=200)
+    statement = models.TextField()
+    citation = models.TextField()
+    verified = models.BooleanField()
+    verification_note = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} v{self.rule_version}: {self.statement[:60]}"
+
+
+def finding_text(
+    *,
+    rule_id: str,
+    rule_version: str,
+    name: str,
+    statement: str,
+    citation: str,
+    verified: bool,
+    verification_note: str,
+) -> FindingText:
+    """The (unsaved) ``FindingText`` of these words, with its key."""
+    return FindingText(
+        id=finding_text_key(
+            rule_id, rule_version, name, statement, citation, verified, verification_note
+        ),
+        rule_id=rule_id,
+        rule_version=rule_version,
+        name=name,
+        statement=statement,
+        citation=citation,
+        verified=verified,
+        verification_note=verification_note,
+    )
+
+
 class Finding(models.Model):
-    """A panel-level conclusion of one pattern rule, with the evidence it rests on."""
+    """A panel-level conclusion of one pattern rule, with the evidence it rests on. Its words
+    (name, statement, citation, verification) are a shared ``FindingText`` (``finding.text``):
+    read them with ``select_related("text")`` where many findings are read."""
 
     panel = models.ForeignKey(Panel, on_delete=models.PROTECT, related_name="findings")
     position = models.PositiveSmallIntegerField()
     rule_id = models.CharField(max_length=64)
     rule_version = models.CharField(max_length=32)
-    name = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=FindingStatus.choices)
-    statement = models.TextField()
+    # No index: texts are never deleted (nothing looks findings up by their text), and the
+    # index would cost a finding row's 16-byte key again in every panel's findings.
+    text = models.ForeignKey(
+        FindingText, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     evidence = models.JSONField(default=list)
     missing_inputs = models.JSONField(default=list)
     score = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
-    citation = models.TextField()
-    verified = models.BooleanField()
-    verification_note = models.TextField(blank=True)
     evaluated_at = models.DateTimeField()
     superseded_at = models.DateTimeField(
         null=True, blank=True, help_text="Set when an amendment re-evaluated the panel"

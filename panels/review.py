@@ -277,7 +277,7 @@ def panels_auto_verify_bulk(*, lab: Lab, panel_ids: Sequence[int]) -> int:
     for panel_id, name in (
         Finding.objects.current()
         .filter(panel_id__in=panel_ids, status=FindingStatus.MET)
-        .values_list("panel_id", "name")
+        .values_list("panel_id", "text__name")
     ):
         met[panel_id].append(name)
     ranges: dict[date, MeasuringRanges] = {}

@@ -84,7 +84,7 @@ def panel_review_blockers(*, panel: Panel) -> list[Blocker]:
     met = Finding.objects.current().filter(panel=panel, status=FindingStatus.MET)
     ranges = measuring_ranges_active(lab_id=panel.lab_id, on=collected_on(panel.collected_at))
     return review_blockers(
-        results=results, met_findings=met.values_list("name", flat=True), ranges=ranges
+        results=results, met_findings=met.values_list("text__name", flat=True), ranges=ranges
     )
 
 

@@ -41,7 +41,10 @@ def panel_details(panels: QuerySet[Panel], *, review_history: bool = True) -> Qu
             .order_by("position"),
             to_attr="superseded",
         ),
-        Prefetch("findings", queryset=Finding.objects.current().order_by("position")),
+        Prefetch(
+            "findings",
+            queryset=Finding.objects.current().select_related("text").order_by("position"),
+        ),
     )
     if not review_history:
         return details

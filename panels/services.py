@@ -9,7 +9,7 @@ one panel.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from django.utils import timezone
 
@@ -18,10 +18,12 @@ from panels.demographics import patient_demographics_check
 from panels.interpretation import PanelConclusions, evidence_json
 from panels.models import (
     Finding,
+    FindingText,
     Panel,
     Patient,
     PatientEvent,
     Result,
+    finding_text,
 )
 from panels.submission import EventData, PatientData, ResultData
 from reference_ranges.engine.types import Interpretation
@@ -98,6 +100,14 @@ def events_record(*, patient: Patient, events: tuple[EventData, ...]) -> None:
         )
 
 
+def finding_texts_store(texts: Iterable[FindingText]) -> None:
+    """Store each distinct one of ``texts`` that is not stored yet: one statement, whatever
+    the number (their keys are digests of their words: nothing is read back)."""
+    distinct = {text.pk: text for text in texts}
+    if distinct:
+        FindingText.objects.bulk_create(list(distinct.values()), ignore_conflicts=True)
+
+
 def conclusions_store(*, panel: Panel, conclusions: PanelConclusions) -> None:
     """Store the findings of ``panel`` (stored already) and save its trend snapshot, summary
     and anchor event."""
@@ -117,22 +127,33 @@ def conclusions_apply(*, panel: Panel, conclusions: PanelConclusions) -> None:
 def findings_store(*, panel: Panel, conclusions: PanelConclusions) -> None:
     """Insert the findings of ``panel`` (stored already), in order, in one statement."""
     evaluated_at = timezone.now()
+    texts = [
+        finding_text(
+            rule_id=finding.rule_id,
+            rule_version=finding.rule_version,
+            name=finding.name,
+            statement=finding.statement,
+            citation=finding.citation,
+            verified=finding.verified,
+            verification_note=finding.verification_note,
+        )
+        for finding in conclusions.findings
+    ]
+    finding_texts_store(texts)
     Finding.objects.bulk_create(
         Finding(
             panel=panel,
             position=position,
             rule_id=finding.rule_id,
             rule_version=finding.rule_version,
-            name=finding.name,
             status=finding.status.value,
-            statement=finding.statement,
+            text=text,
             evidence=evidence_json(finding),
             missing_inputs=list(finding.missing_inputs),
             score=finding.score,
-            citation=finding.citation,
-            verified=finding.verified,
-            verification_note=finding.verification_note,
             evaluated_at=evaluated_at,
         )
-        for position, finding in enumerate(conclusions.findings, start=1)
+        for position, (finding, text) in enumerate(
+            zip(conclusions.findings, texts, strict=True), start=1
+        )
     )

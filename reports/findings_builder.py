@@ -81,7 +81,7 @@ def _not_evaluated_line(
     if clinical:
         needs.append("clinical data: " + ", ".join(clinical))
     names = "; ".join(
-        finding.name + ("" if finding.verified else " (unverified criteria)")
+        finding.text.name + ("" if finding.text.verified else " (unverified criteria)")
         for finding in findings
     )
     return FindingLine(
@@ -114,12 +114,12 @@ def finding_lines(
             continue
         lines.append(
             FindingLine(
-                name=finding.name,
+                name=finding.text.name,
                 status_text=STATUS_TEXT[finding.status],
-                statement=finding.statement,
+                statement=finding.text.statement,
                 evidence=_evidence_text(finding.evidence),
-                source=f"{finding.citation} — rule {finding.rule_id} v{finding.rule_version}",
-                is_verified=finding.verified,
+                source=f"{finding.text.citation} — rule {finding.rule_id} v{finding.rule_version}",
+                is_verified=finding.text.verified,
                 is_positive=finding.status == "met",
                 provenance=_provenance(panel, finding, clinical_names),
             )

@@ -26,6 +26,7 @@ from panels.history import history_facts
 from panels.models import (
     Finding,
     FindingStatus,
+    FindingText,
     Panel,
     Patient,
     PatientEvent,
@@ -167,6 +168,7 @@ def report_source_sql(*, report_rows: str) -> str:
             Analyte,
             ReferenceRangeRule,
             Finding,
+            FindingText,
             PatientEvent,
         )
     }
@@ -202,8 +204,11 @@ SELECT json_build_object(
         WHERE old."panel_id" = p."id" AND old."superseded_by_id" IS NOT NULL
     ),
     'findings', (
-        SELECT json_agg({row_json_sql(Finding, "f")} ORDER BY f."position")
+        SELECT json_agg(json_build_object(
+            'finding', {row_json_sql(Finding, "f")}, 'text', {row_json_sql(FindingText, "ft")}
+        ) ORDER BY f."position")
         FROM "{table[Finding]}" f
+        JOIN "{table[FindingText]}" ft ON ft."id" = f."text_id"
         WHERE f."panel_id" = p."id" AND f."superseded_at" IS NULL
     ),
     'tocilizumab_at', (
@@ -276,7 +281,12 @@ def _source_from_json(data: Mapping[str, Any]) -> ReportSource:
     for result in superseded:
         related_cache(result, "panel", panel)
     panel.superseded = superseded  # type: ignore[attr-defined]  # as panel_details' to_attr
-    prefetched(panel, "findings", [row_instance(Finding, row) for row in data["findings"] or []])
+    findings = []
+    for item in data["findings"] or []:
+        finding = row_instance(Finding, item["finding"])
+        related_cache(finding, "text", row_instance(FindingText, item["text"]))
+        findings.append(finding)
+    prefetched(panel, "findings", findings)
     tocilizumab_at = data["tocilizumab_at"]
     return ReportSource(
         report=report,

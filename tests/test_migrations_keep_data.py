@@ -252,3 +252,52 @@ def test_panels_issued_before_review_existed_are_released_and_their_reports_fina
     assert [stage for stage, _, _ in stages] == ["corrected", "final"]
     assert all(original is (stage == "final") for stage, original, _ in stages)
     assert sum(count for _, _, count in stages) == reports
+
+
+ON_ROW = (
+    "SELECT id, rule_id, rule_version, name, statement, citation, verified, verification_note "
+    "FROM panels_finding"
+)
+THROUGH_TEXT = (
+    "SELECT f.id, t.rule_id, t.rule_version, t.name, t.statement, t.citation, t.verified, "
+    "t.verification_note FROM panels_finding f JOIN panels_findingtext t ON t.id = f.text_id"
+)
+
+
+def _finding_words(name: str, sql: str) -> dict[int, tuple[Any, ...]]:
+    with psycopg.connect(pg.database_url(name)) as connection:
+        return {row[0]: row[1:] for row in connection.execute(sql).fetchall()}
+
+
+def test_finding_words_move_to_one_row_per_distinct_text_and_back(
+    scratch_database: str,
+) -> None:
+    # given: the snapshot's findings, each with its words on its own row
+    before = _finding_words(scratch_database, ON_ROW)
+    assert len(before) == EXPECTED["tables"]["panels_finding"]
+
+    # when: migrated (panels 0018_finding_texts)
+    _migrate(scratch_database)
+
+    # then: every finding reads the very same words through its text, and each distinct text
+    # is stored once
+    after = _finding_words(scratch_database, THROUGH_TEXT)
+    assert after == before
+    texts = _finding_words(scratch_database, "SELECT 0, count(*) FROM panels_findingtext")
+    assert texts[0] == (len(set(before.values())),)
+    assert len(set(before.values())) < len(before)
+
+    # when: unapplied (back to panels 0017)
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "panels", "0017_identifiers_per_lab"],
+        cwd=ROOT,
+        env=_env(scratch_database),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+    # then: every finding has its words on its own row again
+    back = _finding_words(scratch_database, ON_ROW)
+    assert back == before

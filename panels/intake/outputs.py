@@ -161,6 +161,12 @@ class ReportSummaryOutput(serializers.Serializer[Any]):
 
 
 class FindingOutput(serializers.ModelSerializer[Finding]):
+    # The finding's words are its shared FindingText's (read with select_related("text")).
+    name = serializers.CharField(source="text.name", read_only=True)
+    statement = serializers.CharField(source="text.statement", read_only=True)
+    citation = serializers.CharField(source="text.citation", read_only=True)
+    verified = serializers.BooleanField(source="text.verified", read_only=True)
+    verification_note = serializers.CharField(source="text.verification_note", read_only=True)
     score = serializers.SerializerMethodField()
 
     class Meta:

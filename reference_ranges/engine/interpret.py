@@ -48,7 +48,7 @@ from reference_ranges.engine.classify import (
     measurement_notes,
 )
 from reference_ranges.engine.decimals import COMPARATOR_SYMBOLS, plain
-from reference_ranges.engine.rule_index import Choice, RuleIndex, index_for, lookup
+from reference_ranges.engine.rule_index import INDEX_CACHE, Choice, RuleIndex, index_for, lookup
 from reference_ranges.engine.types import (
     Comparator,
     Interpretation,
@@ -131,7 +131,10 @@ def interpret(
     ``InvalidRuleSet`` for contradictory molecular weights. Has no side effects beyond its
     memos, which never change a result.
     """
-    index = index_for(ruleset)
+    # The rule set's index (rule_index.index_for), its cache read inline: once per panel.
+    index = INDEX_CACHE.get(id(ruleset))
+    if index is None or index.ruleset is not ruleset:
+        index = index_for(ruleset)
     ruleset_key, ruleset_version = ruleset.key, ruleset.version
     # The patient's profile (and the plan of rules chosen for it), remembered per patient facts:
     # sex, specimen (with the lab's anticoagulant of generic plasma) and age (in days only
@@ -157,6 +160,14 @@ def interpret(
         by_unit = plan.get(measurement.analyte)
         choice = None if by_unit is None else by_unit.get(measurement.unit)
         if choice is None:
+            # Why no rule judges this analyte and unit for this exact patient, when known:
+            # kept inline too (a panel's unmatched analytes are asked for on every panel).
+            explained = unmatched.get(measurement.analyte)
+            if explained is not None:
+                known_reason = explained.get(measurement.unit)
+                if known_reason is not None:
+                    append(known_reason)
+                    continue
             chosen = lookup(index, plan, unmatched, patient, profile, exact_profile, measurement)
             if isinstance(chosen, Interpretation):
                 append(chosen)

@@ -182,6 +182,11 @@ def _age_reason(rules: Sequence[RangeRule], patient: PatientContext) -> str:
 
 
 def no_match_reason(rules: Sequence[RangeRule], patient: PatientContext) -> str:
+    """Explain why none of ``rules`` fits the patient (see :func:`no_match_explained`)."""
+    return no_match_explained(rules, patient)[0]
+
+
+def no_match_explained(rules: Sequence[RangeRule], patient: PatientContext) -> tuple[str, bool]:
     """Explain why none of ``rules`` (same analyte and unit, none applying) fits the patient.
 
     The explanation is drawn from the rules that came nearest (fewest partitions failed). Among
@@ -190,6 +195,10 @@ def no_match_reason(rules: Sequence[RangeRule], patient: PatientContext) -> str:
     that the intervals are sex-specific, not that no interval exists for the age. Each partition
     that kept a chosen rule out contributes one clause, in the order specimen, sex, age, joined
     by " / ".
+
+    Also says whether the explanation names the patient's age (an age clause for a known age):
+    where it does not, it is the same for every patient of the same sex, specimen and age band
+    between the rules' age limits, which is what the engine's memo keeps it for.
     """
     failures = [(rule, _failed_partitions(rule, patient)) for rule in rules]
     fewest = min(len(failed) for _, failed in failures)
@@ -209,4 +218,5 @@ def no_match_reason(rules: Sequence[RangeRule], patient: PatientContext) -> str:
         kept_out = [rule for rule, failed in nearest if partition in failed]
         if kept_out:
             clauses.append(explain(kept_out, patient))
-    return " / ".join(clauses)
+    names_age = any(_AGE in failed for _, failed in nearest) and patient.age is not None
+    return " / ".join(clauses), names_age

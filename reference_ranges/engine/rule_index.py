@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from reference_ranges.engine.classify import PreparedRule
 from reference_ranges.engine.errors import AmbiguousRules, InvalidRuleSet
-from reference_ranges.engine.matching import no_match_reason, rule_applies
+from reference_ranges.engine.matching import no_match_explained, rule_applies
 from reference_ranges.engine.types import (
     AgeUnit,
     Interpretation,
@@ -248,19 +248,19 @@ class RuleIndex:
 
 # Memo of recent indexes. Each entry holds its rule set, so an id cannot be reused while cached;
 # the identity check makes a stale entry harmless. Purely a cache: results never depend on it.
-_INDEX_CACHE: dict[int, RuleIndex] = {}
-_INDEX_CACHE_SIZE = 8
+INDEX_CACHE: dict[int, RuleIndex] = {}
+INDEX_CACHE_SIZE = 8
 
 
 def index_for(ruleset: RuleSet) -> RuleIndex:
-    cached = _INDEX_CACHE.get(id(ruleset))
+    cached = INDEX_CACHE.get(id(ruleset))
     if cached is not None and cached.ruleset is ruleset:
         return cached
     index = RuleIndex(ruleset)
-    if len(_INDEX_CACHE) >= _INDEX_CACHE_SIZE:
+    if len(INDEX_CACHE) >= INDEX_CACHE_SIZE:
         # clear() is atomic, unlike evicting one entry, so threads sharing the cache are safe.
-        _INDEX_CACHE.clear()
-    _INDEX_CACHE[id(ruleset)] = index
+        INDEX_CACHE.clear()
+    INDEX_CACHE[id(ruleset)] = index
     return index
 
 
@@ -270,8 +270,8 @@ def _choose(
     """Choose the group's rule for the patient and remember it for the patient's profile.
 
     A chosen rule is remembered for the age band (``profile``): the same for every age between
-    the same two age limits of the rule set. Why no rule applies may name the patient's age, so
-    it is remembered for the exact age (``exact_profile``).
+    the same two age limits of the rule set. Why no rule applies is remembered for the band too,
+    unless it names the patient's age: then for the exact age (``exact_profile``).
     """
     memo = group.memo
     known = memo.get(exact_profile)
@@ -285,9 +285,11 @@ def _choose(
         chosen = applicable[0]
         key = profile
     else:
-        reason = no_match_reason([prepared.rule for prepared in group.rules], patient)
+        reason, names_age = no_match_explained([prepared.rule for prepared in group.rules], patient)
         chosen = index.unmatched(group.analyte, reason)
-        key = exact_profile
+        # An explanation that names the age is remembered for the exact age, any other for
+        # the whole age band (it is the same for every age in it).
+        key = exact_profile if names_age else profile
     if len(memo) >= _PROFILE_MEMO_SIZE:
         memo.clear()
     memo[key] = chosen

@@ -384,3 +384,25 @@ def test_copies_of_a_rule_share_its_memo_but_differently_written_limits_never_do
     [plain] = _plain_findings((hscore,), context)
     [other] = _plain_findings((rewritten,), context)
     assert plain.statement != other.statement
+
+
+def test_an_explanation_is_shared_across_an_age_band_only_when_it_names_no_age() -> None:
+    # given: a new rule set object (empty memos), IL-10 judged only in heparin plasma from 18
+    ruleset = replace(RULESET)
+    il10 = [Measurement("IL10", Decimal("3.1"), Comparator.EQ, "pg/mL")]
+
+    def reason(specimen: str, years: int) -> str:
+        patient = PatientContext(Sex.FEMALE, Age(days=years * 365, years=years), specimen)
+        [result] = interpret(il10, patient, ruleset)
+        assert result.code is None
+        [plain] = _plain_interpret(il10, patient, ruleset)
+        assert result == plain
+        return result.reason
+
+    # when / then: the wrong specimen is explained alike at 30 and 40 (same band), while each
+    # child under 18 is told its own age
+    assert reason("plasma_edta", 30) == reason("plasma_edta", 40)
+    assert "age" not in reason("plasma_edta", 40)
+    assert "10 years" in reason("plasma_heparin", 10)
+    assert "12 years" in reason("plasma_heparin", 12)
+    assert "10 years" in reason("plasma_heparin", 10)

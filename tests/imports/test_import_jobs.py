@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import F
 from rest_framework.test import APIClient
 
 from labpanel.accounts.models import Role
@@ -154,7 +155,7 @@ def test_an_imported_panel_is_stored_exactly_as_the_same_panel_sent_as_json(
     def findings(panel: Panel) -> list[tuple[Any, ...]]:
         return list(
             panel.findings.order_by("position").values_list(
-                "rule_id", "rule_version", "status", "statement", "evidence", "missing_inputs"
+                "rule_id", "rule_version", "status", "text__statement", "evidence", "missing_inputs"
             )
         )
 
@@ -409,7 +410,11 @@ def test_what_the_preview_shows_is_what_the_commit_stores(technician_client: API
     ]
     assert [{key: r[key] for key in stored[0]} for r in shown["results"]] == stored
     assert [r["value"] for r in shown["results"]] == ["12.40", "<=2.0"]
-    findings = list(panel.findings.order_by("position").values("rule_id", "statement", "evidence"))
+    findings = list(
+        panel.findings.order_by("position").values(
+            "rule_id", "evidence", statement=F("text__statement")
+        )
+    )
     assert findings
     assert [
         {key: f[key] for key in ("rule_id", "statement", "evidence")} for f in shown["findings"]

@@ -34,7 +34,7 @@ from panels.history import (
     panel_facts,
     serial_shown,
 )
-from panels.models import Finding, FindingStatus, Panel, ReviewState
+from panels.models import Finding, FindingStatus, Panel, ReviewState, finding_text
 from reports.document_builder import report_document_build
 from reports.models import Report
 from reports.rendering import render_pdf
@@ -510,13 +510,18 @@ def _fold_rise(status: str) -> Finding:
     return Finding(
         rule_id="DAVILA_2014_FOLD_RISE",
         rule_version="2026.1",
-        name="Davila 2014 cytokine fold rise from baseline",
         status=status,
-        statement=f"IL-6 rose 10x from baseline {HIDDEN}",
+        text=finding_text(
+            rule_id="DAVILA_2014_FOLD_RISE",
+            rule_version="2026.1",
+            name="Davila 2014 cytokine fold rise from baseline",
+            statement=f"IL-6 rose 10x from baseline {HIDDEN}",
+            citation="Davila 2014",
+            verified=False,
+            verification_note="",
+        ),
         evidence=[{"input": "IL6", "value": f"12.4 vs baseline {HIDDEN}", "note": ""}],
         missing_inputs=[],
-        citation="Davila 2014",
-        verified=False,
     )
 
 
@@ -528,11 +533,11 @@ def test_a_fold_rise_from_a_baseline_not_shown_keeps_none_of_its_values() -> Non
     visible = findings_shown([finding], serial, "E-333", HistoryShown(frozenset({"E-222"}), True))
     # then
     assert hidden[0].status == FindingStatus.INDETERMINATE
-    assert HIDDEN not in hidden[0].statement
+    assert HIDDEN not in hidden[0].text.statement
     assert hidden[0].evidence == []
-    assert "not shown to this reader" in hidden[0].statement
+    assert "not shown to this reader" in hidden[0].text.statement
     assert visible == [finding]
-    assert finding.statement.endswith(HIDDEN)  # the stored finding is not changed
+    assert finding.text.statement.endswith(HIDDEN)  # the stored finding is not changed
 
 
 def test_a_snapshot_whose_earlier_panels_are_all_shown_is_returned_as_stored() -> None:

@@ -33,6 +33,7 @@ from panels.intake.imports.staged_file import (
     R_UNIT,
     R_VALUE,
 )
+from panels.models import FindingText, finding_text
 from reports.bulk import REPORT_COLUMNS, REPORT_TABLE, report_copy_row
 
 # The event each stored panel writes (``labpanel.events``: ``EventKind.PANEL_STORED``).
@@ -115,15 +116,11 @@ FINDING = Table(
         "position",
         "rule_id",
         "rule_version",
-        "name",
         "status",
-        "statement",
+        "text_id",
         "evidence",
         "missing_inputs",
         "score",
-        "citation",
-        "verified",
-        "verification_note",
         "evaluated_at",
     ),
 )
@@ -179,6 +176,19 @@ def _escaped(texts: Sequence[str]) -> Sequence[str]:
     return [_text(value) for value in texts]
 
 
+def finding_text_of(finding: dict[str, Any]) -> FindingText:
+    """The words of a staged finding, as ``panels.services.conclusions_store`` stores them."""
+    return finding_text(
+        rule_id=str(finding["rule_id"]),
+        rule_version=str(finding["rule_version"]),
+        name=finding["name"],
+        statement=finding["statement"],
+        citation=finding["citation"],
+        verified=bool(finding["verified"]),
+        verification_note=finding["verification_note"],
+    )
+
+
 def rows_of(
     record: dict[str, Any],
     *,
@@ -187,9 +197,12 @@ def rows_of(
     report_id: int,
     with_patient: bool,
     facts: CommitFacts,
+    finding_texts: dict[uuid.UUID, FindingText] | None = None,
 ) -> tuple[str, ...]:
     """The rows ``record`` stores, in COPY text, one section per table of ``TABLES`` (the
-    patient's only ``with_patient``: a new patient is written with its first panel)."""
+    patient's only ``with_patient``: a new patient is written with its first panel). Its
+    findings point at their words (``FindingText``), which are added to ``finding_texts`` for the
+    caller to store."""
     panel = str(panel_id)
     lab = str(facts.lab_id)
     now = facts.now
@@ -295,18 +308,16 @@ def rows_of(
         )
     finding_rows = []
     for finding in record["findings"]:
-        finding_texts: Sequence[str] = (
-            str(finding["rule_id"]),
-            str(finding["rule_version"]),
-            finding["name"],
-            finding["status"],
-            finding["statement"],
-            finding["citation"],
-            finding["verification_note"],
-            finding["evaluated_at"],
-        )
-        rule, rule_version, name, status, statement, citation, note, evaluated_at = _escaped(
-            finding_texts
+        text = finding_text_of(finding)
+        if finding_texts is not None:
+            finding_texts[text.pk] = text
+        rule, rule_version, status, evaluated_at = _escaped(
+            (
+                str(finding["rule_id"]),
+                str(finding["rule_version"]),
+                finding["status"],
+                finding["evaluated_at"],
+            )
         )
         finding_rows.append(
             "\t".join(
@@ -315,15 +326,11 @@ def rows_of(
                     str(finding["position"]),
                     rule,
                     rule_version,
-                    name,
                     status,
-                    statement,
+                    str(text.pk),
                     _json(finding["evidence"]),
                     _json(finding["missing_inputs"]),
                     _optional_text(finding["score"]),
-                    citation,
-                    "t" if finding["verified"] else "f",
-                    note,
                     evaluated_at,
                 )
             )

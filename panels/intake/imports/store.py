@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,8 +22,9 @@ from django.utils import timezone
 from labpanel.bulk import ids_reserve, rows_insert
 from panels.intake.imports.staged_file import StagedFileError
 from panels.intake.imports.staged_rows import TABLES, CommitFacts, rows_of
-from panels.models import Panel, Patient
+from panels.models import FindingText, Panel, Patient
 from panels.result_counts import panel_result_counts_store
+from panels.services import finding_texts_store
 from reports.bulk import report_ids_reserve
 
 
@@ -68,7 +70,9 @@ def staged_store(
         patient_ids,
         facts(timezone.now().isoformat()),
     )
-    for (batch,) in read_ahead(batches, 1):
+    for ((batch, texts),) in read_ahead(batches, 1):
+        # The chunk's words first (one statement; most are stored already), then its rows.
+        finding_texts_store(texts.values())
         for index, (table, data) in enumerate(zip(TABLES, batch, strict=True)):
             counts[index] += rows_insert(apps.get_model(table.name), table.columns, data)
     if counts[1] != panels or counts[0] != len(new_mrns) or counts[_EVENTS] != panels:
@@ -90,11 +94,12 @@ def _table_batches(
     panel_and_report_ids: Iterator[tuple[int, int]],
     patient_ids: dict[str, int],
     facts: CommitFacts,
-) -> Iterator[list[bytes]]:
+) -> Iterator[tuple[list[bytes], dict[uuid.UUID, FindingText]]]:
     """The rows of ``records``, ``CHUNK_PANELS`` panels at a time (fewer the first time), as
-    one COPY text per table."""
+    one COPY text per table, with the distinct words of the chunk's findings."""
     unwritten = set(patient_ids)
     sections: list[list[str]] = [[] for _ in TABLES]
+    texts: dict[uuid.UUID, FindingText] = {}
     in_chunk = 0
     chunk = min(FIRST_CHUNK_PANELS, CHUNK_PANELS)
     for record in records:
@@ -118,17 +123,19 @@ def _table_batches(
             report_id=report_id,
             with_patient=with_patient,
             facts=facts,
+            finding_texts=texts,
         )
         for table_rows, section in zip(sections, rows, strict=True):
             table_rows.append(section)
         in_chunk += 1
         if in_chunk == chunk:
-            yield ["".join(parts).encode() for parts in sections]
+            yield ["".join(parts).encode() for parts in sections], texts
             sections = [[] for _ in TABLES]
+            texts = {}
             in_chunk = 0
             chunk = CHUNK_PANELS
     if in_chunk:
-        yield ["".join(parts).encode() for parts in sections]
+        yield ["".join(parts).encode() for parts in sections], texts
 
 
 def read_ahead(items: Iterable[T], size: int) -> Iterator[list[T]]:
