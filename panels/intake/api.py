@@ -18,10 +18,10 @@ from labpanel.accounts import access
 from labpanel.audit.services import read_record
 from panels.intake.amendments import panel_amend
 from panels.intake.inputs import AmendmentInput, BulkVerifyInput, PanelSubmitInput, ReviewInput
-from panels.intake.outputs import BulkVerifyOutput, PanelOutput
 from panels.intake.selectors import panel_get, panel_list
 from panels.intake.submission import panel_submit
 from panels.models import Panel
+from panels.outputs import BulkVerifyOutput, PanelOutput
 from panels.read_audit import panels_read_record
 from panels.review import panel_verify, panels_verify_bulk
 from panels.selectors import panels_visible_to
