@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from labpanel.urls import urlpatterns as real_urlpatterns
 from panels.intake.api import PanelViewSet
-from panels.intake.outputs import PanelOutput
+from panels.outputs import PanelOutput
 
 
 class UnauditedPanelViewSet(PanelViewSet):

@@ -661,3 +661,6 @@ class InboundMessage(TimestampedModel):
 # The critical-result alerts live beside the results they are about (panels/models_critical.py).
 from panels.models_critical import CriticalAlert as CriticalAlert  # noqa: E402
 from panels.models_critical import CriticalNotification as CriticalNotification  # noqa: E402
+
+# The panels API's stored documents (the read model: panels/models_documents.py).
+from panels.models_documents import PanelDocument as PanelDocument  # noqa: E402

@@ -12,7 +12,8 @@ from django.db import transaction
 
 from labpanel.events.models import EventKind
 from labpanel.events.services import event_record
-from panels.models import Patient
+from panels.documents import panel_documents_write
+from panels.models import Panel, Patient
 
 # The fields whose change is recorded (``lab`` as its id).
 AUDITED_FIELDS = ("lab_id", "mrn", "family_name", "given_name", "birth_date", "sex")
@@ -35,6 +36,10 @@ def patient_admin_change(*, patient: Patient, user: Any) -> list[str]:
             field for field in AUDITED_FIELDS if getattr(stored, field) != getattr(patient, field)
         ]
         patient.save()
+        # every panel of the patient shows the record: its documents are written again
+        panel_documents_write(
+            panel_ids=Panel.objects.filter(patient=patient).values_list("pk", flat=True)
+        )
         if changed:
             event_record(
                 kind=EventKind.PATIENT_CHANGED,

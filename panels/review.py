@@ -31,6 +31,7 @@ from labpanel.events.models import EventKind
 from labpanel.events.services import EventData, events_record_bulk
 from labpanel.exceptions import Conflict, NotAllowed
 from panels.critical import critical_alert_open
+from panels.documents import panel_documents_write
 from panels.interpretation import MeasuringRanges
 from panels.models import (
     Finding,
@@ -175,6 +176,7 @@ def panel_verify(*, panel_id: int, user: User, reason: str = "") -> Panel:
             reason=reason.strip(),
             now=timezone.now(),
         )
+        panel_documents_write(panel_ids=[panel.pk])
     return panel
 
 
@@ -225,6 +227,7 @@ def panels_verify_bulk(*, panel_ids: Sequence[int], user: User) -> BulkVerificat
                 now=now,
             )
             verified.append(panel_id)
+        panel_documents_write(panel_ids=verified)
     return BulkVerification(verified=verified, refused=refused)
 
 

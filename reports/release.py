@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labpanel.accounts import access
+from panels.documents import panel_documents_write
 from panels.models import Panel, ReviewState
 from panels.review import review_transition, review_transition_check
 from panels.review_rules import panel_has_interpretive_findings
@@ -58,5 +59,6 @@ def panel_release(*, panel_id: int, user: User, reason: str = "") -> Report:
         inbox_entries_refresh(panel_ids=[panel.pk])
         report_render_enqueue(report_ids=[report.pk])
         report_issued_notify(report_id=report.pk)
+        panel_documents_write(panel_ids=[panel.pk])
     logger.info("panel.released panel_id=%s report_id=%s", panel.pk, report.pk)
     return report

@@ -13,11 +13,20 @@ from typing import Any
 
 import orjson
 from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.postgres.aggregates import JSONBAgg
 from django.db import connection, models
 from django.db.models import (
+    Case,
+    F,
+    JSONField,
+    OuterRef,
     Prefetch,
     QuerySet,
+    Subquery,
+    Value,
+    When,
 )
+from django.db.models.functions import JSONObject
 
 from labpanel.accounts import access
 from labpanel.accounts.access import PanelFacts
@@ -42,7 +51,7 @@ from reports.json_rows import (
     row_instance,
     row_json_sql,
 )
-from reports.models import Report
+from reports.models import Report, ReportStatus
 
 
 def with_reports(
@@ -55,6 +64,35 @@ def with_reports(
     if user is not None:
         reports = reports.filter(access.reports_scope(user))
     return panels.prefetch_related(Prefetch("reports", queryset=reports))
+
+
+def panel_reports_json(*, user: User | AnonymousUser) -> Subquery:
+    """An expression on a panels query: the reports of the panel (``pk``) that ``user`` may see,
+    newest first, as one JSON array of ``{"id", "status", "stage", "amends"}`` (``status`` as
+    the API says it: ``Report.public_status``), or null for none. PostgreSQL only. It is read
+    in the panel's own statement (``panels.intake.selectors``), so that the panels API's stored
+    documents, which hold no report, never show a report's state as it was."""
+    reports = (
+        Report.objects.filter(access.reports_scope(user), panel_id=OuterRef("pk"))
+        .order_by()
+        .values("panel_id")
+        .annotate(
+            listed=JSONBAgg(
+                JSONObject(
+                    id=F("id"),
+                    status=Case(
+                        When(status=ReportStatus.RENDERING, then=Value(ReportStatus.PENDING.value)),
+                        default=F("status"),
+                    ),
+                    stage=F("stage"),
+                    amends=F("amends_id"),
+                ),
+                order_by=F("id").desc(),
+            )
+        )
+        .values("listed")
+    )
+    return Subquery(reports, output_field=JSONField())
 
 
 def panel_get_for_rendering(*, pk: int) -> Panel:

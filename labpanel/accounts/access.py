@@ -171,6 +171,14 @@ def panels_scope(user: Any, prefix: str = "") -> Q:
     return _NOTHING
 
 
+def scope_key(user: Any) -> tuple[str, int, int] | None:
+    """What every scope of ``user`` (``panels_scope``, ``reports_scope`` ...) is decided by:
+    their membership's role, lab and user id; ``None`` without a membership. Two users with the
+    same key get the same scopes, so a read may keep a scope's compiled SQL under it."""
+    staff = staff_for(user)
+    return None if staff is None else (str(staff.role), staff.lab_id, staff.user_id)
+
+
 def _care_patients(staff: StaffMember) -> QuerySet[Lab, int]:
     """The patients in the clinician ``staff``'s care, as a subquery of patient ids: those of
     the panels of their lab they ordered and may open (released, or any where the lab sends

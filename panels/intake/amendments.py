@@ -31,6 +31,7 @@ from labpanel.bulk import ids_reserve
 from labpanel.events.models import EventKind
 from labpanel.events.services import event_record
 from labpanel.exceptions import InvalidInput, NotReady
+from panels.documents import panel_documents_write
 from panels.interpretation import (
     PanelInterpretation,
     panel_conclusions,
@@ -156,6 +157,7 @@ def panel_amend(
             },
             occurred_at=now,
         )
+        panel_documents_write(panel_ids=[panel.pk])
     logger.info(
         "panel.amended panel_id=%s report_id=%s amends_report_id=%s results=%d kind=%s",
         panel.pk,

@@ -1,14 +1,24 @@
 """Permission-aware reads of panels for the panels API: its answers embed the panel's reports
-(newest first), so the reads add them to ``panels.selectors.panel_details``."""
+(newest first), so the reads add them to ``panels.selectors.panel_details``; and the reads of
+the stored documents (``panels.documents``, the read model), each in ONE statement with the
+reports the reader may see (``reports.selectors.panel_reports_json``)."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from typing import Any
 
-from panels.models import Panel
+import orjson
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import OuterRef, QuerySet, Subquery, TextField
+from django.db.models.functions import Cast
+
+from labpanel.accounts import access
+from panels.models import Panel, PanelDocument
 from panels.selectors import panel_details, panels_visible_to
-from reports.selectors import with_reports
+from reports.selectors import panel_reports_json, with_reports
 
 
 def panel_list(*, user: User | AnonymousUser) -> QuerySet[Panel]:
@@ -21,3 +31,148 @@ def panel_get(*, pk: int, user: User | AnonymousUser) -> Panel | None:
     return (
         with_reports(panel_details(panels_visible_to(user=user)), user=user).filter(pk=pk).first()
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PanelRead:
+    """One panel as the read model answers it: its ids, its stored document (the detail, or the
+    list's summary) or ``None`` when none is current (to be built from the records), and the
+    reports ``user`` may see (``reports.selectors.panel_reports_json``, newest first)."""
+
+    pk: int
+    patient_id: int
+    lab_id: int
+    document: dict[str, Any] | None
+    reports: list[dict[str, Any]]
+
+
+def read_model_available() -> bool:
+    """Whether the reads below can be used: PostgreSQL (not the embedded SQLite default, which
+    is answered from the records)."""
+    return connection.vendor == "postgresql"
+
+
+def _stored(field: str) -> Subquery:
+    """The stored document ``field`` of the panel as text, when written from the panel and
+    patient as they are now (``panels.models_documents``); null otherwise."""
+    return Subquery(
+        PanelDocument.objects.filter(
+            panel_id=OuterRef("pk"),
+            panel_updated_at=OuterRef("updated_at"),
+            patient_updated_at=OuterRef("patient__updated_at"),
+        ).values(text=Cast(field, TextField())),
+        output_field=TextField(),
+    )
+
+
+def panel_reads(*, user: User | AnonymousUser, field: str) -> QuerySet[Panel, tuple[Any, ...]]:
+    """The panels ``user`` may see (``access.panels_scope``), newest first, each as one row of
+    its ids, its stored document ``field`` (``detail`` or ``summary``) and its reports: ONE
+    statement for one panel or a page of them."""
+    return (
+        panels_visible_to(user=user)
+        .annotate(stored=_stored(field), listed_reports=panel_reports_json(user=user))
+        .order_by("-created_at", "-pk")
+        .values_list("pk", "patient_id", "lab_id", "stored", "listed_reports")
+    )
+
+
+def panel_read(row: tuple[Any, ...]) -> PanelRead:
+    """A row of :func:`panel_reads`, parsed."""
+    pk, patient_id, lab_id, stored, reports = row
+    if isinstance(reports, str | bytes):  # read by ``PanelReads`` (no field conversion)
+        reports = orjson.loads(reports)
+    return PanelRead(
+        pk=pk,
+        patient_id=patient_id,
+        lab_id=lab_id,
+        document=None if stored is None else orjson.loads(stored),
+        reports=reports or [],
+    )
+
+
+_NO_PANEL = -7_770_001
+"""A panel id no row has: where the id goes among a compiled read's parameters."""
+_COMPILED_MAX = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    page: tuple[str, tuple[Any, ...]]
+    one: tuple[str, tuple[Any, ...], int]
+    count: tuple[str, tuple[Any, ...]]
+
+
+_compiled: dict[tuple[Any, ...], _Compiled] = {}
+
+
+def _compile(user: User | AnonymousUser, field: str) -> _Compiled | None:
+    """The SQL of :func:`panel_reads` for ``user`` (a page, one panel, the count), compiled by
+    the ORM once per scope (``access.scope_key``) and kept: building it was most of a read's
+    own time. ``None`` when the scope is empty (no membership: the ORM answers nothing)."""
+    scope = access.scope_key(user)
+    if scope is None:
+        return None
+    key = (field, *scope)
+    found = _compiled.get(key)
+    if found is not None:
+        return found
+    try:
+        page = panel_reads(user=user, field=field).query.sql_with_params()
+        one_sql, one_params = (
+            panel_reads(user=user, field=field).filter(pk=_NO_PANEL).query.sql_with_params()
+        )
+        counted, count_params = panels_visible_to(user=user).values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        return None
+    if list(one_params).count(_NO_PANEL) != 1:
+        return None
+    found = _Compiled(
+        page=(page[0], tuple(page[1])),
+        one=(one_sql, tuple(one_params), list(one_params).index(_NO_PANEL)),
+        count=(f"SELECT COUNT(*) FROM ({counted}) counted", tuple(count_params)),  # noqa: S608
+    )
+    if len(_compiled) >= _COMPILED_MAX:
+        _compiled.clear()
+    _compiled[key] = found
+    return found
+
+
+class PanelReads:
+    """A page source for the API's pagination (``count()`` and a slice) over :func:`panel_reads`
+    by its kept SQL (:func:`_compile`); the ORM's queryset when there is none."""
+
+    def __init__(self, *, user: User | AnonymousUser, field: str) -> None:
+        self._user, self._field = user, field
+        self._compiled = _compile(user, field)
+
+    def count(self) -> int:
+        if self._compiled is None:
+            return panel_reads(user=self._user, field=self._field).count()
+        with connection.cursor() as cursor:
+            cursor.execute(*self._compiled.count)
+            row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    def __getitem__(self, window: slice) -> list[tuple[Any, ...]]:
+        if self._compiled is None:
+            return list(panel_reads(user=self._user, field=self._field)[window])
+        start = window.start or 0
+        sql, params = self._compiled.page
+        with connection.cursor() as cursor:
+            cursor.execute(f"{sql} LIMIT %s OFFSET %s", (*params, window.stop - start, start))
+            return list(cursor.fetchall())
+
+
+def panel_document_get(*, pk: int, user: User | AnonymousUser) -> PanelRead | None:
+    """Panel ``pk`` as ``user`` may read it (``None``: not found or not theirs): one statement
+    (its SQL kept per scope: :func:`_compile`)."""
+    compiled = _compile(user, "detail")
+    if compiled is None:
+        row = panel_reads(user=user, field="detail").filter(pk=pk).first()
+        return None if row is None else panel_read(row)
+    sql, params, index = compiled.one
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*params[:index], pk, *params[index + 1 :]))
+        found = cursor.fetchone()
+    return None if found is None else panel_read(found)

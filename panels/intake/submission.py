@@ -23,6 +23,7 @@ from labpanel.events.models import EventKind
 from labpanel.events.services import event_record
 from labpanel.exceptions import Conflict
 from panels.demographics import DemographicsMismatch, mismatch_refusal
+from panels.documents import panel_documents_write
 from panels.interpretation import (
     panel_conclusions,
     panel_interpret,
@@ -277,6 +278,7 @@ def _panel_create(
         met_findings=[f.name for f in conclusions.findings if f.status == FindingStatus.MET],
         ranges=reference.measuring_ranges(lab_id=lab.pk, on=interpreted.collected_on),
     )
+    panel_documents_write(panel_ids=[panel.pk])
     logger.info(
         "panel.submitted panel_id=%s report_id=%s results=%d ruleset_version=%s",
         panel.pk,

@@ -1,0 +1,125 @@
+"""The panels API's stored documents (the read model, issue 14; ``panels.models_documents``).
+
+A panel does not change between the writes that change it (submission, amendment, review,
+release, a patient's change in the admin), so its API document is built once there, in the
+writer's transaction (:func:`panel_documents_write`), and the API serves it with one indexed
+read (``panels.intake.selectors``). Stored: the document as the lab's staff read it (the whole
+history) without the panel's reports, and the list's summary (:func:`panel_summary`, a part of
+that document). Not stored, and added when read: the reports (their status, stage and links
+change without the panel) and, for a reader not shown the whole history, the history (such a
+reader's answer is built from the records, as before).
+
+A row is served only while the panel and its patient are as it was written from (their
+``updated_at``); otherwise, or with no row (panels stored before it existed, until
+``manage.py panel_documents_write --missing``), the answer is built from the records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from panels.history import HistoryShown
+from panels.models import Panel, PanelDocument
+from panels.outputs import PanelOutput
+from panels.selectors import panel_details
+
+REPORT_FIELDS = ("report", "reports")
+"""The fields of the panel's answer that are its reports: never stored, added when read."""
+
+SUMMARY_FIELDS = (
+    "id",
+    "accession",
+    "patient",
+    "specimen",
+    "ordering_clinician",
+    "ruleset",
+    "review_state",
+    "flagged",
+    "summary",
+    "created_at",
+)
+"""The fields of a panel's summary in the list (then its reports, ``REPORT_FIELDS``): none that
+depends on what the reader is shown of the patient's history."""
+
+
+class PanelDocumentOutput(PanelOutput):
+    """The panel's API document as stored: as its lab's staff read it, without its reports."""
+
+    class Meta(PanelOutput.Meta):
+        # (the parent's fields less the reports; mypy typed the parent's as a fixed tuple)
+        fields = tuple(  # type: ignore[assignment]
+            field for field in PanelOutput.Meta.fields if field not in REPORT_FIELDS
+        )
+        read_only_fields = fields  # type: ignore[assignment]
+
+    def _history_shown(self, panel: Panel) -> HistoryShown | None:
+        return None
+
+
+LIST_FIELDS = tuple(
+    field for field in PanelOutput.Meta.fields if field in SUMMARY_FIELDS or field in REPORT_FIELDS
+)
+"""A panel in the list, in the detail's order: its summary and its reports."""
+
+
+class PanelSummaryOutput(PanelOutput):
+    """A panel in the API's list: its summary (``SUMMARY_FIELDS``) and its reports. The list
+    built from the records (the embedded SQLite default) uses it; it describes the list in the
+    OpenAPI schema."""
+
+    class Meta(PanelOutput.Meta):
+        fields = LIST_FIELDS  # type: ignore[assignment]
+        read_only_fields = fields  # type: ignore[assignment]
+
+
+def panel_summary(detail: Mapping[str, Any]) -> dict[str, Any]:
+    """The list's summary of a panel whose document is ``detail`` (stored or built)."""
+    return {field: detail[field] for field in SUMMARY_FIELDS}
+
+
+def panel_documents_build(panels: Iterable[Panel]) -> dict[int, dict[str, Any]]:
+    """The stored document of each of ``panels`` (read with ``panels.selectors.panel_details``),
+    by id."""
+    return {panel.pk: dict(PanelDocumentOutput(panel).data) for panel in panels}
+
+
+def panel_documents_write(*, panel_ids: Iterable[int]) -> int:
+    """Write the documents of the panels ``panel_ids`` (inside the caller's transaction, after
+    its last change to them): read from their records now, replacing what was stored. Returns
+    how many were written. Side effects: one upsert (and the panels' reads)."""
+    wanted = sorted(set(panel_ids))
+    if not wanted:
+        return 0
+    panels = list(panel_details(Panel.objects.filter(pk__in=wanted)).select_related("patient"))
+    documents = panel_documents_build(panels)
+    now = timezone.now()
+    PanelDocument.objects.bulk_create(
+        [
+            PanelDocument(
+                panel_id=panel.pk,
+                detail=documents[panel.pk],
+                summary=panel_summary(documents[panel.pk]),
+                panel_updated_at=panel.updated_at,
+                patient_updated_at=panel.patient.updated_at,
+                written_at=now,
+            )
+            for panel in panels
+        ],
+        update_conflicts=True,
+        unique_fields=["panel"],
+        update_fields=["detail", "summary", "panel_updated_at", "patient_updated_at", "written_at"],
+    )
+    return len(panels)
+
+
+def panels_without_documents() -> QuerySet[Panel]:
+    """The panels whose document is missing or not as they are now (not served)."""
+    return Panel.objects.exclude(
+        Q(document__isnull=False)
+        & Q(document__panel_updated_at=F("updated_at"))
+        & Q(document__patient_updated_at=F("patient__updated_at"))
+    )

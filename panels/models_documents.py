@@ -1,0 +1,32 @@
+"""The panels API's stored documents (the read model, issue 14): per panel, the detail document
+the API serves for it (``GET /api/v1/panels/{id}/``, less what changes without the panel: its
+reports, aggregated when read) and its summary in the list (``GET /api/v1/panels/``).
+
+Written only by ``panels.documents.panel_documents_write``, in the transaction of every change
+to what they show. Each row names the ``updated_at`` of the panel and of its patient it was
+written from: a row whose panel or patient changed since (a writer that did not write it) is
+not served, the panel is built from its records as before, so a stored document is never served
+stale. Imported by ``panels.models`` so that Django finds the model.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class PanelDocument(models.Model):
+    panel = models.OneToOneField(
+        "panels.Panel", on_delete=models.CASCADE, primary_key=True, related_name="document"
+    )
+    detail = models.JSONField(
+        help_text="The panel's API document as its lab's staff read it, without its reports"
+    )
+    summary = models.JSONField(help_text="The panel's summary in the API's list, without reports")
+    panel_updated_at = models.DateTimeField(help_text="The panel's updated_at it was written from")
+    patient_updated_at = models.DateTimeField(
+        help_text="The patient's updated_at it was written from"
+    )
+    written_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Documents of panel {self.panel_id}"

@@ -1,0 +1,331 @@
+"""The panels API's read model (issue 14, ``panels.documents``): every panel's stored document,
+served with its reports in one statement, answers exactly what the panel built from its records
+answers, to every role, with the same read-audit entry; the list serves each panel's summary
+the same way, in a number of statements that does not grow with the page."""
+
+from __future__ import annotations
+
+import copy
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from labpanel.accounts.models import StaffMember
+from labpanel.audit.models import ReadEntry
+from panels import documents
+from panels.documents import LIST_FIELDS, SUMMARY_FIELDS
+from panels.intake import api
+from panels.models import Panel, PanelDocument, Patient
+from panels.patient_changes import patient_admin_change
+from reports.models import Report
+from reports.services import report_render
+from tests.conftest import token_client
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("director", "technician", "clinician", "integrator")
+ANALYTES = (
+    ("SIL2R", "900"),
+    ("IL12P70", "3.1"),
+    ("IFNG", "25.0"),
+    ("IL4", "<1.5"),
+    ("IL5", "1.9"),
+    ("IL10", "12.7"),
+    ("IL13", "2.2"),
+    ("IL1B", "7.4"),
+    ("IL6", "148.2"),
+    ("IL8", "30.5"),
+    ("TNFA", "16.1"),
+    ("IL2", "2.0"),
+    ("IL17A", ">5000"),
+)
+AUDITED = ("lab_id", "user_id", "token_id", "channel", "view", "path")
+
+
+def full_panel(*, accession: str, mrn: str, day: int, is_baseline: bool = False) -> dict[str, Any]:
+    """A 13-cytokine panel (low, normal, high and censored results) ordered by dr.house."""
+    return {
+        "accession": accession,
+        "patient": {
+            "mrn": mrn,
+            "family_name": "Read",
+            "given_name": "Model",
+            "birth_date": "1970-01-01",
+            "sex": "female",
+        },
+        "specimen": {
+            "type": "plasma",
+            "collected_at": f"2026-11-{day:02d}T08:30:00Z",
+            "is_baseline": is_baseline,
+        },
+        "ordering_clinician": "dr.house",
+        "results": [{"analyte": code, "value": value, "unit": "pg/mL"} for code, value in ANALYTES],
+    }
+
+
+def _post(client: APIClient, path: str, body: dict[str, Any], expected: int) -> dict[str, Any]:
+    response = client.post(path, body, format="json")
+    assert response.status_code == expected, response.content
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def _render_reports(panel_id: int) -> None:
+    for report in Report.objects.filter(panel_id=panel_id, status="pending"):
+        report_render(report_id=report.pk)
+
+
+@pytest.fixture
+def people(
+    reference_data: None,
+    director: StaffMember,
+    technician: StaffMember,
+    clinician: StaffMember,
+    integrator: StaffMember,
+) -> dict[str, StaffMember]:
+    return {
+        "director": director,
+        "technician": technician,
+        "clinician": clinician,
+        "integrator": integrator,
+    }
+
+
+@pytest.fixture
+def clients(people: dict[str, StaffMember]) -> dict[str, APIClient]:
+    return {role: token_client(staff) for role, staff in people.items()}
+
+
+@pytest.fixture
+def realistic(clients: dict[str, APIClient]) -> list[int]:
+    """Panels of every kind: a 13-result baseline with findings and censored values
+    (``<1.5``, ``>5000``) sent by the interface; a later panel of the same patient verified,
+    released, its report drawn, then amended; a third only verified; another patient's panel
+    released; one just received. Returns their ids."""
+    technician, director = clients["technician"], clients["director"]
+    ids = []
+    first = full_panel(accession="RM-1", mrn="RM-77", day=1, is_baseline=True)
+    first["clinical"] = {"temperature_c": "39.6", "splenomegaly": True}
+    ids.append(_post(clients["integrator"], "/api/v1/panels/", first, 201)["id"])
+    second = _post(
+        technician, "/api/v1/panels/", full_panel(accession="RM-2", mrn="RM-77", day=5), 201
+    )["id"]
+    _post(director, f"/api/v1/panels/{second}/verify/", {}, 200)
+    _post(director, f"/api/v1/panels/{second}/release/", {}, 202)
+    _render_reports(second)
+    _post(
+        technician,
+        f"/api/v1/panels/{second}/amendments/",
+        {
+            "reason": "Transcription error",
+            "results": [{"analyte": "IL6", "value": "12.5", "unit": "pg/mL"}],
+        },
+        201,
+    )
+    ids.append(second)
+    third = _post(
+        technician, "/api/v1/panels/", full_panel(accession="RM-3", mrn="RM-77", day=9), 201
+    )["id"]
+    _post(director, f"/api/v1/panels/{third}/verify/", {}, 200)
+    ids.append(third)
+    other = _post(
+        technician, "/api/v1/panels/", full_panel(accession="RM-4", mrn="RM-88", day=3), 201
+    )["id"]
+    _post(director, f"/api/v1/panels/{other}/verify/", {}, 200)
+    _post(director, f"/api/v1/panels/{other}/release/", {}, 202)
+    _render_reports(other)
+    ids.append(other)
+    ids.append(
+        _post(technician, "/api/v1/panels/", full_panel(accession="RM-5", mrn="RM-99", day=4), 201)[
+            "id"
+        ]
+    )
+    return ids
+
+
+def _audit_row() -> dict[str, Any]:
+    entry = ReadEntry.objects.order_by("-pk").first()
+    assert entry is not None
+    row = {field: getattr(entry, field) for field in AUDITED}
+    row.update(
+        patient_ids=sorted(entry.patient_ids),
+        panel_ids=sorted(entry.panel_ids),
+        report_ids=sorted(entry.report_ids),
+    )
+    return row
+
+
+def _get(client: APIClient, path: str) -> tuple[int, Any, dict[str, Any] | None]:
+    before = ReadEntry.objects.count()
+    response = client.get(path)
+    audited = _audit_row() if ReadEntry.objects.count() > before else None
+    body = response.json() if response.content else None
+    return response.status_code, body, audited
+
+
+def _built(monkeypatch: pytest.MonkeyPatch, client: APIClient, path: str) -> Any:
+    """The answer built from the records (the path of the embedded default, and of main)."""
+    with monkeypatch.context() as patched:
+        patched.setattr(api, "read_model_available", lambda: False)
+        return _get(client, path)
+
+
+def test_every_panel_has_its_document_written_by_its_writers(realistic: list[int]) -> None:
+    # then: submission, verification, release, amendment each wrote it as the panel is now
+    assert documents.panels_without_documents().filter(pk__in=realistic).count() == 0
+    assert PanelDocument.objects.filter(panel_id__in=realistic).count() == len(realistic)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_stored_read_answers_what_the_records_answer_to_every_role(
+    realistic: list[int], clients: dict[str, APIClient], role: str, monkeypatch: Any
+) -> None:
+    client = clients[role]
+    shown = 0
+    for pk in realistic:
+        path = f"/api/v1/panels/{pk}/"
+        stored = _get(client, path)
+        built = _built(monkeypatch, client, path)
+        # then: the same status, the same JSON, the same read-audit entry
+        assert stored == built, (role, pk)
+        shown += stored[0] == 200
+    assert shown >= 1
+
+
+def test_the_reads_cover_amended_censored_released_and_findings(
+    realistic: list[int], clients: dict[str, APIClient]
+) -> None:
+    # then: the fixture holds what the comparison above must cover
+    answers = [clients["director"].get(f"/api/v1/panels/{pk}/").json() for pk in realistic]
+    values = {(r["comparator"], r["value"]) for a in answers for r in a["results"]}
+    assert {("<", "1.5"), (">", "5000")} <= values
+    assert any(a["superseded_results"] for a in answers)
+    assert any(a["findings"] for a in answers)
+    assert {a["review_state"] for a in answers} == {"received", "verified", "released"}
+    assert any(len(a["reports"]) >= 2 and a["report"]["amends"] for a in answers)
+    assert any(a["serial"].get("panels") for a in answers)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_stored_list_answers_what_the_records_answer_to_every_role(
+    realistic: list[int], clients: dict[str, APIClient], role: str, monkeypatch: Any
+) -> None:
+    client = clients[role]
+    for path in ("/api/v1/panels/", "/api/v1/panels/?limit=2&offset=1"):
+        stored = _get(client, path)
+        built = _built(monkeypatch, client, path)
+        # when: no document is stored (panels from before the read model)
+        PanelDocument.objects.all().delete()
+        missing = _get(client, path)
+        call_command("panel_documents_write", "--missing", stdout=StringIO())
+        # then
+        assert stored == built == missing, (role, path)
+        assert all(tuple(item) == LIST_FIELDS for item in stored[1]["results"])
+
+
+def test_a_summary_is_the_detail_less_history_results_and_findings(
+    realistic: list[int], clients: dict[str, APIClient]
+) -> None:
+    client = clients["technician"]
+    listed = {item["id"]: item for item in client.get("/api/v1/panels/").json()["results"]}
+    for pk in realistic:
+        detail = client.get(f"/api/v1/panels/{pk}/").json()
+        assert listed[pk] == {field: detail[field] for field in LIST_FIELDS}
+    assert not {"serial", "findings", "results"} & set(SUMMARY_FIELDS)
+
+
+def test_a_report_drawn_after_the_document_is_shown_as_it_is_now(
+    clients: dict[str, APIClient], realistic: list[int]
+) -> None:
+    pk = realistic[-1]
+    report = Report.objects.get(panel_id=pk)
+    assert clients["director"].get(f"/api/v1/panels/{pk}/").json()["report"]["status"] == "pending"
+    # when: the report is drawn (the panel's document is not written again)
+    report_render(report_id=report.pk)
+    # then
+    assert clients["director"].get(f"/api/v1/panels/{pk}/").json()["report"]["status"] == "ready"
+
+
+def test_a_change_not_written_to_the_document_is_served_from_the_records(
+    clients: dict[str, APIClient], realistic: list[int]
+) -> None:
+    pk = realistic[0]
+    panel = Panel.objects.get(pk=pk)
+    # when: the patient row changes without its documents (a writer that does not write them)
+    Patient.objects.filter(pk=panel.patient_id).update(
+        family_name="Changed", updated_at=timezone.now()
+    )
+    # then: the document is not current, and not served
+    assert clients["director"].get(f"/api/v1/panels/{pk}/").json()["patient"]["family_name"] == (
+        "Changed"
+    )
+    listed = clients["director"].get("/api/v1/panels/").json()["results"]
+    assert {item["patient"]["family_name"] for item in listed if item["id"] == pk} == {"Changed"}
+    assert documents.panels_without_documents().filter(pk=pk).exists()
+
+
+def test_a_patients_change_in_the_admin_writes_the_documents_of_its_panels(
+    people: dict[str, StaffMember], clients: dict[str, APIClient], realistic: list[int]
+) -> None:
+    panel = Panel.objects.get(pk=realistic[0])
+    patient = Patient.objects.get(pk=panel.patient_id)
+    patient.given_name = "Janet"
+    # when
+    patient_admin_change(patient=patient, user=people["director"].user)
+    # then: every panel of the patient has its document as it is now, and shows the change
+    ids = list(Panel.objects.filter(patient=patient).values_list("pk", flat=True))
+    assert len(ids) == 3
+    assert not documents.panels_without_documents().filter(pk__in=ids).exists()
+    assert {
+        PanelDocument.objects.get(panel_id=pk).detail["patient"]["given_name"] for pk in ids
+    } == {"Janet"}
+
+
+def test_the_backfill_writes_the_missing_documents(realistic: list[int]) -> None:
+    PanelDocument.objects.filter(panel_id__in=realistic[:2]).delete()
+    out = StringIO()
+    # when
+    call_command("panel_documents_write", "--missing", stdout=out)
+    # then
+    assert out.getvalue().strip() == "wrote the documents of 2 panel(s)"
+    assert not documents.panels_without_documents().exists()
+
+
+def test_a_read_is_one_statement_after_the_token_and_membership(
+    realistic: list[int], clients: dict[str, APIClient], django_assert_num_queries: Any
+) -> None:
+    client = clients["director"]
+    client.get(f"/api/v1/panels/{realistic[0]}/")
+    # when / then: the token (2) and membership, the panel's stored document with its reports
+    # (ONE statement) and the read audit's entry
+    with django_assert_num_queries(5):
+        response = client.get(f"/api/v1/panels/{realistic[1]}/")
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("limit", [1, 5, 50])
+def test_a_list_page_is_the_same_statements_whatever_its_length(
+    realistic: list[int],
+    clients: dict[str, APIClient],
+    django_assert_num_queries: Any,
+    limit: int,
+) -> None:
+    client = clients["technician"]
+    # when / then: the token (2) and membership, the count, the page of stored summaries with
+    # their reports (ONE statement) and the read audit's entry
+    with django_assert_num_queries(6):
+        response = client.get(f"/api/v1/panels/?limit={limit}")
+    assert len(response.json()["results"]) == min(limit, len(realistic))
+
+
+def test_the_answers_of_the_writes_read_the_stored_document(
+    clients: dict[str, APIClient], panel_payload: dict[str, Any]
+) -> None:
+    payload = copy.deepcopy(panel_payload)
+    created = _post(clients["technician"], "/api/v1/panels/", payload, 201)
+    # then: the submission's answer is its document (as a later read answers it)
+    assert clients["technician"].get(f"/api/v1/panels/{created['id']}/").json() == created
