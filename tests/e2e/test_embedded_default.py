@@ -69,7 +69,9 @@ def _import_csv_and_wait(base: str, token: str, log_path: Path) -> None:
         "patients_created": 1,
     }
     _, body = call("GET", f"{base}/api/v1/panels/", token)
-    panel = next(p for p in json.loads(body)["results"] if p["accession"] == "E-2")
+    listed = next(p for p in json.loads(body)["results"] if p["accession"] == "E-2")
+    _, body = call("GET", f"{base}/api/v1/panels/{listed['id']}/", token)
+    panel = json.loads(body)
     assert [r["raw_value"] for r in panel["results"]] == ["148.2", "<2.0"]
     report = _wait(panel["report"]["url"], token, lambda r: r["status"] in ("ready", "failed"))
     assert report["status"] == "ready", (report, log_path.read_text()[-3000:])
