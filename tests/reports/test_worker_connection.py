@@ -5,7 +5,9 @@ Celery's Django fixup closes the database connection around every task unless
 (a fork of a backend, authentication, ``SET`` statements). This starts a worker process as
 ``make worker`` does (prefork, one child) on this test run's queue and database, lets it render
 three reports one after the other, and after each one reads ``pg_stat_activity``: the worker
-keeps exactly one session, the same backend (pid and start time) for all three.
+keeps exactly one session, the same backend (pid and start time) for all three. Sessions opened
+before the worker started (an earlier test's, still closing) are not the worker's and are left
+out.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from reports.models import Report, ReportStatus
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 90
 
+# When the worker was started, by the database's clock.
+_STARTED: dict[int, Any] = {}
+
 
 @pytest.fixture
 def worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
@@ -45,6 +50,9 @@ def worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
     }
     command = [sys.executable, "-m", "celery", "-A", "labpanel", "worker", "--concurrency=1"]
     command += ["-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--loglevel=WARNING"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        _STARTED[0] = cursor.fetchone()[0]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
         yield process
@@ -54,11 +62,14 @@ def worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def _worker_sessions() -> set[tuple[int, Any]]:
-    """(pid, backend start) of every client session on this database but the test's own."""
+    """(pid, backend start) of every client session on this database opened since the worker
+    started, but the test's own."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid, backend_start FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+            "AND backend_start >= %s",
+            [_STARTED[0]],
         )
         return set(cursor.fetchall())
 
