@@ -39,47 +39,26 @@ BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(BASE_DIR / "bench"), str(BASE_DIR)]
 
 from bench_panel import bench_panel  # noqa: E402
+from demo_database import demo_database_create  # noqa: E402
+from demo_database import environment as demo_environment  # noqa: E402
 from review_pages import get, rate_python, rate_wrk  # noqa: E402
 
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "labpanel_bench_readmodel"
 DSN = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
-TECHNICIAN = "lab.tech"
 TARGETS = {"read": 0.4, "list": 0.2}
 
 
 def environment(media: str) -> dict[str, str]:
-    return {
-        "DJANGO_SETTINGS_MODULE": "bench.bare_view_settings",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
-        "CELERY_BROKER_URL": "memory://",
-        "LABPANEL_MEDIA_ROOT": media,
-        "DJANGO_SECRET_KEY": "bench-only",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,testserver",
-        "PYTHONPATH": str(BASE_DIR),
-    }
+    return demo_environment(settings="bench.bare_view_settings", database=DATABASE, media=media)
 
 
 def load(panels: int, per_patient: int, media: str) -> tuple[int, str]:
     """Load the database; the id of the newest panel and a token of lab.tech."""
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DATABASE}")
-    os.environ.update(environment(media))
-    import django
-
-    django.setup()
-    from django.contrib.auth.models import User
-    from django.core.management import call_command
+    token = demo_database_create(
+        settings="bench.bare_view_settings", database=DATABASE, media=media
+    )
     from django.test import Client
 
-    from labpanel.accounts.services import api_token_issue
-
-    call_command("migrate", verbosity=0)
-    call_command("seed_reference_data", verbosity=0)
-    call_command("seed_demo", "--force-demo", verbosity=0)  # on PostgreSQL: asked for
-    token = api_token_issue(user=User.objects.get(username=TECHNICIAN), expires_in=None)
     client = Client(HTTP_AUTHORIZATION=f"Token {token}")
     panel_id = 0
     started = time.monotonic()

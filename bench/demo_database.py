@@ -1,0 +1,49 @@
+"""A fresh bench database with the reference data, the demo lab and an API token of lab.tech,
+and the environment a bench's gunicorn runs with on it (``bench/panel_read.py``,
+``bench/read_audit.py``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import psycopg
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+TECHNICIAN = "lab.tech"
+
+
+def environment(*, settings: str, database: str, media: str) -> dict[str, str]:
+    """The bench's settings module on ``database``, an in-memory broker and ``media``."""
+    return {
+        "DJANGO_SETTINGS_MODULE": settings,
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
+        "CELERY_BROKER_URL": "memory://",
+        "LABPANEL_MEDIA_ROOT": media,
+        "DJANGO_SECRET_KEY": "bench-only",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,testserver",
+        "PYTHONPATH": str(BASE_DIR),
+    }
+
+
+def demo_database_create(*, settings: str, database: str, media: str) -> str:
+    """Drop and create ``database``, set Django up on it in this process, migrate, seed the
+    reference data and the demo lab; an API token of lab.tech (no expiry)."""
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {database}")
+    os.environ.update(environment(settings=settings, database=database, media=media))
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+
+    from labpanel.accounts.services import api_token_issue
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_reference_data", verbosity=0)
+    call_command("seed_demo", "--force-demo", verbosity=0)  # on PostgreSQL: asked for
+    return api_token_issue(user=User.objects.get(username=TECHNICIAN), expires_in=None)
