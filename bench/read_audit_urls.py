@@ -5,22 +5,27 @@ only in the bench's URLs: the service has no switch that turns the audit off."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.urls import path
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labpanel.urls import urlpatterns as real_urlpatterns
 from panels.intake.api import PanelViewSet
+from panels.intake.selectors import PanelRead
+from panels.models import Panel
 from panels.outputs import PanelOutput
 
 
 class UnauditedPanelViewSet(PanelViewSet):
-    """``GET /api/v1/panels/<pk>/`` as it was before the read audit: no entry written."""
+    """``GET /api/v1/panels/<pk>/`` as the API answers it (the stored document, or the panel
+    built from its records), with no read-audit entry written."""
 
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return Response(PanelOutput(self.get_object(), context={"request": request}).data)
+    def _stored_read_record(self, request: Request, read: PanelRead) -> None:
+        pass
+
+    def _answer(self, request: Request, panel: Panel, answer_status: int) -> Response:
+        data = PanelOutput(panel, context={"request": request}).data
+        return Response(data, status=answer_status)
 
 
 urlpatterns = [

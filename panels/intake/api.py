@@ -116,6 +116,10 @@ class PanelViewSet(
         panels_read_record(request=request, panels=[panel])
         return Response(data, status=answer_status)
 
+    def _stored_read_record(self, request: Request, read: PanelRead) -> None:
+        """The read audit's entry of one panel answered from its stored document."""
+        _reads_record(request, [read])
+
     def _answer_stored(self, request: Request, pk: int, answer_status: int) -> Response:
         """Panel ``pk`` as answered, its read recorded in the read audit: its stored document
         with its reports, read in one statement (``panels.documents``); built from its
@@ -134,7 +138,7 @@ class PanelViewSet(
                 data = _with_reports(
                     document, _reports_answer(request, read.reports), PanelOutput.Meta.fields
                 )
-                _reads_record(request, [read])
+                self._stored_read_record(request, read)
                 return Response(data, status=answer_status)
         panel = panel_get(pk=pk, user=request.user)
         if panel is None:
