@@ -19,6 +19,9 @@ DEV_STAMP := $(VENV)/.installed-dev-$(DEV_SHA)
 
 PORT ?= 8000
 PYTEST_ARGS ?=
+# The suite runs on this many processes (pytest-xdist; each has its own test database, queue and
+# media folder); 0 runs it in this one process.
+PYTEST_WORKERS ?= 2
 # `make test` runs on the production stack (PostgreSQL + Redis on 127.0.0.1).
 TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/labpanel)
 TEST_BROKER_URL := $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/0)
@@ -38,7 +41,7 @@ AUDIT_SERVICE ?= pypi
 help:
 	@echo "make run               start Labpanel (web + worker) on http://127.0.0.1:$(PORT)/"
 	@echo "make worker            start one more Celery worker"
-	@echo "make test              run pytest against PostgreSQL and Redis (PYTEST_ARGS=...)"
+	@echo "make test              run pytest against PostgreSQL and Redis (PYTEST_ARGS=..., PYTEST_WORKERS=2)"
 	@echo "make lint              ruff format --check + ruff check"
 	@echo "make fmt               ruff format + ruff check --fix"
 	@echo "make typecheck         mypy"
@@ -114,7 +117,7 @@ check-services: | $(PY)
 
 test: $(DEV_STAMP) check-services
 	DATABASE_URL='$(TEST_DATABASE_URL)' CELERY_BROKER_URL='$(TEST_BROKER_URL)' \
-		$(PY) -m pytest $(PYTEST_ARGS)
+		$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 fmt: $(DEV_STAMP)
 	$(BIN)/ruff format .
