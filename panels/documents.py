@@ -3,11 +3,14 @@
 A panel does not change between the writes that change it (submission, amendment, review,
 release, a patient's change in the admin), so its API document is built once there, in the
 writer's transaction (:func:`panel_documents_write`), and the API serves it with one indexed
-read (``panels.intake.selectors``). Stored: the document as the lab's staff read it (the whole
-history) without the panel's reports, and the list's summary (:func:`panel_summary`, a part of
-that document). Not stored, and added when read: the reports (their status, stage and links
-change without the panel) and, for a reader not shown the whole history, the history (such a
-reader's answer is built from the records, as before).
+read (``panels.intake.selectors``). A submitted panel's document is built from the rows the
+submission holds (:func:`panel_document_of_new`, the same serializer: nothing read back) and
+inserted (:func:`panel_document_store_new`); every other writer reads the panel back. Stored:
+the document as the lab's staff read it (the whole history) without the panel's reports, and
+the list's summary (:func:`panel_summary`, a part of that document). Not stored, and added
+when read: the reports (their status, stage and links change without the panel) and, for a
+reader not shown the whole history, the history (such a reader's answer is built from the
+records, as before).
 
 A row is served only while the panel and its patient are as it was written from (their
 ``updated_at``); otherwise, or with no row (panels stored before it existed, until
