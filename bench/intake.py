@@ -29,6 +29,13 @@ after (the machine may be shared).
     .venv/bin/python bench/intake.py                  # 3 repetitions of 200 panels per path
     .venv/bin/python bench/intake.py -n 100 -r 5
     .venv/bin/python bench/intake.py --port 18210     # the listener's port (default 18200)
+    .venv/bin/python bench/intake.py --database labpanel_bench_intake_2 \
+        --broker redis://127.0.0.1:6379/12           # another (throwaway) database and broker
+
+Beside each rate: the CPU time per panel of the process that stores it (this one; for MLLP, the
+listener's, read from /proc) and, in process, the SQL statements per panel (counted with
+``connection.execute_wrapper``; BEGIN/COMMIT are not statements Django executes). The database
+named by ``--database`` is dropped and created again: it must start with ``labpanel_bench_``.
 """
 
 from __future__ import annotations
@@ -54,22 +61,55 @@ sys.path.insert(0, str(BASE_DIR / "bench"))
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "labpanel_bench_intake"
+DATABASE_PREFIX = "labpanel_bench_"
 BROKER = "redis://127.0.0.1:6379/7"
 QUEUE = f"labpanel-bench-intake-{uuid.uuid4().hex[:8]}"
-ENV = {
-    "DJANGO_SETTINGS_MODULE": "labpanel.settings",
-    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
-    "CELERY_BROKER_URL": BROKER,
-    "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
-    "DJANGO_SECRET_KEY": "bench-only",
-    "DJANGO_DEBUG": "false",
-}
 
 
-def _fresh_database() -> None:
+def _env(database: str, broker: str) -> dict[str, str]:
+    return {
+        "DJANGO_SETTINGS_MODULE": "labpanel.settings",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
+        "CELERY_BROKER_URL": broker,
+        "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
+        "DJANGO_SECRET_KEY": "bench-only",
+        "DJANGO_DEBUG": "false",
+    }
+
+
+def _fresh_database(database: str) -> None:
     with psycopg.connect(ADMIN_DSN, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DATABASE}")
+        connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{database}"')
+
+
+class Measure:
+    """A loop's rate (panels/s), this process's CPU time per panel (ms) and the statements
+    it executed per panel."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.statements = 0
+        self.rate = self.cpu_ms = self.per_panel = 0.0
+
+    def __call__(self, execute: Callable[..., Any], *args: Any) -> Any:
+        self.statements += 1
+        return execute(*args)
+
+    def run(self, step: Callable[[int], None]) -> Measure:
+        from django.db import connection
+
+        with connection.execute_wrapper(self):
+            cpu = time.process_time()
+            started = time.perf_counter()
+            for number in range(self.count):
+                step(number)
+            wall = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+        self.rate = self.count / wall
+        self.cpu_ms = cpu * 1000 / self.count
+        self.per_panel = self.statements / self.count
+        return self
 
 
 def _setup() -> tuple[Any, Any, Any]:
@@ -124,14 +164,13 @@ def _submissions(lab: Any, run: str, count: int, rng: random.Random) -> list[Any
     return built
 
 
-def _timed(count: int, step: Callable[[int], None]) -> float:
-    started = time.perf_counter()
-    for number in range(count):
-        step(number)
-    return count / (time.perf_counter() - started)
+def _process_cpu(pid: int) -> float:
+    """The CPU time (user + system, seconds) process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _submit_rate(user: Any, submissions: list[Any]) -> tuple[float, list[int]]:
+def _submit_rate(user: Any, submissions: list[Any]) -> tuple[Measure, list[int]]:
     from labpanel.accounts import access
     from panels.intake.submission import panel_submit
 
@@ -144,10 +183,10 @@ def _submit_rate(user: Any, submissions: list[Any]) -> tuple[float, list[int]]:
             raise SystemExit(f"panel {panel.accession} was not new")
         stored.append(panel.pk)
 
-    return _timed(len(submissions), step), stored
+    return Measure(len(submissions)).run(step), stored
 
 
-def _limit_rate(panel_ids: list[int], run: str) -> float:
+def _limit_rate(panel_ids: list[int], run: str) -> Measure:
     """The same rows as the submit loop stored, inserted again by the bare ORM: patient, panel,
     results, one transaction per panel."""
     from django.db import transaction
@@ -191,10 +230,10 @@ def _limit_rate(panel_ids: list[int], run: str) -> float:
             stored_panel = Panel.objects.create(**{**panel, "patient_id": stored_patient.pk})
             Result.objects.bulk_create(Result(panel=stored_panel, **r) for r in panel_results)
 
-    return _timed(len(rows), step)
+    return Measure(len(rows)).run(step)
 
 
-def _hl7_rate(user: Any, run: str, count: int, rng: random.Random) -> float:
+def _hl7_rate(user: Any, run: str, count: int, rng: random.Random) -> Measure:
     from mllp_client import build_message
 
     from labpanel.accounts import access
@@ -209,26 +248,33 @@ def _hl7_rate(user: Any, run: str, count: int, rng: random.Random) -> float:
         if outcome.ack_code != "AA":
             raise SystemExit(f"hl7_receive answered {outcome.ack_code}: {outcome.ack!r}")
 
-    return _timed(count, step)
+    return Measure(count).run(step)
 
 
-def _mllp_rate(port: int, run: str, count: int, rng: random.Random) -> float:
+def _mllp_rate(port: int, run: str, count: int, rng: random.Random, pid: int) -> Measure:
     from mllp_client import build_message
 
     from panels.intake.hl7.ack import ack_code_of
     from panels.intake.hl7.client import MllpClient
 
     messages = [build_message(number, run, rng) for number in range(count)]
+    measure = Measure(count)
     with MllpClient("127.0.0.1", port, timeout=60) as client:
+        cpu = _process_cpu(pid)
         started = time.perf_counter()
         for message in messages:
             ack = client.send(message)
             if ack_code_of(ack) != "AA":
                 raise SystemExit(f"the listener answered {ack!r}")
-        return count / (time.perf_counter() - started)
+        measure.rate = count / (time.perf_counter() - started)
+        measure.cpu_ms = (_process_cpu(pid) - cpu) * 1000 / count
+        measure.per_panel = float("nan")  # in the listener's process: not counted here
+    return measure
 
 
 def _summary(values: list[float]) -> str:
+    if all(value != value for value in values):  # NaN: not measured (MLLP's statements)
+        return "n/a"
     return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
 
 
@@ -237,10 +283,20 @@ def main() -> int:
     parser.add_argument("-n", "--count", type=int, default=200, help="panels per path per rep")
     parser.add_argument("-r", "--repetitions", type=int, default=3)
     parser.add_argument("--port", type=int, default=18200)
+    parser.add_argument(
+        "--database",
+        default=DATABASE,
+        help=f"the database to drop, create and use (default {DATABASE}; it must start with "
+        f"{DATABASE_PREFIX})",
+    )
+    parser.add_argument("--broker", default=BROKER, help=f"Redis as the broker (default {BROKER})")
     args = parser.parse_args()
-    os.environ.update(ENV)
+    if not args.database.startswith(DATABASE_PREFIX) or not args.database.isidentifier():
+        parser.error(f"--database must be a plain name starting with {DATABASE_PREFIX}")
+    env = _env(args.database, args.broker)
+    os.environ.update(env)
     load_before = os.getloadavg()
-    _fresh_database()
+    _fresh_database(args.database)
     import django
 
     django.setup()
@@ -259,40 +315,56 @@ def main() -> int:
             "interface.engine",
         ],
         cwd=BASE_DIR,
-        env={**os.environ, **ENV},
+        env={**os.environ, **env},
     )
     from tests.e2e.launcher import port_wait
 
-    ratios: dict[str, list[float]] = {"panel_submit": [], "hl7_receive": [], "MLLP": []}
+    names = ("panel_submit", "hl7_receive", "MLLP", "limit")
+    ratios: dict[str, list[float]] = {name: [] for name in names[:3]}
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    statements: dict[str, list[float]] = {name: [] for name in names}
     rng = random.Random(2026)
     try:
         port_wait(args.port, listener, timeout=60)
         # Warm both processes (imports, reference data in memory) before measuring.
         _submit_rate(technician, _submissions(lab, "warm", 5, rng))
         _hl7_rate(integrator, "warm0", 5, rng)
-        _mllp_rate(args.port, "warm1", 5, rng)
+        _mllp_rate(args.port, "warm1", 5, rng, listener.pid)
         for repetition in range(1, args.repetitions + 1):
             run = f"{repetition}{uuid.uuid4().hex[:6]}"
             submissions = _submissions(lab, run, args.count, rng)
             submit, stored = _submit_rate(technician, submissions)
             limit = _limit_rate(stored, run)
             hl7 = _hl7_rate(integrator, f"H{run}", args.count, rng)
-            mllp = _mllp_rate(args.port, f"M{run}", args.count, rng)
-            figures = {"panel_submit": submit, "hl7_receive": hl7, "MLLP": mllp}
-            print(f"repetition {repetition}: limit (bare ORM insert) {limit:,.0f} panels/s")
+            mllp = _mllp_rate(args.port, f"M{run}", args.count, rng, listener.pid)
+            figures = {"panel_submit": submit, "hl7_receive": hl7, "MLLP": mllp, "limit": limit}
+            print(f"repetition {repetition}: limit (bare ORM insert) {limit.rate:,.0f} panels/s")
             for name, figure in figures.items():
-                ratios[name].append(figure / limit)
-                print(f"  {name:<13} {figure:7,.1f} panels/s  ratio {figure / limit:.2f}")
+                rates[name].append(figure.rate)
+                cpu[name].append(figure.cpu_ms)
+                statements[name].append(figure.per_panel)
+                ratio = figure.rate / limit.rate
+                if name in ratios:
+                    ratios[name].append(ratio)
+                print(
+                    f"  {name:<13} {figure.rate:7,.1f} panels/s  ratio {ratio:.2f}  "
+                    f"CPU {figure.cpu_ms:6.2f} ms/panel  {figure.per_panel:5.1f} statements/panel"
+                )
     finally:
         listener.terminate()
         listener.wait(timeout=30)
         import redis
 
-        redis.Redis.from_url(BROKER).delete(QUEUE)
+        redis.Redis.from_url(args.broker).delete(QUEUE)
     load_after = os.getloadavg()
     print(f"{args.count} panels (13 results each) per path, {args.repetitions} repetitions")
-    for name, values in ratios.items():
-        print(f"  {name:<13} ratio to the bare insert: median {_summary(values)}")
+    for name in names:
+        shown = f"ratio to the bare insert {_summary(ratios[name])}, " if name in ratios else ""
+        print(
+            f"  {name:<13} panels/s {_summary(rates[name])}, {shown}"
+            f"CPU ms/panel {_summary(cpu[name])}, statements/panel {_summary(statements[name])}"
+        )
     print(
         f"load average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f} "
         f"on {os.cpu_count()} CPUs"

@@ -3,11 +3,14 @@
 A panel does not change between the writes that change it (submission, amendment, review,
 release, a patient's change in the admin), so its API document is built once there, in the
 writer's transaction (:func:`panel_documents_write`), and the API serves it with one indexed
-read (``panels.intake.selectors``). Stored: the document as the lab's staff read it (the whole
-history) without the panel's reports, and the list's summary (:func:`panel_summary`, a part of
-that document). Not stored, and added when read: the reports (their status, stage and links
-change without the panel) and, for a reader not shown the whole history, the history (such a
-reader's answer is built from the records, as before).
+read (``panels.intake.selectors``). A submitted panel's document is built from the rows the
+submission holds (:func:`panel_document_of_new`, the same serializer: nothing read back) and
+inserted (:func:`panel_document_store_new`); every other writer reads the panel back. Stored:
+the document as the lab's staff read it (the whole history) without the panel's reports, and
+the list's summary (:func:`panel_summary`, a part of that document). Not stored, and added
+when read: the reports (their status, stage and links change without the panel) and, for a
+reader not shown the whole history, the history (such a reader's answer is built from the
+records, as before).
 
 A row is served only while the panel and its patient are as it was written from (their
 ``updated_at``); otherwise, or with no row (panels stored before it existed, until
@@ -16,14 +19,15 @@ A row is served only while the panel and its patient are as it was written from 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import copy
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from panels.history import HistoryShown
-from panels.models import Panel, PanelDocument
+from panels.models import Finding, Panel, PanelDocument, Result, ReviewTransition
 from panels.outputs import PanelOutput
 from panels.selectors import panel_details
 
@@ -114,6 +118,73 @@ def panel_documents_write(*, panel_ids: Iterable[int]) -> int:
         update_fields=["detail", "summary", "panel_updated_at", "patient_updated_at", "written_at"],
     )
     return len(panels)
+
+
+def jsonb_ordered(value: Any) -> Any:
+    """``value`` (JSON) with each object's keys in the order PostgreSQL's ``jsonb`` gives them
+    back: shorter keys (in UTF-8 bytes) first, keys of one length in byte order. A JSON field
+    read back from the database is in that order; one held since it was written is not."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda key: (len(key.encode()), key.encode()))
+        return {key: jsonb_ordered(value[key]) for key in keys}
+    if isinstance(value, list | tuple):
+        return [jsonb_ordered(item) for item in value]
+    return value
+
+
+def _finding_as_read(finding: Finding) -> Finding:
+    read = copy.copy(finding)
+    read.evidence = jsonb_ordered(finding.evidence)
+    read.missing_inputs = jsonb_ordered(finding.missing_inputs)
+    return read
+
+
+def panel_document_of_new(
+    *,
+    panel: Panel,
+    results: Sequence[Result],
+    findings: Sequence[Finding],
+    review_transitions: Sequence[ReviewTransition] = (),
+) -> dict[str, Any]:
+    """The stored document of ``panel``, just inserted in the caller's transaction, built from
+    the rows the submission holds rather than read back (what :func:`panel_documents_write`
+    would read: the same serializer, given the same rows). ``panel`` with its patient, rule set
+    and ordering clinician in hand (as set when it was built); ``results``: its results, in
+    order of position, each with its analyte and rule in hand, none superseded; ``findings``:
+    its findings as inserted (in order, with their words, ``Finding.text``, in hand; their JSON,
+    like the panel's, is taken in the order of keys the database would give it back:
+    :func:`jsonb_ordered`);
+    ``review_transitions``: the changes of its review state since it was inserted (an
+    automatic verification), in order. Only for a new panel: an amended one has superseded
+    results and earlier findings, and is read back (:func:`panel_documents_write`). Side
+    effects: none (``panel`` is left as it was; no statement)."""
+    held = copy.copy(panel)  # the caches set below stay on the copy
+    # its JSON fields (and its findings') as they would be read back (jsonb's order of keys)
+    held.clinical = jsonb_ordered(panel.clinical)
+    held.serial = jsonb_ordered(panel.serial)
+    held.summary = jsonb_ordered(panel.summary)
+    held._prefetched_objects_cache = {  # type: ignore[attr-defined]
+        "results": list(results),
+        "findings": [_finding_as_read(finding) for finding in findings],
+        "review_transitions": list(review_transitions),
+    }
+    held.superseded = []  # type: ignore[attr-defined]  # a new panel: nothing superseded
+    return dict(PanelDocumentOutput(held).data)
+
+
+def panel_document_store_new(*, panel: Panel, document: Mapping[str, Any]) -> PanelDocument:
+    """Store ``document`` (:func:`panel_document_of_new`) as the document of ``panel``, inserted
+    in the caller's transaction, after its last change to the panel: a new panel has no
+    document yet, so it is inserted, not upserted (one there already breaks the primary key:
+    ``IntegrityError``). Side effects: one INSERT."""
+    return PanelDocument.objects.create(
+        panel_id=panel.pk,
+        detail=dict(document),
+        summary=panel_summary(document),
+        panel_updated_at=panel.updated_at,
+        patient_updated_at=panel.patient.updated_at,
+        written_at=timezone.now(),
+    )
 
 
 def panels_without_documents() -> QuerySet[Panel]:

@@ -124,8 +124,10 @@ def conclusions_apply(*, panel: Panel, conclusions: PanelConclusions) -> None:
     panel.anchor_event = conclusions.anchor_event
 
 
-def findings_store(*, panel: Panel, conclusions: PanelConclusions) -> None:
-    """Insert the findings of ``panel`` (stored already), in order, in one statement."""
+def findings_store(*, panel: Panel, conclusions: PanelConclusions) -> list[Finding]:
+    """Insert the findings of ``panel`` (stored already), in order, in one statement (and
+    their words': ``finding_texts_store``). Returns them as inserted, with their ids and
+    words (``Finding.text``) in hand."""
     evaluated_at = timezone.now()
     texts = [
         finding_text(
@@ -140,20 +142,22 @@ def findings_store(*, panel: Panel, conclusions: PanelConclusions) -> None:
         for finding in conclusions.findings
     ]
     finding_texts_store(texts)
-    Finding.objects.bulk_create(
-        Finding(
-            panel=panel,
-            position=position,
-            rule_id=finding.rule_id,
-            rule_version=finding.rule_version,
-            status=finding.status.value,
-            text=text,
-            evidence=evidence_json(finding),
-            missing_inputs=list(finding.missing_inputs),
-            score=finding.score,
-            evaluated_at=evaluated_at,
-        )
-        for position, (finding, text) in enumerate(
-            zip(conclusions.findings, texts, strict=True), start=1
-        )
+    return Finding.objects.bulk_create(
+        [
+            Finding(
+                panel=panel,
+                position=position,
+                rule_id=finding.rule_id,
+                rule_version=finding.rule_version,
+                status=finding.status.value,
+                text=text,
+                evidence=evidence_json(finding),
+                missing_inputs=list(finding.missing_inputs),
+                score=finding.score,
+                evaluated_at=evaluated_at,
+            )
+            for position, (finding, text) in enumerate(
+                zip(conclusions.findings, texts, strict=True), start=1
+            )
+        ]
     )

@@ -23,7 +23,7 @@ from labpanel.events.models import EventKind
 from labpanel.events.services import event_record
 from labpanel.exceptions import Conflict
 from panels.demographics import DemographicsMismatch, mismatch_refusal
-from panels.documents import panel_documents_write
+from panels.documents import panel_document_of_new, panel_document_store_new
 from panels.interpretation import (
     panel_conclusions,
     panel_interpret,
@@ -254,7 +254,7 @@ def _panel_create(
     )
     panel.save()
     Result.objects.bulk_create(results)
-    findings_store(panel=panel, conclusions=conclusions)
+    findings = findings_store(panel=panel, conclusions=conclusions)
     report = report_request(panel=panel, panel_is_new=True)
     event_record(
         kind=EventKind.PANEL_STORED,
@@ -271,14 +271,21 @@ def _panel_create(
         },
         occurred_at=panel.created_at,
     )
-    panel_auto_verify(
+    verification = panel_auto_verify(
         panel=panel,
         lab=lab,
         results=results,
         met_findings=[f.name for f in conclusions.findings if f.status == FindingStatus.MET],
         ranges=reference.measuring_ranges(lab_id=lab.pk, on=interpreted.collected_on),
     )
-    panel_documents_write(panel_ids=[panel.pk])
+    # The panel's stored API document, from the rows in hand (not read back): one INSERT.
+    document = panel_document_of_new(
+        panel=panel,
+        results=results,
+        findings=findings,
+        review_transitions=[] if verification is None else [verification],
+    )
+    panel_document_store_new(panel=panel, document=document)
     logger.info(
         "panel.submitted panel_id=%s report_id=%s results=%d ruleset_version=%s",
         panel.pk,

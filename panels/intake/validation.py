@@ -10,10 +10,13 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db import models
 from django.utils import timezone
 
+from panels.models import Result
 from panels.notation import NotationError, parse_reported_value
 from reference_ranges.models import Analyte, Sex, SpecimenType
 from reports.rendering.scripts import describe, undrawable_characters
@@ -192,7 +195,29 @@ def dilution_factor_clean(text: str) -> Decimal:
         raise FieldError(str(error)) from error
     if reported.comparator.is_censored or reported.value < 1:
         raise FieldError("a dilution factor is a plain number of 1 or more")
+    column = Result._meta.get_field("dilution_factor")
+    _storable_exactly(reported.value, column, "a dilution factor")
     return reported.value
+
+
+def _storable_exactly(value: Decimal, field: models.Field[Any, Any], what: str) -> None:
+    """Refuse ``value`` when the decimal column ``field`` would not store it exactly (it would
+    round it, or overflow): the limits are the column's own ``max_digits`` and
+    ``decimal_places``. Trailing zeros written after the point are not counted (``2.50000`` is
+    stored exactly as 2.5)."""
+    if not isinstance(field, models.DecimalField):
+        raise TypeError(f"{field} is not a decimal column")
+    max_digits, places = int(field.max_digits), int(field.decimal_places)
+    whole_digits = max_digits - places
+    exact = value.normalize()
+    decimals = max(0, -int(exact.as_tuple().exponent))
+    whole = max(0, exact.adjusted() + 1)
+    if decimals > places or whole > whole_digits:
+        raise FieldError(
+            f"{what} is stored with at most {places} decimal places and {max_digits} digits "
+            f"in all ({whole_digits} before the decimal point): {value:f} cannot be stored "
+            "exactly, and is never rounded"
+        )
 
 
 def local_zone() -> ZoneInfo:
