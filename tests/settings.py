@@ -10,9 +10,19 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/labpanel")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 # A queue of this test run's own, so a worker of a running `make run` never takes its tasks.
+# Under pytest-xdist each test process takes a queue of its own: the processes inherit the
+# controlling process's environment (and so its queue), and a worker started by one process's
+# test would otherwise take the other's tasks, which name rows of the other's test database. A
+# worker process a test starts inherits its test process's queue (it names the same xdist
+# process) and keeps it.
+_XDIST_PROCESS = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST_PROCESS and f"-{_XDIST_PROCESS}-" not in os.environ.get("CELERY_TASK_DEFAULT_QUEUE", ""):
+    os.environ["CELERY_TASK_DEFAULT_QUEUE"] = (
+        f"labpanel-test-{_XDIST_PROCESS}-{uuid.uuid4().hex[:12]}"
+    )
 os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"labpanel-test-{uuid.uuid4().hex[:12]}")
 
-from labpanel.settings import *  # noqa: F403
+from labpanel.settings import *  # noqa: E402, F403  (after the environment above)
 
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
