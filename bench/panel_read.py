@@ -210,6 +210,7 @@ def _get_token(port: int, url: str, token: str) -> tuple[int, str]:
 
 
 def main() -> None:
+    global DATABASE, DSN
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--panels", type=int, default=200)
     parser.add_argument("--per-patient", type=int, default=4, help="panels of each patient")
@@ -217,7 +218,12 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds per URL and round")
     parser.add_argument("--repeats", type=int, default=200, help="in-process requests")
     parser.add_argument("--port", type=int, default=18110)
+    parser.add_argument(
+        "--database", default=DATABASE, help="the bench database (dropped and created)"
+    )
     args = parser.parse_args()
+    DATABASE = args.database
+    DSN = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
     media = tempfile.mkdtemp(prefix="labpanel-bench-readmodel-")
     try:
         panel_id, token = load(args.panels, args.per_patient, media)

@@ -1,8 +1,15 @@
 """The API's token logout endpoints: django-rest-knox's views, described for the OpenAPI schema
-(they take no body and answer 204), so the schema and ``check --deploy`` raise no warning."""
+(they take no body and answer 204), so the schema and ``check --deploy`` raise no warning
+(``labpanel.urls`` has them authenticate as the rest of the API: ``labpanel.accounts.token_auth``);
+and that authentication described as drf-spectacular describes knox's, under the same security
+scheme name."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from knox import views as knox_views
 
@@ -17,3 +24,18 @@ class TokenLogoutView(knox_views.LogoutView):  # type: ignore[misc]  # knox is u
 @extend_schema_view(post=_NO_CONTENT)
 class TokenLogoutAllView(knox_views.LogoutAllView):  # type: ignore[misc]  # knox is untyped
     """``POST /api/v1/auth/logoutall/``: revokes every token of the request's user."""
+
+
+class StaffTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """``knoxApiToken``, as drf-spectacular describes knox's ``TokenAuthentication``
+    (``drf_spectacular.contrib.knox_auth_token``)."""
+
+    target_class = "labpanel.accounts.token_auth.StaffTokenAuthentication"
+    name = "knoxApiToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return dict(
+            build_bearer_security_scheme_object(
+                header_name="Authorization", token_prefix=self.target.authenticate_header("")
+            )
+        )

@@ -157,7 +157,9 @@ WHITENOISE_USE_FINDERS = True
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        # knox's token authentication, reading the token, its user and their lab membership
+        # in one statement (labpanel/accounts/token_auth.py).
+        "labpanel.accounts.token_auth.StaffTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

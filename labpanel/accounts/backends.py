@@ -3,10 +3,12 @@ together with their lab membership and its lab in one plain statement (every pag
 ``access`` about the user next, and ``access.staff_for`` then finds the membership already
 read). The statement is written once from the models' ``_meta`` (``labpanel.plain_rows``), not
 compiled per request: the login is the part of every page's cost that no page can avoid
-(``bench/review_pages.py``)."""
+(``bench/review_pages.py``). An API token is read the same way, with its user and their
+membership (:func:`tokens_with_staff`, for ``labpanel.accounts.token_auth``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -76,3 +78,62 @@ def user_with_staff(user_pk: Any) -> tuple[Any, StaffMember | None]:
     # The reverse one-to-one (``user.staff``) answers from what was read, without a query.
     get_user_model().staff.related.set_cached_value(user, staff)  # type: ignore[arg-type]
     return user, staff
+
+
+@cache
+def _token_columns() -> PlainColumns[Any]:
+    from knox.models import get_token_model
+
+    return PlainColumns(get_token_model(), "t")
+
+
+def tokens_with_staff(token_key: str, now: datetime) -> list[tuple[Any, Any, bool]]:
+    """The API tokens whose key (knox's ``token_key``, the token's first characters) is
+    ``token_key``, each with its user and the user's membership with its lab (``None`` without
+    one), and whether the user holds another token that expired before ``now`` (which knox's
+    authentication deletes): one statement. Each token's ``user`` is the user read with it;
+    ``user.staff`` answers from what was read."""
+    token_columns = _token_columns()
+    user_columns, staff_columns, lab_columns = _columns()
+    token_model = token_columns.model
+    user_model = user_columns.model
+    using = router.db_for_read(token_model)
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    token_table = quote(token_model._meta.db_table)
+    token_user = quote(token_model._meta.get_field("user").column)
+    token_pk = quote(str(token_model._meta.pk.column))
+    token_key_column = quote(token_model._meta.get_field("token_key").column)
+    expiry = quote(token_model._meta.get_field("expiry").column)
+    user_pk = quote(user_model._meta.pk.column)
+    staff_user = quote(StaffMember._meta.get_field("user").column)
+    staff_lab = quote(StaffMember._meta.get_field("lab").column)
+    lab_pk = quote(str(Lab._meta.pk.column))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {token_columns.sql(using)}, {user_columns.sql(using)}, "  # noqa: S608
+            f"{staff_columns.sql(using)}, {lab_columns.sql(using)}, "
+            f"EXISTS (SELECT 1 FROM {token_table} o WHERE o.{token_user} = t.{token_user} "
+            f"AND o.{token_pk} <> t.{token_pk} AND o.{expiry} < %s) "
+            f"FROM {token_table} t "
+            f"INNER JOIN {quote(user_model._meta.db_table)} u ON u.{user_pk} = t.{token_user} "
+            f"LEFT JOIN {quote(StaffMember._meta.db_table)} s ON s.{staff_user} = u.{user_pk} "
+            f"LEFT JOIN {quote(Lab._meta.db_table)} l ON l.{lab_pk} = s.{staff_lab} "
+            f"WHERE t.{token_key_column} = %s",
+            [connection.ops.adapt_datetimefield_value(now), token_key],
+        )
+        rows = cursor.fetchall()
+    found = []
+    user_end = token_columns.width + user_columns.width
+    staff_end = user_end + staff_columns.width
+    reverse_staff = user_model.staff.related
+    for row in rows:
+        token = token_columns.build(row[: token_columns.width], using)
+        user = user_columns.build(row[token_columns.width : user_end], using)
+        staff = staff_columns.build(row[user_end:staff_end], using)
+        if staff is not None:
+            staff.lab = lab_columns.build(row[staff_end:-1], using)  # type: ignore[assignment]
+        reverse_staff.set_cached_value(user, staff)
+        token.user = user  # type: ignore[union-attr]
+        found.append((token, staff, bool(row[-1])))
+    return found

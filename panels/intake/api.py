@@ -3,13 +3,12 @@ service → serialize."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 from django.db.models import QuerySet
 from django.http import Http404
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -19,6 +18,7 @@ from rest_framework.response import Response
 
 from labpanel.accounts import access
 from labpanel.audit.services import read_record
+from labpanel.reversing import id_url_parts
 from panels.documents import (
     REPORT_FIELDS,
     PanelSummaryOutput,
@@ -68,16 +68,25 @@ class PanelJSONRenderer(JSONRenderer):
         return super().render(data, accepted_media_type, renderer_context)
 
 
-def _reports_answer(request: Request, reports: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The reports of a read (``PanelRead.reports``) as ``ReportSummaryOutput`` answers them."""
+def _reports_answer(request: Request, reports: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The reports of a read (``PanelRead.reports``) as ``ReportSummaryOutput`` answers them:
+    their URLs are ``request.build_absolute_uri(reverse(...))``'s, the route reversed once
+    (``labpanel.reversing.id_url_parts``) rather than twice per report (a list of 50 panels
+    reversed a hundred times)."""
+    if not reports:
+        return []
+    detail_head, detail_tail = id_url_parts("api:report-detail")
+    pdf_head, pdf_tail = id_url_parts("api:report-pdf")
+    detail_head = request.build_absolute_uri(detail_head)
+    pdf_head = request.build_absolute_uri(pdf_head)
     return [
         {
             "id": report["id"],
             "status": report["status"],
             "stage": report["stage"],
             "amends": report["amends"],
-            "url": request.build_absolute_uri(reverse("api:report-detail", args=[report["id"]])),
-            "pdf_url": request.build_absolute_uri(reverse("api:report-pdf", args=[report["id"]])),
+            "url": f"{detail_head}{int(report['id'])}{detail_tail}",
+            "pdf_url": f"{pdf_head}{int(report['id'])}{pdf_tail}",
         }
         for report in reports
     ]

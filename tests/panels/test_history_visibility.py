@@ -341,10 +341,11 @@ def test_a_clinicians_list_holds_each_panel_of_their_care_once(
     people: dict[str, StaffMember], care: dict[str, Panel], django_assert_num_queries: Any
 ) -> None:
     client = token_client(people["wilson"])
-    # when / then: the token (2) and membership, count, the page (the care subquery inside the
-    # scope; each panel's stored summary and reports) and the read audit's entry, as the
-    # interface's list (a summary shows nothing of the history: no facts to read)
-    with django_assert_num_queries(6):
+    # when / then: the token with its user and membership (one statement), count, the page
+    # (the care subquery inside the scope; each panel's stored summary and reports) and the
+    # read audit's entry, as the interface's list (a summary shows nothing of the history: no
+    # facts to read)
+    with django_assert_num_queries(4):
         listed = client.get("/api/v1/panels/")
     # then: E-111 once, although dr.wilson ordered two panels of the patient
     accessions = [item["accession"] for item in listed.json()["results"]]
@@ -562,10 +563,11 @@ def test_a_list_reads_the_history_facts_of_its_panels_in_one_query(
     for number in range(panels):
         response = _submit(client, f"E-4{number}", 10 + number, "12.4", "dr.wilson")
         assert response.status_code == 201
-    # when / then: the token (2) and membership, count, the page (each panel's stored summary
-    # and its reports: panels.documents), whatever the length of the list, and the read
-    # audit's entry (labpanel.audit); a summary shows nothing of the history
-    with django_assert_num_queries(6):
+    # when / then: the token with its user and membership (one statement), count, the page
+    # (each panel's stored summary and its reports: panels.documents), whatever the length of
+    # the list, and the read audit's entry (labpanel.audit); a summary shows nothing of the
+    # history
+    with django_assert_num_queries(4):
         listed = client.get("/api/v1/panels/")
     assert len(listed.json()["results"]) == panels
     assert SHOWN not in _text(listed)
@@ -580,10 +582,11 @@ def test_a_read_reads_the_history_facts_once_for_serial_and_findings(
 ) -> None:
     client = token_client(people["integrator"])
     pk = interface_answer.json()["id"]
-    # when / then: the token (2) and membership, the stored document (a reader not shown the
-    # whole history of a panel showing earlier panels: built from the records instead), the
-    # panels' reads (panels, two users, results, replaced results, findings, review history,
-    # reports), ONE read of the facts and the read audit's entry
-    with django_assert_num_queries(14):
+    # when / then: the token with its user and membership (one statement), the stored
+    # document (a reader not shown the whole history of a panel showing earlier panels: built
+    # from the records instead), the panels' reads (panels, two users, results, replaced
+    # results, findings, review history, reports), ONE read of the facts and the read audit's
+    # entry
+    with django_assert_num_queries(12):
         detail = client.get(f"/api/v1/panels/{pk}/")
     assert detail.json()["serial"] == {}

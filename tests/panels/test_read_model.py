@@ -300,9 +300,10 @@ def test_a_read_is_one_statement_after_the_token_and_membership(
 ) -> None:
     client = clients["director"]
     client.get(f"/api/v1/panels/{realistic[0]}/")
-    # when / then: the token (2) and membership, the panel's stored document with its reports
-    # (ONE statement) and the read audit's entry
-    with django_assert_num_queries(5):
+    # when / then: the token with its user and membership (ONE statement:
+    # labpanel.accounts.token_auth), the panel's stored document with its reports (ONE
+    # statement) and the read audit's entry
+    with django_assert_num_queries(3):
         response = client.get(f"/api/v1/panels/{realistic[1]}/")
     assert response.status_code == 200
 
@@ -315,9 +316,9 @@ def test_a_list_page_is_the_same_statements_whatever_its_length(
     limit: int,
 ) -> None:
     client = clients["technician"]
-    # when / then: the token (2) and membership, the count, the page of stored summaries with
-    # their reports (ONE statement) and the read audit's entry
-    with django_assert_num_queries(6):
+    # when / then: the token with its user and membership (ONE statement), the count, the
+    # page of stored summaries with their reports (ONE statement) and the read audit's entry
+    with django_assert_num_queries(4):
         response = client.get(f"/api/v1/panels/?limit={limit}")
     assert len(response.json()["results"]) == min(limit, len(realistic))
 
