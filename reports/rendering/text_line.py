@@ -5,11 +5,13 @@ analyte name, a value, a unit, an interval. Building each as a ``Paragraph`` par
 markup and breaks it into lines with the general algorithm (fragments, hyphenation, bidi), which
 took about 60% of a render (issue 14). ``text_line`` builds the same ``Paragraph`` when the text is
 plain: the one fragment the parser would make, cloned from the style's own fragment
-(``_template``) instead of parsed, and a ``TextLine`` whose line breaking takes the quick path
-when the words fit on one line, as ``Paragraph.breakLines`` would lay them out (same words, same
-widths summed in the same order, so the same PDF bytes). Anything else (markup, text drawn
-partly with a CJK font, characters the parser treats specially, text that wraps) goes the
-ordinary way. ``tests/rendering/test_text_line.py`` holds the two ways side by side.
+(``_template``) instead of parsed, and a ``TextLine`` whose line breaking takes a quick path
+for its one fragment of plain words, on one line or wrapped over several, laid out as
+``Paragraph.breakLines`` would lay them out (same words, same widths summed in the same order,
+same line structures, so the same PDF bytes). Anything else (markup, text drawn partly with a
+CJK font, characters the parser treats specially, a word wider than its line, which reportlab
+splits) goes the ordinary way. ``tests/rendering/test_text_line.py`` holds the two ways side by
+side.
 """
 
 from __future__ import annotations
@@ -92,16 +94,18 @@ class Text(Paragraph):  # type: ignore[misc]  # reportlab ships no type hints
 
 
 class TextLine(Text):
-    """A ``Text`` of one plain fragment, laid out without the general line breaker when its
-    words fit on the first line."""
+    """A ``Text`` of one plain fragment, laid out without the general line breaker unless a
+    word is wider than its line."""
 
     def _break(self, width: Any) -> Any:
-        quick = self._one_line(width)
+        quick = self._quick_lines(width)
         return quick if quick is not None else super()._break(width)
 
-    def _one_line(self, width: Any) -> Any:
-        """What ``Paragraph.breakLines`` answers for one fragment of plain text whose words fit
-        within the first width, or ``None`` when the text needs the general algorithm."""
+    def _quick_lines(self, width: Any) -> Any:
+        """What ``Paragraph.breakLines`` answers for one fragment of plain text, laid out as it
+        would lay it out (the same words, the same widths summed in the same order, the same
+        line structures), or ``None`` when the text needs the general algorithm (a word wider
+        than its line, which reportlab splits)."""
         frags = self.frags
         style = self.style
         if len(frags) != 1 or self.bulletText or style.endDots or style.wordWrap:
@@ -114,29 +118,75 @@ class TextLine(Text):
             return None
         if style.hyphenationLang or style.uriWasteReduce or style.embeddedHyphenation:
             return None
-        max_width = width[0] if isinstance(width, (tuple, list)) else width
+        max_widths = list(width) if isinstance(width, (tuple, list)) else [width]
         font_name, font_size = fragment.fontName, fragment.fontSize
         words = split(strip(text))
         if not words:
             return None
-        encoding = self.encoding
-        space_width = stringWidth(" ", font_name, font_size, encoding)
-        current = -space_width
-        for word in words:
-            current = current + space_width + stringWidth(word, font_name, font_size, encoding)
-        if current > max_width:
+        laid_out = _lines(
+            words,
+            font_name,
+            font_size,
+            self.encoding,
+            max_widths,
+            style.spaceShrinkage,
+            style.splitLongWords,
+        )
+        if laid_out is None:
             return None
-        self._width_max = current if current > 0 else 0
+        lines, width_max = laid_out
+        self._width_max = width_max
         self._splitLongWordCount = self._hyphenations = 0
         self.height = 0
         ascent, descent = getAscentDescent(font_name, font_size)
         return fragment.clone(
-            kind=0,
-            lines=[(max_width - current, words)],
-            ascent=ascent,
-            descent=descent,
-            fontSize=font_size,
+            kind=0, lines=lines, ascent=ascent, descent=descent, fontSize=font_size
         )
+
+
+def _lines(
+    words: list[str],
+    font_name: str,
+    font_size: float,
+    encoding: str,
+    max_widths: list[float],
+    space_shrinkage: float,
+    split_long_words: Any,
+) -> tuple[list[tuple[float, list[str]]], float] | None:
+    """``Paragraph.breakLines``'s loop for one fragment of plain words (no soft hyphens, no
+    hyphenation, no bidi): each word's width added to the line's in the same order, a line
+    ended where it ends one; ``None`` where it would split a word too long for its line."""
+    space_width = stringWidth(" ", font_name, font_size, encoding)
+    space_shrink = space_shrinkage * space_width
+    last = len(max_widths) - 1
+    lines: list[tuple[float, list[str]]] = []
+    line: list[str] = []
+    current = -space_width  # reportlab's hack: no space before the first word
+    width_max = 0
+    number = 0
+    max_width = max_widths[0]
+    for word in words:
+        word_width = stringWidth(word, font_name, font_size, encoding)
+        new_width = current + space_width + word_width
+        limit = max_width + space_shrink * len(line)
+        if new_width > limit and split_long_words and word_width > max_widths[min(number, last)]:
+            return None  # reportlab splits the word: the general way
+        if new_width <= limit or not line:
+            line.append(word)
+            current = new_width
+        else:
+            if current > width_max:
+                width_max = current
+            lines.append((max_width - current, line))
+            line = [word]
+            current = word_width
+            number += 1
+            max_width = max_widths[min(last, number)]
+    if line:
+        if current > width_max:
+            width_max = current
+        lines.append((max_width - current, line))
+    return lines, width_max
 
 
 def text_line(text: str, style: Any) -> TextLine | None:

@@ -106,6 +106,62 @@ def test_a_plain_line_is_the_paragraph_reportlab_would_make(
     )
 
 
+WRAPPED = [
+    "Below measuring range, extrapolated beyond the highest standard of the assay",
+    "Result confirmed on a second aliquot; haemolysis index 2+ may raise IL-6 and IL-8 values.",
+    "Иванова Анна Сергеевна, повторное исследование по просьбе лечащего врача",
+    "فاطمة כהן فاطمة כהן فاطمة כהן فاطمة כהן",
+    "a b c d e f g h i j k l m n o p q r s t u v w x y z " * 3,
+    "≤5.9 pg/mL (0.0–5.9) ≤5.9 pg/mL (0.0–5.9) ≤5.9 pg/mL (0.0–5.9)",
+    "  spaces   collapsed\tand\ttabs   kept   apart   across   several   lines  ",
+]
+WRAP_WIDTHS: list[Any] = [160.0, 97.3, 61.0, 45.5, [120.0, 80.0], (70.0, 140.0, 50.0)]
+
+
+@pytest.mark.parametrize("style", STYLES, ids=lambda style: style.name)
+@pytest.mark.parametrize("text", WRAPPED)
+@pytest.mark.parametrize("width", WRAP_WIDTHS, ids=str)
+def test_wrapped_plain_text_takes_the_quick_path_with_reportlabs_lines(
+    text: str, style: Any, width: Any
+) -> None:
+    styles.register_fonts()
+    quick = markup.para(text, style)
+    reference = Paragraph(markup.markup(text), style)
+    assert isinstance(quick, TextLine)
+
+    quick_lines = quick._quick_lines(width)
+    reference_lines = reference.breakLines(width)
+    if quick_lines is None:  # a word wider than its line: reportlab splits it, the general way
+        assert reference._splitLongWordCount > 0
+        return
+    assert _value(quick_lines) == _value(reference_lines)
+    assert quick._width_max == reference._width_max
+    if isinstance(width, float):
+        assert _state(quick, width) == _state(reference, width)
+        assert _drawn(markup.para(text, style), width) == _drawn(
+            Paragraph(reference.text, style), width
+        )
+
+
+def test_wrapped_text_does_wrap_on_the_quick_path() -> None:
+    styles.register_fonts()
+    text = WRAPPED[1]
+    quick = markup.para(text, styles.CELL)
+    lines = quick._quick_lines(61.0)
+    assert lines is not None
+    assert len(lines.lines) >= 4
+    assert [word for _, words in lines.lines for word in words] == text.split()
+
+
+def test_a_word_wider_than_its_line_goes_the_general_way() -> None:
+    styles.register_fonts()
+    text = "IL-1 Supercalifragilisticexpialidocious-interleukin-receptor-antagonist"
+    quick, reference = markup.para(text, styles.CELL), Paragraph(markup.markup(text), styles.CELL)
+    assert quick._quick_lines(60.0) is None
+    assert _state(quick, 60.0) == _state(reference, 60.0)
+    assert reference._splitLongWordCount > 0
+
+
 @pytest.mark.parametrize("text", NOT_PLAIN)
 def test_text_that_is_not_plain_goes_through_the_parser(text: str) -> None:
     styles.register_fonts()
