@@ -118,30 +118,79 @@ class TextLine(Text):
             return None
         if style.hyphenationLang or style.uriWasteReduce or style.embeddedHyphenation:
             return None
-        max_widths = list(width) if isinstance(width, (tuple, list)) else [width]
+        widths = tuple(width) if isinstance(width, (tuple, list)) else (width,)
         font_name, font_size = fragment.fontName, fragment.fontSize
-        words = split(strip(text))
-        if not words:
-            return None
-        laid_out = _lines(
-            words,
+        key = (
+            text,
             font_name,
             font_size,
             self.encoding,
-            max_widths,
+            widths,
             style.spaceShrinkage,
-            style.splitLongWords,
+            bool(style.splitLongWords),
         )
-        if laid_out is None:
+        layout = _layouts.get(key, _MISSING)
+        if layout is _MISSING:
+            layout = _layout(key)
+            _remember(key, layout)
+        if layout is None:
             return None
-        lines, width_max = laid_out
+        lines, width_max, ascent, descent = layout
         self._width_max = width_max
         self._splitLongWordCount = self._hyphenations = 0
         self.height = 0
-        ascent, descent = getAscentDescent(font_name, font_size)
         return fragment.clone(
-            kind=0, lines=lines, ascent=ascent, descent=descent, fontSize=font_size
+            kind=0,
+            lines=[(extra, list(words)) for extra, words in lines],
+            ascent=ascent,
+            descent=descent,
+            fontSize=font_size,
         )
+
+
+# Layouts measured in this process, by (text, font, size, encoding, widths, the style's space
+# shrinkage and long-word splitting): a report repeats its units, intervals and analyte names,
+# and a worker renders the same ones report after report. Bounded: the oldest entry goes first.
+LAYOUT_CACHE_SIZE = 8192
+_MISSING: Any = object()
+_layouts: dict[tuple[Any, ...], Any] = {}
+_layouts_lock = threading.Lock()
+
+
+def _remember(key: tuple[Any, ...], layout: Any) -> None:
+    with _layouts_lock:
+        while len(_layouts) >= LAYOUT_CACHE_SIZE:
+            del _layouts[next(iter(_layouts))]
+        _layouts[key] = layout
+
+
+def clear_layouts() -> None:
+    """Forget every measured layout (tests; a font registered again under the same name)."""
+    with _layouts_lock:
+        _layouts.clear()
+
+
+def _layout(key: tuple[Any, ...]) -> Any:
+    """The lines (unused width, words), widest line, ascent and descent of ``key``'s text, or
+    ``None`` when it needs the general algorithm. Lines are tuples here (shared by every hit);
+    each paragraph gets lists of its own."""
+    text, font_name, font_size, encoding, widths, space_shrinkage, split_long_words = key
+    words = split(strip(text))
+    if not words:
+        return None
+    laid_out = _lines(
+        words, font_name, font_size, encoding, list(widths), space_shrinkage, split_long_words
+    )
+    if laid_out is None:
+        return None
+    lines, width_max = laid_out
+    ascent, descent = getAscentDescent(font_name, font_size)
+    return (
+        tuple((extra, tuple(line)) for extra, line in lines),
+        width_max,
+        ascent,
+        descent,
+    )
 
 
 def _lines(

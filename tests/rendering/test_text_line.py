@@ -16,6 +16,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph
 
 from reports.rendering import ReportDocument, markup, render_pdf, styles
+from reports.rendering import text_line as text_line_module
 from reports.rendering.text_line import Text, TextLine, text_line
 from tests.rendering.test_render_findings import ASTCT, NOT_EVALUATED
 from tests.rendering.test_render_pdf import PANEL, _document, _line, _long_document
@@ -160,6 +161,42 @@ def test_a_word_wider_than_its_line_goes_the_general_way() -> None:
     assert quick._quick_lines(60.0) is None
     assert _state(quick, 60.0) == _state(reference, 60.0)
     assert reference._splitLongWordCount > 0
+
+
+def test_a_remembered_layout_is_the_one_measured_and_each_paragraph_gets_its_own_lines() -> None:
+    styles.register_fonts()
+    text_line_module.clear_layouts()
+    text = WRAPPED[0]
+    first = markup.para(text, styles.CELL)
+    measured = first._quick_lines(61.0)
+    assert len(text_line_module._layouts) == 1
+    again = markup.para(text, styles.CELL)
+    remembered = again._quick_lines(61.0)  # from the cache
+    assert len(text_line_module._layouts) == 1
+    assert (
+        _value(remembered)
+        == _value(measured)
+        == _value(Paragraph(text, styles.CELL).breakLines(61.0))
+    )
+    assert remembered.lines is not measured.lines
+    assert all(a[1] is not b[1] for a, b in zip(remembered.lines, measured.lines, strict=True))
+    assert again._width_max == first._width_max
+    # another width, size or font is another layout
+    markup.para(text, styles.CELL)._quick_lines(97.0)
+    markup.para(text, styles.CELL_BOLD)._quick_lines(61.0)
+    markup.para(text, styles.NOTE)._quick_lines(61.0)
+    assert len(text_line_module._layouts) == 4
+
+
+def test_the_layout_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    styles.register_fonts()
+    text_line_module.clear_layouts()
+    monkeypatch.setattr(text_line_module, "LAYOUT_CACHE_SIZE", 5)
+    for number in range(12):
+        paragraph = markup.para(f"cell {number}", styles.CELL)
+        assert _state(paragraph, 80.0) == _state(Paragraph(f"cell {number}", styles.CELL), 80.0)
+    assert len(text_line_module._layouts) == 5
+    assert [key[0] for key in text_line_module._layouts] == [f"cell {n}" for n in range(7, 12)]
 
 
 @pytest.mark.parametrize("text", NOT_PLAIN)
