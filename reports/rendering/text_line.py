@@ -20,9 +20,17 @@ import threading
 from typing import Any
 from xml.sax.saxutils import escape
 
+from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.pdfbase.pdfmetrics import getAscentDescent, stringWidth
 from reportlab.platypus import Paragraph
-from reportlab.platypus.paragraph import split, strip
+from reportlab.platypus.paragraph import (
+    _centerDrawParaLine,
+    _leftDrawParaLine,
+    _rightDrawParaLine,
+    split,
+    strip,
+)
+from reportlab.rl_config import paraFontSizeHeightOffset
 
 from reports.rendering import scripts
 
@@ -101,6 +109,65 @@ class TextLine(Text):
         quick = self._quick_lines(width)
         return quick if quick is not None else super()._break(width)
 
+    def drawPara(self, debug: Any = 0) -> None:  # reportlab's name
+        """``Paragraph.drawPara`` for lines of plain words (kind 0) in a style with no
+        background, border, bullet, justification, underline or link: the same canvas and text
+        object calls in the same order (so the same bytes), without the general method's
+        lookups and per-line dispatch. Anything else, or ``LEAN_DRAW`` off, draws the general
+        way."""
+        style = self.style
+        blPara = self.blPara
+        lines = blPara.lines
+        alignment = style.alignment
+        if (
+            not LEAN_DRAW
+            or debug
+            or blPara.kind != 0
+            or not lines
+            or alignment not in _ALIGNED
+            or style.backColor
+            or (getattr(style, "borderWidth", None) and getattr(style, "borderColor", None))
+            or self.bulletText
+            or style.wordWrap
+            or getattr(self, "autoLeading", getattr(style, "autoLeading", "")) in ("max", "min")
+            or hasattr(self, "_offsets")
+            or blPara.us_lines
+            or blPara.link
+        ):
+            super().drawPara(debug)
+            return
+        canvas = self.canv
+        canvas.saveState()
+        if paraFontSizeHeightOffset:
+            cur_y = self.height - blPara.fontSize
+        else:
+            cur_y = self.height - getattr(blPara, "ascent", blPara.fontSize)
+        canvas.setFillColor(blPara.textColor)
+        tx = self.beginText(style.leftIndent, cur_y)
+        tx.preformatted = False
+        tx.direction = style.wordWrap
+        tx.setFont(blPara.fontName, blPara.fontSize, style.leading)
+        offset = style.firstLineIndent
+        for extra, words in lines:
+            if extra > -1e-8:  # the simple case of _left/_center/_rightDrawParaLine
+                if alignment == TA_LEFT:
+                    moved = offset
+                elif alignment == TA_CENTER:
+                    moved = offset + 0.5 * extra
+                else:
+                    moved = offset + extra
+                if moved > 1e-6 or moved < -1e-6:
+                    tx.setXPos(moved)
+                    tx._textOut(" ".join(words), 1)
+                    tx.setXPos(-moved)
+                else:
+                    tx._textOut(" ".join(words), 1)
+            else:  # squeezed by space shrinkage: word spacing, reportlab's own line drawer
+                _ALIGNED[alignment](tx, offset, extra, words, False)
+            offset = 0
+        canvas.drawText(tx)
+        canvas.restoreState()
+
     def _quick_lines(self, width: Any) -> Any:
         """What ``Paragraph.breakLines`` answers for one fragment of plain text, laid out as it
         would lay it out (the same words, the same widths summed in the same order, the same
@@ -147,6 +214,15 @@ class TextLine(Text):
             fontSize=font_size,
         )
 
+
+# The lean ``TextLine.drawPara``; False draws every paragraph with ``Paragraph.drawPara`` (the
+# tests compare both ways).
+LEAN_DRAW = True
+_ALIGNED = {
+    TA_LEFT: _leftDrawParaLine,
+    TA_CENTER: _centerDrawParaLine,
+    TA_RIGHT: _rightDrawParaLine,
+}
 
 # Layouts measured in this process, by (text, font, size, encoding, widths, the style's space
 # shrinkage and long-word splitting): a report repeats its units, intervals and analyte names,

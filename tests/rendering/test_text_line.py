@@ -12,6 +12,7 @@ import io
 from typing import Any
 
 import pytest
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph
 
@@ -199,6 +200,41 @@ def test_the_layout_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [key[0] for key in text_line_module._layouts] == [f"cell {n}" for n in range(7, 12)]
 
 
+LEAN_STYLES = [*STYLES, styles.CELL_HEAD, styles.CONVERTED, styles.CHART_NOTE, styles.LAB_NAME]
+
+
+@pytest.mark.parametrize("style", LEAN_STYLES, ids=lambda style: style.name)
+@pytest.mark.parametrize("text", [*PLAIN, *WRAPPED])
+@pytest.mark.parametrize("width", [400.0, 97.3, 45.5, 12.0])
+def test_the_lean_draw_writes_the_bytes_reportlabs_draw_does(
+    text: str, style: Any, width: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    styles.register_fonts()
+    lean = _drawn(markup.para(text, style), width)
+    monkeypatch.setattr(text_line_module, "LEAN_DRAW", False)
+    general = _drawn(markup.para(text, style), width)
+    assert lean == general
+    assert lean == _drawn(Paragraph(markup.markup(text), style), width)
+
+
+def test_lines_squeezed_by_space_shrinkage_draw_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line that fits only by shrinking its spaces has a negative unused width: word spacing."""
+    styles.register_fonts()
+    text = "aa bb cc dd ee ff gg hh ii jj kk"
+    for style in (styles.CELL, styles.CELL_RIGHT, styles.END_MARK, styles.FOOTNOTE):
+        width = stringWidth(text, style.fontName, style.fontSize) - 1.0
+        width += style.leftIndent + style.firstLineIndent + style.rightIndent
+        paragraph = markup.para(text, style)
+        paragraph.wrap(width, 1000)
+        assert len(paragraph.blPara.lines) == 1
+        assert paragraph.blPara.lines[0][0] < 0  # squeezed onto one line
+        lean = _drawn(markup.para(text, style), width)
+        monkeypatch.setattr(text_line_module, "LEAN_DRAW", False)
+        assert _drawn(markup.para(text, style), width) == lean
+        assert _drawn(Paragraph(text, style), width) == lean
+        monkeypatch.setattr(text_line_module, "LEAN_DRAW", True)
+
+
 @pytest.mark.parametrize("text", NOT_PLAIN)
 def test_text_that_is_not_plain_goes_through_the_parser(text: str) -> None:
     styles.register_fonts()
@@ -236,6 +272,7 @@ DOCUMENTS = {
 def _reportlab_way(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(markup, "text_line", lambda text, style: None)
     monkeypatch.setattr(Text, "breakLines", Paragraph.breakLines)
+    monkeypatch.setattr(text_line_module, "LEAN_DRAW", False)
 
 
 @pytest.mark.parametrize("build", DOCUMENTS.values(), ids=DOCUMENTS.keys())
