@@ -9,6 +9,8 @@ whole reports are compared, not just the text.
 from __future__ import annotations
 
 import io
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,9 +20,21 @@ from reportlab.platypus import Paragraph
 
 from reports.rendering import ReportDocument, markup, render_pdf, styles
 from reports.rendering import text_line as text_line_module
+from reports.rendering.document import (
+    Amendment,
+    CorrectionLine,
+    Notice,
+    RangeBar,
+    ResultLine,
+    SummaryLine,
+    TrendColumn,
+    TrendRow,
+    TrendTable,
+)
 from reports.rendering.text_line import Text, TextLine, text_line
 from tests.rendering.test_render_findings import ASTCT, NOT_EVALUATED
 from tests.rendering.test_render_pdf import PANEL, _document, _line, _long_document
+from tests.rendering.test_render_trend import _chart
 
 STYLES = [
     styles.CELL,
@@ -253,6 +267,108 @@ def test_a_wrapped_paragraph_breaks_again_when_the_width_changes() -> None:
         assert _state(quick, width) == _state(reference, width)
 
 
+def _realistic_line(number: int) -> ResultLine:
+    """A result as the engine words it: a bar, a conversion, footnote marks, a wrapped note."""
+    base = PANEL[number % len(PANEL)]
+    value = Decimal(number % 7) + Decimal("0.4")
+    return replace(
+        base,
+        analyte_name=f"{base.analyte_name} (serum {number})"
+        if number % 5 == 0
+        else base.analyte_name,
+        unit="pg/mL" if number % 3 else "ng/mL",
+        converted_text="= 5 pg/mL" if number % 4 == 0 else "",
+        conversion=(
+            "Converted for interpretation: 0.005 ng/mL = 5 pg/mL (1 ng/mL = 1000 pg/mL); "
+            "the flag was judged on 5 pg/mL."
+            if number % 4 == 0
+            else ""
+        ),
+        source_mark="a" if number % 2 else "",
+        analyte_mark="†" if number % 6 == 1 else "",
+        needs_review=base.flag_code == "",
+        bar=RangeBar(
+            value=value,
+            censoring=base.value_text[:1] if base.value_text[:1] in "<>" else "",
+            low=None,
+            high=Decimal("5.9"),
+        ),
+        method_text="Method: bead-based multiplex immunoassay; instrument: Luminex 200"
+        if number % 2
+        else "",
+        note=base.note
+        or (
+            "Extrapolated beyond the highest standard of the assay; diluted 1:10, measured again."
+            if number % 3 == 0
+            else ""
+        ),
+    )
+
+
+REALISTIC = tuple(_realistic_line(number) for number in range(13))
+CENSORED = tuple(
+    replace(
+        line,
+        value_text=f"<{line.value_text.lstrip('<>')}",
+        flag_code="<",
+        flag_text="Below measuring range",
+        bar=RangeBar(Decimal("2.0"), "<", None, Decimal("5.9")),
+        note="Below the lower limit of quantitation (2.0 pg/mL).",
+    )
+    for line in PANEL[:7]
+) + tuple(
+    replace(
+        line,
+        value_text=">5000",
+        flag_code=">",
+        flag_text="Above measuring range",
+        is_abnormal=True,
+        bar=RangeBar(Decimal("5000"), ">", None, Decimal("5.9")),
+    )
+    for line in PANEL[7:]
+)
+CORRECTION = Amendment(
+    replaces="report 12, issued 2026-11-20 09:14 UTC",
+    reason="Transcription error: the IL-6 value was entered with a misplaced decimal point.",
+    corrections=(
+        CorrectionLine("IL-6", "148.2 pg/mL (High)", "14.82 pg/mL (High)"),
+        CorrectionLine("TNF-α", "8.9 pg/mL (High)", "0.89 pg/mL (Normal)"),
+    ),
+)
+PRELIMINARY = "PRELIMINARY — not verified/released"
+SUMMARY = (
+    SummaryLine("Interleukins", 9, "IL-6, IL-10", "1 not interpreted: IL-17A", has_elevated=True),
+    SummaryLine("Interferons", 1, "IFN-γ", has_elevated=True),
+    SummaryLine(
+        "Anti-inflammatory (IL-4†: role unverified)",
+        3,
+        "none among 2 judged",
+        "1 indeterminate: IL-10",
+    ),
+)
+TREND = TrendTable(
+    columns=(
+        TrendColumn("Day -1", "A-0990", is_current=False, is_baseline=True),
+        TrendColumn("Day +1", "A-0991", is_current=False, is_baseline=False),
+        TrendColumn("Day +4", "A-0992", is_current=True, is_baseline=False),
+    ),
+    rows=(
+        TrendRow("IL-6", "pg/mL", ("2.0", "50", "480"), "×240"),
+        TrendRow("IFN-γ", "pg/mL", ("<2.0", "—", ">5000"), "not computed: censored baseline"),
+        TrendRow("IL-10", "pg/mL", ("1.1", "3.0", "9.9"), "×9.0"),
+    ),
+    note="Day 0 = CAR-T infusion 2026-11-10 12:00 UTC; baseline A-0990 (day -1).",
+    excluded_note="1 earlier panel set apart: serum, not heparin plasma.",
+    charts=(
+        _chart((-1, "2.0"), (1, "50"), (4, "480")),
+        _chart((-1, "<2.0"), (4, ">5000"), band_high=None, note="The interval is in ng/mL."),
+        _chart((-1, "1.1"), (1, "3.0"), (4, "9.9")),
+    ),
+)
+LONG_NAME = (
+    "Wolfeschlegelsteinhausenbergerdorff-Ramírez de la Concepción, Maximiliana Alexandra Josefina"
+)
+
 DOCUMENTS = {
     "panel": lambda: _document(),
     "long, split across pages": _long_document,
@@ -266,7 +382,130 @@ DOCUMENTS = {
         ),
     ),
     "findings": lambda: _document(findings=(ASTCT, NOT_EVALUATED)),
+    "realistic": lambda: _document(
+        results=REALISTIC,
+        notices=(
+            Notice(
+                "RESULTS NOT INTERPRETED", "IL-17A, GM-CSF: no interval applies to this patient."
+            ),
+            Notice("INDETERMINATE", "IL-10: the value straddles the interval's limit."),
+        ),
+        family_summary=SUMMARY,
+        role_summary=SUMMARY[:2],
+        footnotes=(
+            "a Interval: Labpanel validation study 2025, heparin plasma, n = 120.",
+            "† Inflammatory role unverified for this analyte.",
+            "Method differs between results: each row names its own.",
+        ),
+        specimen_condition="Hemolyzed",
+    ),
+    "censored": lambda: _document(
+        results=CENSORED, banner="13 results outside the measuring range"
+    ),
+    "corrected": lambda: _document(
+        status_label="Corrected report", amendment=CORRECTION, results=REALISTIC
+    ),
+    "amended preliminary": lambda: _document(
+        status_label="Preliminary report",
+        preliminary_mark=PRELIMINARY,
+        amendment=replace(CORRECTION, mark="AMENDED PRELIMINARY REPORT"),
+    ),
+    "preliminary, many results": lambda: _document(
+        status_label="Preliminary report",
+        preliminary_mark=PRELIMINARY,
+        results=tuple(_realistic_line(number) for number in range(90)),
+    ),
+    "long names": lambda: _document(
+        patient_name=LONG_NAME,
+        lab_name="Labpanel Regional Reference Laboratory for Cytokine and Inflammation Diagnostics",
+        lab_address="Building 7, 1200 Research Park Drive, Suite 400, Madison, WI 53711, USA",
+        ordering_clinician="Dr Maximiliana Wolfeschlegelsteinhausenbergerdorff (m.wolfe)",
+        results=tuple(
+            replace(
+                line,
+                analyte_name=f"{line.analyte_name} soluble receptor antagonist (free fraction)",
+            )
+            for line in PANEL
+        ),
+    ),
+    "other scripts": lambda: _document(
+        patient_name="Иванова, Анна Сергеевна",
+        ordering_clinician="Δρ. Παπαδόπουλος (g.papa)",
+        results=(
+            _line("IL-6 (Ελληνικά)", "48.2", "≤5.9 pg/mL", "H", "Высокий", abnormal=True),
+            _line(
+                "IL-8",
+                "12.4",
+                "≤16.4 pg/mL",
+                "N",
+                "Норма",
+                note="Повторное исследование по просьбе лечащего врача.",
+            ),
+            _line("IL-10", "3.1", "≤2.8 pg/mL", "H", "גבוה", abnormal=True, note="فاطمة כהן"),
+            *PANEL[3:],
+        ),
+    ),
+    "CJK": lambda: _document(
+        patient_name="王秀英",
+        ordering_clinician="山田 太郎 (t.yamada)",
+        results=(
+            _line(
+                "IL-6", "48.2", "≤5.9 pg/mL", "H", "High", abnormal=True, note="王秀英 山田 はなこ"
+            ),
+            *PANEL[1:],
+        ),
+    ),
+    "serial with charts": lambda: _document(trend=TREND, results=REALISTIC),
+    "no results": lambda: _document(results=(), banner="", footnotes=()),
+    "child, no interval applies": lambda: _document(
+        patient_age="4 years",
+        patient_birth_date="2022-06-30",
+        banner="",
+        results=tuple(
+            replace(
+                line,
+                reference_text="None applies",
+                flag_code="",
+                flag_text="Not interpreted",
+                is_abnormal=False,
+                needs_review=True,
+                note="No applicable range under 18 years for heparin plasma in this rule set.",
+            )
+            for line in PANEL
+        ),
+        notices=(Notice("RESULTS NOT INTERPRETED", "13 results: no interval applies under 18."),),
+    ),
+    "everything": lambda: _document(
+        status_label="Corrected report",
+        amendment=CORRECTION,
+        findings=(ASTCT, NOT_EVALUATED),
+        family_summary=SUMMARY,
+        role_summary=SUMMARY,
+        trend=TREND,
+        results=tuple(_realistic_line(number) for number in range(30)),
+        method="bead-based multiplex immunoassay",
+        instrument="Luminex 200",
+    ),
 }
+
+
+def test_the_reports_wrap_cells_on_the_quick_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documents above do exercise wrapped plain cells, not only one-line ones."""
+    text_line_module.clear_layouts()
+    laid_out: list[int] = []
+    measure = text_line_module._lines
+
+    def counting(*args: Any) -> Any:
+        result = measure(*args)
+        if result is not None:
+            laid_out.append(len(result[0]))
+        return result
+
+    monkeypatch.setattr(text_line_module, "_lines", counting)
+    for name in ("realistic", "long names", "child, no interval applies"):
+        render_pdf(DOCUMENTS[name]())
+    assert sum(1 for count in laid_out if count > 1) >= 10
+    assert sum(1 for count in laid_out if count == 1) >= 50
 
 
 def _reportlab_way(monkeypatch: pytest.MonkeyPatch) -> None:
