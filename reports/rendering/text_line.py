@@ -233,17 +233,27 @@ _layouts: dict[tuple[Any, ...], Any] = {}
 _layouts_lock = threading.Lock()
 
 
+# What ``_plain`` answered for a text (its drawn form, or None), bounded alike.
+_plains: dict[str, str | None] = {}
+
+
 def _remember(key: tuple[Any, ...], layout: Any) -> None:
+    _bounded_put(_layouts, key, layout)
+
+
+def _bounded_put(cache: dict[Any, Any], key: Any, value: Any) -> None:
     with _layouts_lock:
-        while len(_layouts) >= LAYOUT_CACHE_SIZE:
-            del _layouts[next(iter(_layouts))]
-        _layouts[key] = layout
+        while len(cache) >= LAYOUT_CACHE_SIZE:
+            del cache[next(iter(cache))]
+        cache[key] = value
 
 
 def clear_layouts() -> None:
-    """Forget every measured layout (tests; a font registered again under the same name)."""
+    """Forget every measured layout and plain text (tests; a font registered again under the
+    same name)."""
     with _layouts_lock:
         _layouts.clear()
+        _plains.clear()
 
 
 def _layout(key: tuple[Any, ...]) -> Any:
@@ -320,7 +330,10 @@ def text_line(text: str, style: Any) -> TextLine | None:
     (``markup.para`` then parses it)."""
     if getattr(style, "textTransform", None) or getattr(style, "bulletText", None):
         return None
-    drawn = _plain(text)
+    drawn = _plains.get(text, _MISSING)
+    if drawn is _MISSING:
+        drawn = _plain(text)
+        _bounded_put(_plains, text, drawn)
     if drawn is None:
         return None
     fragment = _template(style).clone(text=drawn, link=[], us_lines=[])
