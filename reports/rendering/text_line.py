@@ -30,7 +30,7 @@ from reportlab.platypus.paragraph import (
     split,
     strip,
 )
-from reportlab.rl_config import paraFontSizeHeightOffset
+from reportlab.rl_config import _FUZZ, paraFontSizeHeightOffset
 
 from reports.rendering import scripts
 
@@ -74,9 +74,41 @@ class Text(Paragraph):  # type: ignore[misc]  # reportlab ships no type hints
 
     A table wraps each cell to measure its row and again to draw it, at the same width: the
     second ``breakLines`` answers the first one's result (and restores what it set on the
-    paragraph) instead of breaking the same words again."""
+    paragraph) instead of breaking the same words again; and when nothing changed since the
+    last ``wrap`` at that width (same lines, fragments and style), ``wrap`` answers its size and
+    restores what it set, without ``Paragraph.wrap``'s work. ``WRAP_AGAIN`` off: every ``wrap``
+    is ``Paragraph.wrap`` (the tests compare both ways)."""
 
     _labpanel_broken: tuple[Any, ...] | None = None
+    _labpanel_wrapped: tuple[Any, ...] | None = None
+
+    def wrap(self, availWidth: Any, availHeight: Any) -> Any:  # reportlab's names
+        cached = self._labpanel_wrapped
+        if (
+            cached is not None
+            and WRAP_AGAIN
+            and cached[0] == availWidth
+            and cached[1] is getattr(self, "blPara", None)
+            and cached[2] is self.frags
+            and cached[3] is self.style
+        ):
+            self.width = availWidth
+            _, _, _, _, self.height, self._width_max, split_long, hyphenations = cached
+            self._splitLongWordCount, self._hyphenations = split_long, hyphenations
+            return availWidth, self.height
+        size = super().wrap(availWidth, availHeight)
+        if availWidth >= _FUZZ:  # else Paragraph.wrap answered "no room" and set nothing
+            self._labpanel_wrapped = (
+                availWidth,
+                self.blPara,
+                self.frags,
+                self.style,
+                self.height,
+                self._width_max,
+                self._splitLongWordCount,
+                self._hyphenations,
+            )
+        return size
 
     def breakLines(self, width: Any) -> Any:  # reportlab's name
         key = tuple(width) if isinstance(width, (tuple, list)) else (width,)
@@ -214,6 +246,10 @@ class TextLine(Text):
             fontSize=font_size,
         )
 
+
+# ``Text.wrap`` answers a repeated wrap at the same width from the last one; False: every wrap is
+# ``Paragraph.wrap``.
+WRAP_AGAIN = True
 
 # The lean ``TextLine.drawPara``; False draws every paragraph with ``Paragraph.drawPara`` (the
 # tests compare both ways).

@@ -369,6 +369,22 @@ LONG_NAME = (
     "Wolfeschlegelsteinhausenbergerdorff-Ramírez de la Concepción, Maximiliana Alexandra Josefina"
 )
 
+
+@pytest.mark.parametrize("text", ["IL-6", WRAPPED[1], "<b>IL-6</b> note: measured twice"])
+def test_a_repeated_wrap_answers_what_reportlabs_wrap_would(text: str) -> None:
+    styles.register_fonts()
+    quick = markup.para(text, styles.NOTE) if "<" not in text else Text(text, styles.NOTE)
+    reference = Paragraph(text if "<" in text else markup.markup(text), styles.NOTE)
+    for width in (300.0, 300.0, 61.0, 61.0, 0.0, 0.0, 300.0, 61.0, 61.0):
+        assert quick.wrap(width, 50) == reference.wrap(width, 50)
+        assert (quick.width, quick.height, quick._width_max) == (
+            reference.width,
+            reference.height,
+            reference._width_max,
+        )
+        assert _value(quick.blPara) == _value(reference.blPara)
+
+
 DOCUMENTS = {
     "panel": lambda: _document(),
     "long, split across pages": _long_document,
@@ -512,6 +528,8 @@ def _reportlab_way(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(markup, "text_line", lambda text, style: None)
     monkeypatch.setattr(Text, "breakLines", Paragraph.breakLines)
     monkeypatch.setattr(text_line_module, "LEAN_DRAW", False)
+    monkeypatch.setattr(text_line_module, "WRAP_AGAIN", False)
+    monkeypatch.setattr(Text, "wrap", Paragraph.wrap)
 
 
 @pytest.mark.parametrize("build", DOCUMENTS.values(), ids=DOCUMENTS.keys())
