@@ -5,11 +5,13 @@ analyte name, a value, a unit, an interval. Building each as a ``Paragraph`` par
 markup and breaks it into lines with the general algorithm (fragments, hyphenation, bidi), which
 took about 60% of a render (issue 14). ``text_line`` builds the same ``Paragraph`` when the text is
 plain: the one fragment the parser would make, cloned from the style's own fragment
-(``_template``) instead of parsed, and a ``TextLine`` whose line breaking takes the quick path
-when the words fit on one line, as ``Paragraph.breakLines`` would lay them out (same words, same
-widths summed in the same order, so the same PDF bytes). Anything else (markup, text drawn
-partly with a CJK font, characters the parser treats specially, text that wraps) goes the
-ordinary way. ``tests/rendering/test_text_line.py`` holds the two ways side by side.
+(``_template``) instead of parsed, and a ``TextLine`` whose line breaking takes a quick path
+for its one fragment of plain words, on one line or wrapped over several, laid out as
+``Paragraph.breakLines`` would lay them out (same words, same widths summed in the same order,
+same line structures, so the same PDF bytes). Anything else (markup, text drawn partly with a
+CJK font, characters the parser treats specially, a word wider than its line, which reportlab
+splits) goes the ordinary way. ``tests/rendering/test_text_line.py`` holds the two ways side by
+side.
 """
 
 from __future__ import annotations
@@ -18,9 +20,17 @@ import threading
 from typing import Any
 from xml.sax.saxutils import escape
 
+from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.pdfbase.pdfmetrics import getAscentDescent, stringWidth
 from reportlab.platypus import Paragraph
-from reportlab.platypus.paragraph import split, strip
+from reportlab.platypus.paragraph import (
+    _centerDrawParaLine,
+    _leftDrawParaLine,
+    _rightDrawParaLine,
+    split,
+    strip,
+)
+from reportlab.rl_config import _FUZZ, paraFontSizeHeightOffset
 
 from reports.rendering import scripts
 
@@ -64,9 +74,41 @@ class Text(Paragraph):  # type: ignore[misc]  # reportlab ships no type hints
 
     A table wraps each cell to measure its row and again to draw it, at the same width: the
     second ``breakLines`` answers the first one's result (and restores what it set on the
-    paragraph) instead of breaking the same words again."""
+    paragraph) instead of breaking the same words again; and when nothing changed since the
+    last ``wrap`` at that width (same lines, fragments and style), ``wrap`` answers its size and
+    restores what it set, without ``Paragraph.wrap``'s work. ``WRAP_AGAIN`` off: every ``wrap``
+    is ``Paragraph.wrap`` (the tests compare both ways)."""
 
     _labpanel_broken: tuple[Any, ...] | None = None
+    _labpanel_wrapped: tuple[Any, ...] | None = None
+
+    def wrap(self, availWidth: Any, availHeight: Any) -> Any:  # reportlab's names
+        cached = self._labpanel_wrapped
+        if (
+            cached is not None
+            and WRAP_AGAIN
+            and cached[0] == availWidth
+            and cached[1] is getattr(self, "blPara", None)
+            and cached[2] is self.frags
+            and cached[3] is self.style
+        ):
+            self.width = availWidth
+            _, _, _, _, self.height, self._width_max, split_long, hyphenations = cached
+            self._splitLongWordCount, self._hyphenations = split_long, hyphenations
+            return availWidth, self.height
+        size = super().wrap(availWidth, availHeight)
+        if availWidth >= _FUZZ:  # else Paragraph.wrap answered "no room" and set nothing
+            self._labpanel_wrapped = (
+                availWidth,
+                self.blPara,
+                self.frags,
+                self.style,
+                self.height,
+                self._width_max,
+                self._splitLongWordCount,
+                self._hyphenations,
+            )
+        return size
 
     def breakLines(self, width: Any) -> Any:  # reportlab's name
         key = tuple(width) if isinstance(width, (tuple, list)) else (width,)
@@ -92,16 +134,77 @@ class Text(Paragraph):  # type: ignore[misc]  # reportlab ships no type hints
 
 
 class TextLine(Text):
-    """A ``Text`` of one plain fragment, laid out without the general line breaker when its
-    words fit on the first line."""
+    """A ``Text`` of one plain fragment, laid out without the general line breaker unless a
+    word is wider than its line."""
 
     def _break(self, width: Any) -> Any:
-        quick = self._one_line(width)
+        quick = self._quick_lines(width)
         return quick if quick is not None else super()._break(width)
 
-    def _one_line(self, width: Any) -> Any:
-        """What ``Paragraph.breakLines`` answers for one fragment of plain text whose words fit
-        within the first width, or ``None`` when the text needs the general algorithm."""
+    def drawPara(self, debug: Any = 0) -> None:  # reportlab's name
+        """``Paragraph.drawPara`` for lines of plain words (kind 0) in a style with no
+        background, border, bullet, justification, underline or link: the same canvas and text
+        object calls in the same order (so the same bytes), without the general method's
+        lookups and per-line dispatch. Anything else, or ``LEAN_DRAW`` off, draws the general
+        way."""
+        style = self.style
+        blPara = self.blPara
+        lines = blPara.lines
+        alignment = style.alignment
+        if (
+            not LEAN_DRAW
+            or debug
+            or blPara.kind != 0
+            or not lines
+            or alignment not in _ALIGNED
+            or style.backColor
+            or (getattr(style, "borderWidth", None) and getattr(style, "borderColor", None))
+            or self.bulletText
+            or style.wordWrap
+            or getattr(self, "autoLeading", getattr(style, "autoLeading", "")) in ("max", "min")
+            or hasattr(self, "_offsets")
+            or blPara.us_lines
+            or blPara.link
+        ):
+            super().drawPara(debug)
+            return
+        canvas = self.canv
+        canvas.saveState()
+        if paraFontSizeHeightOffset:
+            cur_y = self.height - blPara.fontSize
+        else:
+            cur_y = self.height - getattr(blPara, "ascent", blPara.fontSize)
+        canvas.setFillColor(blPara.textColor)
+        tx = self.beginText(style.leftIndent, cur_y)
+        tx.preformatted = False
+        tx.direction = style.wordWrap
+        tx.setFont(blPara.fontName, blPara.fontSize, style.leading)
+        offset = style.firstLineIndent
+        for extra, words in lines:
+            if extra > -1e-8:  # the simple case of _left/_center/_rightDrawParaLine
+                if alignment == TA_LEFT:
+                    moved = offset
+                elif alignment == TA_CENTER:
+                    moved = offset + 0.5 * extra
+                else:
+                    moved = offset + extra
+                if moved > 1e-6 or moved < -1e-6:
+                    tx.setXPos(moved)
+                    tx._textOut(" ".join(words), 1)
+                    tx.setXPos(-moved)
+                else:
+                    tx._textOut(" ".join(words), 1)
+            else:  # squeezed by space shrinkage: word spacing, reportlab's own line drawer
+                _ALIGNED[alignment](tx, offset, extra, words, False)
+            offset = 0
+        canvas.drawText(tx)
+        canvas.restoreState()
+
+    def _quick_lines(self, width: Any) -> Any:
+        """What ``Paragraph.breakLines`` answers for one fragment of plain text, laid out as it
+        would lay it out (the same words, the same widths summed in the same order, the same
+        line structures), or ``None`` when the text needs the general algorithm (a word wider
+        than its line, which reportlab splits)."""
         frags = self.frags
         style = self.style
         if len(frags) != 1 or self.bulletText or style.endDots or style.wordWrap:
@@ -114,29 +217,147 @@ class TextLine(Text):
             return None
         if style.hyphenationLang or style.uriWasteReduce or style.embeddedHyphenation:
             return None
-        max_width = width[0] if isinstance(width, (tuple, list)) else width
+        widths = tuple(width) if isinstance(width, (tuple, list)) else (width,)
         font_name, font_size = fragment.fontName, fragment.fontSize
-        words = split(strip(text))
-        if not words:
+        key = (
+            text,
+            font_name,
+            font_size,
+            self.encoding,
+            widths,
+            style.spaceShrinkage,
+            bool(style.splitLongWords),
+        )
+        layout = _layouts.get(key, _MISSING)
+        if layout is _MISSING:
+            layout = _layout(key)
+            _remember(key, layout)
+        if layout is None:
             return None
-        encoding = self.encoding
-        space_width = stringWidth(" ", font_name, font_size, encoding)
-        current = -space_width
-        for word in words:
-            current = current + space_width + stringWidth(word, font_name, font_size, encoding)
-        if current > max_width:
-            return None
-        self._width_max = current if current > 0 else 0
+        lines, width_max, ascent, descent = layout
+        self._width_max = width_max
         self._splitLongWordCount = self._hyphenations = 0
         self.height = 0
-        ascent, descent = getAscentDescent(font_name, font_size)
         return fragment.clone(
             kind=0,
-            lines=[(max_width - current, words)],
+            lines=[(extra, list(words)) for extra, words in lines],
             ascent=ascent,
             descent=descent,
             fontSize=font_size,
         )
+
+
+# ``Text.wrap`` answers a repeated wrap at the same width from the last one; False: every wrap is
+# ``Paragraph.wrap``.
+WRAP_AGAIN = True
+
+# The lean ``TextLine.drawPara``; False draws every paragraph with ``Paragraph.drawPara`` (the
+# tests compare both ways).
+LEAN_DRAW = True
+_ALIGNED = {
+    TA_LEFT: _leftDrawParaLine,
+    TA_CENTER: _centerDrawParaLine,
+    TA_RIGHT: _rightDrawParaLine,
+}
+
+# Layouts measured in this process, by (text, font, size, encoding, widths, the style's space
+# shrinkage and long-word splitting): a report repeats its units, intervals and analyte names,
+# and a worker renders the same ones report after report. Bounded: the oldest entry goes first.
+LAYOUT_CACHE_SIZE = 8192
+_MISSING: Any = object()
+_layouts: dict[tuple[Any, ...], Any] = {}
+_layouts_lock = threading.Lock()
+
+
+# What ``_plain`` answered for a text (its drawn form, or None), bounded alike.
+_plains: dict[str, str | None] = {}
+
+
+def _remember(key: tuple[Any, ...], layout: Any) -> None:
+    _bounded_put(_layouts, key, layout)
+
+
+def _bounded_put(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    with _layouts_lock:
+        while len(cache) >= LAYOUT_CACHE_SIZE:
+            del cache[next(iter(cache))]
+        cache[key] = value
+
+
+def clear_layouts() -> None:
+    """Forget every measured layout and plain text (tests; a font registered again under the
+    same name)."""
+    with _layouts_lock:
+        _layouts.clear()
+        _plains.clear()
+
+
+def _layout(key: tuple[Any, ...]) -> Any:
+    """The lines (unused width, words), widest line, ascent and descent of ``key``'s text, or
+    ``None`` when it needs the general algorithm. Lines are tuples here (shared by every hit);
+    each paragraph gets lists of its own."""
+    text, font_name, font_size, encoding, widths, space_shrinkage, split_long_words = key
+    words = split(strip(text))
+    if not words:
+        return None
+    laid_out = _lines(
+        words, font_name, font_size, encoding, list(widths), space_shrinkage, split_long_words
+    )
+    if laid_out is None:
+        return None
+    lines, width_max = laid_out
+    ascent, descent = getAscentDescent(font_name, font_size)
+    return (
+        tuple((extra, tuple(line)) for extra, line in lines),
+        width_max,
+        ascent,
+        descent,
+    )
+
+
+def _lines(
+    words: list[str],
+    font_name: str,
+    font_size: float,
+    encoding: str,
+    max_widths: list[float],
+    space_shrinkage: float,
+    split_long_words: Any,
+) -> tuple[list[tuple[float, list[str]]], float] | None:
+    """``Paragraph.breakLines``'s loop for one fragment of plain words (no soft hyphens, no
+    hyphenation, no bidi): each word's width added to the line's in the same order, a line
+    ended where it ends one; ``None`` where it would split a word too long for its line."""
+    space_width = stringWidth(" ", font_name, font_size, encoding)
+    space_shrink = space_shrinkage * space_width
+    last = len(max_widths) - 1
+    lines: list[tuple[float, list[str]]] = []
+    line: list[str] = []
+    current = -space_width  # reportlab's hack: no space before the first word
+    width_max = 0
+    number = 0
+    max_width = max_widths[0]
+    for word in words:
+        word_width = stringWidth(word, font_name, font_size, encoding)
+        new_width = current + space_width + word_width
+        limit = max_width + space_shrink * len(line)
+        if new_width > limit and split_long_words and word_width > max_widths[min(number, last)]:
+            return None  # reportlab splits the word: the general way
+        if new_width <= limit or not line:
+            line.append(word)
+            current = new_width
+        else:
+            if current > width_max:
+                width_max = current
+            lines.append((max_width - current, line))
+            line = [word]
+            current = word_width
+            number += 1
+            max_width = max_widths[min(last, number)]
+    if line:
+        if current > width_max:
+            width_max = current
+        lines.append((max_width - current, line))
+    return lines, width_max
 
 
 def text_line(text: str, style: Any) -> TextLine | None:
@@ -145,7 +366,10 @@ def text_line(text: str, style: Any) -> TextLine | None:
     (``markup.para`` then parses it)."""
     if getattr(style, "textTransform", None) or getattr(style, "bulletText", None):
         return None
-    drawn = _plain(text)
+    drawn = _plains.get(text, _MISSING)
+    if drawn is _MISSING:
+        drawn = _plain(text)
+        _bounded_put(_plains, text, drawn)
     if drawn is None:
         return None
     fragment = _template(style).clone(text=drawn, link=[], us_lines=[])
