@@ -8,6 +8,7 @@ membership (:func:`tokens_with_staff`, for ``labpanel.accounts.token_auth``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -52,30 +53,44 @@ def user_with_staff(user_pk: Any) -> tuple[Any, StaffMember | None]:
     using = router.db_for_read(model)
     connection = connections[using]
     quote = connection.ops.quote_name
-    pk = quote(model._meta.pk.column)
-    staff_user = quote(StaffMember._meta.get_field("user").column)
-    staff_lab = quote(StaffMember._meta.get_field("lab").column)
-    lab_pk = quote(str(Lab._meta.pk.column))
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {user_columns.sql(using)}, {staff_columns.sql(using)}, "  # noqa: S608
             f"{lab_columns.sql(using)} FROM {quote(model._meta.db_table)} u "
-            f"LEFT JOIN {quote(StaffMember._meta.db_table)} s ON s.{staff_user} = u.{pk} "
-            f"LEFT JOIN {quote(Lab._meta.db_table)} l ON l.{lab_pk} = s.{staff_lab} "
-            f"WHERE u.{pk} = %s",
+            f"{_staff_joins(quote)}WHERE u.{quote(model._meta.pk.column)} = %s",
             [user_pk],
         )
         row = cursor.fetchone()
     if row is None:
         return None, None
-    user = user_columns.build(row[: user_columns.width], using)
-    staff = staff_columns.build(
-        row[user_columns.width : user_columns.width + staff_columns.width], using
+    return _user_with_staff_build(row, using)
+
+
+def _staff_joins(quote: Any) -> str:
+    """The SQL joining user ``u``'s membership ``s`` and its lab ``l`` (``_columns()``'s
+    aliases), both left joins; ``quote`` is the connection's ``quote_name``."""
+    user_pk = quote(get_user_model()._meta.pk.column)
+    staff_user = quote(StaffMember._meta.get_field("user").column)
+    staff_lab = quote(StaffMember._meta.get_field("lab").column)
+    lab_pk = quote(str(Lab._meta.pk.column))
+    return (
+        f"LEFT JOIN {quote(StaffMember._meta.db_table)} s ON s.{staff_user} = u.{user_pk} "
+        f"LEFT JOIN {quote(Lab._meta.db_table)} l ON l.{lab_pk} = s.{staff_lab} "
     )
+
+
+def _user_with_staff_build(row: Sequence[Any], using: str) -> tuple[Any, StaffMember | None]:
+    """The user and their membership with its lab (``None`` without one) of ``row``, whose
+    columns are ``_columns()``'s in their order; ``user.staff`` (the reverse one-to-one)
+    answers from what was read, without a query."""
+    user_columns, staff_columns, lab_columns = _columns()
+    user_end = user_columns.width
+    staff_end = user_end + staff_columns.width
+    user = user_columns.build(row[:user_end], using)
+    staff = staff_columns.build(row[user_end:staff_end], using)
     if staff is not None:
-        lab = lab_columns.build(row[user_columns.width + staff_columns.width :], using)
+        lab = lab_columns.build(row[staff_end : staff_end + lab_columns.width], using)
         staff.lab = lab  # type: ignore[assignment]
-    # The reverse one-to-one (``user.staff``) answers from what was read, without a query.
     get_user_model().staff.related.set_cached_value(user, staff)  # type: ignore[arg-type]
     return user, staff
 
@@ -106,9 +121,6 @@ def tokens_with_staff(token_key: str, now: datetime) -> list[tuple[Any, Any, boo
     token_key_column = quote(token_model._meta.get_field("token_key").column)
     expiry = quote(token_model._meta.get_field("expiry").column)
     user_pk = quote(user_model._meta.pk.column)
-    staff_user = quote(StaffMember._meta.get_field("user").column)
-    staff_lab = quote(StaffMember._meta.get_field("lab").column)
-    lab_pk = quote(str(Lab._meta.pk.column))
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {token_columns.sql(using)}, {user_columns.sql(using)}, "  # noqa: S608
@@ -117,23 +129,14 @@ def tokens_with_staff(token_key: str, now: datetime) -> list[tuple[Any, Any, boo
             f"AND o.{token_pk} <> t.{token_pk} AND o.{expiry} < %s) "
             f"FROM {token_table} t "
             f"INNER JOIN {quote(user_model._meta.db_table)} u ON u.{user_pk} = t.{token_user} "
-            f"LEFT JOIN {quote(StaffMember._meta.db_table)} s ON s.{staff_user} = u.{user_pk} "
-            f"LEFT JOIN {quote(Lab._meta.db_table)} l ON l.{lab_pk} = s.{staff_lab} "
-            f"WHERE t.{token_key_column} = %s",
+            f"{_staff_joins(quote)}WHERE t.{token_key_column} = %s",
             [connection.ops.adapt_datetimefield_value(now), token_key],
         )
         rows = cursor.fetchall()
     found = []
-    user_end = token_columns.width + user_columns.width
-    staff_end = user_end + staff_columns.width
-    reverse_staff = user_model.staff.related
     for row in rows:
         token = token_columns.build(row[: token_columns.width], using)
-        user = user_columns.build(row[token_columns.width : user_end], using)
-        staff = staff_columns.build(row[user_end:staff_end], using)
-        if staff is not None:
-            staff.lab = lab_columns.build(row[staff_end:-1], using)  # type: ignore[assignment]
-        reverse_staff.set_cached_value(user, staff)
+        user, staff = _user_with_staff_build(row[token_columns.width : -1], using)
         token.user = user  # type: ignore[union-attr]
         found.append((token, staff, bool(row[-1])))
     return found
