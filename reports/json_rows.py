@@ -15,23 +15,21 @@ value:
 
 A column of a type not listed here is refused when the SQL is made, not misread later.
 
-``prepared_fetch_one`` runs such a statement prepared once per database session (``PREPARE``,
-then ``EXECUTE`` with the values): PostgreSQL neither receives its ten kilobytes of SQL nor
-plans it again for every report.
+Such a statement is planned once per database session, not for every report: the connection
+binds parameters on the server (``labpanel.settings``), so psycopg prepares a statement it has
+run a few times (its ``prepare_threshold``).
 """
 
 from __future__ import annotations
 
-import re
 import uuid
-import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any, TypeVar
 
-from django.db import ProgrammingError, connection, models
+from django.db import models
 from django.db.models.fields.related import RelatedField
 
 ModelT = TypeVar("ModelT", bound=models.Model)
@@ -146,49 +144,3 @@ def prefetched(instance: models.Model, name: str, rows: list[ModelT]) -> None:
     if not hasattr(instance, "_prefetched_objects_cache"):
         instance._prefetched_objects_cache = {}  # type: ignore[attr-defined]
     instance._prefetched_objects_cache[name] = queryset  # type: ignore[attr-defined]
-
-
-# The statements prepared in each database session (keyed by the driver's connection: a new
-# session after a reconnection prepares them again).
-_PREPARED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
-_UNDEFINED_STATEMENT = "26000"  # PostgreSQL: "prepared statement ... does not exist"
-
-
-def _numbered(sql: str, count: int) -> str:
-    """``sql`` with its ``%s`` placeholders numbered ``$1``... as ``PREPARE`` takes them."""
-    numbers = iter(range(1, count + 1))
-    numbered = re.sub("%s", lambda _: f"${next(numbers)}", sql)
-    if next(numbers, None) is not None or "%" in numbered:
-        raise ValueError(f"the statement does not have exactly {count} placeholders")
-    return numbered
-
-
-def prepared_fetch_one(
-    *, name: str, sql: str, types: Sequence[str], params: Sequence[Any]
-) -> tuple[Any, ...] | None:
-    """The first row of ``sql`` (``%s`` placeholders, one per type in ``types``) run with
-    ``params`` as the PostgreSQL prepared statement ``name``: prepared the first time this
-    database session runs it, executed by name afterwards.
-
-    If the session lost the statement (a ``DEALLOCATE``), it is prepared again and run once
-    more outside a transaction; inside one the error is raised (the transaction is aborted).
-    """
-    for attempt in (1, 2):
-        with connection.cursor() as cursor:
-            prepared = _PREPARED.setdefault(connection.connection, set())
-            if name not in prepared:
-                cursor.execute(
-                    f"PREPARE {name}({', '.join(types)}) AS {_numbered(sql, len(types))}"
-                )
-                prepared.add(name)
-            try:
-                cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * len(params))})", params)
-            except ProgrammingError as error:
-                lost = getattr(error.__cause__, "sqlstate", None) == _UNDEFINED_STATEMENT
-                if not lost or attempt == 2 or connection.in_atomic_block:
-                    raise
-                prepared.discard(name)
-                continue
-            row: tuple[Any, ...] | None = cursor.fetchone()
-            return row
-    raise AssertionError("unreachable")  # pragma: no cover

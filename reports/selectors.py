@@ -164,10 +164,6 @@ def report_source_get(*, report_id: int, one_statement: bool = True) -> ReportSo
     return report_source_parse(row[0])
 
 
-REPORT_SOURCE_TYPES = ("text", "text", "bigint")
-"""The PostgreSQL types of ``report_source_params``, in order (for ``PREPARE``)."""
-
-
 def report_source_params(*, report_id: int) -> list[Any]:
     """The parameters of ``report_source_sql``, in order."""
     return [PatientEventKind.TOCILIZUMAB, FindingStatus.NOT_EVALUATED, report_id]

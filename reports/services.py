@@ -38,11 +38,9 @@ from panels.critical import critical_alert_open
 from panels.models import Panel, ReviewState
 from reports.document_builder import report_document_build
 from reports.inbox_entries import inbox_entries_refresh, inbox_entry_of_new_panel
-from reports.json_rows import prepared_fetch_one
 from reports.models import FailureKind, Report, ReportStage, ReportStatus
 from reports.rendering import RenderError, render_pdf
 from reports.selectors import (
-    REPORT_SOURCE_TYPES,
     ReportSource,
     report_source_get,
     report_source_params,
@@ -322,22 +320,10 @@ def _claim(*, report_id: int, now: datetime) -> bool:
     return bool(claimed)
 
 
-# The PostgreSQL types of _claim_and_read_sql's claim parameters.
-_CLAIM_TYPES = (
-    "text",
-    "timestamptz",
-    "timestamptz",
-    "bigint",
-    "text",
-    "text",
-    "timestamptz",
-)
-
-
 @cache
 def _claim_and_read_sql() -> str:
     """``_claim``'s update, its row RETURNING into ``report_source_sql``: one statement,
-    prepared once per database session (``reports.json_rows.prepared_fetch_one``)."""
+    prepared once per database session by psycopg (server-side binding: ``labpanel.settings``)."""
     table = Report._meta.db_table
     claim = f"""
 WITH claimed AS (
@@ -367,12 +353,9 @@ def _claim_and_read(*, report_id: int, now: datetime) -> ReportSource | None:
         ReportStatus.RENDERING,
         now - settings.REPORT_RENDER_STALE_AFTER,
     ]
-    row = prepared_fetch_one(
-        name="labpanel_report_claim_and_read",
-        sql=_claim_and_read_sql(),
-        types=_CLAIM_TYPES + REPORT_SOURCE_TYPES,
-        params=claim + report_source_params(report_id=report_id),
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_and_read_sql(), claim + report_source_params(report_id=report_id))
+        row = cursor.fetchone()
     return None if row is None else report_source_parse(row[0])
 
 

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import ProgrammingError, connection, models, transaction
+from django.db import connection, models
 from django.utils import timezone
 from pypdf import PdfReader
 from rest_framework.test import APIClient
 
 from labpanel.accounts.models import Lab, StaffMember
-from reports import json_rows
 from reports.document_builder import report_document_build
 from reports.models import Report, ReportStage, ReportStatus
 from reports.rendering import ReportDocument, render_pdf
@@ -200,59 +199,35 @@ def test_rendering_a_report_takes_five_statements(
     # RETURNING into the read); then, in one transaction (a savepoint inside the test's), mark
     # it ready and record its event
     verbs = [query["sql"].split(None, 1)[0].upper() for query in captured.captured_queries]
-    assert verbs == ["EXECUTE", "SAVEPOINT", "UPDATE", "INSERT", "RELEASE"]
+    assert verbs == ["WITH", "SAVEPOINT", "UPDATE", "INSERT", "RELEASE"]
     report.refresh_from_db()
     assert report.status == ReportStatus.READY
 
 
-def test_a_database_session_prepares_the_render_statement_once(
+def test_a_database_session_plans_the_render_statement_once(
     post_case: Callable[[Case], Report], django_assert_num_queries: Any
 ) -> None:
-    # given: a session that has not prepared it (a new one)
-    with connection.cursor() as cursor:
-        cursor.execute("DEALLOCATE ALL")
-    json_rows._PREPARED.pop(connection.connection, None)
-    first, second = (post_case(CASES_BY_SLUG[slug]) for slug in ("child", "converted"))
+    # given: a database session that has rendered a few reports (server-side binding:
+    # psycopg prepares a statement it has run prepare_threshold times)
+    threshold = connection.connection.prepare_threshold
+    assert threshold is not None
+    for _ in range(threshold):
+        report_render(report_id=post_case(CASES_BY_SLUG["all-normal"]).pk)
+    report = post_case(CASES_BY_SLUG["child"])
 
     # when
-    with django_assert_num_queries(6) as captured:
-        report_render(report_id=first.pk)
     with django_assert_num_queries(5):
-        report_render(report_id=second.pk)
+        report_render(report_id=report.pk)
 
-    # then
-    assert captured.captured_queries[0]["sql"].startswith("PREPARE ")
-    assert Report.objects.filter(status=ReportStatus.READY).count() == 2
-
-
-def test_a_lost_prepared_statement_is_an_error_inside_a_transaction(db: None) -> None:
-    statement: dict[str, Any] = {
-        "name": "labpanel_test_sum",
-        "sql": "SELECT %s::int + 1",
-        "types": ["int"],
-    }
-    assert json_rows.prepared_fetch_one(**statement, params=[1]) == (2,)
+    # then: the claim and read is a statement prepared in this session (planned once)
     with connection.cursor() as cursor:
-        cursor.execute("DEALLOCATE labpanel_test_sum")
-
-    with pytest.raises(ProgrammingError), transaction.atomic():
-        json_rows.prepared_fetch_one(**statement, params=[1])
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_lost_prepared_statement_is_prepared_again_outside_a_transaction() -> None:
-    # given: the worker's case (autocommit), the session lost the statement it prepared
-    statement: dict[str, Any] = {
-        "name": "labpanel_test_sum",
-        "sql": "SELECT %s::int + 1",
-        "types": ["int"],
-    }
-    assert json_rows.prepared_fetch_one(**statement, params=[1]) == (2,)
-    with connection.cursor() as cursor:
-        cursor.execute("DEALLOCATE labpanel_test_sum")
-
-    # when, then
-    assert json_rows.prepared_fetch_one(**statement, params=[41]) == (42,)
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql AND statement LIKE %s",
+            ["%WITH claimed AS%"],
+        )
+        assert cursor.fetchone() == (1,)
+    report.refresh_from_db()
+    assert report.status == ReportStatus.READY
 
 
 def test_a_report_not_claimable_costs_one_statement(
