@@ -11,10 +11,13 @@ and URLs plus ``/bench/bare-json/?size=N``); ``wrk -t1 -c2`` (else two Python th
 round, the bare JSON view sized as the read's answer, ``GET /api/v1/panels/{id}/`` (the newest
 panel: 13 results and its patient's history) with lab.tech's token, the bare view sized as the
 list's answer, and ``GET /api/v1/panels/?limit=50``, ``--duration`` seconds each; ratio = rate /
-the bare view's rate of that round. Printed: each round, then the median ratio (min-max) over
-``--rounds`` rounds. Targets: read >= 0.4x, list >= 0.2x. Then, in this process (Django's test
-client, no HTTP), the time per read and per list, from the stored documents and built from the
-records (the path of panels without a current document), for insight.
+the bare view's rate of that round. Each round also loads ``/bench/floor-read/{id}/`` (the
+least an audited token read of the stored document can do: three raw statements, no DRF;
+``bench/bare_view_urls.py``) beside the same bare view. Printed: each round, then the median
+ratio (min-max) over ``--rounds`` rounds. Targets: read >= 0.4x, list >= 0.2x. Then, in this
+process (Django's test client, no HTTP), the time per read and per list, from the stored
+documents and built from the records (the path of panels without a current document), for
+insight.
 
     .venv/bin/python bench/panel_read.py
     .venv/bin/python bench/panel_read.py --panels 400 --rounds 5 --duration 8
@@ -155,18 +158,23 @@ def measure(port: int, media: str, panel_id: int, token: str, args: argparse.Nam
             print(f"{name}: {sizes[name]:,} bytes; its bare JSON view {bare_size:,} bytes")
         for url in (*bare.values(), read, listed):
             _warm(port, url, header, use_wrk)
-        ratios: dict[str, list[float]] = {"read": [], "list": []}
+        floor = f"/bench/floor-read/{panel_id}/"
+        _warm(port, floor, header, use_wrk)
+        ratios: dict[str, list[float]] = {"read": [], "list": [], "floor": []}
         columns = ("bare/s", "read/s", "ratio", "bare/s", "list/s", "ratio")
         print("\n" + f"{'round':<7}" + "".join(f"{column:>9}" for column in columns))
         for number in range(1, args.rounds + 1):
             figures: dict[str, tuple[float, float]] = {}
             order = ("read", "list") if number % 2 else ("list", "read")
+            floors = ratios["floor"]
             for name in order:
                 url = read if name == "read" else listed
                 limit = rate(bare[name])
                 figure = rate(url)
                 figures[name] = (limit, figure)
                 ratios[name].append(figure / limit)
+                if name == "read":
+                    floors.append(rate(floor) / limit)
             print(
                 f"{number:<7}"
                 + "".join(
@@ -176,6 +184,13 @@ def measure(port: int, media: str, panel_id: int, token: str, args: argparse.Nam
                 )
             )
         print()
+        floors = ratios.pop("floor")
+        print(
+            f"floor (/bench/floor-read/: token, stored text, audit INSERT, no DRF): median "
+            f"{statistics.median(floors):.3f}x the bare view (min {min(floors):.3f} - max "
+            f"{max(floors):.3f}); the read is "
+            f"{statistics.median(ratios['read']) / statistics.median(floors):.2f}x its floor"
+        )
         for name, found in ratios.items():
             median = statistics.median(found)
             verdict = "holds" if median >= TARGETS[name] else "MISSED"
