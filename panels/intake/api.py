@@ -68,28 +68,43 @@ class PanelJSONRenderer(JSONRenderer):
         return super().render(data, accepted_media_type, renderer_context)
 
 
-def _reports_answer(request: Request, reports: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The reports of a read (``PanelRead.reports``) as ``ReportSummaryOutput`` answers them:
-    their URLs are ``request.build_absolute_uri(reverse(...))``'s, the route reversed once
-    (``labpanel.reversing.id_url_parts``) rather than twice per report (a list of 50 panels
-    reversed a hundred times)."""
-    if not reports:
-        return []
-    detail_head, detail_tail = id_url_parts("api:report-detail")
-    pdf_head, pdf_tail = id_url_parts("api:report-pdf")
-    detail_head = request.build_absolute_uri(detail_head)
-    pdf_head = request.build_absolute_uri(pdf_head)
-    return [
-        {
-            "id": report["id"],
-            "status": report["status"],
-            "stage": report["stage"],
-            "amends": report["amends"],
-            "url": f"{detail_head}{int(report['id'])}{detail_tail}",
-            "pdf_url": f"{pdf_head}{int(report['id'])}{pdf_tail}",
-        }
-        for report in reports
-    ]
+class _ReportLinks:
+    """The reports of reads (``PanelRead.reports``) as ``ReportSummaryOutput`` answers them:
+    their URLs are ``request.build_absolute_uri(reverse(...))``'s, the routes reversed once per
+    process (``labpanel.reversing.id_url_parts``) and made absolute once per request, not twice
+    per report (a list of 50 panels made a hundred absolute)."""
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+        self._heads: tuple[str, str, str, str] | None = None
+
+    def _parts(self) -> tuple[str, str, str, str]:
+        if self._heads is None:
+            detail_head, detail_tail = id_url_parts("api:report-detail")
+            pdf_head, pdf_tail = id_url_parts("api:report-pdf")
+            self._heads = (
+                self._request.build_absolute_uri(detail_head),
+                detail_tail,
+                self._request.build_absolute_uri(pdf_head),
+                pdf_tail,
+            )
+        return self._heads
+
+    def answer(self, reports: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        if not reports:
+            return []
+        detail_head, detail_tail, pdf_head, pdf_tail = self._parts()
+        return [
+            {
+                "id": report["id"],
+                "status": report["status"],
+                "stage": report["stage"],
+                "amends": report["amends"],
+                "url": f"{detail_head}{int(report['id'])}{detail_tail}",
+                "pdf_url": f"{pdf_head}{int(report['id'])}{pdf_tail}",
+            }
+            for report in reports
+        ]
 
 
 def _with_reports(
@@ -145,7 +160,9 @@ class PanelViewSet(
                 or not earlier_accessions(document["serial"] or {}, document["accession"])
             ):
                 data = _with_reports(
-                    document, _reports_answer(request, read.reports), PanelOutput.Meta.fields
+                    document,
+                    _ReportLinks(request).answer(read.reports),
+                    PanelOutput.Meta.fields,
                 )
                 self._stored_read_record(request, read)
                 return Response(data, status=answer_status)
@@ -172,10 +189,11 @@ class PanelViewSet(
             if missing
             else {}
         )
+        links = _ReportLinks(request)
         data = [
             _with_reports(
                 read.document or panel_summary(built[read.pk]),
-                _reports_answer(request, read.reports),
+                links.answer(read.reports),
                 PanelSummaryOutput.Meta.fields,
             )
             for read in reads
