@@ -178,34 +178,45 @@ def deliveries_fan_out(*, batch: int = FAN_OUT_BATCH) -> int:
     in the transaction that creates its deliveries; a concurrent run skips the locked cursor.
     Deliveries are handed to the broker after commit; if it is down they stay due in the
     database for :func:`deliveries_due_enqueue`."""
-    if connection.vendor != "postgresql":  # pragma: no cover - webhooks need PostgreSQL
-        raise RuntimeError("the webhook fan-out reads transaction ids: PostgreSQL only")
+    postgresql = connection.vendor == "postgresql"
     created = 0
     while True:
-        high = _oldest_open_transaction()  # before the lock: this transaction has no id yet
+        # Before the lock: this transaction has no id yet.
+        high = _oldest_open_transaction() if postgresql else 0
         with transaction.atomic():
             cursor = _cursor_locked()
             if cursor is None:
                 return created  # another run holds it
-            if cursor.xid_high is None:
-                if high <= cursor.xid_done:
-                    return created
-                cursor.xid_high = high
-            events = list(
-                Event.objects.shareable()
-                .filter(
-                    transaction_id__gte=cursor.xid_done,
-                    transaction_id__lt=cursor.xid_high,
-                    pk__gt=cursor.last_event_id,
-                    kind__in=SUBSCRIBABLE_KINDS,
+            if postgresql:
+                if cursor.xid_high is None:
+                    if high <= cursor.xid_done:
+                        return created
+                    cursor.xid_high = high
+                events = list(
+                    Event.objects.shareable()
+                    .filter(
+                        transaction_id__gte=cursor.xid_done,
+                        transaction_id__lt=cursor.xid_high,
+                        pk__gt=cursor.last_event_id,
+                        kind__in=SUBSCRIBABLE_KINDS,
+                    )
+                    .order_by("pk")[:batch]
                 )
-                .order_by("pk")[:batch]
-            )
-            deliveries = _deliveries_build(events)
-            if len(events) < batch:
-                cursor.xid_done, cursor.xid_high, cursor.last_event_id = cursor.xid_high, None, 0
+                if len(events) < batch:
+                    cursor.xid_done, cursor.xid_high = cursor.xid_high, None
+                    cursor.last_event_id = 0
+                else:
+                    cursor.last_event_id = events[-1].pk
             else:
-                cursor.last_event_id = events[-1].pk
+                # SQLite: one writer at a time, so ids commit in order; read by id.
+                events = list(
+                    Event.objects.shareable()
+                    .after(cursor.last_event_id)
+                    .filter(kind__in=SUBSCRIBABLE_KINDS)[:batch]
+                )
+                if events:
+                    cursor.last_event_id = events[-1].pk
+            deliveries = _deliveries_build(events)
             cursor.save()
             if deliveries:
                 made = Delivery.objects.bulk_create(deliveries)
