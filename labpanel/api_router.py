@@ -3,6 +3,7 @@
 from rest_framework.routers import DefaultRouter
 
 from labpanel.audit.api import ReadEntryViewSet
+from labpanel.webhooks.api import DeliveryViewSet, SubscriptionViewSet
 from panels.intake.api import PanelViewSet
 from panels.intake.imports.views import ImportJobViewSet
 from panels.ruleset_views import RulesetViewSet  # the rule-set API with its impact preview
@@ -14,3 +15,5 @@ router.register("imports", ImportJobViewSet, basename="import")
 router.register("reports", ReportViewSet, basename="report")
 router.register("rulesets", RulesetViewSet, basename="ruleset")
 router.register("audit/reads", ReadEntryViewSet, basename="audit-read")
+router.register("webhooks/subscriptions", SubscriptionViewSet, basename="webhook-subscription")
+router.register("webhooks/deliveries", DeliveryViewSet, basename="webhook-delivery")

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "labpanel.accounts.apps.AccountsConfig",
     "labpanel.events.apps.EventsConfig",
     "labpanel.audit.apps.AuditConfig",
+    "labpanel.webhooks.apps.WebhooksConfig",
     "panels.apps.PanelsConfig",
     "panels.intake.apps.IntakeConfig",
     "reference_ranges.apps.ReferenceRangesConfig",
@@ -271,7 +272,16 @@ CELERY_BEAT_SCHEDULE["escalate-critical-alerts"] = {
     "task": "panels.escalate_critical_alerts",
     "schedule": 60.0,
 }
-CELERY_IMPORTS = ["panels.critical_tasks", "reports.notify"]
+# Webhooks (issue 15): new events fanned out to deliveries and due deliveries handed to the
+# broker every few seconds, from PostgreSQL (labpanel.webhooks.services).
+CELERY_BEAT_SCHEDULE["dispatch-webhooks"] = {
+    "task": "webhooks.dispatch",
+    "schedule": float(env_int("WEBHOOKS_DISPATCH_SECONDS", 5)),
+}
+CELERY_IMPORTS = ["panels.critical_tasks", "reports.notify", "labpanel.webhooks.tasks"]
+# Webhook endpoints are https; plain http to 127.0.0.1/localhost only in development (DEBUG)
+# or where this is set (the tests' local receiver).
+WEBHOOKS_ALLOW_HTTP_LOOPBACK = env_bool("WEBHOOKS_ALLOW_HTTP_LOOPBACK", default=False)
 # Django's email backend: SMTP once DJANGO_EMAIL_HOST is set, else the console (development,
 # `make run`: the worker's output), unless DJANGO_EMAIL_BACKEND names one. Emails carry a link
 # on LABPANEL_PUBLIC_URL, never patient data.

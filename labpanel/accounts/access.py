@@ -67,6 +67,9 @@ The policy:
   an integrator only the panels it submitted, not told of the others. A report's document is
   drawn for the ordering clinician. The block "A patient's history" below decides it
   (:func:`history_visible`).
+- Webhooks (``labpanel.webhooks``): integrators and directors manage their own lab's
+  subscriptions and see and replay their own lab's deliveries; a subscription is only ever sent
+  its own lab's events. Nobody else, superusers included over the API.
 - The read audit (``labpanel.audit``: who read which patient's data): a director searches
   their own lab's entries, over the API and in the admin; a superuser every lab's in the
   admin. Nobody edits or deletes an entry.
@@ -96,6 +99,7 @@ AMENDING = frozenset({Role.TECHNICIAN, Role.DIRECTOR, Role.INTEGRATOR})
 RULESET_READING = frozenset({Role.TECHNICIAN, Role.DIRECTOR, Role.INTEGRATOR})
 LAB_WIDE_READING = frozenset({Role.TECHNICIAN, Role.DIRECTOR})
 REVIEWING = frozenset({Role.TECHNICIAN, Role.DIRECTOR})
+WEBHOOK_MANAGING = frozenset({Role.INTEGRATOR, Role.DIRECTOR})
 
 _NOTHING = Q(pk__in=[])
 
@@ -792,3 +796,22 @@ def read_audit_admin_allowed(user: Any) -> bool:
     """Whether ``user`` sees the read audit in the admin (read-only): an active staff user who
     is a superuser or directs a lab."""
     return lab_configuration_admin_allowed(user)
+
+
+# --- Webhooks (labpanel.webhooks) ----------------------------------------------------------------
+
+
+def webhooks_lab(user: Any) -> Lab:
+    """The lab whose webhook subscriptions and deliveries ``user`` manages: an integrator's or a
+    director's own. Raises ``NotAllowed``."""
+    refusal = "only a lab's integrators and directors manage its webhooks"
+    return _lab_of_member_in(user, WEBHOOK_MANAGING, refusal)
+
+
+def webhooks_scope(user: Any, prefix: str = "") -> Q:
+    """The subscriptions and deliveries ``user`` may see: their own lab's for an integrator or
+    director, none otherwise (a filter on ``{prefix}lab_id``)."""
+    staff = _role_in(user, WEBHOOK_MANAGING)
+    if staff is None:
+        return _NOTHING
+    return Q(**{f"{prefix}lab_id": staff.lab_id})

@@ -119,7 +119,11 @@ class Event(models.Model):
 
     class Meta:
         ordering = ("id",)
-        indexes = (models.Index(fields=("lab_id", "kind", "id"), name="event_lab_kind_id"),)
+        indexes = (
+            models.Index(fields=("lab_id", "kind", "id"), name="event_lab_kind_id"),
+            # The webhook fan-out reads by writing transaction (labpanel.webhooks.services).
+            models.Index(fields=("transaction_id", "id"), name="event_transaction_id"),
+        )
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}"

@@ -39,6 +39,9 @@ from rest_framework.test import APIClient
 
 from labpanel.accounts.models import Lab
 from labpanel.accounts.services import api_token_issue
+from labpanel.events.models import Event, EventKind
+from labpanel.webhooks.models import Delivery, DeliveryState, Subscription
+from labpanel.webhooks.services import subscription_create
 from panels.intake.imports.validate import import_job_validate
 from panels.models import CriticalAlert, ImportJob, Panel
 from panels.review import panel_verify
@@ -81,6 +84,8 @@ class LabWorld:
     job: ImportJob
     ruleset: ReferenceRangeSet
     alert: CriticalAlert
+    subscription: Subscription
+    delivery: Delivery  # dead: a dead letter
 
 
 def _payload(tag: str, accession: str, mrn: str, results: list[dict[str, str]]) -> dict[str, Any]:
@@ -151,6 +156,15 @@ def _lab_world(tag: str) -> LabWorld:
     job.refresh_from_db()
     assert job.status == "preview", job.status_message
     lab_panel = Panel.objects.get(pk=lab_response.json()["id"])
+    subscription = subscription_create(
+        user=users["integrator"], url=f"https://{tag}.example.org/hook", kinds=["panel.released"]
+    ).subscription
+    delivery = Delivery.objects.create(
+        subscription=subscription,
+        event=Event.objects.get(kind=EventKind.PANEL_RELEASED, panel_id=mine_panel.pk),
+        lab_id=lab.pk,
+        state=DeliveryState.DEAD,
+    )
     return LabWorld(
         tag=tag,
         lab=lab,
@@ -162,6 +176,8 @@ def _lab_world(tag: str) -> LabWorld:
         job=job,
         ruleset=ruleset,
         alert=CriticalAlert.objects.get(panel=mine_panel),
+        subscription=subscription,
+        delivery=delivery,
     )
 
 
@@ -191,6 +207,12 @@ class World:
 
     def alert(self, kind: str) -> CriticalAlert:
         return self.them.alert if kind == "other" else self.me.alert
+
+    def subscription(self, kind: str) -> Subscription:
+        return self.them.subscription if kind == "other" else self.me.subscription
+
+    def delivery(self, kind: str) -> Delivery:
+        return self.them.delivery if kind == "other" else self.me.delivery
 
     def other_lab_words(self) -> tuple[bytes, ...]:
         """The other lab's patient identifier and name: never in an answer to ``me``'s users."""
@@ -390,6 +412,8 @@ def _path(pattern: str) -> Callable[[World, str], str]:
             job=world.job(kind).uuid,
             ruleset=world.ruleset(kind).pk,
             alert=world.alert(kind).pk,
+            subscription=world.subscription(kind).pk,
+            delivery=world.delivery(kind).pk,
             rule=world.ruleset(kind).rules.order_by("pk").first().pk,  # type: ignore[union-attr]
         )
 
@@ -399,8 +423,64 @@ def _path(pattern: str) -> Callable[[World, str], str]:
 ALL = ("mine", "lab", "other")
 OWN_OTHER = ("mine", "other")
 
+
+def _webhooks(ok: int) -> Expect:
+    """Webhooks: a lab's integrators and directors, their own lab's (another's: 404); everyone
+    else is refused the whole resource (403, whatever the id)."""
+    return lambda role, kind: (
+        403 if role not in {"director", "integrator"} else (404 if kind == "other" else ok)
+    )
+
+
 ROWS: tuple[Row, ...] = (
     # --- the API ---
+    Row(
+        "api:webhook-subscription-list",
+        "get",
+        _path("/api/v1/webhooks/subscriptions/"),
+        _webhooks(200),
+    ),
+    Row(
+        "api:webhook-subscription-list",
+        "post",
+        _path("/api/v1/webhooks/subscriptions/"),
+        _webhooks(201),
+        body=lambda w, r, k: {"url": "https://ehr.example.org/h", "kinds": ["panel.released"]},
+    ),
+    Row(
+        "api:webhook-subscription-detail",
+        "get",
+        _path("/api/v1/webhooks/subscriptions/{subscription}/"),
+        _webhooks(200),
+        objects=OWN_OTHER,
+    ),
+    Row(
+        "api:webhook-subscription-detail",
+        "delete",
+        _path("/api/v1/webhooks/subscriptions/{subscription}/"),
+        _webhooks(204),
+        objects=OWN_OTHER,
+    ),
+    Row(
+        "api:webhook-delivery-list",
+        "get",
+        _path("/api/v1/webhooks/deliveries/?state=dead"),
+        _webhooks(200),
+    ),
+    Row(
+        "api:webhook-delivery-detail",
+        "get",
+        _path("/api/v1/webhooks/deliveries/{delivery}/"),
+        _webhooks(200),
+        objects=OWN_OTHER,
+    ),
+    Row(
+        "api:webhook-delivery-replay",
+        "post",
+        _path("/api/v1/webhooks/deliveries/{delivery}/replay/"),
+        _webhooks(202),
+        objects=OWN_OTHER,
+    ),
     Row("api:panel-list", "get", _path("/api/v1/panels/"), everyone(200)),
     Row(
         "api:audit-read-list",

@@ -79,5 +79,6 @@ def test_the_sweeps_are_scheduled_every_minute() -> None:
         "reports.requeue_stalled": 60.0,
         "panels.requeue_stalled_imports": 60.0,
         "panels.escalate_critical_alerts": 60.0,
+        "webhooks.dispatch": 5.0,  # webhooks: fan-out and due deliveries, from PostgreSQL
     }
     assert set(scheduled) <= set(app.tasks)
