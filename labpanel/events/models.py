@@ -85,10 +85,14 @@ class EventQuerySet(models.QuerySet["Event"]):
         return self.exclude(kind__in=DEMOGRAPHIC_KINDS)
 
     def after(self, event_id: int) -> EventQuerySet:
-        """Events after ``event_id`` (a consumer's cursor), in id order, that a consumer may
-        handle now: ids are taken at insert, not at commit, so on PostgreSQL only events of
-        transactions older than every open one are given (an event with a smaller id could
-        otherwise commit later, behind the cursor). Read again later for the rest."""
+        """Events after ``event_id`` in id order, on PostgreSQL only those of transactions older
+        than every open one. Not enough for a consumer that moves a cursor by event id on
+        PostgreSQL: a transaction that started earlier (a smaller transaction id) may insert
+        its event later (a larger event id) and commit while a later transaction holding a
+        smaller event id is still open, so the cursor passes an event not yet committed. A
+        consumer there reads windows of ended transactions instead (the webhook fan-out:
+        ``labpanel.webhooks.services.deliveries_fan_out``); with one writer at a time (SQLite)
+        ids commit in order and this is enough."""
         events = self.filter(pk__gt=event_id)
         if connections[self.db].vendor == "postgresql":
             oldest_open = RawSQL(_OLDEST_OPEN_TRANSACTION, ())  # noqa: S611 - constant SQL
