@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.openapi import AutoSchema
+
+from labpanel.accounts.scopes import view_required_scope
+
 ERROR_COMPONENT = "Error"
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -67,3 +71,21 @@ def error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
                     },
                 )
     return result
+
+
+class ScopedAutoSchema(AutoSchema):
+    """drf-spectacular's schema of an operation, naming the token scope it needs
+    (``labpanel.accounts.scopes``) as ``x-token-scope`` and in its description."""
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        operation: dict[str, Any] | None = super().get_operation(*args, **kwargs)
+        if operation is None:
+            return None
+        action = getattr(self.view, "action", None) or self.method.lower()
+        scope = view_required_scope(self.view, action)
+        if scope is not None:
+            operation["x-token-scope"] = scope
+            sentence = f"Token scope: `{scope}`."
+            description = operation.get("description", "")
+            operation["description"] = f"{description}\n\n{sentence}" if description else sentence
+        return operation

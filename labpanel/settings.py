@@ -174,8 +174,13 @@ REST_FRAMEWORK = {
         "labpanel.accounts.token_auth.StaffTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # a token request needs the scope the view declares (labpanel/accounts/scopes.py)
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "labpanel.accounts.scopes.TokenScopeRequired",
+    ],
+    # drf-spectacular's, naming each operation's token scope (labpanel/schema.py)
+    "DEFAULT_SCHEMA_CLASS": "labpanel.schema.ScopedAutoSchema",
     "EXCEPTION_HANDLER": "labpanel.exceptions.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "labpanel.pagination.LabpanelPagination",
     "DEFAULT_PARSER_CLASSES": [

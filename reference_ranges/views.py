@@ -27,6 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labpanel.accounts import access
+from labpanel.accounts.scopes import RANGES_MANAGE, RESULTS_READ
 from labpanel.exceptions import InvalidInput, TooLarge
 from reference_ranges.models import ReferenceRangeSet
 from reference_ranges.ruleset_format import DocumentFormat, document_dump, document_load
@@ -108,6 +109,14 @@ class RulesetViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[ReferenceRangeSet]
 ):
     serializer_class = RulesetOutput
+    # token scopes (labpanel.accounts.scopes): reads need results:read, changes ranges:manage
+    required_scopes: dict[str, str] = {
+        "list": RESULTS_READ,
+        "retrieve": RESULTS_READ,
+        "export": RESULTS_READ,
+        "import_document": RANGES_MANAGE,
+        "publish": RANGES_MANAGE,
+    }
 
     def get_queryset(self) -> QuerySet[ReferenceRangeSet]:
         return ruleset_list(user=self.request.user)

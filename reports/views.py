@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labpanel.accounts import access
+from labpanel.accounts.scopes import RESULTS_READ, RESULTS_SUBMIT
 from labpanel.exceptions import NotReady
 from panels.history import history_facts, panel_facts
 from reports.models import Report, ReportStatus
@@ -24,6 +25,8 @@ from reports.services import report_retry
 
 class ReportViewSet(viewsets.GenericViewSet[Report]):
     serializer_class = ReportOutput
+    # token scopes (labpanel.accounts.scopes): retrying a failed report is a change
+    required_scopes = {"retrieve": RESULTS_READ, "pdf": RESULTS_READ, "retry": RESULTS_SUBMIT}
     queryset = Report.objects.none()
 
     def _report(self, pk: Any) -> Report:

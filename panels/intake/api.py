@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labpanel.accounts import access
+from labpanel.accounts.scopes import RESULTS_READ, RESULTS_SUBMIT
 from labpanel.audit.services import read_record
 from labpanel.reversing import id_url_parts
 from panels.documents import (
@@ -115,6 +116,16 @@ class PanelViewSet(
 ):
     serializer_class = PanelOutput
     renderer_classes = (PanelJSONRenderer, BrowsableAPIRenderer)
+    # token scopes (labpanel.accounts.scopes); verify and release still need the role
+    required_scopes = {
+        "list": RESULTS_READ,
+        "retrieve": RESULTS_READ,
+        "create": RESULTS_SUBMIT,
+        "amendments": RESULTS_SUBMIT,
+        "verify": RESULTS_SUBMIT,
+        "release": RESULTS_SUBMIT,
+        "verify_bulk": RESULTS_SUBMIT,
+    }
 
     def get_queryset(self) -> QuerySet[Panel]:
         return panel_list(user=self.request.user)

@@ -13,6 +13,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from labpanel.accounts.scopes import RESULTS_SUBMIT
 from labpanel.audit.services import read_record
 from labpanel.exceptions import NotReady
 from labpanel.pagination import LabpanelPagination
@@ -37,6 +38,8 @@ PREVIEW_STATUSES = (ImportStatus.PREVIEW, ImportStatus.COMMITTING, ImportStatus.
 class ImportJobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[ImportJob]):
     serializer_class = ImportJobOutput
     lookup_field = "uuid"
+    # every action, reads of a job included: imports are a way of submitting results
+    required_scope = RESULTS_SUBMIT
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self) -> Any:
