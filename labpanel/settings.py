@@ -190,7 +190,11 @@ REST_FRAMEWORK = {
     ],
     "PAGE_SIZE": 50,
     "COERCE_DECIMAL_TO_STRING": True,
+    # per token (per user for sessions): LABPANEL_API_RATE, 429 + Retry-After (labpanel/throttling.py)
+    "DEFAULT_THROTTLE_CLASSES": ["labpanel.throttling.TokenRateThrottle"],
 }
+# Requests per token (sessions: per user) per second/min/hour/day; empty turns limits off.
+LABPANEL_API_RATE = env_str("LABPANEL_API_RATE", "600/min") or None
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=env_int("LABPANEL_TOKEN_TTL_DAYS", 90)),
     "AUTH_HEADER_PREFIX": "Token",
@@ -237,6 +241,30 @@ if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith("filesystem://"):
 elif CELERY_BROKER_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A dead or unreachable Redis must fail a publish within seconds, not hang a web request.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+# The cache every web process shares (the API's rate limits, labpanel/throttling.py): Redis at
+# LABPANEL_CACHE_URL, else at the broker's URL when the broker is Redis; otherwise (the embedded
+# `make run` without Redis) the database's cache table, made by `manage.py createcachetable`
+# (the launcher runs it). "default" stays Django's per-process memory cache.
+_cache_url = env_str("LABPANEL_CACHE_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else None
+)
+CACHES: dict[str, dict[str, object]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_url,
+            "KEY_PREFIX": "labpanel",
+            # an unreachable Redis costs a request at most a second (and is let through)
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+        if _cache_url
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "labpanel_shared_cache",
+        }
+    ),
+}
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "labpanel") or "labpanel"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"

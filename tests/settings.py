@@ -42,3 +42,10 @@ LOGGING = {**LOGGING, "root": {"handlers": ["console"], "level": "WARNING"}}  # 
 # Static files are served by whitenoise in the running service (the launcher smoke test covers
 # it); in-process tests have no collected static folder for it to watch.
 MIDDLEWARE = [entry for entry in MIDDLEWARE if not entry.startswith("whitenoise.")]  # noqa: F405
+# API rate limits off: tests that check them set LABPANEL_API_RATE themselves; their counts
+# go under this run's own prefix, so no other run's counts meet them in the shared Redis.
+LABPANEL_API_RATE = None
+CACHES = {  # noqa: F405
+    **CACHES,  # noqa: F405
+    "shared": {**CACHES["shared"], "KEY_PREFIX": f"labpanel-test-{uuid.uuid4().hex[:12]}"},  # noqa: F405
+}
