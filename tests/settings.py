@@ -45,7 +45,5 @@ MIDDLEWARE = [entry for entry in MIDDLEWARE if not entry.startswith("whitenoise.
 # API rate limits off: tests that check them set LABPANEL_API_RATE themselves; their counts
 # go under this run's own prefix, so no other run's counts meet them in the shared Redis.
 LABPANEL_API_RATE = None
-CACHES = {  # noqa: F405
-    **CACHES,  # noqa: F405
-    "shared": {**CACHES["shared"], "KEY_PREFIX": f"labpanel-test-{uuid.uuid4().hex[:12]}"},  # noqa: F405
-}
+_SHARED_CACHE = {**CACHES["shared"], "KEY_PREFIX": f"labpanel-test-{uuid.uuid4().hex[:12]}"}  # noqa: F405
+CACHES = {**CACHES, "shared": _SHARED_CACHE}  # noqa: F405
