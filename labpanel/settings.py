@@ -190,7 +190,7 @@ REST_FRAMEWORK = {
     ],
     "PAGE_SIZE": 50,
     "COERCE_DECIMAL_TO_STRING": True,
-    # per token, per user for sessions: LABPANEL_API_RATE, 429 + Retry-After (labpanel/throttling.py)
+    # per token, per user for sessions: LABPANEL_API_RATE, 429, Retry-After (labpanel/throttling.py)
     "DEFAULT_THROTTLE_CLASSES": ["labpanel.throttling.TokenRateThrottle"],
 }
 # Requests per token (sessions: per user) per second/min/hour/day; empty turns limits off.
