@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "labpanel.accounts.apps.AccountsConfig",
     "labpanel.events.apps.EventsConfig",
     "labpanel.audit.apps.AuditConfig",
+    "labpanel.idempotency.apps.IdempotencyConfig",
     "panels.apps.PanelsConfig",
     "panels.intake.apps.IntakeConfig",
     "reference_ranges.apps.ReferenceRangesConfig",
@@ -305,6 +306,14 @@ CELERY_BEAT_SCHEDULE["escalate-critical-alerts"] = {
     "schedule": 60.0,
 }
 CELERY_IMPORTS = ["panels.critical_tasks", "reports.notify"]
+# Idempotency keys (labpanel.idempotency) are kept this long, then deleted hourly (and ignored
+# past it); a key still in flight after IDEMPOTENCY_IN_FLIGHT_STALE lost its request (a crash).
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+IDEMPOTENCY_IN_FLIGHT_STALE = timedelta(minutes=10)
+CELERY_BEAT_SCHEDULE["expire-idempotency-keys"] = {
+    "task": "idempotency.keys_expire",
+    "schedule": 3600.0,
+}
 # Django's email backend: SMTP once DJANGO_EMAIL_HOST is set, else the console (development,
 # `make run`: the worker's output), unless DJANGO_EMAIL_BACKEND names one. Emails carry a link
 # on LABPANEL_PUBLIC_URL, never patient data.

@@ -29,6 +29,7 @@ from rest_framework.response import Response
 from labpanel.accounts import access
 from labpanel.accounts.scopes import RANGES_MANAGE, RESULTS_READ
 from labpanel.exceptions import InvalidInput, TooLarge
+from labpanel.idempotency.views import IdempotentPosts
 from reference_ranges.models import ReferenceRangeSet
 from reference_ranges.ruleset_format import DocumentFormat, document_dump, document_load
 from reference_ranges.selectors import ruleset_document_get, ruleset_get, ruleset_list
@@ -106,7 +107,10 @@ class RulesetJSONRenderer(_DocumentRenderer):
 
 
 class RulesetViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[ReferenceRangeSet]
+    IdempotentPosts,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[ReferenceRangeSet],
 ):
     serializer_class = RulesetOutput
     # token scopes (labpanel.accounts.scopes): reads need results:read, changes ranges:manage

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from labpanel.accounts import access
 from labpanel.accounts.scopes import RESULTS_READ, RESULTS_SUBMIT
 from labpanel.audit.services import read_record
+from labpanel.idempotency.views import IdempotentPosts
 from labpanel.reversing import id_url_parts
 from panels.documents import (
     REPORT_FIELDS,
@@ -112,7 +113,10 @@ def _reads_record(request: Request, reads: Sequence[PanelRead]) -> None:
 
 
 class PanelViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Panel]
+    IdempotentPosts,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Panel],
 ):
     serializer_class = PanelOutput
     renderer_classes = (PanelJSONRenderer, BrowsableAPIRenderer)

@@ -23,6 +23,7 @@ from labpanel.accounts.models import StaffMember, TokenScope, TokenScopes
 from labpanel.accounts.scopes import TokenScopeRequired, view_required_scope
 from labpanel.accounts.services import api_token_issue, token_scopes_of
 from labpanel.exceptions import InvalidInput
+from labpanel.idempotency.views import IdempotentPosts
 
 # API routes tokens reach without a declared scope, and why: the schema and its documentation
 # pages are public; logging out needs only the token being revoked.
@@ -78,6 +79,17 @@ def test_every_api_route_declares_its_scope(name: str, method: str, action: str,
     ), f"{name} does not check token scopes"
     scope = view_required_scope(view, action)
     assert scope in ALL, f"{name} {method.upper()} ({action}) declares no token scope"
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "action", "view"),
+    [route for route in ROUTES if route[1] == "post"],
+    ids=lambda v: str(v),
+)
+def test_every_api_post_honours_an_idempotency_key(
+    name: str, method: str, action: str, view: Any
+) -> None:
+    assert issubclass(view, IdempotentPosts), f"{name} POST ignores Idempotency-Key"
 
 
 def test_the_exempt_routes_are_still_in_the_api() -> None:
@@ -251,5 +263,10 @@ def test_the_schema_names_each_operations_scope_and_the_scheme_lists_them() -> N
         "Token scope: `results:submit`."
         in schema["paths"]["/api/v1/panels/"]["post"]["description"]
     )
+    post = schema["paths"]["/api/v1/panels/"]["post"]
+    assert {"in": "header", "name": "Idempotency-Key"}.items() <= next(
+        parameter for parameter in post["parameters"] if parameter["name"] == "Idempotency-Key"
+    ).items()
+    assert {"409", "422"} <= set(post["responses"])
     scheme = schema["components"]["securitySchemes"]["knoxApiToken"]
     assert all(f"`{scope}`" in scheme["description"] for scope in TokenScope.values)

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from labpanel.accounts.scopes import RESULTS_SUBMIT
 from labpanel.exceptions import InvalidInput, TooLarge
+from labpanel.idempotency.views import IdempotentPosts
 from panels.intake.hl7.charsets import CHARSETS
 from panels.intake.hl7.framing import DEFAULT_MAX_MESSAGE_SIZE
 from panels.intake.hl7.services import hl7_receive_any
@@ -43,7 +44,7 @@ class Er7Parser(BaseParser):
         return body
 
 
-class Hl7View(APIView):
+class Hl7View(IdempotentPosts, APIView):
     parser_classes = [Er7Parser]
     required_scope = RESULTS_SUBMIT  # token scope (labpanel.accounts.scopes)
 

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from labpanel.accounts.scopes import RESULTS_SUBMIT
 from labpanel.audit.services import read_record
 from labpanel.exceptions import NotReady
+from labpanel.idempotency.views import IdempotentPosts
 from labpanel.pagination import LabpanelPagination
 from labpanel.uploads import upload_refusal_raise
 from panels.intake.imports.selectors import import_job_get, import_jobs_visible_to, import_problems
@@ -35,7 +36,7 @@ from panels.models import ImportJob, ImportStatus
 PREVIEW_STATUSES = (ImportStatus.PREVIEW, ImportStatus.COMMITTING, ImportStatus.COMMITTED)
 
 
-class ImportJobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[ImportJob]):
+class ImportJobViewSet(IdempotentPosts, mixins.ListModelMixin, viewsets.GenericViewSet[ImportJob]):
     serializer_class = ImportJobOutput
     lookup_field = "uuid"
     # every action, reads of a job included: imports are a way of submitting results
