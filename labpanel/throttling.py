@@ -31,9 +31,9 @@ class TokenRateThrottle(SimpleRateThrottle):
 
     scope = "api"
 
-    @property  # type: ignore[override]
-    def cache(self) -> BaseCache:
-        return caches[CACHE_ALIAS]
+    def __init__(self) -> None:
+        self.cache: BaseCache = caches[CACHE_ALIAS]
+        super().__init__()
 
     def get_rate(self) -> str | None:
         rate: str | None = getattr(settings, "LABPANEL_API_RATE", None)

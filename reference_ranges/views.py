@@ -137,7 +137,7 @@ class RulesetViewSet(
 
     def handle_exception(self, exc: Exception) -> Response:
         # Errors keep the API's one JSON shape, even on the export action's YAML renderer.
-        response = super().handle_exception(exc)
+        response: Response = super().handle_exception(exc)
         self.request.accepted_renderer = JSONRenderer()
         self.request.accepted_media_type = JSONRenderer.media_type
         return response

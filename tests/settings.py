@@ -22,6 +22,7 @@ if _XDIST_PROCESS and f"-{_XDIST_PROCESS}-" not in os.environ.get("CELERY_TASK_D
     )
 os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"labpanel-test-{uuid.uuid4().hex[:12]}")
 
+from labpanel import settings as _production  # noqa: E402
 from labpanel.settings import *  # noqa: E402, F403  (after the environment above)
 
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
@@ -45,5 +46,10 @@ MIDDLEWARE = [entry for entry in MIDDLEWARE if not entry.startswith("whitenoise.
 # API rate limits off: tests that check them set LABPANEL_API_RATE themselves; their counts
 # go under this run's own prefix, so no other run's counts meet them in the shared Redis.
 LABPANEL_API_RATE = None
-_SHARED_CACHE = {**CACHES["shared"], "KEY_PREFIX": f"labpanel-test-{uuid.uuid4().hex[:12]}"}  # noqa: F405
-CACHES = {**CACHES, "shared": _SHARED_CACHE}  # noqa: F405
+CACHES = {
+    **_production.CACHES,
+    "shared": {
+        **_production.CACHES["shared"],
+        "KEY_PREFIX": f"labpanel-test-{uuid.uuid4().hex[:12]}",
+    },
+}

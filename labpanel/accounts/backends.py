@@ -125,7 +125,7 @@ def tokens_with_staff(token_key: str, now: datetime) -> list[tuple[Any, Any, boo
     user_pk = quote(user_model._meta.pk.column)
     scopes_table = quote(TokenScopes._meta.db_table)
     scopes_token = quote(TokenScopes._meta.get_field("token").column)
-    scopes_column = quote(TokenScopes._meta.get_field("scopes").column)
+    scopes_column = quote(str(TokenScopes._meta.get_field("scopes").column))
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {token_columns.sql(using)}, {user_columns.sql(using)}, "  # noqa: S608

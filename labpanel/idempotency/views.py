@@ -12,7 +12,7 @@ untouched."""
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.http import HttpResponse
@@ -45,9 +45,10 @@ def request_fingerprint(request: Request) -> str:
     content_type = request.content_type or ""
     digest.update(content_type.partition(";")[0].encode())
     if content_type.startswith("multipart/"):
-        for name in sorted(request.data.keys()):
+        data: Any = request.data  # a QueryDict of the fields and files
+        for name in sorted(data.keys()):
             digest.update(b"\0" + name.encode())
-            for value in request.data.getlist(name):
+            for value in data.getlist(name):
                 if hasattr(value, "chunks"):
                     for chunk in value.chunks():
                         digest.update(chunk)
@@ -80,7 +81,7 @@ class IdempotentPosts:
         )
         if isinstance(claim, Replay):
             raise _Replayed(claim)
-        handler = self.post  # type: ignore[attr-defined]
+        handler = cast(Any, self).post
 
         def post_once(request: Request, *args: Any, **kwargs: Any) -> Any:
             try:
@@ -102,7 +103,7 @@ class IdempotentPosts:
                 raise
             return response
 
-        self.post = post_once  # type: ignore[attr-defined]
+        self.post = post_once
 
     def _rendered(self, request: Request, response: Any) -> Any:
         """``response`` as it will be sent (DRF's ``finalize_response``, rendered)."""
@@ -115,7 +116,7 @@ class IdempotentPosts:
         if isinstance(exc, _Replayed):
             replay = exc.replay
             for read in replay.reads:
-                read_record(request=self.request, **read)  # type: ignore[attr-defined]
+                read_record(request=cast(Any, self).request, **read)
             response = HttpResponse(
                 replay.body, status=replay.status_code, content_type=replay.content_type
             )

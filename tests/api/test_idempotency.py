@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _post(client: APIClient, payload: dict[str, Any], key: str | None) -> Any:
-    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
+    headers: Any = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
     return client.post("/api/v1/panels/", payload, format="json", **headers)
 
 
@@ -86,7 +86,8 @@ def test_a_retry_while_the_first_is_in_flight_is_refused_409(
     """The first request has claimed the key and not answered yet (its claim is committed,
     its work not): the duplicate does nothing and says so."""
     key = str(uuid.uuid4())
-    token = technician_client._credentials["HTTP_AUTHORIZATION"].removeprefix("Token ")
+    credentials: dict[str, str] = vars(technician_client)["_credentials"]
+    token = credentials["HTTP_AUTHORIZATION"].removeprefix("Token ")
     digest = AuthToken.objects.get(token_key=token[: CONSTANTS.TOKEN_KEY_LENGTH]).digest
     the_same = Request(APIRequestFactory().post("/api/v1/panels/", panel_payload, format="json"))
     idempotency_claim(
