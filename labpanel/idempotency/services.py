@@ -40,8 +40,7 @@ def key_clean(key: str) -> str:
     """``key`` as sent, if it is 1 to 255 printable ASCII characters; else ``InvalidInput``."""
     if not 0 < len(key) <= KEY_MAX or not key.isascii() or not key.isprintable():
         raise InvalidInput(
-            f"Idempotency-Key must be 1 to {KEY_MAX} printable ASCII characters (e.g. a UUID)",
-            details=[{"field": "Idempotency-Key", "message": "not a valid key"}],
+            f"Idempotency-Key must be 1 to {KEY_MAX} printable ASCII characters (e.g. a UUID)"
         )
     return key
 

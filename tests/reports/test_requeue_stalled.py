@@ -79,5 +79,7 @@ def test_the_sweeps_are_scheduled_every_minute() -> None:
         "reports.requeue_stalled": 60.0,
         "panels.requeue_stalled_imports": 60.0,
         "panels.escalate_critical_alerts": 60.0,
+        # not a sweep: idempotency keys past their day, hourly (labpanel.idempotency)
+        "idempotency.keys_expire": 3600.0,
     }
     assert set(scheduled) <= set(app.tasks)

@@ -13,7 +13,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labpanel.accounts.scopes import RESULTS_SUBMIT
+from labpanel.accounts.scopes import RESULTS_READ, RESULTS_SUBMIT
 from labpanel.audit.services import read_record
 from labpanel.exceptions import NotReady
 from labpanel.idempotency.views import IdempotentPosts
@@ -39,8 +39,18 @@ PREVIEW_STATUSES = (ImportStatus.PREVIEW, ImportStatus.COMMITTING, ImportStatus.
 class ImportJobViewSet(IdempotentPosts, mixins.ListModelMixin, viewsets.GenericViewSet[ImportJob]):
     serializer_class = ImportJobOutput
     lookup_field = "uuid"
-    # every action, reads of a job included: imports are a way of submitting results
-    required_scope = RESULTS_SUBMIT
+    # token scopes: uploading, committing and abandoning submit results; following a job,
+    # its problems, preview and file read them
+    required_scopes = {
+        "list": RESULTS_READ,
+        "retrieve": RESULTS_READ,
+        "problems": RESULTS_READ,
+        "preview": RESULTS_READ,
+        "file": RESULTS_READ,
+        "create": RESULTS_SUBMIT,
+        "commit": RESULTS_SUBMIT,
+        "abandon": RESULTS_SUBMIT,
+    }
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self) -> Any:
