@@ -13,7 +13,19 @@ from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from knox import views as knox_views
 
+from labpanel.accounts.models import TokenScope
+
 _NO_CONTENT = extend_schema(request=None, responses={204: None})
+TOKEN_SCHEME_DESCRIPTION = (
+    "An API token (`manage.py issue_api_token USERNAME --role ROLE --scope SCOPE ...`), sent "
+    "as `Authorization: Token <key>`. Each token carries scopes, and each operation names the "
+    "one it needs (`x-token-scope`, and its description); a token without it is answered 403 "
+    "naming the missing scope. Scopes: "
+    + "; ".join(f"`{scope.value}`: {scope.label}" for scope in TokenScope)
+    + ". A scope never widens what the token's user may do: their role still decides. "
+    "Requests are limited per token (429 with Retry-After); a POST may carry an "
+    "`Idempotency-Key` header, and a retry with the same key gets the first answer."
+)
 
 
 @extend_schema_view(post=_NO_CONTENT)
@@ -34,8 +46,10 @@ class StaffTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyp
     name = "knoxApiToken"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return dict(
+        scheme = dict(
             build_bearer_security_scheme_object(
                 header_name="Authorization", token_prefix=self.target.authenticate_header("")
             )
         )
+        scheme["description"] = TOKEN_SCHEME_DESCRIPTION
+        return scheme

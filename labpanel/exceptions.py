@@ -48,6 +48,20 @@ class Conflict(DomainError):
     http_status = status.HTTP_409_CONFLICT
 
 
+class IdempotencyKeyInFlight(Conflict):
+    """A request with the same ``Idempotency-Key`` is still being answered (``409``)."""
+
+    code = "idempotency_key_in_flight"
+
+
+class IdempotencyKeyReused(DomainError):
+    """An ``Idempotency-Key`` sent again with another body or path (``422``): a key names one
+    request; a different request needs a new key."""
+
+    code = "idempotency_key_reused"
+    http_status = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
 class NotAllowed(DomainError):
     code = "permission_denied"
     http_status = status.HTTP_403_FORBIDDEN

@@ -146,6 +146,8 @@ def run_setup(env: Env) -> int:
     """Run the one-off steps in order; stop at the first that fails and return its code."""
     steps = [
         ["migrate", "--noinput"],
+        # the shared cache's table where there is no Redis (API rate limits; settings.CACHES)
+        ["createcachetable"],
         ["collectstatic", "--noinput", "--verbosity", "0"],
         ["seed_reference_data"],
         ["seed_demo"],

@@ -13,6 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+
+from labpanel.accounts.scopes import view_required_scope
+
 ERROR_COMPONENT = "Error"
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -37,8 +43,30 @@ WITH_BODY = {
 }
 
 
+WITH_IDEMPOTENCY_KEY = {
+    "409": "A request with this Idempotency-Key is still being answered",
+    "422": "This Idempotency-Key was sent before with another body or path",
+}
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="1 to 255 printable ASCII characters (e.g. a UUID), new for each request. "
+    "A retry with the same key (same token, path and body) within 24 hours gets the first "
+    "successful answer again (marked `Idempotent-Replayed: true`) without the work being done "
+    "again; the same key with another body is answered 422, and while the first request is "
+    "still being answered 409. Answers other than 2xx are not kept.",
+)
+
+
 def _codes(path: str, operation: dict[str, Any]) -> dict[str, str]:
     codes = dict(EVERY_OPERATION)
+    if any(
+        parameter.get("in") == "header" and parameter.get("name") == IDEMPOTENCY_KEY.name
+        for parameter in operation.get("parameters", [])
+    ):
+        codes.update(WITH_IDEMPOTENCY_KEY)
     if "{" in path:
         codes.update(WITH_PATH_PARAMETERS)
     if operation.get("parameters") or "requestBody" in operation:
@@ -67,3 +95,32 @@ def error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
                     },
                 )
     return result
+
+
+class ScopedAutoSchema(AutoSchema):
+    """drf-spectacular's schema of an operation, naming the token scope it needs
+    (``labpanel.accounts.scopes``) as ``x-token-scope`` and in its description, and the
+    ``Idempotency-Key`` header its POST takes."""
+
+    def get_override_parameters(self) -> list[Any]:
+        """The view's own, and ``Idempotency-Key`` on the POSTs of views that honour it
+        (``labpanel.idempotency``)."""
+        from labpanel.idempotency.views import IdempotentPosts
+
+        parameters = list(super().get_override_parameters())
+        if self.method == "POST" and isinstance(self.view, IdempotentPosts):
+            parameters.append(IDEMPOTENCY_KEY)
+        return parameters
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        operation: dict[str, Any] | None = super().get_operation(*args, **kwargs)
+        if operation is None:
+            return None
+        action = getattr(self.view, "action", None) or self.method.lower()
+        scope = view_required_scope(self.view, action)
+        if scope is not None:
+            operation["x-token-scope"] = scope
+            sentence = f"Token scope: `{scope}`."
+            description = operation.get("description", "")
+            operation["description"] = f"{description}\n\n{sentence}" if description else sentence
+        return operation

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "labpanel.events.apps.EventsConfig",
     "labpanel.audit.apps.AuditConfig",
     "labpanel.webhooks.apps.WebhooksConfig",
+    "labpanel.idempotency.apps.IdempotencyConfig",
     "panels.apps.PanelsConfig",
     "panels.intake.apps.IntakeConfig",
     "reference_ranges.apps.ReferenceRangesConfig",
@@ -175,8 +176,13 @@ REST_FRAMEWORK = {
         "labpanel.accounts.token_auth.StaffTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # a token request needs the scope the view declares (labpanel/accounts/scopes.py)
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "labpanel.accounts.scopes.TokenScopeRequired",
+    ],
+    # drf-spectacular's, naming each operation's token scope (labpanel/schema.py)
+    "DEFAULT_SCHEMA_CLASS": "labpanel.schema.ScopedAutoSchema",
     "EXCEPTION_HANDLER": "labpanel.exceptions.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "labpanel.pagination.LabpanelPagination",
     "DEFAULT_PARSER_CLASSES": [
@@ -186,7 +192,11 @@ REST_FRAMEWORK = {
     ],
     "PAGE_SIZE": 50,
     "COERCE_DECIMAL_TO_STRING": True,
+    # per token, per user for sessions: LABPANEL_API_RATE, 429, Retry-After (labpanel/throttling.py)
+    "DEFAULT_THROTTLE_CLASSES": ["labpanel.throttling.TokenRateThrottle"],
 }
+# Requests per token (sessions: per user) per second/min/hour/day; empty turns limits off.
+LABPANEL_API_RATE = env_str("LABPANEL_API_RATE", "600/min") or None
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=env_int("LABPANEL_TOKEN_TTL_DAYS", 90)),
     "AUTH_HEADER_PREFIX": "Token",
@@ -233,6 +243,30 @@ if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith("filesystem://"):
 elif CELERY_BROKER_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A dead or unreachable Redis must fail a publish within seconds, not hang a web request.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+# The cache every web process shares (the API's rate limits, labpanel/throttling.py): Redis at
+# LABPANEL_CACHE_URL, else at the broker's URL when the broker is Redis; otherwise (the embedded
+# `make run` without Redis) the database's cache table, made by `manage.py createcachetable`
+# (the launcher runs it). "default" stays Django's per-process memory cache.
+_cache_url = env_str("LABPANEL_CACHE_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else None
+)
+CACHES: dict[str, dict[str, object]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_url,
+            "KEY_PREFIX": "labpanel",
+            # an unreachable Redis costs a request at most a second (and is let through)
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+        if _cache_url
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "labpanel_shared_cache",
+        }
+    ),
+}
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "labpanel") or "labpanel"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -282,6 +316,14 @@ CELERY_IMPORTS = ["panels.critical_tasks", "reports.notify", "labpanel.webhooks.
 # Webhook endpoints are https; plain http to 127.0.0.1/localhost only in development (DEBUG)
 # or where this is set (the tests' local receiver).
 WEBHOOKS_ALLOW_HTTP_LOOPBACK = env_bool("WEBHOOKS_ALLOW_HTTP_LOOPBACK", default=False)
+# Idempotency keys (labpanel.idempotency) are kept this long, then deleted hourly (and ignored
+# past it); a key still in flight after IDEMPOTENCY_IN_FLIGHT_STALE lost its request (a crash).
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+IDEMPOTENCY_IN_FLIGHT_STALE = timedelta(minutes=10)
+CELERY_BEAT_SCHEDULE["expire-idempotency-keys"] = {
+    "task": "idempotency.keys_expire",
+    "schedule": 3600.0,
+}
 # Django's email backend: SMTP once DJANGO_EMAIL_HOST is set, else the console (development,
 # `make run`: the worker's output), unless DJANGO_EMAIL_BACKEND names one. Emails carry a link
 # on LABPANEL_PUBLIC_URL, never patient data.

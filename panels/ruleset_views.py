@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labpanel.accounts import access
+from labpanel.accounts.scopes import RANGES_MANAGE
 from labpanel.audit.services import read_record
 from panels.ruleset_impact import ruleset_impact_preview
 from reference_ranges.views import RulesetViewSet as RulesetBaseViewSet
@@ -59,6 +60,9 @@ class ImpactPreviewInput(serializers.Serializer[Any]):
 # No class docstring: DRF and the OpenAPI schema describe the list and detail views with it,
 # and the rule-set resource has none.
 class RulesetViewSet(RulesetBaseViewSet):
+    # the impact preview is part of managing a set (a director's, before publishing)
+    required_scopes = {**RulesetBaseViewSet.required_scopes, "impact": RANGES_MANAGE}
+
     @extend_schema(
         parameters=[ImpactPreviewInput],
         responses={

@@ -27,7 +27,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labpanel.accounts import access
+from labpanel.accounts.scopes import RANGES_MANAGE, RESULTS_READ
 from labpanel.exceptions import InvalidInput, TooLarge
+from labpanel.idempotency.views import IdempotentPosts
 from reference_ranges.models import ReferenceRangeSet
 from reference_ranges.ruleset_format import DocumentFormat, document_dump, document_load
 from reference_ranges.selectors import ruleset_document_get, ruleset_get, ruleset_list
@@ -105,9 +107,20 @@ class RulesetJSONRenderer(_DocumentRenderer):
 
 
 class RulesetViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[ReferenceRangeSet]
+    IdempotentPosts,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[ReferenceRangeSet],
 ):
     serializer_class = RulesetOutput
+    # token scopes (labpanel.accounts.scopes): reads need results:read, changes ranges:manage
+    required_scopes: dict[str, str] = {
+        "list": RESULTS_READ,
+        "retrieve": RESULTS_READ,
+        "export": RESULTS_READ,
+        "import_document": RANGES_MANAGE,
+        "publish": RANGES_MANAGE,
+    }
 
     def get_queryset(self) -> QuerySet[ReferenceRangeSet]:
         return ruleset_list(user=self.request.user)
@@ -124,7 +137,7 @@ class RulesetViewSet(
 
     def handle_exception(self, exc: Exception) -> Response:
         # Errors keep the API's one JSON shape, even on the export action's YAML renderer.
-        response = super().handle_exception(exc)
+        response: Response = super().handle_exception(exc)
         self.request.accepted_renderer = JSONRenderer()
         self.request.accepted_media_type = JSONRenderer.media_type
         return response

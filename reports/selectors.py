@@ -17,6 +17,7 @@ from django.contrib.postgres.aggregates import JSONBAgg
 from django.db import connection, models
 from django.db.models import (
     Case,
+    Exists,
     F,
     JSONField,
     OuterRef,
@@ -352,4 +353,25 @@ def report_get(*, pk: int, user: User | AnonymousUser) -> Report | None:
         Report.objects.select_related("panel", "panel__lab")
         .filter(access.reports_scope(user), pk=pk)
         .first()
+    )
+
+
+# The report states the API shows, each with the stored ones it stands for (a report being drawn
+# is still "pending" to its readers: ``Report.public_status``).
+PUBLIC_REPORT_STATES: dict[str, tuple[str, ...]] = {
+    ReportStatus.PENDING.value: (ReportStatus.PENDING.value, ReportStatus.RENDERING.value),
+    ReportStatus.READY.value: (ReportStatus.READY.value,),
+    ReportStatus.FAILED.value: (ReportStatus.FAILED.value,),
+}
+
+
+def panel_has_report_in(*, user: User | AnonymousUser, state: str) -> Exists:
+    """An expression on a panels query: whether the panel (``pk``) has a report ``user`` may
+    see in the API state ``state`` (a key of ``PUBLIC_REPORT_STATES``)."""
+    return Exists(
+        Report.objects.filter(
+            access.reports_scope(user),
+            panel_id=OuterRef("pk"),
+            status__in=PUBLIC_REPORT_STATES[state],
+        )
     )

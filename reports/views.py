@@ -13,7 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labpanel.accounts import access
+from labpanel.accounts.scopes import RESULTS_READ, RESULTS_SUBMIT
 from labpanel.exceptions import NotReady
+from labpanel.idempotency.views import IdempotentPosts
 from panels.history import history_facts, panel_facts
 from reports.models import Report, ReportStatus
 from reports.read_audit import reports_read_record
@@ -22,8 +24,10 @@ from reports.serializers import ReportOutput
 from reports.services import report_retry
 
 
-class ReportViewSet(viewsets.GenericViewSet[Report]):
+class ReportViewSet(IdempotentPosts, viewsets.GenericViewSet[Report]):
     serializer_class = ReportOutput
+    # token scopes (labpanel.accounts.scopes): retrying a failed report is a change
+    required_scopes = {"retrieve": RESULTS_READ, "pdf": RESULTS_READ, "retry": RESULTS_SUBMIT}
     queryset = Report.objects.none()
 
     def _report(self, pk: Any) -> Report:

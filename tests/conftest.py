@@ -14,7 +14,7 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
-from labpanel.accounts.models import Lab, Role, StaffMember
+from labpanel.accounts.models import Lab, Role, StaffMember, TokenScope
 from labpanel.accounts.services import api_token_issue
 from reference_ranges import adapters
 from reference_ranges.models import Analyte, ReferenceRangeSet
@@ -100,8 +100,10 @@ def integrator(lab: Lab) -> StaffMember:
 
 
 def token_client(staff: StaffMember) -> APIClient:
+    """A client with a token carrying every scope: what it may do is its role's to decide
+    (``access``); scopes are tested on their own (tests/api/test_token_scopes.py)."""
     client = APIClient()
-    token = api_token_issue(user=staff.user, expires_in=None)
+    token = api_token_issue(user=staff.user, expires_in=None, scopes=TokenScope.values)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 

@@ -22,6 +22,7 @@ if _XDIST_PROCESS and f"-{_XDIST_PROCESS}-" not in os.environ.get("CELERY_TASK_D
     )
 os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"labpanel-test-{uuid.uuid4().hex[:12]}")
 
+from labpanel import settings as _production  # noqa: E402
 from labpanel.settings import *  # noqa: E402, F403  (after the environment above)
 
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
@@ -42,3 +43,13 @@ LOGGING = {**LOGGING, "root": {"handlers": ["console"], "level": "WARNING"}}  # 
 # Static files are served by whitenoise in the running service (the launcher smoke test covers
 # it); in-process tests have no collected static folder for it to watch.
 MIDDLEWARE = [entry for entry in MIDDLEWARE if not entry.startswith("whitenoise.")]  # noqa: F405
+# API rate limits off: tests that check them set LABPANEL_API_RATE themselves; their counts
+# go under this run's own prefix, so no other run's counts meet them in the shared Redis.
+LABPANEL_API_RATE = None
+CACHES = {
+    **_production.CACHES,
+    "shared": {
+        **_production.CACHES["shared"],
+        "KEY_PREFIX": f"labpanel-test-{uuid.uuid4().hex[:12]}",
+    },
+}

@@ -4,7 +4,8 @@ The layers, from the bottom (a module may import its own layer and any layer bel
 
 0. the project's base modules: ``labpanel.env``, ``labpanel.db``, ``labpanel.exceptions``,
    ``labpanel.middleware``, ``labpanel.bulk``, ``labpanel.copy_text``;
-1. ``labpanel.accounts``, ``labpanel.events``, ``labpanel.audit`` and ``labpanel.webhooks``;
+1. ``labpanel.accounts``, ``labpanel.events``, ``labpanel.audit``, ``labpanel.webhooks`` and
+   ``labpanel.idempotency``;
 2. ``reference_ranges``;
 3. ``panels``, the records;
 4. ``reports``;
@@ -47,6 +48,9 @@ CONFIGURATION = frozenset(
         "labpanel.wsgi",
         "labpanel.asgi",
         "labpanel.views",
+        # the API's OpenAPI description: the token scheme and each operation's token scope
+        "labpanel.api_auth",
+        "labpanel.schema",
     }
 )
 
@@ -82,7 +86,13 @@ def layer_of(module: str) -> int | None:
     if top == "labpanel":
         if module in CONFIGURATION or ".".join(parts[:2]) in CONFIGURATION:
             return None
-        if len(parts) > 1 and parts[1] in ("accounts", "events", "audit", "webhooks"):
+        if len(parts) > 1 and parts[1] in (
+            "accounts",
+            "events",
+            "audit",
+            "webhooks",
+            "idempotency",
+        ):
             return 1
         return 0
     if top == "reference_ranges":

@@ -73,6 +73,12 @@ The policy:
 - The read audit (``labpanel.audit``: who read which patient's data): a director searches
   their own lab's entries, over the API and in the admin; a superuser every lab's in the
   admin. Nobody edits or deletes an entry.
+- API token scopes (``TokenScope``): a scope limits what a token may be used for, never what
+  its user's role may do. A request with a token reaches an API view only when the view declares
+  the scope the request needs (``required_scope`` / ``required_scopes``) and the token carries
+  it; a view that declares none is refused to tokens. Session requests are not scope-limited
+  (:func:`token_scope_refusal`). A token issued without naming scopes gets its role's
+  (:data:`TOKEN_SCOPES_BY_ROLE`).
 
 One membership look-up per user object: :func:`staff_for` keeps the answer on the user
 (``user._labpanel_staff``), so a request that checks twice queries once. A long-lived user
@@ -87,7 +93,7 @@ from typing import Any, TypeVar
 
 from django.db.models import Q, QuerySet
 
-from labpanel.accounts.models import Lab, Role, StaffMember
+from labpanel.accounts.models import Lab, Role, StaffMember, TokenScope
 from labpanel.exceptions import NotAllowed
 
 _CACHE = "_labpanel_staff"
@@ -815,3 +821,42 @@ def webhooks_scope(user: Any, prefix: str = "") -> Q:
     if staff is None:
         return _NOTHING
     return Q(**{f"{prefix}lab_id": staff.lab_id})
+
+
+# --- API token scopes ---------------------------------------------------------------------------
+
+# What a token of each role gets when no scope is named: what the role may use the API for.
+TOKEN_SCOPES_BY_ROLE: dict[str, tuple[str, ...]] = {
+    Role.TECHNICIAN: (TokenScope.RESULTS_READ, TokenScope.RESULTS_SUBMIT),
+    Role.CLINICIAN: (TokenScope.RESULTS_READ,),
+    Role.INTEGRATOR: (
+        TokenScope.RESULTS_READ,
+        TokenScope.RESULTS_SUBMIT,
+        TokenScope.WEBHOOKS_RECEIVE,
+    ),
+    Role.DIRECTOR: tuple(TokenScope.values),
+}
+
+
+def token_scopes_default(user: Any) -> tuple[str, ...]:
+    """The scopes a token of ``user`` gets when none are named: their role's; a superuser
+    without a lab role, every scope; anyone else none."""
+    staff = staff_for(user)
+    if staff is not None:
+        return tuple(str(scope) for scope in TOKEN_SCOPES_BY_ROLE.get(staff.role, ()))
+    return tuple(TokenScope.values) if getattr(user, "is_superuser", False) else ()
+
+
+def token_scope_refusal(*, token_scopes: frozenset[str] | None, required: str | None) -> str:
+    """Why a request may not reach an API view needing the scope ``required`` (``None``: the
+    view declares none), made with a token carrying ``token_scopes`` (``None``: not with a
+    token, a session): ``""`` when it may. Scopes limit tokens only; the role still decides
+    everything else, after this."""
+    if token_scopes is None:
+        return ""
+    if required is None:
+        return "this endpoint declares no token scope, so API tokens may not use it"
+    if required in token_scopes:
+        return ""
+    carried = " ".join(sorted(token_scopes)) or "none"
+    return f"this token lacks the scope {required} (it carries: {carried})"

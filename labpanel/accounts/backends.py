@@ -19,7 +19,8 @@ from django.core.exceptions import ValidationError
 from django.db import connections, router
 
 from labpanel.accounts import access
-from labpanel.accounts.models import Lab, StaffMember
+from labpanel.accounts.models import Lab, StaffMember, TokenScopes
+from labpanel.accounts.scopes import TOKEN_ATTRIBUTE, scopes_parse
 from labpanel.plain_rows import PlainColumns
 
 
@@ -105,7 +106,8 @@ def _token_columns() -> PlainColumns[Any]:
 def tokens_with_staff(token_key: str, now: datetime) -> list[tuple[Any, Any, bool]]:
     """The API tokens whose key (knox's ``token_key``, the token's first characters) is
     ``token_key``, each with its user and the user's membership with its lab (``None`` without
-    one), and whether the user holds another token that expired before ``now`` (which knox's
+    one) and its scopes (``TokenScopes``, kept on the token as ``scopes.TOKEN_ATTRIBUTE``), and
+    whether the user holds another token that expired before ``now`` (which knox's
     authentication deletes): one statement. Each token's ``user`` is the user read with it;
     ``user.staff`` answers from what was read."""
     token_columns = _token_columns()
@@ -121,22 +123,28 @@ def tokens_with_staff(token_key: str, now: datetime) -> list[tuple[Any, Any, boo
     token_key_column = quote(token_model._meta.get_field("token_key").column)
     expiry = quote(token_model._meta.get_field("expiry").column)
     user_pk = quote(user_model._meta.pk.column)
+    scopes_table = quote(TokenScopes._meta.db_table)
+    scopes_token = quote(TokenScopes._meta.get_field("token").column)
+    scopes_column = quote(str(TokenScopes._meta.get_field("scopes").column))
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {token_columns.sql(using)}, {user_columns.sql(using)}, "  # noqa: S608
-            f"{staff_columns.sql(using)}, {lab_columns.sql(using)}, "
+            f"{staff_columns.sql(using)}, {lab_columns.sql(using)}, k.{scopes_column}, "
             f"EXISTS (SELECT 1 FROM {token_table} o WHERE o.{token_user} = t.{token_user} "
             f"AND o.{token_pk} <> t.{token_pk} AND o.{expiry} < %s) "
             f"FROM {token_table} t "
             f"INNER JOIN {quote(user_model._meta.db_table)} u ON u.{user_pk} = t.{token_user} "
-            f"{_staff_joins(quote)}WHERE t.{token_key_column} = %s",
+            f"{_staff_joins(quote)}"
+            f"LEFT JOIN {scopes_table} k ON k.{scopes_token} = t.{token_pk} "
+            f"WHERE t.{token_key_column} = %s",
             [connection.ops.adapt_datetimefield_value(now), token_key],
         )
         rows = cursor.fetchall()
     found = []
     for row in rows:
         token = token_columns.build(row[: token_columns.width], using)
-        user, staff = _user_with_staff_build(row[token_columns.width : -1], using)
+        user, staff = _user_with_staff_build(row[token_columns.width : -2], using)
         token.user = user  # type: ignore[union-attr]
+        setattr(token, TOKEN_ATTRIBUTE, scopes_parse(row[-2]))
         found.append((token, staff, bool(row[-1])))
     return found

@@ -115,3 +115,35 @@ class StaffMember(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role}, {self.lab})"
+
+
+class TokenScope(models.TextChoices):
+    """What an API token may be used for. A scope limits a token, never widens a role: a
+    token with ``results:submit`` of a clinician still cannot submit (``access`` decides)."""
+
+    RESULTS_READ = "results:read", "Read results (panels, reports, rule sets, the read audit)"
+    RESULTS_SUBMIT = "results:submit", "Submit results (panels, amendments, review, HL7, imports)"
+    RANGES_MANAGE = "ranges:manage", "Manage reference ranges (import and publish rule sets)"
+    WEBHOOKS_RECEIVE = "webhooks:receive", "Receive webhooks (manage subscriptions)"
+
+
+class TokenScopes(models.Model):
+    """The scopes of one knox API token, keyed by the token's digest (knox's ``AuthToken`` is
+    a library model). Read with the token in the authentication's one statement
+    (``labpanel.accounts.backends.tokens_with_staff``); a token without a row has no scope."""
+
+    token = models.OneToOneField(
+        "knox.AuthToken",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="labpanel_scopes",
+        db_column="digest",
+    )
+    # space-separated, as OAuth writes scopes (RFC 6749 §3.3), in TokenScope's order
+    scopes = models.CharField(max_length=200)
+
+    class Meta:
+        verbose_name_plural = "token scopes"
+
+    def __str__(self) -> str:
+        return self.scopes

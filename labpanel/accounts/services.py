@@ -1,20 +1,25 @@
-"""Services for staff accounts: users with a lab role, and their hashed, expiring API tokens.
+"""Services for staff accounts: users with a lab role, and their hashed, expiring, scoped API
+tokens.
 
 Tokens are django-rest-knox tokens: only a digest is stored, each can expire and be revoked.
+Each carries scopes (``TokenScopes``): what it may be used for (``labpanel.accounts.scopes``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.db import transaction
+from knox.crypto import hash_token
 from knox.models import AuthToken
+from knox.settings import CONSTANTS
 
 from labpanel.accounts import access
-from labpanel.accounts.models import Lab, Role, StaffMember
+from labpanel.accounts.models import Lab, Role, StaffMember, TokenScope, TokenScopes
 from labpanel.exceptions import Conflict, InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -99,10 +104,40 @@ def staff_member_ensure(
     return staff
 
 
-def api_token_issue(*, user: AbstractUser, expires_in: timedelta | None) -> str:
-    """Create a new token for ``user`` and return it; only its digest is stored."""
-    _, token = AuthToken.objects.create(user=user, expiry=expires_in)
-    logger.info("api_token.issued user_id=%s expires_in=%s", user.pk, expires_in)
+def token_scopes_clean(scopes: Iterable[str]) -> tuple[str, ...]:
+    """``scopes`` in ``TokenScope``'s order, each once. Raises ``InvalidInput`` for an unknown
+    scope."""
+    named = {str(scope).strip() for scope in scopes}
+    unknown = sorted(named - set(TokenScope.values))
+    if unknown:
+        raise InvalidInput(
+            f"unknown scope(s) {', '.join(unknown)}; choose from {', '.join(TokenScope.values)}"
+        )
+    return tuple(scope for scope in TokenScope.values if scope in named)
+
+
+@transaction.atomic
+def api_token_issue(
+    *, user: AbstractUser, expires_in: timedelta | None, scopes: Iterable[str] | None = None
+) -> str:
+    """Create a new token for ``user`` carrying ``scopes`` (``None``: the scopes the user's
+    role allows, ``access.token_scopes_default``: none without a role) and return it; only its
+    digest is stored. Raises ``InvalidInput`` for an unknown scope, or when ``scopes`` names
+    none (a token that could do nothing)."""
+    if scopes is not None:
+        chosen = token_scopes_clean(scopes)
+        if not chosen:
+            raise InvalidInput(f"name at least one scope: {', '.join(TokenScope.values)}")
+    else:
+        chosen = token_scopes_clean(access.token_scopes_default(user))
+    instance, token = AuthToken.objects.create(user=user, expiry=expires_in)
+    TokenScopes.objects.create(token=instance, scopes=" ".join(chosen))
+    logger.info(
+        "api_token.issued user_id=%s expires_in=%s scopes=%s",
+        user.pk,
+        expires_in,
+        " ".join(chosen),
+    )
     return str(token)
 
 
@@ -137,3 +172,15 @@ def demo_lab_ensure(*, password: str) -> tuple[Lab, list[StaffMember]]:
         user.save(update_fields=["password", "is_staff"])
         members.append(staff)
     return lab, members
+
+
+def token_scopes_of(token: str) -> tuple[str, ...]:
+    """The scopes of the token whose key is ``token`` (as ``api_token_issue`` returned it)."""
+    row = (
+        TokenScopes.objects.filter(
+            token__digest=hash_token(token), token__token_key=token[: CONSTANTS.TOKEN_KEY_LENGTH]
+        )
+        .values_list("scopes", flat=True)
+        .first()
+    )
+    return tuple((row or "").split())

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labpanel.accounts import access
+from labpanel.accounts.scopes import RESULTS_READ
 from labpanel.audit.models import ReadEntry
 from labpanel.audit.selectors import read_entries_search
 from labpanel.pagination import LabpanelPagination
@@ -58,6 +59,7 @@ class ReadEntryOutput(serializers.ModelSerializer[ReadEntry]):
 
 class ReadEntryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[ReadEntry]):
     serializer_class = ReadEntryOutput
+    required_scope = RESULTS_READ  # token scope: reading who read results is a read of results
     pagination_class = LabpanelPagination
     queryset = ReadEntry.objects.none()
 

@@ -39,6 +39,9 @@ def _ids(values: Iterable[int | None]) -> list[int]:
     return list(dict.fromkeys(int(value) for value in values if value is not None))
 
 
+READS_ATTRIBUTE = "labpanel_reads"
+
+
 def _http_request(request: Any) -> HttpRequest:
     """The Django request under a DRF ``Request`` (or the request itself)."""
     inner = getattr(request, "_request", None)
@@ -119,6 +122,17 @@ def read_record(
         panel_ids=_ids(panel_ids),
         report_ids=_ids(report_ids),
         import_job_id=import_job_id,
+    )
+    # what was read, kept on the request: an answer replayed for an Idempotency-Key
+    # (labpanel.idempotency) records it again
+    http.__dict__.setdefault(READS_ATTRIBUTE, []).append(
+        {
+            "patient_ids": entry.patient_ids,
+            "panel_ids": entry.panel_ids,
+            "report_ids": entry.report_ids,
+            "import_job_id": import_job_id,
+            "lab_id": lab_id,
+        }
     )
     connection = connections[router.db_for_write(ReadEntry)]
     if connection.vendor == "postgresql" and not connection.in_atomic_block:

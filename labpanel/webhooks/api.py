@@ -19,6 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labpanel.accounts import access
+from labpanel.accounts.models import TokenScope
+from labpanel.idempotency.views import IdempotentPosts
 from labpanel.webhooks.models import (
     SUBSCRIBABLE_KINDS,
     Delivery,
@@ -32,12 +34,10 @@ from labpanel.webhooks.services import (
     subscription_deactivate,
 )
 
-# The token scope these endpoints need (the token-scope check reads ``required_scope``).
-WEBHOOKS_SCOPE = "webhooks:receive"
 
-
-class _WebhooksViewSet(viewsets.GenericViewSet[Any]):
-    required_scope = WEBHOOKS_SCOPE
+class _WebhooksViewSet(IdempotentPosts, viewsets.GenericViewSet[Any]):
+    # the token scope these endpoints need (read by the token-scope check)
+    required_scope = TokenScope.WEBHOOKS_RECEIVE.value
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

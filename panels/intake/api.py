@@ -9,15 +9,19 @@ from typing import Any
 import orjson
 from django.db.models import QuerySet
 from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labpanel.accounts import access
+from labpanel.accounts.scopes import RESULTS_READ, RESULTS_SUBMIT
 from labpanel.audit.services import read_record
+from labpanel.idempotency.views import IdempotentPosts
 from labpanel.reversing import id_url_parts
 from panels.documents import (
     REPORT_FIELDS,
@@ -27,6 +31,7 @@ from panels.documents import (
 )
 from panels.history import earlier_accessions
 from panels.intake.amendments import panel_amend
+from panels.intake.filters import PanelFilter, panels_filtered
 from panels.intake.inputs import AmendmentInput, BulkVerifyInput, PanelSubmitInput, ReviewInput
 from panels.intake.selectors import (
     PanelRead,
@@ -126,10 +131,26 @@ def _reads_record(request: Request, reads: Sequence[PanelRead]) -> None:
 
 
 class PanelViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Panel]
+    IdempotentPosts,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Panel],
 ):
     serializer_class = PanelOutput
     renderer_classes = (PanelJSONRenderer, BrowsableAPIRenderer)
+    # the list's filters (applied in list(); declared here for the schema)
+    filter_backends = (DjangoFilterBackend,)
+    filterset_class = PanelFilter
+    # token scopes (labpanel.accounts.scopes); verify and release still need the role
+    required_scopes = {
+        "list": RESULTS_READ,
+        "retrieve": RESULTS_READ,
+        "create": RESULTS_SUBMIT,
+        "amendments": RESULTS_SUBMIT,
+        "verify": RESULTS_SUBMIT,
+        "release": RESULTS_SUBMIT,
+        "verify_bulk": RESULTS_SUBMIT,
+    }
 
     def get_queryset(self) -> QuerySet[Panel]:
         return panel_list(user=self.request.user)
@@ -171,16 +192,27 @@ class PanelViewSet(
             raise Http404
         return self._answer(request, panel, answer_status)
 
+    def _filtered(self, request: Request) -> QuerySet[Panel] | None:
+        """The panels the list's filters narrow to (``None``: no filter); 400 for a filter
+        value it cannot read."""
+        filterset = PanelFilter(request.query_params, queryset=Panel.objects.all(), request=request)
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        return panels_filtered(filterset)
+
     @extend_schema(responses=PanelSummaryOutput(many=True))
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """A page of the panels the caller may see, newest first, each as its summary (its
         stored one, read with the page in one statement) and its reports: one read-audit entry
-        with their ids."""
+        with their ids. Filters (all optional, combined): ``mrn``, ``accession``,
+        ``collected_after``/``collected_before``, ``interpretation``, ``finding``,
+        ``report_status``, ``ordering_clinician``."""
+        within = self._filtered(request)
         if not read_model_available():
-            return self._list_built(request)
+            return self._list_built(request, within)
         # the pagination asks count() and a slice: kept SQL, not a queryset
         page: Any = self.paginate_queryset(
-            PanelReads(user=request.user, field="summary")  # type: ignore[arg-type]
+            PanelReads(user=request.user, field="summary", within=within)  # type: ignore[arg-type]
         )
         reads = [panel_read(row) for row in page or []]
         missing = [read.pk for read in reads if read.document is None]
@@ -201,9 +233,12 @@ class PanelViewSet(
         _reads_record(request, reads)
         return self.get_paginated_response(data)
 
-    def _list_built(self, request: Request) -> Response:
+    def _list_built(self, request: Request, within: QuerySet[Panel] | None) -> Response:
         """The list built from the records (the embedded SQLite default)."""
-        page = self.paginate_queryset(self.get_queryset())
+        visible = self.get_queryset()
+        if within is not None:
+            visible = visible.filter(pk__in=within.values("pk"))
+        page = self.paginate_queryset(visible)
         panels = list(page) if page is not None else []
         data = PanelSummaryOutput(panels, many=True, context={"request": request}).data
         panels_read_record(request=request, panels=panels)

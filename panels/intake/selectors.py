@@ -140,15 +140,29 @@ def _compile(user: User | AnonymousUser, field: str) -> _Compiled | None:
 
 class PanelReads:
     """A page source for the API's pagination (``count()`` and a slice) over :func:`panel_reads`
-    by its kept SQL (:func:`_compile`); the ORM's queryset when there is none."""
+    by its kept SQL (:func:`_compile`); the ORM's queryset when there is none, or when the list
+    is narrowed to the panels ``within`` (its filters: ``panels.intake.filters``; still one
+    statement for the count and one for the page)."""
 
-    def __init__(self, *, user: User | AnonymousUser, field: str) -> None:
-        self._user, self._field = user, field
-        self._compiled = _compile(user, field)
+    def __init__(
+        self,
+        *,
+        user: User | AnonymousUser,
+        field: str,
+        within: QuerySet[Panel] | None = None,
+    ) -> None:
+        self._user, self._field, self._within = user, field, within
+        self._compiled = _compile(user, field) if within is None else None
+
+    def _reads(self) -> QuerySet[Panel, tuple[Any, ...]]:
+        reads = panel_reads(user=self._user, field=self._field)
+        if self._within is not None:
+            reads = reads.filter(pk__in=self._within.values("pk"))
+        return reads
 
     def count(self) -> int:
         if self._compiled is None:
-            return panel_reads(user=self._user, field=self._field).count()
+            return self._reads().count()
         with connection.cursor() as cursor:
             cursor.execute(*self._compiled.count)
             row = cursor.fetchone()
@@ -156,7 +170,7 @@ class PanelReads:
 
     def __getitem__(self, window: slice) -> list[tuple[Any, ...]]:
         if self._compiled is None:
-            return list(panel_reads(user=self._user, field=self._field)[window])
+            return list(self._reads()[window])
         start = window.start or 0
         sql, params = self._compiled.page
         with connection.cursor() as cursor:

@@ -37,7 +37,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from labpanel.accounts.models import Lab
+from labpanel.accounts.models import Lab, TokenScope
 from labpanel.accounts.services import api_token_issue
 from labpanel.events.models import Event, EventKind
 from labpanel.webhooks.models import Delivery, DeliveryState, Subscription
@@ -96,8 +96,10 @@ def _payload(tag: str, accession: str, mrn: str, results: list[dict[str, str]]) 
 
 
 def _token_client(user: User) -> APIClient:
+    """A token with every scope: the matrix is the roles' (scopes: tests/api/test_token_scopes)."""
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=user, expires_in=None)}")
+    token = api_token_issue(user=user, expires_in=None, scopes=TokenScope.values)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 

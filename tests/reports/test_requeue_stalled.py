@@ -80,5 +80,7 @@ def test_the_sweeps_are_scheduled_every_minute() -> None:
         "panels.requeue_stalled_imports": 60.0,
         "panels.escalate_critical_alerts": 60.0,
         "webhooks.dispatch": 5.0,  # webhooks: fan-out and due deliveries, from PostgreSQL
+        # not a sweep: idempotency keys past their day, hourly (labpanel.idempotency)
+        "idempotency.keys_expire": 3600.0,
     }
     assert set(scheduled) <= set(app.tasks)

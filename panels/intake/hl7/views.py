@@ -16,7 +16,9 @@ from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from labpanel.accounts.scopes import RESULTS_SUBMIT
 from labpanel.exceptions import InvalidInput, TooLarge
+from labpanel.idempotency.views import IdempotentPosts
 from panels.intake.hl7.charsets import CHARSETS
 from panels.intake.hl7.framing import DEFAULT_MAX_MESSAGE_SIZE
 from panels.intake.hl7.services import hl7_receive_any
@@ -42,8 +44,9 @@ class Er7Parser(BaseParser):
         return body
 
 
-class Hl7View(APIView):
+class Hl7View(IdempotentPosts, APIView):
     parser_classes = [Er7Parser]
+    required_scope = RESULTS_SUBMIT  # token scope (labpanel.accounts.scopes)
 
     @extend_schema(
         request={"x-application/hl7-v2+er7": OpenApiTypes.STR},

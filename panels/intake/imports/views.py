@@ -13,8 +13,10 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from labpanel.accounts.scopes import RESULTS_READ, RESULTS_SUBMIT
 from labpanel.audit.services import read_record
 from labpanel.exceptions import NotReady
+from labpanel.idempotency.views import IdempotentPosts
 from labpanel.pagination import LabpanelPagination
 from labpanel.uploads import upload_refusal_raise
 from panels.intake.imports.selectors import import_job_get, import_jobs_visible_to, import_problems
@@ -34,9 +36,21 @@ from panels.models import ImportJob, ImportStatus
 PREVIEW_STATUSES = (ImportStatus.PREVIEW, ImportStatus.COMMITTING, ImportStatus.COMMITTED)
 
 
-class ImportJobViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[ImportJob]):
+class ImportJobViewSet(IdempotentPosts, mixins.ListModelMixin, viewsets.GenericViewSet[ImportJob]):
     serializer_class = ImportJobOutput
     lookup_field = "uuid"
+    # token scopes: uploading, committing and abandoning submit results; following a job,
+    # its problems, preview and file read them
+    required_scopes = {
+        "list": RESULTS_READ,
+        "retrieve": RESULTS_READ,
+        "problems": RESULTS_READ,
+        "preview": RESULTS_READ,
+        "file": RESULTS_READ,
+        "create": RESULTS_SUBMIT,
+        "commit": RESULTS_SUBMIT,
+        "abandon": RESULTS_SUBMIT,
+    }
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self) -> Any:

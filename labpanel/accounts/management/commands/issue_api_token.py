@@ -1,4 +1,5 @@
-"""``manage.py issue_api_token USERNAME --role ROLE``: print a new API token, and only that."""
+"""``manage.py issue_api_token USERNAME --role ROLE [--scope SCOPE ...]``: print a new API token,
+and only that."""
 
 from __future__ import annotations
 
@@ -9,8 +10,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from labpanel.accounts.management.arguments import lab_find
-from labpanel.accounts.models import Role
-from labpanel.accounts.services import api_token_issue, lab_for_username, staff_member_ensure
+from labpanel.accounts.models import Role, TokenScope
+from labpanel.accounts.services import (
+    api_token_issue,
+    lab_for_username,
+    staff_member_ensure,
+    token_scopes_of,
+)
 from labpanel.exceptions import DomainError
 
 
@@ -18,7 +24,8 @@ class Command(BaseCommand):
     help = (
         "Create USERNAME with ROLE in the lab if needed and print a new API token on stdout. "
         "Tokens are stored hashed and always expire: after --expires-days, else after "
-        "LABPANEL_TOKEN_TTL_DAYS (default 90)."
+        "LABPANEL_TOKEN_TTL_DAYS (default 90). The token carries the --scope(s) named "
+        "(repeat it), else every scope the role allows; the scopes go to stderr."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,6 +33,13 @@ class Command(BaseCommand):
         parser.add_argument("--role", required=True, choices=Role.values)
         parser.add_argument(
             "--lab", help="Lab name (default: an existing user's own lab, else the only lab)"
+        )
+        parser.add_argument(
+            "--scope",
+            action="append",
+            dest="scopes",
+            choices=TokenScope.values,
+            help="A scope the token carries (repeat for several; default: the role's scopes)",
         )
         parser.add_argument(
             "--expires-days",
@@ -46,5 +60,11 @@ class Command(BaseCommand):
             raise CommandError("--expires-days must be 1 or more: every token expires")
         configured: timedelta = settings.REST_KNOX["TOKEN_TTL"]  # type: ignore[assignment]
         expires_in = timedelta(days=days) if days is not None else configured
-        token = api_token_issue(user=staff.user, expires_in=expires_in)
+        try:
+            token = api_token_issue(
+                user=staff.user, expires_in=expires_in, scopes=options["scopes"]
+            )
+        except DomainError as error:
+            raise CommandError(error.message) from error
         self.stdout.write(token)
+        self.stderr.write(f"scopes: {' '.join(token_scopes_of(token))}")
