@@ -10,6 +10,7 @@ verified it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -30,7 +31,10 @@ def reference(kind: str, pk: int) -> dict[str, str]:
     return {"reference": f"{kind}/{pk}"}
 
 
+@functools.lru_cache(maxsize=1024)
 def _instant(moment: datetime) -> str:
+    """``moment`` in ISO 8601 (cached: a panel's collection time is written on each of its
+    Observations)."""
     return moment.isoformat()
 
 

@@ -160,9 +160,54 @@ def _released_at(panel_path: str) -> Subquery:
     )
 
 
+# What an Observation shows of a result, its analyte, its rule and the result it replaced: the
+# rest (the analyte's aliases and units, the rule's citation, JSON columns) is not read.
+RESULT_FIELDS = (
+    "panel_id",
+    "position",
+    "value",
+    "value_scale",
+    "comparator",
+    "unit",
+    "interpretation",
+    "interpretation_reason",
+    "conversion",
+    "reference_text",
+    "dilution_factor",
+    "method",
+    "instrument",
+    "superseded_by_id",
+    "superseded_at",
+    "analyte__code",
+    "analyte__short_name",
+    "analyte__name",
+    "analyte__loinc",
+    "analyte__loinc_verified",
+    "rule__unit",
+    "rule__low",
+    "rule__high",
+    "rule__sex",
+    "rule__age_unit",
+    "rule__min_age",
+    "rule__max_age",
+    "rule__published_text",
+    "supersedes__superseded_at",
+    "supersedes__comparator",
+    "supersedes__superseded_by_id",
+)
+# A panel's columns the resources do not read (its summary and clinical inputs, as sent).
+PANEL_UNREAD = ("summary", "clinical")
+
+
+def _result_rows(queryset: QuerySet[Result]) -> QuerySet[Result]:
+    return queryset.select_related("analyte", "rule", "supersedes").only(*RESULT_FIELDS)
+
+
 def _results(queryset: QuerySet[Result]) -> QuerySet[Result]:
-    return queryset.select_related("panel", "analyte", "rule", "supersedes").annotate(
-        released_at=_released_at("panel_id")
+    return (
+        _result_rows(queryset.select_related("panel"))
+        .defer(*(f"panel__{name}" for name in (*PANEL_UNREAD, "serial")))
+        .annotate(released_at=_released_at("panel_id"))
     )
 
 
@@ -225,6 +270,7 @@ def _reports(queryset: QuerySet[Report]) -> QuerySet[Report]:
     those it was issued with) and findings, and whether each is its panel's newest."""
     return (
         queryset.select_related("panel", "panel__lab")
+        .defer(*(f"panel__{name}" for name in PANEL_UNREAD))
         .annotate(
             released_at=_released_at("panel_id"),
             superseded=Exists(
@@ -234,14 +280,14 @@ def _reports(queryset: QuerySet[Report]) -> QuerySet[Report]:
         .prefetch_related(
             Prefetch(
                 "panel__results",
-                queryset=Result.objects.select_related("analyte", "rule", "supersedes").order_by(
-                    "position", "pk"
-                ),
+                queryset=_result_rows(Result.objects.order_by("position", "pk")),
                 to_attr="all_results",
             ),
             Prefetch(
                 "panel__findings",
-                queryset=Finding.objects.select_related("text").order_by("position", "pk"),
+                queryset=Finding.objects.select_related("text")
+                .defer("evidence", "missing_inputs")
+                .order_by("position", "pk"),
                 to_attr="all_findings",
             ),
         )

@@ -93,7 +93,13 @@ class FhirView(APIView):
         return self.request.build_absolute_uri(path)
 
     def _full_url(self, kind: str, pk: int) -> str:
-        return self._url(reverse("fhir:read", kwargs={"kind": kind, "pk": pk}))
+        """The resource's absolute URL; the route reversed once per kind (a page of 50 reports
+        with their results names some 700 resources)."""
+        heads: dict[str, str] = self.__dict__.setdefault("_heads", {})
+        head = heads.get(kind)
+        if head is None:
+            head = heads[kind] = self._url(reverse("fhir:search", kwargs={"kind": kind}))
+        return f"{head}/{pk}"
 
 
 class MetadataView(FhirView):
