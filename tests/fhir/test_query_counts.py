@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from labpanel.accounts.models import StaffMember
 from panels.models import Panel, Result
+from tests.conftest import token_client
 from tests.fhir.conftest import fhir, submit
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +83,28 @@ def test_searches_cost_the_same_for_2_and_20_reports(
             bundle = fhir(technician_client, _url(query))
         assert bundle["total"] == _total(query, 20), query
         assert len(bundle["entry"]) >= _total(query, 20), query
+
+
+def test_a_clinicians_searches_cost_the_same_for_2_and_20_reports(
+    technician_client: APIClient,
+    panel_payload: dict[str, Any],
+    clinician: StaffMember,
+    django_assert_num_queries: Any,
+) -> None:
+    # the lab sends preliminary reports: dr.house, who ordered them, sees every panel
+    lab = clinician.lab
+    lab.preliminary_reports_to_clinicians = True
+    lab.save()
+    house = token_client(clinician)
+    # a clinician's scope is a subquery: no query of its own (the page's history facts, read
+    # for the findings measured against earlier panels, are one more query only where the
+    # panels' snapshots show earlier panels: none here, without an anchoring event)
+    queries = SEARCHES
+    _panels(technician_client, panel_payload, 2)
+    for query, count in queries.items():
+        with django_assert_num_queries(count):
+            assert fhir(house, _url(query))["total"] == _total(query, 2), query
+    _panels(technician_client, panel_payload, 18, start=2)
+    for query, count in queries.items():
+        with django_assert_num_queries(count):
+            assert fhir(house, _url(query))["total"] == _total(query, 20), query
