@@ -164,3 +164,34 @@ def test_search_by_patient_code_date_and_status(
         for item in entries(fhir(technician_client, "/fhir/Observation"))
     } == {patient}
     assert later.pk
+
+
+def test_a_dilution_rerun_after_release_is_amended(
+    technician_client: APIClient, panel_payload: dict[str, Any], director: StaffMember
+) -> None:
+    panel = submit(
+        technician_client,
+        panel_payload,
+        "D-1",
+        [{"analyte": "IFN-γ", "value": ">5000", "unit": "pg/mL"}],
+    )
+    censored = _observation(technician_client, panel, "IFNG")
+    assert censored["valueQuantity"]["comparator"] == ">"
+    assert censored["valueQuantity"]["value"] == Decimal("5000")
+    release(panel, director)
+
+    amend(
+        technician_client,
+        panel,
+        [{"analyte": "IFN-γ", "value": "23456", "unit": "pg/mL", "dilution_factor": "10"}],
+        kind="dilution_rerun",
+    )
+
+    rerun = _observation(technician_client, panel, "IFNG")
+    assert rerun["status"] == "amended"
+    assert "comparator" not in rerun["valueQuantity"]
+    assert rerun["valueQuantity"]["value"] == Decimal("23456")
+    assert any(note["text"] == "Dilution factor 10" for note in rerun["note"])
+    found = entries(fhir(technician_client, "/fhir/Observation?status=amended"))
+    assert [item["id"] for item in found] == [rerun["id"]]
+    assert fhir(technician_client, "/fhir/Observation?status=corrected")["total"] == 0
