@@ -161,7 +161,7 @@ class ReadView(FhirView):
             report = selectors.report_get(pk=key, user=user)
             if report is None:
                 raise not_found(name, pk)
-            resource = self._report(report, _shown_findings(user, [report]))
+            resource = _report_resource(self, report, _shown_findings(user, [report]))
             read_record(
                 request=request,
                 patient_ids=[report.panel.patient_id],
@@ -169,9 +169,6 @@ class ReadView(FhirView):
                 report_ids=[report.pk],
             )
         return Response(resource)
-
-    def _report(self, report: Report, findings: Mapping[int, list[Finding]]) -> dict[str, Any]:
-        return _report_resource(self, report, findings)
 
 
 class SearchView(FhirView):
@@ -243,10 +240,16 @@ class SearchView(FhirView):
         return Response(bundle)
 
     def _included(self, report: Report, seen: set[int]) -> Iterable[tuple[str, dict[str, Any]]]:
+        released_at = selectors.released_at_of(report)
         for result in _report_results(report):
             if result.pk not in seen:
                 seen.add(result.pk)
-                yield self._full_url("Observation", result.pk), _observation(result, report.panel)
+                yield (
+                    self._full_url("Observation", result.pk),
+                    resources.observation_resource(
+                        result, panel=report.panel, released_at=released_at
+                    ),
+                )
 
 
 def _pairs(params: Any) -> list[tuple[str, str]]:
@@ -273,10 +276,8 @@ def _observation(result: Result, panel: Panel) -> dict[str, Any]:
 
 
 def _report_results(report: Report) -> list[Result]:
+    """The results ``report`` was issued with, among its panel's (prefetched)."""
     results: list[Result] = getattr(report.panel, "all_results", [])
-    for result in results:
-        # the release time each result's status is decided by: its report's panel's
-        result.released_at = selectors.released_at_of(report)  # type: ignore[attr-defined]
     return resources.results_of_report(
         report, results, newest=not getattr(report, "superseded", False)
     )
