@@ -1,7 +1,7 @@
 """URL routing: API v1, its OpenAPI schema and docs, the admin, the technicians' import page, the
 clinicians' inbox and report pages, the lab's worklist, panel, correction and reference-range
 pages, each user's home,
-the health check."""
+the health check, the FHIR R4 server."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -51,6 +51,8 @@ api_patterns = [
 
 urlpatterns = [
     path("api/v1/", include((api_patterns, "api"))),
+    # FHIR R4, read-only (reports/fhir/)
+    path("fhir/", include("reports.fhir.urls")),
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -434,7 +434,45 @@ def _webhooks(ok: int) -> Expect:
     )
 
 
+def _fhir_total(response: Any, expected: int) -> str:
+    total = response.json()["total"]
+    return "" if total == expected else f"a searchset of {total}, expected {expected}"
+
+
 ROWS: tuple[Row, ...] = (
+    # --- FHIR (reports/fhir/): the same scopes; absent is 404, a search lists only the seen ---
+    Row("fhir:metadata", "get", _path("/fhir/metadata"), everyone(200)),
+    Row("fhir:unknown", "get", _path("/fhir/Encounter/1/x"), everyone(404)),
+    Row(
+        "fhir:read",
+        "get",
+        _path("/fhir/DiagnosticReport/{report}"),
+        lambda r, k: 200 if report_seen(r, k) else 404,
+        objects=ALL,
+    ),
+    Row(
+        "fhir:read",
+        "get",
+        _path("/fhir/Specimen/{panel}"),
+        lambda r, k: 200 if panel_seen(r, k) else 404,
+        objects=ALL,
+    ),
+    Row(
+        "fhir:search",
+        "get",
+        _path("/fhir/ServiceRequest?_id={panel}"),
+        everyone(200),
+        objects=ALL,
+        check=lambda response, r, k: _fhir_total(response, 1 if panel_seen(r, k) else 0),
+    ),
+    Row(
+        "fhir:search",
+        "get",
+        _path("/fhir/DiagnosticReport?_id={report}"),
+        everyone(200),
+        objects=ALL,
+        check=lambda response, r, k: _fhir_total(response, 1 if report_seen(r, k) else 0),
+    ),
     # --- the API ---
     Row(
         "api:webhook-subscription-list",

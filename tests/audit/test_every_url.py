@@ -73,6 +73,8 @@ NO_PATIENT_DATA: dict[str, str] = {
     "reference_ranges:detail": "a reference-range set",
     "reference_ranges:rule-edit": "a rule's bounds",
     "reference_ranges:publish": "publishes a set; redirects",
+    "fhir:metadata": "the FHIR CapabilityStatement",
+    "fhir:unknown": "a 404 OperationOutcome for a path that is no FHIR endpoint",
     "login": "the login form",
     "logout": "ends the session",
     "home": "redirects to the user's home",
@@ -390,6 +392,18 @@ def probes(world: World) -> dict[str, Probe]:
         "api:panel-list#create": Probe(
             "technician", "post", "/api/v1/panels/", created, data=new_panel, json=True
         ),
+        "fhir:read": Probe(
+            "clinician",
+            "get",
+            f"/fhir/DiagnosticReport/{world.report.pk}",
+            lambda _: _report_ids(world.report),
+        ),
+        "fhir:search": Probe(
+            "technician",
+            "get",
+            f"/fhir/Specimen?identifier={world.panels['read'].accession}",
+            lambda _: {**_panel_ids([world.panels["read"]]), "report_ids": set()},
+        ),
         "api:report-detail": Probe(
             "clinician",
             "get",
@@ -560,6 +574,8 @@ PATIENT_DATA = frozenset(
         "lab_panels:release",
         "corrections:correct",
         "ruleset_pages:impact",
+        "fhir:read",
+        "fhir:search",
     }
 )
 

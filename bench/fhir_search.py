@@ -1,0 +1,117 @@
+"""The FHIR DiagnosticReport search (issue 15: 50 reports with ``_include`` of their results)
+beside the panel read, in the same process, in the same run.
+
+Load: a fresh PostgreSQL database (``--database``, default ``labpanel_bench_fhir``), the
+reference data and the demo lab (``seed_demo``), then ``--panels`` panels of 13 results
+(``bench/bench_panel.py``'s values: low, normal, high and censored), ``--per-patient`` per
+patient, submitted through the API in-process by lab.tech.
+
+Measure, in this process (Django's test client, no HTTP, so both sides pay the same request
+machinery), alternating each round: ``GET /api/v1/panels/{id}/`` (the newest panel, lab.tech's
+token) and ``GET /fhir/DiagnosticReport?_count=50&_include=DiagnosticReport:result`` (50
+reports and their 650 Observations, one Bundle). Printed: the milliseconds of each (median of
+``--repeats``), the queries of each, the bytes, and the ratio read time / search time (the
+search's rate as a fraction of the read's). Target: >= 0.4x (the issue's figure is beside the
+panel read, which its own bench measures beside a bare view: ``bench/panel_read.py``). Light:
+about a minute on two cores.
+
+    .venv/bin/python bench/fhir_search.py
+    .venv/bin/python bench/fhir_search.py --panels 120 --rounds 5 --repeats 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(BASE_DIR / "bench"), str(BASE_DIR)]
+
+from bench_panel import bench_panel  # noqa: E402
+from demo_database import demo_database_create  # noqa: E402
+
+TARGET = 0.4
+SEARCH = "/fhir/DiagnosticReport?_count=50&_include=DiagnosticReport:result"
+
+
+def load(database: str, panels: int, per_patient: int, media: str) -> tuple[int, str]:
+    token = demo_database_create(settings="labpanel.settings", database=database, media=media)
+    from django.test import Client
+
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    panel_id = 0
+    for index in range(panels):
+        body = bench_panel(
+            accession=f"FH-{index:05d}",
+            mrn=f"FH-MRN-{index // per_patient:05d}",
+            given_name="Reader",
+            sex="female",
+            clinician="dr.house",
+        )
+        body["specimen"]["collected_at"] = f"2026-{1 + index % per_patient:02d}-15T08:30:00Z"
+        response = client.post("/api/v1/panels/", body, content_type="application/json")
+        if response.status_code != 201:
+            raise SystemExit(f"panel {index} answered {response.status_code}: {response.content!r}")
+        panel_id = response.json()["id"]
+    return panel_id, token
+
+
+def measure(panel_id: int, token: str, rounds: int, repeats: int) -> None:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    urls = {"panel read": f"/api/v1/panels/{panel_id}/", "FHIR search": SEARCH}
+    for name, url in urls.items():
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200, response.content
+        print(f"{name}: {len(queries)} queries, {len(response.content):,} bytes")
+    ratios = []
+    for round_ in range(rounds):
+        medians = {}
+        for name, url in urls.items():
+            times = []
+            for _ in range(repeats):
+                began = time.perf_counter()
+                response = client.get(url)
+                times.append(time.perf_counter() - began)
+            medians[name] = statistics.median(times) * 1000
+        ratio = medians["panel read"] / medians["FHIR search"]
+        ratios.append(ratio)
+        print(
+            f"round {round_ + 1}: read {medians['panel read']:.2f} ms, "
+            f"search {medians['FHIR search']:.2f} ms, ratio {ratio:.2f}x"
+        )
+    median = statistics.median(ratios)
+    verdict = "meets" if median >= TARGET else "BELOW"
+    print(
+        f"ratio median {median:.2f}x ({min(ratios):.2f}-{max(ratios):.2f}); target >= {TARGET}x: "
+        f"{verdict}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--database", default="labpanel_bench_fhir")
+    parser.add_argument("--panels", type=int, default=60)
+    parser.add_argument("--per-patient", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    media = tempfile.mkdtemp(prefix="labpanel-bench-fhir-")
+    try:
+        panel_id, token = load(args.database, args.panels, args.per_patient, media)
+        measure(panel_id, token, args.rounds, args.repeats)
+    finally:
+        shutil.rmtree(media, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

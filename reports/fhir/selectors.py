@@ -1,0 +1,336 @@
+"""The FHIR server's reads: each a few queries, the same number however many resources answer.
+
+Who sees what is the REST API's decision (``labpanel.accounts.access``): a panel's Specimen,
+ServiceRequest and Observations are seen by those who see the panel (``panels_scope``), a
+report by those who see it (``reports_scope``), a patient by those who see one of the
+patient's panels. Outside these the resource is not found, exactly like one that does not
+exist. A search reads its total (one COUNT) and its page (one SELECT, with what the page's
+resources show joined or prefetched: one more query per prefetched relation).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import (
+    Exists,
+    F,
+    Model,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+
+from labpanel.accounts import access
+from panels.models import Finding, Panel, Patient, Result, ReviewState
+from reports.fhir import codes
+from reports.fhir.search import DateBound, Search
+from reports.models import Report, ReportStage
+
+M = TypeVar("M", bound=Model)
+AnyUser = User | AnonymousUser
+
+
+@dataclass(frozen=True)
+class Page(Generic[M]):
+    total: int
+    rows: list[M]
+
+
+def _page(queryset: QuerySet[M], search: Search) -> Page[M]:
+    total = queryset.count()
+    rows = list(queryset[search.offset : search.offset + search.count]) if total else []
+    return Page(total=total, rows=rows)
+
+
+def _date_filter(path: str, bounds: list[DateBound]) -> Q:
+    condition = Q()
+    for bound in bounds:
+        if bound.prefix == "eq":
+            condition &= Q(**{f"{path}__gte": bound.start, f"{path}__lt": bound.end})
+        elif bound.prefix == "ge":
+            condition &= Q(**{f"{path}__gte": bound.start})
+        elif bound.prefix == "gt":
+            condition &= Q(**{f"{path}__gte": bound.end})
+        elif bound.prefix == "le":
+            condition &= Q(**{f"{path}__lt": bound.end})
+        elif bound.prefix == "lt":
+            condition &= Q(**{f"{path}__lt": bound.start})
+    return condition
+
+
+def _lab_identifier(
+    identifiers: list[tuple[str | None, str]], system_of: Any, field: str, lab: str
+) -> Q:
+    """Identifiers of a lab's own system (``system_of(lab_id)``): a system names the lab; an
+    identifier without a system is looked for in the caller's scope."""
+    condition = Q(pk__in=[])
+    for system, value in identifiers:
+        if system is None or system == "":
+            condition |= Q(**{field: value})
+            continue
+        prefix = system.rpartition(":")[0]
+        lab_part = prefix.removeprefix("urn:labpanel:lab:")
+        if lab_part.isdigit() and system == system_of(int(lab_part)):
+            condition |= Q(**{field: value, lab: int(lab_part)})
+    return condition
+
+
+def _patients(path: str, search: Search) -> Q:
+    return Q() if search.patients is None else Q(**{f"{path}__in": search.patients})
+
+
+def _ids(search: Search) -> Q:
+    return Q() if search.ids is None else Q(pk__in=search.ids)
+
+
+def _panel_code_matches(search: Search) -> bool:
+    return search.codes is None or any(
+        code == codes.PANEL_CODE and system in (None, codes.LOCAL_PANEL)
+        for system, code in search.codes
+    )
+
+
+# --- Patient ------------------------------------------------------------------------------------
+
+
+def _patients_visible(user: AnyUser) -> QuerySet[Patient]:
+    """The patients of the panels ``user`` sees (one subquery)."""
+    visible = Panel.objects.filter(access.panels_scope(user)).values("patient_id")
+    return Patient.objects.filter(pk__in=visible)
+
+
+def patient_get(*, pk: int, user: AnyUser) -> Patient | None:
+    return _patients_visible(user).filter(pk=pk).first()
+
+
+def patients_search(*, user: AnyUser, search: Search) -> Page[Patient]:
+    condition = _ids(search)
+    if search.identifiers is not None:
+        condition &= _lab_identifier(search.identifiers, codes.mrn_system, "mrn", "lab_id")
+    return _page(_patients_visible(user).filter(condition).order_by("pk"), search)
+
+
+# --- Panels: Specimen and ServiceRequest --------------------------------------------------------
+
+
+def _panels_visible(user: AnyUser) -> QuerySet[Panel]:
+    return Panel.objects.filter(access.panels_scope(user)).select_related("ordering_clinician")
+
+
+def panel_get(*, pk: int, user: AnyUser) -> Panel | None:
+    return _panels_visible(user).filter(pk=pk).first()
+
+
+def panels_search(*, user: AnyUser, search: Search, order_codes: bool = False) -> Page[Panel]:
+    """Panels for a Specimen or ServiceRequest search (``order_codes``: the ServiceRequest's
+    ``code`` and ``status``)."""
+    condition = _ids(search) & _patients("patient_id", search)
+    if search.identifiers is not None:
+        condition &= _lab_identifier(
+            search.identifiers, codes.accession_system, "accession", "lab_id"
+        )
+    if order_codes and not _panel_code_matches(search):
+        condition &= Q(pk__in=[])
+    if order_codes and search.statuses is not None:
+        wanted = Q(pk__in=[])
+        if "completed" in search.statuses:
+            wanted |= Q(review_state=ReviewState.RELEASED)
+        if "active" in search.statuses:
+            wanted |= ~Q(review_state=ReviewState.RELEASED)
+        condition &= wanted
+    return _page(_panels_visible(user).filter(condition).order_by("pk"), search)
+
+
+# --- Observation --------------------------------------------------------------------------------
+
+
+def _released_at(panel_path: str) -> Subquery:
+    """When the panel's FINAL report (its release) was created."""
+    return Subquery(
+        Report.objects.filter(panel_id=OuterRef(panel_path), stage=ReportStage.FINAL).values(
+            "created_at"
+        )[:1]
+    )
+
+
+# What an Observation shows of a result, its analyte, its rule and the result it replaced: the
+# rest (the analyte's aliases and units, the rule's citation, JSON columns) is not read.
+RESULT_FIELDS = (
+    "panel_id",
+    "position",
+    "value",
+    "value_scale",
+    "comparator",
+    "unit",
+    "interpretation",
+    "interpretation_reason",
+    "conversion",
+    "reference_text",
+    "dilution_factor",
+    "method",
+    "instrument",
+    "superseded_by_id",
+    "superseded_at",
+    "analyte__code",
+    "analyte__short_name",
+    "analyte__name",
+    "analyte__loinc",
+    "analyte__loinc_verified",
+    "rule__unit",
+    "rule__low",
+    "rule__high",
+    "rule__sex",
+    "rule__age_unit",
+    "rule__min_age",
+    "rule__max_age",
+    "rule__published_text",
+    "supersedes__superseded_at",
+    "supersedes__comparator",
+    "supersedes__superseded_by_id",
+)
+# A panel's columns the resources do not read (its summary and clinical inputs, as sent).
+PANEL_UNREAD = ("summary", "clinical")
+
+
+def _result_rows(queryset: QuerySet[Result]) -> QuerySet[Result]:
+    return queryset.select_related("analyte", "rule", "supersedes").only(*RESULT_FIELDS)
+
+
+def _results(queryset: QuerySet[Result]) -> QuerySet[Result]:
+    return (
+        _result_rows(queryset.select_related("panel"))
+        .defer(*(f"panel__{name}" for name in (*PANEL_UNREAD, "serial")))
+        .annotate(released_at=_released_at("panel_id"))
+    )
+
+
+def observation_get(*, pk: int, user: AnyUser) -> Result | None:
+    """Any result of a panel ``user`` sees, current or replaced (an earlier report links it)."""
+    return (
+        _results(Result.objects.filter(access.panels_scope(user, prefix="panel__")))
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def _observation_codes(search: Search) -> Q:
+    condition = Q(pk__in=[])
+    for system, code in search.codes or []:
+        if system in (None, codes.LOINC):
+            condition |= Q(analyte__loinc=code, analyte__loinc_verified=True)
+        if system in (None, codes.LOCAL_ANALYTE):
+            condition |= Q(analyte__code=code)
+    return condition
+
+
+def _observation_statuses(statuses: list[str]) -> Q:
+    """``status`` over current results, as ``resources.observation_status`` decides it."""
+    released = Q(panel__review_state=ReviewState.RELEASED, released_at__isnull=False)
+    replaced_after = Q(supersedes__superseded_at__gte=F("released_at"))
+    rerun = Q(supersedes__comparator__startswith=">", dilution_factor__isnull=False)
+    wanted = Q(pk__in=[])
+    for status in statuses:
+        if status == "preliminary":
+            wanted |= ~released
+        elif status == "final":
+            wanted |= released & ~Q(replaced_after)
+        elif status == "amended":
+            wanted |= released & replaced_after & rerun
+        elif status == "corrected":
+            wanted |= released & replaced_after & ~rerun
+    return wanted
+
+
+def observations_search(*, user: AnyUser, search: Search) -> Page[Result]:
+    """The current results (those not replaced) matching ``search``."""
+    queryset = _results(
+        Result.objects.current().filter(access.panels_scope(user, prefix="panel__"))
+    )
+    condition = _ids(search) & _patients("panel__patient_id", search)
+    condition &= _date_filter("panel__collected_at", search.dates)
+    if search.codes is not None:
+        condition &= _observation_codes(search)
+    if search.statuses is not None:
+        condition &= _observation_statuses(search.statuses)
+    return _page(queryset.filter(condition).order_by("panel_id", "position", "pk"), search)
+
+
+# --- DiagnosticReport ---------------------------------------------------------------------------
+
+
+def _reports(queryset: QuerySet[Report]) -> QuerySet[Report]:
+    """Reports with their panel, all of its results (current and replaced: a report links
+    those it was issued with) and findings, and whether each is its panel's newest."""
+    return (
+        queryset.select_related("panel", "panel__lab")
+        .defer(*(f"panel__{name}" for name in PANEL_UNREAD))
+        .annotate(
+            released_at=_released_at("panel_id"),
+            superseded=Exists(
+                Report.objects.filter(panel_id=OuterRef("panel_id"), pk__gt=OuterRef("pk"))
+            ),
+        )
+        .prefetch_related(
+            Prefetch(
+                "panel__results",
+                queryset=_result_rows(Result.objects.order_by("position", "pk")),
+                to_attr="all_results",
+            ),
+            Prefetch(
+                "panel__findings",
+                queryset=Finding.objects.select_related("text")
+                .defer("evidence", "missing_inputs")
+                .order_by("position", "pk"),
+                to_attr="all_findings",
+            ),
+        )
+    )
+
+
+def report_get(*, pk: int, user: AnyUser) -> Report | None:
+    rows = list(_reports(Report.objects.filter(access.reports_scope(user), pk=pk)))
+    return rows[0] if rows else None
+
+
+def _report_identifiers(identifiers: list[tuple[str | None, str]]) -> Q:
+    condition = Q(pk__in=[])
+    for system, value in identifiers:
+        if system in (None, "", codes.report_system()) and value.startswith("urn:uuid:"):
+            try:
+                condition |= Q(uuid=uuid.UUID(value.removeprefix("urn:uuid:")))
+            except ValueError:
+                continue
+    return condition
+
+
+def reports_search(*, user: AnyUser, search: Search) -> Page[Report]:
+    condition = _ids(search) & _patients("panel__patient_id", search)
+    condition &= _date_filter("panel__collected_at", search.dates)
+    if not _panel_code_matches(search):
+        condition &= Q(pk__in=[])
+    if search.identifiers is not None:
+        condition &= _report_identifiers(search.identifiers)
+    if search.statuses is not None:
+        # the report's FHIR status is its stage (``resources.report_status``)
+        condition &= Q(stage__in=search.statuses)
+    queryset = Report.objects.filter(access.reports_scope(user)).filter(condition)
+    total = queryset.count()
+    rows = (
+        list(_reports(queryset.order_by("pk"))[search.offset : search.offset + search.count])
+        if total
+        else []
+    )
+    return Page(total=total, rows=rows)
+
+
+def released_at_of(row: Any) -> datetime | None:
+    """The release time a read annotated on ``row`` (``None``: not released)."""
+    value: datetime | None = getattr(row, "released_at", None)
+    return value
