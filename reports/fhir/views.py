@@ -24,6 +24,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labpanel.accounts import access
+from labpanel.accounts.models import TokenScope
+from labpanel.accounts.scopes import TokenScopeRequired
 from labpanel.accounts.token_auth import StaffTokenAuthentication
 from labpanel.audit.services import read_record
 from panels.history import findings_shown, history_facts, history_shown_to
@@ -63,9 +65,10 @@ class FhirView(APIView):
     client accepts, OperationOutcome for every refusal."""
 
     authentication_classes = [StaffTokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated]
+    # a token needs the scope results:read (labpanel.accounts.scopes), as the REST API's reads
+    permission_classes = [IsAuthenticated, TokenScopeRequired]
     renderer_classes = [FhirRenderer]
-    required_scope = "results:read"
+    required_scope = TokenScope.RESULTS_READ.value
     schema = None  # not part of the REST API's OpenAPI schema
 
     def perform_content_negotiation(

@@ -6,6 +6,8 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from labpanel.accounts.models import StaffMember, TokenScope
+from labpanel.accounts.services import api_token_issue
 from tests.fhir.conftest import fhir
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +40,20 @@ def test_without_credentials_reads_answer_401(technician_client: APIClient) -> N
     response = APIClient().get("/fhir/Patient/1")
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Token")
+
+
+def test_a_token_without_the_read_scope_answers_403(technician: StaffMember) -> None:
+    # given: a technician's token that may submit results but not read them
+    client = APIClient()
+    token = api_token_issue(
+        user=technician.user, expires_in=None, scopes=[TokenScope.RESULTS_SUBMIT]
+    )
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+
+    # when, then: refused, as an OperationOutcome that names the scope
+    for url in ("/fhir/Observation", "/fhir/Patient/1", "/fhir/DiagnosticReport"):
+        body = fhir(client, url, status=403)
+        assert "results:read" in body["issue"][0]["diagnostics"]
 
 
 def test_a_bad_token_answers_401() -> None:
