@@ -30,7 +30,9 @@ PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check --require-hashes
 # The locks record the hashes of the files on the package index; a local pip configuration
 # (find-links folders, extra indexes) would add hashes of files nobody else has.
 LOCK_ENV ?= PIP_CONFIG_FILE=/dev/null
-PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+# Extras are kept (`pydantic[email]==...`): pip's --require-hashes install refuses a dependency
+# asked for with an extra (fhir.resources wants pydantic[email]) that the lock pins without it.
+PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-strip-extras \
 	--no-emit-index-url --no-emit-find-links
 # pip-audit's source of advisories: `pypi` (the index's own per-release JSON) or `osv`.
 AUDIT_SERVICE ?= pypi
