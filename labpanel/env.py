@@ -23,6 +23,15 @@ def env_str(name: str, default: str | None = None) -> str | None:
     return value
 
 
+def env_switchable(name: str, default: str) -> str | None:
+    """``name``'s value; ``default`` when it is not set; ``None`` (switched off) when it is set
+    empty or to ``off``/``none`` (``LABPANEL_API_RATE=`` turns the rate limits off)."""
+    if os.environ.get(name) is None and not os.environ.get(f"{name}_FILE"):
+        return default
+    value = (env_str(name) or "").strip()
+    return None if value.lower() in ("", "off", "none") else value
+
+
 def env_bool(name: str, default: bool = False) -> bool:
     value = env_str(name)
     if value is None:

@@ -14,7 +14,7 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from labpanel.env import env_bool, env_int, env_list, env_str
+from labpanel.env import env_bool, env_int, env_list, env_str, env_switchable
 
 django_stubs_ext.monkeypatch()
 
@@ -196,7 +196,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["labpanel.throttling.TokenRateThrottle"],
 }
 # Requests per token (sessions: per user) per second/min/hour/day; empty turns limits off.
-LABPANEL_API_RATE = env_str("LABPANEL_API_RATE", "600/min") or None
+LABPANEL_API_RATE = env_switchable("LABPANEL_API_RATE", "600/min")
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=env_int("LABPANEL_TOKEN_TTL_DAYS", 90)),
     "AUTH_HEADER_PREFIX": "Token",
@@ -254,7 +254,7 @@ CACHES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "shared": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "labpanel.cache.RedisCache",
             "LOCATION": _cache_url,
             "KEY_PREFIX": "labpanel",
             # an unreachable Redis costs a request at most a second (and is let through)

@@ -194,7 +194,10 @@ class PanelViewSet(
 
     def _filtered(self, request: Request) -> QuerySet[Panel] | None:
         """The panels the list's filters narrow to (``None``: no filter); 400 for a filter
-        value it cannot read."""
+        value it cannot read. A request naming no filter skips the filter set (building its
+        form costs the list about a millisecond)."""
+        if not PanelFilter.base_filters.keys() & request.query_params.keys():
+            return None
         filterset = PanelFilter(request.query_params, queryset=Panel.objects.all(), request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
