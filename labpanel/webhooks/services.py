@@ -22,17 +22,12 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -43,6 +38,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from labpanel.accounts import access
 from labpanel.events.models import Event
 from labpanel.exceptions import Conflict, InvalidInput
+from labpanel.webhooks.endpoints import Outcome, post, url_check
 from labpanel.webhooks.models import (
     SUBSCRIBABLE_KINDS,
     Delivery,
@@ -84,27 +80,11 @@ _BROKER_ERRORS: tuple[type[BaseException], ...] = (
     RedisTimeoutError,
     OSError,
 )
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # The oldest transaction that may still be open, cluster-wide (see labpanel.events.models).
 _OLDEST_OPEN_TRANSACTION = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
 
 # --- Subscriptions -------------------------------------------------------------------------------
-
-
-def url_check(url: str) -> None:
-    """An endpoint must be https; plain http only to the loopback address, and only in
-    development (``DEBUG``) or where ``WEBHOOKS_ALLOW_HTTP_LOOPBACK`` is set. Raises
-    ``InvalidInput``."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    loopback_allowed = settings.DEBUG or getattr(settings, "WEBHOOKS_ALLOW_HTTP_LOOPBACK", False)
-    if parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS and loopback_allowed:
-        return
-    raise InvalidInput(
-        "a webhook endpoint must be an https:// URL", details={"url": ["must be https"]}
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,42 +301,6 @@ def event_body(event: Event) -> bytes:
     ).encode()
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is not a delivery: it is recorded as the attempt's status, never followed."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirects)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    status_code: int | None
-    error: str
-    duration_ms: int
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def _post(url: str, *, body: bytes, headers: dict[str, str]) -> Outcome:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
-    started = time.monotonic()
-    status_code: int | None = None
-    error = ""
-    try:
-        with _OPENER.open(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
-            status_code = int(response.status)
-    except urllib.error.HTTPError as refusal:
-        status_code = int(refusal.code)
-    except (OSError, ValueError) as failure:  # refused, timed out, TLS, malformed
-        error = f"{type(failure).__name__}: {failure}"[:300]
-    return Outcome(status_code, error, int((time.monotonic() - started) * 1000))
-
-
 def delivery_attempt(*, delivery_id: int) -> DeliveryAttempt | None:
     """Send ``delivery_id`` once if it is due and nobody else is sending it; record the attempt
     and what follows. Returns the attempt, or None when there was nothing to do."""
@@ -383,8 +327,9 @@ def delivery_attempt(*, delivery_id: int) -> DeliveryAttempt | None:
     body = event_body(event)
     message_id = str(event.uuid)
     timestamp = int(now.timestamp())
-    outcome = _post(
+    outcome = post(
         subscription.url,
+        timeout=REQUEST_TIMEOUT_SECONDS,
         body=body,
         headers={
             "Content-Type": "application/json",
