@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -239,3 +241,49 @@ def test_an_unreachable_endpoint_is_an_error_not_a_crash() -> None:
     outcome = post(f"http://127.0.0.1:{port}/hook", body=b"{}", headers={}, timeout=2)
     assert outcome.status_code is None
     assert outcome.error.startswith("ConnectionRefusedError")
+
+
+def _tls_receiver(tmp_path: Any, names: list[str]) -> Receiver:
+    """A receiver serving https with a self-signed certificate for ``hooks.test``; records the
+    server name (SNI) each handshake asked for in ``names``."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=hooks.test", "-addext", "subjectAltName=DNS:hooks.test",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: names.append(str(name))
+    server = Receiver(tls=context)
+    server.start()
+    return server
+
+
+def test_https_is_pinned_with_the_hostname_as_server_name_and_certificate_name(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names: list[str] = []
+    receiver = _tls_receiver(tmp_path, names)
+    try:
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))  # trust it, only it
+        asked = _fake_dns(monkeypatch, lambda host: ["127.0.0.1"])
+        port = receiver.url.split(":")[2].split("/")[0]
+
+        outcome = post(f"https://hooks.test:{port}/hook", body=b"{}", headers={}, timeout=5)
+        assert outcome.status_code == 200, outcome.error
+        assert names == ["hooks.test"]
+        assert asked == ["hooks.test"]
+        assert receiver.received[0].headers["host"] == f"hooks.test:{port}"
+
+        # a certificate for another name fails: checked against the hostname, not the address
+        other = post(f"https://other.test:{port}/hook", body=b"{}", headers={}, timeout=5)
+        assert other.status_code is None
+        assert other.error.startswith("SSLCertVerificationError")
+        assert len(receiver.received) == 1
+    finally:
+        receiver.stop()
