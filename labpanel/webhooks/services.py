@@ -29,7 +29,7 @@ from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -120,8 +120,13 @@ def subscription_create(*, user: Any, url: str, kinds: Sequence[str]) -> Created
 
 
 def subscription_deactivate(*, user: Any, subscription_id: int) -> Subscription:
-    """Stop sending to a subscription of ``user``'s lab (its history stays). Raises
-    ``Subscription.DoesNotExist`` outside the lab."""
+    """Stop sending to a subscription of ``user``'s lab and cancel its pending deliveries, in
+    one transaction (its history stays). Raises ``Subscription.DoesNotExist`` outside the lab.
+
+    A fan-out that read the subscription as active just before may still insert deliveries
+    for it: the insert's foreign-key check waits on this transaction's row lock, and the
+    fan-out then cancels what it made for a subscription that is no longer active
+    (:func:`deliveries_fan_out`)."""
     with transaction.atomic():
         subscription = (
             Subscription.objects.select_for_update()
@@ -130,8 +135,20 @@ def subscription_deactivate(*, user: Any, subscription_id: int) -> Subscription:
         )
         subscription.is_active = False
         subscription.save(update_fields=["is_active"])
-    logger.info("webhook.unsubscribed subscription=%s", subscription.pk)
+        cancelled = _deliveries_cancel(Delivery.objects.filter(subscription_id=subscription.pk))
+    logger.info("webhook.unsubscribed subscription=%s cancelled=%d", subscription.pk, cancelled)
     return subscription
+
+
+def _deliveries_cancel(deliveries: QuerySet[Delivery]) -> int:
+    """Cancel the pending ones of ``deliveries``: recorded (state, time), never sent. An
+    attempt already under way finishes and is recorded, but leaves the delivery cancelled."""
+    return deliveries.filter(state=DeliveryState.PENDING).update(
+        state=DeliveryState.CANCELLED,
+        cancelled_at=timezone.now(),
+        next_attempt_at=None,
+        enqueued_at=None,
+    )
 
 
 # --- Fan-out -------------------------------------------------------------------------------------
@@ -201,6 +218,12 @@ def deliveries_fan_out(*, batch: int = FAN_OUT_BATCH) -> int:
             if deliveries:
                 made = Delivery.objects.bulk_create(deliveries)
                 ids = [delivery.pk for delivery in made]
+                # A subscription stopped since it was read: its new deliveries are cancelled
+                # (this statement sees the stop once it has committed; see
+                # subscription_deactivate).
+                _deliveries_cancel(
+                    Delivery.objects.filter(pk__in=ids, subscription__is_active=False)
+                )
                 transaction.on_commit(partial(_deliveries_send_messages, delivery_ids=ids))
                 created += len(ids)
         if len(events) < batch:
@@ -367,7 +390,8 @@ def _attempt_record(
                 changes.update(state=DeliveryState.DEAD, dead_at=now, next_attempt_at=None)
             else:
                 changes["next_attempt_at"] = now + RETRY_DELAYS[failures - 1]
-        Delivery.objects.filter(pk=delivery.pk).update(**changes)
+        # Only while pending: a delivery cancelled during the attempt stays cancelled.
+        Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.PENDING).update(**changes)
     logger.info(
         "webhook.attempt delivery=%s subscription=%s event=%s status=%s ms=%d state=%s",
         delivery.pk,
@@ -396,6 +420,10 @@ def delivery_replay(*, user: Any, delivery_id: int) -> Delivery:
         )
         if delivery.state != DeliveryState.DEAD:
             raise Conflict("only a dead delivery is replayed", details={"state": delivery.state})
+        if not Subscription.objects.filter(pk=delivery.subscription_id, is_active=True).exists():
+            raise Conflict(
+                "the delivery's subscription was stopped", details={"subscription": "stopped"}
+            )
         delivery.state = DeliveryState.PENDING
         delivery.failures = 0
         delivery.dead_at = None

@@ -11,6 +11,7 @@ import hmac
 import ssl
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -42,6 +43,8 @@ class Receiver:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
     tls: ssl.SSLContext | None = None  # serve https with this (server-side) context
+    # called with each request read, before it is answered (a test's hold on an attempt)
+    before_answer: Callable[[], None] | None = None
 
     @property
     def url(self) -> str:
@@ -65,6 +68,8 @@ class Receiver:
                     receiver.received.append(
                         Received({k.lower(): v for k, v in self.headers.items()}, body, status)
                     )
+                if receiver.before_answer is not None:
+                    receiver.before_answer()
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
