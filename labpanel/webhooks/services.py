@@ -9,8 +9,11 @@
   broker was down has its event in the record, and the next fan-out finds it.
 - :func:`delivery_attempt` claims a due delivery (a lease, so the HTTP request runs outside any
   transaction and two messages for one delivery never send twice at once), POSTs the signed
-  event, records the attempt and schedules the next one (``RETRY_DELAYS``) or ends it: delivered,
-  or dead after the last.
+  event to the address it checked (the SSRF guard, :mod:`labpanel.webhooks.endpoints`: a host
+  on the installation's own network is a refused attempt), records the attempt and schedules
+  the next one (``RETRY_DELAYS``) or ends it: delivered, or dead after the last.
+- :func:`subscription_deactivate` stops a subscription and cancels its pending deliveries in
+  the same transaction.
 - :func:`deliveries_due_enqueue` (beat) hands the due deliveries to the broker again: the schedule
   lives in ``next_attempt_at``, so nothing waits on a message that a Redis restart lost.
 - :func:`delivery_replay` schedules a dead letter again, recorded as a ``DeliveryReplay``.
