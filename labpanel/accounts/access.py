@@ -814,6 +814,13 @@ def webhooks_lab(user: Any) -> Lab:
     return _lab_of_member_in(user, WEBHOOK_MANAGING, refusal)
 
 
+def webhooks_admin_allowed(user: Any) -> bool:
+    """Whether ``user`` sees the webhook subscriptions and deliveries in the admin (read-only;
+    the rows are their lab's, :func:`admin_rows_scope`): an active staff user who is a
+    superuser or directs a lab."""
+    return lab_configuration_admin_allowed(user)
+
+
 def webhooks_scope(user: Any, prefix: str = "") -> Q:
     """The subscriptions and deliveries ``user`` may see: their own lab's for an integrator or
     director, none otherwise (a filter on ``{prefix}lab_id``)."""

@@ -83,7 +83,10 @@ class SubscriptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Web
         request=SubscriptionInput,
         responses={
             201: SubscriptionCreated,
-            400: OpenApiResponse(description="Not an https URL, or an unknown event kind"),
+            400: OpenApiResponse(
+                description="Not an https URL, a host on the installation's own network "
+                "(loopback, private, link-local...), or an unknown event kind"
+            ),
             403: OpenApiResponse(description="Not an integrator or director of a lab"),
         },
     )
@@ -102,7 +105,8 @@ class SubscriptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Web
 
     @extend_schema(responses={204: None, 404: OpenApiResponse(description="Not the lab's")})
     def destroy(self, request: Request, pk: Any = None) -> Response:
-        """Stop sending to the endpoint (its deliveries and attempts are kept)."""
+        """Stop sending to the endpoint: its pending deliveries are cancelled (its deliveries
+        and attempts are kept)."""
         try:
             subscription_deactivate(user=request.user, subscription_id=int(pk))
         except (Subscription.DoesNotExist, ValueError) as error:
@@ -135,6 +139,7 @@ class DeliveryOutput(serializers.ModelSerializer[Delivery]):
             "created_at",
             "delivered_at",
             "dead_at",
+            "cancelled_at",
             "attempts",
         )
         read_only_fields = fields
@@ -173,7 +178,7 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Webhook
                 "state",
                 str,
                 enum=DeliveryState.values,
-                description="pending, delivered, or dead (the dead letters)",
+                description="pending, delivered, dead (the dead letters) or cancelled",
             ),
             OpenApiParameter("subscription", int, description="Deliveries of this subscription"),
         ],
@@ -192,7 +197,9 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, _Webhook
         responses={
             202: DeliveryOutput,
             404: OpenApiResponse(description="Not the lab's"),
-            409: OpenApiResponse(description="The delivery is not dead"),
+            409: OpenApiResponse(
+                description="The delivery is not dead, or its subscription was stopped"
+            ),
         },
     )
     @action(detail=True, methods=["post"], url_path="replay", url_name="replay")

@@ -70,6 +70,8 @@ class DeliveryState(models.TextChoices):
     PENDING = "pending", "Pending"
     DELIVERED = "delivered", "Delivered"
     DEAD = "dead", "Dead (every attempt failed)"
+    # Its subscription was stopped before it was delivered: never sent (again).
+    CANCELLED = "cancelled", "Cancelled (the subscription was stopped)"
 
 
 class Delivery(models.Model):
@@ -91,6 +93,7 @@ class Delivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     dead_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("id",)

@@ -9,8 +9,11 @@
   broker was down has its event in the record, and the next fan-out finds it.
 - :func:`delivery_attempt` claims a due delivery (a lease, so the HTTP request runs outside any
   transaction and two messages for one delivery never send twice at once), POSTs the signed
-  event, records the attempt and schedules the next one (``RETRY_DELAYS``) or ends it: delivered,
-  or dead after the last.
+  event to the address it checked (the SSRF guard, :mod:`labpanel.webhooks.endpoints`: a host
+  on the installation's own network is a refused attempt), records the attempt and schedules
+  the next one (``RETRY_DELAYS``) or ends it: delivered, or dead after the last.
+- :func:`subscription_deactivate` stops a subscription and cancels its pending deliveries in
+  the same transaction.
 - :func:`deliveries_due_enqueue` (beat) hands the due deliveries to the broker again: the schedule
   lives in ``next_attempt_at``, so nothing waits on a message that a Redis restart lost.
 - :func:`delivery_replay` schedules a dead letter again, recorded as a ``DeliveryReplay``.
@@ -22,19 +25,14 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -43,6 +41,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from labpanel.accounts import access
 from labpanel.events.models import Event
 from labpanel.exceptions import Conflict, InvalidInput
+from labpanel.webhooks.endpoints import Outcome, post, url_check
 from labpanel.webhooks.models import (
     SUBSCRIBABLE_KINDS,
     Delivery,
@@ -84,27 +83,11 @@ _BROKER_ERRORS: tuple[type[BaseException], ...] = (
     RedisTimeoutError,
     OSError,
 )
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # The oldest transaction that may still be open, cluster-wide (see labpanel.events.models).
 _OLDEST_OPEN_TRANSACTION = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
 
 # --- Subscriptions -------------------------------------------------------------------------------
-
-
-def url_check(url: str) -> None:
-    """An endpoint must be https; plain http only to the loopback address, and only in
-    development (``DEBUG``) or where ``WEBHOOKS_ALLOW_HTTP_LOOPBACK`` is set. Raises
-    ``InvalidInput``."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    loopback_allowed = settings.DEBUG or getattr(settings, "WEBHOOKS_ALLOW_HTTP_LOOPBACK", False)
-    if parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS and loopback_allowed:
-        return
-    raise InvalidInput(
-        "a webhook endpoint must be an https:// URL", details={"url": ["must be https"]}
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +123,13 @@ def subscription_create(*, user: Any, url: str, kinds: Sequence[str]) -> Created
 
 
 def subscription_deactivate(*, user: Any, subscription_id: int) -> Subscription:
-    """Stop sending to a subscription of ``user``'s lab (its history stays). Raises
-    ``Subscription.DoesNotExist`` outside the lab."""
+    """Stop sending to a subscription of ``user``'s lab and cancel its pending deliveries, in
+    one transaction (its history stays). Raises ``Subscription.DoesNotExist`` outside the lab.
+
+    A fan-out that read the subscription as active just before may still insert deliveries
+    for it: the insert's foreign-key check waits on this transaction's row lock, and the
+    fan-out then cancels what it made for a subscription that is no longer active
+    (:func:`deliveries_fan_out`)."""
     with transaction.atomic():
         subscription = (
             Subscription.objects.select_for_update()
@@ -150,8 +138,20 @@ def subscription_deactivate(*, user: Any, subscription_id: int) -> Subscription:
         )
         subscription.is_active = False
         subscription.save(update_fields=["is_active"])
-    logger.info("webhook.unsubscribed subscription=%s", subscription.pk)
+        cancelled = _deliveries_cancel(Delivery.objects.filter(subscription_id=subscription.pk))
+    logger.info("webhook.unsubscribed subscription=%s cancelled=%d", subscription.pk, cancelled)
     return subscription
+
+
+def _deliveries_cancel(deliveries: QuerySet[Delivery]) -> int:
+    """Cancel the pending ones of ``deliveries``: recorded (state, time), never sent. An
+    attempt already under way finishes and is recorded, but leaves the delivery cancelled."""
+    return deliveries.filter(state=DeliveryState.PENDING).update(
+        state=DeliveryState.CANCELLED,
+        cancelled_at=timezone.now(),
+        next_attempt_at=None,
+        enqueued_at=None,
+    )
 
 
 # --- Fan-out -------------------------------------------------------------------------------------
@@ -221,6 +221,12 @@ def deliveries_fan_out(*, batch: int = FAN_OUT_BATCH) -> int:
             if deliveries:
                 made = Delivery.objects.bulk_create(deliveries)
                 ids = [delivery.pk for delivery in made]
+                # A subscription stopped since it was read: its new deliveries are cancelled
+                # (this statement sees the stop once it has committed; see
+                # subscription_deactivate).
+                _deliveries_cancel(
+                    Delivery.objects.filter(pk__in=ids, subscription__is_active=False)
+                )
                 transaction.on_commit(partial(_deliveries_send_messages, delivery_ids=ids))
                 created += len(ids)
         if len(events) < batch:
@@ -321,42 +327,6 @@ def event_body(event: Event) -> bytes:
     ).encode()
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is not a delivery: it is recorded as the attempt's status, never followed."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirects)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    status_code: int | None
-    error: str
-    duration_ms: int
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def _post(url: str, *, body: bytes, headers: dict[str, str]) -> Outcome:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
-    started = time.monotonic()
-    status_code: int | None = None
-    error = ""
-    try:
-        with _OPENER.open(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:
-            status_code = int(response.status)
-    except urllib.error.HTTPError as refusal:
-        status_code = int(refusal.code)
-    except (OSError, ValueError) as failure:  # refused, timed out, TLS, malformed
-        error = f"{type(failure).__name__}: {failure}"[:300]
-    return Outcome(status_code, error, int((time.monotonic() - started) * 1000))
-
-
 def delivery_attempt(*, delivery_id: int) -> DeliveryAttempt | None:
     """Send ``delivery_id`` once if it is due and nobody else is sending it; record the attempt
     and what follows. Returns the attempt, or None when there was nothing to do."""
@@ -383,8 +353,9 @@ def delivery_attempt(*, delivery_id: int) -> DeliveryAttempt | None:
     body = event_body(event)
     message_id = str(event.uuid)
     timestamp = int(now.timestamp())
-    outcome = _post(
+    outcome = post(
         subscription.url,
+        timeout=REQUEST_TIMEOUT_SECONDS,
         body=body,
         headers={
             "Content-Type": "application/json",
@@ -422,7 +393,8 @@ def _attempt_record(
                 changes.update(state=DeliveryState.DEAD, dead_at=now, next_attempt_at=None)
             else:
                 changes["next_attempt_at"] = now + RETRY_DELAYS[failures - 1]
-        Delivery.objects.filter(pk=delivery.pk).update(**changes)
+        # Only while pending: a delivery cancelled during the attempt stays cancelled.
+        Delivery.objects.filter(pk=delivery.pk, state=DeliveryState.PENDING).update(**changes)
     logger.info(
         "webhook.attempt delivery=%s subscription=%s event=%s status=%s ms=%d state=%s",
         delivery.pk,
@@ -451,6 +423,10 @@ def delivery_replay(*, user: Any, delivery_id: int) -> Delivery:
         )
         if delivery.state != DeliveryState.DEAD:
             raise Conflict("only a dead delivery is replayed", details={"state": delivery.state})
+        if not Subscription.objects.filter(pk=delivery.subscription_id, is_active=True).exists():
+            raise Conflict(
+                "the delivery's subscription was stopped", details={"subscription": "stopped"}
+            )
         delivery.state = DeliveryState.PENDING
         delivery.failures = 0
         delivery.dead_at = None

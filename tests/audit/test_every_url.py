@@ -118,6 +118,8 @@ ADMIN_OTHER_MODELS = frozenset(
         "reference_ranges.assaymeasuringrange",
         "reference_ranges.labspecimensetting",
         "audit.readentry",
+        "webhooks.subscription",  # endpoints and event kinds (never the secret)
+        "webhooks.delivery",  # event ids and kinds, attempts' statuses
     }
 )
 ADMIN_ROW_PAGES = ("changelist", "change", "history", "delete")
