@@ -867,3 +867,23 @@ def token_scope_refusal(*, token_scopes: frozenset[str] | None, required: str | 
         return ""
     carried = " ".join(sorted(token_scopes)) or "none"
     return f"this token lacks the scope {required} (it carries: {carried})"
+
+
+def token_options_refusal(*, token_scopes: frozenset[str] | None, declared: frozenset[str]) -> str:
+    """Why an ``OPTIONS`` request (the description of an API view, no patient data) may not
+    reach a view declaring the scopes ``declared`` (all of its actions'), made with a token
+    carrying ``token_scopes`` (``None``: a session): ``""`` when it may. Any one of the view's
+    scopes will do: a token that may use the view some way may ask what it takes. What it
+    describes of a method (DRF's ``actions``: a POST's input) is shown only to a token with
+    that method's own scope (:func:`token_scope_refusal`, asked per method)."""
+    if token_scopes is None:
+        return ""
+    if not declared:
+        return "this endpoint declares no token scope, so API tokens may not use it"
+    if token_scopes & declared:
+        return ""
+    carried = " ".join(sorted(token_scopes)) or "none"
+    return (
+        f"this token lacks any of the scopes {' '.join(sorted(declared))} of this endpoint "
+        f"(it carries: {carried})"
+    )
