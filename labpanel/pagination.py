@@ -1,9 +1,29 @@
 """The API's pagination: ``?limit=`` and ``?offset=``, 50 a page by default, never more than
-``MAX_LIMIT`` whatever the caller asks (a larger ``limit`` is answered with ``MAX_LIMIT``)."""
+``MAX_LIMIT`` whatever the caller asks (a larger ``limit`` is answered with ``MAX_LIMIT``).
+
+Lists newest first (``created_at`` DESC, ``id`` DESC) also page by cursor
+(:class:`NewestFirstPagination`), for integrators who poll: a request naming ``?cursor=``
+(empty for the first page) is answered ``{"next", "previous", "results"}`` (DRF's
+``CursorPagination`` shape, no ``count``), each link carrying an opaque cursor. A cursor is
+the position of a page's edge, ``(created_at, id)``, signed (``django.core.signing``), and the
+next page is the rows strictly past it in the list's order (a keyset, not an offset): rows
+created between two requests neither repeat nor push rows off, and no count is asked. A
+cursor not signed here answers 400."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from django.core import signing
+from django.db.models import Q, QuerySet
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 MAX_LIMIT = 500
 
@@ -11,3 +31,174 @@ MAX_LIMIT = 500
 class LabpanelPagination(LimitOffsetPagination):
     default_limit = 50
     max_limit = MAX_LIMIT
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A row's place in a newest-first list."""
+
+    created_at: datetime
+    pk: int
+
+
+class KeysetSource(Protocol):
+    """What a cursor page reads: ``limit`` rows strictly past ``after`` (``None``: from the
+    start) in the list's order, newest first, or (``backwards``) oldest first, and a row's
+    position."""
+
+    def keyset(self, *, after: Position | None, backwards: bool, limit: int) -> Sequence[Any]: ...
+
+    def position(self, row: Any) -> Position: ...
+
+
+def keyset_filter(after: Position, *, backwards: bool) -> Q:
+    """The rows past ``after`` in the order ``(created_at, id)`` DESC (ASC: ``backwards``)."""
+    if backwards:
+        return Q(created_at__gt=after.created_at) | Q(created_at=after.created_at, pk__gt=after.pk)
+    return Q(created_at__lt=after.created_at) | Q(created_at=after.created_at, pk__lt=after.pk)
+
+
+def keyset_order(*, backwards: bool) -> tuple[str, str]:
+    return ("created_at", "pk") if backwards else ("-created_at", "-pk")
+
+
+class QuerySetKeyset:
+    """A queryset of model rows with ``created_at`` as a :class:`KeysetSource`."""
+
+    def __init__(self, queryset: QuerySet[Any]) -> None:
+        self._queryset = queryset
+
+    def keyset(self, *, after: Position | None, backwards: bool, limit: int) -> list[Any]:
+        rows = self._queryset
+        if after is not None:
+            rows = rows.filter(keyset_filter(after, backwards=backwards))
+        return list(rows.order_by(*keyset_order(backwards=backwards))[:limit])
+
+    def position(self, row: Any) -> Position:
+        return Position(created_at=row.created_at, pk=row.pk)
+
+
+_SALT = "labpanel.pagination.cursor"
+INVALID_CURSOR = "Invalid cursor: pass the cursor of a `next` or `previous` link as it is."
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a cursor page starts: past ``after``, going forwards (older) or backwards."""
+
+    after: Position
+    backwards: bool
+
+    def encode(self) -> str:
+        return signing.dumps(
+            [self.after.created_at.isoformat(), self.after.pk, int(self.backwards)], salt=_SALT
+        )
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """The cursor ``text`` signs; 400 for anything else (altered, made up, truncated)."""
+        try:
+            created_at, pk, backwards = signing.loads(text, salt=_SALT)
+            return cls(
+                after=Position(created_at=datetime.fromisoformat(created_at), pk=int(pk)),
+                backwards=bool(backwards),
+            )
+        except (signing.BadSignature, TypeError, ValueError) as error:
+            raise ValidationError({"cursor": [INVALID_CURSOR]}) from error
+
+
+class NewestFirstPagination(LabpanelPagination):
+    """Limit/offset (the default, unchanged), or by cursor when the request names ``cursor``
+    (see the module). ``limit`` sizes cursor pages too; ``offset`` is ignored with a cursor.
+    The source paged by cursor is a :class:`KeysetSource`, or a queryset of rows with
+    ``created_at``."""
+
+    cursor_query_param = "cursor"
+    cursor_query_description = (
+        "Page by cursor instead of offset: empty for the first page, then the cursor of the "
+        "`next` or `previous` link. The answer then has `next`, `previous` and `results`, no "
+        "`count`; pages are stable when panels arrive between them."
+    )
+
+    def __init__(self) -> None:
+        self.by_cursor = False
+        self.base_url = ""
+        self.next_cursor: Cursor | None = None
+        self.previous_cursor: Cursor | None = None
+
+    def paginate_queryset(
+        self, queryset: Any, request: Request, view: Any = None
+    ) -> list[Any] | None:
+        if self.cursor_query_param not in request.query_params:
+            return super().paginate_queryset(queryset, request, view)
+        self.by_cursor, self.request = True, request
+        self.base_url = remove_query_param(request.build_absolute_uri(), self.offset_query_param)
+        source: KeysetSource = (
+            QuerySetKeyset(queryset) if isinstance(queryset, QuerySet) else queryset
+        )
+        limit = self.get_limit(request) or self.default_limit
+        text = request.query_params[self.cursor_query_param]
+        cursor = Cursor.decode(text) if text else None
+        backwards = cursor is not None and cursor.backwards
+        rows = list(
+            source.keyset(
+                after=cursor.after if cursor else None, backwards=backwards, limit=limit + 1
+            )
+        )
+        more, rows = len(rows) > limit, rows[:limit]
+        if backwards:
+            rows.reverse()
+        edge = cursor.after if cursor else None
+        newest = source.position(rows[0]) if rows else edge
+        oldest = source.position(rows[-1]) if rows else edge
+        # older rows follow when more were found going forwards, and always going backwards
+        # (the cursor's own page); newer rows precede when found going backwards, and past any
+        # forward cursor
+        has_next = more if not backwards else True
+        has_previous = more if backwards else cursor is not None
+        self.next_cursor = (
+            Cursor(after=oldest, backwards=False) if has_next and oldest is not None else None
+        )
+        self.previous_cursor = (
+            Cursor(after=newest, backwards=True) if has_previous and newest is not None else None
+        )
+        return rows
+
+    def _link(self, cursor: Cursor | None) -> str | None:
+        if cursor is None:
+            return None
+        return replace_query_param(self.base_url, self.cursor_query_param, cursor.encode())
+
+    def get_paginated_response(self, data: Any) -> Response:
+        if not self.by_cursor:
+            return super().get_paginated_response(data)
+        return Response(
+            {
+                "next": self._link(self.next_cursor),
+                "previous": self._link(self.previous_cursor),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        by_offset: dict[str, Any] = super().get_paginated_response_schema(schema)
+        link = {"type": "string", "nullable": True, "format": "uri"}
+        by_cursor = {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {"next": link, "previous": link, "results": schema},
+        }
+        return {"anyOf": [by_offset, by_cursor]}
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        return [
+            *parameters,
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": self.cursor_query_description,
+                "schema": {"type": "string"},
+            },
+        ]

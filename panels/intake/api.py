@@ -22,6 +22,7 @@ from labpanel.accounts import access
 from labpanel.accounts.scopes import RESULTS_READ, RESULTS_SUBMIT
 from labpanel.audit.services import read_record
 from labpanel.idempotency.views import IdempotentPosts
+from labpanel.pagination import NewestFirstPagination
 from labpanel.reversing import id_url_parts
 from panels.documents import (
     REPORT_FIELDS,
@@ -141,6 +142,8 @@ class PanelViewSet(
     # the list's filters (applied in list(); declared here for the schema)
     filter_backends = (DjangoFilterBackend,)
     filterset_class = PanelFilter
+    # limit/offset, or by cursor (``?cursor=``) for integrators who poll
+    pagination_class = NewestFirstPagination
     # token scopes (labpanel.accounts.scopes); verify and release still need the role
     required_scopes = {
         "list": RESULTS_READ,
@@ -209,11 +212,13 @@ class PanelViewSet(
         stored one, read with the page in one statement) and its reports: one read-audit entry
         with their ids. Filters (all optional, combined): ``mrn``, ``accession``,
         ``collected_after``/``collected_before``, ``interpretation``, ``finding``,
-        ``report_status``, ``ordering_clinician``."""
+        ``report_status``, ``ordering_clinician``. Paged by ``limit``/``offset``, or by cursor
+        (``?cursor=``, empty for the first page: ``labpanel.pagination``), the filters
+        alike."""
         within = self._filtered(request)
         if not read_model_available():
             return self._list_built(request, within)
-        # the pagination asks count() and a slice: kept SQL, not a queryset
+        # the pagination asks count() and a slice, or a keyset page: kept SQL, not a queryset
         page: Any = self.paginate_queryset(
             PanelReads(user=request.user, field="summary", within=within)  # type: ignore[arg-type]
         )

@@ -16,6 +16,7 @@ from django.db.models import OuterRef, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast
 
 from labpanel.accounts import access
+from labpanel.pagination import Position, keyset_filter, keyset_order
 from panels.models import Panel, PanelDocument
 from panels.selectors import panel_details, panels_visible_to
 from reports.selectors import panel_reports_json, with_reports
@@ -65,21 +66,25 @@ def _stored(field: str) -> Subquery:
     )
 
 
-def panel_reads(*, user: User | AnonymousUser, field: str) -> QuerySet[Panel, tuple[Any, ...]]:
+def panel_reads(
+    *, user: User | AnonymousUser, field: str, positioned: bool = False
+) -> QuerySet[Panel, tuple[Any, ...]]:
     """The panels ``user`` may see (``access.panels_scope``), newest first, each as one row of
-    its ids, its stored document ``field`` (``detail`` or ``summary``) and its reports: ONE
-    statement for one panel or a page of them."""
+    its ids, its stored document ``field`` (``detail`` or ``summary``) and its reports (and,
+    ``positioned``, its ``created_at``: where a cursor page ends): ONE statement for one panel
+    or a page of them."""
+    fields = ("pk", "patient_id", "lab_id", "stored", "listed_reports")
     return (
         panels_visible_to(user=user)
         .annotate(stored=_stored(field), listed_reports=panel_reports_json(user=user))
         .order_by("-created_at", "-pk")
-        .values_list("pk", "patient_id", "lab_id", "stored", "listed_reports")
+        .values_list(*fields, *(("created_at",) if positioned else ()))
     )
 
 
 def panel_read(row: tuple[Any, ...]) -> PanelRead:
     """A row of :func:`panel_reads`, parsed."""
-    pk, patient_id, lab_id, stored, reports = row
+    pk, patient_id, lab_id, stored, reports = row[:5]
     if isinstance(reports, str | bytes):  # read by ``PanelReads`` (no field conversion)
         reports = orjson.loads(reports)
     return PanelRead(
@@ -142,7 +147,8 @@ class PanelReads:
     """A page source for the API's pagination (``count()`` and a slice) over :func:`panel_reads`
     by its kept SQL (:func:`_compile`); the ORM's queryset when there is none, or when the list
     is narrowed to the panels ``within`` (its filters: ``panels.intake.filters``; still one
-    statement for the count and one for the page)."""
+    statement for the count and one for the page). Also a cursor page's source
+    (``labpanel.pagination.KeysetSource``: ONE statement, no count)."""
 
     def __init__(
         self,
@@ -159,6 +165,21 @@ class PanelReads:
         if self._within is not None:
             reads = reads.filter(pk__in=self._within.values("pk"))
         return reads
+
+    def keyset(
+        self, *, after: Position | None, backwards: bool, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """``limit`` rows past ``after`` (a cursor's position) in the list's order, or
+        (``backwards``) in the reverse order: one statement."""
+        reads = panel_reads(user=self._user, field=self._field, positioned=True)
+        if self._within is not None:
+            reads = reads.filter(pk__in=self._within.values("pk"))
+        if after is not None:
+            reads = reads.filter(keyset_filter(after, backwards=backwards))
+        return list(reads.order_by(*keyset_order(backwards=backwards))[:limit])
+
+    def position(self, row: tuple[Any, ...]) -> Position:
+        return Position(created_at=row[5], pk=row[0])
 
     def count(self) -> int:
         if self._compiled is None:

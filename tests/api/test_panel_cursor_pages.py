@@ -1,0 +1,189 @@
+"""Cursor pages of the panels list (``labpanel.pagination.NewestFirstPagination``): ``?cursor=``
+(empty first) pages newest first by keyset, ``(created_at, id)``; panels arriving between two
+pages neither repeat nor push others off; ``previous`` walks back; the filters apply; a page
+is three statements whatever its length (no count); a cursor not signed by the server is a
+400; limit/offset stays the default answer."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.core import signing
+from rest_framework.test import APIClient
+
+from labpanel.audit.models import ReadEntry
+from labpanel.pagination import INVALID_CURSOR
+from panels.models import Panel
+
+pytestmark = pytest.mark.django_db
+
+
+def _submit(client: APIClient, payload: dict[str, Any], accession: str, mrn: str) -> int:
+    body = copy.deepcopy(payload)
+    body["accession"] = accession
+    body["patient"]["mrn"] = mrn
+    answer = client.post("/api/v1/panels/", body, format="json")
+    assert answer.status_code == 201, answer.json()
+    return int(answer.json()["id"])
+
+
+def _newest_first(ids: list[int]) -> list[int]:
+    order = Panel.objects.filter(pk__in=ids).order_by("-created_at", "-pk")
+    return list(order.values_list("pk", flat=True))
+
+
+def _get(client: APIClient, url: str) -> dict[str, Any]:
+    answer = client.get(url)
+    assert answer.status_code == 200, answer.json()
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def _ids(page: dict[str, Any]) -> list[int]:
+    return [row["id"] for row in page["results"]]
+
+
+@pytest.fixture
+def seven(technician_client: APIClient, panel_payload: dict[str, Any]) -> list[int]:
+    """Seven panels, newest first: the even-numbered of MRN-1, the odd-numbered of MRN-2."""
+    return _newest_first(
+        [_submit(technician_client, panel_payload, f"C-{n}", f"MRN-{1 + n % 2}") for n in range(7)]
+    )
+
+
+def test_pages_are_stable_when_panels_arrive_between_them(
+    technician_client: APIClient, panel_payload: dict[str, Any], seven: list[int]
+) -> None:
+    first = _get(technician_client, "/api/v1/panels/?cursor=&limit=3")
+    assert set(first) == {"next", "previous", "results"}  # no count
+    assert first["previous"] is None
+    assert _ids(first) == seven[:3]
+    # when: panels arrive before the next page is asked
+    arrived = [_submit(technician_client, panel_payload, f"N-{n}", "MRN-9") for n in range(2)]
+    pages, url = [first], first["next"]
+    while url:
+        pages.append(_get(technician_client, url))
+        url = pages[-1]["next"]
+    # then: the pages are the panels that existed, in order, once each
+    assert [pk for page in pages for pk in _ids(page)] == seven
+    assert [len(page["results"]) for page in pages] == [3, 3, 1]
+    # and the arrivals head the first page asked afresh
+    assert _ids(_get(technician_client, "/api/v1/panels/?cursor=&limit=3"))[:2] == (
+        _newest_first(arrived)
+    )
+
+
+def test_previous_walks_back_to_the_page_before(
+    technician_client: APIClient, panel_payload: dict[str, Any], seven: list[int]
+) -> None:
+    first = _get(technician_client, "/api/v1/panels/?cursor=&limit=3")
+    second = _get(technician_client, first["next"])
+    _submit(technician_client, panel_payload, "N-1", "MRN-9")
+
+    back = _get(technician_client, second["previous"])
+
+    assert _ids(back) == seven[:3]
+    assert back["previous"] is not None  # the panel that arrived is newer still
+    assert _ids(_get(technician_client, back["next"])) == seven[3:6]
+
+
+def test_panels_created_at_the_same_instant_page_by_id(
+    technician_client: APIClient, seven: list[int]
+) -> None:
+    Panel.objects.filter(pk__in=seven).update(created_at=datetime(2026, 3, 1, tzinfo=UTC))
+    seen, url = [], "/api/v1/panels/?cursor=&limit=2"
+    while url:
+        page = _get(technician_client, url)
+        seen += _ids(page)
+        url = page["next"]
+
+    assert seen == sorted(seven, reverse=True)
+
+
+def test_the_filters_apply_to_cursor_pages(technician_client: APIClient, seven: list[int]) -> None:
+    mrn_1 = _newest_first(
+        list(Panel.objects.filter(patient__mrn="MRN-1").values_list("pk", flat=True))
+    )
+    assert len(mrn_1) == 4
+    seen, url = [], "/api/v1/panels/?mrn=MRN-1&cursor=&limit=1"
+    while url:
+        page = _get(technician_client, url)
+        seen += _ids(page)
+        url = page["next"]
+        if url:
+            assert parse_qs(urlsplit(url).query)["mrn"] == ["MRN-1"]
+
+    assert seen == mrn_1
+
+
+def test_a_cursor_not_signed_here_is_a_400(technician_client: APIClient, seven: list[int]) -> None:
+    link = _get(technician_client, "/api/v1/panels/?cursor=&limit=3")["next"]
+    cursor = parse_qs(urlsplit(link).query)["cursor"][0]
+    payload = cursor.split(":")[0]
+    forged = signing.dumps(["2026-01-01T00:00:00+00:00", 1, 0], salt="something else")
+    for bad in (
+        f"x{cursor}",
+        cursor[:-2],
+        f"{payload[:-1]}A:{cursor.split(':', 1)[1]}",
+        forged,
+        "1",
+    ):
+        answer = technician_client.get("/api/v1/panels/", {"cursor": bad})
+        assert answer.status_code == 400, bad
+        assert answer.json()["code"] == "invalid"
+        assert INVALID_CURSOR in str(answer.json())
+
+
+@pytest.mark.parametrize("limit", [1, 5, 50])
+def test_a_cursor_page_is_three_statements_whatever_its_length(
+    technician_client: APIClient, seven: list[int], django_assert_num_queries: Any, limit: int
+) -> None:
+    technician_client.get("/api/v1/panels/")
+    # the token with its user and membership, the page (no count), the read audit's entry
+    with django_assert_num_queries(3):
+        first = _get(technician_client, f"/api/v1/panels/?cursor=&limit={limit}")
+    assert len(first["results"]) == min(limit, 7)
+    if first["next"]:
+        with django_assert_num_queries(3):
+            _get(technician_client, first["next"])
+    with django_assert_num_queries(3):
+        _get(
+            technician_client,
+            f"/api/v1/panels/?cursor=&limit={limit}&mrn=MRN-2&report_status=pending",
+        )
+
+
+def test_a_cursor_page_is_recorded_in_the_read_audit(
+    technician_client: APIClient, seven: list[int]
+) -> None:
+    before = ReadEntry.objects.count()
+    _get(technician_client, "/api/v1/panels/?cursor=&limit=2")
+
+    entry = ReadEntry.objects.order_by("-pk").first()
+    assert ReadEntry.objects.count() == before + 1
+    assert entry is not None
+    assert entry.panel_ids == seven[:2]
+
+
+def test_limit_and_offset_stay_the_default(technician_client: APIClient, seven: list[int]) -> None:
+    page = _get(technician_client, "/api/v1/panels/?limit=3&offset=3")
+
+    assert page["count"] == 7
+    assert _ids(page) == seven[3:6]
+    assert "offset=6" in page["next"]
+
+
+def test_the_schema_describes_both_answers(technician_client: APIClient) -> None:
+    schema = technician_client.get("/api/v1/schema/?format=json").json()
+    get = schema["paths"]["/api/v1/panels/"]["get"]
+    assert {"limit", "offset", "cursor"} <= {p["name"] for p in get["parameters"]}
+    ref = get["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    answer = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert [sorted(shape["required"]) for shape in answer["anyOf"]] == [
+        ["count", "results"],
+        ["next", "previous", "results"],
+    ]
