@@ -15,7 +15,8 @@ the bare view's rate of that round. Each round also loads ``/bench/floor-read/{i
 least an audited token read of the stored document can do: three raw statements, no DRF;
 ``bench/bare_view_urls.py``) beside the same bare view. Printed: each round, then the median
 ratio (min-max) over ``--rounds`` rounds. Targets: read >= 0.4x, list >= 0.2x. Then, in this
-process (Django's test client, no HTTP), the time per read and per list, from the stored
+process (Django's test client, no HTTP), the time per read and per list (by offset and by
+cursor), from the stored
 documents and built from the records (the path of panels without a current document), for
 insight.
 
@@ -91,7 +92,11 @@ def in_process(panel_id: int, token: str, repeats: int) -> None:
     from panels.intake import api
 
     client = Client(HTTP_AUTHORIZATION=f"Token {token}")
-    urls = {"read": f"/api/v1/panels/{panel_id}/", "list": "/api/v1/panels/?limit=50"}
+    urls = {
+        "read": f"/api/v1/panels/{panel_id}/",
+        "list": "/api/v1/panels/?limit=50",
+        "cursor": "/api/v1/panels/?cursor=&limit=50",  # the list's first page by cursor
+    }
     print(f"\nin-process ms per request (median of {repeats}):")
     print(f"{'':<6}{'stored':>9}{'built':>9}{'bytes':>9}")
     names = vars(api)  # the view's module: its choice of path, switched for the comparison

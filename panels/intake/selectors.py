@@ -6,6 +6,7 @@ reports the reader may see (``reports.selectors.panel_reports_json``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -143,6 +144,68 @@ def _compile(user: User | AnonymousUser, field: str) -> _Compiled | None:
     return found
 
 
+_NO_INSTANT = datetime(1901, 2, 3, 4, 5, 6, 789_012, tzinfo=UTC)
+"""An instant no panel was created at: where a cursor's ``created_at`` goes among the
+parameters of a compiled cursor page."""
+
+
+@dataclass(frozen=True, slots=True)
+class _KeysetCompiled:
+    """A cursor page's SQL (no ``LIMIT``) and where a position goes among its parameters."""
+
+    sql: str
+    params: tuple[Any, ...]
+    instants: tuple[int, ...]
+    ids: tuple[int, ...]
+
+    def bound(self, after: Position | None) -> tuple[str, tuple[Any, ...]]:
+        params = list(self.params)
+        if after is not None:
+            for index in self.instants:
+                params[index] = after.created_at
+            for index in self.ids:
+                params[index] = after.pk
+        return self.sql, tuple(params)
+
+
+_keyset_compiled: dict[tuple[Any, ...], _KeysetCompiled | None] = {}
+
+
+def _keyset_compile(
+    user: User | AnonymousUser, field: str, *, after: bool, backwards: bool
+) -> _KeysetCompiled | None:
+    """The SQL of a cursor page of :func:`panel_reads` for ``user`` (from the start, or past a
+    position, forwards or ``backwards``), compiled once per scope and kept, as
+    :func:`_compile` keeps the offset page's. ``None``: the scope is empty, or the position's
+    placeholders cannot be told from the scope's own parameters."""
+    scope = access.scope_key(user)
+    if scope is None:
+        return None
+    key = (field, after, backwards, *scope)
+    if key in _keyset_compiled:
+        return _keyset_compiled[key]
+    reads = panel_reads(user=user, field=field, positioned=True)
+    if after:
+        reads = reads.filter(
+            keyset_filter(Position(created_at=_NO_INSTANT, pk=_NO_PANEL), backwards=backwards)
+        )
+    try:
+        sql, params = reads.order_by(*keyset_order(backwards=backwards)).query.sql_with_params()
+    except EmptyResultSet:
+        return None
+    instants = tuple(i for i, param in enumerate(params) if param == _NO_INSTANT)
+    ids = tuple(i for i, param in enumerate(params) if param == _NO_PANEL)
+    found = (
+        _KeysetCompiled(sql=sql, params=tuple(params), instants=instants, ids=ids)
+        if (len(instants), len(ids)) == ((2, 1) if after else (0, 0))
+        else None
+    )
+    if len(_keyset_compiled) >= _COMPILED_MAX:
+        _keyset_compiled.clear()
+    _keyset_compiled[key] = found
+    return found
+
+
 class PanelReads:
     """A page source for the API's pagination (``count()`` and a slice) over :func:`panel_reads`
     by its kept SQL (:func:`_compile`); the ORM's queryset when there is none, or when the list
@@ -170,7 +233,18 @@ class PanelReads:
         self, *, after: Position | None, backwards: bool, limit: int
     ) -> list[tuple[Any, ...]]:
         """``limit`` rows past ``after`` (a cursor's position) in the list's order, or
-        (``backwards``) in the reverse order: one statement."""
+        (``backwards``) in the reverse order: one statement, its SQL kept per scope and
+        direction (:func:`_keyset_compile`) unless the list is narrowed."""
+        compiled = (
+            _keyset_compile(self._user, self._field, after=after is not None, backwards=backwards)
+            if self._within is None
+            else None
+        )
+        if compiled is not None:
+            sql, params = compiled.bound(after)
+            with connection.cursor() as cursor:
+                cursor.execute(f"{sql} LIMIT %s", (*params, limit))
+                return list(cursor.fetchall())
         reads = panel_reads(user=self._user, field=self._field, positioned=True)
         if self._within is not None:
             reads = reads.filter(pk__in=self._within.values("pk"))

@@ -15,8 +15,10 @@ import pytest
 from django.core import signing
 from rest_framework.test import APIClient
 
+from labpanel.accounts.models import StaffMember
 from labpanel.audit.models import ReadEntry
-from labpanel.pagination import INVALID_CURSOR
+from labpanel.pagination import INVALID_CURSOR, Position, keyset_filter, keyset_order
+from panels.intake.selectors import PanelReads, _keyset_compile, panel_reads
 from panels.models import Panel
 
 pytestmark = pytest.mark.django_db
@@ -187,3 +189,29 @@ def test_the_schema_describes_both_answers(technician_client: APIClient) -> None
         ["count", "results"],
         ["next", "previous", "results"],
     ]
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+def test_a_cursor_page_compiled_once_reads_what_the_orm_reads(
+    technician: StaffMember, seven: list[int], backwards: bool
+) -> None:
+    """The unfiltered page's SQL, kept per scope and direction, reads what the ORM's queryset
+    reads, past any position."""
+    reads = PanelReads(user=technician.user, field="summary")
+    middle = Panel.objects.get(pk=seven[3])
+    for after in (None, Position(created_at=middle.created_at, pk=middle.pk)):
+        if after is None and backwards:
+            continue
+        kept = _keyset_compile(
+            technician.user, "summary", after=after is not None, backwards=backwards
+        )
+        assert kept is not None
+        orm = panel_reads(user=technician.user, field="summary", positioned=True)
+        if after is not None:
+            orm = orm.filter(keyset_filter(after, backwards=backwards))
+        expected = list(orm.order_by(*keyset_order(backwards=backwards))[:3])
+
+        rows = reads.keyset(after=after, backwards=backwards, limit=3)
+
+        assert [row[0] for row in rows] == [row[0] for row in expected]
+        assert [reads.position(row) for row in rows] == [reads.position(row) for row in expected]
