@@ -7,8 +7,10 @@ Lists newest first (``created_at`` DESC, ``id`` DESC) also page by cursor
 ``CursorPagination`` shape, no ``count``), each link carrying an opaque cursor. A cursor is
 the position of a page's edge, ``(created_at, id)``, signed (``django.core.signing``), and the
 next page is the rows strictly past it in the list's order (a keyset, not an offset): rows
-created between two requests neither repeat nor push rows off, and no count is asked. A
-cursor not signed here answers 400."""
+created between two requests neither repeat nor push rows off, and no count is asked.
+``previous`` (the ``limit`` rows just newer than a page, answered newest first) is given even
+when none is newer yet, so that a client polling for new rows keeps its place;
+``next`` is ``null`` past the oldest row. A cursor not signed here answers 400."""
 
 from __future__ import annotations
 
@@ -151,17 +153,15 @@ class NewestFirstPagination(LabpanelPagination):
         edge = cursor.after if cursor else None
         newest = source.position(rows[0]) if rows else edge
         oldest = source.position(rows[-1]) if rows else edge
-        # older rows follow when more were found going forwards, and always going backwards
-        # (the cursor's own page); newer rows precede when found going backwards, and past any
-        # forward cursor
+        # ``next``: older rows, when more were found going forwards; always going backwards
+        # (the cursor's own page follows). ``previous``: the rows newer than this page,
+        # always given once there is a position, even when none is newer yet: an integrator
+        # who polls keeps it and asks it again later for the panels that arrived since.
         has_next = more if not backwards else True
-        has_previous = more if backwards else cursor is not None
         self.next_cursor = (
             Cursor(after=oldest, backwards=False) if has_next and oldest is not None else None
         )
-        self.previous_cursor = (
-            Cursor(after=newest, backwards=True) if has_previous and newest is not None else None
-        )
+        self.previous_cursor = Cursor(after=newest, backwards=True) if newest is not None else None
         return rows
 
     def _link(self, cursor: Cursor | None) -> str | None:

@@ -62,7 +62,6 @@ def test_pages_are_stable_when_panels_arrive_between_them(
 ) -> None:
     first = _get(technician_client, "/api/v1/panels/?cursor=&limit=3")
     assert set(first) == {"next", "previous", "results"}  # no count
-    assert first["previous"] is None
     assert _ids(first) == seven[:3]
     # when: panels arrive before the next page is asked
     arrived = [_submit(technician_client, panel_payload, f"N-{n}", "MRN-9") for n in range(2)]
@@ -91,6 +90,27 @@ def test_previous_walks_back_to_the_page_before(
     assert _ids(back) == seven[:3]
     assert back["previous"] is not None  # the panel that arrived is newer still
     assert _ids(_get(technician_client, back["next"])) == seven[3:6]
+
+
+def test_a_poller_keeps_its_place_with_previous(
+    technician_client: APIClient, panel_payload: dict[str, Any], seven: list[int]
+) -> None:
+    """``previous`` is given even when nothing is newer: asked later, it answers the panels
+    that arrived since, the oldest of them first page by page, each page newest first."""
+    first = _get(technician_client, "/api/v1/panels/?cursor=&limit=2")
+    nothing_yet = _get(technician_client, first["previous"])
+    assert nothing_yet["results"] == []
+    assert nothing_yet["previous"] == first["previous"]  # the same place, to ask again
+    # when: three panels arrive
+    arrived = _newest_first(
+        [_submit(technician_client, panel_payload, f"N-{n}", "MRN-9") for n in range(3)]
+    )
+    # then: polling ``previous`` answers them, oldest first, each once
+    older = _get(technician_client, nothing_yet["previous"])
+    newer = _get(technician_client, older["previous"])
+    assert (_ids(older), _ids(newer)) == (arrived[1:], arrived[:1])
+    assert _get(technician_client, newer["previous"])["results"] == []
+    assert _ids(_get(technician_client, older["next"])) == seven[:2]
 
 
 def test_panels_created_at_the_same_instant_page_by_id(
