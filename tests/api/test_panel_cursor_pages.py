@@ -20,6 +20,7 @@ from labpanel.audit.models import ReadEntry
 from labpanel.pagination import INVALID_CURSOR, Position, keyset_filter, keyset_order
 from panels.intake.selectors import PanelReads, _keyset_compile, panel_reads
 from panels.models import Panel
+from tests.conftest import token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -235,3 +236,26 @@ def test_a_cursor_page_compiled_once_reads_what_the_orm_reads(
 
         assert [row[0] for row in rows] == [row[0] for row in expected]
         assert [reads.position(row) for row in rows] == [reads.position(row) for row in expected]
+
+
+def test_cursor_pages_answer_only_what_the_caller_may_see(
+    technician_client: APIClient,
+    panel_payload: dict[str, Any],
+    integrator: StaffMember,
+    seven: list[int],
+) -> None:
+    """An interface sees the panels sent with its own credentials: its cursor pages (SQL kept
+    per scope) hold those only, and the lab's pages all."""
+    interface = token_client(integrator)
+    sent = _newest_first([_submit(interface, panel_payload, f"I-{n}", "MRN-5") for n in range(3)])
+
+    def walk(client: APIClient) -> list[int]:
+        seen, url = [], "/api/v1/panels/?cursor=&limit=2"
+        while url:
+            page = _get(client, url)
+            seen += _ids(page)
+            url = page["next"]
+        return seen
+
+    assert walk(interface) == sent
+    assert walk(technician_client) == sent + seven
