@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -51,3 +52,27 @@ def demo_database_create(*, settings: str, database: str, media: str) -> str:
     call_command("seed_reference_data", verbosity=0)
     call_command("seed_demo", "--force-demo", verbosity=0)  # on PostgreSQL: asked for
     return api_token_issue(user=User.objects.get(username=TECHNICIAN), expires_in=None)
+
+
+def panels_post(client: Any, *, panels: int, per_patient: int, prefix: str) -> int:
+    """Post ``panels`` panels of 13 results (``bench_panel``'s values) through the API with
+    ``client`` (a token's Django test client), ``per_patient`` per patient (collected a month
+    apart, so each later panel shows a history): accessions ``{prefix}-00000``..., MRNs
+    ``{prefix}-MRN-00000``...; the id of the newest."""
+    from bench_panel import bench_panel
+
+    panel_id = 0
+    for index in range(panels):
+        body = bench_panel(
+            accession=f"{prefix}-{index:05d}",
+            mrn=f"{prefix}-MRN-{index // per_patient:05d}",
+            given_name="Reader",
+            sex="female",
+            clinician="dr.house",
+        )
+        body["specimen"]["collected_at"] = f"2026-{1 + index % per_patient:02d}-15T08:30:00Z"
+        response = client.post("/api/v1/panels/", body, content_type="application/json")
+        if response.status_code != 201:
+            raise SystemExit(f"panel {index} answered {response.status_code}: {response.content!r}")
+        panel_id = int(response.json()["id"])
+    return panel_id

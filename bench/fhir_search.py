@@ -32,8 +32,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(BASE_DIR / "bench"), str(BASE_DIR)]
 
-from bench_panel import bench_panel  # noqa: E402
-from demo_database import demo_database_create  # noqa: E402
+from demo_database import demo_database_create, panels_post  # noqa: E402
 
 TARGET = 0.4
 SEARCH = "/fhir/DiagnosticReport?_count=50&_include=DiagnosticReport:result"
@@ -44,20 +43,7 @@ def load(database: str, panels: int, per_patient: int, media: str) -> tuple[int,
     from django.test import Client
 
     client = Client(HTTP_AUTHORIZATION=f"Token {token}")
-    panel_id = 0
-    for index in range(panels):
-        body = bench_panel(
-            accession=f"FH-{index:05d}",
-            mrn=f"FH-MRN-{index // per_patient:05d}",
-            given_name="Reader",
-            sex="female",
-            clinician="dr.house",
-        )
-        body["specimen"]["collected_at"] = f"2026-{1 + index % per_patient:02d}-15T08:30:00Z"
-        response = client.post("/api/v1/panels/", body, content_type="application/json")
-        if response.status_code != 201:
-            raise SystemExit(f"panel {index} answered {response.status_code}: {response.content!r}")
-        panel_id = response.json()["id"]
+    panel_id = panels_post(client, panels=panels, per_patient=per_patient, prefix="FH")
     return panel_id, token
 
 

@@ -42,8 +42,7 @@ import psycopg
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(BASE_DIR / "bench"), str(BASE_DIR)]
 
-from bench_panel import bench_panel  # noqa: E402
-from demo_database import demo_database_create  # noqa: E402
+from demo_database import demo_database_create, panels_post  # noqa: E402
 from demo_database import environment as demo_environment  # noqa: E402
 from review_pages import get, rate_python, rate_wrk  # noqa: E402
 
@@ -64,21 +63,8 @@ def load(panels: int, per_patient: int, media: str) -> tuple[int, str]:
     from django.test import Client
 
     client = Client(HTTP_AUTHORIZATION=f"Token {token}")
-    panel_id = 0
     started = time.monotonic()
-    for index in range(panels):
-        body = bench_panel(
-            accession=f"PR-{index:05d}",
-            mrn=f"PR-MRN-{index // per_patient:05d}",
-            given_name="Reader",
-            sex="female",
-            clinician="dr.house",
-        )
-        body["specimen"]["collected_at"] = f"2026-{1 + index % per_patient:02d}-15T08:30:00Z"
-        response = client.post("/api/v1/panels/", body, content_type="application/json")
-        if response.status_code != 201:
-            raise SystemExit(f"panel {index} answered {response.status_code}: {response.content!r}")
-        panel_id = response.json()["id"]
+    panel_id = panels_post(client, panels=panels, per_patient=per_patient, prefix="PR")
     print(f"loaded {panels} panels in {time.monotonic() - started:.1f} s")
     with psycopg.connect(DSN, autocommit=True) as db:
         db.execute("VACUUM ANALYZE")
