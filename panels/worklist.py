@@ -11,6 +11,7 @@ of that index, not a probe of each panel's results. Who sees which panels is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -200,6 +201,25 @@ def _page_sql_cached(
     return _page_sql(every_sql), tuple(params)
 
 
+@lru_cache(maxsize=256)
+def _page_statement_cached(
+    scope: Q, narrowed: WorklistFilter, vendor: str, timezone_name: str, up_to: int, number: int
+) -> tuple[str, tuple[Any, ...] | None]:
+    """Page ``number``'s statement, counting up to ``up_to``, with its parameters. On PostgreSQL
+    its values are written into it as literals (``compose_sql``: psycopg's own quoting; a
+    search's words never come here) and it takes none: prepared once per connection (psycopg's
+    ``prepare_threshold``), it is then planned once, where the same statement with parameters
+    is planned again at every request (PostgreSQL keeps choosing a custom plan: the partial
+    ``panel_worklist_order`` index cannot serve a generic plan whose review states are
+    parameters). Planning cost the page a third of its query (bench/worklist_pages.py)."""
+    sql, params = _page_sql_cached(scope, narrowed, vendor, timezone_name)
+    values = [*params, up_to + 1, *params, PAGE_PANELS, (number - 1) * PAGE_PANELS]
+    if vendor == "postgresql":
+        composed: str = connection.ops.compose_sql(sql, values)  # type: ignore[attr-defined]
+        return composed, None  # None: no placeholder is parsed in it
+    return sql, tuple(values)
+
+
 _COLLECTED = ROW_COLUMNS.index("collected_at")
 
 
@@ -238,15 +258,20 @@ def worklist_page_get(
     if narrowed.search:  # a search's words are not kept beyond its request
         every_sql, params = _panels_in(scope, narrowed).values("pk").query.sql_with_params()
         sql = _page_sql(every_sql)
+
+        def statement(at: int) -> tuple[str, Sequence[Any] | None]:
+            offset = (at - 1) * PAGE_PANELS
+            return sql, [*params, up_to + 1, *params, PAGE_PANELS, offset]
+
     else:
-        sql, params = _page_sql_cached(
-            scope, narrowed, connection.vendor, timezone.get_current_timezone_name()
-        )
+        vendor, zone = connection.vendor, timezone.get_current_timezone_name()
+
+        def statement(at: int) -> tuple[str, Sequence[Any] | None]:
+            return _page_statement_cached(scope, narrowed, vendor, zone, up_to, at)
 
     def page(at: int) -> list[tuple[Any, ...]]:
-        offset = (at - 1) * PAGE_PANELS
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, up_to + 1, *params, PAGE_PANELS, offset])
+            cursor.execute(*statement(at))
             found: list[tuple[Any, ...]] = cursor.fetchall()
         return found
 

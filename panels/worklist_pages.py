@@ -9,7 +9,7 @@ naming the reason (or, asked by htmx, the row with the reason in it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django import forms
 from django.contrib import messages
@@ -157,20 +157,28 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
     page = worklist_page_get(
         user=request.user, narrowed=form.narrowed(), number=page_number(request.GET.get("page"))
     )
-    rows = [worklist_row(request, panel) for panel in page.panels]
+    # what the user may not do to a panel depends on its state, its lab and its submitter
+    # alone: decided once per distinct three, not per row
+    decided: dict[tuple[str, int, int], WorklistRow] = {}
+    rows = []
+    for panel in page.panels:
+        key = (panel.review_state, panel.lab_id, panel.submitted_by_id)
+        if key not in decided:
+            decided[key] = worklist_row(request, panel)
+        rows.append(replace(decided[key], panel=panel))
     query = request.GET.copy()
     query.pop("page", None)
+    csrf_token = get_token(request)
     response = render(
         request,
         "panels/worklist.html",
         {
             "filters": filters_html(form),
             "page": page,
-            "rows": rows_html(
-                rows, csrf_token=get_token(request), next_url=request.get_full_path()
-            ),
+            "rows": rows_html(rows, csrf_token=csrf_token, next_url=request.get_full_path()),
             "query": query.urlencode(),
             "next_url": request.get_full_path(),
+            "csrf_token": csrf_token,  # one masked token for the page, not one more per render
         },
     )
     read_record(

@@ -483,3 +483,55 @@ def test_the_filters_keep_what_was_asked_and_tie_each_error_to_its_input(
     assert 'aria-invalid="true" aria-describedby="id_collected_error" id="id_collected"' in html
     assert '<span class="error" id="id_collected_error">Enter a valid date.</span>' in html
     assert '<label for="id_q">Patient name, MRN or accession:</label>' in html
+
+
+def test_each_row_says_what_its_viewer_may_do_when_submitters_differ(
+    technician_client: APIClient,
+    panel_payload: dict[str, Any],
+    technician: StaffMember,
+    lab: Any,
+) -> None:
+    """The page decides a refusal once per (state, lab, submitter): rows submitted by the
+    viewer refuse self-verification, the others in the same page offer verification."""
+    colleague = make_staff(username="colleague", lab=lab, role=Role.TECHNICIAN)
+    mine = [submit(technician_client, panel_payload, number, NORMAL) for number in (1, 3)]
+    theirs = [submit(token_client(colleague), panel_payload, number, NORMAL) for number in (2, 4)]
+
+    rows = table_rows(browser(technician).get("/worklist/").content.decode(), "worklist")
+
+    actions = {row[1]: row[6] for row in rows}
+    for panel in mine:
+        assert actions[panel.accession].startswith("Cannot verify: self-verification")
+    for panel in theirs:
+        assert actions[panel.accession] == f"Verify {panel.accession}"
+
+
+def test_the_page_statement_is_written_once_without_parameters_and_a_search_is_a_parameter(
+    technician_client: APIClient, panel_payload: dict[str, Any], director: StaffMember
+) -> None:
+    """Without search words, the page's statement carries its values as literals (PostgreSQL
+    plans it once per connection); a search's words are always sent as parameters."""
+    from django.db import connection
+
+    submit(technician_client, panel_payload, 1, NORMAL, family_name="O'Brien")
+    submit(technician_client, panel_payload, 2, NORMAL, family_name="Doe")
+    client = browser(director)
+    seen: list[tuple[str, Any]] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if "counted" in sql:
+            seen.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        plain = client.get("/worklist/").content.decode()
+        searched = client.get("/worklist/", {"q": "o'brien"}).content.decode()
+
+    assert [row[1] for row in table_rows(plain, "worklist")] == ["W-1", "W-2"]
+    assert [row[1] for row in table_rows(searched, "worklist")] == ["W-1"]
+    (plain_sql, plain_params), (search_sql, search_params) = seen
+    if connection.vendor == "postgresql":
+        assert plain_params is None
+        assert "LIMIT 25 OFFSET 0" in plain_sql
+    assert "brien" not in search_sql.lower()
+    assert "%o'brien%" in [str(value).lower() for value in search_params]
