@@ -11,7 +11,14 @@ tests/reports/test_inbox.py checks the rows are the ORM's. A key must be hashabl
 determine the SQL and its parameters entirely (with the database alias and the current time
 zone, which this module adds); nothing a user typed belongs in it: a search is compiled with
 stand-ins for its words (``marked``), whose parameters are then replaced by the words'
-(``substitute``), so that the words are not kept beyond their request."""
+(``substitute``), so that the words are not kept beyond their request.
+
+A query without ``substitute`` (its values all from its key, none typed by a user) is kept with
+its values written into it as literals (``compose_sql``, psycopg's own quoting) and sent with no
+parameters: prepared once per connection (psycopg's ``prepare_threshold``), it is then planned
+once, where PostgreSQL plans the same statement with parameters again at every execution while
+its custom plans look cheaper than a generic one (``bench/review_pages.py``: the planning cost
+the inbox's page more than running it)."""
 
 from __future__ import annotations
 
@@ -23,7 +30,7 @@ from django.db import connections
 from django.db.models import QuerySet
 from django.utils import timezone
 
-_EMPTY = ("", ())
+_EMPTY: tuple[str, tuple[Any, ...] | None] = ("", ())
 
 
 class CompiledQueries:
@@ -32,7 +39,7 @@ class CompiledQueries:
 
     def __init__(self, size: int = 512) -> None:
         self.size = size
-        self._compiled: dict[Hashable, tuple[str, tuple[Any, ...]]] = {}
+        self._compiled: dict[Hashable, tuple[str, tuple[Any, ...] | None]] = {}
 
     def rows(
         self,
@@ -57,8 +64,14 @@ class CompiledQueries:
             if queryset.db != alias:
                 return list(queryset)
             try:
-                sql, params = queryset.query.sql_with_params()
-                compiled = (sql, tuple(params))
+                query_sql, query_params = queryset.query.sql_with_params()
+                if substitute is None:  # None: the statement is sent as it is, no placeholder
+                    composed: str = connection.ops.compose_sql(  # type: ignore[attr-defined]
+                        query_sql, query_params
+                    )
+                    compiled = (composed, None)
+                else:
+                    compiled = (query_sql, tuple(query_params))
             except EmptyResultSet:  # a scope matching nothing: Django runs no query either
                 compiled = _EMPTY
             if len(self._compiled) >= self.size:
@@ -67,7 +80,7 @@ class CompiledQueries:
         if compiled is _EMPTY:
             return []
         sql, params = compiled
-        if substitute is not None:
+        if substitute is not None and params is not None:
             params = substitute(params)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)

@@ -358,3 +358,34 @@ def test_a_search_compiled_once_per_shape_finds_what_the_orm_finds(
     assert [row["accession"] for row in inbox_rows(user=clinician.user, search="d%e").rows] == [
         "B-0002"
     ]
+
+
+def test_a_page_is_sent_without_parameters_and_a_search_with_its_words_as_parameters(
+    technician_client: APIClient,
+    director: StaffMember,
+    clinician: StaffMember,
+    panel_payload: dict[str, Any],
+) -> None:
+    """On PostgreSQL a page without search words is kept with its values written in (planned
+    once per connection), a search with its words as parameters, never in the SQL."""
+    panel = stored(technician_client, panel_payload, 1, family_name="O'Hara")
+    released(panel, director)
+    sent: list[tuple[str, Any]] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if "reports_inboxentry" in sql:
+            sent.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        page = inbox_rows(user=clinician.user, page=1).rows
+        searched = inbox_rows(user=clinician.user, search="o'hara").rows
+
+    assert [row["accession"] for row in page] == [row["accession"] for row in searched]
+    assert [row["accession"] for row in page] == ["B-0001"]
+    (page_sql, page_params), (search_sql, search_params) = sent
+    if connection.vendor == "postgresql":
+        assert page_params is None
+        assert f"= {clinician.user.pk}" in page_sql
+    assert "hara" not in search_sql.lower()
+    assert any("hara" in str(value).lower() for value in search_params)
