@@ -31,3 +31,9 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server: Any, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = _KeptClients
+
+    def raw_client(self) -> Any:
+        """The ``redis.Redis`` client of this cache's (write) server, for what Django's cache
+        API cannot say in one round trip (``labpanel.throttling``'s sorted sets); keys made
+        with :meth:`make_and_validate_key`."""
+        return self._cache.get_client(write=True)

@@ -95,3 +95,37 @@ def test_an_unreachable_cache_lets_requests_through(
     client = _token_client(technician)
     assert client.get("/api/v1/panels/").status_code == 200
     assert client.get("/api/v1/panels/").status_code == 200
+
+
+@override_settings(LABPANEL_API_RATE="2/min")
+def test_on_redis_a_bucket_is_a_sorted_set_of_the_requests_let_through(
+    reference_data: None, technician: StaffMember
+) -> None:
+    """One round trip per request: the bucket holds the times of the requests let through in
+    the window (a refused one is not counted) and expires with it."""
+    from django.core.cache import caches
+
+    from labpanel.cache import RedisCache
+
+    shared = caches["shared"]
+    assert isinstance(shared, RedisCache)
+    client = _token_client(technician)
+    redis = shared.raw_client()
+    before = set(redis.keys(f"{shared.key_prefix}*"))
+    with time_machine.travel(START, tick=False) as clock:
+        assert client.get("/api/v1/panels/").status_code == 200
+        (key,) = set(redis.keys(f"{shared.key_prefix}*")) - before
+        assert b"throttle_api_token:" in key
+        assert redis.type(key) == b"zset"
+        clock.shift(timedelta(seconds=1))
+        assert client.get("/api/v1/panels/").status_code == 200
+        assert client.get("/api/v1/panels/").status_code == 429
+        assert redis.zcard(key) == 2  # the refused request is not recorded
+        assert [score for _, score in redis.zrange(key, 0, -1, withscores=True)] == [
+            START.timestamp(),
+            START.timestamp() + 1,
+        ]
+        assert 0 < redis.ttl(key) <= 61
+        clock.shift(timedelta(seconds=59.5))  # 60.5 s after the first: it left the window
+        assert client.get("/api/v1/panels/").status_code == 200
+        assert redis.zcard(key) == 2
