@@ -14,6 +14,15 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+@signals.worker_process_init.connect
+def _freeze_after_start(**kwargs: Any) -> None:
+    """Each worker process, once forked with the application loaded: what it holds is frozen
+    out of the garbage collector's passes (``labpanel.process_start``)."""
+    from labpanel.process_start import freeze_after_start
+
+    freeze_after_start(import_views=False)
+
+
 @signals.task_prerun.connect
 @signals.task_postrun.connect
 def _close_old_connections(**kwargs: Any) -> None:
