@@ -11,17 +11,38 @@ stale. Imported by ``panels.models`` so that Django finds the model.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
+
+
+class StoredJSONField(models.JSONField):
+    """A JSON document kept as the text it was written as: PostgreSQL's ``json`` type rather
+    than ``jsonb`` (elsewhere, what ``JSONField`` uses). The documents are read whole as text
+    (``panels.intake.selectors``), never searched inside: ``jsonb`` made PostgreSQL rebuild
+    each document's text at every read (its cast to text cost the list of 50 about a quarter
+    of its statement, bench/panel_read.py), where ``json`` hands over the stored text. Written
+    as ``JSONField`` writes (a ``jsonb`` parameter, cast to ``json`` on assignment)."""
+
+    def db_type(self, connection: Any) -> str | None:
+        if connection.vendor == "postgresql":
+            return "json"
+        return super().db_type(connection)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value is not None and not isinstance(value, str):
+            return value  # psycopg parses ``json`` itself (Django turns that off for jsonb only)
+        return super().from_db_value(value, expression, connection)
 
 
 class PanelDocument(models.Model):
     panel = models.OneToOneField(
         "panels.Panel", on_delete=models.CASCADE, primary_key=True, related_name="document"
     )
-    detail = models.JSONField(
+    detail = StoredJSONField(
         help_text="The panel's API document as its lab's staff read it, without its reports"
     )
-    summary = models.JSONField(help_text="The panel's summary in the API's list, without reports")
+    summary = StoredJSONField(help_text="The panel's summary in the API's list, without reports")
     panel_updated_at = models.DateTimeField(help_text="The panel's updated_at it was written from")
     patient_updated_at = models.DateTimeField(
         help_text="The patient's updated_at it was written from"

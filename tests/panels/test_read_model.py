@@ -330,3 +330,23 @@ def test_the_answers_of_the_writes_read_the_stored_document(
     created = _post(clients["technician"], "/api/v1/panels/", payload, 201)
     # then: the submission's answer is its document (as a later read answers it)
     assert clients["technician"].get(f"/api/v1/panels/{created['id']}/").json() == created
+
+
+def test_the_documents_are_kept_as_the_text_written_and_read_back_whole(
+    realistic: list[int],
+) -> None:
+    """PostgreSQL keeps them as ``json`` (the text as written, read as text with no rebuild);
+    the ORM reads them back as the documents they are."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = 'panels_paneldocument' AND column_name IN ('detail', 'summary')"
+            )
+            assert dict(cursor.fetchall()) == {"detail": "json", "summary": "json"}
+    stored = PanelDocument.objects.get(panel_id=realistic[0])
+    panel = Panel.objects.get(pk=realistic[0])
+    assert stored.detail == documents.panel_documents_build([panel])[panel.pk]
+    assert stored.summary == documents.panel_summary(stored.detail)
