@@ -28,6 +28,11 @@ Figures of 2026-12-06 (a shared machine: load average 11 to 12 on 2 CPUs; ``--re
 (0.21-0.21) -> 0.24 (0.24-0.25) of ``/bare-user/``, 0.05 -> 0.06 of ``/bare/``; page 200 0.18
 -> 0.19; flagged with a search matching every patient 0.08 -> 0.07; 4 queries each.
 
+Figures of 2026-12-06 23:13 (a quiet machine, load 0.7; ``--reuse --seconds 5 --repetitions
+3``; before and after the page statement written with its values, the refusals decided per
+state, lab and submitter, one CSRF mask per page): /worklist/ 0.21 (0.19-0.21) -> 0.27
+(0.26-0.28) of ``/bare-user/``, 155 -> 195 req/s; page 200 0.16 -> 0.18; 4 queries each.
+
     .venv/bin/python bench/worklist_pages.py                  # 10,000 panels
     .venv/bin/python bench/worklist_pages.py --panels 2000 --seconds 3
     .venv/bin/python bench/worklist_pages.py --reuse --repetitions 5   # the loaded database

@@ -47,6 +47,8 @@ CONFIGURATION = frozenset(
         "labpanel.launcher",
         "labpanel.wsgi",
         "labpanel.asgi",
+        # a started process's last step (the web's and the worker's): imports every view
+        "labpanel.process_start",
         "labpanel.views",
         # the API's OpenAPI description: the token scheme and each operation's token scope
         "labpanel.api_auth",

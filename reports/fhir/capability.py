@@ -63,6 +63,12 @@ KINDS: dict[str, Kind] = {
     "Observation": Kind(
         "Observation",
         (
+            Param(
+                "identifier",
+                "token",
+                "The result: urn:labpanel:lab:{lab}:result|{accession}/{analyte code}, or "
+                "{accession}/{analyte code}",
+            ),
             _SUBJECT,
             _PATIENT,
             Param(

@@ -41,6 +41,13 @@ def accession_system(lab_id: int) -> str:
     return f"urn:labpanel:lab:{lab_id}:accession"
 
 
+def result_system(lab_id: int) -> str:
+    """The identifier system of a lab's results: ``{accession}/{analyte code}`` names the
+    panel's result of that analyte (a result replaced by a correction or re-run shares it with
+    the result that replaced it: one result, its versions)."""
+    return f"urn:labpanel:lab:{lab_id}:result"
+
+
 def report_system() -> str:
     """The identifier system of reports (their UUIDs, unique across labs)."""
     return "urn:ietf:rfc:3986"

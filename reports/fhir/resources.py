@@ -241,6 +241,12 @@ def observation_resource(
     resource: dict[str, Any] = {
         "resourceType": "Observation",
         "id": str(result.pk),
+        "identifier": [
+            {
+                "system": codes.result_system(panel.lab_id),
+                "value": f"{panel.accession}/{result.analyte.code}",
+            }
+        ],
         "basedOn": [reference("ServiceRequest", panel.pk)],
         "status": observation_status(result, panel=panel, released_at=released_at),
         "category": [

@@ -248,6 +248,24 @@ def _observation_statuses(statuses: list[str]) -> Q:
     return wanted
 
 
+def _result_identifiers(identifiers: list[tuple[str | None, str]]) -> Q:
+    """``{accession}/{analyte code}`` in a lab's result system (``codes.result_system``), or
+    without a system in the caller's scope; a value without the slash names no result."""
+    condition = Q(pk__in=[])
+    for system, value in identifiers:
+        accession, slash, code = value.rpartition("/")
+        if not (slash and accession and code):
+            continue
+        one = Q(panel__accession=accession, analyte__code=code)
+        if system is None or system == "":
+            condition |= one
+            continue
+        lab_part = system.rpartition(":")[0].removeprefix("urn:labpanel:lab:")
+        if lab_part.isdigit() and system == codes.result_system(int(lab_part)):
+            condition |= one & Q(panel__lab_id=int(lab_part))
+    return condition
+
+
 def observations_search(*, user: AnyUser, search: Search) -> Page[Result]:
     """The current results (those not replaced) matching ``search``."""
     queryset = _results(
@@ -255,6 +273,8 @@ def observations_search(*, user: AnyUser, search: Search) -> Page[Result]:
     )
     condition = _ids(search) & _patients("panel__patient_id", search)
     condition &= _date_filter("panel__collected_at", search.dates)
+    if search.identifiers is not None:
+        condition &= _result_identifiers(search.identifiers)
     if search.codes is not None:
         condition &= _observation_codes(search)
     if search.statuses is not None:

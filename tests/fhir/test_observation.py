@@ -195,3 +195,32 @@ def test_a_dilution_rerun_after_release_is_amended(
     found = entries(fhir(technician_client, "/fhir/Observation?status=amended"))
     assert [item["id"] for item in found] == [rerun["id"]]
     assert fhir(technician_client, "/fhir/Observation?status=corrected")["total"] == 0
+
+
+def test_a_result_is_identified_by_its_accession_and_analyte_and_searched_so(
+    technician_client: APIClient, panel: Panel, director: StaffMember
+) -> None:
+    """``urn:labpanel:lab:{lab}:result|{accession}/{analyte code}``: a correction keeps the
+    identifier (one result, its versions); a search answers the current version."""
+    system = f"urn:labpanel:lab:{panel.lab_id}:result"
+    body = _observation(technician_client, panel, "IL6")
+    assert body["identifier"] == [{"system": system, "value": "A-1/IL6"}]
+    release(panel, director)
+    amend(technician_client, panel, [{"analyte": "IL-6", "value": "1.9", "unit": "pg/mL"}])
+    current = _observation(technician_client, panel, "IL6")
+    assert current["identifier"] == body["identifier"]
+    assert current["id"] != body["id"]
+
+    def ids(query: str) -> list[str]:
+        found = fhir(technician_client, f"/fhir/Observation?identifier={query}")
+        return [item["id"] for item in entries(found)]
+
+    assert ids(f"{system}|A-1/IL6") == [current["id"]]
+    assert ids("A-1/IL6") == [current["id"]]
+    assert ids("A-1/TNFA,A-1/IL6") == sorted(
+        [current["id"], _observation(technician_client, panel, "TNFA")["id"]], key=int
+    )
+    assert ids(f"urn:labpanel:lab:{panel.lab_id + 1}:result|A-1/IL6") == []  # another lab's
+    assert ids(f"urn:labpanel:lab:{panel.lab_id}:accession|A-1/IL6") == []  # not results
+    assert ids("A-1") == []  # no analyte: names no result
+    assert ids("A-2/IL6") == []
