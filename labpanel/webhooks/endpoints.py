@@ -15,6 +15,12 @@ while the ``Host`` header, the TLS server name (SNI) and the certificate's hostn
 the URL's hostname, so there is no second lookup for an attacker's DNS to answer differently.
 Redirects are never followed (a redirect is a failed attempt), so a public endpoint cannot
 bounce the request inward either.
+
+Resolving has a deadline (``RESOLVE_TIMEOUT_SECONDS``): ``socket.getaddrinfo`` takes none, and a
+resolver that does not answer held an attempt (its worker) for the resolver's own retries, up
+to half a minute, past the attempt's lease. The lookup runs in a daemon thread; past the
+deadline the attempt fails ("does not resolve (TimeoutError)"), is recorded and retried on the
+schedule, and the abandoned lookup ends on its own.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +42,7 @@ from labpanel.exceptions import InvalidInput
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+RESOLVE_TIMEOUT_SECONDS = 5.0
 _ERROR_LENGTH = 300
 
 
@@ -73,11 +81,36 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
     return found
 
 
-def addresses_checked(host: str, port: int) -> list[IPAddress]:
-    """Resolve ``host`` once and return its addresses when every one may be sent to. Raises
-    ``EndpointRefused`` naming the first forbidden address, or when it does not resolve."""
+def _resolve_within(host: str, port: int, timeout: float) -> list[IPAddress]:
+    """:func:`_resolve`, or ``TimeoutError`` when the resolver has not answered in ``timeout``
+    seconds (the lookup is left to finish in its daemon thread)."""
+    found: list[IPAddress] = []
+    failures: list[BaseException] = []
+
+    def lookup() -> None:
+        try:
+            found.extend(_resolve(host, port))
+        except BaseException as failure:  # handed to the caller's thread as it is
+            failures.append(failure)
+
+    worker = threading.Thread(target=lookup, name="webhook-resolve", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError(f"no answer within {timeout:g} s")
+    if failures:
+        raise failures[0]
+    return found
+
+
+def addresses_checked(
+    host: str, port: int, *, timeout: float = RESOLVE_TIMEOUT_SECONDS
+) -> list[IPAddress]:
+    """Resolve ``host`` once (within ``timeout`` seconds) and return its addresses when every
+    one may be sent to. Raises ``EndpointRefused`` naming the first forbidden address, or when
+    it does not resolve (in time)."""
     try:
-        addresses = _resolve(host, port)
+        addresses = _resolve_within(host, port, timeout)
     except (OSError, UnicodeError, ValueError) as failure:
         raise EndpointRefused(f"{host} does not resolve ({type(failure).__name__})") from failure
     if not addresses:
@@ -214,7 +247,9 @@ def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> O
         return done(None, "ValueError: not an http(s) URL")
     try:
         port = _port(parts.scheme, parts.port)
-        addresses: Sequence[IPAddress] = addresses_checked(host, port)
+        addresses: Sequence[IPAddress] = addresses_checked(
+            host, port, timeout=min(timeout, RESOLVE_TIMEOUT_SECONDS)
+        )
     except EndpointRefused as refusal:
         return done(None, f"EndpointRefused: {refusal}")
     except ValueError as malformed:

@@ -12,12 +12,14 @@ import ipaddress
 import socket
 import ssl
 import subprocess
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from labpanel.accounts.models import StaffMember
+from labpanel.webhooks import endpoints
 from labpanel.webhooks.endpoints import address_refusal, post
 from labpanel.webhooks.models import Delivery, DeliveryAttempt, DeliveryState, Subscription
 from labpanel.webhooks.services import RETRY_DELAYS, delivery_attempt
@@ -287,3 +289,45 @@ def test_https_is_pinned_with_the_hostname_as_server_name_and_certificate_name(
         assert len(receiver.received) == 1
     finally:
         receiver.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_resolver_that_does_not_answer_fails_the_attempt_in_time_and_it_is_retried(
+    integrator: StaffMember, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``socket.getaddrinfo`` has no deadline: the attempt gives the lookup
+    ``RESOLVE_TIMEOUT_SECONDS``, then records the failure and keeps its schedule."""
+    dns = {"ehr.test": ["93.184.215.14"]}
+    _fake_dns(monkeypatch, lambda host: dns[host])
+    answer = token_client(integrator).post(
+        SUBSCRIPTIONS, {"url": "https://ehr.test/hooks", "kinds": ["panel.released"]}, format="json"
+    )
+    assert answer.status_code == 201
+    events_write(integrator.lab_id)
+    fan_out_until(1)
+    delivery = Delivery.objects.get()
+
+    # when the resolver stops answering
+    release = threading.Event()
+    hung = socket.getaddrinfo
+
+    def silent(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "ehr.test":
+            release.wait(30)
+        return hung(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", silent)
+    monkeypatch.setattr(endpoints, "RESOLVE_TIMEOUT_SECONDS", 0.3)
+    try:
+        attempt = delivery_attempt(delivery_id=delivery.pk)
+    finally:
+        release.set()  # the abandoned lookup ends (without the deadline it held the attempt)
+
+    # then the attempt failed after the deadline, saying why, and waits for its next try
+    assert attempt is not None
+    assert not attempt.succeeded
+    assert attempt.error == "EndpointRefused: ehr.test does not resolve (TimeoutError)"
+    delivery.refresh_from_db()
+    assert delivery.state == DeliveryState.PENDING
+    assert delivery.failures == 1
+    assert delivery.next_attempt_at is not None
