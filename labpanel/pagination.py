@@ -10,17 +10,32 @@ next page is the rows strictly past it in the list's order (a keyset, not an off
 created between two requests neither repeat nor push rows off, and no count is asked.
 ``previous`` (the ``limit`` rows just newer than a page, answered newest first) is given even
 when none is newer yet, so that a client polling for new rows keeps its place;
-``next`` is ``null`` past the oldest row. A cursor not signed here answers 400."""
+``next`` is ``null`` past the oldest row. A cursor not signed here answers 400.
+
+A page that sets the newest edge a poller keeps (the first page, and every ``previous`` page)
+serves only rows that are settled: created before every transaction still in progress began
+(PostgreSQL's ``pg_stat_activity.xact_start``), less ``LABPANEL_CURSOR_SETTLE_SECONDS`` (the
+clocks of the web hosts and the database may differ; 1 s by default). A panel's ``created_at``
+is stamped inside its transaction, which can commit after a later panel's: without this, a
+poller that had already moved its edge past the later panel never saw the earlier one (its
+``previous`` asks only for rows newer than the edge). Held back, such rows come on a later
+poll; a transaction left open holds the newest rows back until it ends (a delay, never a
+loss). Sessions of other database roles are not seen (their ``xact_start`` is hidden): panels
+are written by the application's own role. On SQLite (the embedded mode, one writer at a time)
+the settle time alone applies."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from django.conf import settings
 from django.core import signing
+from django.db import connection
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
@@ -78,6 +93,28 @@ class QuerySetKeyset:
 
     def position(self, row: Any) -> Position:
         return Position(created_at=row.created_at, pk=row.pk)
+
+
+_OLDEST_TRANSACTION = (
+    "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database()"
+    " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+    " AND xact_start IS NOT NULL"
+)
+
+
+def settled_before() -> datetime:
+    """The instant before which every row a list will ever hold is visible now (the module's
+    last paragraph): the start of the oldest transaction in progress on this database (or now),
+    less the settle time."""
+    horizon = timezone.now()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_OLDEST_TRANSACTION)
+            row = cursor.fetchone()
+        if row is not None and row[0] is not None:
+            horizon = min(horizon, row[0])
+    seconds = float(getattr(settings, "LABPANEL_CURSOR_SETTLE_SECONDS", 1.0))
+    return horizon - timedelta(seconds=seconds)
 
 
 _SALT = "labpanel.pagination.cursor"
@@ -142,11 +179,16 @@ class NewestFirstPagination(LabpanelPagination):
         text = request.query_params[self.cursor_query_param]
         cursor = Cursor.decode(text) if text else None
         backwards = cursor is not None and cursor.backwards
-        rows = list(
-            source.keyset(
-                after=cursor.after if cursor else None, backwards=backwards, limit=limit + 1
-            )
-        )
+        after = cursor.after if cursor else None
+        rows = list(source.keyset(after=after, backwards=backwards, limit=limit + 1))
+        if cursor is None or backwards:  # this page sets the newest edge: settled rows only
+            settled = settled_before()
+            if any(source.position(row).created_at >= settled for row in rows):
+                if backwards:  # oldest first: the unsettled ones are the last
+                    rows = [row for row in rows if source.position(row).created_at < settled]
+                else:  # the first page: the newest settled rows, read again from the horizon
+                    horizon = Position(created_at=settled, pk=0)
+                    rows = list(source.keyset(after=horizon, backwards=False, limit=limit + 1))
         more, rows = len(rows) > limit, rows[:limit]
         if backwards:
             rows.reverse()

@@ -197,6 +197,9 @@ REST_FRAMEWORK = {
 }
 # Requests per token (sessions: per user) per second/min/hour/day; empty turns limits off.
 LABPANEL_API_RATE = env_switchable("LABPANEL_API_RATE", "600/min")
+# Cursor pages that set a poller's newest edge hold back rows newer than the oldest transaction
+# in progress, less this many seconds for clocks that differ (labpanel/pagination.py).
+LABPANEL_CURSOR_SETTLE_SECONDS = float(env_str("LABPANEL_CURSOR_SETTLE_SECONDS", "1") or "1")
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=env_int("LABPANEL_TOKEN_TTL_DAYS", 90)),
     "AUTH_HEADER_PREFIX": "Token",

@@ -46,6 +46,9 @@ MIDDLEWARE = [entry for entry in MIDDLEWARE if not entry.startswith("whitenoise.
 # API rate limits off: tests that check them set LABPANEL_API_RATE themselves; their counts
 # go under this run's own prefix, so no other run's counts meet them in the shared Redis.
 LABPANEL_API_RATE = None
+# Cursor pages: no settle time (tests page what they just wrote); the transactions' horizon
+# still applies, and tests/api/test_panel_cursor_pages.py sets the settle time where it checks it.
+LABPANEL_CURSOR_SETTLE_SECONDS = 0.0
 CACHES = {
     **_production.CACHES,
     "shared": {

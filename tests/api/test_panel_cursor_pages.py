@@ -1,8 +1,9 @@
 """Cursor pages of the panels list (``labpanel.pagination.NewestFirstPagination``): ``?cursor=``
 (empty first) pages newest first by keyset, ``(created_at, id)``; panels arriving between two
 pages neither repeat nor push others off; ``previous`` walks back; the filters apply; a page
-is three statements whatever its length (no count); a cursor not signed by the server is a
-400; limit/offset stays the default answer."""
+is three statements whatever its length (no count; four for a page that sets the newest edge,
+which serves settled rows only: a panel whose transaction commits late is never skipped by a
+poller); a cursor not signed by the server is a 400; limit/offset stays the default answer."""
 
 from __future__ import annotations
 
@@ -166,14 +167,18 @@ def test_a_cursor_page_is_three_statements_whatever_its_length(
     technician_client: APIClient, seven: list[int], django_assert_num_queries: Any, limit: int
 ) -> None:
     technician_client.get("/api/v1/panels/")
-    # the token with its user and membership, the page (no count), the read audit's entry
-    with django_assert_num_queries(3):
+    # the token with its user and membership, the page (no count), the read audit's entry;
+    # a page that sets the newest edge (the first, a ``previous``) reads the oldest transaction
+    # in progress too (labpanel.pagination.settled_before)
+    with django_assert_num_queries(4):
         first = _get(technician_client, f"/api/v1/panels/?cursor=&limit={limit}")
     assert len(first["results"]) == min(limit, 7)
     if first["next"]:
         with django_assert_num_queries(3):
             _get(technician_client, first["next"])
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
+        _get(technician_client, first["previous"])
+    with django_assert_num_queries(4):
         _get(
             technician_client,
             f"/api/v1/panels/?cursor=&limit={limit}&mrn=MRN-2&report_status=pending",
@@ -259,3 +264,79 @@ def test_cursor_pages_answer_only_what_the_caller_may_see(
 
     assert walk(interface) == sent
     assert walk(technician_client) == sent + seven
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_panel_whose_transaction_commits_late_is_not_skipped_by_a_poller(
+    technician_client: APIClient, panel_payload: dict[str, Any]
+) -> None:
+    """A panel stamped inside a transaction that commits after a later panel's: the poller's
+    ``previous`` does not move past the later panel while that transaction is in progress,
+    and answers both once it has committed."""
+    import psycopg
+    from django.db import connection
+
+    first_id = _submit(technician_client, panel_payload, "P-0", "MRN-1")
+    first = _get(technician_client, "/api/v1/panels/?cursor=&limit=5")
+    assert _ids(first) == [first_id]
+
+    # a transaction in progress stamps a panel now, and has not committed
+    columns = [
+        field.column
+        for field in Panel._meta.concrete_fields
+        if field.column not in ("id", "accession", "created_at", "updated_at")
+    ]
+    listed = ", ".join(f'"{column}"' for column in columns)
+    settings_dict = connection.settings_dict
+    late = psycopg.connect(
+        dbname=settings_dict["NAME"],
+        user=settings_dict["USER"],
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"],
+    )
+    try:
+        late.execute("SELECT 1")  # the transaction begins
+        late.execute(
+            f"INSERT INTO panels_panel ({listed}, accession, created_at, updated_at) "  # noqa: S608
+            f"SELECT {listed}, 'P-LATE', now(), now() FROM panels_panel WHERE id = %s",
+            [first_id],
+        )
+        # a later panel commits first
+        later_id = _submit(technician_client, panel_payload, "P-2", "MRN-2")
+
+        polled = _get(technician_client, first["previous"])
+
+        # then: the later panel is held back: the edge stays where it was
+        assert polled["results"] == []
+        assert polled["previous"] == first["previous"]
+        late.commit()
+    finally:
+        late.close()
+    late_id = Panel.objects.get(accession="P-LATE").pk
+
+    # once it has committed, the next poll answers both, newest first
+    assert _ids(_get(technician_client, polled["previous"])) == [later_id, late_id]
+
+
+def test_the_settle_time_holds_back_the_newest_rows(
+    technician_client: APIClient, panel_payload: dict[str, Any], settings: Any
+) -> None:
+    """Clocks differ between hosts: a page setting the newest edge serves rows older than the
+    settle time; the first page is then the newest settled rows, full."""
+    import time_machine
+    from django.utils import timezone
+
+    older = [_submit(technician_client, panel_payload, f"S-{n}", "MRN-1") for n in range(3)]
+    settings.LABPANEL_CURSOR_SETTLE_SECONDS = 3600.0
+    Panel.objects.filter(pk__in=older).update(
+        created_at=timezone.now() - timezone.timedelta(hours=2)
+    )
+    fresh = _submit(technician_client, panel_payload, "S-new", "MRN-2")
+
+    first = _get(technician_client, "/api/v1/panels/?cursor=&limit=2")
+
+    assert _ids(first) == _newest_first(older)[:2]  # the newest settled ones, a full page
+    assert _ids(_get(technician_client, first["next"])) == _newest_first(older)[2:]
+    assert _get(technician_client, first["previous"])["results"] == []  # fresh: held back
+    with time_machine.travel(timezone.now() + timezone.timedelta(hours=2)):
+        assert _ids(_get(technician_client, first["previous"])) == [fresh]
