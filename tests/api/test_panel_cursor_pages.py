@@ -8,7 +8,7 @@ poller); a cursor not signed by the server is a 400; limit/offset stays the defa
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -328,9 +328,7 @@ def test_the_settle_time_holds_back_the_newest_rows(
 
     older = [_submit(technician_client, panel_payload, f"S-{n}", "MRN-1") for n in range(3)]
     settings.LABPANEL_CURSOR_SETTLE_SECONDS = 3600.0
-    Panel.objects.filter(pk__in=older).update(
-        created_at=timezone.now() - timezone.timedelta(hours=2)
-    )
+    Panel.objects.filter(pk__in=older).update(created_at=timezone.now() - timedelta(hours=2))
     fresh = _submit(technician_client, panel_payload, "S-new", "MRN-2")
 
     first = _get(technician_client, "/api/v1/panels/?cursor=&limit=2")
@@ -338,5 +336,5 @@ def test_the_settle_time_holds_back_the_newest_rows(
     assert _ids(first) == _newest_first(older)[:2]  # the newest settled ones, a full page
     assert _ids(_get(technician_client, first["next"])) == _newest_first(older)[2:]
     assert _get(technician_client, first["previous"])["results"] == []  # fresh: held back
-    with time_machine.travel(timezone.now() + timezone.timedelta(hours=2)):
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
         assert _ids(_get(technician_client, first["previous"])) == [fresh]
