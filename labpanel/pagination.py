@@ -14,7 +14,9 @@ when none is newer yet, so that a client polling for new rows keeps its place;
 
 A page that sets the newest edge a poller keeps (the first page, and every ``previous`` page)
 serves only rows that are settled: created before every transaction still in progress began
-(PostgreSQL's ``pg_stat_activity.xact_start``), less ``LABPANEL_CURSOR_SETTLE_SECONDS`` (the
+that has written anything (PostgreSQL's ``pg_stat_activity``: ``xact_start`` of those with a
+``backend_xid``; one that has written nothing stamps its rows when it writes them, so a
+session left open reading holds nothing back), less ``LABPANEL_CURSOR_SETTLE_SECONDS`` (the
 clocks of the web hosts and the database may differ; 1 s by default). A panel's ``created_at``
 is stamped inside its transaction, which can commit after a later panel's: without this, a
 poller that had already moved its edge past the later panel never saw the earlier one (its
@@ -98,7 +100,7 @@ class QuerySetKeyset:
 _OLDEST_TRANSACTION = (
     "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database()"
     " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
-    " AND xact_start IS NOT NULL"
+    " AND xact_start IS NOT NULL AND backend_xid IS NOT NULL"
 )
 
 
