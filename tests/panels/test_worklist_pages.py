@@ -31,6 +31,7 @@ from tests.factories import make_lab, make_staff
 from tests.imports.test_import_jobs import LONG_CSV, upload, validated
 from tests.panels.test_amendments import released
 from tests.reports.test_clinician_pages import table_rows
+from tests.statements import statements_sent
 
 pytestmark = pytest.mark.django_db
 
@@ -516,14 +517,7 @@ def test_the_page_statement_is_written_once_without_parameters_and_a_search_is_a
     submit(technician_client, panel_payload, 1, NORMAL, family_name="O'Brien")
     submit(technician_client, panel_payload, 2, NORMAL, family_name="Doe")
     client = browser(director)
-    seen: list[tuple[str, Any]] = []
-
-    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if "counted" in sql:
-            seen.append((sql, params))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
+    with statements_sent("counted") as seen:
         plain = client.get("/worklist/").content.decode()
         searched = client.get("/worklist/", {"q": "o'brien"}).content.decode()
 

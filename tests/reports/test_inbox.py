@@ -25,6 +25,7 @@ from reports.services import report_render
 from tests.imports.test_import_review import committed
 from tests.reports.test_clinician_pages import browser, table_rows
 from tests.reports.test_release import amend
+from tests.statements import statements_sent
 
 pytestmark = pytest.mark.django_db
 
@@ -370,14 +371,7 @@ def test_a_page_is_sent_without_parameters_and_a_search_with_its_words_as_parame
     once per connection), a search with its words as parameters, never in the SQL."""
     panel = stored(technician_client, panel_payload, 1, family_name="O'Hara")
     released(panel, director)
-    sent: list[tuple[str, Any]] = []
-
-    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if "reports_inboxentry" in sql:
-            sent.append((sql, params))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
+    with statements_sent("reports_inboxentry") as sent:
         page = inbox_rows(user=clinician.user, page=1).rows
         searched = inbox_rows(user=clinician.user, search="o'hara").rows
 

@@ -55,6 +55,18 @@ def _fake_dns(monkeypatch: pytest.MonkeyPatch, answers: Callable[[str], list[str
     return asked
 
 
+def _ehr_delivery(integrator: StaffMember) -> Delivery:
+    """A subscription to https://ehr.test/hooks (accepted: the name resolves as the test
+    says), one event, and the delivery the fan-out made of it."""
+    answer = token_client(integrator).post(
+        SUBSCRIPTIONS, {"url": "https://ehr.test/hooks", "kinds": ["panel.released"]}, format="json"
+    )
+    assert answer.status_code == 201
+    events_write(integrator.lab_id)
+    fan_out_until(1)
+    return Delivery.objects.get()
+
+
 @pytest.mark.parametrize(
     ("address", "why"),
     [
@@ -158,13 +170,7 @@ def test_a_name_that_now_resolves_inward_is_refused_at_the_attempt_and_retried(
     # given a subscription accepted while its name resolved to a public address
     dns = {"ehr.test": ["93.184.215.14"]}
     asked = _fake_dns(monkeypatch, lambda host: dns[host])
-    answer = token_client(integrator).post(
-        SUBSCRIPTIONS, {"url": "https://ehr.test/hooks", "kinds": ["panel.released"]}, format="json"
-    )
-    assert answer.status_code == 201
-    events_write(integrator.lab_id)
-    fan_out_until(1)
-    delivery = Delivery.objects.get()
+    delivery = _ehr_delivery(integrator)
 
     # when the name now points at the metadata service (DNS rebinding)
     dns["ehr.test"] = ["169.254.169.254"]
@@ -299,13 +305,7 @@ def test_a_resolver_that_does_not_answer_fails_the_attempt_in_time_and_it_is_ret
     ``RESOLVE_TIMEOUT_SECONDS``, then records the failure and keeps its schedule."""
     dns = {"ehr.test": ["93.184.215.14"]}
     _fake_dns(monkeypatch, lambda host: dns[host])
-    answer = token_client(integrator).post(
-        SUBSCRIPTIONS, {"url": "https://ehr.test/hooks", "kinds": ["panel.released"]}, format="json"
-    )
-    assert answer.status_code == 201
-    events_write(integrator.lab_id)
-    fan_out_until(1)
-    delivery = Delivery.objects.get()
+    delivery = _ehr_delivery(integrator)
 
     # when the resolver stops answering
     release = threading.Event()
