@@ -31,6 +31,9 @@ C. **Throughput with 1, 2 and 4 worker processes** (one worker, ``--concurrency`
     .venv/bin/python bench/report_render.py --copies 8 --rounds 3 --png var/cases
     .venv/bin/python bench/report_render.py --rounds 3 --skip-scaling --callgrind
 
+``BENCH_WORKER_ARGS`` adds options to the measured worker's command line, to compare a worker
+setting: ``BENCH_WORKER_ARGS=--prefetch-multiplier=4``.
+
 D. (``--callgrind``) **Instructions per report**, realistic and reference, counted by valgrind's
    callgrind over one document per case (each side run with 1 and 3 rounds after a warm-up;
    the difference over 2 rounds): the machine's load does not change them.
@@ -212,7 +215,7 @@ def _wait_rendered(
 def _worker(env: dict[str, str], concurrency: int = 1) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "celery", "-A", "labpanel", "worker"]
     command += [f"--concurrency={concurrency}", "-Q", env["CELERY_TASK_DEFAULT_QUEUE"]]
-    command += ["--loglevel=WARNING"]
+    command += ["--loglevel=WARNING", *os.environ.get("BENCH_WORKER_ARGS", "").split()]
     return subprocess.Popen(command, cwd=BASE_DIR, env={**os.environ, **env})
 
 

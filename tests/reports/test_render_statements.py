@@ -74,7 +74,7 @@ def _columns(instance: models.Model | None) -> list[tuple[str, str]] | None:
     return [
         (field.attname, repr(getattr(instance, field.attname)))
         for field in instance._meta.concrete_fields
-    ]
+    ] + [("_state", repr((instance._state.adding, instance._state.db)))]
 
 
 def _rows(source: ReportSource) -> dict[str, Any]:
@@ -168,6 +168,30 @@ def test_one_statement_source_reads_a_tocilizumab_dose_and_the_replaced_results(
     assert _rows(one) == _rows(orm)
     assert document == expected
     assert "IL-6 measured after tocilizumab" in _pdf_text(document)
+
+
+def test_a_post_init_receiver_sees_every_instance_the_one_statement_read_makes(
+    post_case: Callable[[Case], Report],
+) -> None:
+    # given: a receiver of post_init (the one-statement read skips Model.__init__ only when no
+    # receiver would miss it)
+    report = post_case(CASES_BY_SLUG["serial"])
+    seen: list[type[models.Model]] = []
+
+    def receiver(sender: type[models.Model], **kwargs: Any) -> None:
+        seen.append(sender)
+
+    models.signals.post_init.connect(receiver, weak=False)
+    try:
+        # when
+        one = report_source_get(report_id=report.pk)
+    finally:
+        models.signals.post_init.disconnect(receiver)
+
+    # then: made through Model.__init__, the same rows as without the receiver
+    assert Report in seen
+    assert len(seen) > len(one.panel.results.all())
+    assert _rows(one) == _rows(report_source_get(report_id=report.pk))
 
 
 def test_source_without_one_statement_is_the_orm_reads(
