@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from labpanel.db import TimestampedModel
+from labpanel.db import QuickLoadModel, TimestampedModel
 from labpanel.events.models import AppendOnlyError
 from reference_ranges.models import (
     Analyte,
@@ -194,7 +194,7 @@ class ReviewTransitionQuerySet(models.QuerySet["ReviewTransition"]):
         raise AppendOnlyError("review transitions are append-only: they are never deleted")
 
 
-class ReviewTransition(models.Model):
+class ReviewTransition(QuickLoadModel):
     """One change of a panel's review state: from, to, who (``None``: automatic, with the
     ``rule`` that allowed it), when and why. Append-only: the history of a panel's review."""
 
@@ -255,7 +255,7 @@ class ResultQuerySet(models.QuerySet["Result"]):
         return self.filter(superseded_by__isnull=True)
 
 
-class Result(models.Model):
+class Result(QuickLoadModel):
     panel = models.ForeignKey(Panel, on_delete=models.PROTECT, related_name="results")
     position = models.PositiveSmallIntegerField()
     analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="results")
@@ -376,7 +376,7 @@ def finding_text_key(
     return uuid.UUID(bytes=digest.digest()[:16])
 
 
-class FindingText(models.Model):
+class FindingText(QuickLoadModel):
     """The words of findings, stored once: a rule version's name, citation, verification state
     and note, with one statement it gave. Thousands of findings share a few of these (a rule's
     "not met" statement is the same for every panel that does not meet it); a finding row
@@ -421,7 +421,7 @@ def finding_text(
     )
 
 
-class Finding(models.Model):
+class Finding(QuickLoadModel):
     """A panel-level conclusion of one pattern rule, with the evidence it rests on. Its words
     (name, statement, citation, verification) are a shared ``FindingText`` (``finding.text``):
     read them with ``select_related("text")`` where many findings are read."""
@@ -577,7 +577,7 @@ class BeadRegion(TimestampedModel):
         return f"Bead region {self.region} → {self.analyte_id} (lab {self.lab_id})"
 
 
-class ImportProblem(models.Model):
+class ImportProblem(QuickLoadModel):
     """One problem found in an import, located by row and column of the file it names."""
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="problems")
@@ -599,7 +599,7 @@ class ImportProblem(models.Model):
         return f"{self.severity} {self.code} at row {self.row} ({self.job_id})"
 
 
-class ImportedPanel(models.Model):
+class ImportedPanel(QuickLoadModel):
     """Which panels a committed import created (a panel comes from at most one import)."""
 
     job = models.ForeignKey(ImportJob, on_delete=models.PROTECT, related_name="panels")

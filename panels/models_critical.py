@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from labpanel.db import QuickLoadModel
+
 
 class CriticalAlertState(models.TextChoices):
     OPEN = "open", "Open: awaiting acknowledgement"
@@ -54,7 +56,7 @@ class CriticalAcknowledgement(models.TextChoices):
     READ_BACK = "read_back", "Phone read-back recorded by the lab"
 
 
-class CriticalAlert(models.Model):
+class CriticalAlert(QuickLoadModel):
     """One panel's critical results awaiting acknowledgement, and where its escalation stands.
 
     At most one alert of a panel is ``open`` at a time (a constraint)."""
@@ -133,7 +135,7 @@ class CriticalAlert(models.Model):
         return self.state != CriticalAlertState.ACKNOWLEDGED
 
 
-class CriticalNotification(models.Model):
+class CriticalNotification(QuickLoadModel):
     """One attempt to tell someone of a critical alert, or the phone read-back that ended it."""
 
     alert = models.ForeignKey(CriticalAlert, on_delete=models.PROTECT, related_name="notifications")

@@ -15,6 +15,8 @@ from typing import Any
 
 from django.db import models
 
+from labpanel.db import QuickLoadModel
+
 
 class StoredJSONField(models.JSONField):
     """A JSON document kept as the text it was written as: PostgreSQL's ``json`` type rather
@@ -35,7 +37,7 @@ class StoredJSONField(models.JSONField):
         return super().from_db_value(value, expression, connection)
 
 
-class PanelDocument(models.Model):
+class PanelDocument(QuickLoadModel):
     panel = models.OneToOneField(
         "panels.Panel", on_delete=models.CASCADE, primary_key=True, related_name="document"
     )

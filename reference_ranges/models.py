@@ -23,7 +23,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from labpanel.db import TimestampedModel, user_reference
+from labpanel.db import QuickLoadModel, TimestampedModel, user_reference
 
 
 class AnalyteFamily(models.TextChoices):
@@ -195,7 +195,7 @@ class AgeUnit(models.TextChoices):
     YEARS = "years", "Years"
 
 
-class ReferenceRangeRule(models.Model):
+class ReferenceRangeRule(QuickLoadModel):
     ruleset = models.ForeignKey(ReferenceRangeSet, on_delete=models.PROTECT, related_name="rules")
     key = models.CharField(max_length=80)
     analyte = models.ForeignKey(Analyte, on_delete=models.PROTECT, related_name="rules")
@@ -259,7 +259,7 @@ class PatternRuleSettingQuerySet(models.QuerySet["PatternRuleSetting"]):
 _UNVERIFIED_ENABLED_NEEDS_REASON = ~Q(enabled=True, rule_verified=False) | ~Q(reason="")
 
 
-class PatternRuleChoice(models.Model):
+class PatternRuleChoice(QuickLoadModel):
     """What a pattern-rule setting says, kept by the setting and by each change of it: the rule
     and the version it was made for, the rule's verification then, on or off, why, who, when."""
 
@@ -346,7 +346,7 @@ class PatternRuleSettingChange(PatternRuleChoice):
         )
 
 
-class AssayMeasuringRange(models.Model):
+class AssayMeasuringRange(QuickLoadModel):
     """An assay's limits of quantitation (LLOQ and/or ULOQ) for one analyte in one lab.
 
     Never edited: a range may already have judged results. A new range for the same lab and
@@ -409,7 +409,7 @@ class PlasmaAnticoagulant(models.TextChoices):
     CITRATE = SpecimenType.PLASMA_CITRATE.value, "Citrate plasma"
 
 
-class LabSpecimenSetting(models.Model):
+class LabSpecimenSetting(QuickLoadModel):
     """A lab's statement of which anticoagulant its generic "plasma" specimen is.
 
     Without it (or with it empty), a panel on generic "plasma" is never judged by an interval
@@ -437,7 +437,7 @@ class LabSpecimenSetting(models.Model):
         return f"generic plasma of lab {self.lab_id}: {self.plasma_anticoagulant or 'not stated'}"
 
 
-class ReferenceDataStamp(models.Model):
+class ReferenceDataStamp(QuickLoadModel):
     """One row whose ``token`` changes with every write to the reference data a process keeps
     in memory (``reference_ranges.current``): the catalogue, rule sets and their rules, measuring
     ranges, specimen settings and pattern-rule settings.

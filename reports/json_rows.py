@@ -12,9 +12,9 @@ value:
   ORM's; dates and UUIDs are parsed from their text;
 - JSON columns arrive as the JSON they hold and are kept as decoded (Django's decoder gives the
   same values); everything else (text, numbers, booleans, foreign keys) is taken as it is;
-- the instance is made as ``Model.from_db`` makes it, without running ``Model.__init__`` (its
-  per-field ``setattr`` costs a third of a report's non-drawing work) unless a ``pre_init`` or
-  ``post_init`` receiver is connected, which must then see it made.
+- the instance is made as ``Model.from_db`` makes it, without running ``Model.__init__``
+  (``labpanel.db.instance_from_db``: its per-field ``setattr`` cost a third of a report's
+  non-drawing work), unless a ``pre_init`` or ``post_init`` receiver must see it made.
 
 A column of a type not listed here is refused when the SQL is made, not misread later.
 
@@ -33,9 +33,9 @@ from functools import cache
 from typing import Any, TypeVar
 
 from django.db import models
-from django.db.models import signals
-from django.db.models.base import ModelState
 from django.db.models.fields.related import RelatedField
+
+from labpanel.db import instance_from_db
 
 ModelT = TypeVar("ModelT", bound=models.Model)
 
@@ -127,18 +127,8 @@ def row_instance(model: type[ModelT], row: Mapping[str, Any], *, db: str = "defa
         if value is not None and convert is not _PASSED:
             value = convert(value)
         values.append(value)
-    if signals.pre_init.receivers or signals.post_init.receivers:
-        return model.from_db(db, names, values)  # a listener must see the instance made
-    # What ``from_db`` makes, without ``Model.__init__``'s per-field setattr and its signals
-    # (none is connected, checked above): every concrete column's value in ``__dict__`` under
-    # its attname, where the ORM's descriptors read it, and the state of a saved row.
-    instance = model.__new__(model)
-    instance.__dict__.update(zip(names, values, strict=True))
-    state = ModelState()
-    state.adding = False
-    state.db = db
-    instance._state = state
-    return instance
+    instance = instance_from_db(model, db, names, values)  # without Model.__init__
+    return model.from_db(db, names, values) if instance is None else instance
 
 
 def related_cache(instance: models.Model, name: str, value: models.Model | None) -> None:

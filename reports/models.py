@@ -11,7 +11,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from labpanel.db import TimestampedModel, user_reference
+from labpanel.db import QuickLoadModel, TimestampedModel, user_reference
 from panels.models import Panel
 
 
@@ -166,7 +166,7 @@ class Report(TimestampedModel):
         return ReportStatus.PENDING if self.status == ReportStatus.RENDERING else self.status
 
 
-class ReportReceipt(models.Model):
+class ReportReceipt(QuickLoadModel):
     """That a user opened a report, and when they acknowledged it: one row per report and
     reader, written on the first opening; ``acknowledged_at`` is set once and never changed, and
     no row is ever deleted (the record of who read what)."""
@@ -204,7 +204,7 @@ INBOX_PAGE_COLUMNS = [
 ]
 
 
-class InboxEntry(models.Model):
+class InboxEntry(QuickLoadModel):
     """The inbox's read model: one row per panel that has a report, standing for its newest
     report, for its reader (the panel's ordering clinician), with what the inbox lists, orders
     and searches by copied in, so that a page is an index scan and a LIMIT.

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from labpanel.db import TimestampedModel
+from labpanel.db import QuickLoadModel, TimestampedModel
 
 
 class Lab(TimestampedModel):
@@ -127,7 +127,7 @@ class TokenScope(models.TextChoices):
     WEBHOOKS_RECEIVE = "webhooks:receive", "Receive webhooks (manage subscriptions)"
 
 
-class TokenScopes(models.Model):
+class TokenScopes(QuickLoadModel):
     """The scopes of one knox API token, keyed by the token's digest (knox's ``AuthToken`` is
     a library model). Read with the token in the authentication's one statement
     (``labpanel.accounts.backends.tokens_with_staff``); a token without a row has no scope."""

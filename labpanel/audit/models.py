@@ -22,6 +22,8 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
+from labpanel.db import QuickLoadModel
+
 
 class Channel(models.TextChoices):
     TOKEN = "token", "API token"
@@ -44,7 +46,7 @@ class ReadEntryQuerySet(models.QuerySet["ReadEntry"]):
         raise AuditAppendOnlyError("read audit entries are append-only: never deleted")
 
 
-class ReadEntry(models.Model):
+class ReadEntry(QuickLoadModel):
     id = models.BigAutoField(primary_key=True)
     occurred_at = models.DateTimeField(default=timezone.now)
     lab_id = models.BigIntegerField(null=True, blank=True)

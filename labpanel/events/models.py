@@ -22,6 +22,8 @@ from typing import Any
 from django.db import connections, models
 from django.db.models.expressions import RawSQL
 
+from labpanel.db import QuickLoadModel
+
 
 class EventKind(models.TextChoices):
     PANEL_STORED = "panel.stored", "Panel stored"
@@ -100,7 +102,7 @@ class EventQuerySet(models.QuerySet["Event"]):
         return events.order_by("pk")
 
 
-class Event(models.Model):
+class Event(QuickLoadModel):
     # The id is the order: a consumer reads ``id > its cursor`` in id order.
     id = models.BigAutoField(primary_key=True)
     # Stable across deliveries: a consumer de-duplicates on it.

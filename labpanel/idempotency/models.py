@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from django.db import models
 
+from labpanel.db import QuickLoadModel
 
-class IdempotencyKey(models.Model):
+
+class IdempotencyKey(QuickLoadModel):
     # "token:<knox digest>" or "user:<id>": a key is its token's (a session's: its user's)
     owner = models.CharField(max_length=160)
     key = models.CharField(max_length=255)

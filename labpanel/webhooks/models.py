@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 
 from labpanel.accounts.models import Lab
+from labpanel.db import QuickLoadModel
 from labpanel.events.models import Event, EventKind
 
 # The kinds a subscription may ask for (issue 15): report released (the panel's release; the
@@ -26,7 +27,7 @@ SUBSCRIBABLE_KINDS = (
 )
 
 
-class Subscription(models.Model):
+class Subscription(QuickLoadModel):
     lab = models.ForeignKey(Lab, on_delete=models.PROTECT, related_name="webhook_subscriptions")
     url = models.URLField(max_length=500)
     kinds = models.JSONField(default=list)  # a subset of SUBSCRIBABLE_KINDS' values
@@ -48,7 +49,7 @@ class Subscription(models.Model):
         return f"webhook subscription #{self.pk} (lab {self.lab_id})"
 
 
-class FanoutCursor(models.Model):
+class FanoutCursor(QuickLoadModel):
     """The one row (``pk=1``) saying how far the fan-out has read the event record.
 
     Every event whose writing transaction id is below ``xid_done`` has been fanned out. The
@@ -74,7 +75,7 @@ class DeliveryState(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled (the subscription was stopped)"
 
 
-class Delivery(models.Model):
+class Delivery(QuickLoadModel):
     subscription = models.ForeignKey(
         Subscription, on_delete=models.CASCADE, related_name="deliveries"
     )
@@ -115,7 +116,7 @@ class Delivery(models.Model):
         return f"webhook delivery #{self.pk} ({self.state})"
 
 
-class DeliveryAttempt(models.Model):
+class DeliveryAttempt(QuickLoadModel):
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
     attempted_at = models.DateTimeField()
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -130,7 +131,7 @@ class DeliveryAttempt(models.Model):
         return f"attempt #{self.pk} of delivery {self.delivery_id}"
 
 
-class DeliveryReplay(models.Model):
+class DeliveryReplay(QuickLoadModel):
     """A dead letter scheduled again through the API: who, when."""
 
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="replays")

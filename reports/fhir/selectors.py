@@ -290,7 +290,7 @@ def _reports(queryset: QuerySet[Report]) -> QuerySet[Report]:
     those it was issued with) and findings, and whether each is its panel's newest."""
     return (
         queryset.select_related("panel", "panel__lab")
-        .defer(*(f"panel__{name}" for name in PANEL_UNREAD))
+        .defer("corrections", *(f"panel__{name}" for name in PANEL_UNREAD))
         .annotate(
             released_at=_released_at("panel_id"),
             superseded=Exists(
