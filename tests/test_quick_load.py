@@ -56,19 +56,23 @@ def through_init() -> Iterator[list[type[models.Model]]]:
     models.signals.post_init.disconnect(receiver)
 
 
+@pytest.fixture
+def panel_id(technician_client: APIClient, panel_payload: dict[str, Any]) -> int:
+    """A panel submitted through the API: its id (its report pending)."""
+    response = technician_client.post("/api/v1/panels/", panel_payload, format="json")
+    assert response.status_code == 201, response.json()
+    return int(response.json()["id"])
+
+
 def test_every_model_of_the_project_loads_quickly() -> None:
     slow = [model.__name__ for model in _project_models() if not issubclass(model, QuickLoadModel)]
     assert slow == []
 
 
 @pytest.mark.django_db
-def test_rows_load_into_the_instances_djangos_own_code_makes(
-    technician_client: APIClient, panel_payload: dict[str, Any]
-) -> None:
+def test_rows_load_into_the_instances_djangos_own_code_makes(panel_id: int) -> None:
     # given: a submitted panel and its rendered report, so most tables hold rows
-    response = technician_client.post("/api/v1/panels/", panel_payload, format="json")
-    assert response.status_code == 201, response.json()
-    report_render(report_id=response.json()["report"]["id"])
+    report_render(report_id=Report.objects.get(panel_id=panel_id).pk)
     loaded = [model for model in _project_models() if model._default_manager.exists()]
     assert {Panel, Result, Report} <= set(loaded)
 
@@ -126,14 +130,10 @@ def test_a_model_with_its_own_init_is_made_by_it(monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.mark.django_db
-def test_a_deferred_column_loads_on_first_access(
-    technician_client: APIClient, panel_payload: dict[str, Any]
-) -> None:
-    response = technician_client.post("/api/v1/panels/", panel_payload, format="json")
-    assert response.status_code == 201, response.json()
-    expected = Panel.objects.get(pk=response.json()["id"]).accession
+def test_a_deferred_column_loads_on_first_access(panel_id: int) -> None:
+    expected = Panel.objects.get(pk=panel_id).accession
 
-    panel = Panel.objects.only("pk").get(pk=response.json()["id"])
+    panel = Panel.objects.only("pk").get(pk=panel_id)
 
     assert "accession" in panel.get_deferred_fields()
     assert panel.accession == expected
@@ -142,14 +142,8 @@ def test_a_deferred_column_loads_on_first_access(
 
 @pytest.mark.django_db
 def test_an_init_signal_receiver_sees_each_instance_made(
-    technician_client: APIClient,
-    panel_payload: dict[str, Any],
-    through_init: list[type[models.Model]],
+    panel_id: int, through_init: list[type[models.Model]]
 ) -> None:
-    response = technician_client.post("/api/v1/panels/", panel_payload, format="json")
-    assert response.status_code == 201, response.json()
-    through_init.clear()
-
-    results = list(Result.objects.filter(panel_id=response.json()["id"]))
+    results = list(Result.objects.filter(panel_id=panel_id))
 
     assert through_init.count(Result) == len(results) > 0
