@@ -264,14 +264,11 @@ def directed_lab_id(user: Any) -> int | None:
 
 
 def home_url_name(user: Any) -> str:
-    """The URL name of ``user``'s home page: a clinician's report inbox, else the import page
-    (which answers lab staff, and refuses the others as before)."""
-    staff = staff_for(user)
-    if staff is not None and staff.role == Role.CLINICIAN:
-        return "reports:inbox"
-    if staff is not None and staff.role in LAB_SCREENS:
-        return "worklist:list"
-    return "imports:list"
+    """The URL name of ``user``'s home page: the first screen their navigation offers (a
+    clinician's report inbox, the lab staff's worklist, an integrator's reference ranges);
+    with none, the import page, which says why it refuses them."""
+    screens = navigation_for(user)
+    return screens[0] if screens else "imports:list"
 
 
 def report_acknowledge_check(user: Any) -> None:

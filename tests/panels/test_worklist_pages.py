@@ -98,6 +98,23 @@ def test_login_lands_the_labs_technicians_and_directors_on_the_worklist(
         assert response.status_code == 200
 
 
+def test_login_lands_an_integrator_on_the_reference_ranges_it_may_read(
+    reference_data: None, integrator: StaffMember
+) -> None:
+    # an integrator has no worklist, inbox or import page: its navigation offers the lab's
+    # reference ranges, which it reads (not a page refusing it)
+    integrator.user.set_password(PASSWORD)
+    integrator.user.save()
+
+    response = Client().post(
+        "/login/", {"username": integrator.user.username, "password": PASSWORD}, follow=True
+    )
+
+    assert response.redirect_chain == [("/", 302), ("/reference-ranges/", 302)]
+    assert response.status_code == 200
+    assert b"Reference ranges" in response.content
+
+
 def test_critical_panels_come_first_then_the_oldest_collection_and_released_ones_leave(
     technician_client: APIClient,
     panel_payload: dict[str, Any],
