@@ -60,6 +60,10 @@ class FhirRenderer(BaseRenderer):
         return b"" if data is None else orjson.dumps(data, default=_number)
 
 
+_ID_MARK = 987654321987
+"""A report id no report has, reversed in its place once per request (``FhirView._pdf_url``)."""
+
+
 class FhirView(APIView):
     """What every FHIR endpoint shares: the API's authentication, FHIR JSON whatever the
     client accepts, OperationOutcome for every refusal."""
@@ -103,6 +107,16 @@ class FhirView(APIView):
         if head is None:
             head = heads[kind] = self._url(reverse("fhir:search", kwargs={"kind": kind}))
         return f"{head}/{pk}"
+
+    def _pdf_url(self, report_pk: int) -> str:
+        """The absolute URL of a report's PDF (the REST API's), the route reversed once per
+        request: with a placeholder id, each report's put in its place."""
+        heads: dict[str, str] = self.__dict__.setdefault("_heads", {})
+        template = heads.get("pdf")
+        if template is None:
+            template = heads["pdf"] = self._url(reverse("api:report-pdf", args=[_ID_MARK]))
+        before, _, after = template.rpartition(str(_ID_MARK))
+        return f"{before}{report_pk}{after}"
 
 
 class MetadataView(FhirView):
@@ -316,7 +330,7 @@ def _report_resource(
         panel=report.panel,
         result_ids=[result.pk for result in _report_results(report)],
         findings=findings[report.pk],
-        pdf_url=view._url(reverse("api:report-pdf", args=[report.pk])),
+        pdf_url=view._pdf_url(report.pk),
     )
 
 

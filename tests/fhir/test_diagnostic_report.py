@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from labpanel.accounts.models import StaffMember
 from panels.models import Panel, Result
 from reports.models import Report
+from reports.services import report_render
 from tests.fhir.conftest import amend, entries, fhir, release, submit
 from tests.reports.test_findings_section import HSCORE_HIGH
 
@@ -134,3 +136,23 @@ def test_search_with_include_and_paging(
     assert set(links) == {"self", "previous"}
     back = fhir(technician_client, links["previous"])
     assert [e["id"] for e in entries(back)] == [e["id"] for e in entries(first)]
+
+
+def test_a_search_points_each_report_to_its_own_pdf(
+    technician_client: APIClient, panel_payload: dict[str, Any]
+) -> None:
+    # given: reports whose PDFs are drawn (the route is reversed once per request, each
+    # report's id put in its place)
+    panels = [submit(technician_client, panel_payload, f"A-{n}") for n in range(3)]
+    for report in Report.objects.filter(panel__in=panels):
+        report_render(report_id=report.pk)
+
+    # when
+    bundle = fhir(technician_client, "/fhir/DiagnosticReport")
+
+    # then
+    forms = {item["id"]: item["presentedForm"][0]["url"] for item in entries(bundle)}
+    assert forms == {
+        str(report.pk): "http://testserver" + reverse("api:report-pdf", args=[report.pk])
+        for report in Report.objects.filter(panel__in=panels)
+    }
