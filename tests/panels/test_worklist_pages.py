@@ -85,15 +85,20 @@ def critical_limits(reference_data: None) -> Iterator[None]:
     adapters.clear_cache()
 
 
+def _log_in(staff: StaffMember) -> Any:
+    """``staff`` logs in through the login form (redirects followed): the last answer."""
+    staff.user.set_password(PASSWORD)
+    staff.user.save()
+    return Client().post(
+        "/login/", {"username": staff.user.username, "password": PASSWORD}, follow=True
+    )
+
+
 def test_login_lands_the_labs_technicians_and_directors_on_the_worklist(
     reference_data: None, technician: StaffMember, director: StaffMember
 ) -> None:
     for staff in (technician, director):
-        staff.user.set_password(PASSWORD)
-        staff.user.save()
-        response = Client().post(
-            "/login/", {"username": staff.user.username, "password": PASSWORD}, follow=True
-        )
+        response = _log_in(staff)
         assert response.redirect_chain == [("/", 302), ("/worklist/", 302)]
         assert response.status_code == 200
 
@@ -103,12 +108,7 @@ def test_login_lands_an_integrator_on_the_reference_ranges_it_may_read(
 ) -> None:
     # an integrator has no worklist, inbox or import page: its navigation offers the lab's
     # reference ranges, which it reads (not a page refusing it)
-    integrator.user.set_password(PASSWORD)
-    integrator.user.save()
-
-    response = Client().post(
-        "/login/", {"username": integrator.user.username, "password": PASSWORD}, follow=True
-    )
+    response = _log_in(integrator)
 
     assert response.redirect_chain == [("/", 302), ("/reference-ranges/", 302)]
     assert response.status_code == 200
