@@ -51,8 +51,8 @@ def instance_from_db(
     model: type[models.Model], db: str | None, field_names: Collection[str], values: Any
 ) -> Any:
     """The instance ``Model.from_db`` makes of a row, made without ``Model.__init__``; None
-    when it must be made by ``from_db`` (an init signal is connected, or a column's descriptor
-    does more than store its value).
+    when it must be made by ``from_db`` (an init signal is connected, the model defines its own
+    ``__init__``, or a column's descriptor does more than store its value).
 
     ``Model.__init__`` sets the columns one ``setattr`` at a time and sends ``pre_init`` and
     ``post_init``: over half of the Python time of a search that reads a few thousand rows
