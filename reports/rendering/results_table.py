@@ -112,13 +112,19 @@ def results_table(results: tuple[ResultLine, ...]) -> Table:
     for line in results:
         first = len(rows)
         rows.append(_row(line))
-        notes = [f"Note: {markup(line.note)}"] if line.note.strip() else []
+        notes = [f"Note: {line.note}"] if line.note.strip() else []
         if line.conversion.strip():
-            notes.insert(0, markup(line.conversion))
+            notes.insert(0, line.conversion)
         if line.method_text.strip():
-            notes.append(markup(line.method_text))
+            notes.append(line.method_text)
         if notes:
-            rows.append([Text("<br/>".join(notes), styles.NOTE), "", "", "", "", ""])
+            # one note as one plain cell where it can be (most are one line: "Note: 96.4 > 5.3")
+            cell = (
+                para(notes[0], styles.NOTE)
+                if len(notes) == 1
+                else Text("<br/>".join(markup(note) for note in notes), styles.NOTE)
+            )
+            rows.append([cell, "", "", "", "", ""])
             last = len(rows) - 1
             commands += [
                 ("SPAN", (0, last), (-1, last)),

@@ -1,9 +1,13 @@
 """Plain text cells skip the markup parser and the general line breaker (``text_line``), and
 every paragraph breaks its lines once per width (``Text``): the PDF must not change.
 
-Each test holds the quick way beside reportlab's own way (``Paragraph(markup(text), style)``,
-``Paragraph.breakLines``) on the same input: the fragments, the line breaks and the bytes of
-whole reports are compared, not just the text.
+Each test holds the quick way beside reportlab's own way (``Paragraph(markup(text), style)``
+over the parser's fragments, ``Paragraph.breakLines``) on the same input: the fragments, the
+line breaks and the bytes of whole reports are compared, not just the text. The one thing
+``Text`` does to the parser's fragments is to join neighbours that differ only in their text
+(``a &lt; b`` parses as three): the reference paragraphs are built over the same joined
+fragments, and ``test_joined_fragments_*`` hold the joining beside the parser's own fragments
+(same words on the same lines, same height, same style on each word).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+import pypdf
 import pytest
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
@@ -31,7 +36,7 @@ from reports.rendering.document import (
     TrendRow,
     TrendTable,
 )
-from reports.rendering.text_line import Text, TextLine, text_line
+from reports.rendering.text_line import Text, TextLine, _joined, text_line
 from tests.rendering.test_render_findings import ASTCT, NOT_EVALUATED
 from tests.rendering.test_render_pdf import PANEL, _document, _line, _long_document
 from tests.rendering.test_render_trend import _chart
@@ -51,7 +56,10 @@ PLAIN = [
     "IL-6",
     "IFN-γ",
     "≤5.9 pg/mL",
-    "<2.0",  # escaped in markup: the parser's fragments differ, so it goes the ordinary way
+    "<2.0",  # escaped in markup: the parser gives "<" a fragment of its own, joined again
+    "a & b",
+    "<i>not markup</i>",
+    "Note: 5210 > 1410.4 (upper limit, inclusive)",
     "  Zoe\u0308   Nguyễn  ",  # spaces collapsed, NFC
     "Иванова, Анна",
     "فاطمة כהן",  # shaped and put in visual order first: then one DejaVu run
@@ -64,13 +72,17 @@ NOT_PLAIN = [
     "",
     "   ",
     "two\nlines",
-    "a & b",
-    "<i>not markup</i>",
     "王秀英",  # a CID font run
     "山田 はなこ",
     "soft\xadhyphen",
 ]
 WIDTHS = [400.0, 90.0, 40.0, 12.0]
+
+
+def _reportlab(markup_text: str, style: Any) -> Paragraph:
+    """reportlab's own paragraph of ``markup_text`` over the parser's fragments, joined where
+    they differ only in their text, as ``Text`` joins them."""
+    return Paragraph(markup_text, style, frags=_joined(Paragraph(markup_text, style).frags))
 
 
 def _value(thing: Any) -> Any:
@@ -110,15 +122,15 @@ def test_a_plain_line_is_the_paragraph_reportlab_would_make(
     text: str, style: Any, width: float
 ) -> None:
     styles.register_fonts()
-    reference = Paragraph(markup.markup(text), style)
+    reference = _reportlab(markup.markup(text), style)
     quick = markup.para(text, style)
 
-    assert type(quick) is (TextLine if "<" not in text else Text)
+    assert type(quick) is TextLine
     assert [vars(f) for f in quick.frags] == [vars(f) for f in reference.frags]
     assert quick.text == reference.text
     assert _state(quick, width) == _state(reference, width)
     assert _drawn(markup.para(text, style), width) == _drawn(
-        Paragraph(reference.text, style), width
+        _reportlab(reference.text, style), width
     )
 
 
@@ -228,7 +240,7 @@ def test_the_lean_draw_writes_the_bytes_reportlabs_draw_does(
     monkeypatch.setattr(text_line_module, "LEAN_DRAW", False)
     general = _drawn(markup.para(text, style), width)
     assert lean == general
-    assert lean == _drawn(Paragraph(markup.markup(text), style), width)
+    assert lean == _drawn(_reportlab(markup.markup(text), style), width)
 
 
 def test_lines_squeezed_by_space_shrinkage_draw_alike(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -541,3 +553,102 @@ def test_reports_are_byte_identical_to_reportlabs_own_way(
     _reportlab_way(monkeypatch)
 
     assert render_pdf(document) == quick
+
+
+JOINABLE = [
+    "Note: 5210 &gt; 1410.4 (upper limit, inclusive)",
+    "&lt;1.0: every possible value is within &lt;2.5 pg/mL &amp; reported as such",
+    "3.&nbsp;Values are shown exactly as reported; '&lt;' and '&gt;' before a value mark a "
+    "result outside the measuring range ('&lt;'/'&gt;' below/above)",
+    "<b>ASTCT consensus CRS grade</b> — <b>MET</b> &lt;grade 3&gt;",
+    "first line &lt;1<br/>second &gt; line<br/>third",
+    '<font name="LabpanelSans-Bold">Reference intervals:</font> a &amp; b, c &lt; d',
+]
+
+
+def _glyphs(paragraph: Paragraph, width: float) -> tuple[Any, list[list[tuple[Any, ...]]]]:
+    """The paragraph's height at ``width`` and, per line, each drawn character with its font,
+    size and colour (spaces left out: the line's words, not how they were cut into runs)."""
+    _, height = paragraph.wrap(width, 1000)
+    lines = []
+    for line in paragraph.blPara.lines:
+        if paragraph.blPara.kind == 0:
+            fragment = paragraph.frags[0]
+            runs = [(fragment, " ".join(line[1]))]
+        else:
+            runs = [(fragment, getattr(fragment, "text", "")) for fragment in line.words]
+        lines.append(
+            [
+                (char, f.fontName, f.fontSize, str(f.textColor))
+                for f, text in runs
+                for char in text
+                if not char.isspace()
+            ]
+        )
+    return height, lines
+
+
+@pytest.mark.parametrize("text", JOINABLE)
+@pytest.mark.parametrize("width", [400.0, 150.0, 61.0])
+def test_joined_fragments_lay_out_the_parsers_words_on_the_same_lines(
+    text: str, width: float
+) -> None:
+    styles.register_fonts()
+    for style in (styles.NOTE, styles.FOOTNOTE, styles.CELL):
+        parsed = Paragraph(text, style)
+        joined = _reportlab(text, style)
+        assert len(joined.frags) < len(parsed.frags)
+        assert "".join(f.text for f in joined.frags if not hasattr(f, "lineBreak")) == "".join(
+            f.text for f in parsed.frags if not hasattr(f, "lineBreak")
+        )
+        laid_out = _glyphs(parsed, width)
+        assert sum(len(line) for line in laid_out[1]) >= 15
+        assert _glyphs(joined, width) == laid_out
+        # and Text joins them as the reference does (before a wrap: reportlab's line breaker
+        # for several fragments keeps words in their place)
+        assert [vars(f) for f in Text(text, style).frags] == [
+            vars(f) for f in _reportlab(text, style).frags
+        ]
+
+
+def test_joining_keeps_apart_what_differs_beyond_its_text() -> None:
+    styles.register_fonts()
+    text = "plain &lt; <b>bold &gt; bold</b> plain<br/>after &amp; break"
+    joined = _joined(Paragraph(text, styles.NOTE).frags)
+    assert [(f.text if not hasattr(f, "lineBreak") else "<br/>", f.fontName) for f in joined] == [
+        ("plain < ", styles.FONT_REGULAR),
+        ("bold > bold", styles.FONT_BOLD),
+        (" plain", styles.FONT_REGULAR),
+        ("<br/>", styles.FONT_REGULAR),
+        ("after & break", styles.FONT_REGULAR),
+    ]
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(text_line_module, "JOIN_FRAGMENTS", False)
+    try:
+        assert len(Text(text, styles.NOTE).frags) == len(Paragraph(text, styles.NOTE).frags)
+    finally:
+        monkeypatch.undo()
+
+
+def _per_page_text(pdf: bytes) -> list[str]:
+    return [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+
+
+@pytest.mark.parametrize("build", DOCUMENTS.values(), ids=DOCUMENTS.keys())
+def test_reports_read_as_they_did_with_the_parsers_own_fragments(
+    build: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Joined fragments and plain cells holding ``&``, ``<`` or ``>`` change how a line's text
+    is cut into runs in the PDF, not the text, the lines or the pages: each page reads the same
+    as with the parser's fragments kept apart and such cells parsed."""
+    document: ReportDocument = build()
+    quick = render_pdf(document)
+    monkeypatch.setattr(text_line_module, "JOIN_FRAGMENTS", False)
+    monkeypatch.setattr(text_line_module, "_PARSER_SPECIAL", frozenset("&<>\xa0\xad"))
+    text_line_module.clear_layouts()
+    parsed = render_pdf(document)
+
+    pages = _per_page_text(quick)
+    assert pages == _per_page_text(parsed)
+    if any(char in page for page in pages for char in "&<>"):
+        assert quick != parsed  # the two ways did differ
