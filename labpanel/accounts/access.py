@@ -715,6 +715,13 @@ def history_whole(user: Any, *, lab_id: int) -> bool:
     return staff is not None and staff.lab_id == lab_id
 
 
+def history_whole_in_scope(user: Any) -> bool:
+    """Whether ``user`` sees the whole history of every panel ``panels_scope`` lets them see
+    (the lab's technicians and directors: their scope is their lab), so that a read of many
+    panels needs nothing to decide what each one's history shows."""
+    return _role_in(user, LAB_WIDE_READING) is not None
+
+
 def history_visible(user: Any, *, current: PanelFacts, earlier: Mapping[K, PanelFacts]) -> set[K]:
     """The keys of the ``earlier`` panels of a patient that ``user`` may be shown beside the
     panel ``current`` (see "A patient's history" above): none unless ``user`` may open

@@ -318,7 +318,9 @@ def _shown_findings(user: Any, reports: list[Report]) -> dict[int, list[Finding]
             newest=not getattr(report, "superseded", False),
         )
         shown = history_shown_to(user, panel, facts.get(panel.pk))
-        answer[report.pk] = findings_shown(chosen, panel.serial or {}, panel.accession, shown)
+        answer[report.pk] = findings_shown(
+            chosen, selectors.serial_baseline_of(report), panel.accession, shown
+        )
     return answer
 
 
