@@ -468,6 +468,24 @@ def test_history_visible_decides_by_role(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("role", list(Role))
+def test_history_whole_in_scope_holds_for_every_panel_the_scope_holds(lab: Lab, role: str) -> None:
+    """A read of many panels skips the snapshots for such a reader (the FHIR report search)."""
+    viewer = make_staff(username="viewer", lab=lab, role=role).user
+    make_lab(name="Another lab")
+
+    whole = access.history_whole_in_scope(viewer)
+
+    assert whole == (role in (Role.TECHNICIAN, Role.DIRECTOR))
+    if whole:
+        # the scope is the viewer's lab, whose every patient's whole history the viewer sees
+        assert Panel.objects.filter(access.panels_scope(viewer)).query.where == (
+            Panel.objects.filter(lab_id=lab.pk).query.where
+        )
+        assert access.history_whole(viewer, lab_id=lab.pk)
+
+
+@pytest.mark.django_db
 def test_nobody_is_shown_the_history_of_a_panel_they_may_not_open(lab: Lab) -> None:
     clinician = make_staff(username="c", lab=lab, role=Role.CLINICIAN).user
     # ordered by someone else, of a patient the clinician ordered only an unreleased panel of
