@@ -42,9 +42,10 @@ class PlainColumns(Generic[M]):
         if values[self._pk_index] is None:
             return None
         converted = list(values)
+        connection = connections[using]
         for index, (column, converters) in enumerate(self._converters_for(using)):
             for converter in converters:
-                converted[index] = converter(converted[index], column, connections[using])
+                converted[index] = converter(converted[index], column, connection)
         return self.model.from_db(using, self.attnames, converted)
 
     def _converters_for(self, using: str) -> tuple[tuple[Any, tuple[_Converter, ...]], ...]:

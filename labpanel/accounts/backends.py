@@ -49,22 +49,27 @@ def _columns() -> tuple[PlainColumns[Any], PlainColumns[StaffMember], PlainColum
 def user_with_staff(user_pk: Any) -> tuple[Any, StaffMember | None]:
     """User ``user_pk`` and their membership with its lab (``None`` without one), or
     ``(None, None)`` when there is no such user: one statement."""
-    user_columns, staff_columns, lab_columns = _columns()
-    model = user_columns.model
-    using = router.db_for_read(model)
-    connection = connections[using]
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {user_columns.sql(using)}, {staff_columns.sql(using)}, "  # noqa: S608
-            f"{lab_columns.sql(using)} FROM {quote(model._meta.db_table)} u "
-            f"{_staff_joins(quote)}WHERE u.{quote(model._meta.pk.column)} = %s",
-            [user_pk],
-        )
+    using = router.db_for_read(get_user_model())
+    with connections[using].cursor() as cursor:
+        cursor.execute(_user_statement(using), [user_pk])
         row = cursor.fetchone()
     if row is None:
         return None, None
     return _user_with_staff_build(row, using)
+
+
+@cache
+def _user_statement(using: str) -> str:
+    """``user_with_staff``'s statement on database ``using`` (written once: naming the columns
+    from ``_meta`` costs more than PostgreSQL takes to answer it)."""
+    user_columns, staff_columns, lab_columns = _columns()
+    model = user_columns.model
+    quote = connections[using].ops.quote_name
+    return (
+        f"SELECT {user_columns.sql(using)}, {staff_columns.sql(using)}, "  # noqa: S608
+        f"{lab_columns.sql(using)} FROM {quote(model._meta.db_table)} u "
+        f"{_staff_joins(quote)}WHERE u.{quote(model._meta.pk.column)} = %s"
+    )
 
 
 def _staff_joins(quote: Any) -> str:
@@ -103,20 +108,14 @@ def _token_columns() -> PlainColumns[Any]:
     return PlainColumns(get_token_model(), "t")
 
 
-def tokens_with_staff(token_key: str, now: datetime) -> list[tuple[Any, Any, bool]]:
-    """The API tokens whose key (knox's ``token_key``, the token's first characters) is
-    ``token_key``, each with its user and the user's membership with its lab (``None`` without
-    one) and its scopes (``TokenScopes``, kept on the token as ``scopes.TOKEN_ATTRIBUTE``), and
-    whether the user holds another token that expired before ``now`` (which knox's
-    authentication deletes): one statement. Each token's ``user`` is the user read with it;
-    ``user.staff`` answers from what was read."""
+@cache
+def _tokens_statement(using: str) -> str:
+    """``tokens_with_staff``'s statement on database ``using``, written once."""
     token_columns = _token_columns()
     user_columns, staff_columns, lab_columns = _columns()
     token_model = token_columns.model
     user_model = user_columns.model
-    using = router.db_for_read(token_model)
-    connection = connections[using]
-    quote = connection.ops.quote_name
+    quote = connections[using].ops.quote_name
     token_table = quote(token_model._meta.db_table)
     token_user = quote(token_model._meta.get_field("user").column)
     token_pk = quote(str(token_model._meta.pk.column))
@@ -126,18 +125,32 @@ def tokens_with_staff(token_key: str, now: datetime) -> list[tuple[Any, Any, boo
     scopes_table = quote(TokenScopes._meta.db_table)
     scopes_token = quote(TokenScopes._meta.get_field("token").column)
     scopes_column = quote(str(TokenScopes._meta.get_field("scopes").column))
+    return (
+        f"SELECT {token_columns.sql(using)}, {user_columns.sql(using)}, "  # noqa: S608
+        f"{staff_columns.sql(using)}, {lab_columns.sql(using)}, k.{scopes_column}, "
+        f"EXISTS (SELECT 1 FROM {token_table} o WHERE o.{token_user} = t.{token_user} "
+        f"AND o.{token_pk} <> t.{token_pk} AND o.{expiry} < %s) "
+        f"FROM {token_table} t "
+        f"INNER JOIN {quote(user_model._meta.db_table)} u ON u.{user_pk} = t.{token_user} "
+        f"{_staff_joins(quote)}"
+        f"LEFT JOIN {scopes_table} k ON k.{scopes_token} = t.{token_pk} "
+        f"WHERE t.{token_key_column} = %s"
+    )
+
+
+def tokens_with_staff(token_key: str, now: datetime) -> list[tuple[Any, Any, bool]]:
+    """The API tokens whose key (knox's ``token_key``, the token's first characters) is
+    ``token_key``, each with its user and the user's membership with its lab (``None`` without
+    one) and its scopes (``TokenScopes``, kept on the token as ``scopes.TOKEN_ATTRIBUTE``), and
+    whether the user holds another token that expired before ``now`` (which knox's
+    authentication deletes): one statement. Each token's ``user`` is the user read with it;
+    ``user.staff`` answers from what was read."""
+    token_columns = _token_columns()
+    using = router.db_for_read(token_columns.model)
+    connection = connections[using]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {token_columns.sql(using)}, {user_columns.sql(using)}, "  # noqa: S608
-            f"{staff_columns.sql(using)}, {lab_columns.sql(using)}, k.{scopes_column}, "
-            f"EXISTS (SELECT 1 FROM {token_table} o WHERE o.{token_user} = t.{token_user} "
-            f"AND o.{token_pk} <> t.{token_pk} AND o.{expiry} < %s) "
-            f"FROM {token_table} t "
-            f"INNER JOIN {quote(user_model._meta.db_table)} u ON u.{user_pk} = t.{token_user} "
-            f"{_staff_joins(quote)}"
-            f"LEFT JOIN {scopes_table} k ON k.{scopes_token} = t.{token_pk} "
-            f"WHERE t.{token_key_column} = %s",
-            [connection.ops.adapt_datetimefield_value(now), token_key],
+            _tokens_statement(using), [connection.ops.adapt_datetimefield_value(now), token_key]
         )
         rows = cursor.fetchall()
     found = []
