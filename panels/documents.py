@@ -23,9 +23,11 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from labpanel.json_text import JSONText
 from panels.history import HistoryShown
 from panels.models import Finding, Panel, PanelDocument, Result, ReviewTransition
 from panels.outputs import PanelOutput
@@ -78,6 +80,42 @@ class PanelSummaryOutput(PanelOutput):
     class Meta(PanelOutput.Meta):
         fields = LIST_FIELDS  # type: ignore[assignment]
         read_only_fields = fields  # type: ignore[assignment]
+
+
+_CREATED_AT = b',"created_at":'
+_COMPACT_HEAD = b'{"id":'
+
+
+def answer_spliced(stored: str, reports: Sequence[Mapping[str, Any]]) -> JSONText | None:
+    """The API's answer of a panel (its detail, or its summary in the list) with its
+    ``reports`` (newest first; the first is ``report``), spliced into the ``stored`` text of
+    its document (``PanelDocument``) rather than parsed and written again: the reports go just
+    before ``created_at``, the last field of both, as in ``PanelOutput``. ``None`` when the
+    text is not laid out as ``StoredJSONField`` now writes it (compact, in the document's order,
+    ``id`` first): a row written before, which the caller parses. The same JSON, in the same
+    order, as :func:`answer_of` makes of the parsed document (both answers end with the
+    reports, then ``created_at``: tests/api/test_answer_spliced.py holds them to it)."""
+    text = stored.encode()
+    if not text.startswith(_COMPACT_HEAD) or text[6:7] == b" ":
+        return None
+    # ``,"`` cannot occur inside a JSON string (its quotes are escaped), so this is a key; the
+    # last one is the document's own (a nested ``created_at`` comes before it)
+    cut = text.rfind(_CREATED_AT)
+    if cut < 0:
+        return None
+    listed = orjson.dumps(reports)
+    first = orjson.dumps(reports[0] if reports else None)
+    return JSONText(
+        b"".join((text[:cut], b',"report":', first, b',"reports":', listed, text[cut:]))
+    )
+
+
+def answer_of(
+    document: Mapping[str, Any], reports: list[dict[str, Any]], fields: Sequence[str]
+) -> dict[str, Any]:
+    """A document (or summary), parsed, with its reports: its ``fields`` in their order."""
+    answer = {"report": reports[0] if reports else None, "reports": reports}
+    return {field: answer[field] if field in REPORT_FIELDS else document[field] for field in fields}
 
 
 def panel_summary(detail: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,9 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from django.db import models
+from psycopg.types.json import Json
 
 from labpanel.db import QuickLoadModel
+
+
+def _compact(value: Any) -> bytes:
+    """``value`` as compact JSON in its own key order (keys that are not text, as
+    ``json.dumps`` writes them)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
 class StoredJSONField(models.JSONField):
@@ -23,13 +31,25 @@ class StoredJSONField(models.JSONField):
     than ``jsonb`` (elsewhere, what ``JSONField`` uses). The documents are read whole as text
     (``panels.intake.selectors``), never searched inside: ``jsonb`` made PostgreSQL rebuild
     each document's text at every read (its cast to text cost the list of 50 about a quarter
-    of its statement, bench/panel_read.py), where ``json`` hands over the stored text. Written
-    as ``JSONField`` writes (a ``jsonb`` parameter, cast to ``json`` on assignment)."""
+    of its statement, bench/panel_read.py), where ``json`` hands over the stored text.
+
+    Written as compact JSON in the document's own key order (orjson: a ``json`` parameter,
+    stored as sent), so that the API can splice the stored text into its answer instead of
+    parsing it and writing it again (``panels.documents.answer_spliced``). Rows written before
+    (``JSONField``'s way: a ``jsonb`` parameter cast to ``json``, keys in ``jsonb``'s order,
+    spaces after separators) are still read, by parsing them."""
 
     def db_type(self, connection: Any) -> str | None:
         if connection.vendor == "postgresql":
             return "json"
         return super().db_type(connection)
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        if connection.vendor != "postgresql":
+            return super().get_db_prep_value(value, connection, prepared)
+        if not prepared:
+            value = self.get_prep_value(value)
+        return Json(value, dumps=_compact)
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         if value is not None and not isinstance(value, str):

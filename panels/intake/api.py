@@ -22,11 +22,13 @@ from labpanel.accounts import access
 from labpanel.accounts.scopes import RESULTS_READ, RESULTS_SUBMIT
 from labpanel.audit.services import read_record
 from labpanel.idempotency.views import IdempotentPosts
+from labpanel.json_text import JSONTextEncoder, orjson_default
 from labpanel.pagination import NewestFirstPagination
 from labpanel.reversing import id_url_parts
 from panels.documents import (
-    REPORT_FIELDS,
     PanelSummaryOutput,
+    answer_of,
+    answer_spliced,
     panel_documents_build,
     panel_summary,
 )
@@ -56,7 +58,11 @@ from reports.release import panel_release
 class PanelJSONRenderer(JSONRenderer):
     """DRF's JSON answer, encoded by orjson: the same JSON (compact, UTF-8), several times
     quicker for a panel's answer. Data orjson would write otherwise than DRF (datetimes,
-    dataclasses, Decimals, lazy text), and an answer asked for indented, go to DRF's encoder."""
+    dataclasses, Decimals, lazy text), and an answer asked for indented, go to DRF's encoder.
+    Stored documents spliced into the answer (``labpanel.json_text.JSONText``) are copied as
+    they are, or parsed for DRF's encoder."""
+
+    encoder_class = JSONTextEncoder
 
     def render(
         self,
@@ -67,7 +73,9 @@ class PanelJSONRenderer(JSONRenderer):
         if data is not None and self.get_indent(accepted_media_type or "", {}) is None:
             try:
                 return orjson.dumps(
-                    data, option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+                    data,
+                    default=orjson_default,
+                    option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS,
                 )
             except TypeError:
                 pass
@@ -111,14 +119,6 @@ class _ReportLinks:
             }
             for report in reports
         ]
-
-
-def _with_reports(
-    document: Mapping[str, Any], reports: list[dict[str, Any]], fields: Sequence[str]
-) -> dict[str, Any]:
-    """A stored document (or summary) with its reports, its ``fields`` in their order."""
-    answer = {"report": reports[0] if reports else None, "reports": reports}
-    return {field: answer[field] if field in REPORT_FIELDS else document[field] for field in fields}
 
 
 def _reads_record(request: Request, reads: Sequence[PanelRead]) -> None:
@@ -178,16 +178,19 @@ class PanelViewSet(
             read = panel_document_get(pk=pk, user=request.user)
             if read is None:
                 raise Http404
-            document = read.document
-            if document is not None and (
-                access.history_whole(request.user, lab_id=read.lab_id)
-                or not earlier_accessions(document["serial"] or {}, document["accession"])
-            ):
-                data = _with_reports(
-                    document,
-                    _ReportLinks(request).answer(read.reports),
-                    PanelOutput.Meta.fields,
-                )
+            data: Mapping[str, Any] | None = None
+            if read.stored is not None:
+                reports = _ReportLinks(request).answer(read.reports)
+                whole = access.history_whole(request.user, lab_id=read.lab_id)
+                if whole:  # the stored document as it is
+                    data = answer_spliced(read.stored, reports)
+                if data is None:
+                    document = orjson.loads(read.stored)
+                    if whole or not earlier_accessions(
+                        document["serial"] or {}, document["accession"]
+                    ):
+                        data = answer_of(document, reports, PanelOutput.Meta.fields)
+            if data is not None:
                 self._stored_read_record(request, read)
                 return Response(data, status=answer_status)
         panel = panel_get(pk=pk, user=request.user)
@@ -223,21 +226,26 @@ class PanelViewSet(
             PanelReads(user=request.user, field="summary", within=within)  # type: ignore[arg-type]
         )
         reads = [panel_read(row) for row in page or []]
-        missing = [read.pk for read in reads if read.document is None]
+        missing = [read.pk for read in reads if read.stored is None]
         built = (
             panel_documents_build(panel_details(Panel.objects.filter(pk__in=missing)))
             if missing
             else {}
         )
         links = _ReportLinks(request)
-        data = [
-            _with_reports(
-                read.document or panel_summary(built[read.pk]),
-                links.answer(read.reports),
-                PanelSummaryOutput.Meta.fields,
+        data: list[Mapping[str, Any]] = []
+        for read in reads:
+            reports = links.answer(read.reports)
+            item: Mapping[str, Any] | None = (
+                None if read.stored is None else answer_spliced(read.stored, reports)
             )
-            for read in reads
-        ]
+            if item is None:  # (not ``or``: a JSONText's truth would parse it)
+                item = answer_of(
+                    read.document or panel_summary(built[read.pk]),
+                    reports,
+                    PanelSummaryOutput.Meta.fields,
+                )
+            data.append(item)
         _reads_record(request, reads)
         return self.get_paginated_response(data)
 

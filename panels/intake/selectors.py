@@ -37,15 +37,21 @@ def panel_get(*, pk: int, user: User | AnonymousUser) -> Panel | None:
 
 @dataclass(frozen=True, slots=True)
 class PanelRead:
-    """One panel as the read model answers it: its ids, its stored document (the detail, or the
-    list's summary) or ``None`` when none is current (to be built from the records), and the
-    reports ``user`` may see (``reports.selectors.panel_reports_json``, newest first)."""
+    """One panel as the read model answers it: its ids, its stored document's text (the
+    detail, or the list's summary; ``document`` parses it) or ``None`` when none is current (to
+    be built from the records), and the reports ``user`` may see
+    (``reports.selectors.panel_reports_json``, newest first)."""
 
     pk: int
     patient_id: int
     lab_id: int
-    document: dict[str, Any] | None
+    stored: str | None
     reports: list[dict[str, Any]]
+
+    @property
+    def document(self) -> dict[str, Any] | None:
+        """The stored document, parsed (each time asked)."""
+        return None if self.stored is None else orjson.loads(self.stored)
 
 
 def read_model_available() -> bool:
@@ -92,7 +98,7 @@ def panel_read(row: tuple[Any, ...]) -> PanelRead:
         pk=pk,
         patient_id=patient_id,
         lab_id=lab_id,
-        document=None if stored is None else orjson.loads(stored),
+        stored=stored,
         reports=reports or [],
     )
 

@@ -9,6 +9,7 @@ import copy
 from io import StringIO
 from typing import Any
 
+import orjson
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
@@ -20,6 +21,7 @@ from panels import documents
 from panels.documents import LIST_FIELDS, SUMMARY_FIELDS
 from panels.intake import api
 from panels.models import Panel, PanelDocument, Patient
+from panels.outputs import PanelOutput
 from panels.patient_changes import patient_admin_change
 from reports.models import Report
 from reports.services import report_render
@@ -350,3 +352,129 @@ def test_the_documents_are_kept_as_the_text_written_and_read_back_whole(
     panel = Panel.objects.get(pk=realistic[0])
     assert stored.detail == documents.panel_documents_build([panel])[panel.pk]
     assert stored.summary == documents.panel_summary(stored.detail)
+
+
+def _answers_parsed(monkeypatch: pytest.MonkeyPatch, client: APIClient, path: str) -> bytes:
+    """The answer's bytes with every stored document parsed and written again (no splice)."""
+    with monkeypatch.context() as patched:
+        patched.setattr(api, "answer_spliced", lambda stored, reports: None)
+        response = client.get(path)
+    assert response.status_code == 200
+    return bytes(response.content)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_spliced_answers_are_byte_for_byte_the_parsed_ones(
+    realistic: list[int], clients: dict[str, APIClient], role: str, monkeypatch: Any
+) -> None:
+    client = clients[role]
+    paths = ["/api/v1/panels/?limit=10", "/api/v1/panels/?limit=2&offset=1"]
+    paths += [f"/api/v1/panels/{pk}/" for pk in realistic]
+    spliced: list[str] = []
+    splice = documents.answer_spliced
+
+    def spy(stored: str, reports: Any) -> Any:
+        answer = splice(stored, reports)
+        spliced.extend(() if answer is None else [stored])
+        return answer
+
+    shown = expected = 0
+    for path in paths:
+        with monkeypatch.context() as patched:
+            patched.setattr(api, "answer_spliced", spy)
+            response = client.get(path)
+        if response.status_code == 404:
+            continue
+        shown += 1
+        if path.startswith("/api/v1/panels/?"):
+            expected += len(response.json()["results"])
+        else:
+            expected += role in ("director", "technician")
+        # then: the same bytes, in the same order, as the stored text parsed and written again
+        assert bytes(response.content) == _answers_parsed(monkeypatch, client, path), (role, path)
+    assert shown > 2
+    # and the stored text was spliced (every summary; a detail for the lab's staff)
+    assert len(spliced) == expected > 0
+
+
+def test_the_stored_text_is_compact_in_the_documents_order(realistic: list[int]) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT detail::text, summary::text FROM panels_paneldocument WHERE panel_id = %s",
+            [realistic[1]],
+        )
+        detail, summary = cursor.fetchone()
+    assert detail.startswith('{"id":')
+    assert ', "' not in detail[:200]
+    assert tuple(orjson.loads(summary)) == SUMMARY_FIELDS
+    assert tuple(orjson.loads(detail)) == documents.PanelDocumentOutput.Meta.fields
+    # both answers end with the reports, then created_at: where answer_spliced puts them
+    assert PanelOutput.Meta.fields[-3:] == ("report", "reports", "created_at")
+    assert LIST_FIELDS[-3:] == ("report", "reports", "created_at")
+
+
+def test_documents_written_before_are_parsed_and_answer_the_same(
+    realistic: list[int], clients: dict[str, APIClient]
+) -> None:
+    from django.db import connection
+
+    client = clients["technician"]
+    paths = ["/api/v1/panels/", *(f"/api/v1/panels/{pk}/" for pk in realistic)]
+    now = [client.get(path).json() for path in paths]
+    # when: the rows are as JSONField wrote them (jsonb's order of keys, spaces after commas)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE panels_paneldocument "
+            "SET detail = detail::jsonb::json, summary = summary::jsonb::json"
+        )
+        cursor.execute("SELECT summary::text FROM panels_paneldocument LIMIT 1")
+        assert cursor.fetchone()[0].startswith('{"id": ')
+    # then: answered the same (parsed), the list's fields in the answer's order
+    before = [client.get(path).json() for path in paths]
+    assert before == now
+    assert all(tuple(item) == LIST_FIELDS for item in before[0]["results"])
+
+
+def test_an_indented_or_browsable_answer_parses_the_spliced_documents(
+    realistic: list[int], clients: dict[str, APIClient]
+) -> None:
+    client = clients["director"]
+    pk = realistic[1]
+    compact = client.get(f"/api/v1/panels/{pk}/").json()
+    listed = client.get("/api/v1/panels/").json()
+    indented = client.get(f"/api/v1/panels/{pk}/", HTTP_ACCEPT="application/json; indent=2")
+    assert indented.content.startswith(b'{\n  "id": ')
+    assert indented.json() == compact
+    indented_list = client.get("/api/v1/panels/", HTTP_ACCEPT="application/json; indent=2")
+    assert indented_list.json() == listed
+    page = client.get(f"/api/v1/panels/{pk}/", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200
+    assert b"RM-2" in page.content
+    # and the answer's data reads as the mapping it stands for (DRF's test client, say)
+    response = client.get("/api/v1/panels/")
+    assert dict(response.data["results"][0]) == listed["results"][0]
+
+
+@pytest.mark.parametrize(
+    ("stored", "spliced"),
+    [
+        (
+            '{"id":1,"note":"a\\",\\"created_at\\":x","nested":{"created_at":"n"},'
+            '"created_at":"2026-12-01T00:00:00Z"}',
+            '{"id":1,"note":"a\\",\\"created_at\\":x","nested":{"created_at":"n"},'
+            '"report":{"id":9},"reports":[{"id":9}],"created_at":"2026-12-01T00:00:00Z"}',
+        ),
+        ('{"id": 1, "created_at": "2026-12-01"}', None),  # jsonb's layout: parsed instead
+        ('{"accession":"A","created_at":"x"}', None),
+        ('{"id":1}', None),
+    ],
+)
+def test_answer_spliced_puts_the_reports_before_the_documents_own_created_at(
+    stored: str, spliced: str | None
+) -> None:
+    answer = documents.answer_spliced(stored, [{"id": 9}])
+    assert (None if answer is None else answer.text.decode()) == spliced
+    if answer is not None:
+        assert orjson.loads(answer.text)["nested"] == {"created_at": "n"}
