@@ -143,23 +143,14 @@ def prepare_environment(env: Env) -> list[str]:
 
 
 def run_setup(env: Env) -> int:
-    """Run the one-off steps in order; stop at the first that fails and return its code."""
-    steps = [
-        ["migrate", "--noinput"],
-        # the shared cache's table where there is no Redis (API rate limits; settings.CACHES)
-        ["createcachetable"],
-        ["collectstatic", "--noinput", "--verbosity", "0"],
-        ["seed_reference_data"],
-        ["seed_demo"],
-    ]
-    for step in steps:
-        _say(f"--- manage.py {' '.join(step)}")
-        command = [sys.executable, "manage.py", *step]
-        code = subprocess.run(command, cwd=BASE_DIR, env=dict(env), check=False).returncode  # noqa: S603
-        if code != 0:
-            _say(f"Stopped: 'manage.py {step[0]}' failed with exit code {code}")
-            return code
-    return 0
+    """Run the one-off steps (migrate, the cache table, static files, the reference data, the
+    demo lab) in one ``manage.py launcher_setup`` process, which stops at the first that fails
+    and says which; return its exit code."""
+    command = [sys.executable, "manage.py", "launcher_setup"]
+    code = subprocess.run(command, cwd=BASE_DIR, env=dict(env), check=False).returncode  # noqa: S603
+    if code != 0:
+        _say(f"Stopped: 'manage.py launcher_setup' failed with exit code {code}")
+    return code
 
 
 class Supervisor:

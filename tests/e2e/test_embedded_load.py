@@ -20,8 +20,8 @@ from tests.e2e.load import launched_stack, run_load
 pytestmark = pytest.mark.e2e
 
 CLIENTS = 8
-PANELS = 80
-MESSAGES = 20
+PANELS = 48
+MESSAGES = 12
 RENDER_CAP_SECONDS = 300  # an overall cap on waiting, not a speed requirement
 
 
