@@ -84,6 +84,9 @@ def _configure() -> dict[str, str]:
         "LABPANEL_LOG_LEVEL": "WARNING",
         "DJANGO_SECRET_KEY": "bench-render-" + uuid.uuid4().hex,
         "DJANGO_ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+        # the batches are posted faster than the API's default rate per token (600/min): the
+        # render is measured here, not the rate limit
+        "LABPANEL_API_RATE": "1000000/s",
     }
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labpanel.settings")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.utils import timezone
 from pypdf import PdfReader
 from rest_framework.test import APIClient
@@ -21,7 +21,13 @@ from labpanel.accounts.models import Lab, StaffMember
 from reports.document_builder import report_document_build
 from reports.models import Report, ReportStage, ReportStatus
 from reports.rendering import ReportDocument, render_pdf
-from reports.selectors import ReportSource, report_source_for, report_source_get
+from reports.selectors import (
+    ReportSource,
+    report_source_for,
+    report_source_get,
+    report_source_params,
+    report_source_parse,
+)
 from reports.services import report_render
 from tests.conftest import token_client
 
@@ -328,3 +334,60 @@ def test_a_column_the_reader_cannot_rebuild_exactly_is_refused_not_guessed() -> 
 
     with pytest.raises(UnreadableColumn, match=r"Odd\.where: no converter for GenericIP"):
         row_json_sql(Odd, "o")
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return str(cursor.fetchone()[0])
+
+
+def test_the_claim_sets_its_own_transaction_not_to_wait_for_the_flush(
+    post_case: Callable[[Case], Report],
+) -> None:
+    """The claim-and-read statement turns ``synchronous_commit`` off for the transaction it
+    runs in (in a worker: its own, in autocommit), and for that one only."""
+    from reports import services
+
+    report = post_case(CASES_BY_SLUG["all-normal"])
+    now = timezone.now()
+    claim: list[Any] = [ReportStatus.RENDERING, now, now, report.pk, ReportStatus.PENDING]
+    claim += [ReportStatus.RENDERING, now]
+    assert _synchronous_commit() == "on"
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                services._claim_and_read_sql(),
+                claim + report_source_params(report_id=report.pk),
+            )
+            claimed = cursor.fetchone()
+        # then: the claim took the report, and its transaction commits without the flush
+        assert claimed is not None
+        assert report_source_parse(claimed[0]).report.pk == report.pk
+        assert _synchronous_commit() == "off"
+        transaction.set_rollback(True)
+    # and: nothing else is changed (the test's transaction, like a worker's session, keeps it)
+    assert _synchronous_commit() == "on"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_session_keeps_flushing_the_ready_commit(
+    post_case: Callable[[Case], Report],
+) -> None:
+    """In autocommit, as a worker renders: the claim's setting ends with its own transaction,
+    so the READY transaction (the PDF a clinician may fetch at once) waits for its flush."""
+    report = post_case(CASES_BY_SLUG["all-normal"])
+    seen: list[str] = []
+
+    def before_ready(execute: Any, sql: str, *args: Any) -> Any:
+        if sql.lstrip().upper().startswith("UPDATE") and connection.in_atomic_block:
+            raw = connection.connection
+            seen.append(str(raw.execute("SHOW synchronous_commit").fetchone()[0]))
+        return execute(sql, *args)
+
+    assert not connection.in_atomic_block
+    with connection.execute_wrapper(before_ready):
+        report_render(report_id=report.pk)
+    report.refresh_from_db()
+    assert report.status == ReportStatus.READY
+    assert seen == ["on"]
