@@ -204,6 +204,14 @@ class MllpServer:
     async def _serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        """One connection's task (asyncio's ``client_connected_cb``). ``close`` and ``drain``
+        end it by cancelling it; it absorbs that cancellation and ends normally: a connection
+        left open by its interface engine ends at every stop of the listener, which is routine
+        (Python 3.11's streams log a cancelled connection task as "Exception in callback")."""
+        with suppress(asyncio.CancelledError):
+            await self._converse(reader, writer)
+
+    async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)

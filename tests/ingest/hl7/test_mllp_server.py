@@ -311,3 +311,38 @@ def test_on_stop_the_message_being_processed_is_answered_and_the_rest_are_not() 
 
     assert [parse_oru_msa2(ack) for ack in acks] == ["FIRST"]  # SECOND is resent by its sender
     assert idle_end == b""  # the idle connection was closed
+
+
+def test_stopping_with_connections_open_logs_no_error(caplog: pytest.LogCaptureFixture) -> None:
+    """An interface engine keeps its connection open between messages: every stop of the
+    listener (a deploy, a restart) ends such connections, which is routine, not an error.
+    (asyncio's streams on Python 3.11 log a cancelled connection task as "Exception in
+    callback"; the listener ends its connections without leaving them cancelled.)"""
+
+    async def scenario() -> bytes:
+        ready, stop = asyncio.Event(), asyncio.Event()
+        ports: list[int] = []
+        server = asyncio.create_task(
+            serve_mllp(
+                _ack_handler, "127.0.0.1", 0, ready=ready, stop=stop,
+                on_listening=lambda host, port: ports.append(port),
+            )
+        )  # fmt: skip
+        await ready.wait()
+        reader, writer = await asyncio.open_connection("127.0.0.1", ports[0])
+        writer.write(frame(oru(obx("NM", "1"), control_id="BEFORE-STOP")))
+        await writer.drain()
+        answered = await asyncio.wait_for(reader.readuntil(b"\x1c\x0d"), 5)
+        stop.set()
+        await asyncio.wait_for(server, 5)
+        rest = await asyncio.wait_for(reader.read(), 5)  # EOF: the server closed it
+        writer.close()
+        await asyncio.sleep(0.05)  # the loop runs the connection task's done callbacks
+        return answered + rest
+
+    with caplog.at_level(logging.INFO):
+        received = asyncio.run(scenario())
+
+    assert b"BEFORE-STOP" in received
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert "mllp-1: closed after 1 messages" in caplog.text
