@@ -407,7 +407,20 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        # Celery's INFO lines of the scheduled sweeps and polls (every 5 s) are left out
+        "scheduled_tasks": {
+            "()": "labpanel.log_filters.ScheduledTaskLines",
+            "tasks": sorted({str(entry["task"]) for entry in CELERY_BEAT_SCHEDULE.values()}),  # type: ignore[index]
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["scheduled_tasks"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LABPANEL_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
