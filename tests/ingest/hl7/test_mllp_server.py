@@ -267,6 +267,21 @@ def test_a_silent_connection_is_closed_and_a_half_sent_message_is_not_acknowledg
     assert "idle for 0.3 s with 39 bytes of an unfinished frame; closing" in caplog.text
 
 
+def _stoppable_server(
+    handler: Callable[[str], Awaitable[str]],
+    ready: asyncio.Event,
+    stop: asyncio.Event,
+    ports: list[int],
+) -> asyncio.Task[None]:
+    """serve_mllp on port 0 (appended to ``ports`` once listening) until ``stop`` is set."""
+    return asyncio.create_task(
+        serve_mllp(
+            handler, "127.0.0.1", 0, ready=ready, stop=stop,
+            on_listening=lambda host, port: ports.append(port),
+        )
+    )  # fmt: skip
+
+
 def test_on_stop_the_message_being_processed_is_answered_and_the_rest_are_not() -> None:
     async def scenario() -> tuple[list[str], bytes]:
         ready, stop = asyncio.Event(), asyncio.Event()
@@ -278,12 +293,7 @@ def test_on_stop_the_message_being_processed_is_answered_and_the_rest_are_not() 
             await release.wait()  # the message is being committed when the stop comes
             return await _ack_handler(text)
 
-        server = asyncio.create_task(
-            serve_mllp(
-                handler, "127.0.0.1", 0, ready=ready, stop=stop,
-                on_listening=lambda host, port: ports.append(port),
-            )
-        )  # fmt: skip
+        server = _stoppable_server(handler, ready, stop, ports)
         await ready.wait()
         busy_reader, busy = await asyncio.open_connection("127.0.0.1", ports[0])
         idle_reader, idle = await asyncio.open_connection("127.0.0.1", ports[0])
@@ -322,12 +332,7 @@ def test_stopping_with_connections_open_logs_no_error(caplog: pytest.LogCaptureF
     async def scenario() -> bytes:
         ready, stop = asyncio.Event(), asyncio.Event()
         ports: list[int] = []
-        server = asyncio.create_task(
-            serve_mllp(
-                _ack_handler, "127.0.0.1", 0, ready=ready, stop=stop,
-                on_listening=lambda host, port: ports.append(port),
-            )
-        )  # fmt: skip
+        server = _stoppable_server(_ack_handler, ready, stop, ports)
         await ready.wait()
         reader, writer = await asyncio.open_connection("127.0.0.1", ports[0])
         writer.write(frame(oru(obx("NM", "1"), control_id="BEFORE-STOP")))
