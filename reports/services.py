@@ -332,18 +332,36 @@ def _claim_and_read_sql() -> str:
     lose the claim, and losing it is harmless: the report is then as it was before (pending, or
     a stale rendering), the worker's connection is gone, so its task retries and claims again,
     and the sweep re-sends it besides. The report's READY commit keeps its flush: a clinician
-    may fetch the PDF the moment it is committed."""
+    may fetch the PDF the moment it is committed. Inside a caller's transaction (whose commit
+    may hold more than the claim) the setting is left as it is (``_claim_params``)."""
     table = Report._meta.db_table
     claim = f"""
 WITH claimed AS (
     UPDATE "{table}" SET "status" = %s, "attempts" = "attempts" + 1,
         "rendering_started_at" = %s, "dispatch_failed_at" = NULL, "updated_at" = %s
-    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS without_flush
+    FROM (
+        SELECT set_config(
+            'synchronous_commit', COALESCE(%s, current_setting('synchronous_commit')), true
+        )
+    ) AS without_flush
     WHERE "id" = %s
         AND ("status" = %s OR ("status" = %s AND "rendering_started_at" < %s))
     RETURNING "{table}".*
 )"""  # noqa: S608 - the model's table name
     return claim + report_source_sql(report_rows="claimed")
+
+
+def _claim_params(*, report_id: int, now: datetime) -> list[Any]:
+    """The parameters of ``_claim_and_read_sql``: the claim's commit skips the WAL flush only
+    when it is the claim's own (autocommit, as in a worker), never a caller's transaction."""
+    without_flush = None if connection.in_atomic_block else "off"
+    claim: list[Any] = [ReportStatus.RENDERING, now, now, without_flush, report_id]
+    claim += [
+        ReportStatus.PENDING,
+        ReportStatus.RENDERING,
+        now - settings.REPORT_RENDER_STALE_AFTER,
+    ]
+    return claim + report_source_params(report_id=report_id)
 
 
 def _claim_and_read(*, report_id: int, now: datetime) -> ReportSource | None:
@@ -354,17 +372,8 @@ def _claim_and_read(*, report_id: int, now: datetime) -> ReportSource | None:
         if not _claim(report_id=report_id, now=now):
             return None
         return report_source_get(report_id=report_id, one_statement=False)
-    claim: list[Any] = [
-        ReportStatus.RENDERING,
-        now,
-        now,
-        report_id,
-        ReportStatus.PENDING,
-        ReportStatus.RENDERING,
-        now - settings.REPORT_RENDER_STALE_AFTER,
-    ]
     with connection.cursor() as cursor:
-        cursor.execute(_claim_and_read_sql(), claim + report_source_params(report_id=report_id))
+        cursor.execute(_claim_and_read_sql(), _claim_params(report_id=report_id, now=now))
         row = cursor.fetchone()
     return None if row is None else report_source_parse(row[0])
 

@@ -25,7 +25,6 @@ from reports.selectors import (
     ReportSource,
     report_source_for,
     report_source_get,
-    report_source_params,
     report_source_parse,
 )
 from reports.services import report_render
@@ -342,32 +341,49 @@ def _synchronous_commit() -> str:
         return str(cursor.fetchone()[0])
 
 
-def test_the_claim_sets_its_own_transaction_not_to_wait_for_the_flush(
+@pytest.mark.django_db(transaction=True)
+def test_the_claim_in_its_own_transaction_does_not_wait_for_the_flush(
     post_case: Callable[[Case], Report],
 ) -> None:
-    """The claim-and-read statement turns ``synchronous_commit`` off for the transaction it
-    runs in (in a worker: its own, in autocommit), and for that one only."""
+    """In autocommit (a worker) the claim is its own transaction, and the statement turns
+    ``synchronous_commit`` off for the transaction it runs in, for that one only. (Observed
+    by running the same statement and parameters inside a transaction, which outlives it.)"""
     from reports import services
 
     report = post_case(CASES_BY_SLUG["all-normal"])
-    now = timezone.now()
-    claim: list[Any] = [ReportStatus.RENDERING, now, now, report.pk, ReportStatus.PENDING]
-    claim += [ReportStatus.RENDERING, now]
+    assert not connection.in_atomic_block
+    params = services._claim_params(report_id=report.pk, now=timezone.now())
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(services._claim_and_read_sql(), params)
+            claimed = cursor.fetchone()
+        assert claimed is not None
+        assert _synchronous_commit() == "off"
+        transaction.set_rollback(True)
+    assert _synchronous_commit() == "on"  # the session, like a worker's, keeps its flush
+
+
+def test_the_claim_leaves_a_callers_transaction_flushing(
+    post_case: Callable[[Case], Report],
+) -> None:
+    """Inside a caller's transaction (whose commit may hold more than the claim) the
+    claim-and-read statement claims as ever and leaves ``synchronous_commit`` as it was."""
+    from reports import services
+
+    report = post_case(CASES_BY_SLUG["all-normal"])
     assert _synchronous_commit() == "on"
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
                 services._claim_and_read_sql(),
-                claim + report_source_params(report_id=report.pk),
+                services._claim_params(report_id=report.pk, now=timezone.now()),
             )
             claimed = cursor.fetchone()
-        # then: the claim took the report, and its transaction commits without the flush
+        # then: the claim took the report, and the caller's commit still waits for the flush
         assert claimed is not None
         assert report_source_parse(claimed[0]).report.pk == report.pk
-        assert _synchronous_commit() == "off"
+        assert _synchronous_commit() == "on"
         transaction.set_rollback(True)
-    # and: nothing else is changed (the test's transaction, like a worker's session, keeps it)
-    assert _synchronous_commit() == "on"
 
 
 @pytest.mark.django_db(transaction=True)
