@@ -19,6 +19,7 @@ from typing import Any
 from panels.models import Finding, Panel, Patient, Result, ReviewState
 from reference_ranges.models import ReferenceRangeRule
 from reports.fhir import codes
+from reports.fhir.rows import AnalyteRow, ReplacedRow, ResultRow, RuleRow
 from reports.models import Report, ReportStage, ReportStatus
 from reports.results_builder import FLAG_TEXT
 
@@ -149,7 +150,12 @@ def _quantity(value: Decimal, unit: str) -> dict[str, Any]:
     return quantity
 
 
-def reported_value(result: Result) -> Decimal:
+# A result as a read gives it: a model instance (a read of one, an Observation search) or a plain
+# row (the results a DiagnosticReport search includes: ``rows``).
+AnyResult = Result | ResultRow
+
+
+def reported_value(result: AnyResult) -> Decimal:
     """The value with the decimals as reported (the column keeps six): ``<1.5`` -> 1.5."""
     return result.value.quantize(Decimal(1).scaleb(-result.value_scale))
 
@@ -159,8 +165,18 @@ def _age_quantity(age: int, unit: str) -> dict[str, Any]:
     return {"value": Decimal(age), "unit": unit, "system": codes.UCUM, "code": code}
 
 
-def _reference_range(rule: ReferenceRangeRule, text: str) -> dict[str, Any]:
-    """The interval that judged the result, as the rule states it (its own unit)."""
+def _reference_range(rule: ReferenceRangeRule | RuleRow, text: str) -> dict[str, Any]:
+    """The interval that judged the result, as the rule states it (its own unit); from a rule
+    read as a row, built once per page and text."""
+    if isinstance(rule, RuleRow):
+        kept = rule.fhir_ranges.get(text)
+        if kept is None:
+            kept = rule.fhir_ranges[text] = _range_built(rule, text)
+        return kept
+    return _range_built(rule, text)
+
+
+def _range_built(rule: ReferenceRangeRule | RuleRow, text: str) -> dict[str, Any]:
     answer: dict[str, Any] = {}
     if rule.low is not None:
         answer["low"] = _quantity(rule.low.normalize(), rule.unit)
@@ -189,10 +205,12 @@ def _reference_range(rule: ReferenceRangeRule, text: str) -> dict[str, Any]:
 _SUPERSEDES = Result._meta.get_field("supersedes")
 
 
-def _replaced(result: Result) -> Result | None:
-    """The result this one replaced (read with it: ``select_related("supersedes")``). Taken
-    from what the read cached, where a result that replaced none holds None: asking the
-    accessor raises and catches ``DoesNotExist`` for each of them (a search's 650 results)."""
+def _replaced(result: AnyResult) -> Result | ReplacedRow | None:
+    """The result this one replaced (read with it: ``select_related("supersedes")``, or the
+    row's). Taken from what the read cached, where a result that replaced none holds None:
+    asking the accessor raises and catches ``DoesNotExist`` for each of them."""
+    if isinstance(result, ResultRow):
+        return result.supersedes
     if _SUPERSEDES.is_cached(result):
         replaced: Result | None = _SUPERSEDES.get_cached_value(result)  # type: ignore[assignment]
         return replaced
@@ -202,7 +220,7 @@ def _replaced(result: Result) -> Result | None:
         return None
 
 
-def observation_status(result: Result, *, panel: Panel, released_at: datetime | None) -> str:
+def observation_status(result: AnyResult, *, panel: Panel, released_at: datetime | None) -> str:
     """preliminary / final / amended / corrected, from the panel's review state and its report
     history (``released_at``: when its FINAL report was issued, ``None`` before release).
 
@@ -225,8 +243,18 @@ def observation_status(result: Result, *, panel: Panel, released_at: datetime | 
     return "corrected"
 
 
-def observation_code(result: Result) -> dict[str, Any]:
+def observation_code(result: AnyResult) -> dict[str, Any]:
+    """The analyte's LOINC (where the catalogue verified it) and local code; from an analyte
+    read as a row, built once per page."""
     analyte = result.analyte
+    if isinstance(analyte, AnalyteRow):
+        if analyte.fhir_code is None:
+            analyte.fhir_code = _code_built(analyte)
+        return analyte.fhir_code
+    return _code_built(analyte)
+
+
+def _code_built(analyte: Any) -> dict[str, Any]:
     coding = []
     if analyte.loinc and analyte.loinc_verified:
         coding.append({"system": codes.LOINC, "code": analyte.loinc, "display": analyte.name})
@@ -237,7 +265,7 @@ def observation_code(result: Result) -> dict[str, Any]:
 
 
 def observation_resource(
-    result: Result, *, panel: Panel, released_at: datetime | None
+    result: AnyResult, *, panel: Panel, released_at: datetime | None
 ) -> dict[str, Any]:
     """One result as an Observation (``result.analyte``, ``result.rule`` and
     ``result.supersedes`` read with it; ``panel`` its panel)."""
@@ -422,7 +450,9 @@ def diagnostic_report_resource(
     return resource
 
 
-def results_of_report(report: Report, results: Sequence[Result], *, newest: bool) -> list[Result]:
+def results_of_report(
+    report: Report, results: Sequence[AnyResult], *, newest: bool
+) -> list[AnyResult]:
     """The results ``report`` was issued with, among all of its panel's (current and
     replaced): the current ones for the panel's newest report, else those in force when it
     was created (not replaced by then, and not replacing one replaced after)."""

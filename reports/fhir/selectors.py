@@ -31,6 +31,7 @@ from django.db.models.fields.json import KeyTextTransform
 from labpanel.accounts import access
 from panels.models import Finding, Panel, Patient, Result, ReviewState
 from reports.fhir import codes
+from reports.fhir.rows import results_by_panel
 from reports.fhir.search import DateBound, Search
 from reports.models import Report, ReportStage
 
@@ -287,8 +288,8 @@ def observations_search(*, user: AnyUser, search: Search) -> Page[Result]:
 
 
 def _reports(queryset: QuerySet[Report], *, user: AnyUser) -> QuerySet[Report]:
-    """Reports with their panel, all of its results (current and replaced: a report links
-    those it was issued with) and findings, and whether each is its panel's newest. The
+    """Reports with their panel and its findings, and whether each is its panel's newest (the
+    panel's results are read by ``_with_results``). The
     panel's serial snapshot is read only for a reader who is not shown every panel's whole
     history (``views._shown_findings`` then decides from it what each history shows); for the
     others only its baseline (``serial_baseline_of``): decoding the snapshots of 50 panels
@@ -308,11 +309,6 @@ def _reports(queryset: QuerySet[Report], *, user: AnyUser) -> QuerySet[Report]:
         )
         .prefetch_related(
             Prefetch(
-                "panel__results",
-                queryset=_result_rows(Result.objects.order_by("position", "pk")),
-                to_attr="all_results",
-            ),
-            Prefetch(
                 "panel__findings",
                 queryset=Finding.objects.select_related("text")
                 .defer("evidence", "missing_inputs")
@@ -323,8 +319,21 @@ def _reports(queryset: QuerySet[Report], *, user: AnyUser) -> QuerySet[Report]:
     )
 
 
+def _with_results(reports: list[Report]) -> list[Report]:
+    """``reports``, each panel's results (current and replaced: a report links those it was
+    issued with) set on it as ``all_results``, read as plain rows (``rows.results_by_panel``):
+    one query."""
+    if reports:
+        results = results_by_panel({report.panel_id for report in reports})
+        for report in reports:
+            report.panel.all_results = results.get(report.panel_id, [])  # type: ignore[attr-defined]
+    return reports
+
+
 def report_get(*, pk: int, user: AnyUser) -> Report | None:
-    rows = list(_reports(Report.objects.filter(access.reports_scope(user), pk=pk), user=user))
+    rows = _with_results(
+        list(_reports(Report.objects.filter(access.reports_scope(user), pk=pk), user=user))
+    )
     return rows[0] if rows else None
 
 
@@ -352,10 +361,12 @@ def reports_search(*, user: AnyUser, search: Search) -> Page[Report]:
     queryset = Report.objects.filter(access.reports_scope(user)).filter(condition)
     total = queryset.count()
     rows = (
-        list(
-            _reports(queryset.order_by("pk"), user=user)[
-                search.offset : search.offset + search.count
-            ]
+        _with_results(
+            list(
+                _reports(queryset.order_by("pk"), user=user)[
+                    search.offset : search.offset + search.count
+                ]
+            )
         )
         if total
         else []

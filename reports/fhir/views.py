@@ -292,9 +292,10 @@ def _observation(result: Result, panel: Panel) -> dict[str, Any]:
     )
 
 
-def _report_results(report: Report) -> list[Result]:
-    """The results ``report`` was issued with, among its panel's (prefetched)."""
-    results: list[Result] = getattr(report.panel, "all_results", [])
+def _report_results(report: Report) -> list[resources.AnyResult]:
+    """The results ``report`` was issued with, among its panel's (read with the report:
+    ``selectors._with_results``)."""
+    results: list[resources.AnyResult] = getattr(report.panel, "all_results", [])
     return resources.results_of_report(
         report, results, newest=not getattr(report, "superseded", False)
     )
