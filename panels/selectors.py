@@ -21,7 +21,8 @@ def panels_visible_to(*, user: User | AnonymousUser) -> QuerySet[Panel]:
 
 def panel_details(panels: QuerySet[Panel], *, review_history: bool = True) -> QuerySet[Panel]:
     """``panels`` with their lab, patient, clinician, submitter, rule set, results, findings and
-    (unless ``review_history`` is false: the PDF does not print it) review history."""
+    (unless ``review_history`` is false) review history, each step with its actor and the
+    actor's staff row (the name a page or a report prints)."""
     # The two users (and their staff rows) come in their own small query: joined to the rest,
     # the nine-table join cost PostgreSQL ~10 ms of planning per read (bench/report_render.py).
     users = User.objects.select_related("staff")
@@ -51,6 +52,8 @@ def panel_details(panels: QuerySet[Panel], *, review_history: bool = True) -> Qu
     return details.prefetch_related(
         Prefetch(
             "review_transitions",
-            queryset=ReviewTransition.objects.select_related("actor").order_by("occurred_at", "pk"),
+            queryset=ReviewTransition.objects.select_related("actor", "actor__staff").order_by(
+                "occurred_at", "pk"
+            ),
         ),
     )

@@ -23,7 +23,7 @@ from panels.history import (
     serial_shown,
 )
 from panels.interpretation import analyte_notes
-from panels.models import Panel, Result
+from panels.models import Panel, Result, ReviewState, ReviewTransition
 from reference_ranges.engine import age_on
 from reference_ranges.models import Sex, SpecimenType
 from reports.findings_builder import finding_lines, person_text
@@ -34,6 +34,7 @@ from reports.rendering.document import (
     CorrectionLine,
     ReportDocument,
     ResultLine,
+    SignOutLine,
 )
 from reports.results_builder import (
     FLAG_TEXT,
@@ -143,6 +144,66 @@ def _amendment(report: Report) -> Amendment | None:
     )
 
 
+NOT_RECORDED = "not recorded"
+
+
+def _step_text(step: ReviewTransition | None) -> str:
+    """Who made a review step and when: a person as reports name them, or the lab's automatic
+    rule (as the lab's panel page says it)."""
+    if step is None:
+        return NOT_RECORDED
+    who = (
+        person_text(step.actor)
+        if step.actor is not None
+        else f"automatically, by the lab's rule {step.rule}"
+    )
+    return f"{who}, {when_text(step.occurred_at)}"
+
+
+def sign_out_lines(report: Report, panel: Panel) -> tuple[SignOutLine, ...]:
+    """Who verified and released the results the report carries, from the panel's review
+    history (read with it), and for a corrected report who issued the correction.
+
+    A FINAL report names the release that created it and the verification before it; a
+    CORRECTED report names the release it corrects (the last one before it) and the person who
+    asked for the correction. A step the history does not hold (a panel released before the
+    history named its report) reads "not recorded", never a guess. A preliminary report names
+    no one: it is marked not verified/released."""
+    if report.stage == ReportStage.PRELIMINARY:
+        return ()
+    steps = list(panel.review_transitions.all())
+    release = next(
+        (
+            step
+            for step in steps
+            if step.to_state == ReviewState.RELEASED and step.report_id == report.pk
+        ),
+        None,
+    )
+    if release is None and report.stage == ReportStage.CORRECTED:
+        earlier = [
+            step
+            for step in steps
+            if step.to_state == ReviewState.RELEASED and step.occurred_at <= report.created_at
+        ]
+        release = earlier[-1] if earlier else None
+    before = release.occurred_at if release is not None else report.created_at
+    verified = [
+        step
+        for step in steps
+        if step.to_state == ReviewState.VERIFIED and step.occurred_at <= before
+    ]
+    lines = [
+        SignOutLine("Verified", _step_text(verified[-1] if verified else None)),
+        SignOutLine("Released", _step_text(release)),
+    ]
+    if report.stage == ReportStage.CORRECTED:
+        requested_by = report.requested_by
+        who = person_text(requested_by) if requested_by is not None else NOT_RECORDED
+        lines.append(SignOutLine("Correction issued", f"{who}, {when_text(report.created_at)}"))
+    return tuple(lines)
+
+
 def panel_document_build(
     *, panel: Panel, report: Report, reported_at: datetime, viewer: Any
 ) -> ReportDocument:
@@ -239,4 +300,5 @@ def report_document_build(
         trend=trend_table(panel, serial=serial),
         amendment=_amendment(report),
         preliminary_mark=PRELIMINARY_MARK if report.stage == ReportStage.PRELIMINARY else "",
+        sign_out=sign_out_lines(report, panel),
     )

@@ -42,6 +42,7 @@ from panels.models import (
     PatientEvent,
     PatientEventKind,
     Result,
+    ReviewTransition,
 )
 from panels.selectors import panel_details
 from reference_ranges.models import Analyte, ReferenceRangeRule, ReferenceRangeSet
@@ -97,18 +98,21 @@ def panel_reports_json(*, user: User | AnonymousUser) -> Subquery:
 
 
 def panel_get_for_rendering(*, pk: int) -> Panel:
-    """The panel with everything a report shows; for the worker, which acts for the lab. (Not
-    its other reports: the report being drawn carries what it says about the one it amends.)"""
-    return panel_details(Panel.objects.all(), review_history=False).get(pk=pk)
+    """The panel with everything a report shows, its review history included (who verified
+    and released it); for the worker, which acts for the lab. (Not its other reports: the
+    report being drawn carries what it says about the one it amends.)"""
+    return panel_details(Panel.objects.all()).get(pk=pk)
 
 
 @dataclass(frozen=True)
 class ReportSource:
     """Everything the document of a report is built from.
 
-    ``report`` (its ``amends`` loaded) and ``panel`` (as ``panel_get_for_rendering`` reads it:
-    lab, patient, rule set, both users with their staff rows, current results with analyte and
-    rule, the replaced ones as ``superseded``, current findings); ``report.panel`` is ``panel``.
+    ``report`` (its ``amends`` loaded, and who asked for it, ``requested_by``, with the staff
+    row) and ``panel`` (as ``panel_get_for_rendering`` reads it: lab, patient, rule set, both
+    users with their staff rows, current results with analyte and rule, the replaced ones as
+    ``superseded``, current findings, review history with each actor and staff row);
+    ``report.panel`` is ``panel``.
     ``tocilizumab_at``: the patient's last tocilizumab dose at or before collection.
     ``analyte_names``: code -> short name of the analytes the findings not evaluated lack, or
     ``None`` when they are to be read when needed (``reports.findings_builder``).
@@ -123,12 +127,21 @@ class ReportSource:
     earlier: Mapping[str, PanelFacts] | None = None
 
 
+_REQUESTED_BY = Report._meta.get_field("requested_by")
+
+
 def report_source_for(*, report: Report, panel: Panel | None = None) -> ReportSource:
     """The source of ``report`` read with the ORM (the panel's reads, then the events); from
     ``panel`` when the caller has read it already with ``panels.selectors.panel_details``."""
     if panel is None:
         panel = panel_get_for_rendering(pk=report.panel_id)
     report.panel = panel
+    if report.requested_by_id is not None and not _REQUESTED_BY.is_cached(report):
+        related_cache(
+            report,
+            "requested_by",
+            User.objects.select_related("staff").get(pk=report.requested_by_id),
+        )
     tocilizumab_at = (
         PatientEvent.objects.filter(
             patient_id=panel.patient_id,
@@ -205,6 +218,7 @@ def report_source_sql(*, report_rows: str) -> str:
             Finding,
             FindingText,
             PatientEvent,
+            ReviewTransition,
         )
     }
     return f"""
@@ -220,7 +234,16 @@ SELECT json_build_object(
             'user', {row_json_sql(User, "u")}, 'staff', {_object_or_null(StaffMember, "s")}
         ))
         FROM "{table[User]}" u LEFT JOIN "{table[StaffMember]}" s ON s."user_id" = u."id"
-        WHERE u."id" IN (p."ordering_clinician_id", p."submitted_by_id")
+        WHERE u."id" IN (p."ordering_clinician_id", p."submitted_by_id", r."requested_by_id")
+            OR u."id" IN (
+                SELECT ta."actor_id" FROM "{table[ReviewTransition]}" ta
+                WHERE ta."panel_id" = p."id"
+            )
+    ),
+    'transitions', (
+        SELECT json_agg({row_json_sql(ReviewTransition, "t")} ORDER BY t."occurred_at", t."id")
+        FROM "{table[ReviewTransition]}" t
+        WHERE t."panel_id" = p."id"
     ),
     'results', (
         SELECT json_agg(json_build_object(
@@ -303,6 +326,14 @@ def _source_from_json(data: Mapping[str, Any]) -> ReportSource:
         users[user.pk] = user
     related_cache(panel, "ordering_clinician", users[panel.ordering_clinician_id])
     related_cache(panel, "submitted_by", users[panel.submitted_by_id])
+    if report.requested_by_id is not None:
+        related_cache(report, "requested_by", users[report.requested_by_id])
+    transitions = []
+    for row in data["transitions"] or []:
+        transition = row_instance(ReviewTransition, row)
+        related_cache(transition, "actor", users.get(transition.actor_id))  # type: ignore[arg-type]
+        transitions.append(transition)
+    prefetched(panel, "review_transitions", transitions)
     results = []
     for item in data["results"] or []:
         result = row_instance(Result, item["result"])

@@ -155,6 +155,15 @@ class Amendment:
 
 
 @dataclass(frozen=True, slots=True)
+class SignOutLine:
+    """Who put the results out, in the identification block: "Verified", "Released",
+    "Corrected", each with the person (or the lab's automatic rule) and the time."""
+
+    label: str  # "Verified"
+    text: str  # "Dr Gregory House (dr.house), 2026-11-20 10:05 UTC"
+
+
+@dataclass(frozen=True, slots=True)
 class ReportDocument:
     report_id: str
     status_label: str  # e.g. "Final report"
@@ -192,3 +201,6 @@ class ReportDocument:
     # the identification block; "" when they differ between results (each row then says its own)
     method: str = ""
     instrument: str = ""
+    # Who verified and released the results (and who issued the correction), as the review
+    # history records them; empty on a preliminary report, which is marked not verified/released
+    sign_out: tuple[SignOutLine, ...] = ()

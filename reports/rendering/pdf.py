@@ -232,6 +232,8 @@ def _identification(document: ReportDocument) -> Table:
         for label, value in (("Method", document.method), ("Instrument", document.instrument))
         if value
     ]
+    # who verified and released the results: one line each across the block
+    across += [(line.label, line.text) for line in document.sign_out]
     rows: list[list[Any]] = []
     for index in range(max(len(left), len(right))):
         row: list[Any] = []

@@ -305,13 +305,14 @@ def test_elsewhere_than_postgresql_the_render_claims_then_reads_with_the_orm(
     monkeypatch.setattr(connection, "vendor", "sqlite")
 
     # when
-    with django_assert_num_queries(13) as captured:
+    with django_assert_num_queries(14) as captured:
         report_render(report_id=report.pk)
 
     # then: the claim, the report, the panel's reads (panel, its two users, its results, the
-    # replaced ones, its findings), the tocilizumab dose, then the same transaction
+    # replaced ones, its findings, its review history), the tocilizumab dose, then the same
+    # transaction
     verbs = [query["sql"].split(None, 1)[0].upper() for query in captured.captured_queries]
-    assert verbs == ["UPDATE", *["SELECT"] * 8, "SAVEPOINT", "UPDATE", "INSERT", "RELEASE"]
+    assert verbs == ["UPDATE", *["SELECT"] * 9, "SAVEPOINT", "UPDATE", "INSERT", "RELEASE"]
     report.refresh_from_db()
     assert report.status == ReportStatus.READY
 
