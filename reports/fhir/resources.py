@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from labpanel.accounts.models import Lab
 from panels.models import Finding, Panel, Patient, Result, ReviewState
 from reference_ranges.models import ReferenceRangeRule
 from reports.fhir import codes
@@ -268,7 +269,7 @@ def observation_resource(
     result: AnyResult, *, panel: Panel, released_at: datetime | None
 ) -> dict[str, Any]:
     """One result as an Observation (``result.analyte``, ``result.rule`` and
-    ``result.supersedes`` read with it; ``panel`` its panel)."""
+    ``result.supersedes`` read with it; ``panel`` its panel, with its lab: the performer)."""
     quantity = _quantity(reported_value(result), result.unit)
     if result.comparator:
         quantity = {"value": quantity.pop("value"), "comparator": result.comparator, **quantity}
@@ -300,6 +301,7 @@ def observation_resource(
         "subject": reference("Patient", panel.patient_id),
         "effectiveDateTime": _instant(panel.collected_at),
         "issued": _instant(issued if issued is not None else panel.created_at),
+        "performer": [{"display": panel.lab.name}],
         "valueQuantity": quantity,
         "specimen": reference("Specimen", panel.pk),
     }
@@ -402,6 +404,24 @@ def conclusion(findings: Sequence[Finding]) -> tuple[str | None, list[dict[str, 
     return ("\n".join(lines) or None), met
 
 
+LAB_ID = "lab"
+"""The id of the performing laboratory, contained in each DiagnosticReport (``#lab``)."""
+
+
+def performing_lab(lab: Lab) -> dict[str, Any]:
+    """The laboratory that performed the tests, as a contained Organization: its name and
+    address, which a report must carry (CLIA 42 CFR 493.1291(c)(2)); not a resource of its own
+    on this server."""
+    organization: dict[str, Any] = {"resourceType": "Organization", "id": LAB_ID, "name": lab.name}
+    if lab.address:
+        organization["address"] = [{"text": lab.address}]
+    return organization
+
+
+def _performer(lab: Lab) -> list[dict[str, str]]:
+    return [{"reference": f"#{LAB_ID}", "display": lab.name}]
+
+
 def diagnostic_report_resource(
     report: Report,
     *,
@@ -415,6 +435,7 @@ def diagnostic_report_resource(
     resource: dict[str, Any] = {
         "resourceType": "DiagnosticReport",
         "id": str(report.pk),
+        "contained": [performing_lab(panel.lab)],
         "identifier": [{"system": codes.report_system(), "value": f"urn:uuid:{report.uuid}"}],
         "basedOn": [reference("ServiceRequest", panel.pk)],
         "status": report_status(report),
@@ -429,6 +450,7 @@ def diagnostic_report_resource(
         "subject": reference("Patient", panel.patient_id),
         "effectiveDateTime": _instant(panel.collected_at),
         "issued": _instant(report.created_at),
+        "performer": _performer(panel.lab),
         "specimen": [reference("Specimen", panel.pk)],
         "result": [reference("Observation", pk) for pk in result_ids],
     }

@@ -207,7 +207,7 @@ def _result_rows(queryset: QuerySet[Result]) -> QuerySet[Result]:
 
 def _results(queryset: QuerySet[Result]) -> QuerySet[Result]:
     return (
-        _result_rows(queryset.select_related("panel"))
+        _result_rows(queryset.select_related("panel", "panel__lab"))
         .defer(*(f"panel__{name}" for name in (*PANEL_UNREAD, "serial")))
         .annotate(released_at=_released_at("panel_id"))
     )

@@ -156,3 +156,46 @@ def test_a_search_points_each_report_to_its_own_pdf(
         str(report.pk): "http://testserver" + reverse("api:report-pdf", args=[report.pk])
         for report in Report.objects.filter(panel__in=panels)
     }
+
+
+def test_the_report_and_each_result_name_the_laboratory_that_performed_them(
+    technician_client: APIClient, panel: Panel
+) -> None:
+    lab = panel.lab
+    report = panel.reports.get()
+
+    body = fhir(technician_client, f"/fhir/DiagnosticReport/{report.pk}")
+
+    # name and address, as a report must carry them (CLIA 493.1291(c)(2)), contained
+    assert body["contained"] == [
+        {
+            "resourceType": "Organization",
+            "id": "lab",
+            "name": "Test Laboratory",
+            "address": [{"text": "10 Bench Street, Labtown"}],
+        }
+    ]
+    assert body["performer"] == [{"reference": "#lab", "display": lab.name}]
+    bundle = fhir(technician_client, "/fhir/DiagnosticReport?_include=DiagnosticReport:result")
+    observations = [
+        entry["resource"] for entry in bundle["entry"] if entry["search"]["mode"] == "include"
+    ]
+    assert observations
+    assert all(item["performer"] == [{"display": lab.name}] for item in observations)
+    result = Result.objects.filter(panel=panel).first()
+    assert result is not None
+    read = fhir(technician_client, f"/fhir/Observation/{result.pk}")
+    assert read["performer"] == [{"display": lab.name}]
+
+
+def test_a_lab_without_an_address_is_named_without_one(
+    technician_client: APIClient, panel: Panel
+) -> None:
+    panel.lab.address = ""
+    panel.lab.save()
+
+    body = fhir(technician_client, f"/fhir/DiagnosticReport/{panel.reports.get().pk}")
+
+    assert body["contained"] == [
+        {"resourceType": "Organization", "id": "lab", "name": "Test Laboratory"}
+    ]
