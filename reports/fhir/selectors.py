@@ -201,14 +201,24 @@ RESULT_FIELDS = (
 PANEL_UNREAD = ("summary", "clinical")
 
 
-def _result_rows(queryset: QuerySet[Result]) -> QuerySet[Result]:
-    return queryset.select_related("analyte", "rule", "supersedes").only(*RESULT_FIELDS)
+# What an Observation shows of its panel, and of the panel's lab (its performer). Named in the
+# same ``only()`` as the result's columns: a ``defer()`` after ``only()`` read every column of
+# the panel again, its JSON snapshots included (three ``json.loads`` a result).
+PANEL_FIELDS = (
+    "panel__lab_id",
+    "panel__patient_id",
+    "panel__accession",
+    "panel__collected_at",
+    "panel__created_at",
+    "panel__review_state",
+    "panel__lab__name",
+)
 
 
 def _results(queryset: QuerySet[Result]) -> QuerySet[Result]:
     return (
-        _result_rows(queryset.select_related("panel", "panel__lab"))
-        .defer(*(f"panel__{name}" for name in (*PANEL_UNREAD, "serial")))
+        queryset.select_related("panel", "panel__lab", "analyte", "rule", "supersedes")
+        .only(*RESULT_FIELDS, *PANEL_FIELDS)
         .annotate(released_at=_released_at("panel_id"))
     )
 

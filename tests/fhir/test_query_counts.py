@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from labpanel.accounts.models import StaffMember
@@ -108,3 +110,20 @@ def test_a_clinicians_searches_cost_the_same_for_2_and_20_reports(
     for query, count in queries.items():
         with django_assert_num_queries(count):
             assert fhir(house, _url(query))["total"] == _total(query, 20), query
+
+
+def test_observations_do_not_read_the_panels_json_snapshots(
+    technician_client: APIClient, panel_payload: dict[str, Any]
+) -> None:
+    """An Observation shows a few of its panel's columns: the panel's serial snapshot, summary
+    and clinical inputs (JSON, decoded per result) are never read for it, nor the analyte's
+    aliases and units."""
+    (panel,) = _panels(technician_client, panel_payload, 1)
+    result = Result.objects.filter(panel=panel).first()
+    assert result is not None
+    unread = ('"serial"', '"summary"', '"clinical"', '"aliases"', '"allowed_units"')
+    for url in ("/fhir/Observation?_count=100", f"/fhir/Observation/{result.pk}"):
+        with CaptureQueriesContext(connection) as captured:
+            fhir(technician_client, url)
+        for query in captured.captured_queries:
+            assert not any(column in query["sql"] for column in unread), (url, query["sql"])
