@@ -138,9 +138,9 @@ class ResultRow:
     superseded_at: datetime | None
 
 
-# The columns read, in the order ``_row`` takes them.
-_RESULT = (
-    "pk",
+# What an Observation shows of a result, its analyte, its rule and the result it replaced (also
+# the columns a read of one Observation names: ``selectors.RESULT_FIELDS``).
+RESULT_COLUMNS = (
     "panel_id",
     "position",
     "value",
@@ -157,16 +157,14 @@ _RESULT = (
     "superseded_by_id",
     "superseded_at",
 )
-_ANALYTE = (
-    "analyte_id",
+ANALYTE_COLUMNS = (
     "analyte__code",
     "analyte__short_name",
     "analyte__name",
     "analyte__loinc",
     "analyte__loinc_verified",
 )
-_RULE = (
-    "rule_id",
+RULE_COLUMNS = (
     "rule__unit",
     "rule__low",
     "rule__high",
@@ -176,16 +174,27 @@ _RULE = (
     "rule__max_age",
     "rule__published_text",
 )
-_REPLACED = (
-    "supersedes__pk",
+REPLACED_COLUMNS = (
     "supersedes__superseded_at",
     "supersedes__comparator",
     "supersedes__superseded_by_id",
 )
-_COLUMNS = (*_RESULT, *_ANALYTE, *_RULE, *_REPLACED)
-_R = len(_RESULT)
-_A = _R + len(_ANALYTE)
-_U = _A + len(_RULE)
+OBSERVATION_FIELDS = (*RESULT_COLUMNS, *ANALYTE_COLUMNS, *RULE_COLUMNS, *REPLACED_COLUMNS)
+
+# Read here, each part after the id that tells one analyte, rule or replaced result from another.
+_COLUMNS = (
+    "pk",
+    *RESULT_COLUMNS,
+    "analyte_id",
+    *ANALYTE_COLUMNS,
+    "rule_id",
+    *RULE_COLUMNS,
+    "supersedes__pk",
+    *REPLACED_COLUMNS,
+)
+_R = 1 + len(RESULT_COLUMNS)  # the analyte's id
+_A = _R + 1 + len(ANALYTE_COLUMNS)  # the rule's id
+_U = _A + 1 + len(RULE_COLUMNS)  # the replaced result's id
 
 
 def results_by_panel(panel_ids: Iterable[int]) -> dict[int, list[ResultRow]]:

@@ -31,7 +31,7 @@ from django.db.models.fields.json import KeyTextTransform
 from labpanel.accounts import access
 from panels.models import Finding, Panel, Patient, Result, ReviewState
 from reports.fhir import codes
-from reports.fhir.rows import results_by_panel
+from reports.fhir.rows import OBSERVATION_FIELDS, results_by_panel
 from reports.fhir.search import DateBound, Search
 from reports.models import Report, ReportStage
 
@@ -164,39 +164,7 @@ def _released_at(panel_path: str) -> Subquery:
 
 # What an Observation shows of a result, its analyte, its rule and the result it replaced: the
 # rest (the analyte's aliases and units, the rule's citation, JSON columns) is not read.
-RESULT_FIELDS = (
-    "panel_id",
-    "position",
-    "value",
-    "value_scale",
-    "comparator",
-    "unit",
-    "interpretation",
-    "interpretation_reason",
-    "conversion",
-    "reference_text",
-    "dilution_factor",
-    "method",
-    "instrument",
-    "superseded_by_id",
-    "superseded_at",
-    "analyte__code",
-    "analyte__short_name",
-    "analyte__name",
-    "analyte__loinc",
-    "analyte__loinc_verified",
-    "rule__unit",
-    "rule__low",
-    "rule__high",
-    "rule__sex",
-    "rule__age_unit",
-    "rule__min_age",
-    "rule__max_age",
-    "rule__published_text",
-    "supersedes__superseded_at",
-    "supersedes__comparator",
-    "supersedes__superseded_by_id",
-)
+RESULT_FIELDS = OBSERVATION_FIELDS
 # A panel's columns the resources do not read (its summary and clinical inputs, as sent).
 PANEL_UNREAD = ("summary", "clinical")
 

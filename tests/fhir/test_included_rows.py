@@ -18,16 +18,13 @@ from reports.fhir.rows import AnalyteRow, ResultRow, RuleRow, results_by_panel
 from reports.models import Report
 from reports.services import report_render
 from tests.fhir.conftest import amend, fhir, release, submit
+from tests.fhir.test_observation import RESULTS as OBSERVATION_RESULTS
 
 pytestmark = pytest.mark.django_db
 
-RESULTS = [
-    {"analyte": "IL-6", "value": "12.4", "unit": "pg/mL"},
-    {"analyte": "TNFA", "value": "<1.5", "unit": "pg/mL"},
-    {"analyte": "IL8", "value": "3.10", "unit": "pg/mL"},
-    {"analyte": "IL1RA", "value": "250", "unit": "pg/mL"},
-    {"analyte": "IFN-γ", "value": ">5000", "unit": "pg/mL"},
-]
+# the Observation tests' results (judged, censored, trailing zero, no interval), and a result
+# above the measuring range that a dilution re-run replaces
+RESULTS = [*OBSERVATION_RESULTS, {"analyte": "IFN-γ", "value": ">5000", "unit": "pg/mL"}]
 
 
 def _included(bundle: dict[str, Any]) -> dict[str, dict[str, Any]]:
