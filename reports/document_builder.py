@@ -165,10 +165,11 @@ def sign_out_lines(report: Report, panel: Panel) -> tuple[SignOutLine, ...]:
     history (read with it), and for a corrected report who issued the correction.
 
     A FINAL report names the release that created it and the verification before it; a
-    CORRECTED report names the release it corrects (the last one before it) and the person who
-    asked for the correction. A step the history does not hold (a panel released before the
-    history named its report) reads "not recorded", never a guess. A preliminary report names
-    no one: it is marked not verified/released."""
+    CORRECTED report names, as "first" verified and released, the release it corrects (the
+    last one before it), then the person who issued the correction: the corrected results were
+    not verified again, and the lines must not say they were. A step the history does not hold
+    (a panel released before the history named its report) reads "not recorded", never a
+    guess. A preliminary report names no one: it is marked not verified/released."""
     if report.stage == ReportStage.PRELIMINARY:
         return ()
     steps = list(panel.review_transitions.all())
@@ -193,11 +194,17 @@ def sign_out_lines(report: Report, panel: Panel) -> tuple[SignOutLine, ...]:
         for step in steps
         if step.to_state == ReviewState.VERIFIED and step.occurred_at <= before
     ]
+    corrected = report.stage == ReportStage.CORRECTED
+    # on a corrected report these name the results as first released, not the corrected ones
+    # (a correction after release is issued by the person who made it, not verified again)
     lines = [
-        SignOutLine("Verified", _step_text(verified[-1] if verified else None)),
-        SignOutLine("Released", _step_text(release)),
+        SignOutLine(
+            "First verified" if corrected else "Verified",
+            _step_text(verified[-1] if verified else None),
+        ),
+        SignOutLine("First released" if corrected else "Released", _step_text(release)),
     ]
-    if report.stage == ReportStage.CORRECTED:
+    if corrected:
         requested_by = report.requested_by
         who = person_text(requested_by) if requested_by is not None else NOT_RECORDED
         lines.append(SignOutLine("Correction issued", f"{who}, {when_text(report.created_at)}"))

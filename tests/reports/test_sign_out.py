@@ -129,8 +129,14 @@ def test_a_corrected_report_names_the_release_it_corrects_and_who_issued_the_cor
 
     released = _step(panel, ReviewState.RELEASED)
     assert released.report_id == final.pk
+    # the verification and release named are those of the results first released
+    assert [line.label for line in sign_out] == [
+        "First verified",
+        "First released",
+        "Correction issued",
+    ]
     assert sign_out[1] == SignOutLine(
-        "Released", f"Dr Ada Lovelace (ada), {when_text(released.occurred_at)}"
+        "First released", f"Dr Ada Lovelace (ada), {when_text(released.occurred_at)}"
     )
     assert sign_out[2] == SignOutLine(
         "Correction issued", f"tech, {when_text(corrected.created_at)}"
