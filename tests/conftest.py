@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -51,11 +52,37 @@ def _load_reference_data() -> None:
     ruleset_seed_load()
 
 
+def _other_sessions_ended(timeout: float = 10.0) -> None:
+    """End every other session on the test database, and wait until they are gone.
+
+    The end-to-end tests kill workers and listeners mid-stream. Threads that have finished also
+    keep their connections. PostgreSQL refuses to ``DROP DATABASE`` while any session is open,
+    so the test database would stay behind, with a warning. This runs at the very end, when no
+    test needs those sessions any more."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    others = "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT pg_terminate_backend(pid) {others}")
+        while time.monotonic() < deadline:
+            cursor.execute(f"SELECT count(*) {others}")
+            if cursor.fetchone() == (0,):
+                return
+            time.sleep(0.05)
+
+
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
-    """Seed the catalogue and default ranges once; tests roll back around them."""
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Seed the catalogue and default ranges once; tests roll back around them. At the end,
+    the test database's other sessions are ended so that it can be dropped."""
     with django_db_blocker.unblock():
         _load_reference_data()
+    yield
+    with django_db_blocker.unblock():
+        _other_sessions_ended()
 
 
 @pytest.fixture
