@@ -19,14 +19,14 @@ def panels_visible_to(*, user: User | AnonymousUser) -> QuerySet[Panel]:
     return Panel.objects.filter(access.panels_scope(user))
 
 
-def panel_details(panels: QuerySet[Panel], *, review_history: bool = True) -> QuerySet[Panel]:
+def panel_details(panels: QuerySet[Panel]) -> QuerySet[Panel]:
     """``panels`` with their lab, patient, clinician, submitter, rule set, results, findings and
-    (unless ``review_history`` is false) review history, each step with its actor and the
-    actor's staff row (the name a page or a report prints)."""
+    review history, each step with its actor and the actor's staff row (the name a page or a
+    report prints)."""
     # The two users (and their staff rows) come in their own small query: joined to the rest,
     # the nine-table join cost PostgreSQL ~10 ms of planning per read (bench/report_render.py).
     users = User.objects.select_related("staff")
-    details = panels.select_related("lab", "patient", "ruleset").prefetch_related(
+    return panels.select_related("lab", "patient", "ruleset").prefetch_related(
         Prefetch("ordering_clinician", queryset=users),
         Prefetch("submitted_by", queryset=users),
         Prefetch(
@@ -46,10 +46,6 @@ def panel_details(panels: QuerySet[Panel], *, review_history: bool = True) -> Qu
             "findings",
             queryset=Finding.objects.current().select_related("text").order_by("position"),
         ),
-    )
-    if not review_history:
-        return details
-    return details.prefetch_related(
         Prefetch(
             "review_transitions",
             queryset=ReviewTransition.objects.select_related("actor", "actor__staff").order_by(

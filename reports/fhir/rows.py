@@ -139,7 +139,7 @@ class ResultRow:
 
 
 # What an Observation shows of a result, its analyte, its rule and the result it replaced (also
-# the columns a read of one Observation names: ``selectors.RESULT_FIELDS``).
+# the columns a read of one Observation names in ``selectors._results``).
 RESULT_COLUMNS = (
     "panel_id",
     "position",

@@ -162,16 +162,15 @@ def _released_at(panel_path: str) -> Subquery:
     )
 
 
-# What an Observation shows of a result, its analyte, its rule and the result it replaced: the
-# rest (the analyte's aliases and units, the rule's citation, JSON columns) is not read.
-RESULT_FIELDS = OBSERVATION_FIELDS
 # A panel's columns the resources do not read (its summary and clinical inputs, as sent).
 PANEL_UNREAD = ("summary", "clinical")
 
 
 # What an Observation shows of its panel, and of the panel's lab (its performer). Named in the
-# same ``only()`` as the result's columns: a ``defer()`` after ``only()`` read every column of
-# the panel again, its JSON snapshots included (three ``json.loads`` a result).
+# same ``only()`` as the result's columns (``rows.OBSERVATION_FIELDS``: the analyte's aliases
+# and units, the rule's citation and the JSON columns are not read): a ``defer()`` after
+# ``only()`` read every column of the panel again, its JSON snapshots included (three
+# ``json.loads`` a result).
 PANEL_FIELDS = (
     "panel__lab_id",
     "panel__patient_id",
@@ -186,7 +185,7 @@ PANEL_FIELDS = (
 def _results(queryset: QuerySet[Result]) -> QuerySet[Result]:
     return (
         queryset.select_related("panel", "panel__lab", "analyte", "rule", "supersedes")
-        .only(*RESULT_FIELDS, *PANEL_FIELDS)
+        .only(*OBSERVATION_FIELDS, *PANEL_FIELDS)
         .annotate(released_at=_released_at("panel_id"))
     )
 
@@ -267,11 +266,11 @@ def observations_search(*, user: AnyUser, search: Search) -> Page[Result]:
 
 def _reports(queryset: QuerySet[Report], *, user: AnyUser) -> QuerySet[Report]:
     """Reports with their panel and its findings, and whether each is its panel's newest (the
-    panel's results are read by ``_with_results``). The
-    panel's serial snapshot is read only for a reader who is not shown every panel's whole
-    history (``views._shown_findings`` then decides from it what each history shows); for the
-    others only its baseline (``serial_baseline_of``): decoding the snapshots of 50 panels
-    from JSON was a tenth of a search."""
+    panel's results are read by ``_with_results``). The panel's serial snapshot is read only for
+    a reader who is not shown every panel's whole history (``views._shown_findings`` then
+    decides from it what each history shows); for the others only its baseline
+    (``serial_baseline_of``): decoding the snapshots of 50 panels from JSON was a tenth of a
+    search."""
     unread = PANEL_UNREAD if not access.history_whole_in_scope(user) else (*PANEL_UNREAD, "serial")
     return (
         queryset.select_related("panel", "panel__lab")
