@@ -133,6 +133,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
+    # Django's PostgreSQL backend, its timestamps loaded by psycopg's C loader instead of the
+    # pure-Python one Django's own loader derives from (labpanel/postgresql/base.py).
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "labpanel.postgresql"
     # Server-side binding with prepared statements: psycopg sends the parameters apart from
     # the SQL and prepares a statement once this connection has run it 5 times (psycopg's
     # default prepare_threshold; Django's is None, never), so PostgreSQL stops planning the

@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend with timestamps loaded by psycopg's C loader (``base``)."""
