@@ -268,7 +268,7 @@ def _code_built(analyte: Any) -> dict[str, Any]:
 # The parts of an Observation that are the same for many results, made once and shared by the
 # resources that show them (like ``observation_code``'s and ``_reference_range``'s): no
 # resource is changed once built, and the renderer only reads them. The FHIR search of 50
-# reports built its 650 Observations in 4.4 ms before, 3.2 after (bench/fhir_search.py's
+# reports built its 650 Observations in 4.4 ms before, 3.6 after (bench/fhir_search.py's
 # database, median of 300, the collector off).
 _LABORATORY = [
     {
