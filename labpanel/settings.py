@@ -233,8 +233,12 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or (
     else "redis://127.0.0.1:6379/0"
 )
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+CELERY_BROKER_TRANSPORT: str | None = None  # Celery's default: the URL's scheme names it
 if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith("filesystem://"):
-    # Embedded broker for machines without Redis: a folder both processes share.
+    # Embedded broker for machines without Redis: a folder both processes share. kombu's
+    # file-system transport, each message written whole before a reader can see it
+    # (labpanel/broker_files.py: kombu's own let a reader take a half-written file).
+    CELERY_BROKER_TRANSPORT = "labpanel.broker_files:Transport"
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),

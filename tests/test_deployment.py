@@ -364,7 +364,10 @@ def test_manage_py_finds_what_the_launcher_generated(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             "import django; django.setup(); from django.conf import settings; "
-            "print(settings.SECRET_KEY); print(settings.CELERY_BROKER_URL)",
+            "print(settings.SECRET_KEY); print(settings.CELERY_BROKER_URL); "
+            "from labpanel.celery import app; "
+            "cls = app.connection_for_write().get_transport_cls(); "
+            "print(cls.__module__ + '.' + cls.__name__)",
         ],
         cwd=REPO,
         env=clean,
@@ -372,4 +375,9 @@ def test_manage_py_finds_what_the_launcher_generated(tmp_path: Path) -> None:
         text=True,
         check=True,
     ).stdout.split()
-    assert shown == [(tmp_path / "secret_key").read_text().strip(), "filesystem://"]
+    assert shown == [
+        (tmp_path / "secret_key").read_text().strip(),
+        "filesystem://",
+        # the file-system transport that writes each message whole (labpanel/broker_files.py)
+        "labpanel.broker_files.Transport",
+    ]
