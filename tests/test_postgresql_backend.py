@@ -122,3 +122,13 @@ def test_only_utc_sessions_read_as_utc_take_psycopgs_loader(
     with override_settings(USE_TZ=use_tz):
         wrapper = DatabaseWrapper({**connection.settings_dict, "TIME_ZONE": database_zone})
         assert utc_sessions(wrapper) is expected
+
+
+@pytest.mark.django_db
+def test_the_loaders_method_loads_as_its_instance_attribute_does() -> None:
+    connection.ensure_connection()
+    loader = UtcTimestamptzLoader(TIMESTAMPTZ, connection.connection)
+    text = b"2026-12-07 17:05:09.000123+00"
+    by_method = UtcTimestamptzLoader.load(loader, text)
+    assert by_method == loader.load(text)
+    assert by_method == datetime.datetime(2026, 12, 7, 17, 5, 9, 123, tzinfo=datetime.UTC)

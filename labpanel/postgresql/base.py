@@ -42,12 +42,15 @@ class UtcTimestamptzLoader(Loader):
 
     def __init__(self, oid: int, context: Any = None):
         super().__init__(oid, context)
+        self._psycopg_load = _PSYCOPG_LOADER(oid, context).load
         # the instance's ``load`` is psycopg's loader's own bound method: psycopg calls it
-        # without a Python frame of ours in between
-        self.load = _PSYCOPG_LOADER(oid, context).load  # type: ignore[method-assign]
+        # without a Python frame of ours in between (the method below does the same, a frame
+        # later, for a caller that looks ``load`` up on the class)
+        self.load = self._psycopg_load  # type: ignore[method-assign]
 
-    def load(self, data: Any) -> datetime.datetime:  # replaced on each instance (above)
-        raise NotImplementedError
+    def load(self, data: Any) -> datetime.datetime:
+        loaded: datetime.datetime = self._psycopg_load(data)
+        return loaded
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
