@@ -43,6 +43,23 @@ from kombu.utils.json import dumps
 Bindings = list[Any]  # an exchange's table: kombu's exchange_queue_t (routing key, pattern, queue)
 
 
+def json_write_whole(path: Path, value: Any) -> None:
+    """``value`` as JSON at ``path``, whole or not at all: written under a hidden name beside it
+    (``.<name>.part``, which no reader of this transport matches), flushed to disk, then renamed
+    (atomic within a folder). On a failure the hidden file is removed and ``OSError`` raised."""
+    partial = path.with_name(f".{path.name}.part")
+    try:
+        with open(partial, "wb") as file:
+            file.write(str_to_bytes(dumps(value)))
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+        raise
+
+
 def message_name(queue: str) -> str:
     """A new message's file name as kombu's reader expects it: the time in milliseconds first,
     so that sorting the folder gives the order of publication (to the millisecond, as kombu's)."""
@@ -53,20 +70,12 @@ class Channel(filesystem.Channel):
     # (kombu's typing names the second parameter ``payload`` in the file-system channel and
     # ``message`` in the virtual one it derives from; kombu passes it by position)
     def _put(self, queue: str, message: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        """Put ``message`` on ``queue``: written under a hidden name, flushed, then renamed."""
-        name = message_name(queue)
-        final = os.path.join(self.data_folder_out, name)
-        partial = os.path.join(self.data_folder_out, f".{name}.part")
+        """Put ``message`` on ``queue``, written whole (``json_write_whole``)."""
+        final = Path(self.data_folder_out) / message_name(queue)
         try:
-            with open(partial, "wb") as file:
-                file.write(str_to_bytes(dumps(message)))
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(partial, final)
+            json_write_whole(final, message)
         except OSError as error:
-            with contextlib.suppress(OSError):
-                os.remove(partial)
-            raise ChannelError(f"Cannot add file {final!r} to directory") from error
+            raise ChannelError(f"Cannot add file {str(final)!r} to directory") from error
 
     # An exchange's table of bindings: changed under the exchange's lock, written whole (the
     # module's docstring says what kombu's own did).
@@ -94,11 +103,10 @@ class Channel(filesystem.Channel):
         self, exchange: str, change: Callable[[Bindings], Bindings | None]
     ) -> None:
         """Apply ``change`` to ``exchange``'s table (``None``: nothing to write) under the
-        exchange's lock, and write the new table under a hidden name, flushed, then renamed."""
+        exchange's lock, and write the new table whole (``json_write_whole``)."""
         # (kombu's checked name: no path outside the control folder; kombu's typing omits it)
         table_path: Path = self._exchange_file(exchange)  # type: ignore[attr-defined]
         self.control_folder.mkdir(exist_ok=True)
-        partial = table_path.with_name(f".{table_path.name}.part")
         try:
             with open(table_path.with_name(f".{table_path.name}.lock"), "a") as guard:
                 fcntl.flock(guard.fileno(), fcntl.LOCK_EX)
@@ -106,11 +114,7 @@ class Channel(filesystem.Channel):
                     table = change(self.get_table(exchange))
                     if table is None:
                         return
-                    with open(partial, "wb") as file:
-                        file.write(str_to_bytes(dumps(table)))
-                        file.flush()
-                        os.fsync(file.fileno())
-                    os.replace(partial, table_path)
+                    json_write_whole(table_path, table)
                 finally:
                     fcntl.flock(guard.fileno(), fcntl.LOCK_UN)
         except OSError as error:
