@@ -28,6 +28,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from labpanel.json_text import JSONText
+from labpanel.serializer_reuse import reused
 from panels.history import HistoryShown
 from panels.models import Finding, Panel, PanelDocument, Result, ReviewTransition
 from panels.outputs import PanelOutput
@@ -126,7 +127,8 @@ def panel_summary(detail: Mapping[str, Any]) -> dict[str, Any]:
 def panel_documents_build(panels: Iterable[Panel]) -> dict[int, dict[str, Any]]:
     """The stored document of each of ``panels`` (read with ``panels.selectors.panel_details``),
     by id."""
-    return {panel.pk: dict(PanelDocumentOutput(panel).data) for panel in panels}
+    serializer = reused(PanelDocumentOutput)
+    return {panel.pk: serializer.to_representation(panel) for panel in panels}
 
 
 def panel_documents_write(*, panel_ids: Iterable[int]) -> int:
@@ -207,7 +209,7 @@ def panel_document_of_new(
         "review_transitions": list(review_transitions),
     }
     held.superseded = []  # type: ignore[attr-defined]  # a new panel: nothing superseded
-    return dict(PanelDocumentOutput(held).data)
+    return reused(PanelDocumentOutput).to_representation(held)
 
 
 def panel_document_store_new(*, panel: Panel, document: Mapping[str, Any]) -> PanelDocument:

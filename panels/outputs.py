@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labpanel.accounts import access
+from labpanel.serializer_reuse import reused
 from panels.history import (
     HistoryShown,
     findings_shown,
@@ -287,7 +288,9 @@ class PanelOutput(serializers.ModelSerializer[Panel]):
             panel.accession,
             self._history_shown(panel),
         )
-        return list(FindingOutput(shown, many=True, context=self.context).data)
+        # FindingOutput shows the finding alone (no context): one instance for every panel
+        finding = reused(FindingOutput)
+        return [finding.to_representation(each) for each in shown]
 
     def get_patient(self, panel: Panel) -> dict[str, Any]:
         patient = panel.patient

@@ -23,6 +23,7 @@ from panels.intake import api
 from panels.models import Panel, PanelDocument, Patient
 from panels.outputs import PanelOutput
 from panels.patient_changes import patient_admin_change
+from panels.selectors import panel_details
 from reports.models import Report
 from reports.services import report_render
 from tests.conftest import token_client
@@ -285,6 +286,26 @@ def test_a_patients_change_in_the_admin_writes_the_documents_of_its_panels(
     assert {
         PanelDocument.objects.get(panel_id=pk).detail["patient"]["given_name"] for pk in ids
     } == {"Janet"}
+
+
+def test_the_kept_serializer_writes_what_a_new_serializer_per_panel_writes(
+    realistic: list[int],
+) -> None:
+    """``panels.documents`` builds every document with one serializer kept per thread
+    (``labpanel.serializer_reuse``): each panel's document is the one a serializer made for
+    that panel alone writes, byte for byte, whichever panels it wrote before (forwards, then
+    backwards: nothing of one panel stays for the next)."""
+    panels = list(panel_details(Panel.objects.filter(pk__in=realistic)).select_related("patient"))
+    alone = {
+        panel.pk: orjson.dumps(dict(documents.PanelDocumentOutput(panel).data)) for panel in panels
+    }
+    # when
+    forwards = documents.panel_documents_build(panels)
+    backwards = documents.panel_documents_build(reversed(panels))
+    # then
+    assert {pk: orjson.dumps(document) for pk, document in forwards.items()} == alone
+    assert {pk: orjson.dumps(document) for pk, document in backwards.items()} == alone
+    assert len({document["accession"] for document in forwards.values()}) == len(realistic)
 
 
 def test_the_backfill_writes_the_missing_documents(realistic: list[int]) -> None:
