@@ -51,6 +51,15 @@ class StoredJSONField(models.JSONField):
             value = self.get_prep_value(value)
         return Json(value, dumps=_compact)
 
+    def get_placeholder(self, value: Any, compiler: Any, connection: Any) -> str:
+        """``%s``, as for any field. Defined so that Django's PostgreSQL bulk insert (the
+        documents' upsert, ``panels.documents.panel_documents_write``) sends each document as
+        a parameter of its own (``VALUES``) instead of one array per column (``UNNEST``, which
+        Django skips for fields with a placeholder of their own): psycopg writes an array as
+        one text literal in Python, escaping every quote of every document in it. That was
+        half of writing the documents of 4,000 imported panels: 12.4-12.9 -> 6.9-7.2 s CPU."""
+        return "%s"
+
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         if value is not None and not isinstance(value, str):
             return value  # psycopg parses ``json`` itself (Django turns that off for jsonb only)

@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -306,6 +308,30 @@ def test_the_kept_serializer_writes_what_a_new_serializer_per_panel_writes(
     assert {pk: orjson.dumps(document) for pk, document in forwards.items()} == alone
     assert {pk: orjson.dumps(document) for pk, document in backwards.items()} == alone
     assert len({document["accession"] for document in forwards.values()}) == len(realistic)
+
+
+def test_the_documents_upsert_sends_each_document_as_a_parameter_of_its_own(
+    realistic: list[int],
+) -> None:
+    """Not as an array per column (Django's ``UNNEST`` bulk insert on PostgreSQL), which
+    psycopg writes as one escaped text literal in Python (``StoredJSONField.get_placeholder``);
+    what is stored is the same."""
+    before = {
+        row.panel_id: row.detail for row in PanelDocument.objects.filter(panel_id__in=realistic)
+    }
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        written = documents.panel_documents_write(panel_ids=realistic)
+    # then
+    assert written == len(realistic)
+    upserts = [
+        q["sql"] for q in queries if q["sql"].startswith('INSERT INTO "panels_paneldocument"')
+    ]
+    assert len(upserts) == 1
+    assert "UNNEST" not in upserts[0].upper()
+    assert {
+        row.panel_id: row.detail for row in PanelDocument.objects.filter(panel_id__in=realistic)
+    } == before
 
 
 def test_the_backfill_writes_the_missing_documents(realistic: list[int]) -> None:
