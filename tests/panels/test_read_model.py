@@ -334,6 +334,35 @@ def test_the_documents_upsert_sends_each_document_as_a_parameter_of_its_own(
     } == before
 
 
+def test_a_batch_shares_the_analytes_and_rules_and_writes_the_same_documents(
+    realistic: list[int],
+) -> None:
+    """``panel_documents_write(batch=True)`` (an import's documents, the backfill) reads the
+    results' analytes and rules once per batch instead of with every result row: the documents
+    it stores are byte for byte the ones written panel by panel, amended and censored ones
+    included, and its statements do not grow with the batch."""
+
+    def stored() -> dict[int, bytes]:
+        rows = PanelDocument.objects.filter(panel_id__in=realistic)
+        return {row.panel_id: orjson.dumps(row.detail) for row in rows}
+
+    for panel_id in realistic:
+        documents.panel_documents_write(panel_ids=[panel_id])
+    one_by_one = stored()
+    # when
+    with CaptureQueriesContext(connection) as one:
+        documents.panel_documents_write(panel_ids=realistic[:1], batch=True)
+    with CaptureQueriesContext(connection) as all_of_them:
+        documents.panel_documents_write(panel_ids=realistic, batch=True)
+    # then
+    assert stored() == one_by_one
+    assert len(all_of_them) == len(one)
+    analyte_reads = [q["sql"] for q in all_of_them if 'FROM "reference_ranges_analyte"' in q["sql"]]
+    assert any(
+        sql.lstrip().startswith('SELECT "reference_ranges_analyte"') for sql in analyte_reads
+    )
+
+
 def test_the_backfill_writes_the_missing_documents(realistic: list[int]) -> None:
     PanelDocument.objects.filter(panel_id__in=realistic[:2]).delete()
     out = StringIO()

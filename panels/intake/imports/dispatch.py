@@ -130,5 +130,7 @@ def import_reports_request(*, job_id: int) -> int:
     )
     for start in range(0, len(panel_ids), IMPORT_DOCUMENTS_BATCH):
         with transaction.atomic():
-            panel_documents_write(panel_ids=panel_ids[start : start + IMPORT_DOCUMENTS_BATCH])
+            panel_documents_write(
+                panel_ids=panel_ids[start : start + IMPORT_DOCUMENTS_BATCH], batch=True
+            )
     return enqueued

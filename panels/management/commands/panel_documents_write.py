@@ -31,5 +31,7 @@ class Command(BaseCommand):
         written = 0
         for start in range(0, len(panel_ids), batch):
             with transaction.atomic():
-                written += panel_documents_write(panel_ids=panel_ids[start : start + batch])
+                written += panel_documents_write(
+                    panel_ids=panel_ids[start : start + batch], batch=True
+                )
         self.stdout.write(f"wrote the documents of {written} panel(s)")
