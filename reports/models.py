@@ -269,3 +269,7 @@ class InboxEntry(QuickLoadModel):
 
     def __str__(self) -> str:
         return f"Inbox entry of panel {self.panel_id}: report {self.report_id}"
+
+
+# The FHIR server's stored resources (its read model: reports/models_fhir.py).
+from reports.models_fhir import StoredDiagnosticReport as StoredDiagnosticReport  # noqa: E402

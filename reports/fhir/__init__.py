@@ -9,6 +9,9 @@ error as an ``OperationOutcome``. Its modules:
 - ``resources``: pure builders, rows already read -> FHIR JSON dicts (no queries);
 - ``search``: the search parameters, parsed and checked (strict: unknown ones are refused);
 - ``selectors``: the few queries (constant in the number of results);
+- ``encoding``: FHIR JSON as the server writes it (answers and stored resources alike);
+- ``stored``: each report's DiagnosticReport and Observations kept as that JSON
+  (``reports.models_fhir``), which a DiagnosticReport search serves while they are current;
 - ``bundles``: searchset Bundles and their paging links;
 - ``errors``: OperationOutcome answers;
 - ``views`` and ``urls``: the endpoints.

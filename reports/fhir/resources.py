@@ -480,14 +480,20 @@ def diagnostic_report_resource(
     if met:
         resource["conclusionCode"] = met
     if report.status == ReportStatus.READY:
-        resource["presentedForm"] = [
-            {
-                "contentType": "application/pdf",
-                "url": pdf_url,
-                "title": f"Labpanel report {report.pk}",
-            }
-        ]
+        resource["presentedForm"] = presented_form(report.pk, pdf_url)
     return resource
+
+
+def presented_form(report_pk: int, pdf_url: str) -> list[dict[str, str]]:
+    """A drawn report's PDF (``pdf_url``): the DiagnosticReport's last field (a stored one has
+    it added when read: ``stored``)."""
+    return [
+        {
+            "contentType": "application/pdf",
+            "url": pdf_url,
+            "title": f"Labpanel report {report_pk}",
+        }
+    ]
 
 
 def results_of_report(

@@ -325,7 +325,8 @@ def _report_identifiers(identifiers: list[tuple[str | None, str]]) -> Q:
     return condition
 
 
-def reports_search(*, user: AnyUser, search: Search) -> Page[Report]:
+def reports_matching(*, user: AnyUser, search: Search) -> QuerySet[Report]:
+    """The reports ``user`` sees that match ``search`` (unordered, nothing read with them)."""
     condition = _ids(search) & _patients("panel__patient_id", search)
     condition &= _date_filter("panel__collected_at", search.dates)
     if not _panel_code_matches(search):
@@ -335,7 +336,11 @@ def reports_search(*, user: AnyUser, search: Search) -> Page[Report]:
     if search.statuses is not None:
         # the report's FHIR status is its stage (``resources.report_status``)
         condition &= Q(stage__in=search.statuses)
-    queryset = Report.objects.filter(access.reports_scope(user)).filter(condition)
+    return Report.objects.filter(access.reports_scope(user)).filter(condition)
+
+
+def reports_search(*, user: AnyUser, search: Search) -> Page[Report]:
+    queryset = reports_matching(user=user, search=search)
     total = queryset.count()
     rows = (
         _with_results(
@@ -349,6 +354,18 @@ def reports_search(*, user: AnyUser, search: Search) -> Page[Report]:
         else []
     )
     return Page(total=total, rows=rows)
+
+
+def reports_read(*, pks: list[int], user: AnyUser) -> list[Report]:
+    """Reports ``pks`` (already found among those ``user`` sees: ``reports_matching``), read
+    as ``reports_search`` reads its page, in the order of ``pks``."""
+    found = {
+        report.pk: report
+        for report in _with_results(
+            list(_reports(Report.objects.filter(access.reports_scope(user), pk__in=pks), user=user))
+        )
+    }
+    return [found[pk] for pk in pks if pk in found]
 
 
 def serial_baseline_of(report: Report) -> dict[str, str]:

@@ -9,7 +9,6 @@ a session); each view declares the token scope it needs (``required_scope``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -31,19 +30,13 @@ from labpanel.audit.services import read_record
 from panels.history import findings_shown, history_facts, history_shown_to
 from panels.models import Finding, Panel, Result
 from reference_ranges.models import SpecimenType
-from reports.fhir import codes, resources, selectors
+from reports.fhir import codes, resources, selectors, stored
 from reports.fhir.bundles import searchset
 from reports.fhir.capability import KINDS, capability_statement
+from reports.fhir.encoding import fhir_dumps
 from reports.fhir.errors import FhirError, not_found, outcome_for
-from reports.fhir.search import search_parse
+from reports.fhir.search import Search, search_parse
 from reports.models import Report
-
-
-def _number(value: Any) -> Any:
-    """Decimals as JSON numbers, digit for digit (``1.50`` stays ``1.50``)."""
-    if isinstance(value, Decimal):
-        return orjson.Fragment(format(value, "f"))
-    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 class FhirRenderer(BaseRenderer):
@@ -57,7 +50,7 @@ class FhirRenderer(BaseRenderer):
         accepted_media_type: str | None = None,
         renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
-        return b"" if data is None else orjson.dumps(data, default=_number)
+        return b"" if data is None else fhir_dumps(data)
 
 
 _ID_MARK = 987654321987
@@ -229,6 +222,10 @@ class SearchView(FhirView):
                 )
                 patient_ids.append(result.panel.patient_id)
                 panel_ids.append(result.panel_id)
+        elif stored.read_model_available():
+            total = self._reports_stored(
+                search, matches, included, (patient_ids, panel_ids, report_ids)
+            )
         else:
             reports = selectors.reports_search(user=user, search=search)
             total = reports.total
@@ -255,6 +252,67 @@ class SearchView(FhirView):
             request=request, patient_ids=patient_ids, panel_ids=panel_ids, report_ids=report_ids
         )
         return Response(bundle)
+
+    def _reports_stored(
+        self,
+        search: Search,
+        matches: list[tuple[str, Any]],
+        included: list[tuple[str, Any]],
+        read: tuple[list[int], list[int], list[int]],
+    ) -> int:
+        """A DiagnosticReport search answered from the stored resources (``stored``), each
+        report whose stored resources are missing or stale (or whose findings this reader is
+        shown otherwise) read and built from the records, and then stored. Appends to
+        ``matches``, ``included`` and the ids ``read`` (patients, panels, reports); returns the
+        total."""
+        user = self.request.user
+        patient_ids, panel_ids, report_ids = read
+        page = stored.reports_page(user=user, search=search)
+
+        def servable(row: stored.ReportRow) -> bool:
+            if row.stored is None:
+                return False
+            return not row.history_dependent or access.history_whole(user, lab_id=row.lab_id)
+
+        rebuilt = [row.pk for row in page.rows if not servable(row)]
+        built = (
+            {report.pk: report for report in selectors.reports_read(pks=rebuilt, user=user)}
+            if rebuilt
+            else {}
+        )
+        if built:
+            stamps = {row.pk: row for row in page.rows}
+            # stored again: those missing or stale (not those this reader is shown otherwise)
+            stored.resources_store(
+                built=[report for report in built.values() if stamps[report.pk].stored is None],
+                stamps=stamps,
+                report_results=_report_results,
+            )
+        findings = _shown_findings(user, list(built.values())) if built else {}
+        seen: set[int] = set()
+        for row in page.rows:
+            report = built.get(row.pk)
+            resource: Any
+            if report is not None:
+                resource = _report_resource(self, report, findings)
+            else:
+                resource = orjson.Fragment(
+                    stored.report_text(row, self._pdf_url(row.pk) if row.ready else None)
+                )
+            matches.append((self._full_url("DiagnosticReport", row.pk), resource))
+            patient_ids.append(row.patient_id)
+            panel_ids.append(row.panel_id)
+            report_ids.append(row.pk)
+            if not search.include_results:
+                continue
+            if report is not None:
+                included.extend(self._included(report, seen))
+                continue
+            for pk, text in row.included():
+                if pk not in seen:
+                    seen.add(pk)
+                    included.append((self._full_url("Observation", pk), orjson.Fragment(text)))
+        return page.total
 
     def _included(self, report: Report, seen: set[int]) -> Iterable[tuple[str, dict[str, Any]]]:
         released_at = selectors.released_at_of(report)

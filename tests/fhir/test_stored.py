@@ -1,0 +1,184 @@
+# ruff: noqa: F811 - the fixtures imported below are named as parameters
+"""The FHIR server's stored resources (``reports.fhir.stored``): a DiagnosticReport search
+answers, byte for byte, what building every resource from the records answers, to every role,
+whether its stored rows are missing (the search builds and stores them), current (served) or
+stale (built again); and a stored row is served only while the records are as it was built
+from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from labpanel.accounts.models import Lab
+from labpanel.audit.models import ReadEntry
+from reports.fhir import stored
+from reports.models import Report, StoredDiagnosticReport
+from tests.panels.test_read_model import (  # noqa: F401 - fixtures
+    ROLES,
+    clients,
+    people,
+    realistic,
+)
+
+pytestmark = pytest.mark.django_db
+
+SEARCHES = (
+    "/fhir/DiagnosticReport?_include=DiagnosticReport:result",
+    "/fhir/DiagnosticReport",
+    "/fhir/DiagnosticReport?_include=DiagnosticReport:result&_count=2&_offset=1",
+    "/fhir/DiagnosticReport?_include=DiagnosticReport:result&status=final,corrected",
+)
+AUDITED = ("user_id", "path", "patient_ids", "panel_ids", "report_ids")
+
+
+def _answer(client: APIClient, url: str) -> tuple[int, bytes, tuple[Any, ...]]:
+    """The status, the bytes and the read-audit entry of ``url``."""
+    response = client.get(url)
+    entry = ReadEntry.objects.order_by("-pk").first()
+    assert entry is not None
+    return response.status_code, response.content, tuple(getattr(entry, f) for f in AUDITED)
+
+
+def _built(monkeypatch: pytest.MonkeyPatch, client: APIClient, url: str) -> Any:
+    """The answer built from the records (the embedded default's path; the store untouched)."""
+    with monkeypatch.context() as patched:
+        patched.setattr(stored, "read_model_available", lambda: False)
+        return _answer(client, url)
+
+
+def _every_answer_built(monkeypatch: pytest.MonkeyPatch, clients: dict[str, APIClient]) -> Any:
+    return {
+        (role, url): _built(monkeypatch, clients[role], url) for role in ROLES for url in SEARCHES
+    }
+
+
+def test_every_role_is_answered_what_the_records_answer_before_and_after_the_store_is_filled(
+    realistic: list[int],
+    clients: dict[str, APIClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built = _every_answer_built(monkeypatch, clients)
+    assert StoredDiagnosticReport.objects.count() == 0
+    # each role's first searches store what they built; the next ones read it
+    for role in ROLES:
+        for url in SEARCHES:
+            assert _answer(clients[role], url) == built[role, url], (role, url, "first")
+    reports = Report.objects.filter(panel_id__in=realistic).count()
+    assert StoredDiagnosticReport.objects.count() == reports
+    for role in reversed(ROLES):
+        for url in SEARCHES:
+            assert _answer(clients[role], url) == built[role, url], (role, url, "stored")
+    # the realistic panels are all here: amended (a corrected report), censored, released
+    # and drawn (a PDF link), preliminary, and findings measured against a baseline
+    body = built["director", SEARCHES[0]][1]
+    for text in (b'"corrected"', b'"comparator":"<"', b'"comparator":">"', b"presentedForm"):
+        assert text in body
+
+
+def test_a_stored_row_is_what_the_search_serves(
+    realistic: list[int], clients: dict[str, APIClient]
+) -> None:
+    """Proof that the rows are read, not only written: a row's text, changed in place with its
+    stamp kept, is what the next search answers."""
+    director = clients["director"]
+    director.get(SEARCHES[0])
+    row = StoredDiagnosticReport.objects.order_by("pk").first()
+    assert row is not None
+    marked = row.resource.replace('"status":', '"status":"marked","x":', 1)
+    StoredDiagnosticReport.objects.filter(pk=row.pk).update(resource=marked)
+    assert b'"status":"marked"' in director.get(SEARCHES[0]).content
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["amendment", "release", "drawn", "lab", "code", "superseded"],
+)
+def test_a_change_to_the_records_is_answered_as_they_are_now(
+    realistic: list[int],
+    clients: dict[str, APIClient],
+    people: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    change: str,
+) -> None:
+    director, technician = clients["director"], clients["technician"]
+    for role in ROLES:
+        clients[role].get(SEARCHES[0])  # every role's store filled
+    third, other, fifth = realistic[2], realistic[3], realistic[4]
+    if change == "amendment":
+        response = technician.post(
+            f"/api/v1/panels/{other}/amendments/",
+            {
+                "reason": "Transcription error",
+                "results": [{"analyte": "IL10", "value": "14.0", "unit": "pg/mL"}],
+            },
+            format="json",
+        )
+        assert response.status_code == 201, response.content
+    elif change == "release":
+        assert director.post(f"/api/v1/panels/{third}/release/").status_code == 202
+    elif change == "drawn":
+        # a report drawn after its resources were stored: its PDF link is added when read
+        assert director.post(f"/api/v1/panels/{third}/release/").status_code == 202
+        for role in ROLES:
+            clients[role].get(SEARCHES[0])
+        from reports.services import report_render
+
+        for report in Report.objects.filter(status="pending"):
+            report_render(report_id=report.pk)
+    elif change == "lab":
+        lab = Lab.objects.get(pk=people["director"].lab_id)
+        lab.name = "Renamed Immunology Laboratory"
+        lab.save()
+    elif change == "code":
+        monkeypatch.setattr(stored, "FORMAT", "another-release")
+    elif change == "superseded":
+        # a report whose panel got a later one, the panel's document not rewritten since
+        # (as no writer leaves it): it is built again, not served as the newest
+        report = Report.objects.filter(panel_id=fifth).get()
+        Report.objects.create(
+            panel_id=fifth,
+            stage=report.stage,
+            ruleset_version=report.ruleset_version,
+            amends=report,
+            amendment_reason="A later report of the same panel",
+        )
+    for role in ROLES:
+        for url in SEARCHES:
+            assert _answer(clients[role], url) == _built(monkeypatch, clients[role], url), (
+                role,
+                url,
+            )
+    if change == "lab":
+        assert b"Renamed Immunology Laboratory" in director.get(SEARCHES[0]).content
+
+
+def test_a_panel_without_a_current_document_is_built_and_not_stored(
+    realistic: list[int], clients: dict[str, APIClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from panels.models import PanelDocument
+
+    PanelDocument.objects.filter(panel_id=realistic[0]).delete()
+    director = clients["director"]
+    assert _answer(director, SEARCHES[0]) == _built(monkeypatch, director, SEARCHES[0])
+    assert not StoredDiagnosticReport.objects.filter(report__panel_id=realistic[0]).exists()
+    assert StoredDiagnosticReport.objects.exclude(report__panel_id=realistic[0]).exists()
+
+
+def test_a_search_served_from_the_store_is_three_statements_and_its_audit_entry(
+    realistic: list[int], clients: dict[str, APIClient]
+) -> None:
+    director = clients["director"]
+    director.get(SEARCHES[0])
+    with CaptureQueriesContext(connection) as captured:
+        assert director.get(SEARCHES[0]).status_code == 200
+    sql = [query["sql"] for query in captured.captured_queries]
+    # the token, the COUNT, the page with its stored resources, the read-audit entry
+    assert len(sql) == 4, sql
+    assert "COUNT(*)" in sql[1]
+    assert "reports_storeddiagnosticreport" in sql[2]
+    assert sql[3].startswith('INSERT INTO "audit_readentry"')
