@@ -182,3 +182,42 @@ def test_a_search_served_from_the_store_is_three_statements_and_its_audit_entry(
     assert "COUNT(*)" in sql[1]
     assert "reports_storeddiagnosticreport" in sql[2]
     assert sql[3].startswith('INSERT INTO "audit_readentry"')
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_searches_that_store_the_same_reports_all_answer_and_store_them_once(
+    realistic: list[int], clients: dict[str, APIClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four searches at once, on four connections, each finding every report's row missing:
+    each builds and upserts the same rows (in id order: they wait for each other, no deadlock);
+    each answers what the records answer, and one row per report is left."""
+    import threading
+
+    from django.db import connections
+
+    director = clients["director"]
+    expected = _built(monkeypatch, director, SEARCHES[0])[:2]
+    barrier = threading.Barrier(4)
+    answers: list[tuple[int, bytes]] = []
+    failures: list[BaseException] = []
+
+    def search() -> None:
+        try:
+            barrier.wait(timeout=30)
+            response = director.get(SEARCHES[0])
+            answers.append((response.status_code, response.content))
+        except BaseException as error:  # reported below, in the test's thread
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=search) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failures, failures
+    assert answers == [expected] * 4
+    reports = Report.objects.filter(panel_id__in=realistic).count()
+    assert StoredDiagnosticReport.objects.count() == reports
+    assert _answer(director, SEARCHES[0])[:2] == expected
