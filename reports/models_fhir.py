@@ -15,6 +15,8 @@ served stale. The stamp is made of:
   own transaction (submission, review, release, amendment, a patient's change); nothing is
   served from here for a panel whose document is not current;
 - the performing lab's ``updated_at`` (its name and address are shown);
+- the analyte catalogue's last ``updated_at`` (an analyte's names and verified LOINC code are
+  shown);
 - the fingerprint of the code that builds the resources (``reports.fhir.stored.FORMAT``): a
   release that writes them differently rebuilds them.
 
@@ -47,8 +49,11 @@ class StoredDiagnosticReport(QuickLoadModel):
         "reports.Report", on_delete=models.CASCADE, primary_key=True, related_name="fhir_stored"
     )
     stamp = models.CharField(
-        max_length=120,
-        help_text="What it was built from: the code, the panel's API document and the lab",
+        max_length=200,
+        help_text=(
+            "What it was built from: the code, the panel's API document, the lab and the "
+            "analyte catalogue"
+        ),
     )
     superseded = models.BooleanField(help_text="Whether a later report of its panel existed")
     history_dependent = models.BooleanField(

@@ -64,11 +64,15 @@ def read_model_available() -> bool:
     return connection.vendor == "postgresql"
 
 
-def stamp_of(document_written_at: bytes, lab_updated_at: bytes) -> str:
+def stamp_of(document_written_at: bytes, lab_updated_at: bytes, catalogue_updated_at: bytes) -> str:
     """What a panel's stored resources are built from (``models_fhir``): this code, its API
-    document as written at ``document_written_at``, its lab as updated at ``lab_updated_at``
-    (both as PostgreSQL writes them as text)."""
-    return f"{FORMAT} {document_written_at.decode()} {lab_updated_at.decode()}"
+    document as written at ``document_written_at``, its lab as updated at ``lab_updated_at``,
+    the analyte catalogue as last updated at ``catalogue_updated_at`` (an analyte's names and
+    verified LOINC are shown; all three as PostgreSQL writes them as text)."""
+    return (
+        f"{FORMAT} {document_written_at.decode()} {lab_updated_at.decode()} "
+        f"{catalogue_updated_at.decode()}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +131,7 @@ SELECT r.id, r.panel_id, p.patient_id, p.lab_id, r.status,
     ),
     d.panel_updated_at = p.updated_at AND d.patient_updated_at = pt.updated_at,
     d.written_at::text, l.updated_at::text,
+    (SELECT MAX(a.updated_at) FROM reference_ranges_analyte a)::text,
     s.stamp, s.superseded, s.history_dependent, s.resource, s.result_ids::text,
     s.observations, s.observation_ends::text
 FROM reports_report r
@@ -170,6 +175,7 @@ def reports_page(*, user: AnyUser, search: Search) -> ReportPage:
         document_current,
         written_at,
         lab_updated_at,
+        catalogue_updated_at,
         stored_stamp,
         stored_superseded,
         history_dependent,
@@ -178,7 +184,9 @@ def reports_page(*, user: AnyUser, search: Search) -> ReportPage:
         observations,
         observation_ends,
     ) in found:
-        stamp = stamp_of(written_at, lab_updated_at) if document_current else None
+        stamp = (
+            stamp_of(written_at, lab_updated_at, catalogue_updated_at) if document_current else None
+        )
         fresh = (
             stamp is not None
             and stored_stamp is not None

@@ -96,7 +96,7 @@ def test_a_stored_row_is_what_the_search_serves(
 
 @pytest.mark.parametrize(
     "change",
-    ["amendment", "release", "drawn", "lab", "code", "superseded"],
+    ["amendment", "release", "drawn", "lab", "catalogue", "code", "superseded"],
 )
 def test_a_change_to_the_records_is_answered_as_they_are_now(
     realistic: list[int],
@@ -134,6 +134,13 @@ def test_a_change_to_the_records_is_answered_as_they_are_now(
         lab = Lab.objects.get(pk=people["director"].lab_id)
         lab.name = "Renamed Immunology Laboratory"
         lab.save()
+    elif change == "catalogue":
+        # the catalogue's names of an analyte, shown in its Observations' code
+        from reference_ranges.models import Analyte
+
+        analyte = Analyte.objects.get(code="IL6")
+        analyte.name = "Interleukin 6, renamed in the catalogue"
+        analyte.save()
     elif change == "code":
         monkeypatch.setattr(stored, "FORMAT", "another-release")
     elif change == "superseded":
@@ -155,6 +162,8 @@ def test_a_change_to_the_records_is_answered_as_they_are_now(
             )
     if change == "lab":
         assert b"Renamed Immunology Laboratory" in director.get(SEARCHES[0]).content
+    if change == "catalogue":
+        assert b"renamed in the catalogue" in director.get(SEARCHES[0]).content
 
 
 def test_a_panel_without_a_current_document_is_built_and_not_stored(
