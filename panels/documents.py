@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -33,6 +34,7 @@ from panels.history import HistoryShown
 from panels.models import Finding, Panel, PanelDocument, Result, ReviewTransition
 from panels.outputs import PanelOutput
 from panels.selectors import panel_details
+from reference_ranges.selectors import catalogue_updated_at
 
 REPORT_FIELDS = ("report", "reports")
 """The fields of the panel's answer that are its reports: never stored, added when read."""
@@ -141,9 +143,11 @@ def panel_documents_write(*, panel_ids: Iterable[int], batch: bool = False) -> i
     if not wanted:
         return 0
     panels = list(
-        panel_details(Panel.objects.filter(pk__in=wanted), catalogue_shared=batch).select_related(
-            "patient"
-        )
+        panel_details(Panel.objects.filter(pk__in=wanted), catalogue_shared=batch)
+        .select_related("patient")
+        # read with the panels, before their results' analytes: a catalogue changed between
+        # the two reads leaves the documents older than they say, never newer (not served)
+        .annotate(catalogue_updated_at=catalogue_updated_at())
     )
     documents = panel_documents_build(panels)
     now = timezone.now()
@@ -155,13 +159,21 @@ def panel_documents_write(*, panel_ids: Iterable[int], batch: bool = False) -> i
                 summary=panel_summary(documents[panel.pk]),
                 panel_updated_at=panel.updated_at,
                 patient_updated_at=panel.patient.updated_at,
+                catalogue_updated_at=panel.catalogue_updated_at,
                 written_at=now,
             )
             for panel in panels
         ],
         update_conflicts=True,
         unique_fields=["panel"],
-        update_fields=["detail", "summary", "panel_updated_at", "patient_updated_at", "written_at"],
+        update_fields=[
+            "detail",
+            "summary",
+            "panel_updated_at",
+            "patient_updated_at",
+            "catalogue_updated_at",
+            "written_at",
+        ],
     )
     return len(panels)
 
@@ -218,25 +230,31 @@ def panel_document_of_new(
     return reused(PanelDocumentOutput).to_representation(held)
 
 
-def panel_document_store_new(*, panel: Panel, document: Mapping[str, Any]) -> PanelDocument:
+def panel_document_store_new(
+    *, panel: Panel, document: Mapping[str, Any], catalogue_updated_at: datetime | None
+) -> PanelDocument:
     """Store ``document`` (:func:`panel_document_of_new`) as the document of ``panel``, inserted
     in the caller's transaction, after its last change to the panel: a new panel has no
     document yet, so it is inserted, not upserted (one there already breaks the primary key:
-    ``IntegrityError``). Side effects: one INSERT."""
+    ``IntegrityError``). ``catalogue_updated_at``: when the analyte catalogue its results were
+    resolved in last changed (``reference_ranges.selectors.AnalyteCatalogue.updated_at``).
+    Side effects: one INSERT."""
     return PanelDocument.objects.create(
         panel_id=panel.pk,
         detail=dict(document),
         summary=panel_summary(document),
         panel_updated_at=panel.updated_at,
         patient_updated_at=panel.patient.updated_at,
+        catalogue_updated_at=catalogue_updated_at,
         written_at=timezone.now(),
     )
 
 
 def panels_without_documents() -> QuerySet[Panel]:
     """The panels whose document is missing or not as they are now (not served)."""
-    return Panel.objects.exclude(
+    return Panel.objects.annotate(catalogue_updated_at=catalogue_updated_at()).exclude(
         Q(document__isnull=False)
         & Q(document__panel_updated_at=F("updated_at"))
         & Q(document__patient_updated_at=F("patient__updated_at"))
+        & Q(document__catalogue_updated_at=F("catalogue_updated_at"))
     )

@@ -4,9 +4,11 @@ reports, aggregated when read) and its summary in the list (``GET /api/v1/panels
 
 Written only by ``panels.documents.panel_documents_write``, in the transaction of every change
 to what they show. Each row names the ``updated_at`` of the panel and of its patient it was
-written from: a row whose panel or patient changed since (a writer that did not write it) is
-not served, the panel is built from its records as before, so a stored document is never served
-stale. Imported by ``panels.models`` so that Django finds the model.
+written from, and when the analyte catalogue it was written from last changed (its results show
+the analytes' names, which the admin and ``seed_reference_data`` may change): a row whose panel,
+patient or catalogue changed since (a writer that did not write it) is not served, the panel is
+built from its records as before, so a stored document is never served stale. Imported by
+``panels.models`` so that Django finds the model.
 """
 
 from __future__ import annotations
@@ -77,6 +79,13 @@ class PanelDocument(QuickLoadModel):
     panel_updated_at = models.DateTimeField(help_text="The panel's updated_at it was written from")
     patient_updated_at = models.DateTimeField(
         help_text="The patient's updated_at it was written from"
+    )
+    catalogue_updated_at = models.DateTimeField(
+        null=True,
+        help_text=(
+            "When the analyte catalogue it was written from last changed (its results show the "
+            "analytes' names); empty: not known"
+        ),
     )
     written_at = models.DateTimeField()
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet, Subquery
 
 from labpanel.accounts import access
 from labpanel.accounts.models import Lab
@@ -54,6 +54,9 @@ class AnalyteCatalogue:
     """Every way an analyte may be named (code, LOINC, aliases) mapped to its catalogue row."""
 
     by_key: dict[str, Analyte]
+    updated_at: datetime | None = None
+    """When the catalogue last changed: the latest ``updated_at`` of its rows (``None``: empty).
+    A document built from these rows names it (``panels.models_documents.PanelDocument``)."""
 
     def resolve(self, name: str) -> Analyte | None:
         return self.by_key.get(analyte_name_key(name))
@@ -61,13 +64,22 @@ class AnalyteCatalogue:
 
 def analyte_catalogue_get() -> AnalyteCatalogue:
     by_key: dict[str, Analyte] = {}
+    updated_at: datetime | None = None
     for analyte in Analyte.objects.all():
         names = [analyte.code, analyte.short_name, analyte.name, *analyte.aliases]
         if analyte.loinc:
             names.append(analyte.loinc)
         for name in names:
             by_key[analyte_name_key(name)] = analyte
-    return AnalyteCatalogue(by_key=by_key)
+        if updated_at is None or analyte.updated_at > updated_at:
+            updated_at = analyte.updated_at
+    return AnalyteCatalogue(by_key=by_key, updated_at=updated_at)
+
+
+def catalogue_updated_at() -> Subquery:
+    """When the analyte catalogue last changed (:attr:`AnalyteCatalogue.updated_at`), as a
+    subquery: read in the statement that uses it."""
+    return Subquery(Analyte.objects.order_by("-updated_at").values("updated_at")[:1])
 
 
 def analyte_units_get() -> dict[str, list[str]]:

@@ -20,6 +20,7 @@ from labpanel.accounts import access
 from labpanel.pagination import Position, keyset_filter, keyset_order
 from panels.models import Panel, PanelDocument
 from panels.selectors import panel_details, panels_visible_to
+from reference_ranges.selectors import catalogue_updated_at
 from reports.selectors import panel_reports_json, with_reports
 
 
@@ -61,13 +62,15 @@ def read_model_available() -> bool:
 
 
 def _stored(field: str) -> Subquery:
-    """The stored document ``field`` of the panel as text, when written from the panel and
-    patient as they are now (``panels.models_documents``); null otherwise."""
+    """The stored document ``field`` of the panel as text, when written from the panel,
+    patient and analyte catalogue as they are now (``panels.models_documents``); null
+    otherwise."""
     return Subquery(
         PanelDocument.objects.filter(
             panel_id=OuterRef("pk"),
             panel_updated_at=OuterRef("updated_at"),
             patient_updated_at=OuterRef("patient__updated_at"),
+            catalogue_updated_at=catalogue_updated_at(),
         ).values(text=Cast(field, TextField())),
         output_field=TextField(),
     )

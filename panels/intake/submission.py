@@ -285,7 +285,9 @@ def _panel_create(
         findings=findings,
         review_transitions=[] if verification is None else [verification],
     )
-    panel_document_store_new(panel=panel, document=document)
+    panel_document_store_new(
+        panel=panel, document=document, catalogue_updated_at=reference.catalogue().updated_at
+    )
     logger.info(
         "panel.submitted panel_id=%s report_id=%s results=%d ruleset_version=%s",
         panel.pk,

@@ -70,9 +70,9 @@ def in_hand(monkeypatch: pytest.MonkeyPatch) -> dict[int, dict[str, Any]]:
     built: dict[int, dict[str, Any]] = {}
     store = documents.panel_document_store_new
 
-    def watched(*, panel: Panel, document: dict[str, Any]) -> PanelDocument:
+    def watched(*, panel: Panel, document: dict[str, Any], **more: Any) -> PanelDocument:
         built[panel.pk] = document
-        return store(panel=panel, document=document)
+        return store(panel=panel, document=document, **more)
 
     monkeypatch.setattr(intake_submission, "panel_document_store_new", watched)
     return built

@@ -26,6 +26,7 @@ from panels.models import Panel, PanelDocument, Patient
 from panels.outputs import PanelOutput
 from panels.patient_changes import patient_admin_change
 from panels.selectors import panel_details
+from reference_ranges.models import Analyte
 from reports.models import Report
 from reports.services import report_render
 from tests.conftest import token_client
@@ -271,6 +272,44 @@ def test_a_change_not_written_to_the_document_is_served_from_the_records(
     listed = clients["director"].get("/api/v1/panels/").json()["results"]
     assert {item["patient"]["family_name"] for item in listed if item["id"] == pk} == {"Changed"}
     assert documents.panels_without_documents().filter(pk=pk).exists()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_an_analyte_renamed_in_the_catalogue_is_answered_as_it_is_now(
+    realistic: list[int], clients: dict[str, APIClient], role: str, monkeypatch: Any
+) -> None:
+    """Each result shows its analyte's name; the catalogue is changed by the admin or
+    ``seed_reference_data``, which do not write the panels' documents: a document written
+    before the change is not served, and the backfill writes it again."""
+    assert not documents.panels_without_documents().filter(pk__in=realistic).exists()
+    # when: the admin saves a new short name (Analyte.updated_at moves)
+    analyte = Analyte.objects.get(code="IL6")
+    analyte.short_name = "IL-6 (renamed)"
+    analyte.save()
+    # then: every answer is the records' (the new name), and the documents are not current
+    client = clients[role]
+    for path in [f"/api/v1/panels/{pk}/" for pk in realistic] + ["/api/v1/panels/"]:
+        assert _get(client, path) == _built(monkeypatch, client, path), path
+    body = clients["director"].get(f"/api/v1/panels/{realistic[0]}/").json()
+    assert "IL-6 (renamed)" in {result["analyte_name"] for result in body["results"]}
+    assert documents.panels_without_documents().filter(pk__in=realistic).count() == len(realistic)
+    # when: the backfill runs; then: they are written from the catalogue as it is, and served
+    call_command("panel_documents_write", "--missing", stdout=StringIO())
+    assert not documents.panels_without_documents().filter(pk__in=realistic).exists()
+    for path in [f"/api/v1/panels/{pk}/" for pk in realistic] + ["/api/v1/panels/"]:
+        assert _get(client, path) == _built(monkeypatch, client, path), path
+
+
+def test_a_panel_submitted_names_the_catalogue_its_results_were_resolved_in(
+    realistic: list[int],
+) -> None:
+    latest = Analyte.objects.order_by("-updated_at").values_list("updated_at", flat=True)[0]
+    stamps = set(
+        PanelDocument.objects.filter(panel_id__in=realistic).values_list(
+            "catalogue_updated_at", flat=True
+        )
+    )
+    assert stamps == {latest}
 
 
 def test_a_patients_change_in_the_admin_writes_the_documents_of_its_panels(
