@@ -236,16 +236,20 @@ def resources_store(
     built: Sequence[Report],
     stamps: Mapping[int, ReportRow],
     report_results: Callable[[Report], Sequence[resources.AnyResult]],
-) -> None:
+) -> dict[int, ReportRow]:
     """Store the resources of each of ``built`` (read by ``selectors.reports_read``, in the
     request that found them missing or stale), stamped as its page row (``stamps``, read before
     them) says; none for a panel without a current API document. The findings stored are those
     the lab's staff read (``resources.findings_of_report``); ``report_results(report)`` chooses
     the results a report links. One upsert, in the order of the reports' ids (concurrent
     searches storing the same rows wait for each other, never deadlock). A failure is logged
-    and the answer is still given: the rows are a copy of the records."""
+    and the answer is still given: the rows are a copy of the records.
+
+    Returns each stored report's page row as it is now (current, its texts in hand), for the
+    search to answer from: the resources are not built a second time."""
     now = timezone.now()
     stored: list[StoredDiagnosticReport] = []
+    rows: dict[int, ReportRow] = {}
     for report in sorted(built, key=lambda report: report.pk):
         stamp = stamps[report.pk].stamp
         if stamp is None:
@@ -274,21 +278,36 @@ def resources_store(
         for text in texts:
             end += len(text)
             ends.append(end)
+        row = stamps[report.pk]
+        report_text_ = encoding.fhir_dumps(resource)
+        rows[report.pk] = current = ReportRow(
+            pk=row.pk,
+            panel_id=row.panel_id,
+            patient_id=row.patient_id,
+            lab_id=row.lab_id,
+            ready=row.ready,
+            stamp=stamp,
+            stored=report_text_,
+            result_ids=[result.pk for result in linked],
+            observations=b"".join(texts),
+            observation_ends=ends,
+            history_dependent=findings_depend_on_reader(report),
+        )
         stored.append(
             StoredDiagnosticReport(
                 report_id=report.pk,
                 stamp=stamp,
                 superseded=superseded,
-                history_dependent=findings_depend_on_reader(report),
-                resource=encoding.fhir_dumps(resource).decode(),
-                result_ids=[result.pk for result in linked],
-                observations=b"".join(texts).decode(),
+                history_dependent=current.history_dependent,
+                resource=report_text_.decode(),
+                result_ids=current.result_ids,
+                observations=current.observations.decode(),
                 observation_ends=ends,
                 written_at=now,
             )
         )
     if not stored:
-        return
+        return rows
     try:
         with transaction.atomic():
             StoredDiagnosticReport.objects.bulk_create(
@@ -311,3 +330,4 @@ def resources_store(
             "fhir.stored_write_failed report_ids=%s",
             ",".join(str(row.report_id) for row in stored),
         )
+    return rows

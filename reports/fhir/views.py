@@ -274,23 +274,27 @@ class SearchView(FhirView):
                 return False
             return not row.history_dependent or access.history_whole(user, lab_id=row.lab_id)
 
-        rebuilt = [row.pk for row in page.rows if not servable(row)]
+        rows = page.rows
+        rebuilt = [row.pk for row in rows if not servable(row)]
         built = (
             {report.pk: report for report in selectors.reports_read(pks=rebuilt, user=user)}
             if rebuilt
             else {}
         )
         if built:
-            stamps = {row.pk: row for row in page.rows}
-            # stored again: those missing or stale (not those this reader is shown otherwise)
-            stored.resources_store(
+            stamps = {row.pk: row for row in rows}
+            # stored again: those missing or stale (not those this reader is shown otherwise),
+            # and answered from what was stored where this reader is shown it
+            now_stored = stored.resources_store(
                 built=[report for report in built.values() if stamps[report.pk].stored is None],
                 stamps=stamps,
                 report_results=_report_results,
             )
+            rows = [now_stored.get(row.pk, row) for row in rows]
+            built = {row.pk: built[row.pk] for row in rows if row.pk in built and not servable(row)}
         findings = _shown_findings(user, list(built.values())) if built else {}
         seen: set[int] = set()
-        for row in page.rows:
+        for row in rows:
             report = built.get(row.pk)
             resource: Any
             if report is not None:
