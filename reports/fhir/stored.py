@@ -11,12 +11,13 @@ the page with its stored resources is one statement.
 
 What is served is what the records give now: a stored row is used only while its stamp is the
 records' (``models_fhir``: the panel's API document, rewritten by every change to the panel;
-the lab; the code that builds the resources; and whether a later report exists). A report whose
-row is missing or stale is read and built from the records as before
-(``selectors.reports_read``), and its row is written then, in a transaction of its own after
-the reads (:func:`resources_store`). Not stored, and added when read: the PDF's link (its URL is
-the request's; present once the PDF is drawn), and the findings of a reader who is not shown the
-earlier panel a finding is measured against (that reader's report is built each time).
+the lab; the analyte catalogue; the code that builds the resources; and whether a later report
+exists). A report whose row is missing or stale is read and built from the records as before
+(``selectors.reports_read``), its row is written then, in a transaction of its own after the
+reads (:func:`resources_store`), and the answer is taken from what was written. Not stored, and
+added when read: the PDF's link (its URL is the request's; present once the PDF is drawn), and
+the findings of a reader who is not shown the earlier panel a finding is measured against (that
+reader's report is built each time).
 
 PostgreSQL only (:func:`read_model_available`), like the panels' read model: the embedded SQLite
 default builds every answer from the records.

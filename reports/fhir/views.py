@@ -260,11 +260,11 @@ class SearchView(FhirView):
         included: list[tuple[str, Any]],
         read: tuple[list[int], list[int], list[int]],
     ) -> int:
-        """A DiagnosticReport search answered from the stored resources (``stored``), each
-        report whose stored resources are missing or stale (or whose findings this reader is
-        shown otherwise) read and built from the records, and then stored. Appends to
-        ``matches``, ``included`` and the ids ``read`` (patients, panels, reports); returns the
-        total."""
+        """A DiagnosticReport search answered from the stored resources (``stored``). A report
+        whose stored resources are missing or stale is read from the records, and its resources
+        are built, stored and answered; one whose findings this reader is shown otherwise is
+        read and built for this reader each time. Appends to ``matches``, ``included`` and the
+        ids ``read`` (patients, panels, reports); returns the total."""
         user = self.request.user
         patient_ids, panel_ids, report_ids = read
         page = stored.reports_page(user=user, search=search)
