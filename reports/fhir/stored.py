@@ -25,10 +25,12 @@ default builds every answer from the records.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -275,23 +277,13 @@ def resources_store(
             )
             for result in linked
         ]
-        ends, end = [], 0
-        for text in texts:
-            end += len(text)
-            ends.append(end)
-        row = stamps[report.pk]
         report_text_ = encoding.fhir_dumps(resource)
-        rows[report.pk] = current = ReportRow(
-            pk=row.pk,
-            panel_id=row.panel_id,
-            patient_id=row.patient_id,
-            lab_id=row.lab_id,
-            ready=row.ready,
-            stamp=stamp,
+        rows[report.pk] = current = dataclasses.replace(
+            stamps[report.pk],
             stored=report_text_,
             result_ids=[result.pk for result in linked],
             observations=b"".join(texts),
-            observation_ends=ends,
+            observation_ends=list(accumulate(len(text) for text in texts)),
             history_dependent=findings_depend_on_reader(report),
         )
         stored.append(
@@ -303,7 +295,7 @@ def resources_store(
                 resource=report_text_.decode(),
                 result_ids=current.result_ids,
                 observations=current.observations.decode(),
-                observation_ends=ends,
+                observation_ends=current.observation_ends,
                 written_at=now,
             )
         )
