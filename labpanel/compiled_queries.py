@@ -87,5 +87,26 @@ class CompiledQueries:
             found: list[tuple[Any, ...]] = cursor.fetchall()
         return found
 
+    def sql(self, key: Hashable, build: Callable[[], QuerySet[Any]]) -> tuple[str, tuple[Any, ...]]:
+        """The SQL and parameters of ``build()``, compiled the first time only, for a statement
+        that embeds it (raw SQL with the queryset as a subquery: its parameters are placed
+        with it). The key tells them entirely, as for :meth:`rows`. Raises ``EmptyResultSet``
+        as Django's compiler does for a queryset that matches nothing."""
+        full_key = ("sql", key, timezone.get_current_timezone_name())
+        compiled = self._compiled.get(full_key)
+        if compiled is None:
+            try:
+                query_sql, query_params = build().query.sql_with_params()
+                compiled = (query_sql, tuple(query_params))
+            except EmptyResultSet:
+                compiled = _EMPTY
+            if len(self._compiled) >= self.size:
+                self._compiled.clear()
+            self._compiled[full_key] = compiled
+        if compiled is _EMPTY:
+            raise EmptyResultSet
+        sql, params = compiled
+        return sql, params or ()
+
     def clear(self) -> None:
         self._compiled.clear()

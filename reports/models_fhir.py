@@ -1,7 +1,8 @@
 """The FHIR server's stored resources (its read model, issue 15): per report, its
-DiagnosticReport and the Observations of the results it links, as the JSON text the server
-answers, so that a search splices the texts into its Bundle instead of reading the records and
-building every resource again.
+DiagnosticReport and the Observations of the results it links (as the Bundle entries a search
+with ``_include`` answers, compressed), as the JSON text the server answers, so that a search
+splices the texts into its Bundle instead of reading the records and building every resource
+again.
 
 Written only by ``reports.fhir.stored``, after a read built them from the records. Each row
 names what it was built from, its ``stamp`` (``reports.fhir.stored.stamp_of``), and whether a
@@ -69,11 +70,15 @@ class StoredDiagnosticReport(QuickLoadModel):
         )
     )
     result_ids = models.JSONField(help_text="The ids of the results it links, in order")
-    observations = JSONTextField(
-        help_text="The Observations of those results, in that order, their texts end to end"
+    included = models.BinaryField(
+        help_text=(
+            "The Bundle entries of those results' Observations, in that order, as a search with "
+            "_include answers them, comma-separated, compressed with zstd "
+            "(reports.fhir.stored.entries_pack); their fullUrl's base left as a mark"
+        )
     )
-    observation_ends = models.JSONField(
-        help_text="Where each Observation's text ends in observations (UTF-8 bytes)"
+    included_ends = models.JSONField(
+        help_text="Where each entry ends in the uncompressed entries (bytes)"
     )
     written_at = models.DateTimeField()
 

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+from reports.fhir.encoding import fhir_dumps
+
 
 def _link(
     relation: str, url: str, params: Sequence[tuple[str, str]], offset: int, count: int
@@ -16,6 +18,29 @@ def _link(
     kept = [(name, value) for name, value in params if name not in ("_offset", "_count")]
     query = urlencode([*kept, ("_count", str(count)), ("_offset", str(offset))])
     return {"relation": relation, "url": f"{url}?{query}"}
+
+
+def entry(full_url: str, resource: Any, mode: str) -> dict[str, Any]:
+    """A searchset's entry: ``mode`` ``match`` or ``include``."""
+    return {"fullUrl": full_url, "resource": resource, "search": {"mode": mode}}
+
+
+def entry_written(full_url: bytes, resource: bytes, mode: bytes) -> bytes:
+    """:func:`entry` as ``encoding.fhir_dumps`` writes it, from parts already written:
+    ``full_url`` the URL as JSON string content (escaped, without its quotes), ``resource`` the
+    resource's JSON text."""
+    return b'{"fullUrl":"%b","resource":%b,"search":{"mode":"%b"}}' % (full_url, resource, mode)
+
+
+def _envelope(
+    *, url: str, params: Sequence[tuple[str, str]], total: int, offset: int, count: int
+) -> dict[str, Any]:
+    links = [_link("self", url, params, offset, count)]
+    if offset + count < total:
+        links.append(_link("next", url, params, offset + count, count))
+    if offset > 0:
+        links.append(_link("previous", url, params, max(offset - count, 0), count))
+    return {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links}
 
 
 def searchset(
@@ -31,24 +56,32 @@ def searchset(
     """A searchset of ``matches`` (``(fullUrl, resource)``) and ``included`` resources, the
     page at ``offset`` of ``total`` matches, ``count`` a page, searched at ``url`` with
     ``params``."""
-    links = [_link("self", url, params, offset, count)]
-    if offset + count < total:
-        links.append(_link("next", url, params, offset + count, count))
-    if offset > 0:
-        links.append(_link("previous", url, params, max(offset - count, 0), count))
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": total,
-        "link": links,
-    }
-    entries = [
-        {"fullUrl": full_url, "resource": resource, "search": {"mode": "match"}}
-        for full_url, resource in matches
-    ] + [
-        {"fullUrl": full_url, "resource": resource, "search": {"mode": "include"}}
-        for full_url, resource in included
+    bundle = _envelope(url=url, params=params, total=total, offset=offset, count=count)
+    entries = [entry(full_url, resource, "match") for full_url, resource in matches] + [
+        entry(full_url, resource, "include") for full_url, resource in included
     ]
     if entries:
         bundle["entry"] = entries
     return bundle
+
+
+def searchset_written(
+    *,
+    url: str,
+    params: Sequence[tuple[str, str]],
+    total: int,
+    offset: int,
+    count: int,
+    entries: Sequence[bytes],
+) -> bytes:
+    """:func:`searchset` as ``encoding.fhir_dumps`` writes it, from its entries written
+    already (each :func:`entry_written`, or several comma-separated; matches first), in one
+    pass: a search's answer can be a megabyte."""
+    head = fhir_dumps(_envelope(url=url, params=params, total=total, offset=offset, count=count))
+    if not entries:
+        return head
+    parts = [b","] * (2 * len(entries) + 1)
+    parts[0] = b'%b,"entry":[' % head[:-1]  # the envelope's closing brace comes last
+    parts[-1] = b"]}"
+    parts[1::2] = entries
+    return b"".join(parts)

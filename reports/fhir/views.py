@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import orjson
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework import exceptions
@@ -30,8 +29,7 @@ from labpanel.audit.services import read_record
 from panels.history import findings_shown, history_facts, history_shown_to
 from panels.models import Finding, Panel, Result
 from reference_ranges.models import SpecimenType
-from reports.fhir import codes, resources, selectors, stored
-from reports.fhir.bundles import searchset
+from reports.fhir import bundles, codes, resources, selectors, stored
 from reports.fhir.capability import KINDS, capability_statement
 from reports.fhir.encoding import fhir_dumps
 from reports.fhir.errors import FhirError, not_found, outcome_for
@@ -50,7 +48,10 @@ class FhirRenderer(BaseRenderer):
         accepted_media_type: str | None = None,
         renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
-        return b"" if data is None else fhir_dumps(data)
+        if data is None:
+            return b""
+        # a Bundle written already (bundles.searchset_written), else a resource or Bundle
+        return data if isinstance(data, bytes) else fhir_dumps(data)
 
 
 _ID_MARK = 987654321987
@@ -93,13 +94,23 @@ class FhirView(APIView):
         return self.request.build_absolute_uri(path)
 
     def _full_url(self, kind: str, pk: int) -> str:
-        """The resource's absolute URL; the route reversed once per kind (a page of 50 reports
-        with their results names some 700 resources)."""
+        """The resource's absolute URL."""
+        return f"{self._head(kind)}/{pk}"
+
+    def _head(self, kind: str) -> str:
+        """The absolute URL of ``kind``'s resources (their ``fullUrl`` without the id); the
+        route reversed once per kind (a page of 50 reports with their results names some 700
+        resources)."""
         heads: dict[str, str] = self.__dict__.setdefault("_heads", {})
         head = heads.get(kind)
         if head is None:
             head = heads[kind] = self._url(reverse("fhir:search", kwargs={"kind": kind}))
-        return f"{head}/{pk}"
+        return head
+
+    def _full_url_written(self, kind: str) -> bytes:
+        """The base of ``kind``'s resources' fullUrl (:meth:`_full_url` without the id) as JSON
+        string content, escaped, without its quotes."""
+        return fhir_dumps(self._head(kind))[1:-1]
 
     def _pdf_url(self, report_pk: int) -> str:
         """The absolute URL of a report's PDF (the REST API's), the route reversed once per
@@ -196,6 +207,7 @@ class SearchView(FhirView):
         patient_ids: list[int] = []
         panel_ids: list[int] = []
         report_ids: list[int] = []
+        written: list[bytes] | None = None
         if name == "Patient":
             patients = selectors.patients_search(user=user, search=search)
             total = patients.total
@@ -223,9 +235,7 @@ class SearchView(FhirView):
                 patient_ids.append(result.panel.patient_id)
                 panel_ids.append(result.panel_id)
         elif stored.read_model_available():
-            total = self._reports_stored(
-                search, matches, included, (patient_ids, panel_ids, report_ids)
-            )
+            total, written = self._reports_stored(search, (patient_ids, panel_ids, report_ids))
         else:
             reports = selectors.reports_search(user=user, search=search)
             total = reports.total
@@ -239,35 +249,45 @@ class SearchView(FhirView):
                 report_ids.append(report.pk)
                 if search.include_results:
                     included.extend(self._included(report, seen))
-        bundle = searchset(
-            url=self._url(request.path),
-            params=_pairs(request.query_params),
-            total=total,
-            offset=search.offset,
-            count=search.count,
-            matches=matches,
-            included=included,
-        )
+        url, params = self._url(request.path), _pairs(request.query_params)
+        bundle: dict[str, Any] | bytes
+        if written is None:
+            bundle = bundles.searchset(
+                url=url,
+                params=params,
+                total=total,
+                offset=search.offset,
+                count=search.count,
+                matches=matches,
+                included=included,
+            )
+        else:
+            bundle = bundles.searchset_written(
+                url=url,
+                params=params,
+                total=total,
+                offset=search.offset,
+                count=search.count,
+                entries=written,
+            )
         read_record(
             request=request, patient_ids=patient_ids, panel_ids=panel_ids, report_ids=report_ids
         )
         return Response(bundle)
 
     def _reports_stored(
-        self,
-        search: Search,
-        matches: list[tuple[str, Any]],
-        included: list[tuple[str, Any]],
-        read: tuple[list[int], list[int], list[int]],
-    ) -> int:
+        self, search: Search, read: tuple[list[int], list[int], list[int]]
+    ) -> tuple[int, list[bytes]]:
         """A DiagnosticReport search answered from the stored resources (``stored``). A report
         whose stored resources are missing or stale is read from the records, and its resources
         are built, stored and answered; one whose findings this reader is shown otherwise is
-        read and built for this reader each time. Appends to ``matches``, ``included`` and the
-        ids ``read`` (patients, panels, reports); returns the total."""
+        read and built for this reader each time. Appends to the ids ``read`` (patients,
+        panels, reports); returns the total and the Bundle's entries, written
+        (``bundles.searchset_written``)."""
         user = self.request.user
         patient_ids, panel_ids, report_ids = read
-        page = stored.reports_page(user=user, search=search)
+        observation_base = self._full_url_written("Observation")
+        page = stored.reports_page(user=user, search=search, observation_base=observation_base)
 
         def servable(row: stored.ReportRow) -> bool:
             if row.stored is None:
@@ -289,34 +309,49 @@ class SearchView(FhirView):
                 built=[report for report in built.values() if stamps[report.pk].stored is None],
                 stamps=stamps,
                 report_results=_report_results,
+                observation_base=observation_base,
             )
             rows = [now_stored.get(row.pk, row) for row in rows]
             built = {row.pk: built[row.pk] for row in rows if row.pk in built and not servable(row)}
         findings = _shown_findings(user, list(built.values())) if built else {}
-        seen: set[int] = set()
+        head = self._full_url_written("DiagnosticReport")
+        entries: list[bytes] = []
         for row in rows:
             report = built.get(row.pk)
-            resource: Any
             if report is not None:
                 resource = _report_resource(self, report, findings)
-            else:
-                resource = orjson.Fragment(
-                    stored.report_text(row, self._pdf_url(row.pk) if row.ready else None)
+                entries.append(
+                    fhir_dumps(
+                        bundles.entry(self._full_url("DiagnosticReport", row.pk), resource, "match")
+                    )
                 )
-            matches.append((self._full_url("DiagnosticReport", row.pk), resource))
+            else:
+                text = stored.report_text(row, self._pdf_url(row.pk) if row.ready else None)
+                entries.append(bundles.entry_written(b"%b/%d" % (head, row.pk), text, b"match"))
             patient_ids.append(row.patient_id)
             panel_ids.append(row.panel_id)
             report_ids.append(row.pk)
-            if not search.include_results:
-                continue
-            if report is not None:
-                included.extend(self._included(report, seen))
-                continue
-            for pk, text in row.included():
-                if pk not in seen:
-                    seen.add(pk)
-                    included.append((self._full_url("Observation", pk), orjson.Fragment(text)))
-        return page.total
+        if search.include_results:
+            seen: set[int] = set()
+            for row in rows:
+                report = built.get(row.pk)
+                if report is not None:
+                    entries.extend(
+                        fhir_dumps(bundles.entry(full_url, resource, "include"))
+                        for full_url, resource in self._included(report, seen)
+                    )
+                    continue
+                linked = set(row.result_ids)
+                if len(linked) == len(row.result_ids) and seen.isdisjoint(linked):
+                    seen |= linked
+                    if row.entries:
+                        entries.append(row.entries)  # all of them, as stored
+                    continue
+                for pk, entry in row.included():
+                    if pk not in seen:
+                        seen.add(pk)
+                        entries.append(entry)
+        return page.total, entries
 
     def _included(self, report: Report, seen: set[int]) -> Iterable[tuple[str, dict[str, Any]]]:
         released_at = selectors.released_at_of(report)

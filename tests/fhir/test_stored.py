@@ -32,6 +32,8 @@ SEARCHES = (
     "/fhir/DiagnosticReport",
     "/fhir/DiagnosticReport?_include=DiagnosticReport:result&_count=2&_offset=1",
     "/fhir/DiagnosticReport?_include=DiagnosticReport:result&status=final,corrected",
+    # past the last report: the total and the links, no entry
+    "/fhir/DiagnosticReport?_include=DiagnosticReport:result&_offset=500",
 )
 AUDITED = ("user_id", "path", "patient_ids", "panel_ids", "report_ids")
 
@@ -178,7 +180,7 @@ def test_a_panel_without_a_current_document_is_built_and_not_stored(
     assert StoredDiagnosticReport.objects.exclude(report__panel_id=realistic[0]).exists()
 
 
-def test_a_search_served_from_the_store_is_three_statements_and_its_audit_entry(
+def test_a_search_served_from_the_store_is_two_statements_and_its_audit_entry(
     realistic: list[int], clients: dict[str, APIClient]
 ) -> None:
     director = clients["director"]
@@ -186,11 +188,46 @@ def test_a_search_served_from_the_store_is_three_statements_and_its_audit_entry(
     with CaptureQueriesContext(connection) as captured:
         assert director.get(SEARCHES[0]).status_code == 200
     sql = [query["sql"] for query in captured.captured_queries]
-    # the token, the COUNT, the page with its stored resources, the read-audit entry
-    assert len(sql) == 4, sql
+    # the token, the COUNT with the page and its stored resources, the read-audit entry
+    assert len(sql) == 3, sql
     assert "COUNT(*)" in sql[1]
-    assert "reports_storeddiagnosticreport" in sql[2]
-    assert sql[3].startswith('INSERT INTO "audit_readentry"')
+    assert "reports_storeddiagnosticreport" in sql[1]
+    assert sql[2].startswith('INSERT INTO "audit_readentry"')
+
+
+def test_a_page_past_the_end_still_counts_the_matches_in_its_one_statement(
+    realistic: list[int], clients: dict[str, APIClient]
+) -> None:
+    director = clients["director"]
+    with CaptureQueriesContext(connection) as captured:
+        response = director.get(SEARCHES[-1])
+    bundle = response.json()
+    assert bundle["total"] == Report.objects.filter(panel_id__in=realistic).count() > 0
+    assert "entry" not in bundle
+    assert [link["relation"] for link in bundle["link"]] == ["self", "previous"]
+    assert len(captured.captured_queries) == 3  # token, the count with the page, audit
+
+
+def test_the_entries_name_the_host_asked_whatever_host_stored_them(
+    realistic: list[int],
+    clients: dict[str, APIClient],
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    """The stored entries leave their fullUrl's base to the request (a mark stands for it)."""
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "fhir.example.org"]
+    director = clients["director"]
+    with monkeypatch.context() as patched:
+        patched.setattr(stored, "read_model_available", lambda: False)
+        built = director.get(SEARCHES[0], HTTP_HOST="fhir.example.org").content
+    assert director.get(SEARCHES[0]).status_code == 200  # stored, asked at testserver
+    assert StoredDiagnosticReport.objects.exists()
+    answer = director.get(SEARCHES[0], HTTP_HOST="fhir.example.org").content
+    assert answer == built
+    assert b'"fullUrl":"http://fhir.example.org/fhir/Observation/' in answer
+    assert b"testserver" not in answer
+    assert stored.MARK not in answer
+    assert b"\\u0000" not in answer
 
 
 @pytest.mark.django_db(transaction=True)
