@@ -165,34 +165,40 @@ class _TextAsBytes(Loader):
         return bytes(data)
 
 
-# The page, each report with what its stored row is checked against and the row itself, after
-# the number of reports matching (one statement: a row with only the total when the page is
-# empty). The reports are those ``reports_matching`` finds (the caller's scope and the search's
-# filters: its SQL, compiled by the ORM, is the ``IN``), in order of id.
+# The number of reports matching, and the page of them, each with what its stored row is
+# checked against and the row itself: one statement (a row with the total alone when the page
+# is empty). The reports are those ``reports_matching`` finds (the caller's scope and the
+# search's filters: its SQL, compiled by the ORM), read once (``MATERIALIZED``), the page's ids
+# taken from them in order of id. PostgreSQL plans it at every search (a custom plan: its
+# parameters are the scope's, the count and the offset), so it is written to plan fast: the
+# patient and the lab are looked up per row (subqueries, planned apart) rather than joined,
+# which would make the joins' order a search over seven tables (3.5 ms of planning, against
+# 1 ms now, on 600 reports).
 _PAGE = """
-SELECT matching.total, page.*
-FROM (SELECT COUNT(*) AS total FROM ({matching}) AS m) AS matching
+WITH matching AS MATERIALIZED ({matching})
+SELECT total.n, page.*
+FROM (SELECT COUNT(*) AS n FROM matching) AS total
 LEFT JOIN (
     SELECT r.id, r.panel_id, p.patient_id, p.lab_id, r.status,
         EXISTS (
             SELECT 1 FROM reports_report later
             WHERE later.panel_id = r.panel_id AND later.id > r.id
         ) AS superseded,
-        d.panel_updated_at = p.updated_at AND d.patient_updated_at = pt.updated_at AS current,
-        d.written_at::text AS written_at, l.updated_at::text AS lab_updated_at,
+        d.panel_updated_at = p.updated_at AND d.patient_updated_at = (
+            SELECT pt.updated_at FROM panels_patient pt WHERE pt.id = p.patient_id
+        ) AS current,
+        d.written_at::text AS written_at,
+        (SELECT l.updated_at FROM panels_lab l WHERE l.id = p.lab_id)::text AS lab_updated_at,
         (SELECT MAX(a.updated_at) FROM reference_ranges_analyte a)::text AS catalogue_updated_at,
         s.stamp, s.superseded AS stored_superseded, s.history_dependent, s.resource,
         s.result_ids::text AS result_ids, s.included, s.included_ends::text AS included_ends
-    FROM reports_report r
+    FROM (SELECT pk FROM matching ORDER BY pk LIMIT %s OFFSET %s) AS m
+    JOIN reports_report r ON r.id = m.pk
     JOIN panels_panel p ON p.id = r.panel_id
-    JOIN panels_patient pt ON pt.id = p.patient_id
-    JOIN panels_lab l ON l.id = p.lab_id
     LEFT JOIN panels_paneldocument d ON d.panel_id = r.panel_id
     LEFT JOIN reports_storeddiagnosticreport s ON s.report_id = r.id
-    WHERE r.id IN ({matching})
-    ORDER BY r.id
-    LIMIT %s OFFSET %s
 ) AS page ON true
+ORDER BY page.id
 """
 
 
@@ -205,7 +211,7 @@ def _matching_sql(user: AnyUser, search: Search) -> tuple[str, tuple[Any, ...]]:
     what it may see: nothing typed by a user is kept), else for each search."""
 
     def build() -> QuerySet[Any, Any]:
-        return reports_matching(user=user, search=search).values("pk")
+        return reports_matching(user=user, search=search).order_by().values("pk")
 
     scope = access.scope_key(user)
     named = (search.ids, search.patients, search.identifiers, search.codes)
@@ -228,9 +234,7 @@ def reports_page(*, user: AnyUser, search: Search, observation_base: bytes) -> R
         cursor.cursor.format = pq.Format.BINARY
         cursor.cursor.adapters.register_loader("text", _TextAsBytes)
         cursor.cursor.adapters.register_loader("varchar", _TextAsBytes)
-        cursor.execute(
-            _PAGE.format(matching=matching), (*params, *params, search.count, search.offset)
-        )
+        cursor.execute(_PAGE.format(matching=matching), (*params, search.count, search.offset))
         found = cursor.fetchall()
     total = found[0][0]
     decompressor = zstandard.ZstdDecompressor()
