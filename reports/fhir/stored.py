@@ -205,10 +205,18 @@ ORDER BY page.id
 _COMPILED = CompiledQueries()
 
 
-def _matching_sql(user: AnyUser, search: Search) -> tuple[str, tuple[Any, ...]]:
-    """``reports_matching``'s SQL and parameters. Compiled once per scope and statuses for a
-    search naming no ids, patients, identifiers, codes or dates (an integrator paging through
-    what it may see: nothing typed by a user is kept), else for each search."""
+def _page_sql(user: AnyUser, search: Search) -> tuple[str, tuple[Any, ...] | None]:
+    """The page statement (:data:`_PAGE`) and its parameters.
+
+    A search naming no ids, patients, identifiers, codes or dates (an integrator paging
+    through what it may see) has ``reports_matching``'s SQL compiled once per scope and
+    statuses, and its values written into the statement as literals (``compose_sql``, psycopg's
+    own quoting), sent without parameters: PostgreSQL would plan the statement with parameters
+    at every search (its custom plans look cheaper than a generic one), where psycopg prepares
+    the same text once it has run a few times (``prepare_threshold``), and PostgreSQL then plans
+    it once per connection. Nothing a user typed is kept that way, in the compiled SQL or in
+    psycopg's count of statements: another search is compiled each time and sent with
+    parameters."""
 
     def build() -> QuerySet[Any, Any]:
         return reports_matching(user=user, search=search).order_by().values("pk")
@@ -217,9 +225,13 @@ def _matching_sql(user: AnyUser, search: Search) -> tuple[str, tuple[Any, ...]]:
     named = (search.ids, search.patients, search.identifiers, search.codes)
     if scope is None or search.dates or any(value is not None for value in named):
         matching, params = build().query.sql_with_params()
-        return matching, tuple(params)
+        return _PAGE.format(matching=matching), (*params, search.count, search.offset)
     statuses = None if search.statuses is None else tuple(search.statuses)
-    return _COMPILED.sql(("fhir reports matching", scope, statuses), build)
+    matching, params = _COMPILED.sql(("fhir reports matching", scope, statuses), build)
+    composed: str = connection.ops.compose_sql(  # type: ignore[attr-defined]
+        _PAGE.format(matching=matching), (*params, search.count, search.offset)
+    )
+    return composed, None
 
 
 def reports_page(*, user: AnyUser, search: Search, observation_base: bytes) -> ReportPage:
@@ -227,14 +239,14 @@ def reports_page(*, user: AnyUser, search: Search, observation_base: bytes) -> R
     where current, and how many match: one statement. ``observation_base``: the base of the
     Observations' fullUrl, written into their entries (JSON string content)."""
     try:
-        matching, params = _matching_sql(user, search)
+        sql, params = _page_sql(user, search)
     except EmptyResultSet:  # a condition that nothing meets (``pk__in=[]``)
         return ReportPage(total=0, rows=[])
     with connection.cursor() as cursor:
         cursor.cursor.format = pq.Format.BINARY
         cursor.cursor.adapters.register_loader("text", _TextAsBytes)
         cursor.cursor.adapters.register_loader("varchar", _TextAsBytes)
-        cursor.execute(_PAGE.format(matching=matching), (*params, search.count, search.offset))
+        cursor.execute(sql, params)
         found = cursor.fetchall()
     total = found[0][0]
     decompressor = zstandard.ZstdDecompressor()

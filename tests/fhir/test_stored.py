@@ -208,6 +208,42 @@ def test_a_page_past_the_end_still_counts_the_matches_in_its_one_statement(
     assert len(captured.captured_queries) == 3  # token, the count with the page, audit
 
 
+def _pages_sent(client: APIClient, url: str) -> list[tuple[str, Any]]:
+    """The page statements ``url``'s search sent, each with its parameters."""
+    sent: list[tuple[str, Any]] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if "WITH matching AS MATERIALIZED" in sql:
+            sent.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        assert client.get(url).status_code == 200
+    return sent
+
+
+def test_a_search_naming_nothing_typed_is_sent_as_one_text_and_a_typed_one_with_parameters(
+    realistic: list[int], clients: dict[str, APIClient]
+) -> None:
+    """A page of what the caller sees is written as literals (planned once a connection,
+    once psycopg has prepared it); a typed value is never written into the statement."""
+    director = clients["director"]
+    ((first, first_params),) = _pages_sent(director, SEARCHES[2])
+    ((again, again_params),) = _pages_sent(director, SEARCHES[2])
+    assert first_params is None
+    assert again_params is None
+    assert first == again
+    assert "%s" not in first
+    assert "LIMIT 2 OFFSET 1" in first
+    report = Report.objects.filter(panel_id__in=realistic).first()
+    assert report is not None
+    typed = f"/fhir/DiagnosticReport?identifier=urn:uuid:{report.uuid}"
+    ((sql, params),) = _pages_sent(director, typed)
+    assert params is not None
+    assert str(report.uuid) not in sql
+    assert report.uuid in params
+
+
 def test_the_entries_name_the_host_asked_whatever_host_stored_them(
     realistic: list[int],
     clients: dict[str, APIClient],
