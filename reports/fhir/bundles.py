@@ -6,6 +6,7 @@ Paging is by offset: a link repeats the search's own parameters with ``_offset``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,31 +33,34 @@ def entry_written(full_url: bytes, resource: bytes, mode: bytes) -> bytes:
     return b'{"fullUrl":"%b","resource":%b,"search":{"mode":"%b"}}' % (full_url, resource, mode)
 
 
-def _envelope(
-    *, url: str, params: Sequence[tuple[str, str]], total: int, offset: int, count: int
-) -> dict[str, Any]:
-    links = [_link("self", url, params, offset, count)]
-    if offset + count < total:
-        links.append(_link("next", url, params, offset + count, count))
-    if offset > 0:
-        links.append(_link("previous", url, params, max(offset - count, 0), count))
-    return {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links}
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What a searchset says besides its entries: the page at ``offset`` of ``total`` matches,
+    ``count`` a page, searched at ``url`` with ``params`` (for its paging links)."""
+
+    url: str
+    params: Sequence[tuple[str, str]]
+    total: int
+    offset: int
+    count: int
+
+    def bundle(self) -> dict[str, Any]:
+        url, params, offset, count = self.url, self.params, self.offset, self.count
+        links = [_link("self", url, params, offset, count)]
+        if offset + count < self.total:
+            links.append(_link("next", url, params, offset + count, count))
+        if offset > 0:
+            links.append(_link("previous", url, params, max(offset - count, 0), count))
+        return {"resourceType": "Bundle", "type": "searchset", "total": self.total, "link": links}
 
 
 def searchset(
-    *,
-    url: str,
-    params: Sequence[tuple[str, str]],
-    total: int,
-    offset: int,
-    count: int,
+    envelope: Envelope,
     matches: Sequence[tuple[str, dict[str, Any]]],
     included: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> dict[str, Any]:
-    """A searchset of ``matches`` (``(fullUrl, resource)``) and ``included`` resources, the
-    page at ``offset`` of ``total`` matches, ``count`` a page, searched at ``url`` with
-    ``params``."""
-    bundle = _envelope(url=url, params=params, total=total, offset=offset, count=count)
+    """A searchset of ``matches`` (``(fullUrl, resource)``) and ``included`` resources."""
+    bundle = envelope.bundle()
     entries = [entry(full_url, resource, "match") for full_url, resource in matches] + [
         entry(full_url, resource, "include") for full_url, resource in included
     ]
@@ -65,19 +69,11 @@ def searchset(
     return bundle
 
 
-def searchset_written(
-    *,
-    url: str,
-    params: Sequence[tuple[str, str]],
-    total: int,
-    offset: int,
-    count: int,
-    entries: Sequence[bytes],
-) -> bytes:
+def searchset_written(envelope: Envelope, entries: Sequence[bytes]) -> bytes:
     """:func:`searchset` as ``encoding.fhir_dumps`` writes it, from its entries written
     already (each :func:`entry_written`, or several comma-separated; matches first), in one
     pass: a search's answer can be a megabyte."""
-    head = fhir_dumps(_envelope(url=url, params=params, total=total, offset=offset, count=count))
+    head = fhir_dumps(envelope.bundle())
     if not entries:
         return head
     parts = [b","] * (2 * len(entries) + 1)

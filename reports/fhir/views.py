@@ -249,27 +249,18 @@ class SearchView(FhirView):
                 report_ids.append(report.pk)
                 if search.include_results:
                     included.extend(self._included(report, seen))
-        url, params = self._url(request.path), _pairs(request.query_params)
-        bundle: dict[str, Any] | bytes
-        if written is None:
-            bundle = bundles.searchset(
-                url=url,
-                params=params,
-                total=total,
-                offset=search.offset,
-                count=search.count,
-                matches=matches,
-                included=included,
-            )
-        else:
-            bundle = bundles.searchset_written(
-                url=url,
-                params=params,
-                total=total,
-                offset=search.offset,
-                count=search.count,
-                entries=written,
-            )
+        envelope = bundles.Envelope(
+            url=self._url(request.path),
+            params=_pairs(request.query_params),
+            total=total,
+            offset=search.offset,
+            count=search.count,
+        )
+        bundle = (
+            bundles.searchset(envelope, matches, included)
+            if written is None
+            else bundles.searchset_written(envelope, written)
+        )
         read_record(
             request=request, patient_ids=patient_ids, panel_ids=panel_ids, report_ids=report_ids
         )
