@@ -168,16 +168,14 @@ class _TextAsBytes(Loader):
 # The number of reports matching, and the page of them, each with what its stored row is
 # checked against and the row itself: one statement (a row with the total alone when the page
 # is empty). The reports are those ``reports_matching`` finds (the caller's scope and the
-# search's filters: its SQL, compiled by the ORM), read once (``MATERIALIZED``), the page's ids
-# taken from them in order of id. PostgreSQL plans it at every search (a custom plan: its
-# parameters are the scope's, the count and the offset), so it is written to plan fast: the
-# patient and the lab are looked up per row (subqueries, planned apart) rather than joined,
-# which would make the joins' order a search over seven tables (3.5 ms of planning, against
-# 1 ms now, on 600 reports).
+# search's filters: its SQL, compiled by the ORM), counted in a subquery and paged by id (read
+# in the reports' order and stopped at the page's end: at 10,000 reports 3 ms, where taking the
+# page from the counted set took 5.5). The patient and the lab are looked up per row
+# (subqueries, planned apart) rather than joined: a join over them made planning a search over
+# seven tables' orders (3.5 ms at every search with parameters, against 1.5 now).
 _PAGE = """
-WITH matching AS MATERIALIZED ({matching})
-SELECT total.n, page.*
-FROM (SELECT COUNT(*) AS n FROM matching) AS total
+SELECT (SELECT COUNT(*) FROM ({matching}) AS matching) AS total, page.*
+FROM (SELECT 1) AS one
 LEFT JOIN (
     SELECT r.id, r.panel_id, p.patient_id, p.lab_id, r.status,
         EXISTS (
@@ -192,11 +190,13 @@ LEFT JOIN (
         (SELECT MAX(a.updated_at) FROM reference_ranges_analyte a)::text AS catalogue_updated_at,
         s.stamp, s.superseded AS stored_superseded, s.history_dependent, s.resource,
         s.result_ids::text AS result_ids, s.included, s.included_ends::text AS included_ends
-    FROM (SELECT pk FROM matching ORDER BY pk LIMIT %s OFFSET %s) AS m
-    JOIN reports_report r ON r.id = m.pk
+    FROM reports_report r
     JOIN panels_panel p ON p.id = r.panel_id
     LEFT JOIN panels_paneldocument d ON d.panel_id = r.panel_id
     LEFT JOIN reports_storeddiagnosticreport s ON s.report_id = r.id
+    WHERE r.id IN ({matching})
+    ORDER BY r.id
+    LIMIT %s OFFSET %s
 ) AS page ON true
 ORDER BY page.id
 """
@@ -225,11 +225,11 @@ def _page_sql(user: AnyUser, search: Search) -> tuple[str, tuple[Any, ...] | Non
     named = (search.ids, search.patients, search.identifiers, search.codes)
     if scope is None or search.dates or any(value is not None for value in named):
         matching, params = build().query.sql_with_params()
-        return _PAGE.format(matching=matching), (*params, search.count, search.offset)
+        return _PAGE.format(matching=matching), (*params, *params, search.count, search.offset)
     statuses = None if search.statuses is None else tuple(search.statuses)
     matching, params = _COMPILED.sql(("fhir reports matching", scope, statuses), build)
     composed: str = connection.ops.compose_sql(  # type: ignore[attr-defined]
-        _PAGE.format(matching=matching), (*params, search.count, search.offset)
+        _PAGE.format(matching=matching), (*params, *params, search.count, search.offset)
     )
     return composed, None
 

@@ -213,7 +213,7 @@ def _pages_sent(client: APIClient, url: str) -> list[tuple[str, Any]]:
     sent: list[tuple[str, Any]] = []
 
     def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if "WITH matching AS MATERIALIZED" in sql:
+        if "reports_storeddiagnosticreport" in sql and "COUNT(*)" in sql:
             sent.append((sql, params))
         return execute(sql, params, many, context)
 
