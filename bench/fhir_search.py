@@ -19,13 +19,21 @@ ratio read time / search time (the search's rate as a fraction of the read's). T
 (the issue's figure is beside the panel read, which its own bench measures beside a bare view:
 ``bench/panel_read.py``). Light: about a minute on two cores.
 
+With ``--existing USER``, nothing is loaded: the searches run on ``--database`` as it is, as
+``USER`` (a technician or director of its lab), reading the newest panel of that lab, after a
+``VACUUM ANALYZE``. For a lab of 10,000 panels, the import bench's database (its after-commit
+step writes the panels' stored documents):
+
     .venv/bin/python bench/fhir_search.py
     .venv/bin/python bench/fhir_search.py --panels 120 --rounds 5 --repeats 30
+    .venv/bin/python bench/import_csv.py && .venv/bin/python bench/fhir_search.py \
+        --existing bench.tech --database labpanel_bench_import
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -36,7 +44,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(BASE_DIR / "bench"), str(BASE_DIR)]
 
-from demo_database import demo_database_create, panels_post  # noqa: E402
+from demo_database import demo_database_create, environment, panels_post  # noqa: E402
 
 TARGET = 0.4
 SEARCH = "/fhir/DiagnosticReport?_count=50&_include=DiagnosticReport:result"
@@ -57,6 +65,28 @@ def load(database: str, panels: int, per_patient: int, media: str) -> tuple[int,
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return panel_id, token
+
+
+def existing(database: str, username: str, media: str) -> tuple[int, str]:
+    """``database`` as it is: ``username``'s token, and the newest panel of their lab."""
+    os.environ.update(environment(settings="labpanel.settings", database=database, media=media))
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import User
+    from django.db import connection
+
+    from labpanel.accounts.services import api_token_issue
+    from panels.models import Panel
+
+    user = User.objects.get(username=username)
+    panel = Panel.objects.filter(lab__staff__user=user).order_by("-pk").first()
+    if panel is None:
+        raise SystemExit(f"{username} sees no panel in {database}")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    print(f"{database}: {Panel.objects.filter(lab_id=panel.lab_id).count():,} panels in the lab")
+    return panel.pk, api_token_issue(user=user, expires_in=None)
 
 
 def measure(panel_id: int, token: str, rounds: int, repeats: int) -> None:
@@ -117,10 +147,14 @@ def main() -> None:
     parser.add_argument("--per-patient", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--existing", metavar="USER", help="search --database as it is, as USER")
     args = parser.parse_args()
     media = tempfile.mkdtemp(prefix="labpanel-bench-fhir-")
     try:
-        panel_id, token = load(args.database, args.panels, args.per_patient, media)
+        if args.existing:
+            panel_id, token = existing(args.database, args.existing, media)
+        else:
+            panel_id, token = load(args.database, args.panels, args.per_patient, media)
         measure(panel_id, token, args.rounds, args.repeats)
     finally:
         shutil.rmtree(media, ignore_errors=True)
