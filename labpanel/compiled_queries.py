@@ -63,20 +63,17 @@ class CompiledQueries:
             queryset = (marked or build)()
             if queryset.db != alias:
                 return list(queryset)
-            try:
+
+            def compile_() -> tuple[str, tuple[Any, ...] | None]:
                 query_sql, query_params = queryset.query.sql_with_params()
                 if substitute is None:  # None: the statement is sent as it is, no placeholder
                     composed: str = connection.ops.compose_sql(  # type: ignore[attr-defined]
                         query_sql, query_params
                     )
-                    compiled = (composed, None)
-                else:
-                    compiled = (query_sql, tuple(query_params))
-            except EmptyResultSet:  # a scope matching nothing: Django runs no query either
-                compiled = _EMPTY
-            if len(self._compiled) >= self.size:
-                self._compiled.clear()
-            self._compiled[full_key] = compiled
+                    return composed, None
+                return query_sql, tuple(query_params)
+
+            compiled = self._keep(full_key, compile_)
         if compiled is _EMPTY:
             return []
         sql, params = compiled
@@ -95,18 +92,30 @@ class CompiledQueries:
         full_key = ("sql", key, timezone.get_current_timezone_name())
         compiled = self._compiled.get(full_key)
         if compiled is None:
-            try:
+
+            def compile_() -> tuple[str, tuple[Any, ...] | None]:
                 query_sql, query_params = build().query.sql_with_params()
-                compiled = (query_sql, tuple(query_params))
-            except EmptyResultSet:
-                compiled = _EMPTY
-            if len(self._compiled) >= self.size:
-                self._compiled.clear()
-            self._compiled[full_key] = compiled
+                return query_sql, tuple(query_params)
+
+            compiled = self._keep(full_key, compile_)
         if compiled is _EMPTY:
             raise EmptyResultSet
         sql, params = compiled
         return sql, params or ()
+
+    def _keep(
+        self, full_key: Hashable, compile_: Callable[[], tuple[str, tuple[Any, ...] | None]]
+    ) -> tuple[str, tuple[Any, ...] | None]:
+        """``compile_()`` kept under ``full_key`` (``_EMPTY`` for a queryset that matches
+        nothing: Django runs no query either)."""
+        try:
+            compiled = compile_()
+        except EmptyResultSet:
+            compiled = _EMPTY
+        if len(self._compiled) >= self.size:
+            self._compiled.clear()
+        self._compiled[full_key] = compiled
+        return compiled
 
     def clear(self) -> None:
         self._compiled.clear()
