@@ -27,6 +27,7 @@ REPORT_COLUMNS = (
     "updated_at",
     "uuid",
     "panel_id",
+    "lab_id",
     "status",
     "attempts",
     "error_message",
@@ -51,16 +52,23 @@ def report_uuid_new() -> str:
 
 
 def report_copy_row(
-    *, report_id: int, panel_id: str, report_uuid: str, ruleset_version: str, now: str
+    *,
+    report_id: int,
+    panel_id: str,
+    lab_id: str,
+    report_uuid: str,
+    ruleset_version: str,
+    now: str,
 ) -> str:
     """The COPY text row (``REPORT_COLUMNS``) of the pending first report of panel
-    ``panel_id``, as ``reports.services.report_request`` creates it for a single panel.
+    ``panel_id`` (of lab ``lab_id``), as ``reports.services.report_request`` creates it for a
+    single panel.
 
     ``report_uuid``, ``ruleset_version`` and ``now`` are already COPY text (escaped by the
     caller, which escapes the whole record once); ``report_id`` is a reserved primary key.
     """
     return (
-        f"{report_id}\t{now}\t{now}\t{report_uuid}\t{panel_id}\t{_PENDING}\t0\t\t\t\t"
+        f"{report_id}\t{now}\t{now}\t{report_uuid}\t{panel_id}\t{lab_id}\t{_PENDING}\t0\t\t\t\t"
         f"{ruleset_version}\t\t[]\n"
     )
 

@@ -52,6 +52,14 @@ def report_pdf_path(report: Report, filename: str) -> str:
 class Report(TimestampedModel):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     panel = models.ForeignKey(Panel, on_delete=models.PROTECT, related_name="reports")
+    # The panel's lab, kept on the report so that a lab's reports are found and counted from an
+    # index of the reports alone (``access.reports_scope``; a FHIR search counts what it
+    # matches). Always its panel's: set where reports are created (this app), and on
+    # PostgreSQL a foreign key from (lab, panel) to the panel's (lab, id) refuses any other
+    # (migration 0011).
+    lab = models.ForeignKey(
+        "accounts.Lab", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     status = models.CharField(
         max_length=10, choices=ReportStatus.choices, default=ReportStatus.PENDING
     )
@@ -141,6 +149,8 @@ class Report(TimestampedModel):
             ),
         ]
         indexes = [
+            # A lab's reports as ids alone: a lab-wide scope is read and counted from it.
+            models.Index(fields=["lab", "id"], name="report_lab_ids"),
             models.Index(
                 fields=["dispatch_failed_at"],
                 condition=models.Q(dispatch_failed_at__isnull=False),

@@ -46,7 +46,10 @@ def panel_release(*, panel_id: int, user: User, reason: str = "") -> Report:
         )
         review_transition_check(panel=panel, to_state=ReviewState.RELEASED)
         report = Report.objects.create(
-            panel=panel, stage=ReportStage.FINAL, ruleset_version=panel.ruleset.version
+            panel=panel,
+            lab_id=panel.lab_id,
+            stage=ReportStage.FINAL,
+            ruleset_version=panel.ruleset.version,
         )
         review_transition(
             panel=panel,

@@ -77,6 +77,7 @@ def report_request(*, panel: Panel, panel_is_new: bool = False) -> Report:
     if panel_is_new:
         report = Report.objects.create(
             panel=panel,
+            lab_id=panel.lab_id,
             amends=None,
             stage=ReportStage.PRELIMINARY,
             ruleset_version=panel.ruleset.version,
@@ -88,7 +89,7 @@ def report_request(*, panel: Panel, panel_is_new: bool = False) -> Report:
         panel=panel,
         amends=None,
         stage=ReportStage.PRELIMINARY,
-        defaults={"ruleset_version": panel.ruleset.version},
+        defaults={"lab_id": panel.lab_id, "ruleset_version": panel.ruleset.version},
     )
     if created:
         inbox_entries_refresh(panel_ids=[panel.pk])
@@ -115,6 +116,7 @@ def report_amend_request(
     released = panel.review_state == ReviewState.RELEASED
     report = Report.objects.create(
         panel=panel,
+        lab_id=panel.lab_id,
         amends=amends,
         stage=ReportStage.CORRECTED if released else ReportStage.PRELIMINARY,
         amendment_reason=reason,

@@ -208,12 +208,21 @@ def _care_patients(staff: StaffMember) -> QuerySet[Lab, int]:
 
 
 def reports_scope(user: Any, prefix: str = "") -> Q:
-    """The reports ``user`` may see, as a filter on ``{prefix}stage`` and the panel's fields
-    (``{prefix}panel__...``): those of the panels they see, and for a clinician only released
-    ones (FINAL, CORRECTED) unless their lab sends preliminary reports."""
-    panels = panels_scope(user, prefix=f"{prefix}panel__")
+    """The reports ``user`` may see, as a filter on ``{prefix}lab_id``, ``{prefix}stage`` and
+    the panel's fields (``{prefix}panel__...``): those of the panels they see, and for a
+    clinician only released ones (FINAL, CORRECTED) unless their lab sends preliminary reports.
+
+    A report's lab is its panel's (``reports.Report.lab``), so the lab's staff, who see every
+    panel of their lab, are given the reports of the lab without the panels: PostgreSQL finds
+    and counts them from an index of the reports alone."""
     staff = staff_for(user)
-    if staff is None or staff.role != Role.CLINICIAN:
+    if staff is None:
+        return _NOTHING
+    lab = Q(**{f"{prefix}lab_id": staff.lab_id})
+    if staff.role in LAB_WIDE_READING:
+        return lab
+    panels = lab & panels_scope(user, prefix=f"{prefix}panel__")
+    if staff.role != Role.CLINICIAN:
         return panels
     return panels & (
         ~Q(**{f"{prefix}stage": REPORT_PRELIMINARY})

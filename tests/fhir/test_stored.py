@@ -151,6 +151,7 @@ def test_a_change_to_the_records_is_answered_as_they_are_now(
         report = Report.objects.filter(panel_id=fifth).get()
         Report.objects.create(
             panel_id=fifth,
+            lab_id=report.lab_id,
             stage=report.stage,
             ruleset_version=report.ruleset_version,
             amends=report,

@@ -339,6 +339,7 @@ def rows_of(
     report_row = report_copy_row(
         report_id=report_id,
         panel_id=panel,
+        lab_id=lab,
         report_uuid=_text(record["report_uuid"]),
         ruleset_version=version,
         now=now,
