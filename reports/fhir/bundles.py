@@ -35,23 +35,29 @@ def entry_written(full_url: bytes, resource: bytes, mode: bytes) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    """What a searchset says besides its entries: the page at ``offset`` of ``total`` matches,
-    ``count`` a page, searched at ``url`` with ``params`` (for its paging links)."""
+    """What a searchset says besides its entries: the page at ``offset`` of ``total`` matches
+    (``None``: not counted, ``_total=none``, and then not said), ``count`` a page, whether more
+    follow (``more``), searched at ``url`` with ``params`` (for its paging links)."""
 
     url: str
     params: Sequence[tuple[str, str]]
-    total: int
+    total: int | None
     offset: int
     count: int
+    more: bool
 
     def bundle(self) -> dict[str, Any]:
         url, params, offset, count = self.url, self.params, self.offset, self.count
         links = [_link("self", url, params, offset, count)]
-        if offset + count < self.total:
+        if self.more:
             links.append(_link("next", url, params, offset + count, count))
         if offset > 0:
             links.append(_link("previous", url, params, max(offset - count, 0), count))
-        return {"resourceType": "Bundle", "type": "searchset", "total": self.total, "link": links}
+        bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+        if self.total is not None:
+            bundle["total"] = self.total
+        bundle["link"] = links
+        return bundle
 
 
 def searchset(

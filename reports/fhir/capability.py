@@ -105,6 +105,12 @@ _COMMON_PARAMS = (
     Param("_id", "token", "The resource's id (commas: any of them)"),
     Param("_count", "number", "Resources a page (1 to 100, default 20)"),
     Param("_offset", "number", "Where the page starts (the paging links set it)"),
+    Param(
+        "_total",
+        "token",
+        "accurate (the default) or estimate: Bundle.total is the exact number of matches; "
+        "none: no total (nothing is counted; the next link still says whether more follow)",
+    ),
 )
 
 

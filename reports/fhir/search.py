@@ -22,7 +22,10 @@ from reports.fhir.errors import FhirError
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
 # Accepted on every search, besides each resource's own parameters.
-COMMON = frozenset({"_id", "_count", "_offset", "_format"})
+COMMON = frozenset({"_id", "_count", "_offset", "_format", "_total"})
+# ``_total``: how exactly Bundle.total is wanted. ``estimate`` is answered with the exact count
+# (an estimate may be exact); ``none`` leaves it out, and no count is made.
+TOTALS = frozenset({"none", "estimate", "accurate"})
 FORMATS = frozenset({"json", "application/json", "application/fhir+json", codes.FHIR_JSON})
 
 
@@ -46,6 +49,7 @@ class Search:
     statuses: list[str] | None = None
     dates: list[DateBound] = field(default_factory=list)
     include_results: bool = False
+    counted: bool = True  # Bundle.total wanted (``_total``: not ``none``)
     count: int = DEFAULT_COUNT
     offset: int = 0
 
@@ -142,6 +146,10 @@ def search_parse(
                 raise FhirError(f"_count: from 1 to {MAX_COUNT}")
         elif name == "_offset":
             search.offset = _int(name, text)
+        elif name == "_total":
+            if text not in TOTALS:
+                raise FhirError(f"_total: one of {', '.join(sorted(TOTALS))}")
+            search.counted = text != "none"
         elif name == "_format":
             if text not in FORMATS:
                 raise FhirError(f"_format: only JSON ({codes.FHIR_JSON})", code="not-supported")

@@ -41,14 +41,25 @@ AnyUser = User | AnonymousUser
 
 @dataclass(frozen=True)
 class Page(Generic[M]):
-    total: int
+    """A search's page: its ``rows``, whether more follow (``more``) and how many match in all
+    (``total``; ``None`` when the search wants no total: ``_total=none``)."""
+
+    total: int | None
     rows: list[M]
+    more: bool
 
 
-def _page(queryset: QuerySet[M], search: Search) -> Page[M]:
-    total = queryset.count()
-    rows = list(queryset[search.offset : search.offset + search.count]) if total else []
-    return Page(total=total, rows=rows)
+def _page(queryset: QuerySet[M], search: Search, counted: QuerySet[Any] | None = None) -> Page[M]:
+    """The page of ``queryset`` (ordered) ``search`` asks for, with the number of matches
+    (those of ``counted``, when given: the same rows, read without what the page shows) where
+    it wants them; without, the page and the row after it are read (is there a next page?)."""
+    start, end = search.offset, search.offset + search.count
+    if not search.counted:
+        rows = list(queryset[start : end + 1])
+        return Page(total=None, rows=rows[: search.count], more=len(rows) > search.count)
+    total = (queryset if counted is None else counted).count()
+    rows = list(queryset[start:end]) if total else []
+    return Page(total=total, rows=rows, more=end < total)
 
 
 def _date_filter(path: str, bounds: list[DateBound]) -> Q:
@@ -341,19 +352,8 @@ def reports_matching(*, user: AnyUser, search: Search) -> QuerySet[Report]:
 
 def reports_search(*, user: AnyUser, search: Search) -> Page[Report]:
     queryset = reports_matching(user=user, search=search)
-    total = queryset.count()
-    rows = (
-        _with_results(
-            list(
-                _reports(queryset.order_by("pk"), user=user)[
-                    search.offset : search.offset + search.count
-                ]
-            )
-        )
-        if total
-        else []
-    )
-    return Page(total=total, rows=rows)
+    page = _page(_reports(queryset.order_by("pk"), user=user), search, counted=queryset)
+    return Page(total=page.total, rows=_with_results(page.rows), more=page.more)
 
 
 def reports_read(*, pks: list[int], user: AnyUser) -> list[Report]:

@@ -150,8 +150,12 @@ class ReportRow:
 
 @dataclass(frozen=True, slots=True)
 class ReportPage:
-    total: int
+    """The page's rows, whether more follow (``more``) and how many match (``total``; ``None``
+    when the search wants no total: ``_total=none``)."""
+
+    total: int | None
     rows: list[ReportRow]
+    more: bool
 
 
 class _TextAsBytes(Loader):
@@ -174,7 +178,7 @@ class _TextAsBytes(Loader):
 # (subqueries, planned apart) rather than joined: a join over them made planning a search over
 # seven tables' orders (3.5 ms at every search with parameters, against 1.5 now).
 _PAGE = """
-SELECT (SELECT COUNT(*) FROM ({matching}) AS matching) AS total, page.*
+SELECT {total} AS total, page.*
 FROM (SELECT 1) AS one
 LEFT JOIN (
     SELECT r.id, r.panel_id, p.patient_id, p.lab_id, r.status,
@@ -200,6 +204,21 @@ LEFT JOIN (
 ) AS page ON true
 ORDER BY page.id
 """
+# The total: how many reports match (a search that wants none, ``_total=none``, reads instead
+# the row after the page: is there a next page?).
+_COUNTED = "(SELECT COUNT(*) FROM ({matching}) AS matching)"
+_NOT_COUNTED = "NULL::bigint"
+
+
+def _page_text(matching: str, counted: bool) -> str:
+    total = _COUNTED.format(matching=matching) if counted else _NOT_COUNTED
+    return _PAGE.format(total=total, matching=matching)
+
+
+def _page_params(params: tuple[Any, ...], search: Search) -> tuple[Any, ...]:
+    if search.counted:
+        return (*params, *params, search.count, search.offset)
+    return (*params, search.count + 1, search.offset)
 
 
 _COMPILED = CompiledQueries()
@@ -225,23 +244,24 @@ def _page_sql(user: AnyUser, search: Search) -> tuple[str, tuple[Any, ...] | Non
     named = (search.ids, search.patients, search.identifiers, search.codes)
     if scope is None or search.dates or any(value is not None for value in named):
         matching, params = build().query.sql_with_params()
-        return _PAGE.format(matching=matching), (*params, *params, search.count, search.offset)
+        return _page_text(matching, search.counted), _page_params(params, search)
     statuses = None if search.statuses is None else tuple(search.statuses)
     matching, params = _COMPILED.sql(("fhir reports matching", scope, statuses), build)
     composed: str = connection.ops.compose_sql(  # type: ignore[attr-defined]
-        _PAGE.format(matching=matching), (*params, *params, search.count, search.offset)
+        _page_text(matching, search.counted), _page_params(params, search)
     )
     return composed, None
 
 
 def reports_page(*, user: AnyUser, search: Search, observation_base: bytes) -> ReportPage:
     """The page of reports ``user`` sees matching ``search``, each with its stored resources
-    where current, and how many match: one statement. ``observation_base``: the base of the
+    where current, and how many match (unless the search wants no total: then whether more
+    follow, from the row after the page): one statement. ``observation_base``: the base of the
     Observations' fullUrl, written into their entries (JSON string content)."""
     try:
         sql, params = _page_sql(user, search)
     except EmptyResultSet:  # a condition that nothing meets (``pk__in=[]``)
-        return ReportPage(total=0, rows=[])
+        return ReportPage(total=0 if search.counted else None, rows=[], more=False)
     with connection.cursor() as cursor:
         cursor.cursor.format = pq.Format.BINARY
         cursor.cursor.adapters.register_loader("text", _TextAsBytes)
@@ -249,6 +269,11 @@ def reports_page(*, user: AnyUser, search: Search, observation_base: bytes) -> R
         cursor.execute(sql, params)
         found = cursor.fetchall()
     total = found[0][0]
+    if not search.counted and len(found) > search.count:  # the row after the page: more follow
+        found = found[: search.count]
+        more = True
+    else:
+        more = total is not None and search.offset + search.count < total
     decompressor = zstandard.ZstdDecompressor()
     page = []
     for (
@@ -304,7 +329,7 @@ def reports_page(*, user: AnyUser, search: Search, observation_base: bytes) -> R
                 history_dependent=bool(history_dependent),
             )
         )
-    return ReportPage(total=total, rows=page)
+    return ReportPage(total=total, rows=page, more=more)
 
 
 def report_text(row: ReportRow, pdf_url: str | None) -> bytes:

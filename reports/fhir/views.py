@@ -210,7 +210,7 @@ class SearchView(FhirView):
         written: list[bytes] | None = None
         if name == "Patient":
             patients = selectors.patients_search(user=user, search=search)
-            total = patients.total
+            total, more = patients.total, patients.more
             for patient in patients.rows:
                 matches.append(
                     (self._full_url(name, patient.pk), resources.patient_resource(patient))
@@ -220,14 +220,14 @@ class SearchView(FhirView):
             panels = selectors.panels_search(
                 user=user, search=search, order_codes=name == "ServiceRequest"
             )
-            total = panels.total
+            total, more = panels.total, panels.more
             for panel in panels.rows:
                 matches.append((self._full_url(name, panel.pk), _panel_resource(name, panel)))
                 patient_ids.append(panel.patient_id)
                 panel_ids.append(panel.pk)
         elif name == "Observation":
             results = selectors.observations_search(user=user, search=search)
-            total = results.total
+            total, more = results.total, results.more
             for result in results.rows:
                 matches.append(
                     (self._full_url(name, result.pk), _observation(result, result.panel))
@@ -235,10 +235,12 @@ class SearchView(FhirView):
                 patient_ids.append(result.panel.patient_id)
                 panel_ids.append(result.panel_id)
         elif stored.read_model_available():
-            total, written = self._reports_stored(search, (patient_ids, panel_ids, report_ids))
+            total, more, written = self._reports_stored(
+                search, (patient_ids, panel_ids, report_ids)
+            )
         else:
             reports = selectors.reports_search(user=user, search=search)
-            total = reports.total
+            total, more = reports.total, reports.more
             findings = _shown_findings(user, reports.rows)
             seen: set[int] = set()
             for report in reports.rows:
@@ -255,6 +257,7 @@ class SearchView(FhirView):
             total=total,
             offset=search.offset,
             count=search.count,
+            more=more,
         )
         bundle = (
             bundles.searchset(envelope, matches, included)
@@ -268,12 +271,13 @@ class SearchView(FhirView):
 
     def _reports_stored(
         self, search: Search, read: tuple[list[int], list[int], list[int]]
-    ) -> tuple[int, list[bytes]]:
+    ) -> tuple[int | None, bool, list[bytes]]:
         """A DiagnosticReport search answered from the stored resources (``stored``). A report
         whose stored resources are missing or stale is read from the records, and its resources
         are built, stored and answered; one whose findings this reader is shown otherwise is
         read and built for this reader each time. Appends to the ids ``read`` (patients,
-        panels, reports); returns the total and the Bundle's entries, written
+        panels, reports); returns the total (``None`` when not counted), whether more follow and
+        the Bundle's entries, written
         (``bundles.searchset_written``)."""
         user = self.request.user
         patient_ids, panel_ids, report_ids = read
@@ -342,7 +346,7 @@ class SearchView(FhirView):
                     if pk not in seen:
                         seen.add(pk)
                         entries.append(entry)
-        return page.total, entries
+        return page.total, page.more, entries
 
     def _included(self, report: Report, seen: set[int]) -> Iterable[tuple[str, dict[str, Any]]]:
         released_at = selectors.released_at_of(report)

@@ -147,3 +147,27 @@ def test_observations_do_not_read_the_panels_json_snapshots(
             fhir(technician_client, url)
         for query in captured.captured_queries:
             assert not any(column in query["sql"] for column in unread), (url, query["sql"])
+
+
+def test_searches_without_a_total_count_nothing(
+    technician_client: APIClient, panel_payload: dict[str, Any]
+) -> None:
+    """``_total=none``: the count's statement is gone (the page reads one row more instead),
+    and the stored DiagnosticReport search's one statement counts nothing."""
+    _panels(technician_client, panel_payload, 3)
+    fhir(technician_client, "/fhir/DiagnosticReport?_include=DiagnosticReport:result")
+    without = {  # token, page, audit
+        "Patient": 3,
+        "Specimen": 3,
+        "ServiceRequest": 3,
+        "Observation": 3,
+        "DiagnosticReport?_include=DiagnosticReport:result": 3,  # its resources stored above
+    }
+    for query, queries in without.items():
+        url = f"/fhir/{query}{'&' if '?' in query else '?'}_count=2&_total=none"
+        with CaptureQueriesContext(connection) as captured:
+            bundle = fhir(technician_client, url)
+        assert len(captured) == queries, (query, [q["sql"] for q in captured])
+        assert not any("COUNT(" in q["sql"].upper() for q in captured), query
+        assert "total" not in bundle
+        assert bundle["entry"], query  # (one patient: every panel is MRN-77's)
