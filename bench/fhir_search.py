@@ -7,10 +7,11 @@ reference data and the demo lab (``seed_demo``), then ``--panels`` panels of 13 
 patient, submitted through the API in-process by lab.tech.
 
 Measure, in this process (Django's test client, no HTTP, so both sides pay the same request
-machinery), alternating each round: ``GET /api/v1/panels/{id}/`` (the newest panel, lab.tech's
-token) and ``GET /fhir/DiagnosticReport?_count=50&_include=DiagnosticReport:result`` (50
-reports and their 650 Observations, one Bundle), and, beside them, ``GET
-/fhir/Observation?_count=100`` (a page of results, no target of its own). The database is
+machinery), interleaved (each repeat asks each URL once in turn), each round: ``GET
+/api/v1/panels/{id}/`` (the newest panel, lab.tech's token) and ``GET
+/fhir/DiagnosticReport?_count=50&_include=DiagnosticReport:result`` (50 reports and their 650
+Observations, one Bundle), and, beside them, ``GET /fhir/Observation?_count=100`` (a page of
+results, no target of its own). The database is
 ANALYZEd after loading, as autovacuum would have done. The first search builds its reports'
 resources from the records and stores them (``reports.fhir.stored``): it is printed on its own
 (its time and statements); the rounds measure the searches after it, which read them. Printed:
@@ -121,14 +122,15 @@ def measure(panel_id: int, token: str, rounds: int, repeats: int) -> None:
     ratios = []
     uncounted = []
     for round_ in range(rounds):
-        medians = {}
-        for name, url in urls.items():
-            times = []
-            for _ in range(repeats):
+        # interleaved: each repeat asks each URL once in turn, so that the machine's drift
+        # within a round weighs on the read and the searches alike
+        times: dict[str, list[float]] = {name: [] for name in urls}
+        for _ in range(repeats):
+            for name, url in urls.items():
                 began = time.perf_counter()
-                response = client.get(url)
-                times.append(time.perf_counter() - began)
-            medians[name] = statistics.median(times) * 1000
+                client.get(url)
+                times[name].append(time.perf_counter() - began)
+        medians = {name: statistics.median(taken) * 1000 for name, taken in times.items()}
         ratio = medians["panel read"] / medians["FHIR search"]
         ratios.append(ratio)
         uncounted.append(medians["panel read"] / medians["FHIR search, _total=none"])
