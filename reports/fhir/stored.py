@@ -205,20 +205,27 @@ LEFT JOIN (
 ORDER BY page.id
 """
 # The total: how many reports match (a search that wants none, ``_total=none``, reads instead
-# the row after the page: is there a next page?).
-_COUNTED = "(SELECT COUNT(*) FROM ({matching}) AS matching)"
+# the row after the page: is there a next page?). The matches counted are read in the order of
+# the index ``report_lab_ids`` (lab, id), so that PostgreSQL counts them from that index alone:
+# unordered, where every report is the lab's (a lab's own installation), it preferred reading
+# the whole reports table (its default ``random_page_cost`` of 4 priced the index's pages
+# higher): at 10,000 reports the page statement took 3.1 ms that way, 1.7 ms from the index
+# (EXPLAIN ANALYZE, timing off; the count alone 1.2 against 0.7-0.9 ms).
+_COUNTED = "(SELECT COUNT(*) FROM ({counting}) AS matching)"
 _NOT_COUNTED = "NULL::bigint"
 
 
-def _page_text(matching: str, counted: bool) -> str:
-    total = _COUNTED.format(matching=matching) if counted else _NOT_COUNTED
+def _page_text(matching: str, counting: str | None) -> str:
+    total = _NOT_COUNTED if counting is None else _COUNTED.format(counting=counting)
     return _PAGE.format(total=total, matching=matching)
 
 
-def _page_params(params: tuple[Any, ...], search: Search) -> tuple[Any, ...]:
-    if search.counted:
-        return (*params, *params, search.count, search.offset)
-    return (*params, search.count + 1, search.offset)
+def _page_params(
+    params: tuple[Any, ...], counting_params: tuple[Any, ...] | None, search: Search
+) -> tuple[Any, ...]:
+    if counting_params is None:
+        return (*params, search.count + 1, search.offset)
+    return (*counting_params, *params, search.count, search.offset)
 
 
 _COMPILED = CompiledQueries()
@@ -240,15 +247,23 @@ def _page_sql(user: AnyUser, search: Search) -> tuple[str, tuple[Any, ...] | Non
     def build() -> QuerySet[Any, Any]:
         return reports_matching(user=user, search=search).order_by().values("pk")
 
+    def build_counted() -> QuerySet[Any, Any]:  # in the index's order: see _COUNTED
+        return reports_matching(user=user, search=search).order_by("lab_id", "pk").values("pk")
+
     scope = access.scope_key(user)
     named = (search.ids, search.patients, search.identifiers, search.codes)
+    counting: tuple[str, tuple[Any, ...]] | tuple[None, None] = (None, None)
     if scope is None or search.dates or any(value is not None for value in named):
         matching, params = build().query.sql_with_params()
-        return _page_text(matching, search.counted), _page_params(params, search)
+        if search.counted:
+            counting = build_counted().query.sql_with_params()
+        return _page_text(matching, counting[0]), _page_params(params, counting[1], search)
     statuses = None if search.statuses is None else tuple(search.statuses)
     matching, params = _COMPILED.sql(("fhir reports matching", scope, statuses), build)
+    if search.counted:
+        counting = _COMPILED.sql(("fhir reports counted", scope, statuses), build_counted)
     composed: str = connection.ops.compose_sql(  # type: ignore[attr-defined]
-        _page_text(matching, search.counted), _page_params(params, search)
+        _page_text(matching, counting[0]), _page_params(params, counting[1], search)
     )
     return composed, None
 
