@@ -60,6 +60,12 @@ class ReportAdmin(ReadAuditedAdmin, LabRowsAdmin, admin.ModelAdmin[Report]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Report | None = None) -> bool:
+        # A report is a record of what was issued: only the services change it (a retry of its
+        # rendering, an amendment or a release make or re-render reports; its panel, lab, stage
+        # and amendment never change). The admin shows it and offers the retry action.
+        return False
+
     def has_delete_permission(self, request: HttpRequest, obj: Report | None = None) -> bool:
         return False
 
