@@ -1,4 +1,5 @@
-"""Admin for patients, panels and results. Results on a report are read-only.
+"""Admin for patients, panels and results. Panels and results are never added here (they come
+in through the submission path), and those on a report are read-only.
 
 A director sees only their own lab's rows (``LabRowsAdmin``; a superuser every lab's), so an
 MRN or accession is searched within the lab's own, and another lab's is never found.
@@ -84,6 +85,11 @@ class PanelAdmin(ReadAuditedAdmin, LabRowsAdmin, admin.ModelAdmin[Panel]):
     readonly_fields = ("content_sha256", "ruleset", "received_at", "review_state")
     raw_id_fields = ("patient", "ordering_clinician", "submitted_by")
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A panel comes in through the one submission path (panels.submission: interpreted,
+        # with its report and events), never as a bare row.
+        return False
+
     def has_change_permission(self, request: HttpRequest, obj: Panel | None = None) -> bool:
         if obj is not None and obj.reports.exists():
             return False
@@ -101,6 +107,11 @@ class ResultAdmin(ReadAuditedAdmin, LabRowsAdmin, admin.ModelAdmin[Result]):
     list_filter = ("interpretation", "analyte")
     search_fields = ("panel__accession",)
     raw_id_fields = ("panel", "rule")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A result comes with its panel's submission or an amendment (which keeps the released
+        # report and issues a new one), never added to a panel here.
+        return False
 
     def has_change_permission(self, request: HttpRequest, obj: Result | None = None) -> bool:
         if _on_a_report(obj):

@@ -15,7 +15,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from labpanel.accounts.models import Lab, Role, StaffMember
-from panels.models import Result
+from panels.models import Panel, Result
 from reference_ranges.management.commands.seed_demo import demo_refusal
 from reference_ranges.models import LabSpecimenSetting
 from tests.factories import make_lab, make_user
@@ -114,6 +114,30 @@ def test_admin_shows_reported_results_read_only(
     assert attempt.status_code == 403
     result.refresh_from_db()
     assert result.raw_value == "12.4"
+
+
+def test_admin_adds_no_panel_and_no_result(
+    technician_client: APIClient, panel_payload: dict[str, Any]
+) -> None:
+    """Panels and results come in through the submission path only: the admin offers no add
+    page for them, and a result posted there is not added to a reported panel."""
+    technician_client.post("/api/v1/panels/", panel_payload, format="json")
+    panel = Panel.objects.get()
+    admin = make_user("admin")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    client = APIClient()
+    client.force_login(admin)
+
+    assert client.get("/admin/panels/panel/add/").status_code == 403
+    assert client.get("/admin/panels/result/add/").status_code == 403
+    attempt = client.post(
+        "/admin/panels/result/add/",
+        {"panel": panel.pk, "position": 99, "raw_value": "5", "value": "5", "unit": "pg/mL"},
+    )
+
+    assert attempt.status_code == 403
+    assert Result.objects.filter(panel=panel).count() == len(panel_payload["results"])
 
 
 @pytest.mark.parametrize("days", ["0", "-3"])
