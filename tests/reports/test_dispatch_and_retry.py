@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import OperationalError
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -316,8 +316,16 @@ def test_a_released_report_never_changes(report: Report) -> None:
     released = (report.status, report.pdf.name, report.checksum, report.rendered_at)
 
     report_mark_failed(report_id=report.pk, reason="late failure", kind=FailureKind.TRANSIENT)
-    Report.objects.filter(pk=report.pk).update(updated_at=timezone.now() - timedelta(days=1))
     assert reports_stalled_requeue(waiting=0, now=timezone.now() + timedelta(days=1)) == []
+    # and the database refuses any change of it, whoever asks (reports migration 0012)
+    with pytest.raises(IntegrityError, match="is ready"), transaction.atomic():
+        Report.objects.filter(pk=report.pk).update(updated_at=timezone.now() - timedelta(days=1))
+    with (
+        pytest.raises(IntegrityError, match="is ready"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM reports_report WHERE id = %s", [report.pk])
 
     report.refresh_from_db()
     assert (report.status, report.pdf.name, report.checksum, report.rendered_at) == released
