@@ -8,13 +8,9 @@ for a busy lock. The load itself is exercised by tests/e2e/test_embedded_load.py
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parents[1]
+from tests.embedded import embedded_probe
 
 PROBE = """
 import json, sqlite3
@@ -50,21 +46,7 @@ print(json.dumps({
 
 
 def test_the_embedded_database_lets_processes_wait_for_the_write_lock(tmp_path: Path) -> None:
-    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    env.update(
-        DJANGO_SETTINGS_MODULE="labpanel.settings",
-        DJANGO_SECRET_KEY="probe-only",
-        LABPANEL_VAR_DIR=str(tmp_path),
-    )
-    output = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert json.loads(output.splitlines()[-1]) == {
+    assert embedded_probe(PROBE, tmp_path) == {
         "vendor": "sqlite",
         "journal": "wal",
         "synchronous": 1,  # NORMAL

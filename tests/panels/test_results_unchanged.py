@@ -4,10 +4,6 @@ amendment path itself still works, and what it writes is that and nothing more."
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +13,9 @@ from rest_framework.test import APIClient
 
 from panels.models import Panel, Result
 from reports.services import report_render
+from tests.embedded import embedded_probe
 
 pytestmark = pytest.mark.django_db
-
-BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 def _refused(sql: str, params: list[Any]) -> None:
@@ -111,21 +106,7 @@ print(json.dumps({"vendor": connection.vendor, "outcome": outcome}))
 
 
 def test_the_embedded_database_keeps_every_result_as_stored(tmp_path: Path) -> None:
-    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    env.update(
-        DJANGO_SETTINGS_MODULE="labpanel.settings",
-        DJANGO_SECRET_KEY="probe-only",
-        LABPANEL_VAR_DIR=str(tmp_path),
-    )
-    output = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    found = json.loads(output.splitlines()[-1])
+    found = embedded_probe(PROBE, tmp_path)
 
     assert found == {
         "vendor": "sqlite",

@@ -6,10 +6,6 @@ write to a table it reads, whoever writes (the ORM here; raw SQL; the triggers o
 from __future__ import annotations
 
 import importlib
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -32,8 +28,8 @@ from reference_ranges.models import (
     RuleSetStatus,
 )
 from reference_ranges.patterns import pattern_rules_all
+from tests.embedded import embedded_probe
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 STAMPED_TABLES = importlib.import_module(
     "reference_ranges.migrations.0006_reference_data_stamp"
 ).TABLES
@@ -208,21 +204,7 @@ print(json.dumps({
 
 
 def test_the_embedded_sqlite_default_changes_the_stamp_on_every_write(tmp_path: Path) -> None:
-    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    env.update(
-        DJANGO_SETTINGS_MODULE="labpanel.settings",
-        DJANGO_SECRET_KEY="probe-only",
-        LABPANEL_VAR_DIR=str(tmp_path),
-    )
-    output = subprocess.run(
-        [sys.executable, "-c", SQLITE_PROBE],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    probe = json.loads(output.splitlines()[-1])
+    probe = embedded_probe(SQLITE_PROBE, tmp_path)
     tokens = probe.pop("tokens")
     assert probe == {
         "vendor": "sqlite",

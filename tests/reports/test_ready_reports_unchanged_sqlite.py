@@ -8,13 +8,9 @@ refused while a pending report's row still changes."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parents[2]
+from tests.embedded import embedded_probe
 
 PROBE = """
 import json, sqlite3
@@ -52,21 +48,7 @@ print(json.dumps({"vendor": connection.vendor, "refused": refused, "checksum": c
 
 
 def test_the_embedded_database_refuses_changing_a_ready_report(tmp_path: Path) -> None:
-    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    env.update(
-        DJANGO_SETTINGS_MODULE="labpanel.settings",
-        DJANGO_SECRET_KEY="probe-only",
-        LABPANEL_VAR_DIR=str(tmp_path),
-    )
-    output = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    found = json.loads(output.splitlines()[-1])
+    found = embedded_probe(PROBE, tmp_path)
 
     assert found["vendor"] == "sqlite"
     assert found["refused"] == {
