@@ -444,8 +444,11 @@ INSTALLED_APPS += [
 MIDDLEWARE += [
     # After sessions and authentication: refreshes an active session's expiry (idle timeout).
     "labpanel.logins.SessionIdleMiddleware",
-    # Last: turns a lockout into the "locked" page (429).
+    # Turns a lockout into the "locked" page (429).
     "axes.middleware.AxesMiddleware",
+    # Last, just before the view: an API token's rate-limit count goes to Redis while the
+    # token is read from PostgreSQL (labpanel/throttling.py).
+    "labpanel.throttling.CountAheadMiddleware",
 ]
 # django-axes checks every authenticate() call first (the web login and the admin login pass
 # the request); API tokens (knox) never call authenticate() and are not counted.

@@ -5,6 +5,7 @@ unreachable cache lets requests through. Time is held still (time-machine), the 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -129,3 +130,94 @@ def test_on_redis_a_bucket_is_a_sorted_set_of_the_requests_let_through(
         clock.shift(timedelta(seconds=59.5))  # 60.5 s after the first: it left the window
         assert client.get("/api/v1/panels/").status_code == 200
         assert redis.zcard(key) == 2
+
+
+def _bucket(token: str) -> tuple[Any, str]:
+    """The shared Redis client and the stored key of ``token``'s bucket."""
+    from django.core.cache import caches
+    from knox.crypto import hash_token
+
+    from labpanel.cache import RedisCache
+    from labpanel.throttling import TokenRateThrottle
+
+    shared = caches["shared"]
+    assert isinstance(shared, RedisCache)
+    key = TokenRateThrottle().bucket_key(f"token:{hash_token(token)}")
+    return shared.raw_client(), shared.make_and_validate_key(key)
+
+
+def _connections_in_use() -> int:
+    from django.core.cache import caches
+
+    return len(caches["shared"].raw_client().connection_pool._in_use_connections)  # type: ignore[attr-defined]
+
+
+@override_settings(LABPANEL_API_RATE="2/min")
+def test_a_token_request_is_counted_while_its_token_is_read(
+    reference_data: None, technician: StaffMember, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The count is sent to Redis before the token's statement and its reply read after it:
+    one wait for both. The request is counted once."""
+    from django.db import connection
+
+    from labpanel import throttling
+
+    token = api_token_issue(user=technician.user, expires_in=None)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    happened: list[str] = []
+    count_class = throttling._Count
+    send, read = count_class.send.__func__, count_class.read  # type: ignore[attr-defined]
+
+    def sent(cls: Any, *args: Any) -> Any:
+        happened.append("count sent")
+        return send(cls, *args)
+
+    def replied(self: Any) -> Any:
+        if self.reply is None:
+            happened.append("count read")
+        return read(self)
+
+    def statement(execute: Any, sql: str, *args: Any) -> Any:
+        if "knox_authtoken" in sql and happened[-1:] != ["token read"]:
+            happened.append("token read")
+        return execute(sql, *args)
+
+    monkeypatch.setattr(count_class, "send", classmethod(sent))
+    monkeypatch.setattr(count_class, "read", replied)
+    redis, key = _bucket(token)
+    with time_machine.travel(START, tick=False), connection.execute_wrapper(statement):
+        assert client.get("/api/v1/panels/").status_code == 200
+
+    assert happened == ["count sent", "token read", "count read"]
+    assert redis.zcard(key) == 1
+    assert _connections_in_use() == 0
+
+
+@override_settings(LABPANEL_API_RATE="1/min")
+def test_a_request_the_throttle_never_judges_is_not_counted(
+    reference_data: None, technician: StaffMember
+) -> None:
+    """A wrong token (401) and a token without the scope (403) are refused before the throttle
+    judges them, as DRF refuses them: what was counted ahead is taken back, and the token's
+    next request is let through."""
+    reader = api_token_issue(user=technician.user, expires_in=None)
+    submitter = api_token_issue(user=technician.user, expires_in=None, scopes=["results:submit"])
+    redis, reader_key = _bucket(reader)
+    _, submitter_key = _bucket(submitter)
+    _, wrong_key = _bucket(reader[:-4] + "0000")
+    client = APIClient()
+    with time_machine.travel(START, tick=False):
+        client.credentials(HTTP_AUTHORIZATION=f"Token {reader[:-4]}0000")
+        assert client.get("/api/v1/panels/").status_code == 401
+        client.credentials(HTTP_AUTHORIZATION=f"Token {submitter}")
+        assert client.get("/api/v1/panels/").status_code == 403
+        assert client.get("/api/v1/panels/").status_code == 403  # not 429
+
+        assert redis.zcard(wrong_key) == 0
+        assert redis.zcard(submitter_key) == 0
+        client.credentials(HTTP_AUTHORIZATION=f"Token {reader}")
+        assert client.get("/api/v1/panels/").status_code == 200
+        assert client.get("/api/v1/panels/").status_code == 429
+        assert redis.zcard(reader_key) == 1
+    assert _connections_in_use() == 0
