@@ -9,6 +9,7 @@ from django.urls import path
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from labpanel.audit.services import ReadRecording
 from labpanel.urls import urlpatterns as real_urlpatterns
 from panels.intake.api import PanelViewSet
 from panels.intake.selectors import PanelRead
@@ -20,10 +21,16 @@ class UnauditedPanelViewSet(PanelViewSet):
     """``GET /api/v1/panels/<pk>/`` as the API answers it (the stored document, or the panel
     built from its records), with no read-audit entry written."""
 
-    def _stored_read_record(self, request: Request, read: PanelRead) -> None:
-        pass
+    def _recording(self, request: Request) -> ReadRecording | None:
+        return None
 
-    def _answer(self, request: Request, panel: Panel, answer_status: int) -> Response:
+    def _answer(
+        self,
+        request: Request,
+        panel: Panel,
+        answer_status: int,
+        recorded: PanelRead | None = None,
+    ) -> Response:
         data = PanelOutput(panel, context={"request": request}).data
         return Response(data, status=answer_status)
 

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from labpanel.accounts import access
 from labpanel.accounts.scopes import RESULTS_READ, RESULTS_SUBMIT
-from labpanel.audit.services import read_record
+from labpanel.audit.services import ReadRecording, read_record, read_recording
 from labpanel.idempotency.views import IdempotentPosts
 from labpanel.json_text import JSONTextEncoder, orjson_default
 from labpanel.pagination import NewestFirstPagination
@@ -40,6 +40,7 @@ from panels.intake.selectors import (
     PanelRead,
     PanelReads,
     panel_document_get,
+    panel_document_read_recorded,
     panel_get,
     panel_list,
     panel_read,
@@ -158,24 +159,43 @@ class PanelViewSet(
     def get_queryset(self) -> QuerySet[Panel]:
         return panel_list(user=self.request.user)
 
-    def _answer(self, request: Request, panel: Panel, answer_status: int) -> Response:
-        """The panel as answered, its read recorded in the read audit."""
+    def _answer(
+        self,
+        request: Request,
+        panel: Panel,
+        answer_status: int,
+        recorded: PanelRead | None = None,
+    ) -> Response:
+        """The panel as answered, its read recorded in the read audit (already, when
+        ``recorded`` read the same panel with the same reports)."""
         data = PanelOutput(panel, context={"request": request}).data
-        panels_read_record(request=request, panels=[panel])
+        shown = [report.pk for report in panel.reports.all()]
+        if (
+            recorded is None
+            or recorded.pk != panel.pk
+            or [report["id"] for report in recorded.reports] != shown
+        ):
+            panels_read_record(request=request, panels=[panel])
         return Response(data, status=answer_status)
 
-    def _stored_read_record(self, request: Request, read: PanelRead) -> None:
-        """The read audit's entry of one panel answered from its stored document."""
-        _reads_record(request, [read])
+    def _recording(self, request: Request) -> ReadRecording | None:
+        """The reader's side of the read-audit entry a panel read writes with its row."""
+        return read_recording(request=request)
 
     def _answer_stored(self, request: Request, pk: int, answer_status: int) -> Response:
         """Panel ``pk`` as answered, its read recorded in the read audit: its stored document
-        with its reports, read in one statement (``panels.documents``); built from its
-        records when it has no current document, or when the caller is not shown the whole
-        history and the panel shows earlier panels (what is shown of them is the caller's).
-        404 when the caller may not see it."""
+        with its reports and its audit entry, read and written in one statement
+        (``panels.documents``); built from its records when it has no current document, or
+        when the caller is not shown the whole history and the panel shows earlier panels
+        (what is shown of them is the caller's). 404 when the caller may not see it."""
+        read: PanelRead | None = None
         if read_model_available():
-            read = panel_document_get(pk=pk, user=request.user)
+            recording = self._recording(request)
+            read = (
+                panel_document_get(pk=pk, user=request.user)
+                if recording is None
+                else panel_document_read_recorded(pk=pk, user=request.user, recording=recording)
+            )
             if read is None:
                 raise Http404
             data: Mapping[str, Any] | None = None
@@ -191,12 +211,13 @@ class PanelViewSet(
                     ):
                         data = answer_of(document, reports, PanelOutput.Meta.fields)
             if data is not None:
-                self._stored_read_record(request, read)
                 return Response(data, status=answer_status)
+            if recording is None:
+                read = None
         panel = panel_get(pk=pk, user=request.user)
         if panel is None:
             raise Http404
-        return self._answer(request, panel, answer_status)
+        return self._answer(request, panel, answer_status, recorded=read)
 
     def _filtered(self, request: Request) -> QuerySet[Panel] | None:
         """The panels the list's filters narrow to (``None``: no filter); 400 for a filter

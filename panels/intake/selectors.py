@@ -17,6 +17,12 @@ from django.db.models import OuterRef, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast
 
 from labpanel.accounts import access
+from labpanel.audit.services import (
+    ReadRecording,
+    one_read_recorded,
+    read_record,
+    read_recorded,
+)
 from labpanel.pagination import Position, keyset_filter, keyset_order
 from panels.models import Panel, PanelDocument
 from panels.selectors import panel_details, panels_visible_to
@@ -294,3 +300,55 @@ def panel_document_get(*, pk: int, user: User | AnonymousUser) -> PanelRead | No
         cursor.execute(sql, (*params[:index], pk, *params[index + 1 :]))
         found = cursor.fetchone()
     return None if found is None else panel_read(found)
+
+
+# The ids of the reports the row of a panel read lists (``listed_reports``: the reports the
+# reader may see, newest first), as the read's audit entry records them: in that order.
+_LISTED_REPORT_IDS = (
+    "COALESCE((SELECT jsonb_agg(listed.report -> 'id' ORDER BY listed.position)"
+    " FROM jsonb_array_elements(found.listed_reports) WITH ORDINALITY"
+    " AS listed(report, position)), '[]'::jsonb)"
+)
+
+
+def panel_document_read_recorded(
+    *, pk: int, user: User | AnonymousUser, recording: ReadRecording
+) -> PanelRead | None:
+    """:func:`panel_document_get`, its read recorded in the read audit (``recording``: the
+    reader's side of the entry) with the panel, its patient and the reports read: one
+    statement for both where the SQL is kept (:func:`_compile`). Nothing is recorded when
+    ``None`` (not found, or not the reader's)."""
+    compiled = _compile(user, "detail")
+    if compiled is None:
+        read = panel_document_get(pk=pk, user=user)
+        if read is not None:
+            read_record(
+                request=recording.request,
+                patient_ids=[read.patient_id],
+                panel_ids=[read.pk],
+                report_ids=[report["id"] for report in read.reports],
+                lab_id=recording.lab_id,
+            )
+        return read
+    sql, params, index = compiled.one
+    statement, statement_params = one_read_recorded(
+        recording,
+        sql,
+        (*params[:index], pk, *params[index + 1 :]),
+        patient_id="patient_id",
+        panel_id="pk",
+        report_ids=_LISTED_REPORT_IDS,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, statement_params)
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    read = panel_read(found)
+    read_recorded(
+        recording,
+        patient_ids=[read.patient_id],
+        panel_ids=[read.pk],
+        report_ids=[report["id"] for report in read.reports],
+    )
+    return read

@@ -168,7 +168,9 @@ def _audit_row() -> dict[str, Any]:
 def _get(client: APIClient, path: str) -> tuple[int, Any, dict[str, Any] | None]:
     before = ReadEntry.objects.count()
     response = client.get(path)
-    audited = _audit_row() if ReadEntry.objects.count() > before else None
+    written = ReadEntry.objects.count() - before
+    assert written <= 1, f"{path} wrote {written} read-audit entries"  # one per request
+    audited = _audit_row() if written else None
     body = response.json() if response.content else None
     return response.status_code, body, audited
 
@@ -272,6 +274,15 @@ def test_a_change_not_written_to_the_document_is_served_from_the_records(
     listed = clients["director"].get("/api/v1/panels/").json()["results"]
     assert {item["patient"]["family_name"] for item in listed if item["id"] == pk} == {"Changed"}
     assert documents.panels_without_documents().filter(pk=pk).exists()
+    # and: the read answered from the records wrote one entry, of the panel and its reports
+    before = ReadEntry.objects.count()
+    assert clients["technician"].get(f"/api/v1/panels/{pk}/").status_code == 200
+    entry = ReadEntry.objects.latest("pk")
+    assert ReadEntry.objects.count() == before + 1
+    assert (entry.patient_ids, entry.panel_ids) == ([panel.patient_id], [pk])
+    assert entry.report_ids == list(
+        Report.objects.filter(panel_id=pk).order_by("-pk").values_list("pk", flat=True)
+    )
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -418,9 +429,9 @@ def test_a_read_is_one_statement_after_the_token_and_membership(
     client = clients["director"]
     client.get(f"/api/v1/panels/{realistic[0]}/")
     # when / then: the token with its user and membership (ONE statement:
-    # labpanel.accounts.token_auth), the panel's stored document with its reports (ONE
-    # statement) and the read audit's entry
-    with django_assert_num_queries(3):
+    # labpanel.accounts.token_auth), then the panel's stored document with its reports and
+    # the read audit's entry (ONE statement: labpanel.audit.services.one_read_recorded)
+    with django_assert_num_queries(2):
         response = client.get(f"/api/v1/panels/{realistic[1]}/")
     assert response.status_code == 200
 
