@@ -29,11 +29,13 @@ taken back, as DRF would never have counted it."""
 from __future__ import annotations
 
 import binascii
+import functools
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
@@ -98,7 +100,9 @@ class TokenRateThrottle(SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        stored_key = cache.make_and_validate_key(key)
+        # Django's key, not validated: the validation only warns about keys memcached could
+        # not hold (Redis holds any), and reads the key a character at a time
+        stored_key = cache.make_key(key)
         ahead: _Count | None = request._request.__dict__.pop(COUNT_AHEAD, None)
         if ahead is not None and ahead.stored_key != stored_key:
             ahead.take_back()  # counted for another bucket than the one judged: not this one
@@ -190,6 +194,33 @@ def _judged_by_the_throttle(view: Any) -> bool:
     return any(isinstance(c, type) and issubclass(c, TokenRateThrottle) for c in classes)
 
 
+_JUDGED: dict[Any, bool] = {}
+"""Per view function (the URL configuration's: a few hundred at most), whether the throttle
+judges its requests."""
+
+
+@functools.lru_cache(maxsize=8)
+def _duration(rate: str) -> int:
+    """The window of ``rate`` in seconds, as DRF's throttle reads it."""
+    _, duration = TokenRateThrottle.parse_rate(cast(Any, None), rate)  # uses no instance
+    if duration is None:  # pragma: no cover - a rate always names its period
+        raise ValueError(f"not a rate: {rate!r}")
+    return duration
+
+
+def _token_bucket(digest: str) -> tuple[RedisCache, str, int] | None:
+    """The shared Redis cache, the stored key of the bucket of the token whose digest is
+    ``digest`` and the rate's window, as :class:`TokenRateThrottle` names and reads them;
+    ``None`` without Redis or without a rate."""
+    cache = caches[CACHE_ALIAS]
+    rate: str | None = getattr(settings, "LABPANEL_API_RATE", None)
+    if rate is None or not isinstance(cache, RedisCache):
+        return None
+    ident = f"token:{digest}"
+    key = TokenRateThrottle.cache_format % {"scope": TokenRateThrottle.scope, "ident": ident}
+    return cache, cache.make_key(key), _duration(rate)
+
+
 def _token_digest(request: HttpRequest) -> str | None:
     """The digest of the API token the ``Authorization`` header carries, as knox reads it."""
     words = request.META.get("HTTP_AUTHORIZATION", "").split()
@@ -219,20 +250,18 @@ class CountAheadMiddleware:
     def process_view(
         self, request: HttpRequest, view: Any, args: Any, kwargs: Any
     ) -> HttpResponse | None:
-        if not _judged_by_the_throttle(view):
+        judged = _JUDGED.get(view)
+        if judged is None:
+            judged = _JUDGED[view] = _judged_by_the_throttle(view)
+        if not judged:
             return None
         digest = _token_digest(request)
-        if digest is None:
+        bucket = None if digest is None else _token_bucket(digest)
+        if bucket is None:
             return None
-        throttle = TokenRateThrottle()
-        cache = throttle.cache
-        if throttle.duration is None or not isinstance(cache, RedisCache):
-            return None
+        cache, stored_key, duration = bucket
         try:
-            stored_key = cache.make_and_validate_key(throttle.bucket_key(f"token:{digest}"))
-            request.__dict__[COUNT_AHEAD] = _Count.send(
-                cache, stored_key, throttle.timer(), throttle.duration
-            )
+            request.__dict__[COUNT_AHEAD] = _Count.send(cache, stored_key, time.time(), duration)
         except (RedisError, OSError) as error:  # the throttle tries again, and lets it through
             logger.warning("api.throttle_unavailable error=%s", type(error).__name__)
         return None
