@@ -5,10 +5,12 @@ gives, and by Django's everywhere else."""
 from __future__ import annotations
 
 import datetime
+import time
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
+from django.db.backends.postgresql import base
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.test import override_settings
 from hypothesis import given, settings
@@ -132,3 +134,61 @@ def test_the_loaders_method_loads_as_its_instance_attribute_does() -> None:
     by_method = UtcTimestamptzLoader.load(loader, text)
     assert by_method == loader.load(text)
     assert by_method == datetime.datetime(2026, 12, 7, 17, 5, 9, 123, tzinfo=datetime.UTC)
+
+
+def _servers_checks(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """What Django's own health check (``SELECT 1``) answered, each time it was asked."""
+    asked: list[bool] = []
+    django_check = base.DatabaseWrapper.is_usable
+
+    def check(self: Any) -> bool:
+        asked.append(django_check(self))
+        return asked[-1]
+
+    monkeypatch.setattr(base.DatabaseWrapper, "is_usable", check)
+    return asked
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_connection_with_nothing_to_read_is_used_without_a_round_trip(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    connection.ensure_connection()
+    asked = _servers_checks(monkeypatch)
+    # when / then: nothing waits on its socket, so nothing is sent
+    assert connection.is_usable() is True
+    assert asked == []
+    # and: inside a transaction the server is asked, as Django asks it
+    with transaction.atomic():
+        connection.cursor().execute("SELECT 1")
+        assert connection.is_usable() is True
+    assert asked == [True]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_ended_is_not_used_and_the_next_statement_reconnects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+            for _ in range(200):  # until the backend has gone (it said so on its way out)
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+                if cursor.fetchone() == (0,):
+                    break
+                time.sleep(0.01)
+    finally:
+        other.close()
+    asked = _servers_checks(monkeypatch)
+    # when / then: its socket holds the server's last words, so the server is asked, and fails
+    assert connection.is_usable() is False
+    assert asked == [False]
+    # and: Django's health check drops it; the next statement runs on a new connection
+    connection.health_check_done = False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone() != (pid,)

@@ -1,4 +1,5 @@
-"""Django's PostgreSQL backend, its ``timestamptz`` values loaded by psycopg's C loader.
+"""Django's PostgreSQL backend, its ``timestamptz`` values loaded by psycopg's C loader, and its
+health check asking the server only when the idle connection has something to say.
 
 Django registers, on every psycopg 3 connection, a ``timestamptz`` loader of its own that
 derives from psycopg's pure-Python loader (Django ticket #36960): psycopg's C loader cannot be
@@ -12,18 +13,32 @@ Django sets the session's ``TimeZone`` to UTC when it connects, so PostgreSQL wr
 already: the same values, the same zone object. Only then is :class:`UtcTimestamptzLoader`
 registered; any other configuration keeps Django's. ``tests/test_postgresql_backend.py``
 compares the two loaders over the same values read from PostgreSQL.
+
+**The health check** (``CONN_HEALTH_CHECKS``, on in ``labpanel.settings``): Django checks a kept
+connection before a request's (or a task's) first statement by sending ``SELECT 1``, a round
+trip that cost a panel read about a tenth of its time (bench/panel_read.py). A connection the
+server ended (a restart, ``pg_terminate_backend``, an idle timeout) has its last words waiting
+on its socket: PostgreSQL sends a FATAL error, then closes. So :meth:`DatabaseWrapper.is_usable`
+first looks at the idle connection's socket without waiting (``poll``): nothing to read, and the
+connection is used as it is; anything to read (the FATAL, the close, or an unexpected notice),
+or a connection not idle, and Django's ``SELECT 1`` decides, as before. What neither notices, a
+peer gone silent without closing, makes the first statement fail as it made ``SELECT 1`` wait;
+the request then answers 503 (``labpanel.middleware``). ``tests/test_postgresql_backend.py``
+checks both outcomes on real connections; ``tests/e2e/test_faults_database.py`` terminates the
+deployed server's connections under load.
 """
 
 from __future__ import annotations
 
 import datetime
+import select
 from typing import Any
 
 from django.conf import settings
 from django.db.backends.postgresql import base
 from psycopg import adapters
 from psycopg.adapt import Loader
-from psycopg.pq import Format
+from psycopg.pq import Format, TransactionStatus
 from psycopg.types.datetime import TimestamptzLoader
 
 TIMESTAMPTZ = adapters.types["timestamptz"].oid
@@ -59,6 +74,23 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if utc_sessions(self):
             connection.adapters.register_loader(TIMESTAMPTZ, UtcTimestamptzLoader)
         return connection
+
+    def is_usable(self) -> bool:
+        """Whether the kept connection can be used (the module's docstring): its socket polled
+        first; Django's ``SELECT 1`` when the socket has something to read or the connection
+        is not idle."""
+        connection = self.connection
+        if connection is None or connection.closed or connection.broken:
+            return False
+        if connection.info.transaction_status != TransactionStatus.IDLE:
+            return bool(super().is_usable())
+        try:
+            poller = select.poll()
+            poller.register(connection.fileno(), select.POLLIN | select.POLLPRI)
+            waiting = poller.poll(0)
+        except (OSError, ValueError, AttributeError):  # no poll() here, or no socket
+            return bool(super().is_usable())
+        return True if not waiting else bool(super().is_usable())
 
 
 def utc_sessions(wrapper: base.DatabaseWrapper) -> bool:
