@@ -187,8 +187,9 @@ def test_a_connection_the_server_ended_is_not_used_and_the_next_statement_reconn
     # when / then: its socket holds the server's last words, so the server is asked, and fails
     assert connection.is_usable() is False
     assert asked == [False]
-    # and: Django's health check drops it; the next statement runs on a new connection
-    connection.health_check_done = False
+    # and: at the next request's start (what close_old_connections does), Django's health
+    # check drops it; the next statement runs on a new connection
+    connection.close_if_unusable_or_obsolete()
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone() != (pid,)
