@@ -89,8 +89,10 @@ class TokenRateThrottle(SimpleRateThrottle):
             logger.warning("api.throttle_unavailable error=%s", type(error).__name__)
             return True
 
-    def bucket_key(self, ident: str) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+    @classmethod
+    def bucket_key(cls, ident: str) -> str:
+        """The cache key (before Django's prefix) of the bucket of ``ident``."""
+        return cls.cache_format % {"scope": cls.scope, "ident": ident}
 
     def _allow_in_sorted_set(self, cache: RedisCache, request: Request, view: Any) -> bool:
         """DRF's decision (``SimpleRateThrottle.allow_request``) over a Redis sorted set:
@@ -216,8 +218,7 @@ def _token_bucket(digest: str) -> tuple[RedisCache, str, int] | None:
     rate: str | None = getattr(settings, "LABPANEL_API_RATE", None)
     if rate is None or not isinstance(cache, RedisCache):
         return None
-    ident = f"token:{digest}"
-    key = TokenRateThrottle.cache_format % {"scope": TokenRateThrottle.scope, "ident": ident}
+    key = TokenRateThrottle.bucket_key(f"token:{digest}")
     return cache, cache.make_key(key), _duration(rate)
 
 
